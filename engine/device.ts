@@ -1,0 +1,177 @@
+// WebGPU device acquisition through Dawn's Node bindings (npm `webgpu`).
+// One process-wide device: requested with the adapter's maximum buffer limits and the optional
+// features we can use (shader-f16, subgroups, timestamp-query). Device loss is recorded so every
+// later call fails with a clear message instead of hanging; releaseDevice() lets the process exit.
+import { create, globals } from 'webgpu';
+
+export interface DeviceOptions {
+  /** Dawn backend: 'vulkan', 'metal', 'd3d12', 'null', ... (default: Dawn's choice). */
+  backend?: string;
+  /** Adapter name as Dawn lists it (pass a wrong one to see the list in the error). */
+  adapter?: string;
+  /** Dawn toggles to enable / disable, e.g. ['disable_robustness']. */
+  enableToggles?: string[];
+  disableToggles?: string[];
+  powerPreference?: GPUPowerPreference;
+  /** Print the adapter description when the device is created. */
+  verbose?: boolean;
+}
+
+export interface DeviceInfo {
+  description: string;
+  vendor: string;
+  architecture: string;
+  driver: string;
+  features: string[];
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number };
+}
+
+interface DeviceState {
+  gpu: GPU | null;
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  info: DeviceInfo;
+  lost: string | null;
+  uncaptured: string[];
+}
+
+let state: DeviceState | null = null;
+let pending: Promise<DeviceState> | null = null;
+let options: DeviceOptions = {};
+
+/** Options for the device created on first use. Must be called before any tensor is made. */
+export function configureDevice(opts: DeviceOptions): void {
+  if (state || pending) throw new Error('configureDevice: the device already exists; call it before creating tensors');
+  options = { ...opts };
+}
+
+function envOptions(): DeviceOptions {
+  const o: DeviceOptions = {};
+  if (process.env.GLASS_BACKEND) o.backend = process.env.GLASS_BACKEND;
+  if (process.env.GLASS_ADAPTER) o.adapter = process.env.GLASS_ADAPTER;
+  if (process.env.GLASS_ENABLE_TOGGLES) o.enableToggles = process.env.GLASS_ENABLE_TOGGLES.split(',');
+  if (process.env.GLASS_DISABLE_TOGGLES) o.disableToggles = process.env.GLASS_DISABLE_TOGGLES.split(',');
+  return o;
+}
+
+async function createDevice(opts: DeviceOptions): Promise<DeviceState> {
+  // Mesa's Vulkan loader warns on every start when this is unset.
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  Object.assign(globalThis, globals);
+  const flags: string[] = [];
+  if (opts.backend) flags.push(`backend=${opts.backend}`);
+  if (opts.adapter) flags.push(`adapter=${opts.adapter}`);
+  if (opts.enableToggles?.length) flags.push(`enable-dawn-features=${opts.enableToggles.join(',')}`);
+  if (opts.disableToggles?.length) flags.push(`disable-dawn-features=${opts.disableToggles.join(',')}`);
+  let gpu: GPU | null = create(flags);
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  } catch (err) {
+    gpu = null;
+    throw new Error(`WebGPU: no adapter (${(err as Error).message}). Run \`bash scripts/setup.sh\` to install a Vulkan driver.`);
+  }
+  if (!adapter) {
+    gpu = null;
+    throw new Error('WebGPU: no adapter found. Run `bash scripts/setup.sh` to install a Vulkan driver (Mesa lavapipe >= 24).');
+  }
+  const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+  const features = wanted.filter((f) => adapter!.features.has(f));
+  const L = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: features,
+    requiredLimits: {
+      maxBufferSize: L.maxBufferSize,
+      maxStorageBufferBindingSize: L.maxStorageBufferBindingSize,
+      maxStorageBuffersPerShaderStage: L.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: L.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: L.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: L.maxComputeWorkgroupSizeY,
+    },
+  });
+  const ai = adapter.info;
+  const info: DeviceInfo = {
+    description: ai.description || ai.device || 'unknown adapter',
+    vendor: ai.vendor,
+    architecture: ai.architecture,
+    driver: ai.description,
+    features,
+    limits: {
+      maxBufferSize: device.limits.maxBufferSize,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
+    },
+  };
+  const s: DeviceState = { gpu, adapter, device, info, lost: null, uncaptured: [] };
+  device.lost.then((l) => {
+    if (state === s && s.lost === null) s.lost = `${l.reason}: ${l.message}`;
+  });
+  device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+    s.uncaptured.push(ev.error.message);
+  };
+  if (opts.verbose) console.log(`webgpu: ${describe(info)}`);
+  return s;
+}
+
+function describe(i: DeviceInfo): string {
+  return `${i.description} (vendor ${i.vendor || '?'}, ${i.architecture || '?'}; features: ${i.features.join(', ') || 'none'})`;
+}
+
+/** The shared device, created on first call. */
+export async function initDevice(opts?: DeviceOptions): Promise<GPUDevice> {
+  if (opts) configureDevice(opts);
+  if (state) return state.device;
+  pending ??= createDevice({ ...envOptions(), ...options }).then((s) => (state = s));
+  return (await pending).device;
+}
+
+/** Synchronous access for code that runs after initDevice() resolved. */
+export function device(): GPUDevice {
+  if (!state) throw new Error('WebGPU device not initialised: `await initDevice()` first');
+  if (state.lost !== null) throw new Error(`WebGPU device lost (${state.lost}); restart the process`);
+  return state.device;
+}
+
+export function deviceInfo(): DeviceInfo {
+  if (!state) throw new Error('WebGPU device not initialised: `await initDevice()` first');
+  return state.info;
+}
+
+export function describeDevice(): string {
+  return describe(deviceInfo());
+}
+
+export function hasFeature(f: GPUFeatureName): boolean {
+  return state?.info.features.includes(f) ?? false;
+}
+
+/** Errors the device reported outside any error scope since the last call. */
+export function takeUncapturedErrors(): string[] {
+  if (!state) return [];
+  const e = state.uncaptured;
+  state.uncaptured = [];
+  return e;
+}
+
+export function deviceLostReason(): string | null {
+  return state?.lost ?? null;
+}
+
+const releaseHooks: (() => void)[] = [];
+/** Runs before the device is destroyed (pools drop their buffers). */
+export function onRelease(fn: () => void): void {
+  releaseHooks.push(fn);
+}
+
+/** Destroys the device and drops Dawn's instance so that Node can exit. */
+export function releaseDevice(): void {
+  if (!state) return;
+  for (const h of releaseHooks) h();
+  const s = state;
+  state = null;
+  pending = null;
+  s.lost = 'released';
+  s.device.destroy();
+  s.gpu = null;
+}

@@ -1,0 +1,190 @@
+// Tensor creation: from host data (typed or nested arrays), filled constants, ranges, and seeded
+// random numbers from a counter-based Philox4x32-10 generator on the GPU (reproducible for a seed,
+// independent of batching, like torch's philox offset scheme).
+import { Tensor } from '../tensor.ts';
+import { DTYPES, type DType, type TypedArray } from '../dtype.ts';
+import { dispatch, upload, Params } from '../runtime.ts';
+import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
+import { numel, fmt, type Shape } from '../shape.ts';
+
+type Nested = number | boolean | Nested[];
+
+function flatten(data: Nested, shape: number[], out: number[], depth = 0): void {
+  if (Array.isArray(data)) {
+    if (shape.length <= depth) shape.push(data.length);
+    else if (shape[depth] !== data.length) throw new Error(`tensor: ragged nested array (dim ${depth}: ${data.length} vs ${shape[depth]})`);
+    for (const x of data) flatten(x, shape, out, depth + 1);
+  } else {
+    if (depth !== shape.length) throw new Error('tensor: ragged nested array');
+    out.push(typeof data === 'boolean' ? Number(data) : data);
+  }
+}
+
+export interface TensorOptions {
+  dtype?: DType;
+  shape?: Shape;
+  requiresGrad?: boolean;
+}
+
+/** Uploads host data. Nested arrays give their own shape; typed arrays default to 1-D. */
+export function tensor(data: Nested | TypedArray | ArrayLike<number>, opts: TensorOptions = {}): Tensor {
+  let values: ArrayLike<number>;
+  let shape: number[];
+  let dtype = opts.dtype;
+  if (ArrayBuffer.isView(data)) {
+    values = data as TypedArray;
+    shape = opts.shape ? [...opts.shape] : [values.length];
+    dtype ??= data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32';
+  } else if (typeof data === 'number' || typeof data === 'boolean' || Array.isArray(data)) {
+    const flat: number[] = [];
+    shape = [];
+    flatten(data as Nested, shape, flat);
+    values = flat;
+    if (opts.shape) shape = [...opts.shape];
+    dtype ??= typeof data === 'boolean' || (Array.isArray(data) && typeof (data as unknown[]).flat(Infinity)[0] === 'boolean') ? 'bool' : 'f32';
+  } else {
+    values = data as ArrayLike<number>;
+    shape = opts.shape ? [...opts.shape] : [values.length];
+    dtype ??= 'f32';
+  }
+  if (numel(shape) !== values.length) throw new Error(`tensor: ${values.length} values do not fill shape ${fmt(shape)}`);
+  const t = Tensor.empty(shape, dtype);
+  const Arr = DTYPES[dtype].array;
+  const typed = values instanceof Arr ? values : Arr.from(values as ArrayLike<number>);
+  if (typed.length) upload(t.storage.buffer, typed);
+  if (opts.requiresGrad) t.requiresGrad_();
+  return t;
+}
+
+/** Overwrites a contiguous tensor's contents from host data (e.g. a new data batch). */
+export function write(t: Tensor, data: TypedArray): void {
+  if (!t.isContiguous()) throw new Error(`write: destination ${fmt(t.shape)} is not contiguous`);
+  if (data.length !== t.size) throw new Error(`write: ${data.length} values for ${fmt(t.shape)} (${t.size} elements)`);
+  upload(t.storage.buffer, data, t.offset * 4);
+}
+
+function fillKernel(wgsl: string) {
+  return {
+    name: 'fill',
+    key: `fill:${wgsl}`,
+    code: () => `${PARAMS_DECL}\n${storage(1, 'out', wgsl, true)}\n${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+  out[gi] = ${wgsl === 'f32' ? pf(1) : `${wgsl}(${pf(1)})`};
+}`,
+  };
+}
+
+export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
+  const t = Tensor.empty(shape, dtype);
+  const n = t.size;
+  if (n) dispatch(fillKernel(DTYPES[dtype].wgsl), [t.storage.buffer], new Params().u32(n).f32(value).build(), grid1d(n));
+  return t;
+}
+export const zeros = (shape: Shape, dtype: DType = 'f32') => full(shape, 0, dtype);
+export const ones = (shape: Shape, dtype: DType = 'f32') => full(shape, 1, dtype);
+export const zerosLike = (t: Tensor, dtype?: DType) => full(t.shape, 0, dtype ?? t.dtype);
+export const onesLike = (t: Tensor, dtype?: DType) => full(t.shape, 1, dtype ?? t.dtype);
+export const fullLike = (t: Tensor, v: number, dtype?: DType) => full(t.shape, v, dtype ?? t.dtype);
+
+/** torch.arange(start, end, step); dtype i32 when all arguments are integers, else f32. */
+export function arange(start: number, end?: number, step = 1, dtype?: DType): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0) throw new Error('arange: step must be non-zero');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  dtype ??= [start, end, step].every(Number.isInteger) ? 'i32' : 'f32';
+  const t = Tensor.empty([n], dtype);
+  const w = DTYPES[dtype].wgsl;
+  const k = {
+    name: 'arange',
+    key: `arange:${w}`,
+    code: () => `${PARAMS_DECL}\n${storage(1, 'out', w, true)}\n${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+  out[gi] = ${w}(${pf(1)} + f32(gi) * ${pf(2)});
+}`,
+  };
+  if (n) dispatch(k, [t.storage.buffer], new Params().u32(n).f32(start, step).build(), grid1d(n));
+  return t;
+}
+
+// ---- Philox4x32-10 -------------------------------------------------------------------------
+let seedLo = 0x2545f491;
+let seedHi = 0x9e3779b9;
+let counter = 0; // in units of 4 values; advanced by every draw
+
+/** Seeds the GPU generator (torch.manual_seed). */
+export function manualSeed(seed: number): void {
+  seedLo = seed >>> 0;
+  seedHi = Math.floor(seed / 2 ** 32) >>> 0;
+  counter = 0;
+}
+
+export function generatorState(): { seed: [number, number]; counter: number } {
+  return { seed: [seedLo, seedHi], counter };
+}
+export function setGeneratorState(s: { seed: [number, number]; counter: number }): void {
+  [seedLo, seedHi] = s.seed;
+  counter = s.counter;
+}
+
+const PHILOX = `
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
+  let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;
+  let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
+  let hi = p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
+  return vec2<u32>(hi, a * b);
+}
+fn philox(c0: vec4<u32>, k0: vec2<u32>) -> vec4<u32> {
+  var c = c0; var k = k0;
+  for (var r = 0u; r < 10u; r++) {
+    let x = mulhilo(0xD2511F53u, c.x);
+    let y = mulhilo(0xCD9E8D57u, c.z);
+    c = vec4<u32>(y.x ^ c.y ^ k.x, y.y, x.x ^ c.w ^ k.y, x.y);
+    k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+  }
+  return c;
+}
+fn u01(x: u32) -> f32 { return (f32(x >> 8u) + 0.5) * (1.0 / 16777216.0); }`;
+
+function randomKernel(kind: 'uniform' | 'normal') {
+  const body =
+    kind === 'uniform'
+      ? `let v = vec4<f32>(u01(r.x), u01(r.y), u01(r.z), u01(r.w)) * ${pf(5)} + ${pf(4)};`
+      : `let r1 = sqrt(-2.0 * log(vec2<f32>(u01(r.x), u01(r.z))));
+  let th = 6.283185307179586 * vec2<f32>(u01(r.y), u01(r.w));
+  let v = vec4<f32>(r1.x * cos(th.x), r1.x * sin(th.x), r1.y * cos(th.y), r1.y * sin(th.y)) * ${pf(5)} + ${pf(4)};`;
+  return {
+    name: `random.${kind}`,
+    key: `random:${kind}`,
+    code: () => `${PARAMS_DECL}\n${storage(1, 'out', 'f32', true)}\n${PHILOX}\n${main1d()}
+  let n = ${pu(0)};
+  let base = gi * 4u;
+  if (base >= n) { return; }
+  let r = philox(vec4<u32>(${pu(1)} + gi, ${pu(6)}, 0u, 0u), vec2<u32>(${pu(2)}, ${pu(3)}));
+  ${body}
+  for (var j = 0u; j < 4u; j++) { if (base + j < n) { out[base + j] = v[j]; } }
+}`,
+  };
+}
+
+function draw(kind: 'uniform' | 'normal', shape: Shape, a: number, b: number): Tensor {
+  const t = Tensor.empty(shape, 'f32');
+  const n = t.size;
+  const quads = Math.ceil(n / 4);
+  if (n) {
+    // counter: low word in c.x (+ invocation index), high word in c.y
+    const lo = counter % 2 ** 32;
+    const hi = Math.floor(counter / 2 ** 32);
+    if (lo + quads >= 2 ** 32) counter = (hi + 1) * 2 ** 32; // never wrap inside one draw
+    const c = counter;
+    const params = new Params().u32(n, c % 2 ** 32, seedLo, seedHi).f32(a, b).u32(Math.floor(c / 2 ** 32)).build();
+    dispatch(randomKernel(kind), [t.storage.buffer], params, grid1d(quads));
+  }
+  counter += quads;
+  return t;
+}
+
+/** Uniform [low, high) (torch.rand / uniform_). */
+export const rand = (shape: Shape, low = 0, high = 1) => draw('uniform', shape, low, high - low);
+/** Normal(mean, std) (torch.randn / normal_). */
+export const randn = (shape: Shape, mean = 0, std = 1) => draw('normal', shape, mean, std);

@@ -1,0 +1,93 @@
+// Launches elementwise kernels for ops: picks the contiguous or strided variant, packs the
+// parameters and allocates the output (or writes into a given view of another tensor).
+import { Tensor } from '../tensor.ts';
+import { DTYPES, type DType } from '../dtype.ts';
+import { dispatch } from '../runtime.ts';
+import { elementwiseKernel, elementwiseParams, type ElementwiseSpec } from '../wgsl/elementwise.ts';
+import { grid1d } from '../wgsl/common.ts';
+import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
+
+export interface EwOp {
+  name: string;
+  expr: string;
+  helpers?: string;
+}
+
+/** Strides of `t` broadcast to `shape` (0 on broadcast dims). */
+export function broadcastStrides(t: { shape: readonly number[]; strides: readonly number[] }, shape: readonly number[]): number[] {
+  const r = shape.length;
+  const out = new Array<number>(r).fill(0);
+  const tr = t.shape.length;
+  for (let i = 0; i < tr; i++) {
+    const j = r - tr + i;
+    if (t.shape[i] === shape[j]) out[j] = t.shape[i] === 1 ? 0 : t.strides[i];
+    else if (t.shape[i] !== 1) throw new Error(`internal: cannot broadcast ${fmt(t.shape)} to ${fmt(shape)}`);
+  }
+  return out;
+}
+
+/** Drops size-1 dims and merges dims that are contiguous in every operand (fewer index ops). */
+function simplify(shape: readonly number[], strideSets: number[][]): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((d) => d !== 1);
+  let sh = shape.filter((_, i) => keep[i]);
+  let st = strideSets.map((s) => s.filter((_, i) => keep[i]));
+  for (let i = sh.length - 2; i >= 0; i--) {
+    if (st.every((s) => s[i] === s[i + 1] * sh[i + 1])) {
+      // the merged dim steps like the inner one
+      sh[i] *= sh[i + 1];
+      sh.splice(i + 1, 1);
+      for (const s of st) s.splice(i, 1);
+    }
+  }
+  if (sh.length === 0) {
+    sh = [1];
+    st = st.map(() => [0]);
+  }
+  return { shape: sh, strides: st };
+}
+
+const MAX_RANK = 6;
+
+/**
+ * Runs `op` over `inputs` broadcast to `shape`, writing a new tensor of `outDtype`, or into
+ * `into` (any view with that shape). Scalars are f32 words available as s0, s1, ...
+ */
+export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly number[], outDtype: DType, scalars: number[] = [], into?: Tensor): Tensor {
+  for (const t of inputs) t.assertLive(op.name);
+  const out = into ?? Tensor.empty(shape, outDtype);
+  if (into && !sameShape(into.shape, shape)) throw new Error(`${op.name}: destination ${fmt(into.shape)} does not match ${fmt(shape)}`);
+  const n = numel(shape);
+  if (n === 0) return out;
+  const inStrides = inputs.map((t) => broadcastStrides(t, shape));
+  const cs = contiguousStrides(shape);
+  const isC = (s: readonly number[]) => s.every((x, i) => shape[i] === 1 || x === cs[i]);
+  const contiguous = isC(out.strides) && inStrides.every(isC);
+  let spec: ElementwiseSpec = {
+    name: op.name,
+    expr: op.expr,
+    helpers: op.helpers,
+    inTypes: inputs.map((t) => DTYPES[t.dtype].wgsl),
+    outType: DTYPES[out.dtype].wgsl,
+    scalars: scalars.length,
+  };
+  let params: Uint32Array;
+  let rank = 0;
+  if (contiguous) {
+    params = elementwiseParams(n, out, inputs, scalars, shape, true);
+  } else {
+    const simp = simplify(shape, [[...out.strides], ...inStrides]);
+    rank = simp.shape.length;
+    if (rank > MAX_RANK) throw new Error(`${op.name}: tensors of rank ${rank} after merging dims are not supported (max ${MAX_RANK})`);
+    params = elementwiseParams(
+      n,
+      { offset: out.offset, strides: simp.strides[0] },
+      inputs.map((t, i) => ({ offset: t.offset, strides: simp.strides[i + 1] })),
+      scalars,
+      simp.shape,
+      false,
+    );
+  }
+  const bufs = [...inputs.map((t) => t.storage.buffer), out.storage.buffer];
+  dispatch(elementwiseKernel(spec, rank, contiguous), bufs, params, grid1d(n));
+  return out;
+}

@@ -1,0 +1,150 @@
+// torch.matmul semantics (1-D promotion, broadcast batch dims) on the register-tiled kernel in
+// wgsl/matmul.ts; transposed operands are read in place through their strides. linear() fuses
+// the bias into the kernel's store. Backward: dA = g @ B^T, dB = A^T @ g, reduced over
+// broadcast batch dims; neither is computed unless needed.
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { dispatch, Params } from '../runtime.ts';
+import { matmulKernel, DEFAULT_VARIANT, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import { broadcastShapes, fmt, numel } from '../shape.ts';
+import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
+import { sumTo, sum } from './reduce.ts';
+import { broadcastStrides } from './launch.ts';
+import { cast } from './unary.ts';
+
+let variantOverride: MatmulVariant | null = null;
+/** Chooses the workgroup shape for all matmuls (used by the autotuner and benchmarks). */
+export function setMatmulVariant(v: MatmulVariant | null): void {
+  variantOverride = v;
+}
+
+function layoutA(M: number, K: number, sM: number, sK: number, aligned: boolean): Layout {
+  if (!aligned || K % 4 !== 0) return 'scalar';
+  if (sK === 1 && sM % 4 === 0) return 'row';
+  if (sM === 1 && M % 4 === 0 && sK % 4 === 0) return 'col';
+  return 'scalar';
+}
+
+/** Raw batched matmul of a [..., M, K] and b [..., K, N] (both rank >= 2), optional bias [N]. */
+function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
+  const M = a.shape[a.rank - 2];
+  const K = a.shape[a.rank - 1];
+  const N = b.shape[b.rank - 1];
+  if (b.shape[b.rank - 2] !== K) throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} cannot be multiplied (${K} != ${b.shape[b.rank - 2]})`);
+  const batchShape = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = Tensor.empty([...batchShape, M, N], 'f32');
+  if (out.size === 0) return out;
+  if (K === 0) throw new Error('matmul: K = 0 is not supported');
+  const aBatch = broadcastStrides(reshape0(a), batchShape);
+  const bBatch = broadcastStrides(reshape0(b), batchShape);
+  // merge batch dims and drop size-1 ones
+  const bs: number[] = [];
+  const as: number[] = [];
+  const bbs: number[] = [];
+  batchShape.forEach((d, i) => {
+    if (d === 1) return;
+    const j = bs.length - 1;
+    if (j >= 0 && as[j] === aBatch[i] * d && bbs[j] === bBatch[i] * d) {
+      bs[j] *= d;
+      as[j] = aBatch[i];
+      bbs[j] = bBatch[i];
+    } else {
+      bs.push(d);
+      as.push(aBatch[i]);
+      bbs.push(bBatch[i]);
+    }
+  });
+  if (bs.length > 3) throw new Error(`matmul: more than 3 non-mergeable batch dims in ${fmt(batchShape)}`);
+  const batch = numel(batchShape);
+  if (batch > 65535) throw new Error(`matmul: batch of ${batch} exceeds 65535`);
+  const sAm = M === 1 ? 0 : a.strides[a.rank - 2];
+  const sAk = K === 1 ? 0 : a.strides[a.rank - 1];
+  const sBk = K === 1 ? 0 : b.strides[b.rank - 2];
+  const sBn = N === 1 ? 0 : b.strides[b.rank - 1];
+  const al = a.offset % 4 === 0 && as.every((s) => s % 4 === 0);
+  const bl = b.offset % 4 === 0 && bbs.every((s) => s % 4 === 0);
+  const la = layoutA(M, K, sAm, sAk, al);
+  // B [K, N] is A-like with roles swapped: 'row' = N contiguous
+  const lbT = layoutA(N, K, sBn, sBk, bl); // 'row' here means K contiguous = B 'col'
+  const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
+  const variant = variantOverride ?? DEFAULT_VARIANT;
+  const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
+  const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);
+  for (let i = 0; i < 3; i++) p.u32(bs[i] ?? 1);
+  for (let i = 0; i < 3; i++) p.u32(as[i] ?? 0);
+  for (let i = 0; i < 3; i++) p.u32(bbs[i] ?? 0);
+  p.u32(bias?.offset ?? 0);
+  const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
+  if (bias) bufs.push(bias.storage.buffer);
+  const wg: [number, number, number] = [Math.ceil(Math.ceil(N / 8) / variant.wgx), Math.ceil(Math.ceil(M / 4) / variant.wgy), batch];
+  dispatch(matmulKernel(cfg), bufs, p.build(), wg);
+  return out;
+}
+
+// Batch dims of x (everything before the last two) as a shape/strides pair.
+function reshape0(x: Tensor): { shape: readonly number[]; strides: readonly number[] } {
+  return { shape: x.shape.slice(0, -2), strides: x.strides.slice(0, -2) };
+}
+
+function matmul2(a: Tensor, b: Tensor): Tensor {
+  const out = matmulRaw(a, b, null);
+  return record(
+    out,
+    'matmul',
+    [a, b],
+    (g, needs, [A, B]) => [
+      needs[0] ? sumTo(matmul2(g, transpose(B)), A.shape) : null,
+      needs[1] ? sumTo(matmul2(transpose(A), g), B.shape) : null,
+    ],
+    [a, b],
+  );
+}
+
+function asFloat(x: Tensor): Tensor {
+  return x.dtype === 'f32' ? x : cast(x, 'f32');
+}
+
+/** torch.matmul. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  a = asFloat(a);
+  b = asFloat(b);
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: both arguments need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.rank === 1 ? unsqueeze(b, 1) : b;
+  let out = matmul2(a2, b2);
+  if (a.rank === 1) out = squeeze(out, -2);
+  if (b.rank === 1) out = squeeze(out, -1);
+  return out;
+}
+
+/** torch.nn.functional.linear: x @ weight^T + bias, the bias added in the kernel. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  if (weight.rank !== 2) throw new Error(`linear: weight must be 2-D, got ${fmt(weight.shape)}`);
+  if (x.shape[x.rank - 1] !== weight.shape[1])
+    throw new Error(`linear: input ${fmt(x.shape)} has ${x.shape[x.rank - 1]} features, weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[0])) throw new Error(`linear: bias ${fmt(bias.shape)} does not match weight ${fmt(weight.shape)}`);
+  const x2 = x.rank === 1 ? unsqueeze(x, 0) : x;
+  const wt = transpose(weight);
+  let out: Tensor;
+  if (!bias) out = matmul2(x2, wt);
+  else {
+    const raw = matmulRaw(x2, wt, bias.isContiguous() ? bias : contiguous(bias));
+    out = record(
+      raw,
+      'linear',
+      [x2, weight, bias],
+      (g, needs, [X, W]) => {
+        const lead = g.shape.slice(0, -1);
+        const outF = W.shape[0];
+        const inF = W.shape[1];
+        return [
+          needs[0] ? matmul2(g, W) : null,
+          needs[1] ? matmul2(transpose(reshape(g, [-1, outF])), reshape(X, [-1, inF])) : null,
+          needs[2] ? (lead.length ? sum(g, [...lead.keys()]) : g) : null,
+        ];
+      },
+      [x2, weight],
+    );
+  }
+  return x.rank === 1 ? squeeze(out, 0) : out;
+}

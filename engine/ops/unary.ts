@@ -1,0 +1,103 @@
+// Unary elementwise ops. Each entry: the forward WGSL expression over `a` (and scalars s0, s1),
+// and a fused backward expression over g = `a`, input x = `b`, output y = `c`, so every
+// backward is one kernel. Float-only ops convert integer inputs to f32 first (as torch does).
+import { Tensor } from '../tensor.ts';
+import { DTYPES, type DType } from '../dtype.ts';
+import { record } from '../autograd/graph.ts';
+import { runElementwise } from './launch.ts';
+
+interface UnaryDef {
+  expr: string;
+  /** Backward over g (a), x (b), y (c), scalars s0.. ; omitted: not differentiable. */
+  grad?: string;
+  /** Which of x / y the backward reads. */
+  uses?: ('x' | 'y')[];
+  float?: boolean;
+  helpers?: string;
+}
+
+const DEFS: Record<string, UnaryDef> = {
+  neg: { expr: '-a', grad: '-a' },
+  exp: { expr: 'exp(a)', grad: 'a * c', uses: ['y'], float: true },
+  log: { expr: 'log(a)', grad: 'a / b', uses: ['x'], float: true },
+  sqrt: { expr: 'sqrt(a)', grad: 'a * 0.5 / c', uses: ['y'], float: true },
+  rsqrt: { expr: 'inverseSqrt(a)', grad: '-0.5 * a * c * c * c', uses: ['y'], float: true },
+  abs: { expr: 'abs(a)', grad: 'a * sign(b)', uses: ['x'] },
+  sign: { expr: 'sign(a)' },
+  square: { expr: 'a * a', grad: '2.0 * a * b', uses: ['x'] },
+  reciprocal: { expr: '1.0 / a', grad: '-a * c * c', uses: ['y'], float: true },
+  relu: { expr: 'max(a, A(0))', grad: 'select(0.0, a, b > 0.0)', uses: ['x'] },
+  relu6: { expr: 'clamp(a, A(0), A(6))', grad: 'select(0.0, a, b > 0.0 && b < 6.0)', uses: ['x'] },
+  leakyRelu: { expr: 'select(a * s0, a, a > 0.0)', grad: 'select(a * s0, a, b > 0.0)', uses: ['x'], float: true },
+  sigmoid: { expr: '1.0 / (1.0 + exp(-a))', grad: 'a * c * (1.0 - c)', uses: ['y'], float: true },
+  tanh: { expr: 'tanhf(a)', grad: 'a * (1.0 - c * c)', uses: ['y'], float: true, helpers: 'fn tanhf(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }' },
+  clamp: { expr: 'W(min(max(f32(a), s0), s1))', grad: 'select(0.0, a, b >= s0 && b <= s1)', uses: ['x'] },
+  floor: { expr: 'floor(a)', float: true },
+  ceil: { expr: 'ceil(a)', float: true },
+  round: { expr: 'round(a)', float: true },
+  logOrZero: { expr: 'select(0.0, log(a), a != 0.0)', float: true },
+  logicalNot: { expr: 'select(0u, 1u, a == A(0))' },
+};
+
+function wgsl(d: DType): string {
+  return DTYPES[d].wgsl;
+}
+
+export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = []): Tensor {
+  const def = DEFS[name];
+  let input = x;
+  if (def.float && x.dtype !== 'f32') input = cast(x, 'f32');
+  const w = wgsl(input.dtype);
+  // `A(v)` spells a literal of the input's type, `W(` a conversion to it
+  const expr = def.expr.replace(/A\((\d+)\)/g, (_, v) => `${w}(${v})`).replace(/W\(/g, `${w}(`);
+  const helpers = def.helpers;
+  const outDtype: DType = name === 'logicalNot' ? 'bool' : input.dtype;
+  const out = runElementwise({ name, expr, helpers }, [input], input.shape, outDtype, scalars);
+  if (!def.grad || input.dtype !== 'f32') return out;
+  const uses = def.uses ?? [];
+  const save: Tensor[] = [];
+  if (uses.includes('x')) save.push(input);
+  if (uses.includes('y')) save.push(out);
+  return record(
+    out,
+    name,
+    [input],
+    (g, _needs, saved) => {
+      const xs = uses.includes('x') ? saved[0] : g;
+      const ys = uses.includes('y') ? saved[uses.includes('x') ? 1 : 0] : g;
+      return [runElementwise({ name: `${name}.grad`, expr: def.grad!, helpers }, [g, xs, ys], g.shape, 'f32', scalars)];
+    },
+    save,
+  );
+}
+
+/** Converts dtype (torch's .to(dtype)); floats to ints truncate toward zero. Not differentiable across kinds. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (x.dtype === dtype) return x;
+  const from = wgsl(x.dtype);
+  const to = wgsl(dtype);
+  const expr = dtype === 'bool' ? `select(0u, 1u, a != ${from}(0))` : from === to ? 'a' : `${to}(a)`;
+  return runElementwise({ name: `cast.${dtype}`, expr }, [x], x.shape, dtype);
+}
+
+export const neg = (x: Tensor) => unaryOp('neg', x);
+export const exp = (x: Tensor) => unaryOp('exp', x);
+export const log = (x: Tensor) => unaryOp('log', x);
+export const sqrt = (x: Tensor) => unaryOp('sqrt', x);
+export const rsqrt = (x: Tensor) => unaryOp('rsqrt', x);
+export const abs = (x: Tensor) => unaryOp('abs', x);
+export const sign = (x: Tensor) => unaryOp('sign', x);
+export const square = (x: Tensor) => unaryOp('square', x);
+export const reciprocal = (x: Tensor) => unaryOp('reciprocal', x);
+export const relu = (x: Tensor) => unaryOp('relu', x);
+export const relu6 = (x: Tensor) => unaryOp('relu6', x);
+export const leakyRelu = (x: Tensor, slope = 0.01) => unaryOp('leakyRelu', x, [slope]);
+export const sigmoid = (x: Tensor) => unaryOp('sigmoid', x);
+export const tanh = (x: Tensor) => unaryOp('tanh', x);
+export const floor = (x: Tensor) => unaryOp('floor', x);
+export const ceil = (x: Tensor) => unaryOp('ceil', x);
+export const round = (x: Tensor) => unaryOp('round', x);
+export const logicalNot = (x: Tensor) => unaryOp('logicalNot', x);
+/** torch.clamp(x, min, max); either bound may be omitted (null). */
+export const clamp = (x: Tensor, min: number | null = null, max: number | null = null) =>
+  unaryOp('clamp', x, [min ?? -Infinity, max ?? Infinity]);

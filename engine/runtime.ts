@@ -1,0 +1,295 @@
+// Records kernel dispatches into one shared command encoder and submits them in batches.
+// - Pipelines are cached by kernel key; shape parameters travel in a per-batch uniform arena
+//   (one 256-byte slot per dispatch), so one pipeline serves every shape of its kind.
+// - A batch is submitted on readback, before an upload, or every `maxBatch` dispatches.
+// - Each batch runs inside validation and out-of-memory error scopes; an error is rethrown at the
+//   next readback naming the kernels of that batch (WebGPU reports errors asynchronously).
+import { device, takeUncapturedErrors, deviceLostReason, onRelease } from './device.ts';
+
+export interface Kernel {
+  /** Human-readable name used in errors and profiles, e.g. 'binary.add'. */
+  name: string;
+  /** Pipeline cache key: everything the WGSL source depends on. */
+  key: string;
+  /** WGSL source; binding 0 is the `p` uniform array when the kernel takes parameters. */
+  code: () => string;
+}
+
+interface Cached {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
+const MAX_PARAMS = UNIFORM_SLOT / 4;
+const pipelines = new Map<string, Cached>();
+const stats = { dispatches: 0, submits: 0, pipelineHits: 0, pipelineMisses: 0, uploads: 0, readbacks: 0 };
+
+let encoder: GPUCommandEncoder | null = null;
+let pass: GPUComputePassEncoder | null = null;
+let batchKernels: string[] = [];
+let arena = new Uint32Array(64 * MAX_PARAMS);
+let arenaUsed = 0; // slots
+let arenaBuffers: GPUBuffer[] = [];
+let arenaIndex = 0;
+let pendingErrors: Promise<void>[] = [];
+let firstError: Error | null = null;
+export let maxBatch = 512;
+
+/** Optional hooks for the profiler (timestamp queries wrap each dispatch). */
+export interface DispatchHook {
+  beforeDispatch(pass: GPUComputePassEncoder, kernel: Kernel): void;
+  afterDispatch(pass: GPUComputePassEncoder, kernel: Kernel): void;
+  passDescriptor?(): GPUComputePassDescriptor | undefined;
+  beforeSubmit?(encoder: GPUCommandEncoder): void;
+}
+let hook: DispatchHook | null = null;
+export function setDispatchHook(h: DispatchHook | null): void {
+  flush();
+  hook = h;
+}
+
+export function setMaxBatch(n: number): void {
+  flush();
+  maxBatch = Math.max(1, n | 0);
+}
+
+export function runtimeStats() {
+  return { ...stats, cachedPipelines: pipelines.size };
+}
+
+function getPipeline(k: Kernel): Cached {
+  let c = pipelines.get(k.key);
+  if (c) {
+    stats.pipelineHits++;
+    return c;
+  }
+  stats.pipelineMisses++;
+  const dev = device();
+  const module = dev.createShaderModule({ label: k.name, code: k.code() });
+  const pipeline = dev.createComputePipeline({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+  c = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+  pipelines.set(k.key, c);
+  return c;
+}
+
+function beginBatch(dev: GPUDevice): void {
+  dev.pushErrorScope('validation');
+  dev.pushErrorScope('out-of-memory');
+  encoder = dev.createCommandEncoder();
+  batchKernels = [];
+  arenaUsed = 0;
+}
+
+function ensurePass(): GPUComputePassEncoder {
+  if (!pass) pass = encoder!.beginComputePass(hook?.passDescriptor?.());
+  return pass;
+}
+
+function endPass(): void {
+  if (pass) {
+    pass.end();
+    pass = null;
+  }
+}
+
+// The arena's GPU buffer must be written before its batch is submitted; the slot offsets are
+// known when recording, so the bind groups point into a buffer that is filled at flush time.
+function arenaBuffer(slots: number): GPUBuffer {
+  const bytes = Math.max(slots, 64) * UNIFORM_SLOT;
+  let b = arenaBuffers[arenaIndex];
+  if (!b || b.size < bytes) {
+    b?.destroy();
+    b = device().createBuffer({ size: Math.max(bytes, (b?.size ?? 0) * 2), usage: 0x40 | 0x08 }); // UNIFORM | COPY_DST
+    arenaBuffers[arenaIndex] = b;
+  }
+  return b;
+}
+
+type Workgroups = [number, number?, number?];
+
+/**
+ * Records one dispatch. `buffers` bind to 1..n in order (0 is the uniform slot when `params` is
+ * given). Params are 32-bit words (build them with `Params`).
+ */
+export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | null, wg: Workgroups): void {
+  const dev = device();
+  if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
+  const limit = dev.limits.maxComputeWorkgroupsPerDimension;
+  if (wg[0] > limit || (wg[1] ?? 1) > limit || (wg[2] ?? 1) > limit)
+    throw new Error(`${k.name}: dispatch of [${wg.join(', ')}] workgroups exceeds the per-dimension limit ${limit}`);
+  if (!encoder) beginBatch(dev);
+  const { pipeline, layout } = getPipeline(k);
+  const entries: GPUBindGroupEntry[] = [];
+  let slot = -1;
+  if (params) {
+    if (params.length > MAX_PARAMS) throw new Error(`${k.name}: ${params.length} parameter words exceed ${MAX_PARAMS}`);
+    slot = arenaUsed++;
+    if (arena.length < arenaUsed * MAX_PARAMS) {
+      const a = new Uint32Array(arena.length * 2);
+      a.set(arena);
+      arena = a;
+    }
+    arena.set(params, slot * MAX_PARAMS);
+  }
+  // Bind groups reference the arena buffer, which must be large enough for the whole batch:
+  // grow it up front for the worst case of this batch (maxBatch slots).
+  const ab = params ? arenaBuffer(maxBatch + 1) : null;
+  if (ab) entries.push({ binding: 0, resource: { buffer: ab, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } });
+  buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+  const bg = dev.createBindGroup({ label: k.name, layout, entries });
+  const p = ensurePass();
+  hook?.beforeDispatch(p, k);
+  p.setPipeline(pipeline);
+  p.setBindGroup(0, bg);
+  p.dispatchWorkgroups(wg[0], wg[1] ?? 1, wg[2] ?? 1);
+  hook?.afterDispatch(p, k);
+  stats.dispatches++;
+  batchKernels.push(k.name);
+  if (batchKernels.length >= maxBatch) flush();
+}
+
+/** Records a buffer-to-buffer copy in the current batch (ends the open compute pass). */
+export function copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+  const dev = device();
+  if (!encoder) beginBatch(dev);
+  endPass();
+  encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  batchKernels.push('copyBufferToBuffer');
+}
+
+/** Submits everything recorded so far. Does not wait for the GPU. */
+export function flush(): void {
+  if (!encoder) return;
+  const dev = device();
+  endPass();
+  hook?.beforeSubmit?.(encoder);
+  if (arenaUsed > 0) {
+    dev.queue.writeBuffer(arenaBuffer(maxBatch + 1), 0, arena.buffer, 0, arenaUsed * UNIFORM_SLOT);
+  }
+  dev.queue.submit([encoder.finish()]);
+  stats.submits++;
+  encoder = null;
+  // Alternate arena buffers so a write for batch n+1 never races batch n's reads: queue order
+  // already guarantees that, but a fresh buffer keeps Dawn from inserting a copy.
+  arenaIndex = (arenaIndex + 1) % 2;
+  const kernels = summarize(batchKernels);
+  const oom = dev.popErrorScope();
+  const val = dev.popErrorScope();
+  pendingErrors.push(
+    Promise.all([oom, val]).then(([o, v]) => {
+      const e = v ?? o;
+      if (e && !firstError) {
+        const kind = o && !v ? 'out of memory' : 'validation error';
+        firstError = new Error(`WebGPU ${kind} in a batch of kernels [${kernels}]:\n${e.message}`);
+      }
+    }),
+  );
+}
+
+function summarize(names: string[]): string {
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+  return [...counts].map(([n, c]) => (c > 1 ? `${n} x${c}` : n)).join(', ');
+}
+
+/** Throws the first asynchronous GPU error seen so far, if any. */
+export async function checkErrors(): Promise<void> {
+  const ps = pendingErrors;
+  pendingErrors = [];
+  await Promise.all(ps);
+  const lost = deviceLostReason();
+  if (lost) throw new Error(`WebGPU device lost (${lost}); restart the process`);
+  const un = takeUncapturedErrors();
+  if (firstError || un.length) {
+    const e = firstError ?? new Error(`WebGPU error: ${un.join('\n')}`);
+    firstError = null;
+    throw e;
+  }
+}
+
+/** Writes host data into a buffer, after submitting pending work that may still use it. */
+export function upload(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+  flush();
+  stats.uploads++;
+  const bytes = data.byteLength;
+  if (bytes % 4 === 0) {
+    device().queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, bytes);
+  } else {
+    const padded = new Uint8Array(Math.ceil(bytes / 4) * 4);
+    padded.set(new Uint8Array(data.buffer, data.byteOffset, bytes));
+    device().queue.writeBuffer(buf, byteOffset, padded);
+  }
+}
+
+const staging: GPUBuffer[] = [];
+
+/** Copies `bytes` from `buf` at `offset` back to the host. Submits pending work first. */
+export async function readback(buf: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+  const dev = device();
+  stats.readbacks++;
+  const start = offset & ~3;
+  const size = Math.max(4, Math.ceil((offset + bytes - start) / 4) * 4);
+  const idx = staging.findIndex((s) => s.size >= size);
+  const st = idx >= 0 ? staging.splice(idx, 1)[0] : dev.createBuffer({ size: Math.max(size, 4096), usage: 0x01 | 0x08 }); // MAP_READ | COPY_DST
+  if (!encoder) beginBatch(dev);
+  endPass();
+  encoder!.copyBufferToBuffer(buf, start, st, 0, size);
+  batchKernels.push('readback');
+  flush();
+  try {
+    await st.mapAsync(0x0001, 0, size); // GPUMapMode.READ
+  } catch (err) {
+    await checkErrors();
+    throw new Error(`readback failed: ${(err as Error).message}`);
+  }
+  const out = st.getMappedRange(0, size).slice(offset - start, offset - start + bytes);
+  st.unmap();
+  staging.push(st);
+  await checkErrors();
+  return out;
+}
+
+/** Waits until the GPU has finished all submitted work (for timing). */
+export async function sync(): Promise<void> {
+  flush();
+  await device().queue.onSubmittedWorkDone();
+  await checkErrors();
+}
+
+onRelease(() => {
+  encoder = null;
+  pass = null;
+  pipelines.clear();
+  arenaBuffers = [];
+  staging.length = 0;
+  pendingErrors = [];
+});
+
+/** Builds the 32-bit parameter words of a dispatch. */
+export class Params {
+  private words: number[] = [];
+  private static f = new Float32Array(1);
+  private static u = new Uint32Array(Params.f.buffer);
+  u32(...xs: number[]): this {
+    for (const x of xs) this.words.push(x >>> 0);
+    return this;
+  }
+  i32(...xs: number[]): this {
+    for (const x of xs) this.words.push(x | 0);
+    return this;
+  }
+  f32(...xs: number[]): this {
+    for (const x of xs) {
+      Params.f[0] = x;
+      this.words.push(Params.u[0]);
+    }
+    return this;
+  }
+  get length(): number {
+    return this.words.length;
+  }
+  build(): Uint32Array {
+    return Uint32Array.from(this.words, (w) => w >>> 0);
+  }
+}

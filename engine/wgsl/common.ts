@@ -1,0 +1,37 @@
+// WGSL helpers shared by the kernel generators: parameter access, 1-D/2-D launch grids.
+// Parameters are 32-bit words in a uniform array `p` (16 vec4s = 64 words, see runtime.ts);
+// generators know each word's index at generation time, so accesses use constant indices.
+
+export const PARAMS_DECL = '@group(0) @binding(0) var<uniform> p: array<vec4<u32>, 16>;';
+
+export function pu(i: number): string {
+  return `p[${i >> 2}][${i & 3}]`;
+}
+export function pf(i: number): string {
+  return `bitcast<f32>(${pu(i)})`;
+}
+export function pi(i: number): string {
+  return `bitcast<i32>(${pu(i)})`;
+}
+
+export const WG = 256;
+const MAX_X = 32768;
+
+/** Workgroup counts covering `n` invocations in 1-D (folded into 2-D past the X limit). */
+export function grid1d(n: number, wg = WG): [number, number] {
+  const groups = Math.ceil(n / wg);
+  if (groups <= MAX_X) return [Math.max(groups, 1), 1];
+  return [MAX_X, Math.ceil(groups / MAX_X)];
+}
+
+/** Entry point header for kernels launched with grid1d; defines `gi` (global linear index). */
+export function main1d(wg = WG): string {
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nw: vec3<u32>) {
+  let gi = (wid.y * nw.x + wid.x) * ${wg}u + lid;`;
+}
+
+/** Storage binding declaration. */
+export function storage(binding: number, name: string, type: string, write = false): string {
+  return `@group(0) @binding(${binding}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${type}>;`;
+}
