@@ -28,6 +28,7 @@ const stats = { dispatches: 0, submits: 0, pipelineHits: 0, pipelineMisses: 0, u
 let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
 let batchKernels: string[] = [];
+let batchKeys = new Set<string>();
 let arena = new Uint32Array(64 * MAX_PARAMS);
 let arenaUsed = 0; // slots
 let arenaBuffers: GPUBuffer[] = [];
@@ -78,6 +79,7 @@ function beginBatch(dev: GPUDevice): void {
   dev.pushErrorScope('out-of-memory');
   encoder = dev.createCommandEncoder();
   batchKernels = [];
+  batchKeys = new Set();
   arenaUsed = 0;
 }
 
@@ -146,6 +148,7 @@ export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | 
   hook?.afterDispatch(p, k);
   stats.dispatches++;
   batchKernels.push(k.name);
+  batchKeys.add(k.key);
   if (batchKernels.length >= maxBatch) flush();
 }
 
@@ -174,11 +177,14 @@ export function flush(): void {
   // already guarantees that, but a fresh buffer keeps Dawn from inserting a copy.
   arenaIndex = (arenaIndex + 1) % 2;
   const kernels = summarize(batchKernels);
+  const keys = batchKeys;
   const oom = dev.popErrorScope();
   const val = dev.popErrorScope();
   pendingErrors.push(
     Promise.all([oom, val]).then(([o, v]) => {
       const e = v ?? o;
+      // a pipeline that failed to compile must not stay cached as an invalid object
+      if (e) for (const k of keys) pipelines.delete(k);
       if (e && !firstError) {
         const kind = o && !v ? 'out of memory' : 'validation error';
         firstError = new Error(`WebGPU ${kind} in a batch of kernels [${kernels}]:\n${e.message}`);

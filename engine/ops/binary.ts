@@ -67,9 +67,9 @@ const CMP: Record<string, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt:
 // WGSL's pow is undefined for x < 0; torch returns real results for integral exponents.
 const POW_HELPER = `fn powf(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
-  if (x == 0.0) { return select(0.0, 1.0 / 0.0, y < 0.0); }
+  if (x == 0.0) { var infBits = 0x7f800000u; return select(0.0, bitcast<f32>(infBits), y < 0.0); }
   if (x > 0.0) { return exp2(y * log2(x)); }
-  if (floor(y) != y) { return bitcast<f32>(0x7fc00000u); }
+  if (floor(y) != y) { var nanBits = 0x7fc00000u; return bitcast<f32>(nanBits); }
   let m = exp2(y * log2(-x));
   return select(m, -m, fract(y * 0.5) != 0.0);
 }`;
@@ -145,7 +145,9 @@ export function binaryOp(name: keyof typeof DEFS, a: Operand, b: Operand): Tenso
     name,
     inputs,
     (g, needs, saved) => {
-      const get = (k: 'a' | 'b' | 'out', scalar: number | null) => (idx[k] >= 0 ? saved[idx[k]] : asTensorLike(scalar));
+      // operands a rule did not declare in `save` are never read by it
+      const get = (k: 'a' | 'b' | 'out', scalar: number | null) =>
+        idx[k] >= 0 ? saved[idx[k]] : scalar !== null && save.includes(k) ? asTensorLike(scalar) : (null as unknown as Tensor);
       const A = get('a', scalarA);
       const B = get('b', scalarB);
       const O = idx.out >= 0 ? saved[idx.out] : (null as unknown as Tensor);
