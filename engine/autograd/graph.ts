@@ -99,6 +99,12 @@ function run(outputs: Tensor[], seeds: (Tensor | null)[], opts: RunOptions): Map
       grads.delete(n);
       if (opts.targets?.has(n)) {
         results.set(n, g.share());
+        // torch.autograd.grad stops at its inputs: the graph above a target stays intact (and
+        // unreleased) unless another target lies further up.
+        if (!n.parents.some((p) => p && relevant.has(p))) {
+          g.dispose();
+          continue;
+        }
       }
       if (n.leaf) {
         if (!opts.targets) accumulateLeaf(n.leaf, g);

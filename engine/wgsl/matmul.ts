@@ -1,6 +1,6 @@
 // Register-tiled matmul generator: C[b] = A[b] @ B[b] (+ bias), any operand strides.
-// Each invocation owns a 4x8 tile of C held in two mat4x4 accumulators and walks K four at a
-// time, loading 4x4 blocks of A and B as vec4s along whichever axis is contiguous (so A^T and
+// Each invocation owns a 4x8 tile of C (8 vec4 accumulators) and walks K four at a time,
+// loading 4x4 blocks of A and B as vec4s along whichever axis is contiguous (so A^T and
 // B^T cost nothing) or element by element with bounds checks when no axis is vec4-aligned.
 // No workgroup memory or barriers: on CPU Vulkan (lavapipe) barriers cost more than they save,
 // and llvmpipe vectorises across invocations; on real GPUs the L1 cache serves the reuse.
@@ -16,7 +16,7 @@ export interface MatmulVariant {
   wgy: number;
 }
 
-export const DEFAULT_VARIANT: MatmulVariant = { wgx: 8, wgy: 8 };
+export const DEFAULT_VARIANT: MatmulVariant = { wgx: 16, wgy: 8 };
 
 export interface MatmulConfig {
   /** A is [M, K]: 'row' = K contiguous, 'col' = M contiguous. */
@@ -41,63 +41,64 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
     code: () => {
       const aT = a === 'scalar' ? 'f32' : 'vec4<f32>';
       const bT = b === 'scalar' ? 'f32' : 'vec4<f32>';
+      // Every layout is turned into the same canonical blocks: aR[r] = A[m0+r, k0..k0+3] and
+      // bR[kk] = B[k0+kk, n0..n0+3], bS[kk] = B[k0+kk, n0+4..n0+7]; accumulation is then a
+      // broadcast-scalar times vec4 FMA per (row, k), 32 vec4 FMAs per 4-k step.
       const loadA = {
-        // rows m (clamped), 4 consecutive k
-        row: `let r0 = A[(offA + min(m0, M - 1u) * sAm + k0) / 4u];
-  let r1 = A[(offA + min(m0 + 1u, M - 1u) * sAm + k0) / 4u];
-  let r2 = A[(offA + min(m0 + 2u, M - 1u) * sAm + k0) / 4u];
-  let r3 = A[(offA + min(m0 + 3u, M - 1u) * sAm + k0) / 4u];
-  return transpose(mat4x4<f32>(r0, r1, r2, r3));`,
-        // columns k hold 4 consecutive m (M % 4 == 0, m0 clamped to the last full block)
+        row: `var aR: array<vec4<f32>, 4>;
+    for (var r = 0u; r < 4u; r++) { aR[r] = A[(offA + min(m0 + r, M - 1u) * sAm + k0) / 4u]; }`,
         col: `let mm = min(m0, M - 4u);
-  return mat4x4<f32>(A[(offA + k0 * sAk + mm) / 4u], A[(offA + (k0 + 1u) * sAk + mm) / 4u],
-                     A[(offA + (k0 + 2u) * sAk + mm) / 4u], A[(offA + (k0 + 3u) * sAk + mm) / 4u]);`,
-        scalar: `var t: mat4x4<f32>;
-  for (var c = 0u; c < 4u; c++) {
-    let k = k0 + c;
+    let aC = mat4x4<f32>(A[(offA + k0 * sAk + mm) / 4u], A[(offA + (k0 + 1u) * sAk + mm) / 4u],
+                         A[(offA + (k0 + 2u) * sAk + mm) / 4u], A[(offA + (k0 + 3u) * sAk + mm) / 4u]);
+    let aT = transpose(aC);
+    var aR: array<vec4<f32>, 4>;
+    for (var r = 0u; r < 4u; r++) { aR[r] = aT[r]; }`,
+        scalar: `var aR: array<vec4<f32>, 4>;
     for (var r = 0u; r < 4u; r++) {
       let m = m0 + r;
-      let ok = m < M && k < K;
-      t[c][r] = select(0.0, A[select(0u, offA + m * sAm + k * sAk, ok)], ok);
-    }
-  }
-  return t;`,
+      for (var c = 0u; c < 4u; c++) {
+        let k = k0 + c;
+        let ok = m < M && k < K;
+        aR[r][c] = select(0.0, A[select(0u, offA + m * sAm + k * sAk, ok)], ok);
+      }
+    }`,
       }[a];
       const loadB = {
-        // rows k, 4 consecutive n (N % 4 == 0)
-        row: `let nn = min(n0, N - 4u);
-  let r0 = B[(offB + k0 * sBk + nn) / 4u];
-  let r1 = B[(offB + (k0 + 1u) * sBk + nn) / 4u];
-  let r2 = B[(offB + (k0 + 2u) * sBk + nn) / 4u];
-  let r3 = B[(offB + (k0 + 3u) * sBk + nn) / 4u];
-  return transpose(mat4x4<f32>(r0, r1, r2, r3));`,
-        // columns n (clamped) hold 4 consecutive k
-        col: `return mat4x4<f32>(B[(offB + min(n0, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 1u, N - 1u) * sBn + k0) / 4u],
-                     B[(offB + min(n0 + 2u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 3u, N - 1u) * sBn + k0) / 4u]);`,
-        scalar: `var t: mat4x4<f32>;
-  for (var c = 0u; c < 4u; c++) {
-    let n = n0 + c;
-    for (var r = 0u; r < 4u; r++) {
-      let k = k0 + r;
-      let ok = n < N && k < K;
-      t[c][r] = select(0.0, B[select(0u, offB + k * sBk + n * sBn, ok)], ok);
-    }
-  }
-  return t;`,
+        row: `var bR: array<vec4<f32>, 4>; var bS: array<vec4<f32>, 4>;
+    let nn = min(n0, N - 4u);
+    let nn2 = min(n0 + 4u, N - 4u);
+    for (var kk = 0u; kk < 4u; kk++) {
+      bR[kk] = B[(offB + (k0 + kk) * sBk + nn) / 4u];
+      bS[kk] = B[(offB + (k0 + kk) * sBk + nn2) / 4u];
+    }`,
+        col: `let c0 = transpose(mat4x4<f32>(B[(offB + min(n0, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 1u, N - 1u) * sBn + k0) / 4u],
+                     B[(offB + min(n0 + 2u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 3u, N - 1u) * sBn + k0) / 4u]));
+    let c1 = transpose(mat4x4<f32>(B[(offB + min(n0 + 4u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 5u, N - 1u) * sBn + k0) / 4u],
+                     B[(offB + min(n0 + 6u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 7u, N - 1u) * sBn + k0) / 4u]));
+    var bR: array<vec4<f32>, 4>; var bS: array<vec4<f32>, 4>;
+    for (var kk = 0u; kk < 4u; kk++) { bR[kk] = c0[kk]; bS[kk] = c1[kk]; }`,
+        scalar: `var bR: array<vec4<f32>, 4>; var bS: array<vec4<f32>, 4>;
+    for (var kk = 0u; kk < 4u; kk++) {
+      let k = k0 + kk;
+      for (var c = 0u; c < 8u; c++) {
+        let n = n0 + c;
+        let ok = n < N && k < K;
+        let v = select(0.0, B[select(0u, offB + k * sBk + n * sBn, ok)], ok);
+        if (c < 4u) { bR[kk][c] = v; } else { bS[kk][c - 4u] = v; }
+      }
+    }`,
       }[b];
       const batchCode: string[] = [];
       for (let d = batchRank - 1; d >= 0; d--) {
         batchCode.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
       }
       const store = cVec
-        ? `  let ct0 = transpose(acc0);
-  let ct1 = transpose(acc1);
-  for (var r = 0u; r < 4u; r++) {
+        ? `  for (var r = 0u; r < 4u; r++) {
     let m = m0 + r;
     if (m >= M) { break; }
     let rowBase = (cBase + m * N + n0) / 4u;
-    if (n0 < N) { C[rowBase] = ct0[r]${bias ? ' + bias0' : ''}; }
-    if (n0 + 4u < N) { C[rowBase + 1u] = ct1[r]${bias ? ' + bias1' : ''}; }
+    if (n0 < N) { C[rowBase] = acc0[r]${bias ? ' + bias0' : ''}; }
+    if (n0 + 4u < N) { C[rowBase + 1u] = acc1[r]${bias ? ' + bias1' : ''}; }
   }`
         : `  for (var r = 0u; r < 4u; r++) {
     let m = m0 + r;
@@ -106,7 +107,7 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
       let n = n0 + c;
       if (n >= N) { break; }
       var v: f32;
-      if (c < 4u) { v = acc0[c][r]; } else { v = acc1[c - 4u][r]; }
+      if (c < 4u) { v = acc0[r][c]; } else { v = acc1[r][c - 4u]; }
       ${bias ? 'v = v + Bias[offBias + n];' : ''}
       C[cBase + m * N + n] = v;
     }
@@ -126,13 +127,6 @@ var<private> M: u32; var<private> N: u32; var<private> K: u32;
 var<private> offA: u32; var<private> offB: u32;
 var<private> sAm: u32; var<private> sAk: u32; var<private> sBk: u32; var<private> sBn: u32;
 
-fn loadA(m0: u32, k0: u32) -> mat4x4<f32> {
-  ${loadA}
-}
-fn loadB(k0: u32, n0: u32) -> mat4x4<f32> {
-  ${loadB}
-}
-
 @compute @workgroup_size(${variant.wgx}, ${variant.wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   M = ${pu(0)}; N = ${pu(1)}; K = ${pu(2)};
@@ -147,12 +141,18 @@ ${batchCode.join('\n')}
   offA = oa; offB = ob;
   let offBias = ${pu(18)};
   let cBase = gid.z * M * N;
-  var acc0 = mat4x4<f32>();
-  var acc1 = mat4x4<f32>();
+  var acc0: array<vec4<f32>, 4>;
+  var acc1: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < K; k0 += 4u) {
-    let a = loadA(m0, k0);
-    acc0 += a * loadB(k0, n0);
-    acc1 += a * loadB(k0, n0 + 4u);
+    ${loadA}
+    ${loadB}
+    for (var kk = 0u; kk < 4u; kk++) {
+      for (var r = 0u; r < 4u; r++) {
+        let av = vec4<f32>(aR[r][kk]);
+        acc0[r] = fma(av, bR[kk], acc0[r]);
+        acc1[r] = fma(av, bS[kk], acc1[r]);
+      }
+    }
   }
 ${biasLoad}
 ${store}

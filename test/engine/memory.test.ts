@@ -105,4 +105,18 @@ t('1000 training-like steps keep live tensors and bytes flat', async () => {
   for (const t of [W1, W2, X, Y]) t.dispose();
 });
 
+t('grad() w.r.t. an intermediate leaves the graph above it usable (GLASS GAS pattern)', async () => {
+  const w = E.keep(E.tensor([2, 3], { requiresGrad: true }));
+  const feats = E.mul(w, 1.5); // like projected features
+  const gaus = E.add(feats, 0.1); // non-leaf, like gaussian features
+  const loss1 = E.sum(E.square(gaus));
+  const [g] = E.grad(loss1, [gaus]);
+  assert.equal([...(await g!.data())].map((v) => Math.round(v * 1e4) / 1e4), [6.2, 9.2]);
+  assert.is(w.grad, null, 'grad() does not touch .grad');
+  const loss2 = E.sum(E.mul(gaus, 2));
+  loss2.backward(); // flows through gaus -> feats -> w
+  assert.equal([...(await w.grad!.data())], [3, 3]);
+  w.dispose();
+});
+
 t.run();
