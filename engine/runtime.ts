@@ -11,7 +11,7 @@ export interface Kernel {
   name: string;
   /** Pipeline cache key: everything the WGSL source depends on. */
   key: string;
-  /** WGSL source; binding 0 is the `p` uniform array when the kernel takes parameters. */
+  /** WGSL source; binding 0 is the `prm_` uniform array when the kernel takes parameters. */
   code: () => string;
 }
 

@@ -1,11 +1,12 @@
 // WGSL helpers shared by the kernel generators: parameter access, 1-D/2-D launch grids.
-// Parameters are 32-bit words in a uniform array `p` (16 vec4s = 64 words, see runtime.ts);
+// Parameters are 32-bit words in a uniform array `prm_` (16 vec4s = 64 words, see runtime.ts;
+// the odd name keeps kernels free to use short local names such as `p`);
 // generators know each word's index at generation time, so accesses use constant indices.
 
-export const PARAMS_DECL = '@group(0) @binding(0) var<uniform> p: array<vec4<u32>, 16>;';
+export const PARAMS_DECL = '@group(0) @binding(0) var<uniform> prm_: array<vec4<u32>, 16>;';
 
 export function pu(i: number): string {
-  return `p[${i >> 2}][${i & 3}]`;
+  return `prm_[${i >> 2}][${i & 3}]`;
 }
 export function pf(i: number): string {
   return `bitcast<f32>(${pu(i)})`;

@@ -1,0 +1,195 @@
+// The gradient-ascent update of GLASS's GAS branch as one fused kernel per row:
+//   x' = x + stepSize * grad / (||grad|| + 1e-10)                    (ascent; optional)
+//   y  = p + clamp(||x' - p||, lo, hi) / (||x' - p|| + 1e-10) * (x' - p)   (truncation; optional)
+// where p is the centre (hypersphere) or the true features (manifold), lo/hi are radii (a GPU
+// scalar tensor times constant factors, so r_t never has to be read back), and an optional row
+// mask leaves unmasked rows unchanged (the LAS projection of fake features in place).
+// Autograd follows the reference exactly: the ascent is an in-place no_grad update in torch, so it
+// passes gradients through unchanged; the truncation is differentiated (norm, clamp with
+// inclusive bounds, division, product), towards x and, in manifold mode, towards p.
+import * as E from '../engine/index.ts';
+import { dispatch, Params } from '../engine/runtime.ts';
+import { PARAMS_DECL, pu, pf } from '../engine/wgsl/common.ts';
+
+export interface GasUpdate {
+  /** Gradient to ascend along (rows L2-normalised), or null for a projection only. */
+  grad?: E.Tensor | null;
+  stepSize?: number;
+  /** Projection anchor [N, D] (centre or true features), or null for no truncation. */
+  anchor?: E.Tensor | null;
+  /** Radius scalar tensor [1] (r_t) or null for 1; bounds are loFactor*r and hiFactor*r. */
+  radius?: E.Tensor | null;
+  loFactor?: number;
+  hiFactor?: number;
+  /** Optional [N] mask (any dtype): rows with 0 pass through untouched. */
+  rowMask?: E.Tensor | null;
+  /** Also return the features after the ascent, before truncation (detached; for r_g). */
+  keepPre?: boolean;
+}
+
+const WG = 64;
+
+// flags: 1 ascent, 2 project, 4 row mask
+function forwardKernel(flags: number) {
+  return {
+    name: 'glass.gasUpdate',
+    key: `glass.gasUpdate:${flags}`,
+    code: () => `${PARAMS_DECL}
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read> Pa: array<f32>;
+@group(0) @binding(4) var<storage, read> R: array<f32>;
+@group(0) @binding(5) var<storage, read> Mk: array<u32>;
+@group(0) @binding(6) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(7) var<storage, read_write> Xs: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let N = ${pu(0)}; let D = ${pu(1)};
+  let n = gid.x;
+  if (n >= N) { return; }
+  let row = n * D;
+  let oX = ${pu(2)}; let oG = ${pu(3)}; let oP = ${pu(4)};
+  var active = true;
+  ${flags & 4 ? `active = Mk[${pu(5)} + n] != 0u;` : ''}
+  var inv = 0.0;
+  ${flags & 1 ? `if (active) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += g * g; } inv = ${pf(6)} / (sqrt(gg) + 1e-10); }` : ''}
+  if (!active ${flags & 2 ? '' : '|| true'}) {
+    for (var d = 0u; d < D; d++) {
+      let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
+      Y[row + d] = x;
+      Xs[row + d] = x;
+    }
+    return;
+  }
+  // truncated projection around the anchor
+  var hh = 0.0;
+  for (var d = 0u; d < D; d++) {
+    let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
+    Xs[row + d] = x;
+    let h = x - Pa[oP + row + d];
+    hh += h * h;
+  }
+  let nrm = sqrt(hh);
+  let r = R[${pu(9)}];
+  let a = clamp(nrm, ${pf(7)} * r, ${pf(8)} * r);
+  let s = a / (nrm + 1e-10);
+  for (var d = 0u; d < D; d++) {
+    let p = Pa[oP + row + d];
+    Y[row + d] = p + s * (Xs[row + d] - p);
+  }
+}`,
+  };
+}
+
+// VJP of the truncation per row: g_h = s g + (h.g) (a'(n)(n+eps) - a) / ((n+eps)^2 n) h
+function backwardKernel(masked: boolean) {
+  return {
+    name: 'glass.gasUpdate.grad',
+    key: `glass.gasUpdate.grad:${masked}`,
+    code: () => `${PARAMS_DECL}
+@group(0) @binding(1) var<storage, read> Gy: array<f32>;
+@group(0) @binding(2) var<storage, read> Xs: array<f32>;
+@group(0) @binding(3) var<storage, read> Pa: array<f32>;
+@group(0) @binding(4) var<storage, read> R: array<f32>;
+@group(0) @binding(5) var<storage, read> Mk: array<u32>;
+@group(0) @binding(6) var<storage, read_write> Gx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> Gp: array<f32>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let N = ${pu(0)}; let D = ${pu(1)};
+  let n = gid.x;
+  if (n >= N) { return; }
+  let row = n * D;
+  let oG = ${pu(2)}; let oP = ${pu(4)};
+  ${masked ? `if (Mk[${pu(5)} + n] == 0u) { for (var d = 0u; d < D; d++) { Gx[row + d] = Gy[oG + row + d]; Gp[row + d] = 0.0; } return; }` : ''}
+  var hh = 0.0; var hg = 0.0;
+  for (var d = 0u; d < D; d++) {
+    let h = Xs[row + d] - Pa[oP + row + d];
+    hh += h * h;
+    hg += h * Gy[oG + row + d];
+  }
+  let nrm = sqrt(hh);
+  let r = R[${pu(9)}];
+  let lo = ${pf(7)} * r; let hi = ${pf(8)} * r;
+  let a = clamp(nrm, lo, hi);
+  let da = select(0.0, 1.0, nrm >= lo && nrm <= hi);
+  let ne = nrm + 1e-10;
+  let s = a / ne;
+  let coef = hg * (da * ne - a) / (ne * ne * max(nrm, 1e-30));
+  for (var d = 0u; d < D; d++) {
+    let gh = s * Gy[oG + row + d] + coef * (Xs[row + d] - Pa[oP + row + d]);
+    Gx[row + d] = gh;
+    Gp[row + d] = Gy[oG + row + d] - gh;
+  }
+}`,
+  };
+}
+
+let dummy: E.Tensor | null = null;
+function placeholder(): E.Tensor {
+  dummy ??= E.keep(E.zeros([4]));
+  return dummy;
+}
+
+/** Applies the fused GAS update; see the file header. Returns a new [N, D] tensor. */
+export function gasUpdate(x: E.Tensor, opts: GasUpdate): E.Tensor {
+  return gasUpdatePre(x, opts).y;
+}
+
+/** gasUpdate that can also hand back the post-ascent, pre-truncation rows (`keepPre`). */
+export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: E.Tensor | null } {
+  if (x.rank !== 2) throw new Error(`gasUpdate: expected [N, D] features, got [${x.shape}]`);
+  const [N, D] = x.shape;
+  const xc = E.contiguous(x);
+  const grad = opts.grad ? E.contiguous(opts.grad) : null;
+  const anchor = opts.anchor ? E.contiguous(opts.anchor) : null;
+  const radius = opts.radius ?? null;
+  const mask = opts.rowMask ? (opts.rowMask.dtype === 'f32' ? E.cast(opts.rowMask, 'u32') : E.contiguous(opts.rowMask)) : null;
+  for (const [name, t] of [['grad', grad], ['anchor', anchor]] as const)
+    if (t && (t.shape[0] !== N || t.shape[1] !== D)) throw new Error(`gasUpdate: ${name} [${t.shape}] does not match features [${N}, ${D}]`);
+  if (mask && mask.size !== N) throw new Error(`gasUpdate: row mask has ${mask.size} entries for ${N} rows`);
+  const flags = (grad ? 1 : 0) | (anchor ? 2 : 0) | (mask ? 4 : 0);
+  const Y = E.Tensor.empty([N, D]);
+  const Xs = E.Tensor.empty([N, D]);
+  const one = radius ?? E.ones([1]);
+  const params = new Params()
+    .u32(N, D, xc.offset, grad?.offset ?? 0, anchor?.offset ?? 0, mask?.offset ?? 0)
+    .f32(opts.stepSize ?? 0.001, opts.loFactor ?? 1, opts.hiFactor ?? 2)
+    .u32(one.offset)
+    .build();
+  const ph = placeholder();
+  dispatch(
+    forwardKernel(flags),
+    [xc.storage.buffer, (grad ?? ph).storage.buffer, (anchor ?? ph).storage.buffer, one.storage.buffer, (mask ?? ph).storage.buffer, Y.storage.buffer, Xs.storage.buffer],
+    params,
+    [Math.ceil(N / WG)],
+  );
+  const pre = opts.keepPre ? E.detach(Xs) : null;
+  if (!anchor) {
+    Xs.dispose();
+    // ascent only: an in-place no_grad update in the reference, so the gradient passes through
+    return { y: E.record(Y, 'gasUpdate', [x], (g) => [g]), pre };
+  }
+  const inputs = [x, opts.anchor!];
+  const res = E.record(
+    Y,
+    'gasUpdate',
+    inputs,
+    (g, needs, [xsS, pS, rS, mS]) => {
+      const gc = E.contiguous(g);
+      const Gx = E.Tensor.empty([N, D]);
+      const Gp = E.Tensor.empty([N, D]);
+      const bp = new Params()
+        .u32(N, D, gc.offset, 0, pS.offset, mS ? mS.offset : 0)
+        .f32(0, opts.loFactor ?? 1, opts.hiFactor ?? 2)
+        .u32(rS.offset)
+        .build();
+      dispatch(backwardKernel(!!mask), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, (mS ?? ph).storage.buffer, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
+      return [needs[0] ? Gx : null, needs[1] ? Gp : null];
+    },
+    [Xs, anchor, one, ...(mask ? [mask] : [])],
+  );
+  Xs.dispose();
+  if (!radius) one.dispose();
+  return { y: res, pre };
+}

@@ -1,0 +1,281 @@
+// The GLASS method on our engine: embedding, per-epoch centre, one training iteration
+// (GAS with fused ascent/truncation kernels, LAS projection, hard mining, focal + BCE losses,
+// Adam/AdamW steps) and inference, following docs/glass-reference.md step by step. No host
+// round trip inside an iteration: radii stay on the GPU and feed the kernels as tensors; the
+// logged statistics come back in one small readback at the end.
+import * as E from '../engine/index.ts';
+import type { Backbone } from '../models/backbone.ts';
+import { Projection, Discriminator } from './model.ts';
+import { patchEmbed } from './embed.ts';
+import { gasUpdatePre, gasUpdate } from './gas.ts';
+
+export interface GlassConfig {
+  layers: string[];
+  pretrainEmbedDimension: number;
+  targetEmbedDimension: number;
+  dscLayers: number;
+  dscHidden: number;
+  dscMargin: number;
+  preProj: number;
+  mining: number;
+  noise: number;
+  radius: number;
+  p: number;
+  lr: number;
+  /** 1 = hypersphere, 0 = manifold. */
+  svd: number;
+  step: number;
+}
+
+export const DEFAULT_CONFIG: GlassConfig = {
+  layers: ['layer2', 'layer3'],
+  pretrainEmbedDimension: 1536,
+  targetEmbedDimension: 1536,
+  dscLayers: 2,
+  dscHidden: 1024,
+  dscMargin: 0.5,
+  preProj: 1,
+  mining: 1,
+  noise: 0.015,
+  radius: 0.75,
+  p: 0.5,
+  lr: 0.0001,
+  svd: 0,
+  step: 20,
+};
+
+export interface IterationStats {
+  loss: number;
+  bceLoss: number;
+  focalLoss: number;
+  pTrue: number;
+  pFake: number;
+  rT: number;
+  rG: number;
+  rF: number;
+}
+
+/** A training batch after the data pipeline: images and LAS images [B,3,H,W], mask_s [B*L]. */
+export interface TrainBatch {
+  image: E.Tensor;
+  aug: E.Tensor;
+  /** mask_s flattened in (b, y, x) order of the feature grid, 0/1. */
+  maskS: Float32Array;
+}
+
+export class Glass {
+  readonly projection: Projection | null;
+  readonly discriminator: Discriminator;
+  readonly projOpt: E.optim.Adam | null;
+  readonly dscOpt: E.optim.AdamW;
+  /** Centre per patch position [L, D], recomputed every epoch. */
+  center: E.Tensor | null = null;
+  /** Patch grid of the first tap, set by the first embedding. */
+  grid: [number, number] | null = null;
+
+  constructor(
+    readonly backbone: Backbone | null,
+    readonly cfg: GlassConfig,
+  ) {
+    const D = cfg.targetEmbedDimension;
+    this.projection = cfg.preProj > 0 ? new Projection(D, D, cfg.preProj) : null;
+    this.discriminator = new Discriminator(D, cfg.dscLayers, cfg.dscHidden);
+    this.projOpt = this.projection ? new E.optim.Adam(this.projection.parameters(), { lr: cfg.lr, weightDecay: 1e-5 }) : null;
+    this.dscOpt = new E.optim.AdamW(this.discriminator.parameters(), { lr: cfg.lr * 2 });
+  }
+
+  /** Backbone taps of normalised images [B,3,H,W], in `cfg.layers` order. */
+  taps(images: E.Tensor): E.Tensor[] {
+    if (!this.backbone) throw new Error('Glass: no backbone (this instance embeds precomputed taps only)');
+    const m = this.backbone.forward(images, this.cfg.layers);
+    return this.cfg.layers.map((l) => m.get(l)!);
+  }
+
+  /** The reference's _embed from backbone taps: [B*h0*w0, D]. */
+  embedTaps(taps: E.Tensor[]): E.Tensor {
+    this.grid = [taps[0].shape[2], taps[0].shape[3]];
+    return patchEmbed(taps, this.cfg.pretrainEmbedDimension, this.cfg.targetEmbedDimension);
+  }
+
+  embed(images: E.Tensor): E.Tensor {
+    return E.tidy(() => this.embedTaps(this.taps(images)));
+  }
+
+  project(emb: E.Tensor): E.Tensor {
+    return this.projection ? this.projection.forward(emb) : emb;
+  }
+
+  /**
+   * Centre c = mean over batches of the per-batch mean (over images) of projected embeddings,
+   * per patch position [L, D] (no grad; projection in train mode as in the reference: it has no
+   * batch-dependent layers, so the mode does not matter).
+   */
+  setCenterFromBatches(embeddings: Iterable<{ emb: E.Tensor; batch: number }>): void {
+    let acc: E.Tensor | null = null;
+    let count = 0;
+    E.noGrad(() => {
+      for (const { emb, batch } of embeddings) {
+        const m = E.tidy(() => {
+          const out = this.project(emb);
+          return E.mean(E.reshape(out, [batch, -1, out.shape[1]]), 0);
+        });
+        if (acc) {
+          const s = E.add(acc, m);
+          acc.dispose();
+          m.dispose();
+          acc = s;
+        } else acc = m;
+        count++;
+      }
+    });
+    if (!acc) throw new Error('Glass: empty training set, cannot compute the centre');
+    this.center?.dispose();
+    this.center = E.keep(E.noGrad(() => E.div(acc!, count)));
+    (acc as E.Tensor).dispose();
+  }
+
+  private centerRows(B: number): E.Tensor {
+    if (!this.center) throw new Error('Glass: centre not computed (call setCenterFromBatches first)');
+    const [L, D] = this.center.shape;
+    return E.contiguous(E.reshape(E.expand(E.unsqueeze(this.center, 0), [B, L, D]), [B * L, D]));
+  }
+
+  /**
+   * One training iteration from embeddings (the reference's _train_discriminator body).
+   * `noise` replaces the iteration's one random draw (for parity tests); default N(0, noise).
+   */
+  trainIteration(embTrue: E.Tensor, embAug: E.Tensor, maskS: Float32Array, noise?: E.Tensor): E.Tensor {
+    const cfg = this.cfg;
+    const [N, D] = embTrue.shape;
+    const L = this.center!.shape[0];
+    const B = N / L;
+    if (maskS.length !== N) throw new Error(`trainIteration: mask_s has ${maskS.length} entries for ${N} feature rows`);
+    const n1 = maskS.reduce((a, v) => a + (v > 0.5 ? 1 : 0), 0);
+    const n0 = N - n1;
+    this.projection?.train();
+    this.discriminator.train();
+    this.projOpt?.zeroGrad();
+    this.dscOpt.zeroGrad();
+    const hyper = cfg.svd === 1;
+    return E.tidy(() => {
+      const mask = E.tensor(maskS, { shape: [N, 1] });
+      const maskFlat = E.reshape(mask, [N]);
+      const mask0 = E.eq(maskFlat, 0);
+      const mask1 = E.eq(maskFlat, 1);
+      const fake = this.project(embAug);
+      const trueF = this.project(embTrue);
+      const center = this.centerRows(B);
+      const eps = noise ?? E.randn([N, D], 0, cfg.noise);
+      let gaus = E.add(trueF, eps);
+      const rT = E.noGrad(() => {
+        const dFake = E.norm(E.sub(fake, center), 1);
+        const dTrue = E.norm(E.sub(trueF, center), 1);
+        const pts = n0 > 0 ? E.cat([E.maskedSelectCount(dFake, mask0, n0), dTrue]) : dTrue;
+        return E.quantile(pts, cfg.radius);
+      });
+      let rG: E.Tensor = E.zeros([]);
+      let bceLoss!: E.Tensor;
+      let trueScores!: E.Tensor;
+      let gausScores!: E.Tensor;
+      const zerosN = E.zeros([N, 1]);
+      const onesN = E.ones([N, 1]);
+      const lastProj = Math.floor(cfg.step / 5) * 5;
+      for (let step = 0; step <= cfg.step; step++) {
+        type StepResult = { done: true; bce: E.Tensor; ts: E.Tensor; gs: E.Tensor; rg?: E.Tensor | null } | { done: false; gaus: E.Tensor; rg: E.Tensor | null };
+        const res = E.tidy((): StepResult => {
+          const scores = this.discriminator.forward(E.cat([trueF, gaus]));
+          const ts = E.slice(scores, 0, 0, N);
+          const gs = E.slice(scores, 0, N, 2 * N);
+          const trueLoss = E.binaryCrossEntropy(ts, zerosN);
+          const gausLoss = E.binaryCrossEntropy(gs, onesN);
+          if (step === cfg.step) return { done: true as const, bce: E.add(trueLoss, gausLoss), ts, gs };
+          if (cfg.mining === 0) {
+            const rg = E.noGrad(() => E.quantile(E.norm(E.sub(gaus, center), 1), cfg.radius));
+            return { done: true as const, bce: E.add(trueLoss, gausLoss), ts, gs, rg };
+          }
+          const [g] = E.grad(gausLoss, [gaus]);
+          const project = (step + 1) % 5 === 0;
+          const upd = gasUpdatePre(gaus, {
+            grad: g,
+            stepSize: 0.001,
+            anchor: project ? (hyper ? center : trueF) : null,
+            radius: project && hyper ? rT : null,
+            loFactor: hyper ? 1 : 0.5,
+            hiFactor: hyper ? 2 : 1.0,
+            keepPre: project && step + 1 === lastProj,
+          });
+          const rg = upd.pre ? E.noGrad(() => E.quantile(E.norm(E.sub(upd.pre!, center), 1), cfg.radius)) : null;
+          return { done: false as const, gaus: upd.y, rg };
+        });
+        if (res.rg) {
+          rG.dispose();
+          rG = res.rg;
+        }
+        if (res.done) {
+          bceLoss = res.bce;
+          trueScores = res.ts;
+          gausScores = res.gs;
+          break;
+        }
+        // the old handle's storage is not needed: the graph keeps its node, and the truncation
+        // saved what its backward reads
+        gaus.dispose();
+        gaus = res.gaus;
+      }
+      // LAS features: distances of the anomalous rows, and (hypersphere) their truncation to
+      // [2 r_t, 4 r_t] around the centre, written into the graph like index_put
+      const rF = E.noGrad(() => (n1 > 0 ? E.quantile(E.maskedSelectCount(E.norm(E.sub(fake, center), 1), mask1, n1), cfg.radius) : E.zeros([])));
+      const fakeLas = hyper ? gasUpdate(fake, { anchor: center, radius: rT, loFactor: 2, hiFactor: 4, rowMask: mask1 }) : fake;
+      const fakeScores = this.discriminator.forward(fakeLas);
+      let focal: E.Tensor;
+      if (cfg.p > 0) {
+        const keepRows = E.noGrad(() => {
+          const fakeDist = E.square(E.sub(fakeScores, mask));
+          const dHard = E.quantile(fakeDist, cfg.p);
+          return E.cast(E.ge(E.reshape(fakeDist, [N]), dHard), 'f32');
+        });
+        const rows = E.focalLoss(E.cat([E.sub(1, fakeScores), fakeScores], 1), mask, { reduction: 'none' });
+        focal = E.div(E.sum(E.mul(rows, keepRows)), E.noGrad(() => E.sum(keepRows)));
+      } else {
+        focal = E.focalLoss(E.cat([E.sub(1, fakeScores), fakeScores], 1), mask);
+      }
+      const loss = E.add(bceLoss, focal);
+      loss.backward();
+      this.projOpt?.step();
+      this.dscOpt.step();
+      // monitoring (detached): p_true / p_fake as in the reference
+      const stats = E.noGrad(() => {
+        const fs = E.detach(fakeScores);
+        const pixTrue = E.cat([E.mul(fs, E.sub(1, mask)), E.detach(trueScores)]);
+        const pixFake = E.cat([E.mul(fs, mask), E.detach(gausScores)]);
+        const pTrue = E.div(E.sub(E.sum(E.lt(pixTrue, cfg.dscMargin)), E.sum(E.eq(pixTrue, 0))), n0 + N);
+        const pFake = E.div(E.sum(E.ge(pixFake, cfg.dscMargin)), n1 + N);
+        return E.stack([loss, bceLoss, focal, E.cast(pTrue, 'f32'), E.cast(pFake, 'f32'), rT, rG, rF].map((t) => E.reshape(E.detach(t), [])));
+      });
+      return stats;
+    });
+  }
+
+  /** Reads the stats tensor of trainIteration (one small readback). */
+  static async readStats(stats: E.Tensor): Promise<IterationStats> {
+    const d = await stats.data();
+    stats.dispose();
+    return { loss: d[0], bceLoss: d[1], focalLoss: d[2], pTrue: d[3], pFake: d[4], rT: d[5], rG: d[6], rF: d[7] };
+  }
+
+  /** Patch scores [B, h0, w0] (eval mode, no grad). */
+  patchScores(emb: E.Tensor, B: number): E.Tensor {
+    this.projection?.eval();
+    this.discriminator.eval();
+    const [h0, w0] = this.grid!;
+    return E.noGrad(() => E.tidy(() => E.reshape(this.discriminator.forward(this.project(emb)), [B, h0, w0])));
+  }
+
+  dispose(): void {
+    this.projection?.dispose();
+    this.discriminator.dispose();
+    this.projOpt?.dispose();
+    this.dscOpt.dispose();
+    this.center?.dispose();
+  }
+}

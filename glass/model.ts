@@ -1,0 +1,60 @@
+// GLASS's trainable heads with the reference's module and state_dict names (model.py):
+//   Projection:    layers.0fc (Linear D->D, bias)  [pre_proj = 1; more layers have no activation]
+//   Discriminator: body.block{i} = Linear + BatchNorm1d + LeakyReLU(0.2) for i < dsc_layers,
+//                  tail = Linear(hidden, 1, bias=False) + Sigmoid
+// init_weight: xavier-normal Linear weights; biases keep torch's default uniform init;
+// BatchNorm1d stays at weight 1, bias 0 (the reference only re-initialises BatchNorm2d).
+import * as E from '../engine/index.ts';
+
+const { Module, Linear, BatchNorm1d, LeakyReLU, Sigmoid, Sequential } = E.nn;
+
+/** A container whose children keep the names they are given (torch's add_module). */
+class Named extends Module {
+  private readonly order: E.nn.Module[] = [];
+  add(name: string, m: E.nn.Module): this {
+    this.registerModule(name, m);
+    this.order.push(m);
+    return this;
+  }
+  forward(x: E.Tensor): E.Tensor {
+    let y = x;
+    for (const m of this.order) y = m.forward(y);
+    return y;
+  }
+}
+
+function xavierLinears(m: E.nn.Module): void {
+  for (const [name, p] of m.namedParameters()) if (name.endsWith('weight') && p.rank === 2) E.nn.init.xavierNormal(p);
+}
+
+export class Projection extends Module {
+  readonly layers: Named;
+  constructor(inDim: number, outDim: number, nLayers = 1) {
+    super();
+    this.layers = this.registerModule('layers', new Named());
+    for (let i = 0; i < nLayers; i++) this.layers.add(`${i}fc`, new Linear(i === 0 ? inDim : outDim, outDim));
+    xavierLinears(this);
+  }
+  forward(x: E.Tensor): E.Tensor {
+    return this.layers.forward(x);
+  }
+}
+
+export class Discriminator extends Module {
+  readonly body: Named;
+  readonly tail: E.nn.Sequential;
+  constructor(inDim: number, nLayers = 2, hidden = 1024) {
+    super();
+    this.body = this.registerModule('body', new Named());
+    let d = inDim;
+    for (let i = 0; i < nLayers - 1; i++) {
+      this.body.add(`block${i + 1}`, new Sequential(new Linear(d, hidden), new BatchNorm1d(hidden), new LeakyReLU(0.2)));
+      d = hidden;
+    }
+    this.tail = this.registerModule('tail', new Sequential(new Linear(d, 1, false), new Sigmoid()));
+    xavierLinears(this);
+  }
+  forward(x: E.Tensor): E.Tensor {
+    return this.tail.forward(this.body.forward(x));
+  }
+}

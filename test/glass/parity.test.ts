@@ -1,0 +1,110 @@
+// One full GLASS training iteration and the inference path on the GPU against an independent
+// PyTorch re-implementation of the reference (test/fixtures/gen/glass_ref.py): embeddings,
+// centre, radii, losses, p_true/p_fake, every parameter gradient, the updated parameters and
+// BatchNorm running stats, patch scores and maps, within 1e-4 relative.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as E from '../../engine/index.ts';
+import { Glass, DEFAULT_CONFIG } from '../../glass/glass.ts';
+import { loadFixture, f32, type Encoded } from '../glass-cpu/fixture.ts';
+import { assertClose } from '../helpers/oracle.ts';
+import { gaussianFilter2d } from '../../glass/gaussian.ts';
+
+const RTOL = 1e-4;
+const ATOL = 1e-6;
+
+function T(e: Encoded): E.Tensor {
+  return E.tensor(f32(e), { shape: e.shape });
+}
+
+async function close(t: E.Tensor, e: Encoded | number, label: string, atol = ATOL, rtol = RTOL): Promise<void> {
+  const exp = typeof e === 'number' ? Float32Array.of(e) : f32(e);
+  assertClose(await t.data(), exp, atol, rtol, label);
+}
+
+function hostState(sd: Record<string, Encoded>) {
+  return Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, { shape: v.shape, data: f32(v) }]));
+}
+
+for (const mode of ['hypersphere', 'manifold'] as const) {
+  const t = suite(`GLASS iteration parity (${mode})`);
+  const fx = loadFixture(`glass/iteration_${mode}.json`);
+  const c = fx.config;
+  t.before(async () => {
+    await E.initDevice();
+  });
+
+  t('embedding, centre, iteration, gradients, updates, inference', async () => {
+    const glass = new Glass(null, {
+      ...DEFAULT_CONFIG,
+      layers: ['t0', 't1'],
+      pretrainEmbedDimension: c.pretrain_embed_dimension,
+      targetEmbedDimension: c.target_embed_dimension,
+      dscLayers: c.dsc_layers,
+      dscHidden: c.dsc_hidden,
+      dscMargin: c.dsc_margin,
+      preProj: c.pre_proj,
+      mining: c.mining,
+      noise: c.noise,
+      radius: c.radius,
+      p: c.p,
+      lr: c.lr,
+      svd: fx.svd,
+      step: c.step,
+    });
+    glass.projection!.loadStateDict(hostState(fx.init.pre_projection));
+    glass.discriminator.loadStateDict(hostState(fx.init.discriminator), { strict: false });
+    await E.tidyAsync(async () => {
+      const tapsTrue = fx.inputs.taps_true.map(T);
+      const tapsAug = fx.inputs.taps_aug.map(T);
+      const embTrue = glass.embedTaps(tapsTrue);
+      const embAug = glass.embedTaps(tapsAug);
+      const I = fx.intermediates;
+      await close(embTrue, I.emb_true, 'emb_true');
+      await close(embAug, I.emb_aug, 'emb_aug');
+      glass.setCenterFromBatches([{ emb: embTrue, batch: c.batch }]);
+      await close(glass.center!, I.center, 'center');
+      const maskS = f32(fx.inputs.mask_s);
+      const stats = await Glass.readStats(glass.trainIteration(embTrue, embAug, maskS, T(fx.draws.noise.tensor)));
+      const scalar = (got: number, want: number, label: string) => assertClose([got], [want], ATOL, RTOL, label);
+      scalar(stats.rT, I.r_t, 'r_t');
+      scalar(stats.rG, I.r_g, 'r_g');
+      scalar(stats.rF, I.r_f, 'r_f');
+      scalar(stats.bceLoss, I.bce_loss, 'bce_loss');
+      scalar(stats.focalLoss, I.focal_loss, 'focal_loss');
+      scalar(stats.loss, I.loss, 'loss');
+      scalar(stats.pTrue, I.p_true, 'p_true');
+      scalar(stats.pFake, I.p_fake, 'p_fake');
+      // gradients before the optimiser steps (a first Adam step hides their magnitude)
+      for (const [mod, name] of [[glass.projection!, 'pre_projection'], [glass.discriminator, 'discriminator']] as const) {
+        const params = new Map(mod.namedParameters());
+        for (const [k, g] of Object.entries(fx.grads[name] as Record<string, Encoded>)) {
+          const p = params.get(k);
+          assert.ok(p, `${name}.${k} exists`);
+          await close(p!.grad!, g, `grad ${name}.${k}`, 1e-6, 1e-3);
+        }
+        const sd = mod.stateDict();
+        for (const [k, v] of Object.entries(fx.updated[name] as Record<string, Encoded>)) {
+          assert.ok(sd[k], `${name}.${k} in our state dict`);
+          await close(sd[k], v, `updated ${name}.${k}`, 1e-6, RTOL);
+        }
+      }
+      const nbt = glass.discriminator.stateDict()['body.block1.1.num_batches_tracked'];
+      assert.is(await nbt.item(), fx.num_batches_tracked);
+      // inference with the updated weights
+      const B = c.batch;
+      const ps = glass.patchScores(glass.embedTaps(tapsTrue), B);
+      await close(ps, fx.inference.patch_scores, 'patch_scores', 1e-6, RTOL);
+      await close(E.max(E.reshape(ps, [B, -1]), 1), fx.inference.image_scores, 'image_scores', 1e-6, RTOL);
+      const [H, W] = c.segmentation_size;
+      const up = E.interpolate(E.unsqueeze(ps, 1), { size: [H, W], mode: 'bilinear', alignCorners: false });
+      await close(up, fx.inference.upsampled, 'upsampled', 1e-6, RTOL);
+      const upd = await up.data();
+      const seg = new Float32Array(upd.length);
+      for (let b = 0; b < B; b++) seg.set(gaussianFilter2d(upd.subarray(b * H * W, (b + 1) * H * W) as Float32Array, H, W, c.gaussian_sigma), b * H * W);
+      assertClose(seg, f32(fx.inference.segmentation), 1e-6, RTOL, 'segmentation');
+    });
+    glass.dispose();
+  });
+  t.run();
+}
