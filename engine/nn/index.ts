@@ -1,2 +1,16 @@
-// Placeholder: filled in by the op work of issue 3.
-export {};
+// torch.nn for the engine: Module (parameters, buffers, children, train/eval, state dicts with
+// PyTorch key names), layers and initialisers. Exported from engine/index.ts as `nn`.
+export { Module, fromHost, hostToTyped, type HostTensor, type StateDict, type StateDictInput, type StateValue, type LoadResult } from './module.ts';
+export {
+  Linear,
+  Conv2d,
+  BatchNorm1d,
+  BatchNorm2d,
+  ReLU,
+  LeakyReLU,
+  Sigmoid,
+  Sequential,
+  type Conv2dModuleOptions,
+  type BatchNormModuleOptions,
+} from './layers.ts';
+export * as init from './init.ts';

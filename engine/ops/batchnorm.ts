@@ -1,2 +1,178 @@
-// Placeholder: filled in by the op work of issue 3.
-export {};
+// torch.nn.functional.batch_norm for [N, C], [N, C, L], [N, C, H, W] (any [N, C, ...]).
+// Training: batch statistics (biased variance to normalise), running stats updated in place with
+// the unbiased variance (not recorded by autograd); eval: running statistics. Forward is three
+// dispatches (chunked per-channel partials, per-channel combine + running update, normalise);
+// backward is the closed form in three (partials of sum(g), sum(g*(x-mean)); combine = dbias and
+// dweight; dx), each skipped when its gradient is not needed. Kernels: wgsl/batchnorm.ts.
+import { Tensor } from '../tensor.ts';
+import { record, noGrad } from '../autograd/graph.ts';
+import { dispatch, Params } from '../runtime.ts';
+import { grid1d } from '../wgsl/common.ts';
+import { fmt, numel } from '../shape.ts';
+import { contiguous } from './views.ts';
+import {
+  bnStatsPartialKernel,
+  bnStatsFinalKernel,
+  bnStatsRunningKernel,
+  bnCountKernel,
+  bnNormalizeKernel,
+  bnGradPartialKernel,
+  bnGradFinalKernel,
+  bnGradInputKernel,
+} from '../wgsl/batchnorm.ts';
+
+export interface BatchNormOptions {
+  /** Batch statistics (and running-stat update) when true; running statistics when false. */
+  training: boolean;
+  /**
+   * Weight of the batch statistics in the running update (default 0.1). null: cumulative
+   * average, factor 1 / numBatchesTracked read on the device (torch's BatchNorm momentum=None;
+   * the caller increments the counter first, as torch's module does).
+   */
+  momentum?: number | null;
+  eps?: number;
+  /** i32 counter with one element; required when momentum is null and running stats are given. */
+  numBatchesTracked?: Tensor | null;
+}
+
+/** Chunks per channel for the partial reductions: enough invocations to fill the device. */
+function chunking(C: number, R: number): { K: number; chunk: number } {
+  let K = 1;
+  if (R > 256) K = Math.max(1, Math.min(Math.ceil(R / 128), Math.floor(8192 / C)));
+  const chunk = Math.ceil(R / K);
+  return { K: Math.ceil(R / chunk), chunk };
+}
+
+function checkVec(name: string, t: Tensor | null, C: number, x: Tensor): void {
+  if (!t) return;
+  t.assertLive(`batchNorm ${name}`);
+  if (t.dtype !== 'f32' || t.rank !== 1 || t.shape[0] !== C)
+    throw new Error(`batchNorm: ${name} must be f32 of shape [${C}] for input ${fmt(x.shape)}, got ${t.dtype} ${fmt(t.shape)}`);
+}
+
+/**
+ * torch.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training,
+ * momentum, eps). Running statistics are updated in place in training mode.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  opts: BatchNormOptions = { training: false },
+): Tensor {
+  const training = opts.training;
+  const momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+  const eps = opts.eps ?? 1e-5;
+  x.assertLive('batchNorm');
+  if (x.rank < 2) throw new Error(`batchNorm: expected input of shape [N, C, ...], got ${fmt(x.shape)}`);
+  if (x.dtype !== 'f32') throw new Error(`batchNorm: expected an f32 input, got ${x.dtype}`);
+  const N = x.shape[0];
+  const C = x.shape[1];
+  const S = numel(x.shape.slice(2));
+  const R = N * S;
+  checkVec('runningMean', runningMean, C, x);
+  checkVec('runningVar', runningVar, C, x);
+  checkVec('weight', weight, C, x);
+  checkVec('bias', bias, C, x);
+  if ((runningMean === null) !== (runningVar === null))
+    throw new Error('batchNorm: give both runningMean and runningVar, or neither');
+  if (!training && !runningMean) throw new Error('batchNorm: running statistics are required in eval mode (training: false)');
+  if (training && R <= 1)
+    throw new Error(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
+  const nbt = opts.numBatchesTracked ?? null;
+  if (training && runningMean && momentum === null && (!nbt || nbt.dtype !== 'i32' || nbt.size !== 1))
+    throw new Error('batchNorm: momentum null (cumulative average) needs numBatchesTracked, an i32 tensor with one element');
+
+  const xc = noGrad(() => contiguous(x));
+  const stats = Tensor.empty([2, C], 'f32'); // row 0: mean, row 1: 1 / sqrt(var + eps)
+  if (training) {
+    const { K, chunk } = chunking(C, R);
+    const part = Tensor.empty([C * K * 2], 'f32');
+    dispatch(bnStatsPartialKernel(), [xc.buffer, part.buffer], new Params().u32(C, S, R, K, chunk, xc.offset).build(), grid1d(C * K));
+    const update = runningMean !== null;
+    const cumulative = update && momentum === null;
+    const bufs = [part.buffer, stats.buffer];
+    const p = new Params().u32(C, K, chunk, R).f32(eps, momentum ?? 0);
+    if (update) {
+      bufs.push(runningMean!.buffer, runningVar!.buffer);
+      p.u32(runningMean!.offset, runningMean!.strides[0], runningVar!.offset, runningVar!.strides[0]);
+      if (cumulative) {
+        bufs.push(nbt!.buffer);
+        p.u32(nbt!.offset);
+      }
+    }
+    dispatch(bnStatsFinalKernel(update, cumulative), bufs, p.build(), grid1d(C));
+    part.dispose();
+  } else {
+    const p = new Params().u32(C).f32(eps).u32(runningMean!.offset, runningMean!.strides[0], runningVar!.offset, runningVar!.strides[0]);
+    dispatch(bnStatsRunningKernel(), [runningMean!.buffer, runningVar!.buffer, stats.buffer], p.build(), grid1d(C));
+  }
+
+  const out = Tensor.empty(x.shape, 'f32');
+  const nbufs = [xc.buffer, stats.buffer];
+  if (weight) nbufs.push(weight.buffer);
+  if (bias) nbufs.push(bias.buffer);
+  nbufs.push(out.buffer);
+  const np = new Params()
+    .u32(out.size, C, S, xc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0, bias?.offset ?? 0, bias?.strides[0] ?? 0)
+    .build();
+  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null), nbufs, np, grid1d(out.size));
+
+  const inputs = [x];
+  if (weight) inputs.push(weight);
+  if (bias) inputs.push(bias);
+  const save = weight ? [xc, stats, weight] : [xc, stats];
+  const res = record(
+    out,
+    'batchNorm',
+    inputs,
+    (g, needs, saved) => batchNormBackward(g, needs, saved[0], saved[1], saved[2] ?? null, training, bias !== null),
+    save,
+  );
+  stats.dispose();
+  if (xc !== x) xc.dispose();
+  return res;
+}
+
+/** Gradients for [x, weight?, bias?] (the recorded inputs) of the normalisation. */
+function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor, weight: Tensor | null, training: boolean, hasBias: boolean): (Tensor | null)[] {
+  const C = x.shape[1];
+  const S = numel(x.shape.slice(2));
+  const R = x.shape[0] * S;
+  const needX = needs[0];
+  const needW = weight !== null && needs[1];
+  const needB = hasBias && needs[weight ? 2 : 1];
+  const gc = contiguous(g);
+  let red: Tensor | null = null; // row 0: sum(g) = dbias, row 1: sum(g * xhat) = dweight
+  if (needW || needB || (training && needX)) {
+    const { K, chunk } = chunking(C, R);
+    const part = Tensor.empty([C * K * 2], 'f32');
+    const p = new Params().u32(C, S, R, K, chunk, x.offset, gc.offset).build();
+    dispatch(bnGradPartialKernel(), [x.buffer, gc.buffer, stats.buffer, part.buffer], p, grid1d(C * K));
+    red = Tensor.empty([2, C], 'f32');
+    dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], new Params().u32(C, K).build(), grid1d(C));
+    part.dispose();
+  }
+  let dx: Tensor | null = null;
+  if (needX) {
+    dx = Tensor.empty(x.shape, 'f32');
+    const bufs = [gc.buffer, stats.buffer];
+    if (training) bufs.push(x.buffer, red!.buffer);
+    if (weight) bufs.push(weight.buffer);
+    bufs.push(dx.buffer);
+    const p = new Params().u32(dx.size, C, S, R, x.offset, gc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0).build();
+    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null), bufs, p, grid1d(dx.size));
+  }
+  const grads: (Tensor | null)[] = [dx];
+  if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);
+  if (hasBias) grads.push(needB ? red!.view_([C], [1], 0) : null);
+  return grads;
+}
+
+/** Adds one to an i32 counter in place on the device (BatchNorm's num_batches_tracked). */
+export function incrementCounter(t: Tensor): void {
+  if (t.dtype !== 'i32' || t.size !== 1) throw new Error(`incrementCounter: expected an i32 tensor with one element, got ${t.dtype} ${fmt(t.shape)}`);
+  dispatch(bnCountKernel(), [t.buffer], new Params().u32(t.offset).build(), [1]);
+}
