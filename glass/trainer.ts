@@ -1,0 +1,310 @@
+// Training and evaluation of one class, as the reference's trainer/tester: per epoch the centre,
+// then up to `limit` samples of training iterations, then evaluation on the test split; the best
+// epoch is chosen by image AUROC + pixel AUROC (on the test set, as the reference does; we also
+// report the last epoch). Frozen-backbone embeddings of the unaugmented images never change, so
+// they are computed once and cached on the GPU (within a byte budget): only the LAS images go
+// through the backbone every iteration.
+import { mkdirSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from '../engine/index.ts';
+import type { Backbone } from '../models/backbone.ts';
+import { AnomalyDataset, type DatasetKind } from '../data/datasets.ts';
+import { DataLoader, type TrainBatch, type TestBatch } from '../data/loader.ts';
+import { Glass, type GlassConfig, type IterationStats } from './glass.ts';
+import { rocAuc, averagePrecision, computePro } from './metrics.ts';
+import { gaussianFilter2d } from './gaussian.ts';
+import { saveCheckpoint, loadCheckpoint } from './checkpoint.ts';
+import { writeVisuals } from './visualize.ts';
+
+export interface RunOptions {
+  dataset: DatasetKind;
+  root: string;
+  className: string;
+  augpath: string;
+  fg: boolean;
+  randAug: boolean;
+  resize: number;
+  imagesize: number;
+  batchSize: number;
+  metaEpochs: number;
+  evalEpochs: number;
+  limit: number;
+  seed: number;
+  workers: number;
+  betaMean: number;
+  betaStd: number;
+  out: string;
+  cfg: GlassConfig;
+  /** Checkpoint to resume from (glass-ts safetensors with optimiser state). */
+  resume?: string;
+  /** Write image | ground truth | heatmap PNGs for the test set at the end. */
+  visuals?: boolean;
+  /** GPU bytes for cached embeddings (default 2 GiB). */
+  cacheBytes?: number;
+  log?: (line: string) => void;
+}
+
+export interface Metrics {
+  image_auroc: number;
+  image_ap: number;
+  pixel_auroc: number | null;
+  pixel_ap: number | null;
+  pixel_pro: number | null;
+}
+
+export interface ClassResult {
+  className: string;
+  best: Metrics & { epoch: number };
+  last: Metrics & { epoch: number };
+  seconds: number;
+  iterations: number;
+  secondsPerIteration: number;
+}
+
+/** Embeddings of fixed (unaugmented) images, per image path, held on the GPU. */
+class EmbeddingCache {
+  private map = new Map<string, E.Tensor>();
+  private bytes = 0;
+  constructor(private readonly budget: number) {}
+  get(path: string): E.Tensor | undefined {
+    return this.map.get(path);
+  }
+  /** Caches rows [b*L, (b+1)*L) of `emb` for each path; returns false when over budget. */
+  put(paths: string[], emb: E.Tensor): void {
+    const L = emb.shape[0] / paths.length;
+    paths.forEach((p, b) => {
+      if (this.map.has(p)) return;
+      const size = L * emb.shape[1] * 4;
+      if (this.bytes + size > this.budget) return;
+      this.map.set(p, E.keep(E.slice(emb, 0, b * L, (b + 1) * L)));
+      this.bytes += size;
+    });
+  }
+  dispose(): void {
+    for (const t of this.map.values()) t.dispose();
+    this.map.clear();
+  }
+}
+
+function imagesTensor(data: Float32Array, shape: readonly number[]): E.Tensor {
+  return E.tensor(data, { shape: [...shape] });
+}
+
+/** Embeds a batch of fixed images, using and filling the cache. */
+function embedFixed(glass: Glass, cache: EmbeddingCache, paths: string[], images: Float32Array, shape: readonly number[]): E.Tensor {
+  const cached = paths.map((p) => cache.get(p));
+  if (cached.every((t) => t)) return E.cat(cached as E.Tensor[]);
+  const emb = E.tidy(() => glass.embed(imagesTensor(images, shape)));
+  cache.put(paths, emb);
+  return emb;
+}
+
+export interface Prediction {
+  scores: Float32Array;
+  labels: Uint8Array;
+  maps: Float32Array;
+  masks: Float32Array;
+  paths: string[];
+  images: Float32Array[];
+  size: [number, number];
+}
+
+/** Scores and smoothed maps of the whole test split (the reference's predict + RescaleSegmentor). */
+export async function predict(glass: Glass, loader: DataLoader, cache: EmbeddingCache | null, keepImages = false): Promise<Prediction> {
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const maps: Float32Array[] = [];
+  const masks: Float32Array[] = [];
+  const paths: string[] = [];
+  const images: Float32Array[] = [];
+  let H = 0;
+  let W = 0;
+  for await (const raw of loader.epoch(0)) {
+    const b = raw as TestBatch;
+    const [B, , h, w] = b.shape;
+    H = h;
+    W = w;
+    const up = E.tidy(() => {
+      const emb = cache ? embedFixed(glass, cache, b.paths, b.images, b.shape) : glass.embed(imagesTensor(b.images, b.shape));
+      const ps = glass.patchScores(emb, B);
+      const s = E.max(E.reshape(ps, [B, -1]), 1);
+      const m = E.reshape(E.interpolate(E.unsqueeze(ps, 1), { size: [h, w], mode: 'bilinear', alignCorners: false }), [B, h * w]);
+      return E.cat([s.reshape([B, 1]), m], 1);
+    });
+    const d = (await up.data()) as Float32Array;
+    up.dispose();
+    for (let i = 0; i < B; i++) {
+      const row = d.subarray(i * (h * w + 1), (i + 1) * (h * w + 1));
+      scores.push(row[0]);
+      maps.push(gaussianFilter2d(row.subarray(1) as Float32Array, h, w, 4));
+      masks.push(b.masks.slice(i * h * w, (i + 1) * h * w));
+      labels.push(b.labels[i]);
+      paths.push(b.paths[i]);
+      if (keepImages) images.push(b.images.slice(i * 3 * h * w, (i + 1) * 3 * h * w));
+    }
+  }
+  const cat = (xs: Float32Array[]) => {
+    const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+    let o = 0;
+    for (const x of xs) {
+      out.set(x, o);
+      o += x.length;
+    }
+    return out;
+  };
+  return { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: cat(maps), masks: cat(masks), paths, images, size: [H, W] };
+}
+
+/** Image AUROC/AP always; pixel metrics only when the test set has ground-truth masks. */
+export function evaluate(pred: Prediction, full: boolean): Metrics {
+  const image_auroc = rocAuc(pred.labels, pred.scores);
+  const image_ap = full ? averagePrecision(pred.labels, pred.scores) : 0;
+  const hasMasks = pred.masks.some((v) => v > 0);
+  if (!hasMasks) return { image_auroc, image_ap, pixel_auroc: null, pixel_ap: null, pixel_pro: null };
+  const bin = Uint8Array.from(pred.masks, (v) => (v >= 1 ? 1 : 0));
+  const pixel_auroc = rocAuc(bin, pred.maps);
+  let pixel_ap: number | null = null;
+  let pixel_pro: number | null = null;
+  if (full) {
+    pixel_ap = averagePrecision(bin, pred.maps);
+    try {
+      const [h, w] = pred.size;
+      pixel_pro = computePro(bin, pred.maps, pred.labels.length, h, w);
+    } catch {
+      pixel_pro = 0; // the reference's _evaluate does the same when PRO is undefined
+    }
+  }
+  return { image_auroc, image_ap, pixel_auroc, pixel_ap, pixel_pro };
+}
+
+function fmt(x: number | null, digits = 4): string {
+  return x === null ? '-' : x.toFixed(digits);
+}
+
+/** Trains one class and evaluates it; writes checkpoints, logs, metrics.json and visuals. */
+export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<ClassResult> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const outDir = join(opts.out, `${opts.dataset}_${opts.className}`);
+  mkdirSync(outDir, { recursive: true });
+  const jsonl = join(outDir, 'log.jsonl');
+  E.manualSeed(opts.seed);
+  const norm = { mean: [...backbone.mean], std: [...backbone.std] };
+  const common = { kind: opts.dataset, root: opts.root, className: opts.className, resize: opts.resize, imagesize: opts.imagesize, norm, warn: (m: string) => log(`warning: ${m}`) };
+  const trainSet = AnomalyDataset.open({ ...common, split: 'train', textures: opts.augpath, randAug: opts.randAug, fg: opts.fg, betaMean: opts.betaMean, betaStd: opts.betaStd });
+  const plainSet = AnomalyDataset.open({ ...common, split: 'train', las: false });
+  const testSet = AnomalyDataset.open({ ...common, split: 'test' });
+  const trainLoader = new DataLoader(trainSet, { batchSize: opts.batchSize, seed: opts.seed, workers: opts.workers });
+  const plainLoader = new DataLoader(plainSet, { batchSize: opts.batchSize, seed: opts.seed + 1, workers: opts.workers, shuffle: true });
+  const testLoader = new DataLoader(testSet, { batchSize: opts.batchSize, seed: opts.seed, workers: opts.workers, shuffle: false });
+  const glass = new Glass(backbone, opts.cfg);
+  const trainCache = new EmbeddingCache(opts.cacheBytes ?? 2 ** 31);
+  const testCache = new EmbeddingCache(opts.cacheBytes ?? 2 ** 31);
+  const mode = opts.cfg.svd === 1 ? 'hypersphere' : 'manifold';
+  log(`${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
+    `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`);
+  let startEpoch = 0;
+  let best: (Metrics & { epoch: number }) | null = null;
+  if (opts.resume) {
+    const ck = loadCheckpoint(glass, opts.resume);
+    const m = ck.meta as { epoch?: number; best?: Metrics & { epoch: number } };
+    startEpoch = (m.epoch ?? -1) + 1;
+    best = m.best ?? null;
+    log(`resumed from ${opts.resume} at epoch ${startEpoch}${ck.hasOptimizers ? '' : ' (no optimiser state in the file)'}`);
+  }
+  let last: (Metrics & { epoch: number }) | null = null;
+  const t0 = Date.now();
+  let iterations = 0;
+  let iterSeconds = 0;
+  try {
+    for (let epoch = startEpoch; epoch < opts.metaEpochs; epoch++) {
+      const te = Date.now();
+      // 1. centre from the fixed images, batched as the reference (mean of batch means)
+      const embs: { emb: E.Tensor; batch: number }[] = [];
+      for await (const raw of plainLoader.epoch(epoch)) {
+        const b = raw as TrainBatch;
+        embs.push({ emb: embedFixed(glass, trainCache, b.paths, b.images, b.shape), batch: b.shape[0] });
+      }
+      glass.setCenterFromBatches(embs);
+      embs.forEach((e) => e.emb.dispose());
+      // 2. training iterations
+      let samples = 0;
+      const acc: IterationStats[] = [];
+      for await (const raw of trainLoader.epoch(epoch)) {
+        const b = raw as TrainBatch;
+        if (!b.augs || !b.masksS) throw new Error('training batch without LAS images');
+        const ti = Date.now();
+        const statsT = E.tidy(() => {
+          const embTrue = embedFixed(glass, trainCache, b.paths, b.images, b.shape);
+          const embAug = glass.embed(imagesTensor(b.augs!, b.shape));
+          return glass.trainIteration(embTrue, embAug, b.masksS!);
+        });
+        const st = await Glass.readStats(statsT);
+        iterSeconds += (Date.now() - ti) / 1000;
+        iterations++;
+        acc.push(st);
+        appendFileSync(jsonl, JSON.stringify({ epoch, iteration: acc.length, ...st }) + '\n');
+        samples += b.shape[0];
+        if (samples > opts.limit) break;
+      }
+      const avg = (k: keyof IterationStats) => acc.reduce((a, s) => a + s[k], 0) / Math.max(acc.length, 1);
+      let line = `epoch ${epoch + 1}/${opts.metaEpochs} loss ${fmt(avg('loss'))} p_true ${fmt(avg('pTrue'), 3)} p_fake ${fmt(avg('pFake'), 3)} r_t ${fmt(avg('rT'))} r_g ${fmt(avg('rG'))} r_f ${fmt(avg('rF'))}`;
+      // 3. evaluation every eval_epochs (on the test split, as the reference)
+      if ((epoch + 1) % opts.evalEpochs === 0 || epoch === opts.metaEpochs - 1) {
+        const pred = await predict(glass, testLoader, testCache);
+        const m = evaluate(pred, false);
+        last = { ...m, epoch };
+        const score = (x: Metrics) => x.image_auroc + (x.pixel_auroc ?? 0);
+        if (!best || score(m) > score(best)) {
+          best = { ...m, epoch };
+          await saveCheckpoint(glass, join(outDir, 'ckpt_best.safetensors'), { epoch, metrics: m, config: opts.cfg });
+        }
+        line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best ${fmt(best.image_auroc)} @ ${best.epoch + 1})`;
+        appendFileSync(jsonl, JSON.stringify({ epoch, eval: m }) + '\n');
+      }
+      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg }, true);
+      log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
+    }
+    // final test with the last and the best weights, all metrics
+    const lastPred = await predict(glass, testLoader, testCache);
+    const lastFull = { ...evaluate(lastPred, true), epoch: last?.epoch ?? opts.metaEpochs - 1 };
+    let bestFull = lastFull;
+    const bestPath = join(outDir, 'ckpt_best.safetensors');
+    if (best && best.epoch !== lastFull.epoch && existsSync(bestPath)) {
+      loadCheckpoint(glass, bestPath);
+      const bp = await predict(glass, testLoader, testCache, !!opts.visuals);
+      bestFull = { ...evaluate(bp, true), epoch: best.epoch };
+      if (opts.visuals) await writeVisuals(join(outDir, 'visuals'), bp, norm);
+    } else if (opts.visuals) {
+      const bp = await predict(glass, testLoader, testCache, true);
+      await writeVisuals(join(outDir, 'visuals'), bp, norm);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const result: ClassResult = { className: opts.className, best: bestFull, last: lastFull, seconds, iterations, secondsPerIteration: iterations ? iterSeconds / iterations : 0 };
+    writeFileSync(
+      join(outDir, 'metrics.json'),
+      JSON.stringify(
+        {
+          ...pick(bestFull),
+          best_epoch: bestFull.epoch,
+          last: { ...pick(lastFull), epoch: lastFull.epoch },
+          note: 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection',
+          seconds,
+          iterations,
+          seconds_per_iteration: result.secondsPerIteration,
+        },
+        null,
+        2,
+      ),
+    );
+    return result;
+  } finally {
+    trainCache.dispose();
+    testCache.dispose();
+    glass.dispose();
+    await Promise.all([trainLoader.close(), plainLoader.close(), testLoader.close()]);
+  }
+}
+
+function pick(m: Metrics) {
+  return { image_auroc: m.image_auroc, image_ap: m.image_ap, pixel_auroc: m.pixel_auroc, pixel_ap: m.pixel_ap, pixel_pro: m.pixel_pro };
+}

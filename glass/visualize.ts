@@ -1,0 +1,46 @@
+// Per-image result PNGs as the reference writes them: the input image | the ground-truth mask |
+// the anomaly map as a JET heatmap blended over the image. Maps are scaled jointly over the
+// test set (min-max of all maps), so colours compare across images.
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createImage, writePNG } from '../data/image.ts';
+import type { Prediction } from './trainer.ts';
+
+/** OpenCV's COLORMAP_JET for v in [0, 1] -> [r, g, b] in 0..255. */
+export function jet(v: number): [number, number, number] {
+  const x = Math.min(Math.max(v, 0), 1) * 4;
+  const r = Math.min(Math.max(Math.min(x - 1.5, -x + 4.5), 0), 1);
+  const g = Math.min(Math.max(Math.min(x - 0.5, -x + 3.5), 0), 1);
+  const b = Math.min(Math.max(Math.min(x + 0.5, -x + 2.5), 0), 1);
+  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
+}
+
+export async function writeVisuals(dir: string, pred: Prediction, norm: { mean: number[]; std: number[] }): Promise<void> {
+  const [H, W] = pred.size;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of pred.maps) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const span = hi - lo || 1;
+  pred.paths.forEach((path, i) => {
+    const img = pred.images[i];
+    const out = createImage(W * 3, H, 3);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const p = y * W + x;
+        const rgb = [0, 1, 2].map((c) => Math.round(Math.min(Math.max(img[c * H * W + p] * norm.std[c] + norm.mean[c], 0), 1) * 255));
+        const m = pred.masks[i * H * W + p];
+        const heat = jet((pred.maps[i * H * W + p] - lo) / span);
+        for (let c = 0; c < 3; c++) {
+          out.data[(y * W * 3 + x) * 3 + c] = rgb[c];
+          out.data[(y * W * 3 + W + x) * 3 + c] = Math.round(Math.min(Math.max(m, 0), 1) * 255);
+          out.data[(y * W * 3 + 2 * W + x) * 3 + c] = Math.round(0.5 * heat[c] + 0.5 * rgb[c]);
+        }
+      }
+    const name = `${basename(dirname(path))}_${basename(path).replace(/\.[^.]+$/, '')}.png`;
+    mkdirSync(dir, { recursive: true });
+    writePNG(join(dir, name), out);
+  });
+}
