@@ -112,9 +112,9 @@ type Workgroups = [number, number?, number?];
 
 /**
  * Records one dispatch. `buffers` bind to 1..n in order (0 is the uniform slot when `params` is
- * given). Params are 32-bit words (build them with `Params`).
+ * given; a null entry skips its binding). Params are 32-bit words (build them with `Params`).
  */
-export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | null, wg: Workgroups): void {
+export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups): void {
   const dev = device();
   if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
   const limit = dev.limits.maxComputeWorkgroupsPerDimension;
@@ -138,7 +138,8 @@ export function dispatch(k: Kernel, buffers: GPUBuffer[], params: Uint32Array | 
   // grow it up front for the worst case of this batch (maxBatch slots).
   const ab = params ? arenaBuffer(maxBatch + 1) : null;
   if (ab) entries.push({ binding: 0, resource: { buffer: ab, offset: slot * UNIFORM_SLOT, size: UNIFORM_SLOT } });
-  buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+  // null leaves a binding out (variants of a kernel that do not declare it)
+  buffers.forEach((b, i) => b && entries.push({ binding: i + 1, resource: { buffer: b } }));
   const bg = dev.createBindGroup({ label: k.name, layout, entries });
   const p = ensurePass();
   hook?.beforeDispatch(p, k);

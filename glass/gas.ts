@@ -36,10 +36,9 @@ function forwardKernel(flags: number) {
     key: `glass.gasUpdate:${flags}`,
     code: () => `${PARAMS_DECL}
 @group(0) @binding(1) var<storage, read> X: array<f32>;
-@group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read> Pa: array<f32>;
-@group(0) @binding(4) var<storage, read> R: array<f32>;
-@group(0) @binding(5) var<storage, read> Mk: array<u32>;
+${flags & 1 ? '@group(0) @binding(2) var<storage, read> G: array<f32>;' : ''}
+${flags & 2 ? '@group(0) @binding(3) var<storage, read> Pa: array<f32>;\n@group(0) @binding(4) var<storage, read> R: array<f32>;' : ''}
+${flags & 4 ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
 @group(0) @binding(6) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(7) var<storage, read_write> Xs: array<f32>;
 @compute @workgroup_size(${WG})
@@ -49,11 +48,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (n >= N) { return; }
   let row = n * D;
   let oX = ${pu(2)}; let oG = ${pu(3)}; let oP = ${pu(4)};
-  var active = true;
-  ${flags & 4 ? `active = Mk[${pu(5)} + n] != 0u;` : ''}
+  var live = true;
+  ${flags & 4 ? `live = Mk[${pu(5)} + n] != 0u;` : ''}
   var inv = 0.0;
-  ${flags & 1 ? `if (active) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += g * g; } inv = ${pf(6)} / (sqrt(gg) + 1e-10); }` : ''}
-  if (!active ${flags & 2 ? '' : '|| true'}) {
+  ${flags & 1 ? `if (live) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += g * g; } inv = ${pf(6)} / (sqrt(gg) + 1e-10); }` : ''}
+  if (!live ${flags & 2 ? '' : '|| true'}) {
     for (var d = 0u; d < D; d++) {
       let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
       Y[row + d] = x;
@@ -61,7 +60,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     return;
   }
-  // truncated projection around the anchor
+  ${flags & 2 ? projection(flags) : ''}
+}`,
+  };
+}
+
+// truncated projection around the anchor (only in variants with the anchor bindings)
+const projection = (flags: number) => `
   var hh = 0.0;
   for (var d = 0u; d < D; d++) {
     let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
@@ -76,10 +81,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var d = 0u; d < D; d++) {
     let p = Pa[oP + row + d];
     Y[row + d] = p + s * (Xs[row + d] - p);
-  }
-}`,
-  };
-}
+  }`;
 
 // VJP of the truncation per row: g_h = s g + (h.g) (a'(n)(n+eps) - a) / ((n+eps)^2 n) h
 function backwardKernel(masked: boolean) {
@@ -91,7 +93,7 @@ function backwardKernel(masked: boolean) {
 @group(0) @binding(2) var<storage, read> Xs: array<f32>;
 @group(0) @binding(3) var<storage, read> Pa: array<f32>;
 @group(0) @binding(4) var<storage, read> R: array<f32>;
-@group(0) @binding(5) var<storage, read> Mk: array<u32>;
+${masked ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
 @group(0) @binding(6) var<storage, read_write> Gx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> Gp: array<f32>;
 @compute @workgroup_size(${WG})
@@ -125,12 +127,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   };
 }
 
-let dummy: E.Tensor | null = null;
-function placeholder(): E.Tensor {
-  dummy ??= E.keep(E.zeros([4]));
-  return dummy;
-}
-
 /** Applies the fused GAS update; see the file header. Returns a new [N, D] tensor. */
 export function gasUpdate(x: E.Tensor, opts: GasUpdate): E.Tensor {
   return gasUpdatePre(x, opts).y;
@@ -157,10 +153,9 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
     .f32(opts.stepSize ?? 0.001, opts.loFactor ?? 1, opts.hiFactor ?? 2)
     .u32(one.offset)
     .build();
-  const ph = placeholder();
   dispatch(
     forwardKernel(flags),
-    [xc.storage.buffer, (grad ?? ph).storage.buffer, (anchor ?? ph).storage.buffer, one.storage.buffer, (mask ?? ph).storage.buffer, Y.storage.buffer, Xs.storage.buffer],
+    [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer],
     params,
     [Math.ceil(N / WG)],
   );
@@ -184,7 +179,7 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
         .f32(0, opts.loFactor ?? 1, opts.hiFactor ?? 2)
         .u32(rS.offset)
         .build();
-      dispatch(backwardKernel(!!mask), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, (mS ?? ph).storage.buffer, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
+      dispatch(backwardKernel(!!mask), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, mS?.storage.buffer ?? null, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
       return [needs[0] ? Gx : null, needs[1] ? Gp : null];
     },
     [Xs, anchor, one, ...(mask ? [mask] : [])],

@@ -86,12 +86,20 @@ for (const mode of ['hypersphere', 'manifold'] as const) {
         const sd = mod.stateDict();
         for (const [k, v] of Object.entries(fx.updated[name] as Record<string, Encoded>)) {
           assert.ok(sd[k], `${name}.${k} in our state dict`);
-          await close(sd[k], v, `updated ${name}.${k}`, 1e-6, RTOL);
+          // The Linear bias feeding BatchNorm has a mathematically zero gradient (BN removes any
+          // per-channel shift): torch and we both get float rounding noise there (checked above to
+          // be < 1e-6), and a first Adam step turns noise into +-lr whatever its size. So that one
+          // parameter may differ by 2 lr (AdamW lr = 2 * lr); every other one must match to 1e-4.
+          const zeroGrad = name === 'discriminator' && k === 'body.block1.0.bias';
+          await close(sd[k], v, `updated ${name}.${k}`, zeroGrad ? 2 * 2 * c.lr + 1e-6 : 1e-6, RTOL);
         }
       }
       const nbt = glass.discriminator.stateDict()['body.block1.1.num_batches_tracked'];
       assert.is(await nbt.item(), fx.num_batches_tracked);
-      // inference with the updated weights
+      // inference with the updated weights: torch's exactly, so that the rounding-noise bias above
+      // (which also shifts eval-mode BatchNorm) does not blur the check of the inference path
+      glass.projection!.loadStateDict(hostState(fx.updated.pre_projection));
+      glass.discriminator.loadStateDict(hostState(fx.updated.discriminator), { strict: false });
       const B = c.batch;
       const ps = glass.patchScores(glass.embedTaps(tapsTrue), B);
       await close(ps, fx.inference.patch_scores, 'patch_scores', 1e-6, RTOL);
