@@ -180,10 +180,16 @@ export class Glass {
       const zerosN = E.zeros([N, 1]);
       const onesN = E.ones([N, 1]);
       const lastProj = Math.floor(cfg.step / 5) * 5;
+      // The true half of every discriminator call is the same rows through the same weights:
+      // its first Linear is computed once and shared by all 21 calls (see forwardFromFirstLinear).
+      const split = cfg.dscLayers >= 2;
+      const hTrue = split ? this.discriminator.firstLinear(trueF) : null;
+      const dsc = (g: E.Tensor) =>
+        split ? this.discriminator.forwardFromFirstLinear(E.cat([hTrue!, this.discriminator.firstLinear(g)])) : this.discriminator.forward(E.cat([trueF, g]));
       for (let step = 0; step <= cfg.step; step++) {
         type StepResult = { done: true; bce: E.Tensor; ts: E.Tensor; gs: E.Tensor; rg?: E.Tensor | null } | { done: false; gaus: E.Tensor; rg: E.Tensor | null };
         const res = E.tidy((): StepResult => {
-          const scores = this.discriminator.forward(E.cat([trueF, gaus]));
+          const scores = dsc(gaus);
           const ts = E.slice(scores, 0, 0, N);
           const gs = E.slice(scores, 0, N, 2 * N);
           const trueLoss = E.binaryCrossEntropy(ts, zerosN);

@@ -10,7 +10,7 @@ const { Module, Linear, BatchNorm1d, LeakyReLU, Sigmoid, Sequential } = E.nn;
 
 /** A container whose children keep the names they are given (torch's add_module). */
 class Named extends Module {
-  private readonly order: E.nn.Module[] = [];
+  readonly order: E.nn.Module[] = [];
   add(name: string, m: E.nn.Module): this {
     this.registerModule(name, m);
     this.order.push(m);
@@ -56,5 +56,31 @@ export class Discriminator extends Module {
   }
   forward(x: E.Tensor): E.Tensor {
     return this.tail.forward(this.body.forward(x));
+  }
+
+  /** The first Linear alone (row-wise, so it can run on parts of a batch separately). */
+  firstLinear(x: E.Tensor): E.Tensor {
+    return this.firstBlock().at(0).forward(x);
+  }
+
+  /**
+   * forward(cat(parts)) given the first Linear already applied to each part: identical maths
+   * (a Linear acts on rows independently; BatchNorm then sees the whole batch), but a part
+   * that does not change between calls (GLASS's true features during gradient ascent) is
+   * multiplied once, and gradients flow only into the parts that need them.
+   */
+  forwardFromFirstLinear(h: E.Tensor): E.Tensor {
+    const block = this.firstBlock();
+    let y = h;
+    for (let i = 1; i < block.length; i++) y = block.at(i).forward(y);
+    const rest = this.body.order.slice(1);
+    for (const m of rest) y = m.forward(y);
+    return this.tail.forward(y);
+  }
+
+  private firstBlock(): E.nn.Sequential {
+    const b = this.body.child('block1');
+    if (!b) throw new Error('Discriminator: no hidden block (dsc_layers must be >= 2 to split the first Linear)');
+    return b as E.nn.Sequential;
   }
 }
