@@ -21,7 +21,7 @@ import { PRESETS, parseArgs, helpText, num, str, glassConfig, type Parsed, type 
 const REPO = resolve(new URL('..', import.meta.url).pathname);
 export const SHARED = resolve(process.env.GLASS_SHARED ?? join(REPO, '../shared'));
 export const SHARED_MOBILENET = join(SHARED, 'weights/mobilenet_v1_1.0_224');
-export const SYNTHETIC_ROOT = join(REPO, 'data/synthetic-default');
+export const SYNTHETIC_ROOT = join(REPO, '.cache/synthetic');
 
 function datasetKind(args: Parsed): DatasetKind {
   const k = str(args, 'dataset', null, 'mvtec');
