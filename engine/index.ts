@@ -28,3 +28,4 @@ export * from './ops/losses.ts';
 export * from './ops/batchnorm.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
+export { Profiler, formatProfile, type ProfileReport } from './profiler.ts';

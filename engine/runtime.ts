@@ -37,12 +37,14 @@ let pendingErrors: Promise<void>[] = [];
 let firstError: Error | null = null;
 export let maxBatch = 512;
 
-/** Optional hooks for the profiler (timestamp queries wrap each dispatch). */
+/** The profiler's hooks: one compute pass per dispatch with timestamp writes (profiler.ts). */
 export interface DispatchHook {
-  beforeDispatch(pass: GPUComputePassEncoder, kernel: Kernel): void;
-  afterDispatch(pass: GPUComputePassEncoder, kernel: Kernel): void;
-  passDescriptor?(): GPUComputePassDescriptor | undefined;
-  beforeSubmit?(encoder: GPUCommandEncoder): void;
+  /** Descriptor of the pass that will hold exactly this dispatch. */
+  passFor(kernel: Kernel): GPUComputePassDescriptor;
+  /** Before finish(): resolve the batch's queries into a readable buffer. */
+  beforeSubmit(encoder: GPUCommandEncoder): void;
+  /** After submit(): read the resolved timestamps back (asynchronously). */
+  afterSubmit(): void;
 }
 let hook: DispatchHook | null = null;
 export function setDispatchHook(h: DispatchHook | null): void {
@@ -83,8 +85,11 @@ function beginBatch(dev: GPUDevice): void {
   arenaUsed = 0;
 }
 
-function ensurePass(): GPUComputePassEncoder {
-  if (!pass) pass = encoder!.beginComputePass(hook?.passDescriptor?.());
+function ensurePass(k: Kernel): GPUComputePassEncoder {
+  if (hook) {
+    endPass();
+    pass = encoder!.beginComputePass(hook.passFor(k));
+  } else if (!pass) pass = encoder!.beginComputePass();
   return pass;
 }
 
@@ -141,12 +146,11 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
   // null leaves a binding out (variants of a kernel that do not declare it)
   buffers.forEach((b, i) => b && entries.push({ binding: i + 1, resource: { buffer: b } }));
   const bg = dev.createBindGroup({ label: k.name, layout, entries });
-  const p = ensurePass();
-  hook?.beforeDispatch(p, k);
+  const p = ensurePass(k);
   p.setPipeline(pipeline);
   p.setBindGroup(0, bg);
   p.dispatchWorkgroups(wg[0], wg[1] ?? 1, wg[2] ?? 1);
-  hook?.afterDispatch(p, k);
+  if (hook) endPass();
   stats.dispatches++;
   batchKernels.push(k.name);
   batchKeys.add(k.key);
@@ -167,11 +171,12 @@ export function flush(): void {
   if (!encoder) return;
   const dev = device();
   endPass();
-  hook?.beforeSubmit?.(encoder);
+  hook?.beforeSubmit(encoder);
   if (arenaUsed > 0) {
     dev.queue.writeBuffer(arenaBuffer(maxBatch + 1), 0, arena.buffer, 0, arenaUsed * UNIFORM_SLOT);
   }
   dev.queue.submit([encoder.finish()]);
+  hook?.afterSubmit();
   stats.submits++;
   encoder = null;
   // Alternate arena buffers so a write for batch n+1 never races batch n's reads: queue order

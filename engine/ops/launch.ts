@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { DTYPES, type DType } from '../dtype.ts';
 import { dispatch } from '../runtime.ts';
-import { elementwiseKernel, elementwiseParams, type ElementwiseSpec } from '../wgsl/elementwise.ts';
+import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec } from '../wgsl/elementwise.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
 
@@ -88,6 +88,6 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
     );
   }
   const bufs = [...inputs.map((t) => t.storage.buffer), out.storage.buffer];
-  dispatch(elementwiseKernel(spec, rank, contiguous), bufs, params, grid1d(n));
+  dispatch(elementwiseKernel(spec, rank, contiguous), bufs, params, contiguous ? grid1d(Math.ceil(n / UNROLL)) : grid1d(n));
   return out;
 }

@@ -3,7 +3,10 @@
 // sliced views, and writes into a view of a larger tensor all use the same kernel; when every
 // operand is contiguous over the iteration shape a cheaper direct-index variant is generated.
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, main1d, pu, pf, storage } from './common.ts';
+import { PARAMS_DECL, main1d, pu, pf, storage, WG } from './common.ts';
+
+/** Elements per invocation in the contiguous variant (launch with contiguousGrid). */
+export const UNROLL = 4;
 
 export interface ElementwiseSpec {
   /** Op name for errors and profiles. */
@@ -31,14 +34,27 @@ export function elementwiseKernel(spec: ElementwiseSpec, rank: number, contiguou
       spec.inTypes.forEach((t, i) => lines.push(storage(i + 1, `in${i}`, t)));
       lines.push(storage(k + 1, 'out', spec.outType, true));
       if (spec.helpers) lines.push(spec.helpers);
-      lines.push(main1d());
-      lines.push(`  if (gi >= ${pu(0)}) { return; }`);
-      for (let s = 0; s < spec.scalars; s++) lines.push(`  let s${s} = ${pf(2 + k + s)};`);
       const base = 2 + k + spec.scalars;
+      const scalars = () => {
+        for (let s = 0; s < spec.scalars; s++) lines.push(`  let s${s} = ${pf(2 + k + s)};`);
+      };
       if (contiguous) {
-        for (let i = 0; i < k; i++) lines.push(`  let ${VARS[i]} = in${i}[${pu(2 + i)} + gi];`);
-        lines.push(`  out[${pu(1)} + gi] = ${spec.expr};`);
+        // UNROLL elements per invocation, lanes of a workgroup on consecutive elements: fewer
+        // invocations to schedule and index (CPU drivers pay per invocation), loads stay dense.
+        lines.push(`@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nw: vec3<u32>) {
+  let first = (wid.y * nw.x + wid.x) * ${WG * UNROLL}u + lid;
+  let n = ${pu(0)};`);
+        scalars();
+        lines.push(`  for (var j = 0u; j < ${UNROLL}u; j++) {
+    let gi = first + j * ${WG}u;
+    if (gi >= n) { return; }`);
+        for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[${pu(2 + i)} + gi];`);
+        lines.push(`    out[${pu(1)} + gi] = ${spec.expr};`, '  }');
       } else {
+        lines.push(main1d());
+        lines.push(`  if (gi >= ${pu(0)}) { return; }`);
+        scalars();
         lines.push(`  var rem = gi;`, `  var oo = ${pu(1)};`);
         for (let i = 0; i < k; i++) lines.push(`  var o${i} = ${pu(2 + i)};`);
         for (let d = rank - 1; d >= 0; d--) {
