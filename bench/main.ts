@@ -1,0 +1,249 @@
+// `npm run bench -- <suite> [--json FILE] [--profile] [--quick] [--full]`
+// Suites: matmul, conv, elementwise, reduce, ga, backbone, glass, all. Every case runs our engine
+// and, where one exists, the tfjs-backend-webgpu peer on the SAME Dawn device in the same process;
+// PyTorch CPU (Debian's python3-torch) is the native reference for matmul/conv when installed.
+// Prints a table (ratio = peer time / our time: above 1 we are faster) and writes JSON.
+import * as E from '../engine/index.ts';
+import { device, deviceInfo } from '../engine/device.ts';
+import { measure, makeRecord, emitResults, hostMeta, matmulFlops, type BenchRecord, type Measurement } from './harness.ts';
+import { Glass, DEFAULT_CONFIG } from '../glass/glass.ts';
+import { gasUpdate } from '../glass/gas.ts';
+import { createBackbone } from '../models/registry.ts';
+import { SHARED_MOBILENET } from '../glass/cli.ts';
+import { existsSync } from 'node:fs';
+
+const argv = process.argv.slice(2);
+const suite = argv.find((a) => !a.startsWith('-')) ?? 'all';
+const quick = argv.includes('--quick');
+const full = argv.includes('--full');
+const profile = argv.includes('--profile');
+const timing = quick ? { warmup: 1, runs: 3, minTimeMs: 0 } : { warmup: 1, runs: 5, minTimeMs: 500, maxRuns: 30 };
+const records: BenchRecord[] = [];
+let label = { adapter: '', driver: '' };
+
+type Peer = typeof import('./peers/tfjs.ts');
+let peer: Peer | null = null;
+async function tfjs(): Promise<Peer | null> {
+  if (peer) return peer;
+  try {
+    peer = await import('./peers/tfjs.ts');
+    await peer.initTfjsPeer({ device: device() });
+    return peer;
+  } catch (err) {
+    console.log(`tfjs peer unavailable: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** Times `step` (records dispatches) `iters` times per sync. */
+async function ours(step: () => void, iters = 1): Promise<Measurement> {
+  const call = async () => {
+    E.tidy(() => {
+      for (let i = 0; i < iters; i++) step();
+    });
+    await E.sync();
+  };
+  const m = await measure(call, { ...timing, itersPerCall: iters });
+  if (profile) {
+    const p = new E.Profiler();
+    await p.begin();
+    E.tidy(step);
+    console.log(E.formatProfile(await p.end(), 10));
+  }
+  return m;
+}
+
+function itersFor(flops: number): number {
+  return Math.max(1, Math.min(16, Math.round(2e9 / flops)));
+}
+
+async function suiteMatmul(): Promise<void> {
+  const t = await tfjs();
+  const shapes: [string, number, number, number][] = [
+    ...[256, 512, 1024, ...(quick ? [] : [2048])].map((n) => [`square ${n}`, n, n, n] as [string, number, number, number]),
+    ['GAS fwd (fast) 6272x384 @ 384x256', 6272, 256, 384],
+    ['GAS bwd (fast) 6272x256 @ 256x384', 6272, 384, 256],
+    ...(full ? [['GLASS paper 10368x1536 @ 1536x1024', 10368, 1024, 1536] as [string, number, number, number]] : []),
+  ];
+  for (const [name, m, n, k] of shapes) {
+    const a = E.keep(E.randn([m, k]));
+    const b = E.keep(E.randn([k, n]));
+    const f = matmulFlops(m, n, k);
+    const o = await ours(() => void E.matmul(a, b), itersFor(f));
+    const p = t ? await t.tfjsMatmul(m, n, k, timing) : null;
+    records.push(makeRecord({ suite: 'matmul', case: name, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: p, ...label }));
+    a.dispose();
+    b.dispose();
+  }
+}
+
+async function suiteConv(): Promise<void> {
+  const t = await tfjs();
+  const specs = [
+    { name: '3x3 64->64 @56 (tfjs baseline)', n: 1, cin: 64, h: 56, w: 56, cout: 64, kh: 3, kw: 3, stride: 1, pad: 1 },
+    { name: 'WRN50 3x3 128->128 @72', n: 1, cin: 128, h: 72, w: 72, cout: 128, kh: 3, kw: 3, stride: 1, pad: 1 },
+    { name: 'WRN50 1x1 512->256 @36', n: 1, cin: 512, h: 36, w: 36, cout: 256, kh: 1, kw: 1, stride: 1, pad: 0 },
+    { name: 'WRN50 3x3 256->256 @18', n: 1, cin: 256, h: 18, w: 18, cout: 256, kh: 3, kw: 3, stride: 1, pad: 1 },
+  ];
+  for (const s of specs) {
+    const ho = (s.h + 2 * s.pad - s.kh) / s.stride + 1;
+    const wo = (s.w + 2 * s.pad - s.kw) / s.stride + 1;
+    const f = 2 * s.n * s.cout * ho * wo * s.cin * s.kh * s.kw;
+    const x = E.keep(E.randn([s.n, s.cin, s.h, s.w]));
+    const w = E.keep(E.randn([s.cout, s.cin, s.kh, s.kw]));
+    const gy = E.keep(E.randn([s.n, s.cout, ho, wo]));
+    const shape = `${s.n}x${s.cin}x${s.h}x${s.w} k${s.kh} -> ${s.cout}`;
+    const fwd = await ours(() => void E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }), itersFor(f));
+    records.push(makeRecord({ suite: 'conv', case: `${s.name} fwd`, shape, ours: fwd, flops: f, peer: t ? await t.tfjsConv2d(s, 'fwd', timing) : null, ...label }));
+    const xg = E.keep(E.detach(x).requiresGrad_());
+    const wg = E.keep(E.detach(w).requiresGrad_());
+    const bwd = (which: 0 | 1) => () => {
+      const y = E.conv2d(xg, wg, null, { stride: s.stride, padding: s.pad });
+      E.grad(y, [which === 0 ? xg : wg], { gradOutputs: [gy] });
+    };
+    const bi = await ours(bwd(0), itersFor(2 * f));
+    records.push(makeRecord({ suite: 'conv', case: `${s.name} bwd input (+fwd)`, shape, ours: bi, flops: 2 * f, peer: t ? await withFwd(t, s, 'bwd_input') : null, ...label }));
+    const bw = await ours(bwd(1), itersFor(2 * f));
+    records.push(makeRecord({ suite: 'conv', case: `${s.name} bwd weight (+fwd)`, shape, ours: bw, flops: 2 * f, peer: t ? await withFwd(t, s, 'bwd_filter') : null, ...label }));
+    for (const z of [x, w, gy, xg, wg]) z.dispose();
+  }
+}
+
+// Our backward cases include the forward (the graph must be recorded); add tfjs's forward time
+// to its gradient kernel so the two sides do the same work.
+async function withFwd(t: Peer, s: Parameters<Peer['tfjsConv2d']>[0], pass: 'bwd_input' | 'bwd_filter') {
+  const a = await t.tfjsConv2d(s, 'fwd', timing);
+  const b = await t.tfjsConv2d(s, pass, timing);
+  return { name: b.name, ms_median: a.ms_median + b.ms_median };
+}
+
+async function suiteElementwise(): Promise<void> {
+  const t = await tfjs();
+  for (const n of [1 << 20, 1 << 22]) {
+    const a = E.keep(E.randn([n]));
+    const b = E.keep(E.randn([n]));
+    for (const op of ['add', 'relu'] as const) {
+      const bytes = (op === 'add' ? 3 : 2) * n * 4;
+      const o = await ours(() => void (op === 'add' ? E.add(a, b) : E.relu(a)), 8);
+      records.push(makeRecord({ suite: 'elementwise', case: op, shape: `${n}`, ours: o, bytes, peer: t ? await t.tfjsElementwise(n, op, timing) : null, ...label }));
+    }
+    const bias = E.keep(E.randn([1024]));
+    const o = await ours(() => void E.add(E.reshape(a, [-1, 1024]), bias), 8);
+    records.push(makeRecord({ suite: 'elementwise', case: 'add row-broadcast', shape: `${n / 1024}x1024 + 1024`, ours: o, bytes: 2 * n * 4, peer: null, ...label }));
+    for (const z of [a, b, bias]) z.dispose();
+  }
+}
+
+async function suiteReduce(): Promise<void> {
+  const t = await tfjs();
+  const x = E.keep(E.randn([4096, 1024]));
+  for (const axis of [0, 1]) {
+    const bytes = (x.size + x.size / x.shape[axis]) * 4;
+    const o = await ours(() => void E.sum(x, axis), 4);
+    records.push(makeRecord({ suite: 'reduce', case: `sum axis ${axis}`, shape: '4096x1024', ours: o, bytes, peer: t ? await t.tfjsReduceSum([4096, 1024], axis, timing) : null, ...label }));
+  }
+  const big = E.keep(E.randn([1 << 22]));
+  const o = await ours(() => void E.sum(big), 4);
+  records.push(makeRecord({ suite: 'reduce', case: 'sum all (multi-pass)', shape: `${1 << 22}`, ours: o, bytes: big.size * 4, peer: null, ...label }));
+  x.dispose();
+  big.dispose();
+}
+
+/** The fused GAS update against the same maths composed from separate ops. */
+async function suiteGa(): Promise<void> {
+  for (const [N, D] of [[6272, 384], [10368, 1536]] as const) {
+    const x = E.keep(E.randn([N, D]));
+    const g = E.keep(E.randn([N, D]));
+    const c = E.keep(E.randn([N, D]));
+    const r = E.keep(E.full([1], 1.5));
+    const bytes = 4 * N * D * 4;
+    const fused = await ours(() => void gasUpdate(x, { grad: g, anchor: c, radius: r, loFactor: 1, hiFactor: 2 }), 4);
+    const composed = await ours(() => {
+      const step = E.add(x, E.mul(E.div(g, E.add(E.norm(g, 1, true), 1e-10)), 0.001));
+      const h = E.sub(step, c);
+      const n = E.norm(h, 1, true);
+      const a = E.clamp(n, 1.5, 3.0);
+      void E.add(c, E.mul(E.div(a, E.add(n, 1e-10)), h));
+    }, 4);
+    records.push(makeRecord({ suite: 'ga', case: 'fused ascent+truncation', shape: `${N}x${D}`, ours: fused, bytes, peer: { name: 'composed ops', ms_median: composed.medianMs }, ...label }));
+    for (const z of [x, g, c, r]) z.dispose();
+  }
+}
+
+function mobilenet() {
+  return existsSync(SHARED_MOBILENET) ? createBackbone('mobilenet_v1', { weights: SHARED_MOBILENET }) : createBackbone('mobilenet_v1', { random: true });
+}
+
+async function suiteBackbone(): Promise<void> {
+  const cases: [string, () => ReturnType<typeof createBackbone>, string[], number][] = [
+    ['mobilenet_v1 to conv_pw_11', mobilenet, ['conv_pw_5', 'conv_pw_11'], 288],
+    ['wide_resnet50_2 to layer3 (random weights)', () => createBackbone('wideresnet50', { random: true }), ['layer2', 'layer3'], quick ? 160 : 288],
+  ];
+  for (const [name, make, taps, size] of cases) {
+    const bb = make();
+    const x = E.keep(E.randn([8, 3, size, size]));
+    const m = await ours(() => void bb.forward(x, taps), 1);
+    records.push(makeRecord({ suite: 'backbone', case: `${name} @${size}, batch 8`, shape: `8x3x${size}x${size}`, ours: m, peer: null, ...label }));
+    console.log(`  ${name}: ${((8 * 1000) / m.medianMs).toFixed(2)} images/s`);
+    x.dispose();
+    bb.dispose();
+  }
+}
+
+async function suiteGlass(): Promise<void> {
+  const presets: [string, number, number, number][] = [['fast', 224, 384, 256], ...(full ? [['paper', 288, 1536, 1024] as [string, number, number, number]] : [])];
+  for (const [name, size, D, H] of presets) {
+    const bb = mobilenet();
+    const glass = new Glass(bb, { ...DEFAULT_CONFIG, layers: ['conv_pw_5', 'conv_pw_11'], pretrainEmbedDimension: D, targetEmbedDimension: D, dscHidden: H, svd: 1 });
+    const x = E.keep(E.randn([8, 3, size, size]));
+    const emb = E.keep(glass.embed(x));
+    glass.setCenterFromBatches([{ emb, batch: 8 }]);
+    const mask = new Float32Array(emb.shape[0]).map((_, i) => (i % 7 === 0 ? 1 : 0));
+    const it = await measure(async () => {
+      E.tidy(() => {
+        glass.trainIteration(emb, E.detach(glass.embed(x)), mask);
+      });
+      await E.sync();
+    }, { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 });
+    records.push(makeRecord({ suite: 'glass', case: `${name}: training iteration (batch 8)`, shape: `${size}px D${D} H${H}`, ours: it, peer: null, ...label }));
+    const inf = await ours(() => void glass.patchScores(glass.embed(x), 8), 1);
+    records.push(makeRecord({ suite: 'glass', case: `${name}: inference (batch 8)`, shape: `${size}px D${D} H${H}`, ours: inf, peer: null, ...label }));
+    console.log(`  ${name}: ${(it.medianMs / 1000).toFixed(2)} s per training iteration, ${((8 * 1000) / inf.medianMs).toFixed(2)} images/s inference`);
+    if (profile) {
+      const p = new E.Profiler();
+      await p.begin();
+      E.tidy(() => void glass.trainIteration(emb, E.detach(glass.embed(x)), mask));
+      console.log(E.formatProfile(await p.end(), 15));
+    }
+    emb.dispose();
+    x.dispose();
+    glass.dispose();
+    bb.dispose();
+  }
+}
+
+const SUITES: Record<string, () => Promise<void>> = {
+  matmul: suiteMatmul,
+  conv: suiteConv,
+  elementwise: suiteElementwise,
+  reduce: suiteReduce,
+  ga: suiteGa,
+  backbone: suiteBackbone,
+  glass: suiteGlass,
+};
+
+if (suite !== 'all' && !SUITES[suite]) {
+  console.error(`bench: unknown suite '${suite}' (${Object.keys(SUITES).join(', ')}, all)`);
+  process.exit(2);
+}
+await E.initDevice();
+const info = deviceInfo();
+label = { adapter: info.description, driver: `${info.vendor} ${info.architecture}`.trim() };
+for (const [name, run] of Object.entries(SUITES)) {
+  if (suite !== 'all' && suite !== name) continue;
+  console.log(`-- ${name}`);
+  await run();
+}
+if (peer !== null) await (peer as Peer).disposeTfjsPeer();
+emitResults(records, argv, { ...hostMeta(), ...label, note: `quick=${quick} full=${full}` });
+E.releaseDevice();
