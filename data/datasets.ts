@@ -1,0 +1,546 @@
+// Anomaly-detection datasets on disk -> training and test items (normalised float CHW tensors), on the
+// CPU. Layouts: MVTec AD and MPDD (<root>/<class>/train/good, test/<type>, ground_truth/<type>/
+// <name>_mask.png), VisA (<root>/split_csv/1cls.csv), and a plain folder layout for custom data.
+// Processing follows GLASS datasets/mvtec.py and visa.py: Resize(resize) (shorter side) ->
+// [training jitter, all off by default] -> CenterCrop(imagesize) -> ToTensor -> Normalize (ImageNet
+// unless the caller passes another); training items add the LAS image and Perlin masks (las.ts).
+// Listing problems are never silent: missing folders, unmatched or surplus masks and unreadable
+// files are errors; non-image files, ignored sub-folders and a missing ground_truth folder (e.g. the
+// shared bottle copy) are warnings, collected in `warnings` and printed through `warn`.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { type Image, byteOrder, listImages, readImage } from './image.ts';
+import {
+  IMAGENET, type Normalization, type Interp, centerCrop, colorJitter, randomAffine, randomGrayscale, randomHflip,
+  randomVflip, resize, roundHalfEven, toTensor,
+} from './transforms.ts';
+import { TextureSource, synthesize, type LasOptions } from './las.ts';
+import { Rng, deriveSeed } from './rng.ts';
+
+export type Split = 'train' | 'test';
+export type DatasetKind = 'mvtec' | 'mpdd' | 'visa' | 'folder';
+
+/** One image of a split. */
+export interface Entry {
+  path: string;
+  /** 0 normal, 1 anomalous */
+  label: 0 | 1;
+  /** defect type folder ('good' / 'normal' for normal images) */
+  defect: string;
+  /** ground-truth mask, null for normal images and for datasets without masks */
+  maskPath: string | null;
+}
+
+export interface Listing {
+  entries: Entry[];
+  warnings: string[];
+  /** false when anomalous test images have no masks (their pixel masks are all zero) */
+  hasPixelMasks: boolean;
+}
+
+/** Plain folders: `train` holds normal images; `test` / `masks` are a folder whose sub-folders are the
+ * defect types, or an explicit { type: folder } map. The normal test type is `goodName` ('good'). */
+export interface FolderLayout {
+  train: string;
+  test?: string | Record<string, string>;
+  masks?: string | Record<string, string>;
+  goodName?: string;
+}
+
+/** Training-time jitter of GLASS's transform_img (all off by default, as in the reference scripts). */
+export interface AugmentOptions {
+  rotateDegrees?: number;
+  translate?: number;
+  scale?: number;
+  brightness?: number;
+  contrast?: number;
+  saturation?: number;
+  gray?: number;
+  hflip?: number;
+  vflip?: number;
+}
+
+export interface DatasetOptions {
+  kind: DatasetKind;
+  split: Split;
+  /** dataset root (mvtec/mpdd/visa) */
+  root?: string;
+  /** class (sub-dataset) name (mvtec/mpdd/visa) */
+  className?: string;
+  folder?: FolderLayout;
+  /** Resize(resize): shorter side; GLASS default 288 */
+  resize?: number;
+  /** CenterCrop(imagesize); GLASS default 288 */
+  imagesize?: number;
+  /** default ImageNet mean/std; null = plain [0,1] */
+  norm?: Normalization | null;
+  /** anomaly-source folder for LAS (required for training items unless las is false) */
+  textures?: string;
+  /** training items without LAS (aug/masks omitted) */
+  las?: boolean;
+  randAug?: boolean;
+  /** use foreground masks from <root>/fg_mask/<class>/<file name> (or fgDir) */
+  fg?: boolean;
+  fgDir?: string;
+  /** mask_s grid = imagesize / downsampling (GLASS 8) */
+  downsampling?: number;
+  betaMean?: number;
+  betaStd?: number;
+  augment?: AugmentOptions;
+  /** test masks: PIL NEAREST then > 0 (default), or the reference's bilinear Resize kept soft in [0,1]
+   * (its metric then counts only pixels equal to 1) */
+  maskResample?: Interp;
+  /** the reference's MVTec rule: toothbrush and wood use resize = round(imagesize * 329 / 288) */
+  classResizeRule?: boolean;
+  /** keep resized (pre-jitter) images in memory between epochs (default: on for training, up to
+   * cacheBytes per dataset instance, i.e. per worker) */
+  cacheImages?: boolean;
+  cacheBytes?: number;
+  warn?: (msg: string) => void;
+}
+
+export interface TrainItem {
+  index: number;
+  path: string;
+  image: Float32Array;
+  /** LAS image, 3 x H x W (absent when las is false) */
+  aug?: Float32Array;
+  /** Perlin mask on the feature grid, featH x featW */
+  maskS?: Float32Array;
+  /** Perlin mask at full resolution, H x W */
+  maskL?: Float32Array;
+  beta?: number;
+  texture?: string;
+}
+
+export interface TestItem {
+  index: number;
+  path: string;
+  image: Float32Array;
+  label: 0 | 1;
+  defect: string;
+  /** ground truth, H x W in [0,1] (zeros for normal images and datasets without masks) */
+  mask: Float32Array;
+}
+
+/** Everything a worker thread needs to rebuild the dataset without listing the folders again. */
+export interface DatasetSpec {
+  options: Omit<DatasetOptions, 'warn'>;
+  listing: Listing;
+  textures: string[] | null;
+}
+
+// ------------------------------------------------------------------------------------- listings
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function subfolders(dir: string): string[] {
+  return readdirSync(dir).filter((n) => isDir(join(dir, n))).sort(byteOrder);
+}
+
+function requireDir(p: string, what: string, hint = ''): void {
+  if (!existsSync(p)) throw new Error(`${what} ${p}: folder does not exist${hint}`);
+  if (!isDir(p)) throw new Error(`${what} ${p}: is not a folder`);
+}
+
+/** Lists image files, turning everything left out into warnings. */
+function imagesIn(dir: string, warnings: string[]): string[] {
+  const l = listImages(dir);
+  if (l.others.length) warnings.push(`${dir}: ignored ${l.others.length} non-image file(s): ${preview(l.others.map((p) => basename(p)))}`);
+  if (l.folders.length) warnings.push(`${dir}: ignored ${l.folders.length} sub-folder(s): ${preview(l.folders.map((p) => basename(p)))}`);
+  return l.files;
+}
+
+function preview(xs: string[], n = 5): string {
+  return xs.slice(0, n).join(', ') + (xs.length > n ? `, ... (${xs.length - n} more)` : '');
+}
+
+const stem = (p: string) => basename(p, extname(p));
+
+/**
+ * Pairs each image with its mask by name: `<stem>_mask.*` (MVTec/MPDD) or `<stem>.*`. Images without a
+ * mask and masks without an image are errors, reported together.
+ */
+function pairMasks(images: string[], maskDir: string, warnings: string[], what: string): string[] {
+  const masks = imagesIn(maskDir, warnings);
+  const byStem = new Map<string, string>();
+  for (const m of masks) {
+    const s = stem(m);
+    const key = s.endsWith('_mask') ? s.slice(0, -5) : s;
+    if (byStem.has(key)) throw new Error(`${what}: masks ${byStem.get(key)} and ${m} both match image name ${key}`);
+    byStem.set(key, m);
+  }
+  const out: string[] = [];
+  const missing: string[] = [];
+  const used = new Set<string>();
+  for (const img of images) {
+    const m = byStem.get(stem(img));
+    if (m) {
+      out.push(m);
+      used.add(m);
+    } else missing.push(basename(img));
+  }
+  const surplus = masks.filter((m) => !used.has(m)).map((m) => basename(m));
+  if (missing.length || surplus.length) {
+    throw new Error(
+      `${what}: ${images.length} images but ${masks.length} masks in ${maskDir}` +
+        (missing.length ? `; no mask for ${preview(missing)}` : '') +
+        (surplus.length ? `; masks without image: ${preview(surplus)}` : ''),
+    );
+  }
+  return out;
+}
+
+/** MVTec AD / MPDD layout: <root>/<class>/{train/good, test/<type>, ground_truth/<type>}. */
+export function listMVTec(root: string, className: string, split: Split): Listing {
+  const warnings: string[] = [];
+  requireDir(root, 'dataset root');
+  const classDir = join(root, className);
+  if (!isDir(classDir)) {
+    const have = subfolders(root).filter((n) => n !== 'fg_mask' && n !== 'split_csv');
+    throw new Error(`dataset class ${classDir}: folder does not exist (classes found in ${root}: ${have.length ? preview(have, 20) : 'none'})`);
+  }
+  const splitDir = join(classDir, split);
+  requireDir(splitDir, `${split} split`);
+  const types = subfolders(splitDir);
+  const loose = listImages(splitDir).files;
+  if (loose.length) warnings.push(`${splitDir}: ignored ${loose.length} image(s) outside a type sub-folder: ${preview(loose.map((p) => basename(p)))}`);
+  const entries: Entry[] = [];
+  if (split === 'train') {
+    if (!types.includes('good')) throw new Error(`train split ${splitDir}: no 'good' sub-folder (found: ${types.join(', ') || 'none'})`);
+    const other = types.filter((t) => t !== 'good');
+    if (other.length) warnings.push(`${splitDir}: ignored sub-folder(s) other than good: ${other.join(', ')}`);
+    const files = imagesIn(join(splitDir, 'good'), warnings);
+    if (files.length === 0) throw new Error(`train split ${join(splitDir, 'good')}: no images`);
+    for (const path of files) entries.push({ path, label: 0, defect: 'good', maskPath: null });
+    return { entries, warnings, hasPixelMasks: false };
+  }
+  if (types.length === 0) throw new Error(`test split ${splitDir}: no type sub-folders`);
+  const gtDir = join(classDir, 'ground_truth');
+  const hasGT = isDir(gtDir);
+  const defects = types.filter((t) => t !== 'good');
+  if (!hasGT && defects.length) {
+    warnings.push(`${classDir}: no ground_truth folder; anomalous test images get all-zero masks, so pixel-level metrics are unavailable`);
+  }
+  for (const t of types) {
+    const files = imagesIn(join(splitDir, t), warnings);
+    if (files.length === 0) warnings.push(`test type ${join(splitDir, t)}: folder has no images`);
+    let masks: (string | null)[] = files.map(() => null);
+    if (t !== 'good' && hasGT) {
+      const md = join(gtDir, t);
+      if (!isDir(md)) throw new Error(`ground truth ${md}: folder does not exist, but test type '${t}' has ${files.length} images`);
+      masks = pairMasks(files, md, warnings, `ground truth for ${className}/${t}`);
+    }
+    files.forEach((path, i) => entries.push({ path, label: t === 'good' ? 0 : 1, defect: t, maskPath: masks[i] ?? null }));
+  }
+  if (hasGT) {
+    const extra = subfolders(gtDir).filter((t) => !types.includes(t));
+    if (extra.length) warnings.push(`${gtDir}: mask folder(s) without test images: ${extra.join(', ')}`);
+  }
+  return { entries, warnings, hasPixelMasks: hasGT && defects.length > 0 };
+}
+
+/** Minimal CSV reader (quoted fields with "" escapes, CRLF or LF). */
+function parseCSV(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [], field = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { row.push(field); field = ''; }
+    else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      if (row.some((f) => f !== '')) rows.push(row);
+      row = [];
+      field = '';
+    } else field += ch;
+  }
+  row.push(field);
+  if (row.some((f) => f !== '')) rows.push(row);
+  return rows;
+}
+
+/** VisA with its 1-class split file <root>/split_csv/1cls.csv (object,split,label,image,mask). */
+export function listVisA(root: string, className: string, split: Split): Listing {
+  const warnings: string[] = [];
+  requireDir(root, 'dataset root');
+  const csvPath = join(root, 'split_csv', '1cls.csv');
+  if (!existsSync(csvPath)) throw new Error(`VisA split file ${csvPath}: does not exist (expected the 1cls split CSV of VisA)`);
+  const rows = parseCSV(readFileSync(csvPath, 'utf8'));
+  const header = (rows.shift() ?? []).map((h) => h.trim());
+  const col = (name: string) => {
+    const i = header.indexOf(name);
+    if (i < 0) throw new Error(`VisA split file ${csvPath}: no '${name}' column (header: ${header.join(',')})`);
+    return i;
+  };
+  const [cObj, cSplit, cLabel, cImg, cMask] = ['object', 'split', 'label', 'image', 'mask'].map(col) as [number, number, number, number, number];
+  const classes = new Set(rows.map((r) => r[cObj]));
+  if (!classes.has(className)) throw new Error(`VisA split file ${csvPath}: no rows for class '${className}' (classes: ${preview([...classes].map(String).sort(byteOrder), 20)})`);
+  const mine = rows.filter((r) => r[cObj] === className && r[cSplit] === split);
+  // The reference orders by label name: 'anomaly' before 'normal'; training uses normal rows only.
+  const labels = split === 'train' ? ['normal'] : ['anomaly', 'normal'];
+  const entries: Entry[] = [];
+  const missing: string[] = [];
+  const unknown = mine.filter((r) => r[cLabel] !== 'normal' && r[cLabel] !== 'anomaly');
+  if (unknown.length) warnings.push(`${csvPath}: ignored ${unknown.length} ${className}/${split} row(s) with labels other than normal/anomaly`);
+  if (split === 'train') {
+    const anomalies = mine.filter((r) => r[cLabel] === 'anomaly').length;
+    if (anomalies) warnings.push(`${csvPath}: ignored ${anomalies} anomalous row(s) in the ${className} train split`);
+  }
+  let withMask = 0;
+  for (const lab of labels) {
+    for (const r of mine.filter((x) => x[cLabel] === lab)) {
+      const path = resolve(root, r[cImg] ?? '');
+      if (!existsSync(path)) missing.push(r[cImg] ?? '');
+      let maskPath: string | null = null;
+      if (lab === 'anomaly') {
+        const m = (r[cMask] ?? '').trim();
+        if (!m) throw new Error(`VisA split file ${csvPath}: anomalous image ${r[cImg]} has no mask entry`);
+        maskPath = resolve(root, m);
+        if (!existsSync(maskPath)) missing.push(m);
+        withMask++;
+      }
+      entries.push({ path, label: lab === 'anomaly' ? 1 : 0, defect: lab, maskPath });
+    }
+  }
+  if (missing.length) throw new Error(`VisA ${className}/${split}: ${missing.length} file(s) named in ${csvPath} do not exist: ${preview(missing)}`);
+  if (entries.length === 0) throw new Error(`VisA ${className}/${split}: no images in ${csvPath}`);
+  return { entries, warnings, hasPixelMasks: withMask > 0 };
+}
+
+/** The plain folder layout (see FolderLayout). */
+export function listFolder(layout: FolderLayout, split: Split): Listing {
+  const warnings: string[] = [];
+  const good = layout.goodName ?? 'good';
+  if (split === 'train') {
+    requireDir(layout.train, 'train folder');
+    const files = imagesIn(layout.train, warnings);
+    if (files.length === 0) throw new Error(`train folder ${layout.train}: no images`);
+    return { entries: files.map((path) => ({ path, label: 0, defect: good, maskPath: null })), warnings, hasPixelMasks: false };
+  }
+  if (!layout.test) throw new Error('folder dataset: no test folder given (layout.test)');
+  const testDirs = typeof layout.test === 'string' ? dirMap(layout.test, 'test folder') : layout.test;
+  const maskDirs = layout.masks === undefined ? null : typeof layout.masks === 'string' ? dirMap(layout.masks, 'mask folder') : layout.masks;
+  const types = Object.keys(testDirs).sort(byteOrder);
+  if (!types.length) throw new Error('folder dataset: the test folder has no type sub-folders');
+  const defects = types.filter((t) => t !== good);
+  if (!maskDirs && defects.length) warnings.push(`folder dataset: no mask folder given; anomalous test images get all-zero masks, so pixel-level metrics are unavailable`);
+  const entries: Entry[] = [];
+  for (const t of types) {
+    requireDir(testDirs[t]!, `test type '${t}'`);
+    const files = imagesIn(testDirs[t]!, warnings);
+    if (files.length === 0) warnings.push(`test type ${testDirs[t]}: folder has no images`);
+    let masks: (string | null)[] = files.map(() => null);
+    if (t !== good && maskDirs) {
+      const md = maskDirs[t];
+      if (!md) throw new Error(`folder dataset: no mask folder for test type '${t}'`);
+      requireDir(md, `mask folder for '${t}'`);
+      masks = pairMasks(files, md, warnings, `masks for ${t}`);
+    }
+    files.forEach((path, i) => entries.push({ path, label: t === good ? 0 : 1, defect: t, maskPath: masks[i] ?? null }));
+  }
+  return { entries, warnings, hasPixelMasks: !!maskDirs && defects.length > 0 };
+}
+
+function dirMap(dir: string, what: string): Record<string, string> {
+  requireDir(dir, what);
+  return Object.fromEntries(subfolders(dir).map((t) => [t, join(dir, t)]));
+}
+
+export function listDataset(o: Pick<DatasetOptions, 'kind' | 'root' | 'className' | 'folder' | 'split'>): Listing {
+  if (o.kind === 'folder') {
+    if (!o.folder) throw new Error('dataset kind "folder" needs the `folder` layout option');
+    return listFolder(o.folder, o.split);
+  }
+  if (!o.root || !o.className) throw new Error(`dataset kind "${o.kind}" needs \`root\` and \`className\``);
+  return o.kind === 'visa' ? listVisA(o.root, o.className, o.split) : listMVTec(o.root, o.className, o.split);
+}
+
+// -------------------------------------------------------------------------------------- dataset
+
+export class AnomalyDataset {
+  readonly options: Omit<DatasetOptions, 'warn'>;
+  readonly listing: Listing;
+  readonly entries: Entry[];
+  readonly warnings: string[];
+  readonly resize: number;
+  readonly imagesize: number;
+  readonly featSize: number;
+  readonly norm: Normalization | null;
+  private readonly textures: TextureSource | null;
+  private readonly fgDir: string | null;
+  private readonly imageCache = new Map<number, Image>();
+  private cachedBytes = 0;
+
+  /** Lists the files (printing warnings) and prepares the dataset. */
+  static open(options: DatasetOptions): AnomalyDataset {
+    const listing = listDataset(options);
+    const { warn, ...rest } = options;
+    const ds = new AnomalyDataset(rest, listing, null);
+    const say = warn ?? ((m: string) => console.warn(`warning: ${m}`));
+    for (const w of ds.warnings) say(w);
+    return ds;
+  }
+
+  /** Rebuilds a dataset from `spec()` (in a worker), without listing or warning again. */
+  static fromSpec(spec: DatasetSpec): AnomalyDataset {
+    return new AnomalyDataset(spec.options, spec.listing, spec.textures);
+  }
+
+  private constructor(options: Omit<DatasetOptions, 'warn'>, listing: Listing, texturePaths: string[] | null) {
+    this.options = options;
+    this.listing = listing;
+    this.entries = listing.entries;
+    this.warnings = [...listing.warnings];
+    this.imagesize = options.imagesize ?? 288;
+    let rs = options.resize ?? 288;
+    if ((options.classResizeRule ?? true) && options.kind === 'mvtec' && (options.className === 'toothbrush' || options.className === 'wood')) {
+      const r = roundHalfEven((this.imagesize * 329) / 288);
+      if (r !== rs) this.warnings.push(`${options.className}: resize ${rs} -> ${r} (the reference's rule for toothbrush and wood)`);
+      rs = r;
+    }
+    this.resize = rs;
+    this.featSize = Math.trunc(this.imagesize / (options.downsampling ?? 8));
+    this.norm = options.norm === undefined ? IMAGENET : options.norm;
+    const wantLas = options.split === 'train' && options.las !== false;
+    if (wantLas) {
+      if (!options.textures) throw new Error('dataset: training with LAS needs `textures` (an anomaly-source image folder); pass las: false to train without it');
+      this.textures = new TextureSource(options.textures, texturePaths ?? undefined);
+      if (!texturePaths && this.textures.ignored.length) {
+        this.warnings.push(`textures ${options.textures}: ignored ${this.textures.ignored.length} non-image file(s): ${preview(this.textures.ignored.map((p) => basename(p)))}`);
+      }
+    } else this.textures = null;
+    this.fgDir = null;
+    if (wantLas && options.fg) {
+      const dir = options.fgDir ?? (options.root && options.className ? join(options.root, 'fg_mask', options.className) : null);
+      if (dir && isDir(dir)) this.fgDir = dir;
+      else if (!texturePaths) this.warnings.push(`foreground masks requested but ${dir ?? '(no fgDir)'} does not exist; the whole image counts as foreground`);
+    }
+  }
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  get split(): Split {
+    return this.options.split;
+  }
+
+  /** [3, imagesize, imagesize] */
+  get imageShape(): [number, number, number] {
+    return [3, this.imagesize, this.imagesize];
+  }
+
+  /** mask_s grid [featH, featW] (max-pool output size) */
+  get featShape(): [number, number] {
+    const k = Math.trunc(this.imagesize / this.featSize);
+    const n = Math.floor(this.imagesize / k);
+    return [n, n];
+  }
+
+  spec(): DatasetSpec {
+    return { options: this.options, listing: this.listing, textures: this.textures ? this.textures.paths : null };
+  }
+
+  private loadResized(index: number): Image {
+    const hit = this.imageCache.get(index);
+    if (hit) return hit;
+    const img = resize(readImage(this.entries[index]!.path, 'rgb'), this.resize);
+    const cap = this.options.cacheBytes ?? 512 << 20;
+    if ((this.options.cacheImages ?? this.split === 'train') && this.cachedBytes + img.data.length <= cap) {
+      this.imageCache.set(index, img);
+      this.cachedBytes += img.data.length;
+    }
+    return img;
+  }
+
+  /** transform_img after Resize: the training jitter (identity with default options), then the crop. */
+  private jitterAndCrop(img: Image, rng: Rng): Image {
+    const a = this.options.augment ?? {};
+    let out = img;
+    if (a.brightness || a.contrast || a.saturation) {
+      out = colorJitter(out, rng, { brightness: a.brightness ?? 0, contrast: a.contrast ?? 0, saturation: a.saturation ?? 0 });
+    }
+    if (a.hflip) out = randomHflip(out, rng, a.hflip);
+    if (a.vflip) out = randomVflip(out, rng, a.vflip);
+    if (a.gray) out = randomGrayscale(out, rng, a.gray);
+    if (a.rotateDegrees || a.translate || a.scale) {
+      out = randomAffine(out, rng, {
+        degrees: a.rotateDegrees ?? 0,
+        translate: [a.translate ?? 0, a.translate ?? 0],
+        scale: [1 - (a.scale ?? 0), 1 + (a.scale ?? 0)],
+        interp: 'bilinear',
+      });
+    }
+    return centerCrop(out, this.imagesize);
+  }
+
+  private lasOptions(): LasOptions {
+    const o = this.options;
+    return {
+      resize: this.resize, imagesize: this.imagesize, norm: this.norm, featSize: this.featSize,
+      randAug: o.randAug ?? true,
+      textureTransform: (img, rng) => this.jitterAndCrop(resize(img, this.resize), rng),
+      betaMean: o.betaMean, betaStd: o.betaStd,
+    };
+  }
+
+  /** Foreground mask at imagesize x imagesize (1 = foreground), or null = whole image. */
+  private foreground(path: string): Uint8Array | null {
+    if (!this.fgDir) return null;
+    const p = join(this.fgDir, basename(path));
+    if (!existsSync(p)) throw new Error(`foreground mask ${p}: does not exist (for training image ${path})`);
+    // Reference: Resize (bilinear) + CenterCrop + ToTensor, then ceil: any non-zero value is foreground.
+    const m = centerCrop(resize(readImage(p, 'native'), this.resize), this.imagesize);
+    const out = new Uint8Array(this.imagesize * this.imagesize);
+    for (let i = 0; i < out.length; i++) out[i] = m.data[i * m.channels]! > 0 ? 1 : 0;
+    return out;
+  }
+
+  /** A training item; all randomness comes from `rng`. */
+  trainItem(index: number, rng: Rng): TrainItem {
+    const e = this.entry(index);
+    const rImg = rng.fork(10), rLas = rng.fork(11);
+    const image = toTensor(this.jitterAndCrop(this.loadResized(index), rImg), this.norm);
+    if (!this.textures) return { index, path: e.path, image };
+    const las = synthesize(image, this.textures, rLas, this.lasOptions(), this.foreground(e.path));
+    return { index, path: e.path, image, aug: las.aug, maskS: las.maskS, maskL: las.maskL, beta: las.beta, texture: las.texture };
+  }
+
+  /** A test item (deterministic: no augmentation). */
+  testItem(index: number): TestItem {
+    const e = this.entry(index);
+    const image = toTensor(centerCrop(this.loadResized(index), this.imagesize), this.norm);
+    const n = this.imagesize * this.imagesize;
+    const mask = new Float32Array(n);
+    if (e.maskPath) {
+      const interp = this.options.maskResample ?? 'nearest';
+      const m = centerCrop(resize(readImage(e.maskPath, 'gray'), this.resize, interp), this.imagesize);
+      const soft = interp === 'bilinear' && this.options.kind !== 'visa'; // VisA's reference binarises (> 0)
+      for (let i = 0; i < n; i++) mask[i] = soft ? m.data[i]! / 255 : m.data[i]! > 0 ? 1 : 0;
+    }
+    return { index, path: e.path, image, label: e.label, defect: e.defect, mask };
+  }
+
+  /** The item for (seed, epoch, index): the same wherever and in whatever order it is computed. */
+  item(index: number, seed: number, epoch: number): TrainItem | TestItem {
+    return this.split === 'train' ? this.trainItem(index, new Rng(deriveSeed(seed, epoch, index))) : this.testItem(index);
+  }
+
+  private entry(index: number): Entry {
+    const e = this.entries[index];
+    if (!e) throw new Error(`dataset: index ${index} out of range (${this.entries.length} items)`);
+    return e;
+  }
+}
