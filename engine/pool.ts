@@ -19,6 +19,9 @@ export function bucketSize(bytes: number): number {
 }
 
 const free = new Map<number, GPUBuffer[]>();
+// Buffers of the current device: a tensor disposed after releaseDevice() must not hand a buffer
+// of the old device to the next one.
+let owned = new WeakSet<GPUBuffer>();
 let pooledBytes = 0;
 let liveBytes = 0;
 let peakBytes = 0;
@@ -42,6 +45,7 @@ export function acquireBuffer(bytes: number): GPUBuffer {
   } else {
     misses++;
     buf = dev.createBuffer({ size, usage: USAGE });
+    owned.add(buf);
   }
   liveBytes += size;
   peakBytes = Math.max(peakBytes, liveBytes);
@@ -49,6 +53,7 @@ export function acquireBuffer(bytes: number): GPUBuffer {
 }
 
 export function releaseBuffer(buf: GPUBuffer): void {
+  if (!owned.has(buf)) return;
   const size = buf.size;
   liveBytes -= size;
   pooledBytes += size;
@@ -73,6 +78,7 @@ export function resetPeak(): void {
 }
 
 onRelease(() => {
+  owned = new WeakSet();
   free.clear();
   pooledBytes = 0;
   liveBytes = 0;

@@ -190,7 +190,9 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   E.manualSeed(opts.seed);
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
   const common = { kind: opts.dataset, root: opts.root, className: opts.className, resize: opts.resize, imagesize: opts.imagesize, norm, warn: (m: string) => log(`warning: ${m}`) };
-  const trainSet = AnomalyDataset.open({ ...common, split: 'train', textures: opts.augpath, randAug: opts.randAug, fg: opts.fg, betaMean: opts.betaMean, betaStd: opts.betaStd });
+  // mask_s lives on the first tap's grid (the reference hardcodes imagesize / 8: layer2's stride)
+  const downsampling = backbone.tapInfo(opts.cfg.layers[0]).stride;
+  const trainSet = AnomalyDataset.open({ ...common, split: 'train', downsampling, textures: opts.augpath, randAug: opts.randAug, fg: opts.fg, betaMean: opts.betaMean, betaStd: opts.betaStd });
   const plainSet = AnomalyDataset.open({ ...common, split: 'train', las: false });
   const testSet = AnomalyDataset.open({ ...common, split: 'test' });
   const trainLoader = new DataLoader(trainSet, { batchSize: opts.batchSize, seed: opts.seed, workers: opts.workers });

@@ -1,0 +1,111 @@
+// End to end on a tiny synthetic dataset: `glass train` (two epochs, checkpoints, metrics.json,
+// results.csv, visuals), `--resume` from the last checkpoint, `glass test` on the best checkpoint
+// and `glass predict` on a folder with a validation threshold. Random MobileNet weights and
+// 64-px images keep it to seconds; the numbers are not the point, the files and flows are.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeSyntheticDataset } from '../../data/synthetic.ts';
+import { main } from '../../glass/cli.ts';
+import { bestF1Threshold } from '../../glass/cli.ts';
+import * as E from '../../engine/index.ts';
+
+const t = suite('glass end to end');
+let dir = '';
+const common = () => [
+  '--data', join(dir, 'data'), '-d', 'button', '--augpath', join(dir, 'data', 'button', 'train', 'good'),
+  '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5',
+  '--resize', '64', '--imagesize', '64', '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32',
+  '--dsc_hidden', '16', '--step', '5', '--limit', '4', '--batch_size', '4', '--workers', '0', '--svd', '1',
+];
+const log: string[] = [];
+const capture = async (argv: string[]) => {
+  const [out, err] = [console.log, console.error];
+  console.log = console.error = (...a: unknown[]) => log.push(a.join(' '));
+  try {
+    return await main(argv);
+  } finally {
+    [console.log, console.error] = [out, err];
+  }
+};
+
+t.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'glass-e2e-'));
+  writeSyntheticDataset(join(dir, 'data'), { classes: ['button'], size: 64, train: 6, testGood: 3, testDefective: 5, seed: 1 });
+});
+t.after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+t('train writes checkpoints, metrics, results.csv and visuals', async () => {
+  const code = await capture(['train', ...common(), '--meta_epochs', '2', '--out', join(dir, 'out')]);
+  assert.is(code, 0, log.join('\n'));
+  const cls = join(dir, 'out', 'mvtec_button');
+  for (const f of ['ckpt.safetensors', 'ckpt_best.safetensors', 'metrics.json', 'log.jsonl']) assert.ok(existsSync(join(cls, f)), `${f} written`);
+  const m = JSON.parse(readFileSync(join(cls, 'metrics.json'), 'utf8'));
+  for (const k of ['image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'pixel_pro', 'best_epoch', 'last']) assert.ok(k in m, `metrics.json has ${k}`);
+  assert.ok(m.image_auroc >= 0 && m.image_auroc <= 1);
+  assert.ok(m.pixel_auroc >= 0 && m.pixel_auroc <= 1, 'synthetic data has pixel masks');
+  const csv = readFileSync(join(dir, 'out', 'results.csv'), 'utf8').trim().split('\n');
+  assert.is(csv[0].split(',')[0], 'class');
+  assert.ok(csv[1].startsWith('mvtec_button,'));
+  assert.ok(csv[2].startsWith('mean,'));
+  assert.is(readdirSync(join(cls, 'visuals')).length, 8, 'one PNG per test image');
+  const iters = readFileSync(join(cls, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.iteration);
+  assert.ok(iters.length >= 2 && iters.every((r) => Number.isFinite(r.loss)));
+  assert.ok(log.some((l) => /best epoch \d+: image AUROC/.test(l)));
+});
+
+t('resume continues from the saved epoch with the optimiser state', async () => {
+  log.length = 0;
+  const ck = join(dir, 'out', 'mvtec_button', 'ckpt.safetensors');
+  const code = await capture(['train', ...common(), '--meta_epochs', '3', '--out', join(dir, 'out2'), '--resume', ck, '--visuals', '0']);
+  assert.is(code, 0, log.join('\n'));
+  assert.ok(log.some((l) => /resumed from .* at epoch 2$/.test(l)), log.join('\n'));
+  assert.ok(log.some((l) => /^epoch 3\/3 /.test(l)));
+  assert.not.ok(log.some((l) => /^epoch 1\/3 /.test(l)));
+});
+
+t('test evaluates a checkpoint; predict scores a folder with a validation threshold', async () => {
+  log.length = 0;
+  const ck = join(dir, 'out', 'mvtec_button', 'ckpt_best.safetensors');
+  const flags = ['--data', join(dir, 'data'), '-d', 'button', '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5',
+    '--resize', '64', '--imagesize', '64', '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '16', '--workers', '0'];
+  let code = await capture(['test', ...flags, '--checkpoint', ck, '--out', join(dir, 'test')]);
+  assert.is(code, 0, log.join('\n'));
+  const mt = JSON.parse(readFileSync(join(dir, 'test', 'mvtec_button', 'metrics_test.json'), 'utf8'));
+  assert.ok(mt.image_auroc >= 0 && mt.pixel_pro !== undefined);
+  code = await capture(['predict', ...flags, '--checkpoint', ck, '--input', join(dir, 'data', 'button', 'test', 'spot'), '--val', join(dir, 'data', 'button', 'test'), '--out', join(dir, 'pred')]);
+  assert.is(code, 0, log.join('\n'));
+  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
+  assert.is(rows[0], 'path,score,anomalous');
+  assert.is(rows.length, 1 + readdirSync(join(dir, 'data', 'button', 'test', 'spot')).length);
+  assert.ok(log.some((l) => /threshold .* \(best F1/.test(l)));
+});
+
+t('bad arguments are clear errors with a non-zero exit', async () => {
+  const errs: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => errs.push(a.join(' '));
+  try {
+    assert.is(await main(['train', '--nope']), 2);
+    assert.is(await main(['train', '--data', join(dir, 'missing'), '-d', 'x', '--random_backbone', '--augpath', dir]), 1);
+    assert.is(await main(['frobnicate']), 2);
+  } finally {
+    console.error = orig;
+  }
+  assert.match(errs.join('\n'), /unknown option --nope/);
+  assert.match(errs.join('\n'), /missing/);
+  await E.initDevice(); // main() released the device; later test files get a fresh one
+});
+
+t('best-F1 threshold', () => {
+  // descending: 0.9 (1) 0.8 (1) 0.4 (0) 0.35 (1) 0.1 (0); F1 at >= 0.35 is 2*3 / (2*3 + 1 + 0)
+  const r = bestF1Threshold([0, 0, 1, 1, 1], [0.1, 0.4, 0.35, 0.8, 0.9]);
+  assert.is(r.threshold, 0.35);
+  assert.ok(Math.abs(r.f1 - 6 / 7) < 1e-12);
+});
+
+t.run();
