@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The GPU path: runs `bench all` (with the full GLASS shapes) on a Linux host with an NVIDIA GPU in
+# one go, within 8 minutes. Written for the hosts the device tool lends: no Vulkan loader, no
+# Node.js, no network. Everything it needs travels in ignored folders next to the repository:
+#   .gl/*.deb     Vulkan/EGL loader packages, unpacked into / here (see .library/device/README.md:
+#                 apt-get download libvulkan1 libegl1 libglvnd0 ...)
+#   .node/node.xz a static-enough x86-64 Node 20 binary, xz-compressed (xz -9 < $(which node))
+#   .nm/          a trimmed node_modules: webgpu (linux-x64 only), tsx, esbuild, @esbuild/linux-x64,
+#                 get-tsconfig, resolve-pkg-maps, @tensorflow (peer; optional), pngjs, jpeg-js
+# Prepare those with `bash bench/gpu.sh --pack` on the development machine; the carried size must
+# stay under the device tool's 64 MiB.
+# Usage on the GPU host:  bash bench/gpu.sh [OUT_DIR]     (writes OUT_DIR/bench-gpu.json and .txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --pack ]; then
+  mkdir -p .node .nm
+  xz -9 -c "$(command -v node)" > .node/node.xz
+  for m in webgpu tsx esbuild @esbuild/linux-x64 get-tsconfig resolve-pkg-maps pngjs jpeg-js; do
+    [ -d "node_modules/$m" ] && mkdir -p ".nm/$(dirname "$m")" && cp -r "node_modules/$m" ".nm/$m"
+  done
+  rm -rf .nm/webgpu/dist/{darwin-universal,linux-arm64,win32-*}
+  du -sh .node .nm .gl 2>/dev/null || true
+  exit 0
+fi
+
+OUT=${1:-${OUT:-/tmp/glass-bench}}
+mkdir -p "$OUT"
+# 1. Vulkan loader from carried packages when the host has none
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd"; break; fi
+done
+export __EGL_VENDOR_LIBRARY_FILENAMES=${__EGL_VENDOR_LIBRARY_FILENAMES:-/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+# 2. Node and modules
+if ! command -v node >/dev/null; then
+  mkdir -p /tmp/node/bin
+  xz -dc .node/node.xz > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
+  export PATH=/tmp/node/bin:$PATH
+fi
+[ -d node_modules/webgpu ] || { rm -rf node_modules; cp -r .nm node_modules; }
+# 3. Adapter, then every suite (paper-size cases included), one JSON
+node scripts/probe-adapter.mjs | tee "$OUT/adapter.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader >> "$OUT/adapter.txt" 2>/dev/null || true
+timeout 470 node --import tsx bench/main.ts all --full --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt"
