@@ -72,11 +72,13 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
   };
   let params: Uint32Array;
   let rank = 0;
+  let run = 1;
   if (contiguous) {
     params = elementwiseParams(n, out, inputs, scalars, shape, true);
   } else {
     const simp = simplify(shape, [[...out.strides], ...inStrides]);
     rank = simp.shape.length;
+    run = simp.shape[rank - 1] % 4 === 0 ? 4 : 1;
     if (rank > MAX_RANK) throw new Error(`${op.name}: tensors of rank ${rank} after merging dims are not supported (max ${MAX_RANK})`);
     params = elementwiseParams(
       n,
@@ -88,6 +90,6 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
     );
   }
   const bufs = [...inputs.map((t) => t.storage.buffer), out.storage.buffer];
-  dispatch(elementwiseKernel(spec, rank, contiguous), bufs, params, contiguous ? grid1d(Math.ceil(n / UNROLL)) : grid1d(n));
+  dispatch(elementwiseKernel(spec, rank, contiguous, run), bufs, params, grid1d(Math.ceil(n / (contiguous ? UNROLL : run))));
   return out;
 }

@@ -23,9 +23,10 @@ export interface ElementwiseSpec {
 
 const VARS = 'abcdefgh';
 
-export function elementwiseKernel(spec: ElementwiseSpec, rank: number, contiguous: boolean): Kernel {
+/** `run`: elements per invocation along the innermost dim in the strided variant (1 or 4). */
+export function elementwiseKernel(spec: ElementwiseSpec, rank: number, contiguous: boolean, run = 1): Kernel {
   const k = spec.inTypes.length;
-  const key = `ew:${spec.name}:${spec.inTypes.join(',')}>${spec.outType}:${contiguous ? 'c' : rank}:${spec.scalars}:${spec.expr}`;
+  const key = `ew:${spec.name}:${spec.inTypes.join(',')}>${spec.outType}:${contiguous ? 'c' : `${rank}r${run}`}:${spec.scalars}:${spec.expr}`;
   return {
     name: `ew.${spec.name}`,
     key,
@@ -52,10 +53,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[${pu(2 + i)} + gi];`);
         lines.push(`    out[${pu(1)} + gi] = ${spec.expr};`, '  }');
       } else {
+        // Each invocation takes `run` consecutive elements of the innermost dim: the div/mod index
+        // decomposition (slow integer division on CPU drivers) is paid once per run.
         lines.push(main1d());
-        lines.push(`  if (gi >= ${pu(0)}) { return; }`);
+        lines.push(`  let e0 = gi * ${run}u;`, `  if (e0 >= ${pu(0)}) { return; }`);
         scalars();
-        lines.push(`  var rem = gi;`, `  var oo = ${pu(1)};`);
+        lines.push(`  var rem = e0;`, `  var oo = ${pu(1)};`);
         for (let i = 0; i < k; i++) lines.push(`  var o${i} = ${pu(2 + i)};`);
         for (let d = rank - 1; d >= 0; d--) {
           lines.push(`  { let sz = ${pu(base + d)}; let id = rem % sz; rem = rem / sz;`);
@@ -63,8 +66,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           for (let i = 0; i < k; i++) lines.push(`    o${i} += id * ${pu(base + rank * (2 + i) + d)};`);
           lines.push('  }');
         }
-        for (let i = 0; i < k; i++) lines.push(`  let ${VARS[i]} = in${i}[o${i}];`);
-        lines.push(`  out[oo] = ${spec.expr};`);
+        const last = rank - 1;
+        lines.push(`  for (var j = 0u; j < ${run}u; j++) {`);
+        for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[o${i} + j * ${pu(base + rank * (2 + i) + last)}];`);
+        lines.push(`    out[oo + j * ${pu(base + rank + last)}] = ${spec.expr};`, '  }');
       }
       lines.push('}');
       return lines.join('\n');
