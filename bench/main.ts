@@ -1,4 +1,4 @@
-// `npm run bench -- <suite> [--json FILE] [--profile] [--quick] [--full]`
+// `npm run bench -- <suite> [--json FILE] [--profile] [--quick] [--full] [--autotune]`
 // Suites: matmul, conv, elementwise, reduce, ga, backbone, glass, all. Every case runs our engine
 // and, where one exists, the tfjs-backend-webgpu peer on the SAME Dawn device in the same process;
 // PyTorch CPU (Debian's python3-torch) is the native reference for matmul/conv when installed.
@@ -237,6 +237,10 @@ if (suite !== 'all' && !SUITES[suite]) {
   process.exit(2);
 }
 await E.initDevice();
+if (argv.includes('--autotune') || process.env.GLASS_AUTOTUNE === '1') {
+  const r = await E.autotune({ force: argv.includes('--autotune') });
+  console.log(`matmul autotune (${r.fromCache ? 'cached' : 'measured'}, ${r.file}): ${JSON.stringify(r.choices)}`);
+}
 const info = deviceInfo();
 label = { adapter: info.description, driver: `${info.vendor} ${info.architecture}`.trim() };
 for (const [name, run] of Object.entries(SUITES)) {

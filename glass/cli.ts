@@ -292,7 +292,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(helpText(command));
     return 0;
   }
-  if (command !== 'synth' && command !== 'weights' && command !== 'judge') await E.initDevice();
+  if (command !== 'synth' && command !== 'weights' && command !== 'judge') {
+    await E.initDevice();
+    if (process.env.GLASS_AUTOTUNE === '1') await E.autotune();
+  }
   try {
     await COMMANDS[command](args, log);
     return 0;

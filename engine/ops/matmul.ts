@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
-import { matmulKernel, DEFAULT_VARIANT, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import { matmulKernel, DEFAULT_VARIANT, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
 import { broadcastShapes, fmt, numel } from '../shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
 import { sumTo, sum } from './reduce.ts';
@@ -13,9 +13,22 @@ import { broadcastStrides } from './launch.ts';
 import { cast } from './unary.ts';
 
 let variantOverride: MatmulVariant | null = null;
-/** Chooses the workgroup shape for all matmuls (used by the autotuner and benchmarks). */
-export function setMatmulVariant(v: MatmulVariant | null): void {
-  variantOverride = v;
+/** Forces one workgroup shape for all matmuls (benchmarks); null restores tuned/default choice. */
+export function setMatmulVariant(v: MatmulVariant | string | null): void {
+  variantOverride = typeof v === 'string' ? variantByName(v) : v;
+}
+
+/** Per shape class choices made by the autotuner (engine/autotune.ts). */
+const tuned = new Map<string, MatmulVariant>();
+export function setTunedVariants(choices: Record<string, string>): void {
+  tuned.clear();
+  for (const [cls, name] of Object.entries(choices)) tuned.set(cls, variantByName(name));
+}
+
+/** Shape class: log2 buckets of the rows and of the work, and the operand layouts. */
+export function matmulShapeClass(M: number, N: number, K: number, la: string, lb: string): string {
+  const b = (x: number) => Math.min(Math.max(Math.round(Math.log2(Math.max(x, 1)) / 2), 0), 12);
+  return `m${b(M)}n${b(N)}k${b(K)}:${la}${lb}`;
 }
 
 function layoutA(M: number, K: number, sM: number, sK: number, aligned: boolean): Layout {
@@ -67,7 +80,7 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   // B [K, N] is A-like with roles swapped: 'row' = N contiguous
   const lbT = layoutA(N, K, sBn, sBk, bl); // 'row' here means K contiguous = B 'col'
   const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
-  const variant = variantOverride ?? DEFAULT_VARIANT;
+  const variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? DEFAULT_VARIANT;
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
   const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);
   for (let i = 0; i < 3; i++) p.u32(bs[i] ?? 1);

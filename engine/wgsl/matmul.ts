@@ -18,6 +18,23 @@ export interface MatmulVariant {
 
 export const DEFAULT_VARIANT: MatmulVariant = { wgx: 16, wgy: 8 };
 
+/** Named variants (selectable with setMatmulVariant('wg16x8') or GLASS_MATMUL_VARIANT). */
+export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
+  wg8x8: { wgx: 8, wgy: 8 },
+  wg16x8: { wgx: 16, wgy: 8 },
+  wg8x16: { wgx: 8, wgy: 16 },
+  wg16x16: { wgx: 16, wgy: 16 },
+  wg4x16: { wgx: 4, wgy: 16 },
+  wg32x4: { wgx: 32, wgy: 4 },
+  wg64x1: { wgx: 64, wgy: 1 },
+};
+
+export function variantByName(name: string): MatmulVariant {
+  const v = MATMUL_VARIANTS[name];
+  if (!v) throw new Error(`matmul: unknown variant '${name}' (${Object.keys(MATMUL_VARIANTS).join(', ')})`);
+  return v;
+}
+
 export interface MatmulConfig {
   /** A is [M, K]: 'row' = K contiguous, 'col' = M contiguous. */
   a: Layout;

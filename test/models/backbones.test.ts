@@ -94,7 +94,7 @@ t('MobileNetV1 from ../shared matches the NumPy reference (conv_pw_5, conv_pw_11
     for (const tap of ['conv_pw_5', 'conv_pw_11']) {
       const spec = fx.taps[tap];
       const [, h, w, C] = spec.shape;
-      const got = await out.get(tap)!.data();
+      const got = (await out.get(tap)!.data()) as Float32Array;
       assert.equal([...out.get(tap)!.shape], [1, C, h, w]);
       const chans: number[] = spec.channels;
       const exp = Float32Array.from((spec.values as number[][][]).flat(2));

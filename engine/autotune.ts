@@ -1,0 +1,90 @@
+// A small autotuner: times every named matmul variant on representative shapes of each class
+// seen in a workload (or a default set), keeps the fastest per shape class, and caches the table
+// per adapter in $GLASS_CACHE_DIR (default ~/.cache/glass-ts) so later runs load it instantly.
+// Opt-in (`await autotune()`, or GLASS_AUTOTUNE=1 for the CLI and benchmarks): tuning costs
+// seconds, and defaults are reasonable everywhere.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileSync, renameSync } from 'node:fs';
+import { deviceInfo } from './device.ts';
+import { sync } from './runtime.ts';
+import { tidy } from './memory.ts';
+import { randn } from './ops/creation.ts';
+import { matmul, setMatmulVariant, setTunedVariants, matmulShapeClass } from './ops/matmul.ts';
+import { MATMUL_VARIANTS } from './wgsl/matmul.ts';
+
+export interface TuneShape {
+  M: number;
+  N: number;
+  K: number;
+  /** Read B transposed (x @ W^T, as Linear does). */
+  bT?: boolean;
+}
+
+/** Shapes GLASS and the backbones hit: discriminator and projection layers, square sizes. */
+export const DEFAULT_TUNE_SHAPES: TuneShape[] = [
+  { M: 1024, N: 1024, K: 1024 },
+  { M: 6272, N: 256, K: 384, bT: true },
+  { M: 6272, N: 384, K: 256 },
+  { M: 6272, N: 384, K: 384, bT: true },
+  { M: 512, N: 512, K: 512 },
+];
+
+function cachePath(): string {
+  const i = deviceInfo();
+  const key = `${i.vendor}-${i.architecture}-${i.description}`.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
+  return join(process.env.GLASS_CACHE_DIR ?? join(homedir(), '.cache', 'glass-ts'), `matmul-tune-${key}.json`);
+}
+
+export interface TuneResult {
+  file: string;
+  choices: Record<string, string>;
+  /** ms per variant per class (only when measured now). */
+  timings?: Record<string, Record<string, number>>;
+  fromCache: boolean;
+}
+
+async function time(fn: () => void, reps: number): Promise<number> {
+  tidy(fn);
+  await sync();
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    tidy(fn);
+    await sync();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+/** Loads the cached table for this adapter, or measures and writes it. */
+export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; reps?: number } = {}): Promise<TuneResult> {
+  const file = cachePath();
+  if (!opts.force && existsSync(file)) {
+    const choices = JSON.parse(readFileSync(file, 'utf8')).choices as Record<string, string>;
+    setTunedVariants(choices);
+    return { file, choices, fromCache: true };
+  }
+  const choices: Record<string, string> = {};
+  const timings: Record<string, Record<string, number>> = {};
+  for (const s of opts.shapes ?? DEFAULT_TUNE_SHAPES) {
+    const a = randn([s.M, s.K]);
+    const b = s.bT ? randn([s.N, s.K]) : randn([s.K, s.N]);
+    const cls = matmulShapeClass(s.M, s.N, s.K, s.K % 4 === 0 ? 'row' : 'scalar', s.bT ? 'col' : 'row');
+    timings[cls] = {};
+    for (const name of Object.keys(MATMUL_VARIANTS)) {
+      setMatmulVariant(name);
+      timings[cls][name] = await time(() => void matmul(a, s.bT ? b.T : b), opts.reps ?? 2);
+    }
+    setMatmulVariant(null);
+    choices[cls] = Object.entries(timings[cls]).sort((x, y) => x[1] - y[1])[0][0];
+    a.dispose();
+    b.dispose();
+  }
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file + '.tmp', JSON.stringify({ adapter: deviceInfo().description, choices, timings }, null, 2));
+  renameSync(file + '.tmp', file);
+  setTunedVariants(choices);
+  return { file, choices, timings, fromCache: false };
+}
