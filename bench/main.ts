@@ -72,6 +72,10 @@ async function suiteMatmul(): Promise<void> {
     const o = await ours(() => void E.matmul(a, b), itersFor(f));
     const p = t ? await t.tfjsMatmul(m, n, k, timing) : null;
     records.push(makeRecord({ suite: 'matmul', case: name, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: p, ...label }));
+    if (name === 'square 1024') {
+      // the machine's practical ceiling: PyTorch's sgemm on the CPU
+      for (const r of (await torchRef({ op: 'matmul', m, n, k })) ?? []) records.push(makeRecord({ suite: 'matmul', case: `${name} vs CPU`, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: r, ...label }));
+    }
     a.dispose();
     b.dispose();
   }
@@ -174,6 +178,17 @@ function mobilenet() {
   return existsSync(SHARED_MOBILENET) ? createBackbone('mobilenet_v1', { weights: SHARED_MOBILENET }) : createBackbone('mobilenet_v1', { random: true });
 }
 
+/** PyTorch CPU (1 and 2 threads) on the same cases, or null with the reason printed once. */
+async function torchRef(c: import('./peers/cases.ts').PeerCase): Promise<{ name: string; ms_median: number }[] | null> {
+  const { torchCpu } = await import('./peers/torch.ts');
+  const r = await torchCpu([c], { threads: [1, 2], ...timing });
+  if (!r.ok) {
+    console.log(`  PyTorch CPU reference skipped: ${r.reason}`);
+    return null;
+  }
+  return r.timings.map((t) => ({ name: t.name, ms_median: t.ms_median }));
+}
+
 async function suiteBackbone(): Promise<void> {
   const cases: [string, () => ReturnType<typeof createBackbone>, string[], number][] = [
     ['mobilenet_v1 to conv_pw_11', mobilenet, ['conv_pw_5', 'conv_pw_11'], 288],
@@ -183,8 +198,9 @@ async function suiteBackbone(): Promise<void> {
     const bb = make();
     const x = E.keep(E.randn([8, 3, size, size]));
     const m = await ours(() => void bb.forward(x, taps), 1);
-    records.push(makeRecord({ suite: 'backbone', case: `${name} @${size}, batch 8`, shape: `8x3x${size}x${size}`, ours: m, peer: null, ...label }));
-    console.log(`  ${name}: ${((8 * 1000) / m.medianMs).toFixed(2)} images/s`);
+    const ref = name.startsWith('wide') ? await torchRef({ op: 'backbone', arch: 'wide_resnet50_2', until: 'layer3', batch: 8, size }) : null;
+    for (const p of ref ?? [null]) records.push(makeRecord({ suite: 'backbone', case: `${name} @${size}, batch 8`, shape: `8x3x${size}x${size}`, ours: m, peer: p, ...label }));
+    console.log(`  ${name}: ${((8 * 1000) / m.medianMs).toFixed(2)} images/s` + (ref ? `; ${ref.map((p) => `${p.name} ${((8 * 1000) / p.ms_median).toFixed(2)} images/s`).join(', ')}` : ''));
     x.dispose();
     bb.dispose();
   }

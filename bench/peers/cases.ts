@@ -7,7 +7,8 @@ export type PeerCase =
   | { op: 'matmul'; m: number; n: number; k: number }
   | ({ op: 'conv2d'; pass: 'fwd' | 'bwd_input' | 'bwd_filter' } & Conv2dSpec)
   | { op: 'elementwise'; n: number; kind?: 'add' | 'mul' | 'relu' }
-  | { op: 'reduce_sum'; shape: number[]; axis: number };
+  | { op: 'reduce_sum'; shape: number[]; axis: number }
+  | { op: 'backbone'; arch: string; until: string; batch: number; size: number };
 
 export const CONV_3X3_64: Conv2dSpec = { n: 1, cin: 64, h: 56, w: 56, cout: 64, kh: 3, kw: 3, stride: 1, pad: 1 };
 
@@ -31,6 +32,8 @@ export function describeCase(c: PeerCase): { op: string; shape: string; flops?: 
       const kind = c.kind ?? 'add';
       return { op: `elementwise_${kind}`, shape: `${c.n}`, bytes: (kind === 'relu' ? 2 : 3) * c.n * 4 };
     }
+    case 'backbone':
+      return { op: `backbone_${c.arch}`, shape: `${c.batch}x3x${c.size}x${c.size} to ${c.until}` };
     case 'reduce_sum': {
       const size = c.shape.reduce((a, b) => a * b, 1);
       const ax = c.axis < 0 ? c.axis + c.shape.length : c.axis;

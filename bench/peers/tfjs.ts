@@ -269,5 +269,6 @@ export function tfjsCase(c: PeerCase, o: PeerTimingOptions = {}): Promise<PeerTi
     case 'conv2d': return tfjsConv2d(c, c.pass, o);
     case 'elementwise': return tfjsElementwise(c.n, c.kind, o);
     case 'reduce_sum': return tfjsReduceSum(c.shape, c.axis, o);
+    case 'backbone': return Promise.reject(new Error('bench/peers/tfjs: no tfjs backbone case (PyTorch CPU is the backbone reference)'));
   }
 }

@@ -77,6 +77,22 @@ def make_case(c):
         if kind == "relu":
             return lambda: torch.clamp(a, min=0, out=out)
         fail(f"elementwise: unknown kind {kind!r}")
+    if op == "backbone":
+        # torchvision's network (random weights: the time does not depend on them), forward to the
+        # last requested stage, eval mode, as GLASS's frozen feature extractor runs it
+        import torchvision
+        net = getattr(torchvision.models, c["arch"])().eval()
+        x = torch.randn(c["batch"], 3, c["size"], c["size"])
+        stages = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+        last = stages.index(c["until"])
+        mods = [getattr(net, s) for s in stages[: last + 1]]
+
+        def run():
+            h = x
+            for m in mods:
+                h = m(h)
+            return h
+        return run
     if op == "reduce_sum":
         x = torch.randn(*c["shape"])
         axis = c["axis"]

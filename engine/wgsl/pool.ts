@@ -1,0 +1,230 @@
+// Pooling kernels (used by ops/pool.ts): one invocation per output for the forward passes and
+// one per input element for the backward passes, which gather from the outputs whose windows
+// hold that element (deterministic, no atomics). Planes are contiguous [NC, H, W].
+import type { Kernel } from '../runtime.ts';
+import { PARAMS_DECL, main1d, pu, pi, pf, storage } from './common.ts';
+
+// Shared window params: 0 total, 1 H, 2 W, 3 OH, 4 OW, 5 KH, 6 KW, 7 SY, 8 SX, 9 PY (i32),
+// 10 PX (i32), 11 DY, 12 DX, 13 xOff, 14 avg mode (0: exclude pad, 1: include pad, 2: divisor override), 15 override (f32)
+const HEAD = `  let H = ${pi(1)}; let W = ${pi(2)}; let OH = ${pu(3)}; let OW = ${pu(4)};
+  let KH = ${pi(5)}; let KW = ${pi(6)}; let SY = ${pi(7)}; let SX = ${pi(8)}; let PY = ${pi(9)}; let PX = ${pi(10)};
+  let DY = ${pi(11)}; let DX = ${pi(12)};`;
+
+/** Max pooling: values and the flat in-plane index (ih * W + iw) of the first maximum (NaN wins, as in torch). */
+export function maxPoolKernel(): Kernel {
+  return {
+    name: 'maxPool2d',
+    key: 'pool.max',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'X', 'f32')}
+${storage(2, 'Out', 'f32', true)}
+${storage(3, 'Idx', 'i32', true)}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+${HEAD}
+  let ow = gi % OW;
+  let r = gi / OW;
+  let oh = r % OH;
+  let plane = r / OH;
+  let base = ${pu(13)} + plane * u32(H * W);
+  var h0 = i32(oh) * SY - PY;
+  var w0 = i32(ow) * SX - PX;
+  // first in-bounds tap (torch starts its argmax there)
+  while (h0 < 0) { h0 += DY; }
+  while (w0 < 0) { w0 += DX; }
+  let hEnd = min(i32(oh) * SY - PY + (KH - 1) * DY + 1, H);
+  let wEnd = min(i32(ow) * SX - PX + (KW - 1) * DX + 1, W);
+  var ninfBits = 0xff800000u; // a var: WGSL constant folding rejects an infinite literal
+  var best = bitcast<f32>(ninfBits);
+  var bi = h0 * W + w0;
+  for (var ih = h0; ih < hEnd; ih += DY) {
+    for (var iw = w0; iw < wEnd; iw += DX) {
+      let v = X[base + u32(ih * W + iw)];
+      if (v > best || v != v) { best = v; bi = ih * W + iw; }
+    }
+  }
+  Out[gi] = best;
+  Idx[gi] = bi;
+}`,
+  };
+}
+
+/** dX[plane, ih, iw] = sum of g over the outputs whose argmax is (ih, iw). */
+export function maxPoolBackwardKernel(): Kernel {
+  return {
+    name: 'maxPool2d.backward',
+    key: 'pool.max.bwd',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'G', 'f32')}
+${storage(2, 'Idx', 'i32')}
+${storage(3, 'GradX', 'f32', true)}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+${HEAD}
+  let iw = i32(gi % u32(W));
+  let r = gi / u32(W);
+  let ih = i32(r % u32(H));
+  let plane = r / u32(H);
+  let obase = ${pu(13)} + plane * OH * OW;
+  let me = ih * W + iw;
+  var acc = 0.0;
+  for (var ky = 0; ky < KH; ky++) {
+    let t = ih + PY - ky * DY;
+    let oh = t / SY;
+    if (t < 0 || oh * SY != t || oh >= i32(OH)) { continue; }
+    for (var kx = 0; kx < KW; kx++) {
+      let u = iw + PX - kx * DX;
+      let ow = u / SX;
+      if (u < 0 || ow * SX != u || ow >= i32(OW)) { continue; }
+      let o = obase + u32(oh) * OW + u32(ow);
+      if (Idx[o] == me) { acc += G[o]; }
+    }
+  }
+  GradX[gi] = acc;
+}`,
+  };
+}
+
+// Average-pool divisor of output (oh, ow), torch's rule: the window clipped to the padded input
+// counts when count_include_pad, else the window clipped to the input.
+const AVG_DIV = `fn avgDiv(oh: i32, ow: i32, H: i32, W: i32, KH: i32, KW: i32, SY: i32, SX: i32, PY: i32, PX: i32) -> vec4<i32> {
+  let hs = oh * SY - PY; let ws = ow * SX - PX;
+  return vec4<i32>(max(hs, 0), min(hs + KH, H), max(ws, 0), min(ws + KW, W));
+}
+fn avgDivisor(oh: i32, ow: i32, H: i32, W: i32, KH: i32, KW: i32, SY: i32, SX: i32, PY: i32, PX: i32, mode: u32, ov: f32) -> f32 {
+  var hs = oh * SY - PY; var ws = ow * SX - PX;
+  var he = min(hs + KH, H + PY); var we = min(ws + KW, W + PX);
+  let poolSize = (he - hs) * (we - ws);
+  hs = max(hs, 0); ws = max(ws, 0); he = min(he, H); we = min(we, W);
+  if (mode == 2u) { return ov; }
+  if (mode == 1u) { return f32(poolSize); }
+  return f32((he - hs) * (we - ws));
+}`;
+
+export function avgPoolKernel(): Kernel {
+  return {
+    name: 'avgPool2d',
+    key: 'pool.avg',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'X', 'f32')}
+${storage(2, 'Out', 'f32', true)}
+${AVG_DIV}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+${HEAD}
+  let ow = gi % OW;
+  let r = gi / OW;
+  let oh = r % OH;
+  let plane = r / OH;
+  let base = ${pu(13)} + plane * u32(H * W);
+  let b = avgDiv(i32(oh), i32(ow), H, W, KH, KW, SY, SX, PY, PX);
+  var acc = 0.0;
+  for (var ih = b.x; ih < b.y; ih++) {
+    for (var iw = b.z; iw < b.w; iw++) { acc += X[base + u32(ih * W + iw)]; }
+  }
+  let empty = b.x >= b.y || b.z >= b.w;
+  Out[gi] = select(acc / avgDivisor(i32(oh), i32(ow), H, W, KH, KW, SY, SX, PY, PX, ${pu(14)}, ${pf(15)}), 0.0, empty);
+}`,
+  };
+}
+
+export function avgPoolBackwardKernel(): Kernel {
+  return {
+    name: 'avgPool2d.backward',
+    key: 'pool.avg.bwd',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'G', 'f32')}
+${storage(2, 'GradX', 'f32', true)}
+${AVG_DIV}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+${HEAD}
+  let iw = i32(gi % u32(W));
+  let r = gi / u32(W);
+  let ih = i32(r % u32(H));
+  let plane = r / u32(H);
+  let obase = ${pu(13)} + plane * OH * OW;
+  var acc = 0.0;
+  for (var ky = 0; ky < KH; ky++) {
+    let t = ih + PY - ky;
+    let oh = t / SY;
+    if (t < 0 || oh * SY != t || oh >= i32(OH)) { continue; }
+    for (var kx = 0; kx < KW; kx++) {
+      let u = iw + PX - kx;
+      let ow = u / SX;
+      if (u < 0 || ow * SX != u || ow >= i32(OW)) { continue; }
+      acc += G[obase + u32(oh) * OW + u32(ow)] / avgDivisor(oh, ow, H, W, KH, KW, SY, SX, PY, PX, ${pu(14)}, ${pf(15)});
+    }
+  }
+  GradX[gi] = acc;
+}`,
+  };
+}
+
+// Adaptive average pooling, PyTorch's bins: [floor(i*L/O), ceil((i+1)*L/O)).
+// Params: 0 total, 1 H, 2 W, 3 OH, 4 OW, 5 xOff
+const BINS = `fn binStart(i: u32, L: u32, O: u32) -> u32 { return (i * L) / O; }
+fn binEnd(i: u32, L: u32, O: u32) -> u32 { return ((i + 1u) * L + O - 1u) / O; }`;
+
+export function adaptiveAvgKernel(): Kernel {
+  return {
+    name: 'adaptiveAvgPool2d',
+    key: 'pool.adaptive',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'X', 'f32')}
+${storage(2, 'Out', 'f32', true)}
+${BINS}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+  let H = ${pu(1)}; let W = ${pu(2)}; let OH = ${pu(3)}; let OW = ${pu(4)};
+  let ow = gi % OW;
+  let r = gi / OW;
+  let oh = r % OH;
+  let plane = r / OH;
+  let base = ${pu(5)} + plane * H * W;
+  let h0 = binStart(oh, H, OH); let h1 = binEnd(oh, H, OH);
+  let w0 = binStart(ow, W, OW); let w1 = binEnd(ow, W, OW);
+  var acc = 0.0;
+  for (var ih = h0; ih < h1; ih++) {
+    for (var iw = w0; iw < w1; iw++) { acc += X[base + ih * W + iw]; }
+  }
+  Out[gi] = acc / f32((h1 - h0) * (w1 - w0));
+}`,
+  };
+}
+
+export function adaptiveAvgBackwardKernel(): Kernel {
+  return {
+    name: 'adaptiveAvgPool2d.backward',
+    key: 'pool.adaptive.bwd',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'G', 'f32')}
+${storage(2, 'GradX', 'f32', true)}
+${BINS}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+  let H = ${pu(1)}; let W = ${pu(2)}; let OH = ${pu(3)}; let OW = ${pu(4)};
+  let iw = gi % W;
+  let r = gi / W;
+  let ih = r % H;
+  let plane = r / H;
+  let obase = ${pu(5)} + plane * OH * OW;
+  var acc = 0.0;
+  // bins holding ih start at floor(ih*OH/H); later ones may overlap while their start <= ih
+  for (var oh = (ih * OH) / H; oh < OH; oh++) {
+    let h0 = binStart(oh, H, OH);
+    if (h0 > ih) { break; }
+    let h1 = binEnd(oh, H, OH);
+    if (h1 <= ih) { continue; }
+    for (var ow = (iw * OW) / W; ow < OW; ow++) {
+      let w0 = binStart(ow, W, OW);
+      if (w0 > iw) { break; }
+      let w1 = binEnd(ow, W, OW);
+      if (w1 <= iw) { continue; }
+      acc += G[obase + oh * OW + ow] / f32((h1 - h0) * (w1 - w0));
+    }
+  }
+  GradX[gi] = acc;
+}`,
+  };
+}
