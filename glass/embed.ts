@@ -18,21 +18,19 @@ function kernel(T: number) {
   const tapBase = (t: number) => 5 + 6 * t;
   const fetch = (t: number) => {
     const b = tapBase(t);
-    if (t === 0)
-      return `fn tapv${t}(bi: u32, c: u32, yy: i32, xx: i32) -> f32 {
+    // zero-padded read of tap t (the unfold's padding is relative to the tap's own grid)
+    const tapv = `fn tapv${t}(bi: u32, c: u32, yy: i32, xx: i32) -> f32 {
   let h = i32(${pu(b + 1)}); let w = i32(${pu(b + 2)});
   if (yy < 0 || xx < 0 || yy >= h || xx >= w) { return 0.0; }
   return tap${t}[${pu(b + 3)} + ((bi * ${pu(b)} + c) * u32(h) + u32(yy)) * u32(w) + u32(xx)];
-}
+}`;
+    if (t === 0)
+      return `${tapv}
 fn unf${t}(bi: u32, j: u32, y: u32, x: u32) -> f32 {
   let c = j / 9u; let k = j % 9u;
   return tapv${t}(bi, c, i32(y) + i32(k / 3u) - 1, i32(x) + i32(k % 3u) - 1);
 }`;
-    return `fn tapv${t}(bi: u32, c: u32, yy: i32, xx: i32) -> f32 {
-  let h = i32(${pu(b + 1)}); let w = i32(${pu(b + 2)});
-  if (yy < 0 || xx < 0 || yy >= h || xx >= w) { return 0.0; }
-  return tap${t}[${pu(b + 3)} + ((bi * ${pu(b)} + c) * u32(h) + u32(yy)) * u32(w) + u32(xx)];
-}
+    return `${tapv}
 // bilinear (align_corners=False) sample of unfolded plane j of tap ${t} at tap-0 cell (y, x)
 fn unf${t}(bi: u32, j: u32, y: u32, x: u32) -> f32 {
   let c = j / 9u; let k = j % 9u;
