@@ -89,7 +89,7 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   p.u32(bias?.offset ?? 0);
   const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
   if (bias) bufs.push(bias.storage.buffer);
-  const wg: [number, number, number] = [Math.ceil(Math.ceil(N / 8) / variant.wgx), Math.ceil(Math.ceil(M / 4) / variant.wgy), batch];
+  const wg: [number, number, number] = [Math.ceil(Math.ceil(N / (4 * (variant.tnv ?? 2))) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), batch];
   dispatch(matmulKernel(cfg), bufs, p.build(), wg);
   return out;
 }

@@ -11,12 +11,15 @@ import { PARAMS_DECL, pu } from './common.ts';
 export type Layout = 'row' | 'col' | 'scalar';
 
 export interface MatmulVariant {
-  /** Workgroup size (x covers N in steps of 8, y covers M in steps of 4). */
+  /** Workgroup size (x covers N, y covers M). */
   wgx: number;
   wgy: number;
+  /** Rows of C per invocation (a multiple of 4) and vec4 columns per invocation. */
+  tm?: number;
+  tnv?: number;
 }
 
-export const DEFAULT_VARIANT: MatmulVariant = { wgx: 16, wgy: 8 };
+export const DEFAULT_VARIANT: MatmulVariant = { wgx: 16, wgy: 8, tm: 4, tnv: 2 };
 
 /** Named variants (selectable with setMatmulVariant('wg16x8') or GLASS_MATMUL_VARIANT). */
 export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
@@ -27,6 +30,10 @@ export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
   wg4x16: { wgx: 4, wgy: 16 },
   wg32x4: { wgx: 32, wgy: 4 },
   wg64x1: { wgx: 64, wgy: 1 },
+  't8x2.wg16x8': { wgx: 16, wgy: 8, tm: 8, tnv: 2 },
+  't4x4.wg16x8': { wgx: 16, wgy: 8, tm: 4, tnv: 4 },
+  't8x4.wg8x8': { wgx: 8, wgy: 8, tm: 8, tnv: 4 },
+  't4x1.wg16x16': { wgx: 16, wgy: 16, tm: 4, tnv: 1 },
 };
 
 export function variantByName(name: string): MatmulVariant {
@@ -49,130 +56,95 @@ export interface MatmulConfig {
 
 // Param word layout (u32): 0 M, 1 N, 2 K, 3 offA, 4 offB, 5 sAm, 6 sAk, 7 sBk, 8 sBn,
 // 9..11 batch shape, 12..14 A batch strides, 15..17 B batch strides, 18 offBias
+// The generated code is fully unrolled (registers, no private arrays): per 4-k step each
+// invocation loads tm/4 or tm vec4s of A and 4*tnv vec4s of B and issues 4*tm*tnv vec4 FMAs.
 export function matmulKernel(cfg: MatmulConfig): Kernel {
   const { a, b, cVec, bias, batchRank, variant } = cfg;
-  const key = `matmul:${a}:${b}:${cVec}:${bias}:${batchRank}:${variant.wgx}x${variant.wgy}`;
+  const tm = variant.tm ?? 4;
+  const tnv = variant.tnv ?? 2;
+  const tn = 4 * tnv;
+  const key = `matmul:${a}:${b}:${cVec}:${bias}:${batchRank}:${variant.wgx}x${variant.wgy}:t${tm}x${tnv}`;
   return {
     name: 'matmul',
     key,
     code: () => {
-      const aT = a === 'scalar' ? 'f32' : 'vec4<f32>';
-      const bT = b === 'scalar' ? 'f32' : 'vec4<f32>';
-      // Every layout is turned into the same canonical blocks: aR[r] = A[m0+r, k0..k0+3] and
-      // bR[kk] = B[k0+kk, n0..n0+3], bS[kk] = B[k0+kk, n0+4..n0+7]; accumulation is then a
-      // broadcast-scalar times vec4 FMA per (row, k), 32 vec4 FMAs per 4-k step.
-      const loadA = {
-        row: `var aR: array<vec4<f32>, 4>;
-    for (var r = 0u; r < 4u; r++) { aR[r] = A[(offA + min(m0 + r, M - 1u) * sAm + k0) / 4u]; }`,
-        col: `let mm = min(m0, M - 4u);
-    let aC = mat4x4<f32>(A[(offA + k0 * sAk + mm) / 4u], A[(offA + (k0 + 1u) * sAk + mm) / 4u],
-                         A[(offA + (k0 + 2u) * sAk + mm) / 4u], A[(offA + (k0 + 3u) * sAk + mm) / 4u]);
-    let aT = transpose(aC);
-    var aR: array<vec4<f32>, 4>;
-    for (var r = 0u; r < 4u; r++) { aR[r] = aT[r]; }`,
-        scalar: `var aR: array<vec4<f32>, 4>;
-    for (var r = 0u; r < 4u; r++) {
-      let m = m0 + r;
-      for (var c = 0u; c < 4u; c++) {
-        let k = k0 + c;
-        let ok = m < M && k < K;
-        aR[r][c] = select(0.0, A[select(0u, offA + m * sAm + k * sAk, ok)], ok);
+      const C4 = ['x', 'y', 'z', 'w'];
+      const L: string[] = [];
+      // ---- loads of one 4-k step ----
+      if (a === 'row') for (let r = 0; r < tm; r++) L.push(`    let a${r} = A[(offA + min(m0 + ${r}u, M - 1u) * sAm + k0) / 4u];`);
+      else if (a === 'col')
+        for (let blk = 0; blk < tm / 4; blk++)
+          for (let kk = 0; kk < 4; kk++) L.push(`    let c${blk}_${kk} = A[(offA + (k0 + ${kk}u) * sAk + min(m0 + ${4 * blk}u, M - 4u)) / 4u];`);
+      else
+        for (let r = 0; r < tm; r++)
+          for (let kk = 0; kk < 4; kk++)
+            L.push(`    let a${r}_${kk} = select(0.0, A[select(0u, offA + (m0 + ${r}u) * sAm + (k0 + ${kk}u) * sAk, m0 + ${r}u < M && k0 + ${kk}u < K)], m0 + ${r}u < M && k0 + ${kk}u < K);`);
+      if (b === 'row')
+        for (let kk = 0; kk < 4; kk++)
+          for (let q = 0; q < tnv; q++) L.push(`    let b${kk}_${q} = B[(offB + (k0 + ${kk}u) * sBk + min(n0 + ${4 * q}u, N - 4u)) / 4u];`);
+      else if (b === 'col') for (let j = 0; j < tn; j++) L.push(`    let d${j} = B[(offB + min(n0 + ${j}u, N - 1u) * sBn + k0) / 4u];`);
+      else
+        for (let kk = 0; kk < 4; kk++)
+          for (let j = 0; j < tn; j++)
+            L.push(`    let e${kk}_${j} = select(0.0, B[select(0u, offB + (k0 + ${kk}u) * sBk + (n0 + ${j}u) * sBn, n0 + ${j}u < N && k0 + ${kk}u < K)], n0 + ${j}u < N && k0 + ${kk}u < K);`);
+      const aS = (r: number, kk: number) => (a === 'row' ? `a${r}.${C4[kk]}` : a === 'col' ? `c${r >> 2}_${kk}.${C4[r & 3]}` : `a${r}_${kk}`);
+      const bV = (kk: number, q: number) =>
+        b === 'row'
+          ? `b${kk}_${q}`
+          : b === 'col'
+            ? `vec4<f32>(${[0, 1, 2, 3].map((i) => `d${4 * q + i}.${C4[kk]}`).join(', ')})`
+            : `vec4<f32>(${[0, 1, 2, 3].map((i) => `e${kk}_${4 * q + i}`).join(', ')})`;
+      if (b !== 'row') for (let kk = 0; kk < 4; kk++) for (let q = 0; q < tnv; q++) L.push(`    let b${kk}_${q} = ${bV(kk, q)};`);
+      for (let kk = 0; kk < 4; kk++)
+        for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) L.push(`    acc${r}_${q} = fma(vec4<f32>(${aS(r, kk)}), b${kk}_${q}, acc${r}_${q});`);
+      // ---- bias and stores ----
+      const S: string[] = [];
+      if (bias)
+        for (let q = 0; q < tnv; q++)
+          S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
+      for (let r = 0; r < tm; r++) {
+        S.push(`  if (m0 + ${r}u < M) {`);
+        for (let q = 0; q < tnv; q++) {
+          const v = `acc${r}_${q}${bias ? ` + bias${q}` : ''}`;
+          if (cVec) S.push(`    if (n0 + ${4 * q}u < N) { C[(cBase + (m0 + ${r}u) * N + n0 + ${4 * q}u) / 4u] = ${v}; }`);
+          else {
+            S.push(`    { let v = ${v};`);
+            for (let i = 0; i < 4; i++) S.push(`      if (n0 + ${4 * q + i}u < N) { C[cBase + (m0 + ${r}u) * N + n0 + ${4 * q + i}u] = v.${C4[i]}; }`);
+            S.push('    }');
+          }
+        }
+        S.push('  }');
       }
-    }`,
-      }[a];
-      const loadB = {
-        row: `var bR: array<vec4<f32>, 4>; var bS: array<vec4<f32>, 4>;
-    let nn = min(n0, N - 4u);
-    let nn2 = min(n0 + 4u, N - 4u);
-    for (var kk = 0u; kk < 4u; kk++) {
-      bR[kk] = B[(offB + (k0 + kk) * sBk + nn) / 4u];
-      bS[kk] = B[(offB + (k0 + kk) * sBk + nn2) / 4u];
-    }`,
-        col: `let c0 = transpose(mat4x4<f32>(B[(offB + min(n0, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 1u, N - 1u) * sBn + k0) / 4u],
-                     B[(offB + min(n0 + 2u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 3u, N - 1u) * sBn + k0) / 4u]));
-    let c1 = transpose(mat4x4<f32>(B[(offB + min(n0 + 4u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 5u, N - 1u) * sBn + k0) / 4u],
-                     B[(offB + min(n0 + 6u, N - 1u) * sBn + k0) / 4u], B[(offB + min(n0 + 7u, N - 1u) * sBn + k0) / 4u]));
-    var bR: array<vec4<f32>, 4>; var bS: array<vec4<f32>, 4>;
-    for (var kk = 0u; kk < 4u; kk++) { bR[kk] = c0[kk]; bS[kk] = c1[kk]; }`,
-        scalar: `var bR: array<vec4<f32>, 4>; var bS: array<vec4<f32>, 4>;
-    for (var kk = 0u; kk < 4u; kk++) {
-      let k = k0 + kk;
-      for (var c = 0u; c < 8u; c++) {
-        let n = n0 + c;
-        let ok = n < N && k < K;
-        let v = select(0.0, B[select(0u, offB + k * sBk + n * sBn, ok)], ok);
-        if (c < 4u) { bR[kk][c] = v; } else { bS[kk][c - 4u] = v; }
-      }
-    }`,
-      }[b];
       const batchCode: string[] = [];
-      for (let d = batchRank - 1; d >= 0; d--) {
+      for (let d = batchRank - 1; d >= 0; d--)
         batchCode.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
-      }
-      const store = cVec
-        ? `  for (var r = 0u; r < 4u; r++) {
-    let m = m0 + r;
-    if (m >= M) { break; }
-    let rowBase = (cBase + m * N + n0) / 4u;
-    if (n0 < N) { C[rowBase] = acc0[r]${bias ? ' + bias0' : ''}; }
-    if (n0 + 4u < N) { C[rowBase + 1u] = acc1[r]${bias ? ' + bias1' : ''}; }
-  }`
-        : `  for (var r = 0u; r < 4u; r++) {
-    let m = m0 + r;
-    if (m >= M) { break; }
-    for (var c = 0u; c < 8u; c++) {
-      let n = n0 + c;
-      if (n >= N) { break; }
-      var v: f32;
-      if (c < 4u) { v = acc0[r][c]; } else { v = acc1[r][c - 4u]; }
-      ${bias ? 'v = v + Bias[offBias + n];' : ''}
-      C[cBase + m * N + n] = v;
-    }
-  }`;
-      const biasLoad =
-        bias && cVec
-          ? `  var bias0 = vec4<f32>(0.0); var bias1 = vec4<f32>(0.0);
-  if (n0 < N) { for (var c = 0u; c < 4u; c++) { bias0[c] = Bias[offBias + n0 + c]; } }
-  if (n0 + 4u < N) { for (var c = 0u; c < 4u; c++) { bias1[c] = Bias[offBias + n0 + 4u + c]; } }`
-          : '';
+      const accs: string[] = [];
+      for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) accs.push(`  var acc${r}_${q} = vec4<f32>(0.0);`);
       return `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> A: array<${aT}>;
-@group(0) @binding(2) var<storage, read> B: array<${bT}>;
+@group(0) @binding(1) var<storage, read> A: array<${a === 'scalar' ? 'f32' : 'vec4<f32>'}>;
+@group(0) @binding(2) var<storage, read> B: array<${b === 'scalar' ? 'f32' : 'vec4<f32>'}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${cVec ? 'vec4<f32>' : 'f32'}>;
 ${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}
-var<private> M: u32; var<private> N: u32; var<private> K: u32;
-var<private> offA: u32; var<private> offB: u32;
-var<private> sAm: u32; var<private> sAk: u32; var<private> sBk: u32; var<private> sBn: u32;
 
 @compute @workgroup_size(${variant.wgx}, ${variant.wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  M = ${pu(0)}; N = ${pu(1)}; K = ${pu(2)};
-  sAm = ${pu(5)}; sAk = ${pu(6)}; sBk = ${pu(7)}; sBn = ${pu(8)};
-  let n0 = gid.x * 8u;
-  let m0 = gid.y * 4u;
+  let M = ${pu(0)}; let N = ${pu(1)}; let K = ${pu(2)};
+  let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)}; let sBn = ${pu(8)};
+  let n0 = gid.x * ${tn}u;
+  let m0 = gid.y * ${tm}u;
   if (n0 >= N || m0 >= M) { return; }
   var rem = gid.z;
   var oa = ${pu(3)};
   var ob = ${pu(4)};
 ${batchCode.join('\n')}
-  offA = oa; offB = ob;
+  let offA = oa; let offB = ob;
   let offBias = ${pu(18)};
   let cBase = gid.z * M * N;
-  var acc0: array<vec4<f32>, 4>;
-  var acc1: array<vec4<f32>, 4>;
+${accs.join('\n')}
   for (var k0 = 0u; k0 < K; k0 += 4u) {
-    ${loadA}
-    ${loadB}
-    for (var kk = 0u; kk < 4u; kk++) {
-      for (var r = 0u; r < 4u; r++) {
-        let av = vec4<f32>(aR[r][kk]);
-        acc0[r] = fma(av, bR[kk], acc0[r]);
-        acc1[r] = fma(av, bS[kk], acc1[r]);
-      }
-    }
+${L.join('\n')}
   }
-${biasLoad}
-${store}
+${S.join('\n')}
 }`;
     },
   };
