@@ -127,7 +127,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
       randAug: num(args, 'rand_aug', preset, 1) === 1, resize, imagesize, batchSize,
       metaEpochs: num(args, 'meta_epochs', preset, 640), evalEpochs: num(args, 'eval_epochs', preset, 1), limit: num(args, 'limit', preset, 392),
       seed: num(args, 'seed', null, 0), workers: num(args, 'workers', null, 1), betaMean: num(args, 'mean', null, 0.5), betaStd: num(args, 'std', null, 0.1),
-      out, cfg: glassConfig(args, preset, layers, svd), resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, log,
+      out, cfg: glassConfig(args, preset, layers, svd), resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, log,
     });
     results.push(res);
     log(`${cls}: best epoch ${res.best.epoch + 1}: image AUROC ${res.best.image_auroc.toFixed(4)} AP ${res.best.image_ap.toFixed(4)}` +

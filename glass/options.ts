@@ -77,6 +77,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   val: { names: ['--val'], help: 'labelled folder (good/ and defect folders) to choose the threshold (predict)' },
   visuals: { names: ['--visuals'], help: '1: write image | mask | heatmap PNGs' },
   from: { names: ['--from'], help: 'import a local weight file (weights)' },
+  profile: { names: ['--profile'], help: 'print per-kernel GPU times of one training iteration', bool: true },
   help: { names: ['-h', '--help'], help: 'this help', bool: true },
 };
 

@@ -41,6 +41,8 @@ export interface RunOptions {
   visuals?: boolean;
   /** GPU bytes for cached embeddings (default 2 GiB). */
   cacheBytes?: number;
+  /** Print a per-kernel GPU profile of one training iteration (the second of the run). */
+  profile?: boolean;
   log?: (line: string) => void;
 }
 
@@ -235,17 +237,24 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         const b = raw as TrainBatch;
         if (!b.augs || !b.masksS) throw new Error('training batch without LAS images');
         const ti = Date.now();
+        const prof = opts.profile && iterations === 1 ? new E.Profiler() : null;
+        await prof?.begin();
         const statsT = E.tidy(() => {
           const embTrue = embedFixed(glass, trainCache, b.paths, b.images, b.shape);
           const embAug = glass.embed(imagesTensor(b.augs!, b.shape));
           return glass.trainIteration(embTrue, embAug, b.masksS!);
         });
         const st = await Glass.readStats(statsT);
+        if (prof) log(E.formatProfile(await prof.end(), 20));
         iterSeconds += (Date.now() - ti) / 1000;
         iterations++;
         acc.push(st);
         appendFileSync(jsonl, JSON.stringify({ epoch, iteration: acc.length, ...st }) + '\n');
         samples += b.shape[0];
+        if (process.stdout.isTTY) {
+          const n = Math.min(trainLoader.length, Math.floor(opts.limit / opts.batchSize) + 1);
+          process.stdout.write(`\r  epoch ${epoch + 1}/${opts.metaEpochs} [${'#'.repeat(Math.round((20 * acc.length) / n)).padEnd(20)}] ${acc.length}/${n} loss ${fmt(st.loss)} p_true ${fmt(st.pTrue, 3)} p_fake ${fmt(st.pFake, 3)} r_t ${fmt(st.rT)} r_g ${fmt(st.rG)} r_f ${fmt(st.rF)} `);
+        }
         if (samples > opts.limit) break;
       }
       const avg = (k: keyof IterationStats) => acc.reduce((a, s) => a + s[k], 0) / Math.max(acc.length, 1);
@@ -264,6 +273,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         appendFileSync(jsonl, JSON.stringify({ epoch, eval: m }) + '\n');
       }
       await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg }, true);
+      if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
     }
     // final test with the last and the best weights, all metrics
