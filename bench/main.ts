@@ -206,35 +206,60 @@ async function suiteBackbone(): Promise<void> {
   }
 }
 
+/** PyTorch CPU (2 threads) running the same iteration (bench/peers/glass_torch.py), or null. */
+async function torchGlass(spec: object): Promise<{ name: string; ms_median: number } | null> {
+  const { torchUnavailable, TORCH_PYTHON } = await import('./peers/torch.ts');
+  const why = await torchUnavailable();
+  if (why) {
+    console.log(`  PyTorch CPU reference skipped: ${why}`);
+    return null;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const threads = '2';
+  const r = spawnSync(TORCH_PYTHON, [new URL('./peers/glass_torch.py', import.meta.url).pathname], {
+    input: JSON.stringify(spec),
+    env: { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads },
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (r.status !== 0) {
+    console.log(`  PyTorch CPU reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`);
+    return null;
+  }
+  const out = JSON.parse(r.stdout) as { ms: number[] };
+  const sorted = [...out.ms].sort((a, b) => a - b);
+  return { name: `torch-cpu-${threads}t`, ms_median: sorted[sorted.length >> 1] };
+}
+
+/** One GLASS training iteration from backbone taps (as the PyTorch reference times it), and inference. */
 async function suiteGlass(): Promise<void> {
+  // MobileNetV1 taps conv_pw_5 (stride 8, 256 ch) and conv_pw_11 (stride 16, 512 ch)
   const presets: [string, number, number, number][] = [['fast', 224, 384, 256], ...(full ? [['paper', 288, 1536, 1024] as [string, number, number, number]] : [])];
   for (const [name, size, D, H] of presets) {
-    const bb = mobilenet();
-    const glass = new Glass(bb, { ...DEFAULT_CONFIG, layers: ['conv_pw_5', 'conv_pw_11'], pretrainEmbedDimension: D, targetEmbedDimension: D, dscHidden: H, svd: 1 });
-    const x = E.keep(E.randn([8, 3, size, size]));
-    const emb = E.keep(glass.embed(x));
+    const glass = new Glass(null, { ...DEFAULT_CONFIG, layers: ['conv_pw_5', 'conv_pw_11'], pretrainEmbedDimension: D, targetEmbedDimension: D, dscHidden: H, svd: 1 });
+    const taps = [E.keep(E.abs(E.randn([8, 256, size / 8, size / 8]))), E.keep(E.abs(E.randn([8, 512, size / 16, size / 16])))];
+    const tapsAug = taps.map((t) => E.keep(E.add(t, E.abs(E.mul(E.randn(t.shape), 0.1)))));
+    const emb = E.keep(glass.embedTaps(taps));
     glass.setCenterFromBatches([{ emb, batch: 8 }]);
     const mask = new Float32Array(emb.shape[0]).map((_, i) => (i % 7 === 0 ? 1 : 0));
+    const step = () => void glass.trainIteration(glass.embedTaps(taps), glass.embedTaps(tapsAug), mask);
     const it = await measure(async () => {
-      E.tidy(() => {
-        glass.trainIteration(emb, E.detach(glass.embed(x)), mask);
-      });
+      E.tidy(step);
       await E.sync();
     }, { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 });
-    records.push(makeRecord({ suite: 'glass', case: `${name}: training iteration (batch 8)`, shape: `${size}px D${D} H${H}`, ours: it, peer: null, ...label }));
-    const inf = await ours(() => void glass.patchScores(glass.embed(x), 8), 1);
-    records.push(makeRecord({ suite: 'glass', case: `${name}: inference (batch 8)`, shape: `${size}px D${D} H${H}`, ours: inf, peer: null, ...label }));
-    console.log(`  ${name}: ${(it.medianMs / 1000).toFixed(2)} s per training iteration, ${((8 * 1000) / inf.medianMs).toFixed(2)} images/s inference`);
+    const peer = await torchGlass({ batch: 8, taps: taps.map((t) => t.shape.slice(1)), P: D, D, H, step: 20, svd: 1, runs: quick ? 1 : 2 });
+    records.push(makeRecord({ suite: 'glass', case: `${name}: training iteration from taps (batch 8)`, shape: `${size}px D${D} H${H}`, ours: it, peer, ...label }));
+    const inf = await ours(() => void glass.patchScores(glass.embedTaps(taps), 8), 1);
+    records.push(makeRecord({ suite: 'glass', case: `${name}: inference heads (batch 8)`, shape: `${size}px D${D} H${H}`, ours: inf, peer: null, ...label }));
+    console.log(`  ${name}: ${(it.medianMs / 1000).toFixed(2)} s per training iteration` + (peer ? ` (PyTorch CPU 2 threads: ${(peer.ms_median / 1000).toFixed(2)} s)` : '') + `, heads ${((8 * 1000) / inf.medianMs).toFixed(1)} images/s`);
     if (profile) {
       const p = new E.Profiler();
       await p.begin();
-      E.tidy(() => void glass.trainIteration(emb, E.detach(glass.embed(x)), mask));
+      E.tidy(step);
       console.log(E.formatProfile(await p.end(), 15));
     }
-    emb.dispose();
-    x.dispose();
+    for (const t of [emb, ...taps, ...tapsAug]) t.dispose();
     glass.dispose();
-    bb.dispose();
   }
 }
 
