@@ -1,2 +1,437 @@
-// Placeholder: filled in by the op work of issue 3.
-export {};
+// torch.nn.functional.conv2d (NCHW, weight [Cout, Cin/groups, kh, kw]): stride, dilation,
+// symmetric / asymmetric / 'same' / 'valid' padding, groups (depthwise included), optional bias.
+// Forward is an implicit GEMM over a zero-padded, vec4-aligned copy of the input (wgsl/conv.ts
+// explains why: loads dominate on lavapipe); layers with fewer than 4 output channels per group
+// (depthwise) use a direct kernel. Backward: the input gradient is the same convolution of the
+// (zero-inserted, for strides > 1) output gradient with flipped, transposed weights; the weight
+// gradient is a reduction over output pixels split into row ranges; the bias gradient is a sum.
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { dispatch, Params } from '../runtime.ts';
+import { grid1d } from '../wgsl/common.ts';
+import { device, hasFeature } from '../device.ts';
+import {
+  padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
+  gemmRowVecs, wgradRowVecs, directRows,
+} from '../wgsl/conv.ts';
+import { fmt, numel } from '../shape.ts';
+import { contiguous, reshape, unsqueeze, squeeze } from './views.ts';
+import { sum } from './reduce.ts';
+import { cast } from './unary.ts';
+import { matmul } from './matmul.ts';
+import { add } from './binary.ts';
+import { zeros } from './creation.ts';
+
+export type Pair = number | readonly [number, number];
+/** number, [h, w], [top, bottom, left, right], or torch's 'same' / 'valid'. */
+export type Conv2dPadding = Pair | readonly [number, number, number, number] | 'same' | 'valid';
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Conv2dPadding;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/** Tile shapes of the kernels (exposed for benchmarks and tuning). */
+export interface ConvTuning {
+  /** gemm forward: output channels x output columns per invocation. */
+  tm: number;
+  tn: number;
+  wg: number;
+  /** direct kernel: rows x columns per invocation. */
+  directTr: number;
+  directTn: number;
+  /** weight gradient: output channels x input channels per invocation (0: chosen by kernel size). */
+  wgTm: number;
+  wgTc: number;
+  /** weight gradient: output columns per step / 4. */
+  wgPv: number;
+  /** Target invocations for the split weight-gradient reduction (more splits, more partials). */
+  wgTarget: number;
+  /** Force a split count (tests); 0 = automatic. */
+  wgSplits: number;
+  /** Share weight loads across subgroups when the device has them. */
+  subgroups: boolean;
+  /** Take the matmul kernel for 1x1 stride-1 unpadded ungrouped convolutions. */
+  matmul1x1: boolean;
+}
+
+const DEFAULT_TUNING: ConvTuning = {
+  tm: 32, tn: 4, wg: 64, directTr: 4, directTn: 8, wgTm: 0, wgTc: 0, wgPv: 1, wgTarget: 4096, wgSplits: 0, subgroups: true, matmul1x1: false,
+};
+let tuning: ConvTuning = { ...DEFAULT_TUNING };
+
+/** Overrides kernel tile shapes (null restores the defaults); returns the previous settings. */
+export function setConvTuning(t: Partial<ConvTuning> | null): ConvTuning {
+  const prev = tuning;
+  tuning = t === null ? { ...DEFAULT_TUNING } : { ...tuning, ...t };
+  if (tuning.tm % 4 !== 0 || tuning.tn % 4 !== 0 || tuning.directTn % 4 !== 0) throw new Error('setConvTuning: tm, tn and directTn must be multiples of 4');
+  return prev;
+}
+
+const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+const round4 = (a: number) => Math.ceil(a / 4) * 4;
+
+function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if ((typeof v === 'object' && v.length !== 2) || p.some((d) => !Number.isInteger(d) || d < min))
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+/** Geometry of a forward convolution (after option parsing). */
+interface Geom {
+  N: number; Cin: number; H: number; W: number;
+  Cout: number; KH: number; KW: number; G: number; Cin_g: number; Cout_g: number;
+  sy: number; sx: number; dy: number; dx: number;
+  pt: number; pb: number; pl: number; pr: number;
+  OH: number; OW: number;
+}
+
+function geometry(xs: readonly number[], ws: readonly number[], bias: Tensor | null, o: Conv2dOptions): Geom {
+  const op = 'conv2d';
+  const desc = `input ${fmt(xs)}, weight ${fmt(ws)}`;
+  if (xs.length !== 4) throw new Error(`conv2d: expected a 4-D NCHW input (or 3-D CHW), got ${fmt(xs)}`);
+  if (ws.length !== 4) throw new Error(`conv2d: expected a 4-D weight [Cout, Cin/groups, kh, kw], got ${fmt(ws)}`);
+  const [N, Cin, H, W] = xs;
+  const [Cout, Cin_g, KH, KW] = ws;
+  const G = o.groups ?? 1;
+  if (!Number.isInteger(G) || G < 1) throw new Error(`conv2d: groups must be a positive integer, got ${G}`);
+  if (Cin % G !== 0) throw new Error(`conv2d: input channels ${Cin} are not divisible by groups=${G} (${desc})`);
+  if (Cout % G !== 0) throw new Error(`conv2d: output channels ${Cout} are not divisible by groups=${G} (${desc})`);
+  if (Cin_g * G !== Cin)
+    throw new Error(`conv2d: weight ${fmt(ws)} expects ${Cin_g * G} input channels (${Cin_g} per group x groups=${G}), but input ${fmt(xs)} has ${Cin}`);
+  if (Cout === 0 || KH === 0 || KW === 0) throw new Error(`conv2d: empty weight ${fmt(ws)}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`conv2d: bias ${fmt(bias.shape)} does not match ${Cout} output channels (${desc})`);
+  const [sy, sx] = pair(op, 'stride', o.stride, 1, 1);
+  const [dy, dx] = pair(op, 'dilation', o.dilation, 1, 1);
+  let pt: number, pb: number, pl: number, pr: number;
+  const p = o.padding ?? 0;
+  if (p === 'valid') [pt, pb, pl, pr] = [0, 0, 0, 0];
+  else if (p === 'same') {
+    if (sy !== 1 || sx !== 1) throw new Error(`conv2d: padding='same' is not supported for strided convolutions (stride [${sy}, ${sx}])`);
+    const th = dy * (KH - 1);
+    const tw = dx * (KW - 1);
+    [pt, pb, pl, pr] = [th >> 1, th - (th >> 1), tw >> 1, tw - (tw >> 1)];
+  } else if (typeof p === 'number' || p.length === 2) {
+    const [ph, pw] = pair(op, 'padding', p as Pair, 0, 0);
+    [pt, pb, pl, pr] = [ph, ph, pw, pw];
+  } else if (p.length === 4) {
+    if (p.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`conv2d: padding must hold non-negative integers, got ${JSON.stringify(p)}`);
+    [pt, pb, pl, pr] = p;
+  } else throw new Error(`conv2d: padding must be a number, [h, w], [top, bottom, left, right], 'same' or 'valid', got ${JSON.stringify(p)}`);
+  const OH = Math.floor((H + pt + pb - dy * (KH - 1) - 1) / sy) + 1;
+  const OW = Math.floor((W + pl + pr - dx * (KW - 1) - 1) / sx) + 1;
+  if (OH <= 0 || OW <= 0)
+    throw new Error(`conv2d: output size ${OH}x${OW} is empty for ${desc} (padding [${pt}, ${pb}, ${pl}, ${pr}], stride [${sy}, ${sx}], dilation [${dy}, ${dx}]): the kernel is larger than the padded input`);
+  return { N, Cin, H, W, Cout, KH, KW, G, Cin_g, Cout_g: Cout / G, sy, sx, dy, dx, pt, pb, pl, pr, OH, OW };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw kernels (no autograd).
+
+/** A convolution as the kernels see it: input zero-inserted by si, padded by (padT, padL) >= anything. */
+interface Problem {
+  N: number; Cin: number; H: number; W: number;
+  siy: number; six: number;
+  Cout: number; G: number; Cin_g: number; Cout_g: number;
+  KH: number; KW: number; sy: number; sx: number; dy: number; dx: number;
+  padT: number; padL: number;
+  OH: number; OW: number;
+}
+
+interface Padded {
+  t: Tensor;
+  /** vec4 offset of element 0 and padded sizes. */
+  off4: number;
+  Hp: number;
+  Wp: number;
+  temp: boolean;
+}
+
+/** x [N, C, H, W] as a [N, C, Hp, Wp] buffer with rows padded/inserted as the kernel reads them. */
+function padded(x: Tensor, P: { padT: number; padL: number; siy: number; six: number }, needH: number, needW: number): Padded {
+  const [N, C, H, W] = x.shape;
+  const Wp = round4(needW);
+  const aligned = x.isContiguous() && x.offset % 4 === 0 && W % 4 === 0;
+  if (aligned && P.padT === 0 && P.padL === 0 && P.siy === 1 && P.six === 1 && needH <= H && Wp <= W) {
+    return { t: x, off4: x.offset / 4, Hp: H, Wp: W, temp: false };
+  }
+  const Hp = needH;
+  const out = Tensor.empty([N, C, Hp, Wp], 'f32');
+  const total = N * C * Hp * (Wp / 4);
+  const [sN, sC, sH, sW] = x.strides;
+  const prm = new Params().u32(C, Hp, Wp / 4, H, W).i32(P.padT, P.padL, P.siy, P.six).u32(x.offset, sN, sC, sH, sW, total);
+  dispatch(padKernel(), [x.storage.buffer, out.storage.buffer], prm.build(), grid1d(total));
+  return { t: out, off4: 0, Hp, Wp, temp: true };
+}
+
+/** Weights re-laid out: out[i0..i5] (dims D) = w[base + sum(i*S)] when i1*D5 + i5 < L, else 0. */
+function prep(w: Tensor, D: number[], S: number[], base: number, L: number): Tensor {
+  const out = Tensor.empty(D, 'f32');
+  const total = numel(D);
+  const prm = new Params().u32(...D).i32(...S).u32(base, L, total);
+  dispatch(prepKernel(), [w.storage.buffer, out.storage.buffer], prm.build(), grid1d(total));
+  return out;
+}
+
+/**
+ * The weight a problem reads: the forward weight [Cout, Cin_g, KH, KW], or (flip) the weight of
+ * the forward convolution this problem is the input gradient of, read transposed and flipped:
+ * that tensor is [G*Cin_g, Cout_g, KH, KW] in this problem's terms.
+ */
+interface WeightSrc {
+  t: Tensor;
+  flip: boolean;
+}
+
+/** [G, Cout_g/tm, KH, Cin_g, KW, tm] for the gemm kernel (channels past Cout_g are zero). */
+function prepGemm(P: Problem, w: WeightSrc, tm: number): Tensor {
+  const [s0, s1, s2, s3] = w.t.strides;
+  const D = [P.G, ceilDiv(P.Cout_g, tm), P.KH, P.Cin_g, P.KW, tm];
+  if (!w.flip) return prep(w.t, D, [P.Cout_g * s0, tm * s0, s2, s1, s3, s0], w.t.offset, P.Cout_g);
+  // element [g*Cin_g + ci][co][KH-1-ky][KW-1-kx] of the forward weight
+  const base = w.t.offset + (P.KH - 1) * s2 + (P.KW - 1) * s3;
+  return prep(w.t, D, [P.Cin_g * s0, tm * s1, -s2, s0, -s3, s1], base, P.Cout_g);
+}
+
+/** [G, Cout_g, Cin_g, KH, KWP] (KWP = KW rounded up to 4) for the direct kernel. */
+function prepDirect(P: Problem, w: WeightSrc): Tensor {
+  const [s0, s1, s2, s3] = w.t.strides;
+  const D = [P.G, 1, P.Cout_g, P.Cin_g, P.KH, round4(P.KW)];
+  if (!w.flip) return prep(w.t, D, [P.Cout_g * s0, 0, s0, s1, s2, s3], w.t.offset, P.KW);
+  const base = w.t.offset + (P.KH - 1) * s2 + (P.KW - 1) * s3;
+  return prep(w.t, D, [P.Cin_g * s0, 0, s1, s0, -s2, -s3], base, P.KW);
+}
+
+/** Subgroup size the kernels may share loads across (0 when subgroups are unavailable or vary). */
+function subgroupSize(): number {
+  if (!tuning.subgroups || !hasFeature('subgroups')) return 0;
+  const info = (device() as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
+  const s = info?.subgroupMinSize ?? 0;
+  return s >= 4 && s <= 64 && (s & (s - 1)) === 0 ? s : 0;
+}
+
+function checkGrid(op: string, wg: [number, number, number]): void {
+  if (wg.some((d) => d > 65535)) throw new Error(`${op}: launch grid [${wg.join(', ')}] exceeds 65535 workgroups per dimension (batch or channels too large)`);
+}
+
+/** Runs a problem's forward convolution; returns [N, Cout, OH, OW]. */
+function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): Tensor {
+  const out = Tensor.empty([P.N, P.Cout, P.OH, P.OW], 'f32');
+  if (out.size === 0) return out;
+  const T = tuning;
+  const outVec = P.OW % 4 === 0;
+  const b = bias ? (bias.isContiguous() ? bias : contiguous(bias)) : null;
+  if (P.Cout_g >= 4) {
+    const tm = tileFor(P.Cout_g, T.tm);
+    const tn = T.tn;
+    const tilesW = ceilDiv(P.OW, tn);
+    const nv = gemmRowVecs(tn, P.KW, P.sx, P.dx);
+    const needH = (P.OH - 1) * P.sy + (P.KH - 1) * P.dy + 1;
+    const needW = (((tilesW - 1) * tn * P.sx) / 4 + nv) * 4;
+    const xp = padded(x, P, needH, needW);
+    const coTiles = ceilDiv(P.Cout_g, tm);
+    const wt = prepGemm(P, w, tm);
+    const ntiles = P.OH * tilesW;
+    const sg = subgroupSize();
+    const wg = pickWg(ntiles, T.wg, sg);
+    const grid: [number, number, number] = [ceilDiv(ntiles, wg), coTiles, P.N * P.G];
+    checkGrid('conv2d', grid);
+    const Wp4 = xp.Wp / 4;
+    const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, coTiles, tilesW, P.G, P.KH, P.sy * Wp4, P.dy * Wp4, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
+    const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
+    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg }), bufs, prm.build(), grid);
+    if (xp.temp) xp.t.dispose();
+    wt.dispose();
+  } else {
+    // small planes get small tiles (less padding waste, much shorter LLVM compiles); the output
+    // rows of a tile share input rows only when the dilation divides the stride
+    const small = P.OH * P.OW < 1024;
+    const tn = small ? 4 : T.directTn;
+    const tr = small || P.sy % P.dy !== 0 ? 1 : T.directTr;
+    const cfg = { tr, tn, kh: P.KH, kw: P.KW, sy: P.sy, sx: P.sx, dy: P.dy, dx: P.dx };
+    const tilesW = ceilDiv(P.OW, tn);
+    const tilesH = ceilDiv(P.OH, tr);
+    const nv = gemmRowVecs(tn, P.KW, P.sx, P.dx);
+    const needH = (tilesH - 1) * tr * P.sy + directRows(cfg);
+    const needW = (((tilesW - 1) * tn * P.sx) / 4 + nv) * 4;
+    const xp = padded(x, P, needH, needW);
+    const wt = prepDirect(P, w);
+    const ntiles = tilesH * tilesW;
+    const wg = pickWg(ntiles, T.wg, 0);
+    const grid: [number, number, number] = [ceilDiv(ntiles, wg), P.Cout, P.N];
+    checkGrid('conv2d', grid);
+    const Wp4 = xp.Wp / 4;
+    const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, tilesW, tilesH, P.G, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
+    const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
+    dispatch(directKernel({ ...cfg, wg, outVec }), bufs, prm.build(), grid);
+    if (xp.temp) xp.t.dispose();
+    wt.dispose();
+  }
+  if (b && b !== bias) b.dispose();
+  return out;
+}
+
+/** Channel tile: the smallest of 4, 8, 16, ... that covers n, capped at `max`. */
+function tileFor(n: number, max: number): number {
+  let t = 4;
+  while (t < n && t < max) t *= 2;
+  return Math.min(t, Math.max(4, max));
+}
+
+/** Workgroup size: `max`, unless that leaves over a quarter of the lanes idle; then 16 (or the subgroup size). */
+function pickWg(lanes: number, max: number, sg: number): number {
+  const small = Math.max(16, sg);
+  if (max <= small) return Math.max(max, sg, 8);
+  const waste = (w: number) => ceilDiv(lanes, w) * w - lanes;
+  return waste(max) <= lanes / 4 ? max : small;
+}
+
+function forwardProblem(g: Geom): Problem {
+  return {
+    N: g.N, Cin: g.Cin, H: g.H, W: g.W, siy: 1, six: 1, Cout: g.Cout, G: g.G, Cin_g: g.Cin_g, Cout_g: g.Cout_g,
+    KH: g.KH, KW: g.KW, sy: g.sy, sx: g.sx, dy: g.dy, dx: g.dx, padT: g.pt, padL: g.pl, OH: g.OH, OW: g.OW,
+  };
+}
+
+/** dL/dx: the stride-1 convolution of the zero-inserted gradient with flipped, transposed weights. */
+function inputGrad(gy: Tensor, w: Tensor, g: Geom): Tensor {
+  const P: Problem = {
+    N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, siy: g.sy, six: g.sx, Cout: g.Cin, G: g.G, Cin_g: g.Cout_g, Cout_g: g.Cin_g,
+    KH: g.KH, KW: g.KW, sy: 1, sx: 1, dy: g.dy, dx: g.dx,
+    padT: g.dy * (g.KH - 1) - g.pt, padL: g.dx * (g.KW - 1) - g.pl, OH: g.H, OW: g.W,
+  };
+  return convForward(P, gy, { t: w, flip: true }, null);
+}
+
+/** dL/dw [Cout, Cin_g, KH, KW]: reductions over output pixels, split over row ranges. */
+function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
+  if (g.N === 0) return zeros([g.Cout, g.Cin_g, g.KH, g.KW]);
+  const T = tuning;
+  const KK = g.KH * g.KW;
+  const direct = g.Cout_g < 4;
+  const pv = direct ? 1 : T.wgPv;
+  const OWp = Math.ceil(g.OW / (4 * pv)) * 4 * pv;
+  const OWp4 = OWp / 4;
+  const nv = wgradRowVecs(pv, g.KW, g.sx, g.dx);
+  const needH = (g.OH - 1) * g.sy + (g.KH - 1) * g.dy + 1;
+  const needW = ((OWp4 - pv) * g.sx + nv) * 4;
+  const xp = padded(x, { padT: g.pt, padL: g.pl, siy: 1, six: 1 }, needH, needW);
+  const dyp = padded(gy, { padT: 0, padL: 0, siy: 1, six: 1 }, g.OH, OWp);
+  const rows = g.N * g.OH;
+  let lanes: number, wg: number, gridXY: [number, number], kernel;
+  const tcWant = T.wgTc > 0 ? T.wgTc : KK === 1 ? 4 : 1;
+  const tc = direct || g.Cin_g < tcWant ? 1 : tcWant;
+  // accumulators per invocation are tm * KH * KW (KW alone for large kernels, one row per
+  // invocation): near 144 was fastest on lavapipe
+  const rowPerLane = KK > 9;
+  const tm = direct ? 1 : tileFor(g.Cout_g, T.wgTm > 0 ? T.wgTm : KK === 1 ? 16 : rowPerLane ? Math.max(4, 2 ** Math.floor(Math.log2(48 / g.KW))) : 16);
+  const nCb = ceilDiv(g.Cin_g, tc);
+  if (direct) {
+    lanes = g.G * g.Cout_g * g.Cin_g;
+    wg = pickWg(lanes, T.wg, 0);
+    gridXY = [ceilDiv(lanes, wg), 1];
+    kernel = wgradDirectKernel({ kh: g.KH, kw: g.KW, sx: g.sx, dx: g.dx, wg });
+  } else {
+    const sg = subgroupSize();
+    const laneCount = nCb * (rowPerLane ? g.KH : 1);
+    lanes = laneCount * ceilDiv(g.Cout_g, tm) * g.G;
+    wg = pickWg(laneCount, T.wg, sg);
+    gridXY = [ceilDiv(laneCount, wg), ceilDiv(g.Cout_g, tm)];
+    kernel = wgradKernel({ tm, tc, pv, kh: g.KH, kw: g.KW, sx: g.sx, dx: g.dx, wg, sg, rowPerLane });
+  }
+  let S = T.wgSplits > 0 ? T.wgSplits : Math.max(1, Math.min(Math.floor(T.wgTarget / lanes), Math.ceil(rows / 4)));
+  S = Math.min(S, rows);
+  const per = ceilDiv(rows, S);
+  S = ceilDiv(rows, per);
+  const total = g.Cout * g.Cin_g * KK;
+  const part = Tensor.empty(S > 1 ? [S, g.Cout, g.Cin_g, g.KH, g.KW] : [g.Cout, g.Cin_g, g.KH, g.KW], 'f32');
+  const Wp4 = xp.Wp / 4;
+  const prm = new Params().u32(g.Cin_g, g.Cout_g, g.Cin, g.Cout, g.OH, OWp4, xp.Hp * Wp4, Wp4, g.sy * Wp4, g.dy * Wp4, g.G, per, rows, direct ? lanes : nCb, xp.off4, dyp.off4);
+  const grid: [number, number, number] = [gridXY[0], gridXY[1], direct ? S : S * g.G];
+  checkGrid('conv2d backward (weight)', grid);
+  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid);
+  if (xp.temp) xp.t.dispose();
+  if (dyp.temp) dyp.t.dispose();
+  if (S === 1 || total === 0) return part;
+  const r = sum(part, 0);
+  part.dispose();
+  return r;
+}
+
+function asF32(x: Tensor): Tensor {
+  return x.dtype === 'f32' ? x : cast(x, 'f32');
+}
+
+/**
+ * torch.nn.functional.conv2d. x [N, Cin, H, W] (or unbatched [Cin, H, W]), weight
+ * [Cout, Cin/groups, kh, kw], bias [Cout] or null. padding: number, [h, w],
+ * [top, bottom, left, right] (TF-style asymmetric 'same'), 'same' or 'valid'.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  x.assertLive('conv2d');
+  weight.assertLive('conv2d');
+  if (x.rank === 3) {
+    const xb = unsqueeze(x, 0);
+    const y = conv2d(xb, weight, bias, opts);
+    return squeeze(y, 0);
+  }
+  x = asF32(x);
+  weight = asF32(weight);
+  const g = geometry(x.shape, weight.shape, bias, opts);
+  if (g.Cin_g === 0) throw new Error(`conv2d: weight ${fmt(weight.shape)} has no input channels`);
+  if (
+    tuning.matmul1x1 && g.KH === 1 && g.KW === 1 && g.sy === 1 && g.sx === 1 && g.pt + g.pb + g.pl + g.pr === 0 && g.G === 1
+  ) {
+    return conv1x1Matmul(x, weight, bias, g);
+  }
+  const out = convForward(forwardProblem(g), x, { t: weight, flip: false }, bias);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(
+    out,
+    'conv2d',
+    inputs,
+    (gy, needs, [xs, ws]) => [
+      needs[0] ? inputGrad(gy, ws, g) : null,
+      needs[1] ? weightGrad(gy, xs, g) : null,
+      needs[2] ? sum(gy, [0, 2, 3]) : null,
+    ],
+    [x, weight],
+  );
+}
+
+// 1x1 stride-1 convolution as a batched matmul: [Cout, Cin] @ [N, Cin, H*W] (+ bias).
+function conv1x1Matmul(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geom): Tensor {
+  const w2 = reshape(weight, [g.Cout, g.Cin]);
+  const x3 = reshape(x, [g.N, g.Cin, g.H * g.W]);
+  let y = matmul(w2, x3);
+  if (bias) y = add(y, reshape(bias, [g.Cout, 1]));
+  return reshape(y, [g.N, g.Cout, g.H, g.W]);
+}
+
+/**
+ * torch.nn.grad.conv2d_input: the gradient of conv2d with respect to its input, for an input of
+ * `inputShape` (4-D). Not recorded by autograd (benchmarks and custom backward rules).
+ */
+export function conv2dInputGrad(inputShape: readonly number[], weight: Tensor, gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const g = geometry(inputShape, weight.shape, null, opts);
+  checkGradShape(g, gradOutput);
+  return inputGrad(gradOutput, weight, g);
+}
+
+/**
+ * torch.nn.grad.conv2d_weight: the gradient of conv2d with respect to a weight of `weightShape`.
+ * Not recorded by autograd.
+ */
+export function conv2dWeightGrad(input: Tensor, weightShape: readonly number[], gradOutput: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const g = geometry(input.shape, weightShape, null, opts);
+  checkGradShape(g, gradOutput);
+  return weightGrad(gradOutput, input, g);
+}
+
+function checkGradShape(g: Geom, gy: Tensor): void {
+  const want = [g.N, g.Cout, g.OH, g.OW];
+  if (gy.rank !== 4 || gy.shape.some((d, i) => d !== want[i])) throw new Error(`conv2d backward: grad_output ${fmt(gy.shape)} does not match the output shape ${fmt(want)}`);
+}

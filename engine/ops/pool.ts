@@ -1,2 +1,192 @@
-// Placeholder: filled in by the op work of issue 3.
-export {};
+// Pooling with PyTorch's semantics: max_pool2d (dilation, ceil_mode, first-max argmax routing
+// the gradient), avg_pool2d (ceil_mode, count_include_pad, divisor_override), and
+// adaptive_avg_pool1d/2d with torch's bins [floor(i*L/O), ceil((i+1)*L/O)) (uneven and
+// overlapping bins included). Kernels in wgsl/pool.ts; backward passes gather per input element.
+import { Tensor } from '../tensor.ts';
+import { record } from '../autograd/graph.ts';
+import { dispatch, Params } from '../runtime.ts';
+import { grid1d } from '../wgsl/common.ts';
+import {
+  maxPoolKernel, maxPoolBackwardKernel, avgPoolKernel, avgPoolBackwardKernel, adaptiveAvgKernel, adaptiveAvgBackwardKernel,
+  adaptiveRowKernel, adaptiveRowBackwardKernel,
+} from '../wgsl/pool.ts';
+import { fmt } from '../shape.ts';
+import { contiguous, reshape } from './views.ts';
+import { cast } from './unary.ts';
+
+export type PoolPair = number | readonly [number, number];
+
+export interface MaxPool2dOptions {
+  kernelSize: PoolPair;
+  /** Defaults to kernelSize (torch's stride=None). */
+  stride?: PoolPair | null;
+  padding?: PoolPair;
+  dilation?: PoolPair;
+  ceilMode?: boolean;
+}
+
+export interface AvgPool2dOptions {
+  kernelSize: PoolPair;
+  stride?: PoolPair | null;
+  padding?: PoolPair;
+  ceilMode?: boolean;
+  /** Default true, as in torch. */
+  countIncludePad?: boolean;
+  divisorOverride?: number | null;
+}
+
+function pair(op: string, name: string, v: PoolPair | undefined | null, dflt: [number, number], min: number): [number, number] {
+  const p: [number, number] = v === undefined || v === null ? dflt : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if ((typeof v === 'object' && v !== null && v.length !== 2) || p.some((d) => !Number.isInteger(d) || d < min))
+    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+/** torch's pooling_output_shape: ceil mode drops a last window that starts in the right padding. */
+function outSize(L: number, k: number, pad: number, stride: number, dil: number, ceil: boolean): number {
+  let o = Math.floor((L + 2 * pad - dil * (k - 1) - 1 + (ceil ? stride - 1 : 0)) / stride) + 1;
+  if (ceil && (o - 1) * stride >= L + pad) o--;
+  return o;
+}
+
+interface Win {
+  NC: number; H: number; W: number; OH: number; OW: number;
+  kh: number; kw: number; sy: number; sx: number; py: number; px: number; dy: number; dx: number;
+  outShape: number[];
+}
+
+function window(op: string, x: Tensor, k: PoolPair, s: PoolPair | undefined | null, p: PoolPair | undefined, d: PoolPair | undefined, ceil: boolean): Win {
+  if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got ${fmt(x.shape)}`);
+  const [kh, kw] = pair(op, 'kernelSize', k, [0, 0], 1);
+  const [sy, sx] = pair(op, 'stride', s, [kh, kw], 1);
+  const [py, px] = pair(op, 'padding', p, [0, 0], 0);
+  const [dy, dx] = pair(op, 'dilation', d, [1, 1], 1);
+  if (py > kh / 2 || px > kw / 2)
+    throw new Error(`${op}: padding [${py}, ${px}] must be at most half of the kernel size [${kh}, ${kw}] (input ${fmt(x.shape)})`);
+  const H = x.shape[x.rank - 2];
+  const W = x.shape[x.rank - 1];
+  const OH = outSize(H, kh, py, sy, dy, ceil);
+  const OW = outSize(W, kw, px, sx, dx, ceil);
+  if (OH < 1 || OW < 1)
+    throw new Error(`${op}: output size ${OH}x${OW} is too small for input ${fmt(x.shape)} (kernel [${kh}, ${kw}], stride [${sy}, ${sx}], padding [${py}, ${px}], dilation [${dy}, ${dx}])`);
+  const NC = x.shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  return { NC, H, W, OH, OW, kh, kw, sy, sx, py, px, dy, dx, outShape: [...x.shape.slice(0, -2), OH, OW] };
+}
+
+function winParams(w: Win, total: number, off: number, mode = 0, override = 0): Uint32Array {
+  return new Params().u32(total).i32(w.H, w.W).u32(w.OH, w.OW).i32(w.kh, w.kw, w.sy, w.sx, w.py, w.px, w.dy, w.dx).u32(off, mode).f32(override).build();
+}
+
+function dense(x: Tensor): Tensor {
+  const f = x.dtype === 'f32' ? x : cast(x, 'f32');
+  return f.isContiguous() ? f : contiguous(f);
+}
+
+function maxPoolRaw(x: Tensor, o: MaxPool2dOptions): { out: Tensor; idx: Tensor; w: Win } {
+  const w = window('maxPool2d', x, o.kernelSize, o.stride, o.padding, o.dilation, o.ceilMode ?? false);
+  const xc = dense(x);
+  const out = Tensor.empty(w.outShape, 'f32');
+  const idx = Tensor.empty(w.outShape, 'i32');
+  const total = out.size;
+  if (total > 0) dispatch(maxPoolKernel(), [xc.storage.buffer, out.storage.buffer, idx.storage.buffer], winParams(w, total, xc.offset), grid1d(total));
+  if (xc !== x) xc.dispose();
+  return { out, idx, w };
+}
+
+function recordMax(x: Tensor, out: Tensor, idx: Tensor, w: Win): Tensor {
+  return record(
+    out,
+    'maxPool2d',
+    [x],
+    (g, _needs, [ix]) => {
+      const gc = dense(g);
+      const dx = Tensor.empty(x.shape, 'f32');
+      const total = dx.size;
+      if (total > 0) dispatch(maxPoolBackwardKernel(), [gc.storage.buffer, ix.storage.buffer, dx.storage.buffer], winParams(w, total, gc.offset), grid1d(total));
+      return [dx];
+    },
+    [idx],
+  );
+}
+
+/**
+ * torch.nn.functional.max_pool2d on [N, C, H, W] or [C, H, W]. The gradient goes to the first
+ * maximum of each window (NaN counts as the maximum).
+ */
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
+  const { out, idx, w } = maxPoolRaw(x, opts);
+  const r = recordMax(x, out, idx, w);
+  idx.dispose();
+  return r;
+}
+
+/** max_pool2d with return_indices=True: [values, i32 indices into each H*W plane]. */
+export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions): [Tensor, Tensor] {
+  const { out, idx, w } = maxPoolRaw(x, opts);
+  return [recordMax(x, out, idx, w), idx];
+}
+
+/** torch.nn.functional.avg_pool2d on [N, C, H, W] or [C, H, W]. */
+export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
+  const w = window('avgPool2d', x, opts.kernelSize, opts.stride, opts.padding, 1, opts.ceilMode ?? false);
+  const ov = opts.divisorOverride ?? null;
+  if (ov !== null && (!Number.isFinite(ov) || ov === 0)) throw new Error(`avgPool2d: divisorOverride must be a non-zero number, got ${ov}`);
+  const mode = ov !== null ? 2 : (opts.countIncludePad ?? true) ? 1 : 0;
+  const xc = dense(x);
+  const out = Tensor.empty(w.outShape, 'f32');
+  const total = out.size;
+  if (total > 0) dispatch(avgPoolKernel(), [xc.storage.buffer, out.storage.buffer], winParams(w, total, xc.offset, mode, ov ?? 0), grid1d(total));
+  if (xc !== x) xc.dispose();
+  return record(out, 'avgPool2d', [x], (g) => {
+    const gc = dense(g);
+    const dx = Tensor.empty(x.shape, 'f32');
+    const n = dx.size;
+    if (n > 0) dispatch(avgPoolBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], winParams(w, n, gc.offset, mode, ov ?? 0), grid1d(n));
+    return [dx];
+  });
+}
+
+function adaptiveSize(op: string, v: number, L: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: output size must be a positive integer, got ${v}`);
+  if (v * (L + 1) >= 2 ** 32) throw new Error(`${op}: output size ${v} x input size ${L} is too large for 32-bit bin arithmetic`);
+  return v;
+}
+
+/** torch.nn.functional.adaptive_avg_pool2d on [N, C, H, W] or [C, H, W]; null keeps a size. */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number | null, number | null]): Tensor {
+  if (x.rank !== 3 && x.rank !== 4) throw new Error(`adaptiveAvgPool2d: expected a 3-D or 4-D input, got ${fmt(x.shape)}`);
+  const H = x.shape[x.rank - 2];
+  const W = x.shape[x.rank - 1];
+  if (H === 0 || W === 0) throw new Error(`adaptiveAvgPool2d: input ${fmt(x.shape)} has an empty spatial dim`);
+  const [oh0, ow0] = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;
+  const OH = adaptiveSize('adaptiveAvgPool2d', oh0 ?? H, H);
+  const OW = adaptiveSize('adaptiveAvgPool2d', ow0 ?? W, W);
+  const xc = dense(x);
+  const out = Tensor.empty([...x.shape.slice(0, -2), OH, OW], 'f32');
+  // one row per bin in H (adaptive_avg_pool1d): the vec4 row kernels
+  const rows = OH === H && W % 4 === 0 ? out.size / OW : 0;
+  const prm = (n: number, off: number) => new Params().u32(n, H, W, OH, OW, off).build();
+  if (rows > 0) {
+    const n = rows * Math.ceil(OW / 4);
+    if (xc.offset % 4 === 0) dispatch(adaptiveRowKernel(OW % 4 === 0), [xc.storage.buffer, out.storage.buffer], new Params().u32(n, W, OW, xc.offset / 4).build(), grid1d(n));
+    else dispatch(adaptiveAvgKernel(), [xc.storage.buffer, out.storage.buffer], prm(out.size, xc.offset), grid1d(out.size));
+  } else if (out.size > 0) dispatch(adaptiveAvgKernel(), [xc.storage.buffer, out.storage.buffer], prm(out.size, xc.offset), grid1d(out.size));
+  if (xc !== x) xc.dispose();
+  return record(out, 'adaptiveAvgPool2d', [x], (g) => {
+    const gc = dense(g);
+    const dx = Tensor.empty(x.shape, 'f32');
+    if (rows > 0) {
+      const n = dx.size / 4;
+      dispatch(adaptiveRowBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], new Params().u32(n, W, OW, gc.offset).build(), grid1d(n));
+    } else if (dx.size > 0) dispatch(adaptiveAvgBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], prm(dx.size, gc.offset), grid1d(dx.size));
+    return [dx];
+  });
+}
+
+/** torch.nn.functional.adaptive_avg_pool1d on [N, C, L] or [C, L]. */
+export function adaptiveAvgPool1d(x: Tensor, outputSize: number): Tensor {
+  if (x.rank !== 2 && x.rank !== 3) throw new Error(`adaptiveAvgPool1d: expected a 2-D [C, L] or 3-D [N, C, L] input, got ${fmt(x.shape)}`);
+  const x4 = reshape(x, [...x.shape.slice(0, -1), 1, x.shape[x.rank - 1]]);
+  const y = adaptiveAvgPool2d(x4, [1, outputSize]);
+  return reshape(y, [...x.shape.slice(0, -1), outputSize]);
+}

@@ -228,3 +228,78 @@ ${main1d()}
 }`,
   };
 }
+
+// Adaptive pooling along rows only (OH == H, e.g. adaptive_avg_pool1d): 4 consecutive outputs
+// (or, backward, 4 consecutive inputs) per invocation, reading the row as aligned vec4s: far
+// fewer loads than one invocation per output (loads dominate on lavapipe).
+// Params: 0 total (rows * ceil(n/4) invocations), 1 W, 2 OW, 3 xOff4 (fwd) / gOff (bwd)
+export function adaptiveRowKernel(outVec: boolean): Kernel {
+  return {
+    name: 'adaptiveAvgPool.rows',
+    key: `pool.adaptive.rows:${outVec}`,
+    code: () => `${PARAMS_DECL}
+${storage(1, 'X', 'vec4<f32>')}
+${storage(2, 'Out', outVec ? 'vec4<f32>' : 'f32', true)}
+${BINS}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+  let W = ${pu(1)}; let OW = ${pu(2)};
+  let OW4 = (OW + 3u) / 4u;
+  let q = gi % OW4;
+  let row = gi / OW4;
+  let ow0 = q * 4u;
+  var s = vec4<u32>(0u);
+  var e = vec4<u32>(0u);
+  for (var k = 0u; k < 4u; k++) {
+    let o = min(ow0 + k, OW - 1u);
+    s[k] = binStart(o, W, OW);
+    e[k] = binEnd(o, W, OW);
+  }
+  let base = ${pu(3)} + row * (W / 4u);
+  var acc = vec4<f32>(0.0);
+  for (var a = s.x / 4u; a * 4u < e.w; a++) {
+    let v = X[base + a];
+    for (var c = 0u; c < 4u; c++) {
+      let i = vec4<u32>(a * 4u + c);
+      acc += select(vec4<f32>(0.0), vec4<f32>(v[c]), (i >= s) & (i < e));
+    }
+  }
+  let r = acc / vec4<f32>(e - s);
+  ${
+    outVec
+      ? 'Out[row * OW4 + q] = r;'
+      : `for (var k = 0u; k < 4u; k++) { if (ow0 + k < OW) { Out[row * OW + ow0 + k] = r[k]; } }`
+  }
+}`,
+  };
+}
+
+export function adaptiveRowBackwardKernel(): Kernel {
+  return {
+    name: 'adaptiveAvgPool.rows.backward',
+    key: 'pool.adaptive.rows.bwd',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'G', 'f32')}
+${storage(2, 'GradX', 'vec4<f32>', true)}
+${BINS}
+${main1d()}
+  if (gi >= ${pu(0)}) { return; }
+  let W = ${pu(1)}; let OW = ${pu(2)};
+  let W4 = W / 4u;
+  let q = gi % W4;
+  let row = gi / W4;
+  let i0 = q * 4u;
+  let gBase = ${pu(3)} + row * OW;
+  var acc = vec4<f32>(0.0);
+  let idx = vec4<u32>(i0, i0 + 1u, i0 + 2u, i0 + 3u);
+  for (var o = (i0 * OW) / W; o < OW; o++) {
+    let s = binStart(o, W, OW);
+    if (s >= i0 + 4u) { break; }
+    let e = binEnd(o, W, OW);
+    let gv = G[gBase + o] / f32(e - s);
+    acc += select(vec4<f32>(0.0), vec4<f32>(gv), (idx >= vec4<u32>(s)) & (idx < vec4<u32>(e)));
+  }
+  GradX[gi] = acc;
+}`,
+  };
+}

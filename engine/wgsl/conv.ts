@@ -1,0 +1,471 @@
+// Convolution kernel generators (used by ops/conv.ts). Measured on lavapipe, a per-invocation
+// storage load costs as much as 25-75 FMAs and a vec4 load about as much as a scalar one, while
+// same-address loads across invocations are not cheaper; a subgroup broadcast, though, is a
+// register shuffle. So every kernel reads vec4s from aligned, zero-padded copies (no bounds
+// checks in inner loops), holds a large register tile, and loads the operand that all lanes of a
+// workgroup share (weights in the forward pass, dY in the weight gradient) once per subgroup:
+// - pad:    copies x into [N, C, Hp, Wp] (Wp % 4 == 0) with zero borders and optional zero
+//           insertion (transposed convolution for strided input gradients).
+// - prep:   lays weights out as the kernels read them (padded, optionally flipped/transposed).
+// - gemm:   implicit-GEMM forward: TM output channels x TN consecutive output columns per
+//           invocation; each input row segment is loaded once and reused by all kw taps.
+// - direct: one output channel per invocation, TR x TN pixels (depthwise and Cout/groups < 4).
+// - wgrad / wgradDirect: weight gradients as reductions over output pixels, optionally split
+//           over row ranges (partial sums reduced afterwards).
+// Fully unrolled tiles compile slowly in LLVM the first time (1-4 s for the large ones on
+// lavapipe; Mesa's shader cache keeps them), so ops/conv.ts sizes tiles to the problem.
+import type { Kernel } from '../runtime.ts';
+import { PARAMS_DECL, main1d, pu, pi, storage } from './common.ts';
+
+const C4 = ['x', 'y', 'z', 'w'];
+/** Element u of a row segment held in vec4 registers v0, v1, ... */
+const el = (prefix: string, u: number) => `${prefix}${u >> 2}.${C4[u & 3]}`;
+
+// ---------------------------------------------------------------------------------------------
+// pad: out[n, c, yp, xp] = x[n, c, (yp - padT) / sy, (xp - padL) / sx] where that is an input
+// element (and the offsets divide by the insertion strides), else 0. Written 4 columns at a time.
+// Params: 0 C, 1 Hp, 2 Wp4, 3 H, 4 W, 5 padT (i32), 6 padL (i32), 7 sy, 8 sx, 9 off, 10 sN,
+// 11 sC, 12 sH, 13 sW, 14 total (N*C*Hp*Wp4)
+export function padKernel(): Kernel {
+  return {
+    name: 'conv2d.pad',
+    key: 'conv2d.pad',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'X', 'f32')}
+${storage(2, 'Out', 'vec4<f32>', true)}
+${main1d()}
+  if (gi >= ${pu(14)}) { return; }
+  let C = ${pu(0)}; let Hp = ${pu(1)}; let Wp4 = ${pu(2)};
+  let H = ${pi(3)}; let W = ${pi(4)}; let sy = ${pi(7)}; let sx = ${pi(8)};
+  let xq = gi % Wp4;
+  let r = gi / Wp4;
+  let yp = r % Hp;
+  let nc = r / Hp;
+  let n = nc / C;
+  let c = nc - n * C;
+  let ys = i32(yp) - ${pi(5)};
+  let yi = ys / sy;
+  let rowOk = ys >= 0 && ys - yi * sy == 0 && yi < H;
+  let rowBase = ${pu(9)} + n * ${pu(10)} + c * ${pu(11)} + u32(max(yi, 0)) * ${pu(12)};
+  var v = vec4<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    let xs = i32(xq * 4u + k) - ${pi(6)};
+    let xi = xs / sx;
+    let ok = rowOk && xs >= 0 && xs - xi * sx == 0 && xi < W;
+    v[k] = select(0.0, X[select(0u, rowBase + u32(max(xi, 0)) * ${pu(13)}, ok)], ok);
+  }
+  Out[gi] = v;
+}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// prep: out[i0..i5] (dims D0..D5, contiguous) = W[base + sum(ik * Sk)] when i1 * D5 + i5 < L,
+// else 0 (zero padding of a tiled channel dim). Signed strides express flips.
+// Params: 0..5 D, 6..11 S (i32), 12 base, 13 L, 14 total
+export function prepKernel(): Kernel {
+  return {
+    name: 'conv2d.prep',
+    key: 'conv2d.prep',
+    code: () => `${PARAMS_DECL}
+${storage(1, 'Wsrc', 'f32')}
+${storage(2, 'Out', 'f32', true)}
+${main1d()}
+  if (gi >= ${pu(14)}) { return; }
+  var r = gi;
+  let i5 = r % ${pu(5)}; r = r / ${pu(5)};
+  let i4 = r % ${pu(4)}; r = r / ${pu(4)};
+  let i3 = r % ${pu(3)}; r = r / ${pu(3)};
+  let i2 = r % ${pu(2)}; r = r / ${pu(2)};
+  let i1 = r % ${pu(1)}; let i0 = r / ${pu(1)};
+  let src = i32(${pu(12)}) + i32(i0) * ${pi(6)} + i32(i1) * ${pi(7)} + i32(i2) * ${pi(8)} + i32(i3) * ${pi(9)} + i32(i4) * ${pi(10)} + i32(i5) * ${pi(11)};
+  let ok = i1 * ${pu(5)} + i5 < ${pu(13)};
+  Out[gi] = select(0.0, Wsrc[select(0u, u32(src), ok)], ok);
+}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm forward.
+export interface GemmConfig {
+  /** Output channels per invocation (multiple of 4) and output columns per invocation (multiple of 4). */
+  tm: number;
+  tn: number;
+  kw: number;
+  sx: number;
+  dx: number;
+  wg: number;
+  /** OW % 4 == 0: vec4 stores. */
+  outVec: boolean;
+  /**
+   * Subgroup size to share weight loads across (0: every invocation loads all its weights).
+   * Lane l loads weight vec4 l of the step and subgroupBroadcast hands them out: on lavapipe a
+   * broadcast is a register shuffle while every load is a per-lane memory access.
+   */
+  sg: number;
+}
+
+/** vec4 loads per input row segment of one invocation (columns ow0*sx ...). */
+export function gemmRowVecs(tn: number, kw: number, sx: number, dx: number): number {
+  return Math.ceil(((tn - 1) * sx + (kw - 1) * dx + 1) / 4);
+}
+
+// Weights: [G, Cout_g / tm, KH, Cin_g, KW, tm] (one contiguous block of KW*tm/4 vec4s per step).
+// Params: 0 Cin_g, 1 HWp4, 2 Wp4, 3 Cout, 4 OH, 5 OW, 6 Cout_g, 7 coTiles, 8 tilesW, 9 G, 10 KH,
+// 11 SY*Wp4, 12 DY*Wp4, 13 Cin (total), 14 xOff4, 15 biasOff, 16 hasBias (the Bias binding is
+// always present, so one pipeline serves both; without a bias any buffer is bound and not read)
+export function gemmKernel(c: GemmConfig): Kernel {
+  const { tm, tn, kw, sx, dx, wg, outVec, sg } = c;
+  const key = `conv2d.gemm:${tm}x${tn}:k${kw}s${sx}d${dx}:wg${wg}:${outVec}:sg${sg}`;
+  return {
+    name: 'conv2d.gemm',
+    key,
+    code: () => {
+      const Q = tm / 4;
+      const NW = kw * Q;
+      const nv = gemmRowVecs(tn, kw, sx, dx);
+      const L: string[] = [];
+      for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) L.push(`  var a${q}_${j} = vec4<f32>(0.0);`);
+      const body: string[] = [];
+      for (let v = 0; v < nv; v++) body.push(`      let v${v} = X[xp + ${v}u];`);
+      const rounds = sg ? Math.ceil(NW / sg) : 0;
+      for (let r = 0; r < rounds; r++) body.push(`      let wl${r} = Wt[wi + min(${r * sg}u + lane, ${NW - 1}u)];`);
+      const w = (kx: number, q: number) => {
+        const i = kx * Q + q;
+        return sg ? `subgroupBroadcast(wl${Math.floor(i / sg)}, ${i % sg}u)` : `Wt[wi + ${i}u]`;
+      };
+      for (let kx = 0; kx < kw; kx++) {
+        for (let q = 0; q < Q; q++) body.push(`      let w${kx}_${q} = ${w(kx, q)};`);
+        for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) body.push(`      a${q}_${j} = fma(w${kx}_${q}, vec4<f32>(${el('v', j * sx + kx * dx)}), a${q}_${j});`);
+      }
+      const store: string[] = [];
+      for (let q = 0; q < Q; q++)
+        for (let cc = 0; cc < 4; cc++) {
+          const m = q * 4 + cc;
+          store.push(`  if (live && co0 + ${m}u < Cout_g) {`);
+          store.push(`    let oc = g * Cout_g + co0 + ${m}u;`);
+          store.push(`    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;`);
+          store.push(`    let b = select(0.0, Bias[select(0u, ${pu(15)} + oc, hasBias)], hasBias);`);
+          const bb = ' + b';
+          if (outVec) {
+            for (let jb = 0; jb < tn / 4; jb++) {
+              const comps = [0, 1, 2, 3].map((k) => `a${q}_${jb * 4 + k}.${C4[cc]}`).join(', ');
+              store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
+            }
+          } else {
+            for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = a${q}_${j}.${C4[cc]}${bb}; }`);
+          }
+          store.push('  }');
+        }
+      return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
+${storage(1, 'X', 'vec4<f32>')}
+${storage(2, 'Wt', 'vec4<f32>')}
+${storage(3, 'Y', outVec ? 'vec4<f32>' : 'f32', true)}
+${storage(4, 'Bias', 'f32')}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
+  let Cin_g = ${pu(0)}; let HWp4 = ${pu(1)}; let Cout = ${pu(3)}; let OH = ${pu(4)}; let OW = ${pu(5)};
+  let hasBias = ${pu(16)} != 0u;
+  let Cout_g = ${pu(6)}; let tilesW = ${pu(8)}; let G = ${pu(9)}; let KH = ${pu(10)};
+  ${sg ? `let lane = sid % ${sg}u;` : ''}
+  let ntiles = OH * tilesW;
+  let tRaw = wid.x * ${wg}u + lid;
+  let live = tRaw < ntiles;
+  let t = min(tRaw, ntiles - 1u);
+  let oh = t / tilesW;
+  let ow0 = (t - oh * tilesW) * ${tn}u;
+  let co0 = wid.y * ${tm}u;
+  let n = wid.z / G;
+  let g = wid.z - n * G;
+  let xBase = ${pu(14)} + (n * ${pu(13)} + g * Cin_g) * HWp4 + oh * ${pu(11)} + ow0 * ${sx}u / 4u;
+  var wi = (g * ${pu(7)} + wid.y) * KH * Cin_g * ${NW}u;
+${L.join('\n')}
+  for (var ky = 0u; ky < KH; ky++) {
+    var xp = xBase + ky * ${pu(12)};
+    for (var ci = 0u; ci < Cin_g; ci++) {
+${body.join('\n')}
+      xp += HWp4;
+      wi += ${NW}u;
+    }
+  }
+${store.join('\n')}
+}`;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// direct forward: output channel oc = g*Cout_g + m reads input channels g*Cin_g + [0, Cin_g).
+export interface DirectConfig {
+  tr: number;
+  tn: number;
+  kh: number;
+  kw: number;
+  sy: number;
+  sx: number;
+  dy: number;
+  dx: number;
+  wg: number;
+  outVec: boolean;
+}
+
+/** Input rows one invocation reads. */
+export function directRows(c: { tr: number; kh: number; sy: number; dy: number }): number {
+  return (c.tr - 1) * c.sy + (c.kh - 1) * c.dy + 1;
+}
+
+// Weights: [G, Cout_g, Cin_g, KH, KWP4*4]. Params: 0 Cin_g, 1 HWp4, 2 Wp4, 3 Cout, 4 OH, 5 OW,
+// 6 Cout_g, 7 tilesW, 8 tilesH, 9 G, 10 Cin (total), 11 xOff4, 12 biasOff, 13 hasBias
+export function directKernel(c: DirectConfig): Kernel {
+  const { tr, tn, kh, kw, sy, sx, dy, dx, wg, outVec } = c;
+  const key = `conv2d.direct:${tr}x${tn}:k${kh}x${kw}:s${sy}x${sx}:d${dy}x${dx}:wg${wg}:${outVec}`;
+  return {
+    name: 'conv2d.direct',
+    key,
+    code: () => {
+      const kwp4 = Math.ceil(kw / 4);
+      const nv = gemmRowVecs(tn, kw, sx, dx);
+      const nr = directRows(c);
+      const L: string[] = [];
+      for (let r = 0; r < tr; r++) for (let j = 0; j < tn; j++) L.push(`  var a${r}_${j} = 0.0;`);
+      const body: string[] = [];
+      for (let ky = 0; ky < kh; ky++) for (let v = 0; v < kwp4; v++) body.push(`      let w${ky}_${v} = Wt[wi + ${ky * kwp4 + v}u];`);
+      for (let row = 0; row < nr; row++) {
+        for (let v = 0; v < nv; v++) body.push(`      let r${row}_${v} = X[xp + ${row}u * Wp4 + ${v}u];`);
+        for (let t = 0; t < tr; t++)
+          for (let ky = 0; ky < kh; ky++) {
+            if (t * sy + ky * dy !== row) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const w = `w${ky}_${kx >> 2}.${C4[kx & 3]}`;
+              for (let j = 0; j < tn; j++) body.push(`      a${t}_${j} = fma(${w}, ${el(`r${row}_`, j * sx + kx * dx)}, a${t}_${j});`);
+            }
+          }
+      }
+      const store: string[] = [];
+      for (let t = 0; t < tr; t++) {
+        store.push(`  if (live && oh0 + ${t}u < OH) {`);
+        store.push(`    let ob = (nOc * OH + oh0 + ${t}u) * OW + ow0;`);
+        if (outVec) {
+          for (let jb = 0; jb < tn / 4; jb++) {
+            const comps = [0, 1, 2, 3].map((k) => `a${t}_${jb * 4 + k}`).join(', ');
+            store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
+          }
+        } else {
+          for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = a${t}_${j} + b; }`);
+        }
+        store.push('  }');
+      }
+      return `${PARAMS_DECL}
+${storage(1, 'X', 'vec4<f32>')}
+${storage(2, 'Wt', 'vec4<f32>')}
+${storage(3, 'Y', outVec ? 'vec4<f32>' : 'f32', true)}
+${storage(4, 'Bias', 'f32')}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let Cin_g = ${pu(0)}; let HWp4 = ${pu(1)}; let Wp4 = ${pu(2)}; let Cout = ${pu(3)}; let OH = ${pu(4)}; let OW = ${pu(5)};
+  let Cout_g = ${pu(6)}; let tilesW = ${pu(7)}; let G = ${pu(9)};
+  let ntiles = ${pu(8)} * tilesW;
+  let tRaw = wid.x * ${wg}u + lid;
+  let live = tRaw < ntiles;
+  let t = min(tRaw, ntiles - 1u);
+  let th = t / tilesW;
+  let oh0 = th * ${tr}u;
+  let ow0 = (t - th * tilesW) * ${tn}u;
+  let oc = wid.y;
+  let n = wid.z;
+  let g = oc / Cout_g;
+  let nOc = n * Cout + oc;
+  let xBase = ${pu(11)} + (n * ${pu(10)} + g * Cin_g) * HWp4 + oh0 * ${sy}u * Wp4 + ow0 * ${sx}u / 4u;
+  var wi = oc * Cin_g * ${kh * kwp4}u;
+${L.join('\n')}
+  var xp = xBase;
+  for (var ci = 0u; ci < Cin_g; ci++) {
+${body.join('\n')}
+      xp += HWp4;
+      wi += ${kh * kwp4}u;
+  }
+  let hasBias = ${pu(13)} != 0u;
+  let b = select(0.0, Bias[select(0u, ${pu(12)} + oc, hasBias)], hasBias);
+${store.join('\n')}
+}`;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// wgrad: dW[g, co, ci, ky, kx] = sum over rows r in a split range and columns of
+// dY[n, g*Cout_g+co, oh, ow] * Xp[n, g*Cin_g+ci, oh*SY + ky*DY, ow*SX + kx*DX].
+// Each invocation owns TM output channels x TC input channels x all KH x KW taps and walks the
+// output row 4*PV columns at a time. All lanes of a workgroup read the same dY values (they
+// differ in input channels), so with subgroups each lane loads one of them and broadcasts it.
+export interface WgradConfig {
+  tm: number;
+  tc: number;
+  /** vec4s of dY per channel per step (output columns per step = 4 * pv). */
+  pv: number;
+  kh: number;
+  kw: number;
+  sx: number;
+  dx: number;
+  wg: number;
+  sg: number;
+  /**
+   * One kernel row per invocation (lanes enumerate ci blocks x KH): KH times fewer accumulators,
+   * for large kernels whose all-rows tile would spill and take LLVM long to compile.
+   */
+  rowPerLane: boolean;
+}
+
+export function wgradRowVecs(pv: number, kw: number, sx: number, dx: number): number {
+  return Math.ceil(((4 * pv - 1) * sx + (kw - 1) * dx + 1) / 4);
+}
+
+// Params: 0 Cin_g, 1 Cout_g, 2 Cin, 3 Cout, 4 OH, 5 OWp4, 6 HWp4 (x), 7 Wp4 (x), 8 SY*Wp4,
+// 9 DY*Wp4, 10 G, 11 rowsPerSplit, 12 N*OH, 13 nCb (ci blocks), 14 xOff4, 15 dyOff4
+export function wgradKernel(c: WgradConfig): Kernel {
+  const { tm, tc, pv, kw, sx, dx, wg, sg, rowPerLane } = c;
+  const kh = rowPerLane ? 1 : c.kh;
+  const KK = c.kh * kw;
+  const key = `conv2d.wgrad:${tm}x${tc}x${pv}:k${c.kh}x${kw}:s${sx}:d${dx}:wg${wg}:sg${sg}:${rowPerLane ? 'row' : 'all'}`;
+  return {
+    name: 'conv2d.wgrad',
+    key,
+    code: () => {
+      const nv = wgradRowVecs(pv, kw, sx, dx);
+      const ND = tm * pv;
+      const L: string[] = [];
+      for (let m = 0; m < tm; m++) for (let cc = 0; cc < tc; cc++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) L.push(`  var a${m}_${cc}_${ky}_${kx} = 0.0;`);
+      const pre: string[] = [];
+      const body: string[] = [];
+      const rounds = sg ? Math.ceil(ND / sg) : 0;
+      if (sg) {
+        for (let r = 0; r < rounds; r++) {
+          pre.push(`  let sl${r} = min(${r * sg}u + lane, ${ND - 1}u);`);
+          pre.push(`  let so${r} = min(co0 + sl${r} / ${pv}u, Cout_g - 1u) * OH * OWp4 + sl${r} % ${pv}u;`);
+          body.push(`        let dl${r} = DY[dyp + so${r}];`);
+        }
+        for (let i = 0; i < ND; i++) body.push(`        let d${Math.floor(i / pv)}_${i % pv} = subgroupBroadcast(dl${Math.floor(i / sg)}, ${i % sg}u);`);
+      } else {
+        for (let m = 0; m < tm; m++) pre.push(`  let dm${m} = min(co0 + ${m}u, Cout_g - 1u) * OH * OWp4;`);
+        for (let m = 0; m < tm; m++) for (let v = 0; v < pv; v++) body.push(`        let d${m}_${v} = DY[dyp + dm${m} + ${v}u];`);
+      }
+      for (let cc = 0; cc < tc; cc++) pre.push(`  let xc${cc} = min(ci0 + ${cc}u, Cin_g - 1u) * HWp4;`);
+      for (let cc = 0; cc < tc; cc++)
+        for (let ky = 0; ky < kh; ky++) {
+          for (let v = 0; v < nv; v++) body.push(`        let x${cc}_${ky}_${v} = X[xp + xc${cc} + ${ky}u * DYW4 + ${v}u];`);
+          for (let m = 0; m < tm; m++)
+            for (let kx = 0; kx < kw; kx++) {
+              const terms: string[] = [];
+              for (let v = 0; v < pv; v++) {
+                const win = [0, 1, 2, 3].map((pp) => el(`x${cc}_${ky}_`, (4 * v + pp) * sx + kx * dx));
+                terms.push(`dot(d${m}_${v}, vec4<f32>(${win.join(', ')}))`);
+              }
+              body.push(`        a${m}_${cc}_${ky}_${kx} += ${terms.join(' + ')};`);
+            }
+        }
+      const store: string[] = [];
+      for (let m = 0; m < tm; m++)
+        for (let cc = 0; cc < tc; cc++) {
+          store.push(`  if (live && co0 + ${m}u < Cout_g && ci0 + ${cc}u < Cin_g) {`);
+          store.push(`    let o = outBase + ((g * Cout_g + co0 + ${m}u) * Cin_g + ci0 + ${cc}u) * ${KK}u + ky0 * ${kw}u;`);
+          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`    dW[o + ${ky * kw + kx}u] = a${m}_${cc}_${ky}_${kx};`);
+          store.push('  }');
+        }
+      return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
+${storage(1, 'X', 'vec4<f32>')}
+${storage(2, 'DY', 'vec4<f32>')}
+${storage(3, 'dW', 'f32', true)}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
+  let Cin_g = ${pu(0)}; let Cout_g = ${pu(1)}; let OH = ${pu(4)}; let OWp4 = ${pu(5)}; let HWp4 = ${pu(6)};
+  let G = ${pu(10)}; let DYW4 = ${pu(9)}; let nCb = ${pu(13)};
+  ${sg ? `let lane = sid % ${sg}u;` : ''}
+  let laneRaw = wid.x * ${wg}u + lid;
+  let live = laneRaw < nCb * ${rowPerLane ? c.kh : 1}u;
+  let li = min(laneRaw, nCb * ${rowPerLane ? c.kh : 1}u - 1u);
+  let ky0 = ${rowPerLane ? `li % ${c.kh}u` : '0u'};
+  let ci0 = li / ${rowPerLane ? c.kh : 1}u * ${tc}u;
+  let co0 = wid.y * ${tm}u;
+  let s = wid.z / G;
+  let g = wid.z - s * G;
+  let r0 = s * ${pu(11)};
+  let r1 = min(${pu(12)}, r0 + ${pu(11)});
+  let outBase = s * G * Cout_g * Cin_g * ${KK}u;
+${pre.join('\n')}
+${L.join('\n')}
+  for (var r = r0; r < r1; r++) {
+    let n = r / OH;
+    let oh = r - n * OH;
+    var xp = ${pu(14)} + (n * ${pu(2)} + g * Cin_g) * HWp4 + oh * ${pu(8)} + ky0 * DYW4;
+    var dyp = ${pu(15)} + ((n * ${pu(3)} + g * Cout_g) * OH + oh) * OWp4;
+    for (var q = 0u; q < OWp4; q += ${pv}u) {
+${body.join('\n')}
+      xp += ${sx * pv}u;
+      dyp += ${pv}u;
+    }
+  }
+${store.join('\n')}
+}`;
+    },
+  };
+}
+
+// wgradDirect: one (co, ci) pair per invocation (all KH x KW taps), for Cout_g < 4.
+// Params as wgrad, plus 13 = G*Cout_g*Cin_g (pairs).
+export function wgradDirectKernel(c: Omit<WgradConfig, 'tm' | 'tc' | 'pv' | 'sg' | 'rowPerLane'>): Kernel {
+  const { kh, kw, sx, dx, wg } = c;
+  const key = `conv2d.wgradDirect:k${kh}x${kw}:s${sx}:d${dx}:wg${wg}`;
+  return {
+    name: 'conv2d.wgradDirect',
+    key,
+    code: () => {
+      const nv = wgradRowVecs(1, kw, sx, dx);
+      const L: string[] = [];
+      for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) L.push(`  var a${ky}_${kx} = 0.0;`);
+      const body: string[] = ['        let d = DY[dyp];'];
+      for (let ky = 0; ky < kh; ky++) {
+        for (let v = 0; v < nv; v++) body.push(`        let x${ky}_${v} = X[xp + ${ky}u * DYW4 + ${v}u];`);
+        for (let kx = 0; kx < kw; kx++) {
+          const terms = [0, 1, 2, 3].map((pp) => el(`x${ky}_`, pp * sx + kx * dx));
+          body.push(`        a${ky}_${kx} += dot(d, vec4<f32>(${terms.join(', ')}));`);
+        }
+      }
+      const store: string[] = [];
+      for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`    dW[o + ${ky * kw + kx}u] = a${ky}_${kx};`);
+      return `${PARAMS_DECL}
+${storage(1, 'X', 'vec4<f32>')}
+${storage(2, 'DY', 'vec4<f32>')}
+${storage(3, 'dW', 'f32', true)}
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let Cin_g = ${pu(0)}; let Cout_g = ${pu(1)}; let OH = ${pu(4)}; let OWp4 = ${pu(5)}; let HWp4 = ${pu(6)};
+  let G = ${pu(10)}; let DYW4 = ${pu(9)}; let pairs = ${pu(13)};
+  let pRaw = wid.x * ${wg}u + lid;
+  let live = pRaw < pairs;
+  let pr = min(pRaw, pairs - 1u);
+  let ci = pr % Cin_g;
+  let oc = pr / Cin_g;
+  let g = oc / Cout_g;
+  let s = wid.z;
+  let r0 = s * ${pu(11)};
+  let r1 = min(${pu(12)}, r0 + ${pu(11)});
+${L.join('\n')}
+  for (var r = r0; r < r1; r++) {
+    let n = r / OH;
+    let oh = r - n * OH;
+    var xp = ${pu(14)} + (n * ${pu(2)} + g * Cin_g + ci) * HWp4 + oh * ${pu(8)};
+    var dyp = ${pu(15)} + (n * ${pu(3)} + oc) * OH * OWp4 + oh * OWp4;
+    for (var q = 0u; q < OWp4; q++) {
+${body.join('\n')}
+      xp += ${sx}u;
+      dyp += 1u;
+    }
+  }
+  if (live) {
+    let o = s * pairs * ${kh * kw}u + pr * ${kh * kw}u;
+${store.join('\n')}
+  }
+}`;
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// conv2d against PyTorch fixtures (test/fixtures/gen/conv_ops.py): forward and input, weight and
+// bias gradients over stride/padding/dilation/groups/depthwise/1x1 cases, again with other tile
+// shapes, without subgroups and through the matmul path; finite-difference checks; shape errors.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as E from '../../engine/index.ts';
+import { registerCases, loadFixture, gradcheck, assertClose, randomValues, type OpFn } from '../helpers/oracle.ts';
+
+type Args = Record<string, any>;
+const opts = (a: Args): E.Conv2dOptions => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
+const ops: Record<string, OpFn> = {
+  conv2d: ([x, w, b], a) => E.conv2d(x, w, b ?? null, opts(a)),
+  conv2d_xT: ([x, w], a) => E.conv2d(E.transpose(x, 2, 3), w, null, opts(a)),
+  conv2d_proj: ([x, w, s, b], a) => E.sum(E.mul(E.conv2d(x, w, b ?? null, opts(a)), s), [0, 2, 3]),
+};
+const cases = loadFixture('ops/conv.json').cases.filter((c) => c.op in ops);
+const before = async () => {
+  await E.initDevice();
+};
+
+const fx = suite('conv2d vs torch');
+fx.before(before);
+registerCases(fx, cases, ops);
+fx.run();
+
+// The same fixtures through other kernel variants (every code generator path must stay correct
+// on devices that pick them): small tiles and the split/vec options, no subgroups, matmul 1x1.
+const pick = (names: string[]) => cases.filter((c) => names.some((n) => c.name.startsWith(n)));
+const variants: [string, Partial<E.ConvTuning>, string[]][] = [
+  ['tiles 8x8, direct 2 rows, wgrad 2 ci x 8 columns', { tm: 8, tn: 8, wg: 16, directTr: 2, directTn: 4, wgTm: 8, wgTc: 2, wgPv: 2 },
+    ['conv_stride_dil']],
+  ['no subgroups', { subgroups: false }, ['conv_1x1_aligned', 'conv_groups2']],
+  ['matmul path for 1x1', { matmul1x1: true }, ['conv_1x1_bias']],
+  ['forced single split', { wgSplits: 1 }, ['conv_3x3_p1', 'conv_depthwise_dil2']],
+];
+for (const [name, t, names] of variants) {
+  const s = suite(`conv2d vs torch, ${name}`);
+  s.before(async () => {
+    await before();
+    E.setConvTuning(t);
+  });
+  s.after(() => {
+    E.setConvTuning(null);
+  });
+  registerCases(s, pick(names), ops);
+  s.run();
+}
+
+const gc = suite('conv2d finite-difference gradients');
+gc.before(before);
+const gcases: [string, number[], number[], boolean, E.Conv2dOptions][] = [
+  ['3x3 pad 1 with bias', [1, 2, 5, 4], [3, 2, 3, 3], true, { padding: 1 }],
+  ['stride 2, dilation 2, asymmetric padding', [1, 2, 6, 7], [2, 2, 2, 3], false, { stride: 2, dilation: [2, 1], padding: [1, 0, 2, 1] }],
+  ['groups 2', [1, 4, 4, 4], [4, 2, 2, 2], true, { groups: 2, padding: 1 }],
+  ['depthwise stride 2', [1, 3, 5, 5], [3, 1, 3, 3], true, { groups: 3, stride: 2, padding: 1 }],
+  ['1x1', [2, 3, 3, 2], [2, 3, 1, 1], true, {}],
+];
+for (const [name, xs, ws, bias, o] of gcases) {
+  gc(name, () =>
+    gradcheck(([x, w, b]) => E.conv2d(x, w, b ?? null, o), [{ shape: xs }, { shape: ws }, ...(bias ? [{ shape: [ws[0]] }] : [])]),
+  );
+}
+gc.run();
+
+const misc = suite('conv2d API');
+misc.before(before);
+misc('unbatched [C, H, W] input matches the batched result', async () => {
+  await E.tidyAsync(async () => {
+    const x = E.tensor(randomValues(2 * 5 * 6, 1), { shape: [2, 5, 6] });
+    const w = E.tensor(randomValues(3 * 2 * 9, 2), { shape: [3, 2, 3, 3] });
+    const y = E.conv2d(x, w, null, { padding: 1 });
+    assert.equal([...y.shape], [3, 5, 6]);
+    assertClose(await y.data(), await E.conv2d(E.unsqueeze(x, 0), w, null, { padding: 1 }).data(), 0, 0, 'unbatched');
+  });
+});
+misc('conv2dInputGrad / conv2dWeightGrad agree with autograd', async () => {
+  await E.tidyAsync(async () => {
+    const o: E.Conv2dOptions = { stride: 2, padding: [1, 0, 0, 1], groups: 2 };
+    const x = E.tensor(randomValues(2 * 4 * 7 * 6, 3), { shape: [2, 4, 7, 6], requiresGrad: true });
+    const w = E.tensor(randomValues(6 * 2 * 9, 4), { shape: [6, 2, 3, 3], requiresGrad: true });
+    const y = E.conv2d(x, w, null, o);
+    const gy = E.tensor(randomValues(y.size, 5), { shape: y.shape });
+    const [gx, gw] = E.grad(y, [x, w], { gradOutputs: [gy] });
+    assertClose(await E.conv2dInputGrad(x.shape, w, gy, o).data(), await gx!.data(), 0, 0, 'input grad');
+    assertClose(await E.conv2dWeightGrad(x, w.shape, gy, o).data(), await gw!.data(), 0, 0, 'weight grad');
+  });
+});
+misc('forward and backward leave no tensors behind', async () => {
+  const x = E.tensor(randomValues(1 * 4 * 9 * 9, 6), { shape: [1, 4, 9, 9], requiresGrad: true });
+  const w = E.tensor(randomValues(8 * 4 * 9, 7), { shape: [8, 4, 3, 3], requiresGrad: true });
+  const b = E.tensor(randomValues(8, 8), { requiresGrad: true });
+  const before = E.memoryStats().liveTensors;
+  await E.tidyAsync(async () => {
+    const L = E.sum(E.conv2d(x, w, b, { padding: 1, stride: 2 }));
+    const gs = E.grad(L, [x, w, b]);
+    await gs[1]!.data();
+  });
+  assert.is(E.memoryStats().liveTensors, before);
+  for (const t of [x, w, b]) t.dispose();
+});
+
+misc.run();
+
+const err = suite('conv2d errors');
+err.before(before);
+const throwsWith = (fn: () => unknown, parts: string[]) => {
+  try {
+    E.tidy(() => {
+      fn();
+    });
+  } catch (e) {
+    const m = (e as Error).message;
+    for (const p of parts) assert.ok(m.includes(p), `message '${m}' should contain '${p}'`);
+    return;
+  }
+  assert.unreachable('expected an error');
+};
+err('weight/input channel mismatch names both shapes', () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 3, 5, 5]), E.zeros([4, 2, 3, 3])), ['conv2d', '[4, 2, 3, 3]', '[1, 3, 5, 5]']));
+err('channels not divisible by groups', () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 6, 5, 5]), E.zeros([4, 2, 3, 3]), null, { groups: 4 }), ['conv2d', 'divisible by groups=4', '[1, 6, 5, 5]']));
+err('output channels not divisible by groups', () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 4, 5, 5]), E.zeros([3, 2, 3, 3]), null, { groups: 2 }), ['conv2d', 'output channels 3', 'groups=2']));
+err('empty output', () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 2, 5]), E.zeros([4, 2, 3, 3])), ['conv2d', 'output size 0x3', '[1, 2, 2, 5]', '[4, 2, 3, 3]']));
+err('bias length', () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), E.zeros([3])), ['conv2d', 'bias [3]', '4 output channels']));
+err('input rank', () => throwsWith(() => E.conv2d(E.zeros([2, 5, 5, 1, 1]), E.zeros([4, 2, 3, 3])), ['conv2d', '[2, 5, 5, 1, 1]']));
+err("'same' with stride", () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), null, { padding: 'same', stride: 2 }), ['conv2d', "'same'", 'stride']));
+err('bad padding spec', () =>
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), null, { padding: [1, 2, 3] as unknown as number }), ['conv2d', 'padding']));
+err('grad_output shape', () =>
+  throwsWith(() => E.conv2dInputGrad([1, 2, 5, 5], E.zeros([4, 2, 3, 3]), E.zeros([1, 4, 5, 5])), ['conv2d backward', '[1, 4, 5, 5]', '[1, 4, 3, 3]']));
+err.run();
