@@ -59,7 +59,7 @@ async function time(fn: () => void, reps: number): Promise<number> {
 }
 
 /** Loads the cached table for this adapter, or measures and writes it. */
-export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; reps?: number } = {}): Promise<TuneResult> {
+export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; reps?: number; variants?: string[] } = {}): Promise<TuneResult> {
   const file = cachePath();
   if (!opts.force && existsSync(file)) {
     const choices = JSON.parse(readFileSync(file, 'utf8')).choices as Record<string, string>;
@@ -73,7 +73,8 @@ export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; re
     const b = s.bT ? randn([s.N, s.K]) : randn([s.K, s.N]);
     const cls = matmulShapeClass(s.M, s.N, s.K, s.K % 4 === 0 ? 'row' : 'scalar', s.bT ? 'col' : 'row');
     timings[cls] = {};
-    for (const name of Object.keys(MATMUL_VARIANTS)) {
+    for (const name of opts.variants ?? Object.keys(MATMUL_VARIANTS)) {
+      if (!(name in MATMUL_VARIANTS)) throw new Error(`autotune: unknown variant '${name}'`);
       setMatmulVariant(name);
       timings[cls][name] = await time(() => void matmul(a, s.bT ? b.T : b), opts.reps ?? 2);
     }

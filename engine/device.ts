@@ -146,6 +146,18 @@ export function hasFeature(f: GPUFeatureName): boolean {
   return state?.info.features.includes(f) ?? false;
 }
 
+/**
+ * The subgroup size kernels may share loads across: the adapter's minimum size when the
+ * `subgroups` feature is enabled and it is a power of two in [4, 64], else 0. Kernels index
+ * lanes modulo this size, so they stay correct where the real size is larger.
+ */
+export function subgroupSize(): number {
+  if (!hasFeature('subgroups')) return 0;
+  const info = (state?.device as unknown as { adapterInfo?: { subgroupMinSize?: number } } | undefined)?.adapterInfo;
+  const s = info?.subgroupMinSize ?? 0;
+  return s >= 4 && s <= 64 && (s & (s - 1)) === 0 ? s : 0;
+}
+
 /** Errors the device reported outside any error scope since the last call. */
 export function takeUncapturedErrors(): string[] {
   if (!state) return [];

@@ -9,7 +9,7 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { device, hasFeature } from '../device.ts';
+import { subgroupSize as deviceSubgroupSize } from '../device.ts';
 import {
   padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
   gemmRowVecs, wgradRowVecs, directRows,
@@ -207,10 +207,7 @@ function prepDirect(P: Problem, w: WeightSrc): Tensor {
 
 /** Subgroup size the kernels may share loads across (0 when subgroups are unavailable or vary). */
 function subgroupSize(): number {
-  if (!tuning.subgroups || !hasFeature('subgroups')) return 0;
-  const info = (device() as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo;
-  const s = info?.subgroupMinSize ?? 0;
-  return s >= 4 && s <= 64 && (s & (s - 1)) === 0 ? s : 0;
+  return tuning.subgroups ? deviceSubgroupSize() : 0;
 }
 
 function checkGrid(op: string, wg: [number, number, number]): void {

@@ -5,7 +5,8 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
-import { matmulKernel, DEFAULT_VARIANT, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import { matmulKernel, matmulSgKernel, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import { subgroupSize } from '../device.ts';
 import { broadcastShapes, fmt, numel } from '../shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
 import { sumTo, sum } from './reduce.ts';
@@ -80,7 +81,9 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   // B [K, N] is A-like with roles swapped: 'row' = N contiguous
   const lbT = layoutA(N, K, sBn, sBk, bl); // 'row' here means K contiguous = B 'col'
   const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
-  const variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? DEFAULT_VARIANT;
+  const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
+  let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
+  if (variant.sg && !sg) variant = { ...variant, sg: false, wgx: 16, wgy: 8, tm: 4, tnv: variant.tnv };
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
   const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);
   for (let i = 0; i < 3; i++) p.u32(bs[i] ?? 1);
@@ -90,7 +93,10 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
   if (bias) bufs.push(bias.storage.buffer);
   const wg: [number, number, number] = [Math.ceil(Math.ceil(N / (4 * (variant.tnv ?? 2))) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), batch];
-  dispatch(matmulKernel(cfg), bufs, p.build(), wg);
+  const kernel = variant.sg
+    ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn: 4 * (variant.tnv ?? 1), wg: variant.wgx, sg })
+    : matmulKernel(cfg);
+  dispatch(kernel, bufs, p.build(), wg);
   return out;
 }
 

@@ -1,0 +1,125 @@
+// Every named matmul variant (plain register-tiled and subgroup-broadcast) against a float64 CPU
+// product, over the operand layouts the kernels distinguish (A and B each row- or column-major,
+// i.e. transposes read in place), ragged M and N tails, fused bias (linear) and broadcast batches.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as E from '../../engine/index.ts';
+import { setMatmulVariant } from '../../engine/ops/matmul.ts';
+import { MATMUL_VARIANTS } from '../../engine/wgsl/matmul.ts';
+import { subgroupSize } from '../../engine/device.ts';
+import { setDispatchHook } from '../../engine/runtime.ts';
+import { assertClose } from '../helpers/oracle.ts';
+
+const t = suite('matmul variants');
+t.before(async () => {
+  await E.initDevice();
+});
+t.after(() => setMatmulVariant(null));
+
+/** Seeded values in [-1, 1) so the CPU reference sees exactly the uploaded floats. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = Math.fround(s / 2 ** 31 - 1);
+  }
+  return out;
+}
+
+/** C[b] = A[b] @ B[b] (+ bias) in float64; A [batchA, M, K], B [batchB, K, N] broadcast on batch. */
+function cpuMatmul(a: Float32Array, b: Float32Array, batch: number, bA: boolean, bB: boolean, M: number, N: number, K: number, bias?: Float32Array): Float64Array {
+  const c = new Float64Array(batch * M * N);
+  for (let z = 0; z < batch; z++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = bias ? bias[j] : 0;
+        for (let k = 0; k < K; k++) s += a[(bA ? z * M * K : 0) + i * K + k] * b[(bB ? z * K * N : 0) + k * N + j];
+        c[(z * M + i) * N + j] = s;
+      }
+  return c;
+}
+
+/** Column-major copy: the same [R, C] matrix laid out as C-major so `.T` gives it back as a view. */
+function transposeData(x: Float32Array, R: number, C: number): Float32Array {
+  const out = new Float32Array(R * C);
+  for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) out[j * R + i] = x[i * C + j];
+  return out;
+}
+
+const M = 37, N = 44, K = 20;
+const A = values(M * K, 1);
+const B = values(K * N, 2);
+const ref = cpuMatmul(A, B, 1, false, false, M, N, K);
+
+/** a and b with A row-major or column-major (then M must be a multiple of 4 to stay vec4). */
+function operands(aCol: boolean, bCol: boolean, m: number, a: Float32Array): [E.Tensor, E.Tensor] {
+  const ta = aCol ? E.tensor(transposeData(a, m, K), { shape: [K, m] }).T : E.tensor(a, { shape: [m, K] });
+  const tb = bCol ? E.tensor(transposeData(B, K, N), { shape: [N, K] }).T : E.tensor(B, { shape: [K, N] });
+  return [ta, tb];
+}
+
+const DEFAULTS = ['sg.t64x4.wg16', 'sg.t32x4.wg16', 'sg.t16x4.wg8'];
+
+t('every variant, every operand layout, ragged tails', async () => {
+  const M4 = 36; // a column-major A needs M % 4 == 0 for its vec4 path
+  const A4 = A.subarray(0, M4 * K);
+  const ref4 = cpuMatmul(A4, B, 1, false, false, M4, N, K);
+  for (const name of Object.keys(MATMUL_VARIANTS)) {
+    setMatmulVariant(name);
+    for (const [aCol, bCol] of [[false, false], [false, true], [true, false], [true, true]]) {
+      // The layout code is the same for every tile shape: the defaults see all four layouts,
+      // the other subgroup tiles two, the plain kernels (also covered by the torch fixtures) one.
+      const v = MATMUL_VARIANTS[name];
+      const all = DEFAULTS.includes(name);
+      if (!v.sg && (aCol || bCol)) continue;
+      if (v.sg && !all && aCol !== bCol) continue;
+      const m = aCol ? M4 : M;
+      await E.tidyAsync(async () => {
+        const [a, b] = operands(aCol, bCol, m, aCol ? A4 : A);
+        assertClose(await E.matmul(a, b).data(), aCol ? ref4 : ref, 1e-5, 1e-5, `${name} A${aCol ? 'col' : 'row'} B${bCol ? 'col' : 'row'}`);
+      });
+    }
+  }
+  setMatmulVariant(null);
+  assert.throws(() => setMatmulVariant('wg3x3'), /unknown variant 'wg3x3'/);
+});
+
+t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', async () => {
+  for (const name of ['sg.t64x4.wg16', 'sg.t32x8.wg32', null]) {
+    setMatmulVariant(name);
+    await E.tidyAsync(async () => {
+      // linear: x [M, K] @ W^T + bias with W [N, K] contiguous (B column-major), N = 44
+      const W = values(N * K, 3);
+      const bias = values(N, 4);
+      const y = E.linear(E.tensor(A, { shape: [M, K] }), E.tensor(W, { shape: [N, K] }), E.tensor(bias, { shape: [N] }));
+      assertClose(await y.data(), cpuMatmul(A, transposeData(W, N, K), 1, false, false, M, N, K, bias), 1e-5, 1e-5, `${name} linear`);
+      // batch 3 of A against one B
+      const A3 = values(3 * M * K, 5);
+      const y3 = E.matmul(E.tensor(A3, { shape: [3, M, K] }), E.tensor(B, { shape: [K, N] }));
+      assertClose(await y3.data(), cpuMatmul(A3, B, 3, true, false, M, N, K), 1e-5, 1e-5, `${name} batched`);
+      // N = 7 (no vec4 stores) and K = 9 (scalar path)
+      const a7 = values(M * 9, 6), b7 = values(9 * 7, 7);
+      const y7 = E.matmul(E.tensor(a7, { shape: [M, 9] }), E.tensor(b7, { shape: [9, 7] }));
+      assertClose(await y7.data(), cpuMatmul(a7, b7, 1, false, false, M, 7, 9), 1e-5, 1e-5, `${name} 37x9x7`);
+    });
+  }
+  setMatmulVariant(null);
+});
+
+t('the default takes the subgroup kernel where the device has subgroups', async () => {
+  // Recorded so that a regression to the slower plain default shows up as a failed expectation.
+  const sg = subgroupSize();
+  const keys: string[] = [];
+  setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    await E.tidyAsync(async () => void (await E.matmul(E.randn([64, 32]), E.randn([32, 64])).data()));
+  } finally {
+    setDispatchHook(null);
+  }
+  const mm = keys.filter((k) => k.startsWith('matmul'));
+  assert.is(mm.length, 1);
+  assert.is(mm[0].startsWith('matmul.sg:'), sg > 0, `kernel ${mm[0]} with subgroup size ${sg}`);
+});
+
+t.run();
