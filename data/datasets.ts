@@ -272,6 +272,20 @@ function parseCSV(text: string): string[][] {
 }
 
 /** VisA with its 1-class split file <root>/split_csv/1cls.csv (object,split,label,image,mask). */
+/** Class names of a dataset root: VisA's from its split CSV, else the sub-folders holding `train/`. */
+export function datasetClasses(kind: DatasetKind, root: string): string[] {
+  requireDir(root, 'dataset root');
+  if (kind === 'visa') {
+    const csvPath = join(root, 'split_csv', '1cls.csv');
+    if (!existsSync(csvPath)) throw new Error(`VisA split file ${csvPath}: does not exist (expected the 1cls split CSV of VisA)`);
+    const rows = parseCSV(readFileSync(csvPath, 'utf8'));
+    const i = (rows.shift() ?? []).map((h) => h.trim()).indexOf('object');
+    if (i < 0) throw new Error(`VisA split file ${csvPath}: no 'object' column`);
+    return [...new Set(rows.map((r) => r[i]).filter((c): c is string => !!c))].sort(byteOrder);
+  }
+  return subfolders(root).filter((d) => isDir(join(root, d, 'train'))).sort(byteOrder);
+}
+
 export function listVisA(root: string, className: string, split: Split): Listing {
   const warnings: string[] = [];
   requireDir(root, 'dataset root');
@@ -353,6 +367,19 @@ export function listFolder(layout: FolderLayout, split: Split): Listing {
   return { entries, warnings, hasPixelMasks: !!maskDirs && defects.length > 0 };
 }
 
+/**
+ * The CLI's `--dataset custom` layout under <root>/<class>: normal training images in `train/`
+ * (or `train/good/`), test types as sub-folders of `test/`, and optional masks in
+ * `ground_truth/<type>/` (matched by name like MVTec's, `<name>_mask.png` or `<name>.png`).
+ */
+export function customLayout(root: string, className: string): FolderLayout {
+  const dir = join(root, className);
+  requireDir(dir, `custom dataset class (under --data ${root})`);
+  const train = isDir(join(dir, 'train', 'good')) ? join(dir, 'train', 'good') : join(dir, 'train');
+  const gt = join(dir, 'ground_truth');
+  return { train, test: join(dir, 'test'), ...(isDir(gt) ? { masks: gt } : {}) };
+}
+
 function dirMap(dir: string, what: string): Record<string, string> {
   requireDir(dir, what);
   return Object.fromEntries(subfolders(dir).map((t) => [t, join(dir, t)]));
@@ -360,8 +387,9 @@ function dirMap(dir: string, what: string): Record<string, string> {
 
 export function listDataset(o: Pick<DatasetOptions, 'kind' | 'root' | 'className' | 'folder' | 'split'>): Listing {
   if (o.kind === 'folder') {
-    if (!o.folder) throw new Error('dataset kind "folder" needs the `folder` layout option');
-    return listFolder(o.folder, o.split);
+    if (o.folder) return listFolder(o.folder, o.split);
+    if (!o.root || !o.className) throw new Error('dataset kind "folder" needs the `folder` layout option, or `root` and `className`');
+    return listFolder(customLayout(o.root, o.className), o.split);
   }
   if (!o.root || !o.className) throw new Error(`dataset kind "${o.kind}" needs \`root\` and \`className\``);
   return o.kind === 'visa' ? listVisA(o.root, o.className, o.split) : listMVTec(o.root, o.className, o.split);

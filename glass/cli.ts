@@ -6,7 +6,7 @@ import * as E from '../engine/index.ts';
 import { createBackbone } from '../models/registry.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { ensureWeights, progressPrinter } from '../models/weights-cache.ts';
-import { AnomalyDataset, type DatasetKind } from '../data/datasets.ts';
+import { AnomalyDataset, datasetClasses, type DatasetKind } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { writeSyntheticDataset } from '../data/synthetic.ts';
 import { readImage, listImages } from '../data/image.ts';
@@ -34,9 +34,10 @@ function classesOf(args: Parsed, root: string): string[] {
   const given = args.class as string[] | undefined;
   if (given?.length) return given;
   if (!existsSync(root)) throw new Error(`--data ${root}: folder not found`);
-  const found = readdirSync(root).filter((d) => statSync(join(root, d)).isDirectory() && existsSync(join(root, d, 'train')));
+  const kind = datasetKind(args);
+  const found = datasetClasses(kind, root);
   if (!found.length) throw new Error(`--data ${root}: no class folders with a train/ subfolder; pass -d CLASS`);
-  return found.sort();
+  return found;
 }
 
 /** The backbone the flags ask for; mobilenet_v1 defaults to the shared weights when present. */

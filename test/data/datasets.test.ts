@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, mkdirSync, renameSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { join, basename } from 'node:path';
-import { AnomalyDataset, listDataset, listFolder, listMVTec, listVisA, type TrainItem, type TestItem } from '../../data/datasets.ts';
+import { AnomalyDataset, datasetClasses, listDataset, listFolder, listMVTec, listVisA, type TrainItem, type TestItem } from '../../data/datasets.ts';
 import { readImage } from '../../data/image.ts';
 import { Rng } from '../../data/rng.ts';
 import { sharedPath } from '../helpers/shared.ts';
@@ -215,6 +215,7 @@ OTHER('VisA 1cls.csv: train normals, test anomaly-then-normal with masks, missin
   writeFileSync(join(v, 'split_csv', '1cls.csv'), rows.join('\r\n') + '\r\n');
   const tr = listVisA(v, 'pcb9', 'train');
   assert.equal(tr.entries.map((e) => basename(e.path)), ['n0.png', 'n1.png']);
+  assert.equal(datasetClasses('visa', v), ['other', 'pcb9']);
   const te = listVisA(v, 'pcb9', 'test');
   assert.equal(te.entries.map((e) => [basename(e.path), e.label, e.defect]), [['a0.png', 1, 'anomaly'], ['n2.png', 0, 'normal']]);
   assert.ok(te.entries[0]!.maskPath!.endsWith('a0.png'));
@@ -240,6 +241,25 @@ OTHER('plain folders: train normals, test types from sub-folders or a map, masks
   throwsWith(() => listFolder({ train: join(b, 'train', 'good'), test: { bad: join(b, 'test', 'crack') }, masks: {} }, 'test'), "no mask folder for test type 'bad'");
   throwsWith(() => listFolder({ train: join(tmp.dir, 'nothing') }, 'train'), 'nothing', 'does not exist');
   throwsWith(() => listFolder({ train: join(b, 'train', 'good') }, 'test'), 'no test folder');
+});
+
+OTHER('--dataset custom: <root>/<class>/{train[/good], test/<type>, ground_truth/<type>}', () => {
+  // the MVTec-layout tree (train/good) and a flat copy (train/ holding the images, no masks)
+  const te = listDataset({ kind: 'folder', root: tmp.root, className: 'button', split: 'test' });
+  assert.is(te.entries.length, 7);
+  assert.ok(te.hasPixelMasks);
+  assert.is(listDataset({ kind: 'folder', root: tmp.root, className: 'button', split: 'train' }).entries.length, 3);
+  const flat = join(tmp.dir, 'custom', 'parts');
+  mkdirSync(join(flat, 'train'), { recursive: true });
+  cpSync(join(tmp.root, 'button', 'train', 'good'), join(flat, 'train'), { recursive: true });
+  cpSync(join(tmp.root, 'button', 'test'), join(flat, 'test'), { recursive: true });
+  assert.is(listDataset({ kind: 'folder', root: join(tmp.dir, 'custom'), className: 'parts', split: 'train' }).entries.length, 3);
+  const ft = listDataset({ kind: 'folder', root: join(tmp.dir, 'custom'), className: 'parts', split: 'test' });
+  assert.is(ft.entries.length, 7);
+  assert.not.ok(ft.hasPixelMasks);
+  assert.equal(datasetClasses('folder', join(tmp.dir, 'custom')), ['parts']);
+  assert.ok(datasetClasses('mvtec', tmp.root).includes('button'));
+  throwsWith(() => listDataset({ kind: 'folder', root: join(tmp.dir, 'custom'), className: 'nuts', split: 'train' }), 'custom dataset class', 'nuts');
 });
 
 OTHER.run();
