@@ -38,9 +38,11 @@ for (const [i, file] of files.entries()) {
     failed++;
   }
 }
+const slow: [string, number][] = [];
 for (const group of g.UVU_QUEUE) {
   const name = group.shift() as string;
   process.stdout.write(`${name}\n`);
+  const tf = Date.now();
   for (const run of group as Runner[]) {
     const [errs, ran, skip, total] = await run();
     passed += ran;
@@ -48,10 +50,11 @@ for (const group of g.UVU_QUEUE) {
     skipped += skip;
     if (errs !== true) process.stdout.write('\n' + errs + '\n');
   }
+  slow.push([name, (Date.now() - tf) / 1000]);
 }
 const secs = ((Date.now() - t0) / 1000).toFixed(1);
 const { releaseDevice } = await import('../engine/device.ts').catch(() => ({ releaseDevice: undefined }));
 releaseDevice?.();
-console.log(`\n${files.length} test files in ${secs}s`);
+console.log(`\n${files.length} test files in ${secs}s; slowest: ${slow.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([n, t]) => `${n} ${t.toFixed(1)}s`).join(', ')}`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed > 0 ? 1 : 0;
