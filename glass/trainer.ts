@@ -210,9 +210,12 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   let best: (Metrics & { epoch: number }) | null = null;
   if (opts.resume) {
     const ck = loadCheckpoint(glass, opts.resume);
-    const m = ck.meta as { epoch?: number; best?: Metrics & { epoch: number } };
+    const m = ck.meta as { epoch?: number; best?: Metrics & { epoch: number }; rng?: ReturnType<typeof E.generatorState> };
     startEpoch = (m.epoch ?? -1) + 1;
     best = m.best ?? null;
+    // the GPU generator's position at the end of the saved epoch: a resumed run draws the same
+    // GAS noise as an uninterrupted one (the loaders are seeded per epoch already)
+    if (m.rng) E.setGeneratorState(m.rng);
     log(`resumed from ${opts.resume} at epoch ${startEpoch}${ck.hasOptimizers ? '' : ' (no optimiser state in the file)'}`);
   }
   let last: (Metrics & { epoch: number }) | null = null;
@@ -272,7 +275,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best ${fmt(best.image_auroc)} @ ${best.epoch + 1})`;
         appendFileSync(jsonl, JSON.stringify({ epoch, eval: m }) + '\n');
       }
-      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg }, true);
+      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg, rng: E.generatorState() }, true);
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
     }

@@ -66,6 +66,12 @@ t('resume continues from the saved epoch with the optimiser state', async () => 
   assert.ok(log.some((l) => /resumed from .* at epoch 2$/.test(l)), log.join('\n'));
   assert.ok(log.some((l) => /^epoch 3\/3 /.test(l)));
   assert.not.ok(log.some((l) => /^epoch 1\/3 /.test(l)));
+  // the same 3 epochs without interruption give the same numbers (weights, optimiser state,
+  // BatchNorm statistics and the GPU generator all restored)
+  const code3 = await capture(['train', ...common(), '--meta_epochs', '3', '--out', join(dir, 'out3'), '--visuals', '0']);
+  assert.is(code3, 0, log.join('\n'));
+  const read = (o: string) => JSON.parse(readFileSync(join(dir, o, 'mvtec_button', 'metrics.json'), 'utf8')).last;
+  assert.equal(read('out2'), read('out3'));
 });
 
 t('test evaluates a checkpoint; predict scores a folder with a validation threshold', async () => {
