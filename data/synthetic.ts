@@ -12,7 +12,7 @@
 //   CLI: npx tsx data/synthetic.ts <root> [--size 256] [--train 30] [--good 10] [--defective 20] [--seed 0]
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Image, createImage, writePNG } from './image.ts';
 import { Rng, deriveSeed } from './rng.ts';
 
@@ -321,7 +321,7 @@ function addDefect(sc: Scene, type: DefectType, rng: Rng): Float32Array {
       const raw = blobCoverage(size, x, y, r, 0.35, sc.noise, 1.0 * s);
       const inner = blobCoverage(size, x, y, r - 2.2 * s, 0.35, sc.noise, 1.0 * s);
       const tint: RGB = rng.choice<RGB>([[90, 120, 150], [150, 90, 70], [110, 130, 80], [120, 100, 140]]);
-      const fill = rng.uniform(0.18, 0.28), rim = rng.uniform(0.45, 0.6);
+      const fill = rng.uniform(0.32, 0.45), rim = rng.uniform(0.6, 0.8);
       const cov = raw.map((v, i) => v * (fill + (rim - fill) * (1 - inner[i]!)));
       paint(sc, cov, (c) => [c[0] * 0.5 + tint[0] * 0.5, c[1] * 0.5 + tint[1] * 0.5, c[2] * 0.5 + tint[2] * 0.5]);
       return raw.map((v, i) => (v >= 0.5 ? sc.region[i]! : 0));
@@ -409,6 +409,7 @@ export interface SyntheticSummary {
   classes: string[];
   /** per class: train, test good, test per defect type */
   counts: Record<string, Record<string, number>>;
+  version: number;
 }
 
 const name3 = (i: number) => String(i).padStart(3, '0');
@@ -416,7 +417,7 @@ const name3 = (i: number) => String(i).padStart(3, '0');
 /** Writes the dataset; the same options always give the same files. */
 export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {}): SyntheticSummary {
   const classes = opts.classes ?? SYNTHETIC_CLASSES;
-  const size = opts.size ?? 256, nTrain = opts.train ?? 30, nGood = opts.testGood ?? 10, nBad = opts.testDefective ?? 20;
+  const size = opts.size ?? 256, nTrain = opts.train ?? 48, nGood = opts.testGood ?? 16, nBad = opts.testDefective ?? 30;
   const defects = opts.defects ?? DEFECT_TYPES;
   const seed = opts.seed ?? 0;
   const counts: Record<string, Record<string, number>> = {};
@@ -445,7 +446,24 @@ export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {})
     });
     counts[cls] = c;
   });
-  return { root, classes: [...classes], counts };
+  const summary = { root, classes: [...classes], counts, version: SYNTHETIC_VERSION };
+  writeFileSync(join(root, 'synthetic.json'), JSON.stringify({ ...summary, options: opts }, null, 2) + '\n');
+  return summary;
+}
+
+/**
+ * Bumped whenever the generator's output changes (2: stronger stains, 48/16/30 images per class),
+ * so that a cached copy written by an older version is rewritten rather than silently reused.
+ */
+export const SYNTHETIC_VERSION = 2;
+
+/** True when `root` holds a complete dataset written by this generator version. */
+export function syntheticIsCurrent(root: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(root, 'synthetic.json'), 'utf8')).version === SYNTHETIC_VERSION;
+  } catch {
+    return false;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -8,7 +8,7 @@ import type { Backbone } from '../models/backbone.ts';
 import { ensureWeights, progressPrinter } from '../models/weights-cache.ts';
 import { AnomalyDataset, datasetClasses, type DatasetKind } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
-import { writeSyntheticDataset } from '../data/synthetic.ts';
+import { writeSyntheticDataset, syntheticIsCurrent } from '../data/synthetic.ts';
 import { readImage, listImages } from '../data/image.ts';
 import { resolveMode, type DistributionFlag } from './class-table.ts';
 import { distributionJudge, meanImageToBgrU8 } from './distribution.ts';
@@ -90,7 +90,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
   let root = args.data as string | undefined;
   if (!root) {
     root = SYNTHETIC_ROOT;
-    if (!existsSync(join(root, 'woodgrain'))) {
+    if (!syntheticIsCurrent(root)) {
       log(`no --data given: writing the synthetic dataset to ${root}`);
       writeSyntheticDataset(root, { seed: 0 });
     }

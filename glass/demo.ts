@@ -18,8 +18,11 @@ const args = [
   '--pretrain_embed_dimension', '256',
   '--target_embed_dimension', '256',
   '--dsc_hidden', '128',
-  '--meta_epochs', '5',
-  '--limit', '32',
+  '--meta_epochs', '12',
+  '--limit', '48',
+  // 5x the reference's 1e-4: the demo trains 12 short epochs instead of 640 (measured on the
+  // synthetic classes: pixel AUROC 0.80-0.91 after 15 epochs at 1e-4, 0.93-0.98 after 10 at 5e-4)
+  '--lr', '0.0005',
   '--batch_size', '8',
   '--out', 'results/demo',
 ];
