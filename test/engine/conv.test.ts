@@ -24,13 +24,13 @@ registerCases(fx, cases, ops);
 fx.run();
 
 // The same fixtures through other kernel variants (every code generator path must stay correct
-// on devices that pick them): small tiles and the split/vec options, no subgroups, matmul 1x1.
+// on devices that pick them): small tiles and the split/vec options, no subgroups, gemm for 1x1.
 const pick = (names: string[]) => cases.filter((c) => names.some((n) => c.name.startsWith(n)));
 const variants: [string, Partial<E.ConvTuning>, string[]][] = [
   ['tiles 8x8, direct 2 rows, wgrad 2 ci x 8 columns', { tm: 8, tn: 8, wg: 16, directTr: 2, directTn: 4, wgTm: 8, wgTc: 2, wgPv: 2 },
     ['conv_stride_dil']],
-  ['no subgroups', { subgroups: false }, ['conv_1x1_aligned', 'conv_groups2']],
-  ['matmul path for 1x1', { matmul1x1: true }, ['conv_1x1_bias']],
+  ['no subgroups', { subgroups: false, matmul1x1: false }, ['conv_1x1_aligned', 'conv_groups2']],
+  ['gemm kernel for 1x1 (the matmul path is the default)', { matmul1x1: false }, ['conv_1x1_bias', 'conv_1x1_aligned']],
   ['forced single split', { wgSplits: 1 }, ['conv_3x3_p1', 'conv_depthwise_dil2']],
 ];
 for (const [name, t, names] of variants) {
