@@ -75,6 +75,44 @@ export interface MatmulConfig {
   variant: MatmulVariant;
 }
 
+const C4 = ['x', 'y', 'z', 'w'];
+
+/** Bias add and bounds-checked stores of a tm x (4*tnv) accumulator tile (acc{r}_{q}). */
+function storeTile(tm: number, tnv: number, cVec: boolean, bias: boolean, guard: string): string[] {
+  const S: string[] = [];
+  if (bias)
+    for (let q = 0; q < tnv; q++)
+      S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
+  for (let r = 0; r < tm; r++) {
+    S.push(`  if (${guard}m0 + ${r}u < M) {`);
+    for (let q = 0; q < tnv; q++) {
+      const v = `acc${r}_${q}${bias ? ` + bias${q}` : ''}`;
+      if (cVec) S.push(`    if (n0 + ${4 * q}u < N) { C[(cBase + (m0 + ${r}u) * N + n0 + ${4 * q}u) / 4u] = ${v}; }`);
+      else {
+        S.push(`    { let v = ${v};`);
+        for (let i = 0; i < 4; i++) S.push(`      if (n0 + ${4 * q + i}u < N) { C[cBase + (m0 + ${r}u) * N + n0 + ${4 * q + i}u] = v.${C4[i]}; }`);
+        S.push('    }');
+      }
+    }
+    S.push('  }');
+  }
+  return S;
+}
+
+/** Batch index `rem` decomposed over the (merged) batch dims into operand offsets oa / ob. */
+function batchOffsets(batchRank: number): string[] {
+  const out: string[] = [];
+  for (let d = batchRank - 1; d >= 0; d--)
+    out.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
+  return out;
+}
+
+function accumulators(tm: number, tnv: number): string[] {
+  const out: string[] = [];
+  for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) out.push(`  var acc${r}_${q} = vec4<f32>(0.0);`);
+  return out;
+}
+
 // Param word layout (u32): 0 M, 1 N, 2 K, 3 offA, 4 offB, 5 sAm, 6 sAk, 7 sBk, 8 sBn,
 // 9..11 batch shape, 12..14 A batch strides, 15..17 B batch strides, 18 offBias
 // The generated code is fully unrolled (registers, no private arrays): per 4-k step each
@@ -89,7 +127,6 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
     name: 'matmul',
     key,
     code: () => {
-      const C4 = ['x', 'y', 'z', 'w'];
       const L: string[] = [];
       // ---- loads of one 4-k step ----
       if (a === 'row') for (let r = 0; r < tm; r++) L.push(`    let a${r} = A[(offA + min(m0 + ${r}u, M - 1u) * sAm + k0) / 4u];`);
@@ -118,29 +155,9 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
       if (b !== 'row') for (let kk = 0; kk < 4; kk++) for (let q = 0; q < tnv; q++) L.push(`    let b${kk}_${q} = ${bV(kk, q)};`);
       for (let kk = 0; kk < 4; kk++)
         for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) L.push(`    acc${r}_${q} = fma(vec4<f32>(${aS(r, kk)}), b${kk}_${q}, acc${r}_${q});`);
-      // ---- bias and stores ----
-      const S: string[] = [];
-      if (bias)
-        for (let q = 0; q < tnv; q++)
-          S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
-      for (let r = 0; r < tm; r++) {
-        S.push(`  if (m0 + ${r}u < M) {`);
-        for (let q = 0; q < tnv; q++) {
-          const v = `acc${r}_${q}${bias ? ` + bias${q}` : ''}`;
-          if (cVec) S.push(`    if (n0 + ${4 * q}u < N) { C[(cBase + (m0 + ${r}u) * N + n0 + ${4 * q}u) / 4u] = ${v}; }`);
-          else {
-            S.push(`    { let v = ${v};`);
-            for (let i = 0; i < 4; i++) S.push(`      if (n0 + ${4 * q + i}u < N) { C[cBase + (m0 + ${r}u) * N + n0 + ${4 * q + i}u] = v.${C4[i]}; }`);
-            S.push('    }');
-          }
-        }
-        S.push('  }');
-      }
-      const batchCode: string[] = [];
-      for (let d = batchRank - 1; d >= 0; d--)
-        batchCode.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
-      const accs: string[] = [];
-      for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) accs.push(`  var acc${r}_${q} = vec4<f32>(0.0);`);
+      const S = storeTile(tm, tnv, cVec, bias, '');
+      const batchCode = batchOffsets(batchRank);
+      const accs = accumulators(tm, tnv);
       return `${PARAMS_DECL}
 @group(0) @binding(1) var<storage, read> A: array<${a === 'scalar' ? 'f32' : 'vec4<f32>'}>;
 @group(0) @binding(2) var<storage, read> B: array<${b === 'scalar' ? 'f32' : 'vec4<f32>'}>;
@@ -196,7 +213,6 @@ export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
     name: 'matmul',
     key,
     code: () => {
-      const C4 = ['x', 'y', 'z', 'w'];
       const tnv = tn / 4;
       const rounds = Math.ceil(tm / sg);
       const L: string[] = [];
@@ -234,28 +250,9 @@ export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
         }
       if (b === 'row') for (let q = 0; q < tnv; q++) pre.push(`  let nB${q} = min(n0 + ${4 * q}u, N - 4u);`);
       else for (let j = 0; j < tn; j++) pre.push(`  let nB${j} = min(n0 + ${j}u, N - 1u);`);
-      const S: string[] = [];
-      if (bias)
-        for (let q = 0; q < tnv; q++)
-          S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
-      for (let r = 0; r < tm; r++) {
-        S.push(`  if (live && m0 + ${r}u < M) {`);
-        for (let q = 0; q < tnv; q++) {
-          const v = `acc${r}_${q}${bias ? ` + bias${q}` : ''}`;
-          if (cVec) S.push(`    if (n0 + ${4 * q}u < N) { C[(cBase + (m0 + ${r}u) * N + n0 + ${4 * q}u) / 4u] = ${v}; }`);
-          else {
-            S.push(`    { let v = ${v};`);
-            for (let i = 0; i < 4; i++) S.push(`      if (n0 + ${4 * q + i}u < N) { C[cBase + (m0 + ${r}u) * N + n0 + ${4 * q + i}u] = v.${C4[i]}; }`);
-            S.push('    }');
-          }
-        }
-        S.push('  }');
-      }
-      const batchCode: string[] = [];
-      for (let d = batchRank - 1; d >= 0; d--)
-        batchCode.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
-      const accs: string[] = [];
-      for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) accs.push(`  var acc${r}_${q} = vec4<f32>(0.0);`);
+      const S = storeTile(tm, tnv, cVec, bias, 'live && ');
+      const batchCode = batchOffsets(batchRank);
+      const accs = accumulators(tm, tnv);
       return `enable subgroups;
 ${PARAMS_DECL}
 @group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
