@@ -88,7 +88,25 @@ t('test evaluates a checkpoint; predict scores a folder with a validation thresh
   const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
   assert.is(rows[0], 'path,score,anomalous');
   assert.is(rows.length, 1 + readdirSync(join(dir, 'data', 'button', 'test', 'spot')).length);
-  assert.ok(log.some((l) => /threshold .* \(best F1/.test(l)));
+  const thr = Number(/threshold ([0-9.e-]+) \(best F1/.exec(log.join('\n'))?.[1]);
+  assert.ok(Number.isFinite(thr), log.join('\n'));
+  for (const row of rows.slice(1)) {
+    const [, score, flag] = row.split(',');
+    if (Math.abs(Number(score) - thr) < 1e-5) continue; // the log rounds the threshold to 5 digits
+    assert.is(flag, Number(score) >= thr ? '1' : '0', `${row} against threshold ${thr}`);
+  }
+});
+
+t('judge names a mode per class; --help lists the reference flags', async () => {
+  log.length = 0;
+  const code = await capture(['judge', '--data', join(dir, 'data'), '--imagesize', '64', '--workers', '0']);
+  assert.is(code, 0, log.join('\n'));
+  assert.ok(log.some((l) => /^button: (manifold|hypersphere) \(flag \d; \d+ spectrum points\)$/.test(l)), log.join('\n'));
+  log.length = 0;
+  assert.is(await capture(['train', '--help']), 0);
+  const help = log.join('\n');
+  for (const f of ['--meta_epochs', '--dsc_hidden', '--noise', '--radius', '--p', '--step', '--limit', '--resize', '--imagesize', '--batch_size', '--fg', '--rand_aug', '--preset'])
+    assert.ok(help.includes(f), `--help mentions ${f}`);
 });
 
 t('bad arguments are clear errors with a non-zero exit', async () => {
