@@ -4,6 +4,7 @@
 // the synthetic dataset needs ImageNet features (a random-weight backbone must do worse), and as a
 // reference point next to GLASS runs.
 //   npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize 128 --resize 144] [--random_backbone]
+import { pathToFileURL } from 'node:url';
 import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { AnomalyDataset, type DatasetKind } from '../data/datasets.ts';
@@ -81,7 +82,7 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   return { imageAuroc: rocAuc(labels, scores), pixelAuroc: pixelAuc(() => true), byType };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { parseArgs } = await import('node:util');
   const { createBackbone } = await import('../models/registry.ts');
   const { SHARED_MOBILENET } = await import('../glass/cli.ts');

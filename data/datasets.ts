@@ -271,23 +271,8 @@ function parseCSV(text: string): string[][] {
   return rows;
 }
 
-/** VisA with its 1-class split file <root>/split_csv/1cls.csv (object,split,label,image,mask). */
-/** Class names of a dataset root: VisA's from its split CSV, else the sub-folders holding `train/`. */
-export function datasetClasses(kind: DatasetKind, root: string): string[] {
-  requireDir(root, 'dataset root');
-  if (kind === 'visa') {
-    const csvPath = join(root, 'split_csv', '1cls.csv');
-    if (!existsSync(csvPath)) throw new Error(`VisA split file ${csvPath}: does not exist (expected the 1cls split CSV of VisA)`);
-    const rows = parseCSV(readFileSync(csvPath, 'utf8'));
-    const i = (rows.shift() ?? []).map((h) => h.trim()).indexOf('object');
-    if (i < 0) throw new Error(`VisA split file ${csvPath}: no 'object' column`);
-    return [...new Set(rows.map((r) => r[i]).filter((c): c is string => !!c))].sort(byteOrder);
-  }
-  return subfolders(root).filter((d) => isDir(join(root, d, 'train'))).sort(byteOrder);
-}
-
-export function listVisA(root: string, className: string, split: Split): Listing {
-  const warnings: string[] = [];
+/** VisA's 1-class split file <root>/split_csv/1cls.csv: its rows and a column lookup by name. */
+function readVisASplit(root: string): { csvPath: string; rows: string[][]; col: (name: string) => number } {
   requireDir(root, 'dataset root');
   const csvPath = join(root, 'split_csv', '1cls.csv');
   if (!existsSync(csvPath)) throw new Error(`VisA split file ${csvPath}: does not exist (expected the 1cls split CSV of VisA)`);
@@ -298,6 +283,24 @@ export function listVisA(root: string, className: string, split: Split): Listing
     if (i < 0) throw new Error(`VisA split file ${csvPath}: no '${name}' column (header: ${header.join(',')})`);
     return i;
   };
+  return { csvPath, rows, col };
+}
+
+/** Class names of a dataset root: VisA's from its split CSV, else the sub-folders holding `train/`. */
+export function datasetClasses(kind: DatasetKind, root: string): string[] {
+  if (kind === 'visa') {
+    const { rows, col } = readVisASplit(root);
+    const i = col('object');
+    return [...new Set(rows.map((r) => r[i]).filter((c): c is string => !!c))].sort(byteOrder);
+  }
+  requireDir(root, 'dataset root');
+  return subfolders(root).filter((d) => isDir(join(root, d, 'train'))).sort(byteOrder);
+}
+
+/** VisA with its 1-class split file <root>/split_csv/1cls.csv (object,split,label,image,mask). */
+export function listVisA(root: string, className: string, split: Split): Listing {
+  const warnings: string[] = [];
+  const { csvPath, rows, col } = readVisASplit(root);
   const [cObj, cSplit, cLabel, cImg, cMask] = ['object', 'split', 'label', 'image', 'mask'].map(col) as [number, number, number, number, number];
   const classes = new Set(rows.map((r) => r[cObj]));
   if (!classes.has(className)) throw new Error(`VisA split file ${csvPath}: no rows for class '${className}' (classes: ${preview([...classes].map(String).sort(byteOrder), 20)})`);

@@ -9,10 +9,10 @@
 // scratches would otherwise leave visibly changed, unlabelled edge pixels).
 //   writeSyntheticDataset(root)  -> <root>/<class>/{train/good, test/<type>, ground_truth/<type>},
 //                                   plus <root>/fg_mask/<class>/ for the training images
-//   CLI: npx tsx data/synthetic.ts <root> [--size 256] [--train 30] [--good 10] [--defective 20] [--seed 0]
+//   CLI: npx tsx data/synthetic.ts <root> [--size 256] [--train 48] [--good 16] [--defective 30] [--seed 0]
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Image, createImage, writePNG } from './image.ts';
 import { Rng, deriveSeed } from './rng.ts';
 
@@ -447,6 +447,7 @@ export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {})
     counts[cls] = c;
   });
   const summary = { root, classes: [...classes], counts, version: SYNTHETIC_VERSION };
+  mkdirSync(root, { recursive: true });
   writeFileSync(join(root, 'synthetic.json'), JSON.stringify({ ...summary, options: opts }, null, 2) + '\n');
   return summary;
 }
@@ -470,7 +471,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const args = process.argv.slice(2);
   const root = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
   if (!root) {
-    console.error('usage: npx tsx data/synthetic.ts <root> [--size 256] [--train 30] [--good 10] [--defective 20] [--seed 0]');
+    console.error('usage: npx tsx data/synthetic.ts <root> [--size 256] [--train 48] [--good 16] [--defective 30] [--seed 0]');
     process.exit(2);
   }
   const num = (flag: string) => {

@@ -1,6 +1,6 @@
 // `npm run glass -- <command>`: train | test | predict | judge | synth | weights.
 // Flags mirror the reference main.py; see `npm run glass -- train --help`.
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import * as E from '../engine/index.ts';
 import { createBackbone } from '../models/registry.ts';

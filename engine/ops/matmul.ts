@@ -83,7 +83,8 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
   let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
-  if (variant.sg && !sg) variant = { ...variant, sg: false, wgx: 16, wgy: 8, tm: 4, tnv: variant.tnv };
+  // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
+  if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
   const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);
   for (let i = 0; i < 3; i++) p.u32(bs[i] ?? 1);
