@@ -19,6 +19,7 @@ import {
   bnGradPartialKernel,
   bnGradFinalKernel,
   bnGradInputKernel,
+  type BnLayout,
 } from '../wgsl/batchnorm.ts';
 
 export interface BatchNormOptions {
@@ -35,12 +36,28 @@ export interface BatchNormOptions {
   numBatchesTracked?: Tensor | null;
 }
 
-/** Chunks per channel for the partial reductions: enough invocations to fill the device. */
-function chunking(C: number, R: number): { K: number; chunk: number } {
+/**
+ * Chunks per channel for the partial reductions: enough invocations to fill the device (c4 runs
+ * one invocation per four channels; s4 needs chunks of whole vec4s).
+ */
+function chunking(C: number, R: number, layout: BnLayout): { K: number; chunk: number } {
+  const lanes = layout === 'c4' ? C / 4 : C;
   let K = 1;
-  if (R > 256) K = Math.max(1, Math.min(Math.ceil(R / 128), Math.floor(8192 / C)));
-  const chunk = Math.ceil(R / K);
+  if (R > 256) K = Math.max(1, Math.min(Math.ceil(R / 128), Math.floor(8192 / lanes)));
+  let chunk = Math.ceil(R / K);
+  if (layout === 's4') chunk = Math.ceil(chunk / 4) * 4;
   return { K: Math.ceil(R / chunk), chunk };
+}
+
+/**
+ * The widest layout the shapes and offsets allow (wgsl/batchnorm.ts BnLayout): vec4 bindings need
+ * every vec4-read tensor to start on a multiple of 4 elements, and c4 reads weight/bias as vec4.
+ */
+function layoutFor(C: number, S: number, data: Tensor[], affine: (Tensor | null)[]): BnLayout {
+  if (!data.every((t) => t.offset % 4 === 0)) return 'scalar';
+  if (S === 1 && C % 4 === 0 && affine.every((t) => !t || (t.offset % 4 === 0 && t.strides[0] === 1))) return 'c4';
+  if (S % 4 === 0) return 's4';
+  return 'scalar';
 }
 
 function checkVec(name: string, t: Tensor | null, C: number, x: Tensor): void {
@@ -87,10 +104,13 @@ export function batchNorm(
 
   const xc = noGrad(() => contiguous(x));
   const stats = Tensor.empty([2, C], 'f32'); // row 0: mean, row 1: 1 / sqrt(var + eps)
+  const layout = layoutFor(C, S, [xc], [weight, bias]);
+  const v = layout === 'scalar' ? 1 : 4; // offsets and sizes below are in units of the layout's element
   if (training) {
-    const { K, chunk } = chunking(C, R);
+    const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
-    dispatch(bnStatsPartialKernel(), [xc.buffer, part.buffer], new Params().u32(C, S, R, K, chunk, xc.offset).build(), grid1d(C * K));
+    const pp = new Params().u32(C, S, R, K, chunk, xc.offset / v).build();
+    dispatch(bnStatsPartialKernel(layout), [xc.buffer, part.buffer], pp, grid1d(layout === 'c4' ? (C / 4) * K : C * K));
     const update = runningMean !== null;
     const cumulative = update && momentum === null;
     const bufs = [part.buffer, stats.buffer];
@@ -115,10 +135,11 @@ export function batchNorm(
   if (weight) nbufs.push(weight.buffer);
   if (bias) nbufs.push(bias.buffer);
   nbufs.push(out.buffer);
+  const av = layout === 'c4' ? 4 : 1; // c4 reads weight and bias as vec4 too
   const np = new Params()
-    .u32(out.size, C, S, xc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0, bias?.offset ?? 0, bias?.strides[0] ?? 0)
+    .u32(out.size / v, C, S, xc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (bias?.offset ?? 0) / av, bias?.strides[0] ?? 0)
     .build();
-  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null), nbufs, np, grid1d(out.size));
+  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout), nbufs, np, grid1d(out.size / v));
 
   const inputs = [x];
   if (weight) inputs.push(weight);
@@ -145,12 +166,14 @@ function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor
   const needW = weight !== null && needs[1];
   const needB = hasBias && needs[weight ? 2 : 1];
   const gc = contiguous(g);
+  const layout = layoutFor(C, S, [x, gc], [weight]);
+  const v = layout === 'scalar' ? 1 : 4;
   let red: Tensor | null = null; // row 0: sum(g) = dbias, row 1: sum(g * xhat) = dweight
   if (needW || needB || (training && needX)) {
-    const { K, chunk } = chunking(C, R);
+    const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
-    const p = new Params().u32(C, S, R, K, chunk, x.offset, gc.offset).build();
-    dispatch(bnGradPartialKernel(), [x.buffer, gc.buffer, stats.buffer, part.buffer], p, grid1d(C * K));
+    const p = new Params().u32(C, S, R, K, chunk, x.offset / v, gc.offset / v).build();
+    dispatch(bnGradPartialKernel(layout), [x.buffer, gc.buffer, stats.buffer, part.buffer], p, grid1d(layout === 'c4' ? (C / 4) * K : C * K));
     red = Tensor.empty([2, C], 'f32');
     dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], new Params().u32(C, K).build(), grid1d(C));
     part.dispose();
@@ -162,8 +185,9 @@ function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor
     if (training) bufs.push(x.buffer, red!.buffer);
     if (weight) bufs.push(weight.buffer);
     bufs.push(dx.buffer);
-    const p = new Params().u32(dx.size, C, S, R, x.offset, gc.offset, weight?.offset ?? 0, weight?.strides[0] ?? 0).build();
-    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null), bufs, p, grid1d(dx.size));
+    const av = layout === 'c4' ? 4 : 1;
+    const p = new Params().u32(dx.size / v, C, S, R, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0).build();
+    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout), bufs, p, grid1d(dx.size / v));
   }
   const grads: (Tensor | null)[] = [dx];
   if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);

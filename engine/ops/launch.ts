@@ -3,7 +3,7 @@
 import { Tensor } from '../tensor.ts';
 import { DTYPES, type DType } from '../dtype.ts';
 import { dispatch } from '../runtime.ts';
-import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec } from '../wgsl/elementwise.ts';
+import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec, type OperandMode } from '../wgsl/elementwise.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
 
@@ -49,6 +49,18 @@ function simplify(shape: readonly number[], strideSets: number[][]): { shape: nu
 const MAX_RANK = 6;
 
 /**
+ * How an operand of the strided variant (runs of 4 innermost elements) is read: 'v' as one vec4
+ * when every run starts on a multiple of 4 elements (offset and outer strides multiples of 4,
+ * innermost stride 1), 'b' once when broadcast along the innermost dim, else 's' (4 scalars).
+ */
+function operandMode(strides: readonly number[], offset: number): OperandMode {
+  const r = strides.length;
+  if (strides[r - 1] === 0) return 'b';
+  if (strides[r - 1] === 1 && offset % 4 === 0 && strides.slice(0, r - 1).every((s) => s % 4 === 0)) return 'v';
+  return 's';
+}
+
+/**
  * Runs `op` over `inputs` broadcast to `shape`, writing a new tensor of `outDtype`, or into
  * `into` (any view with that shape). Scalars are f32 words available as s0, s1, ...
  */
@@ -73,12 +85,21 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
   let params: Uint32Array;
   let rank = 0;
   let run = 1;
+  let modes: string | undefined;
+  // vec4 loads and stores where every operand starts on a multiple of 4 elements
+  const vec = contiguous && n % 4 === 0 && out.offset % 4 === 0 && inputs.every((t) => t.offset % 4 === 0);
   if (contiguous) {
-    params = elementwiseParams(n, out, inputs, scalars, shape, true);
+    const q = vec ? 4 : 1; // sizes and offsets in units of the bound element
+    params = elementwiseParams(n / q, { offset: out.offset / q, strides: [] }, inputs.map((t) => ({ offset: t.offset / q, strides: [] })), scalars, shape, true);
   } else {
     const simp = simplify(shape, [[...out.strides], ...inStrides]);
     rank = simp.shape.length;
     run = simp.shape[rank - 1] % 4 === 0 ? 4 : 1;
+    if (run === 4) {
+      const offs = [...inputs.map((t) => t.offset), out.offset];
+      const strides = [...simp.strides.slice(1), simp.strides[0]];
+      modes = strides.map((st, i) => operandMode(st, offs[i])).join('');
+    }
     if (rank > MAX_RANK) throw new Error(`${op.name}: tensors of rank ${rank} after merging dims are not supported (max ${MAX_RANK})`);
     params = elementwiseParams(
       n,
@@ -90,6 +111,7 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
     );
   }
   const bufs = [...inputs.map((t) => t.storage.buffer), out.storage.buffer];
-  dispatch(elementwiseKernel(spec, rank, contiguous, run), bufs, params, grid1d(Math.ceil(n / (contiguous ? UNROLL : run))));
+  const perInvocation = contiguous ? UNROLL * (vec ? 4 : 1) : run;
+  dispatch(elementwiseKernel(spec, rank, contiguous, run, modes, vec), bufs, params, grid1d(Math.ceil(n / perInvocation)));
   return out;
 }

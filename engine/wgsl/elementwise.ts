@@ -23,25 +23,51 @@ export interface ElementwiseSpec {
 
 const VARS = 'abcdefgh';
 
-/** `run`: elements per invocation along the innermost dim in the strided variant (1 or 4). */
-export function elementwiseKernel(spec: ElementwiseSpec, rank: number, contiguous: boolean, run = 1): Kernel {
+/**
+ * How a strided-variant operand (or the output, last) is read four innermost elements at a time:
+ * 'v' one vec4 (innermost stride 1, every vec4 aligned), 'b' one scalar broadcast (stride 0),
+ * 's' four scalars at the operand's innermost stride.
+ */
+export type OperandMode = 'v' | 'b' | 's';
+
+const COMP = ['x', 'y', 'z', 'w'];
+
+/**
+ * `run`: elements per invocation along the innermost dim in the strided variant (1 or 4).
+ * `modes` (run 4 only; one per input, then the output; default all 's'): see OperandMode.
+ * `vec` (contiguous only): operands and output bound as vec4 arrays; n and offsets in vec4 units.
+ * CPU drivers (lavapipe) pay per load instruction rather than per byte, so a vec4 load moves
+ * four elements for the price of one; GPUs get wider transactions.
+ */
+export function elementwiseKernel(spec: ElementwiseSpec, rank: number, contiguous: boolean, run = 1, modes?: string, vec = false): Kernel {
   const k = spec.inTypes.length;
-  const key = `ew:${spec.name}:${spec.inTypes.join(',')}>${spec.outType}:${contiguous ? 'c' : `${rank}r${run}`}:${spec.scalars}:${spec.expr}`;
+  const md = run === 4 ? (modes ?? 's'.repeat(k + 1)) : '';
+  if (md && md.length !== k + 1) throw new Error(`internal: elementwise ${spec.name}: ${k + 1} operand modes expected, got '${md}'`);
+  const variant = contiguous ? (vec ? 'c4' : 'c') : `${rank}r${run}${md}`;
+  const key = `ew:${spec.name}:${spec.inTypes.join(',')}>${spec.outType}:${variant}:${spec.scalars}:${spec.expr}`;
   return {
     name: `ew.${spec.name}`,
     key,
     code: () => {
+      const wide = (i: number) => (contiguous ? vec : md[i] === 'v');
       const lines: string[] = [PARAMS_DECL];
-      spec.inTypes.forEach((t, i) => lines.push(storage(i + 1, `in${i}`, t)));
-      lines.push(storage(k + 1, 'out', spec.outType, true));
+      spec.inTypes.forEach((t, i) => lines.push(storage(i + 1, `in${i}`, wide(i) ? `vec4<${t}>` : t)));
+      lines.push(storage(k + 1, 'out', wide(k) ? `vec4<${spec.outType}>` : spec.outType, true));
       if (spec.helpers) lines.push(spec.helpers);
       const base = 2 + k + spec.scalars;
       const scalars = () => {
         for (let s = 0; s < spec.scalars; s++) lines.push(`  let s${s} = ${pf(2 + k + s)};`);
       };
+      // the expression once per vec4 component, over operands loaded as v0, v1, ... (or read by `load`)
+      const perComponent = (load: (i: number, q: number) => string, store: (q: number, val: string) => string) => {
+        for (let q = 0; q < 4; q++) {
+          const ins = Array.from({ length: k }, (_, i) => `let ${VARS[i]} = ${load(i, q)};`).join(' ');
+          lines.push(`    { ${ins} ${store(q, spec.expr)} }`);
+        }
+      };
       if (contiguous) {
-        // UNROLL elements per invocation, lanes of a workgroup on consecutive elements: fewer
-        // invocations to schedule and index (CPU drivers pay per invocation), loads stay dense.
+        // UNROLL elements (or vec4s) per invocation, lanes of a workgroup on consecutive ones:
+        // fewer invocations to schedule and index (CPU drivers pay per invocation), loads stay dense.
         lines.push(`@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nw: vec3<u32>) {
   let first = (wid.y * nw.x + wid.x) * ${WG * UNROLL}u + lid;
@@ -50,8 +76,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         lines.push(`  for (var j = 0u; j < ${UNROLL}u; j++) {
     let gi = first + j * ${WG}u;
     if (gi >= n) { return; }`);
-        for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[${pu(2 + i)} + gi];`);
-        lines.push(`    out[${pu(1)} + gi] = ${spec.expr};`, '  }');
+        if (vec) {
+          for (let i = 0; i < k; i++) lines.push(`    let v${i} = in${i}[${pu(2 + i)} + gi];`);
+          lines.push(`    var r: vec4<${spec.outType}>;`);
+          perComponent((i, q) => `v${i}.${COMP[q]}`, (q, val) => `r.${COMP[q]} = ${val};`);
+          lines.push(`    out[${pu(1)} + gi] = r;`, '  }');
+        } else {
+          for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[${pu(2 + i)} + gi];`);
+          lines.push(`    out[${pu(1)} + gi] = ${spec.expr};`, '  }');
+        }
       } else {
         // Each invocation takes `run` consecutive elements of the innermost dim: the div/mod index
         // decomposition (slow integer division on CPU drivers) is paid once per run.
@@ -67,9 +100,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           lines.push('  }');
         }
         const last = rank - 1;
-        lines.push(`  for (var j = 0u; j < ${run}u; j++) {`);
-        for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[o${i} + j * ${pu(base + rank * (2 + i) + last)}];`);
-        lines.push(`    out[oo + j * ${pu(base + rank + last)}] = ${spec.expr};`, '  }');
+        const inner = (i: number) => pu(base + rank * (2 + i) + last);
+        if (run === 4) {
+          for (let i = 0; i < k; i++) {
+            if (md[i] === 'v') lines.push(`  let v${i} = in${i}[o${i} / 4u];`);
+            else if (md[i] === 'b') lines.push(`  let v${i} = in${i}[o${i}];`);
+          }
+          const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${COMP[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + ${q}u * ${inner(i)}]`);
+          if (md[k] === 'v') {
+            lines.push(`  var r: vec4<${spec.outType}>;`);
+            perComponent(load, (q, val) => `r.${COMP[q]} = ${val};`);
+            lines.push('  out[oo / 4u] = r;');
+          } else {
+            perComponent(load, (q, val) => `out[oo + ${q}u * ${pu(base + rank + last)}] = ${val};`);
+          }
+        } else {
+          lines.push(`  for (var j = 0u; j < ${run}u; j++) {`);
+          for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[o${i} + j * ${inner(i)}];`);
+          lines.push(`    out[oo + j * ${pu(base + rank + last)}] = ${spec.expr};`, '  }');
+        }
       }
       lines.push('}');
       return lines.join('\n');

@@ -59,10 +59,50 @@ gc('eval, [N, C, H, W]', async () => {
     rv.dispose();
   }
 });
+gc('training, [N, C] with C % 4 == 0 (vec4-over-channels kernels)', () =>
+  gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true }), [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }], { seed: 5 }),
+);
+gc('eval, [N, C] with C % 4 == 0', async () => {
+  const rm = E.keep(E.tensor(stat(4, 3, -0.1)));
+  const rv = E.keep(E.tensor(stat(4, 4, 0.6)));
+  try {
+    await gradcheck(([x, w]) => E.batchNorm(x, rm, rv, w, null, { training: false }), [{ shape: [5, 4] }, { shape: [4] }]);
+  } finally {
+    rm.dispose();
+    rv.dispose();
+  }
+});
 gc('only weight needs a gradient (input constant)', () =>
   gradcheck(([x, w]) => E.batchNorm(x, null, null, w, null, { training: true }), [{ shape: [4, 3], grad: false }, { shape: [3] }]),
 );
 gc.run();
+
+// ---- layouts: a view starting off a multiple of 4 takes the scalar kernels ----
+const lay = suite('batchNorm layouts');
+lay.before(before);
+lay('input and weight at unaligned offsets give what aligned copies give (scalar vs vec4 kernels)', async () => {
+  for (const shape of [[40, 8], [3, 4, 2, 4]]) {
+    const n = shape.reduce((a, b) => a * b);
+    const C = shape[1];
+    const flatX = E.tensor(Float32Array.from({ length: n + 1 }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3)));
+    const flatW = E.tensor(Float32Array.from({ length: C + 1 }, (_, i) => 0.5 + i * 0.1));
+    const x = E.reshape(E.narrow(flatX, 0, 1, n), shape).detach().requiresGrad_();
+    const w = E.narrow(flatW, 0, 1, C).detach().requiresGrad_();
+    assert.is(x.offset % 4, 1);
+    const xa = E.contiguous(E.mul(x, 1)).detach().requiresGrad_();
+    const wa = E.contiguous(E.mul(w, 1)).detach().requiresGrad_();
+    assert.is(xa.offset, 0);
+    const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
+    const yu = E.batchNorm(x, null, null, w, null, { training: true });
+    const ya = E.batchNorm(xa, null, null, wa, null, { training: true });
+    E.sum(E.mul(yu, dy)).backward();
+    E.sum(E.mul(ya, dy)).backward();
+    assertClose(await yu.data(), await ya.data(), 1e-5, 1e-5, `y ${shape}`);
+    assertClose(await x.grad!.data(), await xa.grad!.data(), 1e-5, 1e-4, `dx ${shape}`);
+    assertClose(await w.grad!.data(), await wa.grad!.data(), 1e-5, 1e-4, `dw ${shape}`);
+  }
+});
+lay.run();
 
 // ---- errors ----
 const errs = suite('batchNorm errors');
