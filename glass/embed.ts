@@ -31,21 +31,25 @@ fn unf${t}(bi: u32, j: u32, y: u32, x: u32) -> f32 {
   return tapv${t}(bi, c, i32(y) + i32(k / 3u) - 1, i32(x) + i32(k % 3u) - 1);
 }`;
     return `${tapv}
-// bilinear (align_corners=False) sample of unfolded plane j of tap ${t} at tap-0 cell (y, x)
-fn unf${t}(bi: u32, j: u32, y: u32, x: u32) -> f32 {
-  let c = j / 9u; let k = j % 9u;
-  let dy = i32(k / 3u) - 1; let dx = i32(k % 3u) - 1;
+// bilinear (align_corners=False) sample of unfolded plane j of tap ${t} at tap-0 cell (y, x); the
+// corners and weights depend on the cell only, so pooled${t} computes them once (bl${t}) for its bin
+struct Bl${t} { y0: i32, x0: i32, y1: i32, x1: i32, ly: f32, lx: f32 }
+fn bl${t}(y: u32, x: u32) -> Bl${t} {
   let h = ${pu(b + 1)}; let w = ${pu(b + 2)};
   let sy = max((f32(y) + 0.5) * ${pf(b + 4)} - 0.5, 0.0);
   let sx = max((f32(x) + 0.5) * ${pf(b + 5)} - 0.5, 0.0);
   let y0 = u32(sy); let x0 = u32(sx);
   let y1 = min(y0 + 1u, h - 1u); let x1 = min(x0 + 1u, w - 1u);
-  let ly = sy - f32(y0); let lx = sx - f32(x0);
-  let v00 = tapv${t}(bi, c, i32(y0) + dy, i32(x0) + dx);
-  let v01 = tapv${t}(bi, c, i32(y0) + dy, i32(x1) + dx);
-  let v10 = tapv${t}(bi, c, i32(y1) + dy, i32(x0) + dx);
-  let v11 = tapv${t}(bi, c, i32(y1) + dy, i32(x1) + dx);
-  return (1.0 - ly) * ((1.0 - lx) * v00 + lx * v01) + ly * ((1.0 - lx) * v10 + lx * v11);
+  return Bl${t}(i32(y0), i32(x0), i32(y1), i32(x1), sy - f32(y0), sx - f32(x0));
+}
+fn unf${t}(bi: u32, j: u32, q: Bl${t}) -> f32 {
+  let c = j / 9u; let k = j % 9u;
+  let dy = i32(k / 3u) - 1; let dx = i32(k % 3u) - 1;
+  let v00 = tapv${t}(bi, c, q.y0 + dy, q.x0 + dx);
+  let v01 = tapv${t}(bi, c, q.y0 + dy, q.x1 + dx);
+  let v10 = tapv${t}(bi, c, q.y1 + dy, q.x0 + dx);
+  let v11 = tapv${t}(bi, c, q.y1 + dy, q.x1 + dx);
+  return (1.0 - q.ly) * ((1.0 - q.lx) * v00 + q.lx * v01) + q.ly * ((1.0 - q.lx) * v10 + q.lx * v11);
 }`;
   };
   // pooled value p of tap t: mean of the unfolded C*9 vector over torch's adaptive bin p
@@ -53,7 +57,8 @@ fn unf${t}(bi: u32, j: u32, y: u32, x: u32) -> f32 {
   let L = ${pu(tapBase(t))} * 9u; let P = ${pu(2)};
   let s = (q * L) / P; let e = ((q + 1u) * L + P - 1u) / P;
   var acc = 0.0;
-  for (var j = s; j < e; j++) { acc += unf${t}(bi, j, y, x); }
+  ${t === 0 ? '' : `let cell = bl${t}(y, x);`}
+  for (var j = s; j < e; j++) { acc += unf${t}(bi, j, ${t === 0 ? 'y, x' : 'cell'}); }
   return acc / f32(e - s);
 }`;
   const branch = [...Array(T).keys()].map((t) => `if (t == ${t}u) { v = pooled${t}(bi, i - ${t}u * P, y, x); }`).join(' else ');
@@ -68,7 +73,8 @@ ${[...Array(T).keys()].map(pooled).join('\n')}
 ${main1d()}
   let N = ${pu(0)}; let D = ${pu(1)}; let P = ${pu(2)};
   if (gi >= N * D) { return; }
-  let n = gi / D; let d = gi % D;
+  // lanes take neighbouring patches (x fastest), so their tap reads are neighbours in memory
+  let n = gi % N; let d = gi / N;
   let L0 = ${pu(3)} * ${pu(4)};
   let bi = n / L0; let yx = n % L0;
   let y = yx / ${pu(4)}; let x = yx % ${pu(4)};
@@ -81,7 +87,7 @@ ${main1d()}
     ${branch}
     acc += v;
   }
-  out[gi] = acc / f32(e - s);
+  out[n * D + d] = acc / f32(e - s);
 }`,
   };
 }

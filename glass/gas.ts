@@ -29,18 +29,24 @@ export interface GasUpdate {
 
 const WG = 64;
 
+// Rows are walked one element (f32) or, when D and every offset are multiples of 4, one vec4 at a
+// time (`vec`: D and the offsets in the params are then in vec4 units): CPU drivers pay per load.
+const elem = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
+const sq = (vec: boolean, a: string, b: string) => (vec ? `dot(${a}, ${b})` : `${a} * ${b}`);
+
 // flags: 1 ascent, 2 project, 4 row mask
-function forwardKernel(flags: number) {
+function forwardKernel(flags: number, vec: boolean) {
+  const T = elem(vec);
   return {
     name: 'glass.gasUpdate',
-    key: `glass.gasUpdate:${flags}`,
+    key: `glass.gasUpdate:${flags}:${vec}`,
     code: () => `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> X: array<f32>;
-${flags & 1 ? '@group(0) @binding(2) var<storage, read> G: array<f32>;' : ''}
-${flags & 2 ? '@group(0) @binding(3) var<storage, read> Pa: array<f32>;\n@group(0) @binding(4) var<storage, read> R: array<f32>;' : ''}
+@group(0) @binding(1) var<storage, read> X: array<${T}>;
+${flags & 1 ? `@group(0) @binding(2) var<storage, read> G: array<${T}>;` : ''}
+${flags & 2 ? `@group(0) @binding(3) var<storage, read> Pa: array<${T}>;\n@group(0) @binding(4) var<storage, read> R: array<f32>;` : ''}
 ${flags & 4 ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
-@group(0) @binding(6) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Xs: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Y: array<${T}>;
+@group(0) @binding(7) var<storage, read_write> Xs: array<${T}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let N = ${pu(0)}; let D = ${pu(1)};
@@ -51,7 +57,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var live = true;
   ${flags & 4 ? `live = Mk[${pu(5)} + n] != 0u;` : ''}
   var inv = 0.0;
-  ${flags & 1 ? `if (live) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += g * g; } inv = ${pf(6)} / (sqrt(gg) + 1e-10); }` : ''}
+  ${flags & 1 ? `if (live) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += ${sq(vec, 'g', 'g')}; } inv = ${pf(6)} / (sqrt(gg) + 1e-10); }` : ''}
   if (!live ${flags & 2 ? '' : '|| true'}) {
     for (var d = 0u; d < D; d++) {
       let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
@@ -60,19 +66,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     return;
   }
-  ${flags & 2 ? projection(flags) : ''}
+  ${flags & 2 ? projection(flags, vec) : ''}
 }`,
   };
 }
 
 // truncated projection around the anchor (only in variants with the anchor bindings)
-const projection = (flags: number) => `
+const projection = (flags: number, vec: boolean) => `
   var hh = 0.0;
   for (var d = 0u; d < D; d++) {
     let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
     Xs[row + d] = x;
     let h = x - Pa[oP + row + d];
-    hh += h * h;
+    hh += ${sq(vec, 'h', 'h')};
   }
   let nrm = sqrt(hh);
   let r = R[${pu(9)}];
@@ -84,18 +90,19 @@ const projection = (flags: number) => `
   }`;
 
 // VJP of the truncation per row: g_h = s g + (h.g) (a'(n)(n+eps) - a) / ((n+eps)^2 n) h
-function backwardKernel(masked: boolean) {
+function backwardKernel(masked: boolean, vec: boolean) {
+  const T = elem(vec);
   return {
     name: 'glass.gasUpdate.grad',
-    key: `glass.gasUpdate.grad:${masked}`,
+    key: `glass.gasUpdate.grad:${masked}:${vec}`,
     code: () => `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> Gy: array<f32>;
-@group(0) @binding(2) var<storage, read> Xs: array<f32>;
-@group(0) @binding(3) var<storage, read> Pa: array<f32>;
+@group(0) @binding(1) var<storage, read> Gy: array<${T}>;
+@group(0) @binding(2) var<storage, read> Xs: array<${T}>;
+@group(0) @binding(3) var<storage, read> Pa: array<${T}>;
 @group(0) @binding(4) var<storage, read> R: array<f32>;
 ${masked ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
-@group(0) @binding(6) var<storage, read_write> Gx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> Gp: array<f32>;
+@group(0) @binding(6) var<storage, read_write> Gx: array<${T}>;
+@group(0) @binding(7) var<storage, read_write> Gp: array<${T}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let N = ${pu(0)}; let D = ${pu(1)};
@@ -103,12 +110,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (n >= N) { return; }
   let row = n * D;
   let oG = ${pu(2)}; let oP = ${pu(4)};
-  ${masked ? `if (Mk[${pu(5)} + n] == 0u) { for (var d = 0u; d < D; d++) { Gx[row + d] = Gy[oG + row + d]; Gp[row + d] = 0.0; } return; }` : ''}
+  ${masked ? `if (Mk[${pu(5)} + n] == 0u) { for (var d = 0u; d < D; d++) { Gx[row + d] = Gy[oG + row + d]; Gp[row + d] = ${T}(0.0); } return; }` : ''}
   var hh = 0.0; var hg = 0.0;
   for (var d = 0u; d < D; d++) {
     let h = Xs[row + d] - Pa[oP + row + d];
-    hh += h * h;
-    hg += h * Gy[oG + row + d];
+    hh += ${sq(vec, 'h', 'h')};
+    hg += ${sq(vec, 'h', `Gy[oG + row + d]`)};
   }
   let nrm = sqrt(hh);
   let r = R[${pu(9)}];
@@ -145,16 +152,18 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
     if (t && (t.shape[0] !== N || t.shape[1] !== D)) throw new Error(`gasUpdate: ${name} [${t.shape}] does not match features [${N}, ${D}]`);
   if (mask && mask.size !== N) throw new Error(`gasUpdate: row mask has ${mask.size} entries for ${N} rows`);
   const flags = (grad ? 1 : 0) | (anchor ? 2 : 0) | (mask ? 4 : 0);
+  const vec = D % 4 === 0 && [xc, grad, anchor].every((t) => !t || t.offset % 4 === 0);
+  const q = vec ? 4 : 1; // D and row offsets in units of the bound element
   const Y = E.Tensor.empty([N, D]);
   const Xs = E.Tensor.empty([N, D]);
   const one = radius ?? E.ones([1]);
   const params = new Params()
-    .u32(N, D, xc.offset, grad?.offset ?? 0, anchor?.offset ?? 0, mask?.offset ?? 0)
+    .u32(N, D / q, xc.offset / q, (grad?.offset ?? 0) / q, (anchor?.offset ?? 0) / q, mask?.offset ?? 0)
     .f32(opts.stepSize ?? 0.001, opts.loFactor ?? 1, opts.hiFactor ?? 2)
     .u32(one.offset)
     .build();
   dispatch(
-    forwardKernel(flags),
+    forwardKernel(flags, vec),
     [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer],
     params,
     [Math.ceil(N / WG)],
@@ -172,14 +181,15 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
     inputs,
     (g, needs, [xsS, pS, rS, mS]) => {
       const gc = E.contiguous(g);
+      const bq = vec && gc.offset % 4 === 0 ? 4 : 1; // xsS and pS are the aligned Xs and anchor
       const Gx = E.Tensor.empty([N, D]);
       const Gp = E.Tensor.empty([N, D]);
       const bp = new Params()
-        .u32(N, D, gc.offset, 0, pS.offset, mS ? mS.offset : 0)
+        .u32(N, D / bq, gc.offset / bq, 0, pS.offset / bq, mS ? mS.offset : 0)
         .f32(0, opts.loFactor ?? 1, opts.hiFactor ?? 2)
         .u32(rS.offset)
         .build();
-      dispatch(backwardKernel(!!mask), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, mS?.storage.buffer ?? null, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
+      dispatch(backwardKernel(!!mask, bq === 4), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, mS?.storage.buffer ?? null, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
       return [needs[0] ? Gx : null, needs[1] ? Gp : null];
     },
     [Xs, anchor, one, ...(mask ? [mask] : [])],

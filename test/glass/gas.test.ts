@@ -1,0 +1,92 @@
+// glass/gas.ts: the fused gradient-ascent + truncation kernel against the same update composed
+// from engine ops (whose own rules are checked against torch), forward and backward, on the
+// scalar rows (D % 4 != 0, or a view starting off a multiple of 4) and the vec4 rows.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as E from '../../engine/index.ts';
+import { gasUpdate, gasUpdatePre } from '../../glass/gas.ts';
+import { assertClose } from '../helpers/oracle.ts';
+
+const t = suite('fused GAS update vs composed ops');
+t.before(async () => {
+  await E.initDevice();
+});
+
+const STEP = 0.3;
+const R = 0.9;
+const LO = 1;
+const HI = 2;
+
+/** Deterministic data with row norms spread around the truncation bounds. */
+function data(n: number, d: number, seed: number, scale: number): Float32Array {
+  return Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.77 + seed) * scale * (1 + ((i / d) | 0) % 3));
+}
+
+/** x + step * g / (||g|| + 1e-10), then anchor + clamp(||h||, lo r, hi r) / (||h|| + 1e-10) * h. */
+function composed(x: E.Tensor, g: E.Tensor, p: E.Tensor, mask: E.Tensor | null): E.Tensor {
+  const asc = E.add(x, E.mul(E.div(g, E.add(E.norm(g, 1, true), 1e-10)), STEP));
+  const h = E.sub(asc, p);
+  const n = E.norm(h, 1, true);
+  const y = E.add(p, E.mul(E.div(E.clamp(n, LO * R, HI * R), E.add(n, 1e-10)), h));
+  return mask ? E.where(E.unsqueeze(mask, 1), y, x) : y;
+}
+
+/** x (requiring grad) at offset `off` of a larger buffer, so the aligned and unaligned paths both run. */
+function leaf(values: Float32Array, shape: number[], off: number): E.Tensor {
+  const flat = E.tensor(Float32Array.from([...new Array(off).fill(0), ...values]));
+  return E.reshape(E.narrow(flat, 0, off, values.length), shape).detach().requiresGrad_();
+}
+
+for (const [N, D, off] of [
+  [5, 6, 0],
+  [7, 8, 0],
+  [7, 8, 1],
+] as const) {
+  for (const masked of [false, true]) {
+    t(`N ${N}, D ${D}, offset ${off}${masked ? ', row mask' : ''}: output and gradients towards x and the anchor`, async () => {
+      await E.tidyAsync(async () => {
+        const shape = [N, D];
+        const xv = data(N, D, 1, 0.4);
+        const gv = data(N, D, 2, 1.0);
+        const pv = data(N, D, 3, 0.2);
+        const dy = E.tensor(data(N, D, 4, 1.0), { shape });
+        const mk = masked ? E.tensor(Float32Array.from({ length: N }, (_, i) => (i % 3 === 1 ? 0 : 1))) : null;
+        const x1 = leaf(xv, shape, off);
+        const p1 = leaf(pv, shape, off);
+        assert.is(x1.offset, off);
+        const fused = gasUpdatePre(x1, { grad: E.tensor(gv, { shape }), stepSize: STEP, anchor: p1, radius: E.full([1], R), loFactor: LO, hiFactor: HI, rowMask: mk, keepPre: true });
+        E.sum(E.mul(fused.y, dy)).backward();
+        const x2 = leaf(xv, shape, 0);
+        const p2 = leaf(pv, shape, 0);
+        const ref = composed(x2, E.tensor(gv, { shape }), p2, mk ? E.ne(mk, 0) : null);
+        E.sum(E.mul(ref, dy)).backward();
+        assertClose(await fused.y.data(), await ref.data(), 1e-5, 1e-4, 'y');
+        assertClose(await x1.grad!.data(), await x2.grad!.data(), 1e-5, 1e-4, 'dx');
+        assertClose(await p1.grad!.data(), await p2.grad!.data(), 1e-5, 1e-4, 'danchor');
+        // the rows after the ascent, before truncation (GLASS logs their distance as r_g)
+        const pre = await fused.pre!.data();
+        const asc = await E.add(E.tensor(xv, { shape }), E.mul(E.div(E.tensor(gv, { shape }), E.add(E.norm(E.tensor(gv, { shape }), 1, true), 1e-10)), STEP)).data();
+        for (let r = 0; r < N; r++) {
+          const live = !mk || r % 3 !== 1;
+          for (let c = 0; c < D; c++) assert.ok(Math.abs(pre[r * D + c] - (live ? asc[r * D + c] : xv[r * D + c])) < 1e-5, `pre row ${r}`);
+        }
+      });
+    });
+  }
+  t(`N ${N}, D ${D}, offset ${off}: ascent only passes the gradient through`, async () => {
+    await E.tidyAsync(async () => {
+      const shape = [N, D];
+      const xv = data(N, D, 5, 0.4);
+      const gv = data(N, D, 6, 1.0);
+      const x = leaf(xv, shape, off);
+      const y = gasUpdate(x, { grad: E.tensor(gv, { shape }), stepSize: STEP });
+      const dy = E.tensor(data(N, D, 7, 1.0), { shape });
+      E.sum(E.mul(y, dy)).backward();
+      const want = await E.add(E.tensor(xv, { shape }), E.mul(E.div(E.tensor(gv, { shape }), E.add(E.norm(E.tensor(gv, { shape }), 1, true), 1e-10)), STEP)).data();
+      assertClose(await y.data(), want, 1e-6, 1e-5, 'y');
+      assertClose(await x.grad!.data(), await dy.data(), 0, 0, 'dx');
+    });
+  });
+}
+
+t.run();
