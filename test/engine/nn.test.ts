@@ -80,28 +80,30 @@ gc.run();
 // ---- layouts: a view starting off a multiple of 4 takes the scalar kernels ----
 const lay = suite('batchNorm layouts');
 lay.before(before);
-lay('input and weight at unaligned offsets give what aligned copies give (scalar vs vec4 kernels)', async () => {
-  for (const shape of [[40, 8], [3, 4, 2, 4]]) {
-    const n = shape.reduce((a, b) => a * b);
-    const C = shape[1];
-    const flatX = E.tensor(Float32Array.from({ length: n + 1 }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3)));
-    const flatW = E.tensor(Float32Array.from({ length: C + 1 }, (_, i) => 0.5 + i * 0.1));
-    const x = E.reshape(E.narrow(flatX, 0, 1, n), shape).detach().requiresGrad_();
-    const w = E.narrow(flatW, 0, 1, C).detach().requiresGrad_();
-    assert.is(x.offset % 4, 1);
-    const xa = E.contiguous(E.mul(x, 1)).detach().requiresGrad_();
-    const wa = E.contiguous(E.mul(w, 1)).detach().requiresGrad_();
-    assert.is(xa.offset, 0);
-    const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
-    const yu = E.batchNorm(x, null, null, w, null, { training: true });
-    const ya = E.batchNorm(xa, null, null, wa, null, { training: true });
-    E.sum(E.mul(yu, dy)).backward();
-    E.sum(E.mul(ya, dy)).backward();
-    assertClose(await yu.data(), await ya.data(), 1e-5, 1e-5, `y ${shape}`);
-    assertClose(await x.grad!.data(), await xa.grad!.data(), 1e-5, 1e-4, `dx ${shape}`);
-    assertClose(await w.grad!.data(), await wa.grad!.data(), 1e-5, 1e-4, `dw ${shape}`);
-  }
-});
+lay('input and weight at unaligned offsets give what aligned copies give (scalar vs vec4 kernels)', () =>
+  E.tidyAsync(async () => {
+    for (const shape of [[40, 8], [3, 4, 2, 4]]) {
+      const n = shape.reduce((a, b) => a * b);
+      const C = shape[1];
+      const flatX = E.tensor(Float32Array.from({ length: n + 1 }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3)));
+      const flatW = E.tensor(Float32Array.from({ length: C + 1 }, (_, i) => 0.5 + i * 0.1));
+      const x = E.reshape(E.narrow(flatX, 0, 1, n), shape).detach().requiresGrad_();
+      const w = E.narrow(flatW, 0, 1, C).detach().requiresGrad_();
+      assert.is(x.offset % 4, 1);
+      const xa = E.contiguous(E.mul(x, 1)).detach().requiresGrad_();
+      const wa = E.contiguous(E.mul(w, 1)).detach().requiresGrad_();
+      assert.is(xa.offset, 0);
+      const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
+      const yu = E.batchNorm(x, null, null, w, null, { training: true });
+      const ya = E.batchNorm(xa, null, null, wa, null, { training: true });
+      E.sum(E.mul(yu, dy)).backward();
+      E.sum(E.mul(ya, dy)).backward();
+      assertClose(await yu.data(), await ya.data(), 1e-5, 1e-5, `y ${shape}`);
+      assertClose(await x.grad!.data(), await xa.grad!.data(), 1e-5, 1e-4, `dx ${shape}`);
+      assertClose(await w.grad!.data(), await wa.grad!.data(), 1e-5, 1e-4, `dw ${shape}`);
+    }
+  }),
+);
 lay.run();
 
 // ---- errors ----
