@@ -19,6 +19,7 @@ import {
   bnGradPartialKernel,
   bnGradFinalKernel,
   bnGradInputKernel,
+  bnElementwiseInvocations,
   type BnLayout,
 } from '../wgsl/batchnorm.ts';
 
@@ -139,7 +140,7 @@ export function batchNorm(
   const np = new Params()
     .u32(out.size / v, C, S, xc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (bias?.offset ?? 0) / av, bias?.strides[0] ?? 0)
     .build();
-  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout), nbufs, np, grid1d(out.size / v));
+  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)));
 
   const inputs = [x];
   if (weight) inputs.push(weight);
@@ -187,7 +188,7 @@ function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor
     bufs.push(dx.buffer);
     const av = layout === 'c4' ? 4 : 1;
     const p = new Params().u32(dx.size / v, C, S, R, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0).build();
-    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout), bufs, p, grid1d(dx.size / v));
+    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)));
   }
   const grads: (Tensor | null)[] = [dx];
   if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);

@@ -168,14 +168,40 @@ ${main1d()}
   };
 }
 
+/** Rows of [N, C] each c4 invocation of the elementwise kernels walks (see elementLoop). */
+export const BN_ROWS = 8;
+
 /**
- * The per-channel scalars an elementwise kernel needs at element gi: `C`, and `c` (scalar, s4) or
- * `c4` (c4, whose statistics and affine vectors are read as vec4 of four channels).
+ * Invocations of the elementwise kernels (normalise, input gradient) for `total` layout elements:
+ * c4 runs BN_ROWS rows of one vec4 of channels per invocation, the others one element each.
  */
-function channelOf(l: BnLayout, S: string): string {
-  if (l === 'c4') return 'let C4 = C / 4u; let c4 = gi % C4;';
-  if (l === 's4') return `let c = (gi / (${S} / 4u)) % C;`;
-  return `let c = (gi / ${S}) % C;`;
+export function bnElementwiseInvocations(l: BnLayout, total: number, C: number): number {
+  return l === 'c4' ? (C / 4) * Math.ceil(total / (C / 4) / BN_ROWS) : total;
+}
+
+/**
+ * Body of an elementwise kernel over x: `pre` (per-channel loads, given `c` or `c4`) once, then
+ * `body` per element `e` (in layout units). c4 gives each invocation one vec4 of channels and
+ * BN_ROWS rows, so the per-channel statistics and affine values are loaded once per eight vec4s
+ * (lanes stay on consecutive memory); scalar and s4 take one element, whose channel `c` costs a
+ * division. Expects `total` (layout elements), `C` and `S` among the params.
+ */
+function elementLoop(l: BnLayout, total: string, S: string, pre: string, body: string): string {
+  if (l === 'c4')
+    return `let C4 = C / 4u; let N = ${total} / C4;
+  if (gi >= C4 * ((N + ${BN_ROWS - 1}u) / ${BN_ROWS}u)) { return; }
+  let c4 = gi % C4; let n0 = (gi / C4) * ${BN_ROWS}u; let n1 = min(N, n0 + ${BN_ROWS}u);
+  ${pre}
+  for (var n = n0; n < n1; n++) {
+    let e = n * C4 + c4;
+    ${body}
+  }`;
+  const c = l === 's4' ? `let c = (gi / (${S} / 4u)) % C;` : `let c = (gi / ${S}) % C;`;
+  return `if (gi >= ${total}) { return; }
+  ${c}
+  ${pre}
+  let e = gi;
+  ${body}`;
 }
 
 /**
@@ -200,19 +226,18 @@ export function bnNormalizeKernel(hasW: boolean, hasB: boolean, l: BnLayout = 's
   if (hasW) bindings.push(storage(next++, 'w', vec));
   if (hasB) bindings.push(storage(next++, 'b', vec));
   bindings.push(storage(next, 'y', T, true));
+  const pre = [`let mean = ${perChannel(l, 'stats')};`, `let inv = ${perChannel(l, 'stats', { second: true })};`];
+  if (hasW) pre.push(`let wv = ${perChannel(l, 'w', { off: pu(4), stride: pu(5) })};`);
+  if (hasB) pre.push(`let bv = ${perChannel(l, 'b', { off: pu(6), stride: pu(7) })};`);
+  const v = `(x[${pu(3)} + e] - mean) * inv${hasW ? ' * wv' : ''}${hasB ? ' + bv' : ''}`;
   return {
     name: 'batchnorm.normalize',
     key: `bn:norm:${hasW}:${hasB}:${l}`,
     code: () => `${PARAMS_DECL}
 ${bindings.join('\n')}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
   let C = ${pu(1)};
-  ${channelOf(l, pu(2))}
-  var v = (x[${pu(3)} + gi] - ${perChannel(l, 'stats')}) * ${perChannel(l, 'stats', { second: true })};
-  ${hasW ? `v = v * ${perChannel(l, 'w', { off: pu(4), stride: pu(5) })};` : ''}
-  ${hasB ? `v = v + ${perChannel(l, 'b', { off: pu(6), stride: pu(7) })};` : ''}
-  y[gi] = v;
+  ${elementLoop(l, pu(0), pu(2), pre.join(' '), `y[e] = ${v};`)}
 }`,
   };
 }
@@ -278,23 +303,28 @@ export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout 
   if (training) bindings.push(storage(next++, 'x', T), storage(next++, 'red', vec));
   if (hasW) bindings.push(storage(next++, 'w', vec));
   bindings.push(storage(next, 'dx', T, true));
-  const inv = perChannel(l, 'stats', { second: true });
-  const scale = hasW ? `${inv} * ${perChannel(l, 'w', { off: pu(6), stride: pu(7) })}` : inv;
+  const pre = [`let inv = ${perChannel(l, 'stats', { second: true })};`];
+  if (hasW) pre.push(`let sc = inv * ${perChannel(l, 'w', { off: pu(6), stride: pu(7) })};`);
+  const scale = hasW ? 'sc' : 'inv';
+  if (training)
+    pre.push(
+      `let mean = ${perChannel(l, 'stats')};`,
+      `let Rf = f32(${pu(3)});`,
+      `let mg = ${perChannel(l, 'red')} / Rf;`,
+      `let mgx = ${perChannel(l, 'red', { second: true })} / Rf;`,
+    );
   const body = training
-    ? `let xhat = (x[${pu(4)} + gi] - ${perChannel(l, 'stats')}) * ${inv};
-  let Rf = f32(${pu(3)});
-  dx[gi] = ${scale} * (g[${pu(5)} + gi] - ${perChannel(l, 'red')} / Rf - xhat * (${perChannel(l, 'red', { second: true })} / Rf));`
-    : `dx[gi] = g[${pu(5)} + gi] * ${scale};`;
+    ? `let xhat = (x[${pu(4)} + e] - mean) * inv;
+    dx[e] = ${scale} * (g[${pu(5)} + e] - mg - xhat * mgx);`
+    : `dx[e] = g[${pu(5)} + e] * ${scale};`;
   return {
     name: 'batchnorm.grad.input',
     key: `bn:gin:${training}:${hasW}:${l}`,
     code: () => `${PARAMS_DECL}
 ${bindings.join('\n')}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
   let C = ${pu(1)};
-  ${channelOf(l, pu(2))}
-  ${body}
+  ${elementLoop(l, pu(0), pu(2), pre.join(' '), body)}
 }`,
   };
 }
