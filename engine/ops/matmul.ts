@@ -1,11 +1,12 @@
 // torch.matmul semantics (1-D promotion, broadcast batch dims) on the register-tiled kernel in
 // wgsl/matmul.ts; transposed operands are read in place through their strides. linear() fuses
 // the bias into the kernel's store. Backward: dA = g @ B^T, dB = A^T @ g, reduced over
-// broadcast batch dims; neither is computed unless needed.
+// broadcast batch dims; neither is computed unless needed. Matrix-vector products (N = 1) take
+// the gemv kernel (one lane per row) unless a variant is forced.
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
-import { matmulKernel, matmulSgKernel, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
 import { subgroupSize } from '../device.ts';
 import { broadcastShapes, fmt, numel } from '../shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
@@ -81,18 +82,24 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   // B [K, N] is A-like with roles swapped: 'row' = N contiguous
   const lbT = layoutA(N, K, sBn, sBk, bl); // 'row' here means K contiguous = B 'col'
   const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
-  const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
-  let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
-  // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
-  if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
-  const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
+  const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
+  if (bias) bufs.push(bias.storage.buffer);
   const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);
   for (let i = 0; i < 3; i++) p.u32(bs[i] ?? 1);
   for (let i = 0; i < 3; i++) p.u32(as[i] ?? 0);
   for (let i = 0; i < 3; i++) p.u32(bbs[i] ?? 0);
   p.u32(bias?.offset ?? 0);
-  const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
-  if (bias) bufs.push(bias.storage.buffer);
+  if (N === 1 && !variantOverride && M <= 65535 * GEMV_WG) {
+    // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
+    const vec = la === 'row' && lb === 'col';
+    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length }), bufs, p.build(), [Math.ceil(M / GEMV_WG), 1, batch]);
+    return out;
+  }
+  const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
+  let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
+  // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
+  if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
+  const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
   const wg: [number, number, number] = [Math.ceil(Math.ceil(N / (4 * (variant.tnv ?? 2))) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), batch];
   const kernel = variant.sg
     ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn: 4 * (variant.tnv ?? 1), wg: variant.wgx, sg })

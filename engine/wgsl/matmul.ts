@@ -285,3 +285,50 @@ ${S.join('\n')}
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Matrix-vector product (N = 1): one lane per output row, a running dot product over K. The tiled
+// kernels spread N over 4*tnv columns per lane and would leave all but one idle; this is the
+// memory-bound loop such products are (GLASS's last discriminator layer: 12544x256 @ 256x1).
+// `vec`: A rows contiguous in K and B contiguous, both vec4-aligned, K % 4 == 0: vec4 loads.
+// Params as matmulKernel's (N unused).
+
+/** Rows per workgroup of gemvKernel. */
+export const GEMV_WG = 64;
+
+export function gemvKernel(cfg: { vec: boolean; bias: boolean; batchRank: number }): Kernel {
+  const { vec, bias, batchRank } = cfg;
+  const T = vec ? 'vec4<f32>' : 'f32';
+  const loop = vec
+    ? `let ra = (oa + m * sAm) / 4u; let rb = ob / 4u;
+  var acc = vec4<f32>(0.0);
+  for (var k = 0u; k < K / 4u; k++) { acc = fma(A[ra + k], B[rb + k], acc); }
+  var s = dot(acc, vec4<f32>(1.0));`
+    : `let ra = oa + m * sAm;
+  var s = 0.0;
+  for (var k = 0u; k < K; k++) { s = fma(A[ra + k * sAk], B[ob + k * sBk], s); }`;
+  return {
+    name: 'matmul.gemv',
+    key: `matmul.gemv:${vec}:${bias}:${batchRank}`,
+    code: () => `${PARAMS_DECL}
+@group(0) @binding(1) var<storage, read> A: array<${T}>;
+@group(0) @binding(2) var<storage, read> B: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}
+
+@compute @workgroup_size(${GEMV_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let M = ${pu(0)}; let K = ${pu(2)};
+  let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)};
+  let m = gid.x;
+  if (m >= M) { return; }
+  var rem = gid.z;
+  var oa = ${pu(3)};
+  var ob = ${pu(4)};
+${batchOffsets(batchRank).join('\n')}
+  ${loop}
+  ${bias ? `s += Bias[${pu(18)}];` : ''}
+  C[gid.z * M + m] = s;
+}`,
+  };
+}

@@ -107,6 +107,40 @@ t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', asyn
   setMatmulVariant(null);
 });
 
+t('matrix-vector products (N = 1) take the gemv kernel: vec4 and strided operands, bias, batch', async () => {
+  const keys: string[] = [];
+  setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    await E.tidyAsync(async () => {
+      const x = E.tensor(A, { shape: [M, K] });
+      const v = values(K, 8);
+      const ref1 = cpuMatmul(A, v, 1, false, false, M, 1, K);
+      // A rows contiguous, v contiguous: vec4 loads
+      assertClose(await E.matmul(x, E.tensor(v, { shape: [K, 1] })).data(), ref1, 1e-5, 1e-5, 'gemv vec4');
+      // A column-major (a transposed view) and v a strided column of a wider matrix: scalar loop
+      const xT = E.tensor(transposeData(A, M, K), { shape: [K, M] }).T;
+      const wide = new Float32Array(K * 3);
+      for (let k = 0; k < K; k++) wide[k * 3 + 1] = v[k];
+      const vS = E.narrow(E.tensor(wide, { shape: [K, 3] }), 1, 1, 1);
+      assertClose(await E.matmul(xT, vS).data(), ref1, 1e-5, 1e-5, 'gemv strided');
+      // 1-D vector operand (torch.mv semantics) and linear with one output feature and a bias
+      assertClose(await E.matmul(x, E.tensor(v)).data(), ref1, 1e-5, 1e-5, 'gemv 1-D');
+      const bias = Float32Array.of(0.25);
+      assertClose(await E.linear(x, E.tensor(v, { shape: [1, K] }), E.tensor(bias)).data(), cpuMatmul(A, v, 1, false, false, M, 1, K, bias), 1e-5, 1e-5, 'gemv linear');
+      // batch 3 of A against one vector, and K = 9 (not a multiple of 4)
+      const A3 = values(3 * M * K, 9);
+      assertClose(await E.matmul(E.tensor(A3, { shape: [3, M, K] }), E.tensor(v, { shape: [K, 1] })).data(), cpuMatmul(A3, v, 3, true, false, M, 1, K), 1e-5, 1e-5, 'gemv batched');
+      const a9 = values(M * 9, 10), v9 = values(9, 11);
+      assertClose(await E.matmul(E.tensor(a9, { shape: [M, 9] }), E.tensor(v9, { shape: [9, 1] })).data(), cpuMatmul(a9, v9, 1, false, false, M, 1, 9), 1e-5, 1e-5, 'gemv K 9');
+    });
+  } finally {
+    setDispatchHook(null);
+  }
+  const mm = keys.filter((k) => k.startsWith('matmul'));
+  assert.ok(mm.length >= 6 && mm.every((k) => k.startsWith('matmul.gemv:')), `kernels: ${mm.join(', ')}`);
+  assert.ok(['true:false:0', 'false:false:0', 'true:true:0', 'true:false:1'].every((c) => mm.includes(`matmul.gemv:${c}`)), `kernels: ${[...new Set(mm)].join(', ')}`);
+});
+
 t('the default takes the subgroup kernel where the device has subgroups', async () => {
   // Recorded so that a regression to the slower plain default shows up as a failed expectation.
   const sg = subgroupSize();
