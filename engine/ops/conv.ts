@@ -164,10 +164,11 @@ function padded(x: Tensor, P: { padT: number; padL: number; siy: number; six: nu
   }
   const Hp = needH;
   const out = Tensor.empty([N, C, Hp, Wp], 'f32');
-  const total = N * C * Hp * (Wp / 4);
+  const unit = P.siy === 1 && P.six === 1; // no zero insertion: one invocation per padded row
+  const total = N * C * Hp * (unit ? 1 : Wp / 4);
   const [sN, sC, sH, sW] = x.strides;
   const prm = new Params().u32(C, Hp, Wp / 4, H, W).i32(P.padT, P.padL, P.siy, P.six).u32(x.offset, sN, sC, sH, sW, total);
-  dispatch(padKernel(), [x.storage.buffer, out.storage.buffer], prm.build(), grid1d(total));
+  dispatch(padKernel(unit), [x.storage.buffer, out.storage.buffer], prm.build(), grid1d(total));
   return { t: out, off4: 0, Hp, Wp, temp: true };
 }
 

@@ -26,7 +26,39 @@ const el = (prefix: string, u: number) => `${prefix}${u >> 2}.${C4[u & 3]}`;
 // element (and the offsets divide by the insertion strides), else 0. Written 4 columns at a time.
 // Params: 0 C, 1 Hp, 2 Wp4, 3 H, 4 W, 5 padT (i32), 6 padL (i32), 7 sy, 8 sx, 9 off, 10 sN,
 // 11 sC, 12 sH, 13 sW, 14 total (N*C*Hp*Wp4)
-export function padKernel(): Kernel {
+// `unit` (sy = sx = 1, every forward convolution): one invocation per padded row (total is then
+// N*C*Hp), so the index divisions are paid once per row and the per-element insertion divisions
+// disappear: 3x faster on lavapipe, where integer division is emulated per lane.
+export function padKernel(unit = false): Kernel {
+  if (unit)
+    return {
+      name: 'conv2d.pad',
+      key: 'conv2d.pad:unit',
+      code: () => `${PARAMS_DECL}
+${storage(1, 'X', 'f32')}
+${storage(2, 'Out', 'vec4<f32>', true)}
+${main1d()}
+  if (gi >= ${pu(14)}) { return; }
+  let C = ${pu(0)}; let Hp = ${pu(1)}; let Wp4 = ${pu(2)};
+  let H = ${pi(3)}; let W = ${pi(4)}; let padL = ${pi(6)}; let sW = ${pu(13)};
+  let yp = gi % Hp;
+  let nc = gi / Hp;
+  let n = nc / C;
+  let c = nc - n * C;
+  let yi = i32(yp) - ${pi(5)};
+  let o = gi * Wp4;
+  if (yi < 0 || yi >= H) {
+    for (var q = 0u; q < Wp4; q++) { Out[o + q] = vec4<f32>(0.0); }
+    return;
+  }
+  let rowBase = ${pu(9)} + n * ${pu(10)} + c * ${pu(11)} + u32(yi) * ${pu(12)};
+  for (var q = 0u; q < Wp4; q++) {
+    var v = vec4<f32>(0.0);
+    ${C4.map((comp, k) => `{ let xi = i32(q * 4u + ${k}u) - padL; let ok = xi >= 0 && xi < W; v.${comp} = select(0.0, X[select(0u, rowBase + u32(max(xi, 0)) * sW, ok)], ok); }`).join('\n    ')}
+    Out[o + q] = v;
+  }
+}`,
+    };
   return {
     name: 'conv2d.pad',
     key: 'conv2d.pad',
