@@ -94,8 +94,11 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
   } else {
     const simp = simplify(shape, [[...out.strides], ...inStrides]);
     rank = simp.shape.length;
-    run = simp.shape[rank - 1] % 4 === 0 ? 4 : 1;
-    if (run === 4) {
+    // runs of 16 innermost elements where the rows allow (the index decomposition, integer
+    // divisions per dim, is paid once per run), else 4, else 1
+    const inner = simp.shape[rank - 1];
+    run = inner % 16 === 0 ? 16 : inner % 4 === 0 ? 4 : 1;
+    if (run > 1) {
       const offs = [...inputs.map((t) => t.offset), out.offset];
       const strides = [...simp.strides.slice(1), simp.strides[0]];
       modes = strides.map((st, i) => operandMode(st, offs[i])).join('');

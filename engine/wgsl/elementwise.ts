@@ -33,15 +33,15 @@ export type OperandMode = 'v' | 'b' | 's';
 const COMP = ['x', 'y', 'z', 'w'];
 
 /**
- * `run`: elements per invocation along the innermost dim in the strided variant (1 or 4).
- * `modes` (run 4 only; one per input, then the output; default all 's'): see OperandMode.
+ * `run`: elements per invocation along the innermost dim in the strided variant (1, 4 or 16).
+ * `modes` (run 4 or 16; one per input, then the output; default all 's'): see OperandMode.
  * `vec` (contiguous only): operands and output bound as vec4 arrays; n and offsets in vec4 units.
  * CPU drivers (lavapipe) pay per load instruction rather than per byte, so a vec4 load moves
  * four elements for the price of one; GPUs get wider transactions.
  */
 export function elementwiseKernel(spec: ElementwiseSpec, rank: number, contiguous: boolean, run = 1, modes?: string, vec = false): Kernel {
   const k = spec.inTypes.length;
-  const md = run === 4 ? (modes ?? 's'.repeat(k + 1)) : '';
+  const md = run % 4 === 0 ? (modes ?? 's'.repeat(k + 1)) : '';
   if (md && md.length !== k + 1) throw new Error(`internal: elementwise ${spec.name}: ${k + 1} operand modes expected, got '${md}'`);
   const variant = contiguous ? (vec ? 'c4' : 'c') : `${rank}r${run}${md}`;
   const key = `ew:${spec.name}:${spec.inTypes.join(',')}>${spec.outType}:${variant}:${spec.scalars}:${spec.expr}`;
@@ -101,19 +101,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         const last = rank - 1;
         const inner = (i: number) => pu(base + rank * (2 + i) + last);
-        if (run === 4) {
-          for (let i = 0; i < k; i++) {
-            if (md[i] === 'v') lines.push(`  let v${i} = in${i}[o${i} / 4u];`);
-            else if (md[i] === 'b') lines.push(`  let v${i} = in${i}[o${i}];`);
-          }
-          const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${COMP[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + ${q}u * ${inner(i)}]`);
+        if (run % 4 === 0) {
+          // run / 4 groups of four: one vec4 (or four scalars) per operand and group; a broadcast
+          // operand is read once for the whole run
+          for (let i = 0; i < k; i++) if (md[i] === 'b') lines.push(`  let v${i} = in${i}[o${i}];`);
+          lines.push(`  for (var g = 0u; g < ${run / 4}u; g++) {`);
+          for (let i = 0; i < k; i++) if (md[i] === 'v') lines.push(`    let v${i} = in${i}[o${i} / 4u + g];`);
+          const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${COMP[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + (g * 4u + ${q}u) * ${inner(i)}]`);
           if (md[k] === 'v') {
-            lines.push(`  var r: vec4<${spec.outType}>;`);
+            lines.push(`    var r: vec4<${spec.outType}>;`);
             perComponent(load, (q, val) => `r.${COMP[q]} = ${val};`);
-            lines.push('  out[oo / 4u] = r;');
+            lines.push('    out[oo / 4u + g] = r;');
           } else {
-            perComponent(load, (q, val) => `out[oo + ${q}u * ${pu(base + rank + last)}] = ${val};`);
+            perComponent(load, (q, val) => `out[oo + (g * 4u + ${q}u) * ${pu(base + rank + last)}] = ${val};`);
           }
+          lines.push('  }');
         } else {
           lines.push(`  for (var j = 0u; j < ${run}u; j++) {`);
           for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[o${i} + j * ${inner(i)}];`);

@@ -1,0 +1,75 @@
+// The elementwise kernel variants of engine/ops/launch.ts against plain CPU loops: contiguous
+// (vec4 or scalar), and strided with runs of 1, 4 or 16 innermost elements in which each operand
+// is a vec4 ('v'), a broadcast scalar ('b') or four strided scalars ('s'), the output included
+// (assign into a transposed view). The kernel keys recorded show every variant ran.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as E from '../../engine/index.ts';
+import { setDispatchHook } from '../../engine/runtime.ts';
+import { assertClose } from '../helpers/oracle.ts';
+
+const t = suite('elementwise variants');
+t.before(async () => {
+  await E.initDevice();
+});
+
+const vals = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.61 + seed) * 3));
+
+/** A [R, C] matrix of `v` stored transposed ([C, R] contiguous), returned as a strided view. */
+function transposed(v: Float32Array, R: number, C: number): E.Tensor {
+  const d = new Float32Array(R * C);
+  for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) d[j * R + i] = v[i * C + j];
+  return E.tensor(d, { shape: [C, R] }).T;
+}
+
+/** A [R, C] contiguous view of `v` starting one element into its buffer (not vec4-aligned). */
+function unaligned(v: Float32Array, R: number, C: number): E.Tensor {
+  return E.reshape(E.narrow(E.tensor(Float32Array.from([0, ...v])), 0, 1, R * C), [R, C]);
+}
+
+t('every operand mode and run length matches a CPU loop', async () => {
+  const keys = new Set<string>();
+  setDispatchHook({ passFor: (k) => (keys.add(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    await E.tidyAsync(async () => {
+      for (const [R, C] of [
+        [3, 32], // runs of 16
+        [5, 12], // runs of 4
+        [4, 7], // runs of 1
+      ]) {
+        const a = vals(R * C, 1);
+        const b = vals(C, 2);
+        const c = vals(R, 3);
+        const ref = (f: (i: number, j: number) => number) => Float32Array.from({ length: R * C }, (_, e) => f(Math.floor(e / C), e % C));
+        const A = E.tensor(a, { shape: [R, C] });
+        const label = `${R}x${C}`;
+        // contiguous: vec4 (sizes multiple of 4) or scalar
+        assertClose(await E.mul(A, 2).data(), ref((i, j) => a[i * C + j] * 2), 1e-6, 1e-6, `${label} contiguous`);
+        // strided, v + b: a row-broadcast bias
+        assertClose(await E.add(A, E.tensor(b)).data(), ref((i, j) => a[i * C + j] + b[j]), 1e-6, 1e-6, `${label} row broadcast`);
+        // strided, v + b along the inner dim: a column broadcast
+        assertClose(await E.sub(A, E.tensor(c, { shape: [R, 1] })).data(), ref((i, j) => a[i * C + j] - c[i]), 1e-6, 1e-6, `${label} column broadcast`);
+        // strided, s: a transposed operand, and an unaligned one, next to an aligned one
+        assertClose(await E.mul(transposed(a, R, C), A).data(), ref((i, j) => a[i * C + j] * a[i * C + j]), 1e-5, 1e-6, `${label} transposed`);
+        assertClose(await E.add(unaligned(a, R, C), E.tensor(b)).data(), ref((i, j) => a[i * C + j] + b[j]), 1e-6, 1e-6, `${label} unaligned`);
+        // three inputs (where) mixing all modes
+        const cond = E.gt(E.tensor(c, { shape: [R, 1] }), 0);
+        assertClose(await E.where(cond, transposed(a, R, C), E.tensor(b)).data(), ref((i, j) => (c[i] > 0 ? a[i * C + j] : b[j])), 1e-6, 1e-6, `${label} where`);
+        // output into a transposed view: the output's own stride
+        const dst = E.zeros([C, R]);
+        E.assign(dst.T, E.add(A, E.tensor(b)));
+        const got = await dst.data();
+        const want = new Float32Array(R * C);
+        for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) want[j * R + i] = a[i * C + j] + b[j];
+        assertClose(got, want, 1e-6, 1e-6, `${label} into a transposed view`);
+      }
+    });
+  } finally {
+    setDispatchHook(null);
+  }
+  const variants = new Set([...keys].filter((k) => k.startsWith('ew:')).map((k) => k.split(':')[3]));
+  for (const v of ['c4', 'c', '2r16vvv', '2r16vbv', '2r4vbv', '2r16svv', '2r4svv', '2r16vs', '2r4vs', '2r16sbvv', '2r1'])
+    assert.ok(variants.has(v), `variant ${v} never ran (ran: ${[...variants].join(', ')})`);
+});
+
+t.run();
