@@ -1,14 +1,19 @@
-// Per-image result PNGs as the reference writes them: the input image | the ground-truth mask |
-// the anomaly map as a JET heatmap blended over the image. Maps are scaled jointly over the
-// test set (min-max of all maps), so colours compare across images.
+// Per-image result PNGs as the reference's _evaluate writes them: the input image | the
+// ground-truth mask | the anomaly map as a JET heatmap (cv2.applyColorMap of the map quantised to
+// uint8). Maps are scaled jointly over the test set (min-max of all maps), so colours compare
+// across images. Written at the test image size (the reference resizes the strip to 768x256).
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createImage, writePNG } from '../data/image.ts';
 import type { Prediction } from './trainer.ts';
 
-/** OpenCV's COLORMAP_JET for v in [0, 1] -> [r, g, b] in 0..255. */
+/**
+ * OpenCV's COLORMAP_JET of v in [0, 1] -> [r, g, b] in 0..255: v is quantised to the level
+ * floor(255 v) as the reference's astype('uint8') does, then the piecewise-linear JET ramps give
+ * each channel within one unit of cv2's table (test/glass/visualize.test.ts checks all 256).
+ */
 export function jet(v: number): [number, number, number] {
-  const x = Math.min(Math.max(v, 0), 1) * 4;
+  const x = (Math.floor(Math.min(Math.max(v, 0), 1) * 255) / 255) * 4;
   const r = Math.min(Math.max(Math.min(x - 1.5, -x + 4.5), 0), 1);
   const g = Math.min(Math.max(Math.min(x - 0.5, -x + 3.5), 0), 1);
   const b = Math.min(Math.max(Math.min(x + 0.5, -x + 2.5), 0), 1);
@@ -36,7 +41,7 @@ export async function writeVisuals(dir: string, pred: Prediction, norm: { mean: 
         for (let c = 0; c < 3; c++) {
           out.data[(y * W * 3 + x) * 3 + c] = rgb[c];
           out.data[(y * W * 3 + W + x) * 3 + c] = Math.round(Math.min(Math.max(m, 0), 1) * 255);
-          out.data[(y * W * 3 + 2 * W + x) * 3 + c] = Math.round(0.5 * heat[c] + 0.5 * rgb[c]);
+          out.data[(y * W * 3 + 2 * W + x) * 3 + c] = heat[c];
         }
       }
     const name = `${basename(dirname(path))}_${basename(path).replace(/\.[^.]+$/, '')}.png`;

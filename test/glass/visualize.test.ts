@@ -1,0 +1,72 @@
+// glass/visualize.ts: the JET colours against OpenCV's own table (test/fixtures/gen/visuals.py),
+// and the result strip (image | mask | heatmap of the jointly min-max scaled maps) read back
+// from the PNG it writes.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jet, writeVisuals } from '../../glass/visualize.ts';
+import { readImage } from '../../data/image.ts';
+import { loadFixture } from '../helpers/oracle.ts';
+import type { Prediction } from '../../glass/trainer.ts';
+
+const { rgb: table } = loadFixture<{ rgb: number[][] }>('glass/jet.json');
+const t = suite('visuals');
+
+// OpenCV builds JET from its own tables; the ramps here land within one unit of them
+t('jet() is OpenCV COLORMAP_JET within one level per channel, quantised like astype(uint8)', () => {
+  assert.is(table.length, 256);
+  for (let u = 0; u < 256; u++) {
+    // any v in [u / 255, (u + 1) / 255) is the level u
+    for (const v of [(u + 0.01) / 255, (u + 0.99) / 255]) {
+      const got = jet(Math.min(v, 1));
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(got[c] - table[u][c]) <= 1, `level ${u} channel ${c}: ${got[c]} vs OpenCV ${table[u][c]}`);
+    }
+  }
+  assert.equal(jet(-1), jet(0));
+  assert.equal(jet(2), [table[255][0], table[255][1], table[255][2]]);
+});
+
+t('writeVisuals: image | mask | heatmap, maps scaled over the whole set', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glass-visuals-'));
+  try {
+    const H = 2, W = 3;
+    const norm = { mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3] };
+    const images = [0, 1].map((k) => Float32Array.from({ length: 3 * H * W }, (_, i) => Math.sin(i + k) * 1.5));
+    const maps = Float32Array.from({ length: 2 * H * W }, (_, i) => 3 + i * 0.5); // 3 .. 8.5 over both images
+    const masks = Float32Array.from({ length: 2 * H * W }, (_, i) => (i % 4 === 1 ? 1 : 0));
+    const pred: Prediction = {
+      scores: Float32Array.of(0, 1),
+      labels: Uint8Array.of(0, 1),
+      maps,
+      masks,
+      paths: ['/data/x/test/good/000.png', '/data/x/test/crack/001.png'],
+      images,
+      size: [H, W],
+    };
+    await writeVisuals(dir, pred, norm);
+    assert.equal(readdirSync(dir).sort(), ['crack_001.png', 'good_000.png']);
+    const lo = 3, hi = 3 + 11 * 0.5;
+    for (const [i, name] of [[0, 'good_000.png'], [1, 'crack_001.png']] as const) {
+      const img = readImage(join(dir, name));
+      assert.is(img.width, 3 * W);
+      assert.is(img.height, H);
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          const p = y * W + x;
+          const px = (col: number) => [0, 1, 2].map((c) => img.data[(y * 3 * W + col) * 3 + c]);
+          const want = [0, 1, 2].map((c) => Math.round(Math.min(Math.max(images[i][c * H * W + p] * norm.std[c] + norm.mean[c], 0), 1) * 255));
+          assert.equal(px(x), want, `${name} image (${y}, ${x})`);
+          assert.equal(px(W + x), new Array(3).fill(masks[i * H * W + p] * 255), `${name} mask (${y}, ${x})`);
+          const level = Math.floor(((maps[i * H * W + p] - lo) / (hi - lo)) * 255);
+          const heat = px(2 * W + x);
+          for (let c = 0; c < 3; c++) assert.ok(Math.abs(heat[c] - table[level][c]) <= 1, `${name} heatmap (${y}, ${x}) level ${level}: ${heat} vs ${table[level]}`);
+        }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t.run();
