@@ -4,7 +4,7 @@
 // 64-px images keep it to seconds; the numbers are not the point, the files and flows are.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
@@ -123,6 +123,31 @@ t('bad arguments are clear errors with a non-zero exit', async () => {
   assert.match(errs.join('\n'), /unknown option --nope/);
   assert.match(errs.join('\n'), /missing/);
   await E.initDevice(); // main() released the device; later test files get a fresh one
+});
+
+t('weights command through main(): unknown backbone and an import failing its hash are errors, nothing cached', async () => {
+  const errs: string[] = [];
+  const orig = console.error;
+  const oldDir = process.env.GLASS_WEIGHTS_DIR;
+  const cache = join(dir, 'weights-cache');
+  process.env.GLASS_WEIGHTS_DIR = cache;
+  console.error = (...a: unknown[]) => errs.push(a.join(' '));
+  try {
+    assert.is(await main(['weights', '--backbone', 'vgg11']), 1);
+    assert.match(errs.join('\n'), /unknown backbone "vgg11"/);
+    const fake = join(dir, 'resnet18-fake.pth');
+    writeFileSync(fake, 'not the torchvision file');
+    assert.is(await main(['weights', '--backbone', 'resnet18', '--from', fake]), 1);
+    assert.match(errs.join('\n'), /f37072fd/, 'the error names the expected hash prefix');
+    assert.equal(existsSync(cache) ? readdirSync(cache) : [], [], 'no unverified file left in the cache');
+    assert.is(await main(['weights', '--backbone', 'resnet18', '--from', join(dir, 'nowhere.pth')]), 1);
+    assert.match(errs.join('\n'), /--from file .*nowhere\.pth not found/);
+  } finally {
+    console.error = orig;
+    if (oldDir === undefined) delete process.env.GLASS_WEIGHTS_DIR;
+    else process.env.GLASS_WEIGHTS_DIR = oldDir;
+  }
+  await E.initDevice();
 });
 
 t('best-F1 threshold', () => {
