@@ -100,11 +100,20 @@ function storeTile(tm: number, tnv: number, cVec: boolean, bias: boolean, guard:
 }
 
 /** Batch index `rem` decomposed over the (merged) batch dims into operand offsets oa / ob. */
-function batchOffsets(batchRank: number): string[] {
-  const out: string[] = [];
+/** Bindings every matmul kernel declares: A, B (element types given), C and the optional bias. */
+function operandBindings(aT: string, bT: string, cT: string, bias: boolean): string {
+  return `@group(0) @binding(1) var<storage, read> A: array<${aT}>;
+@group(0) @binding(2) var<storage, read> B: array<${bT}>;
+@group(0) @binding(3) var<storage, read_write> C: array<${cT}>;
+${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}`;
+}
+
+/** `oa`, `ob`: element offsets of A and B for batch index `z` (merged batch dims, params 9..17). */
+function batchOffsets(batchRank: number, z: string): string {
+  const out = [`  var rem = ${z};`, `  var oa = ${pu(3)};`, `  var ob = ${pu(4)};`];
   for (let d = batchRank - 1; d >= 0; d--)
     out.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
-  return out;
+  return out.join('\n');
 }
 
 function accumulators(tm: number, tnv: number): string[] {
@@ -156,13 +165,9 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
       for (let kk = 0; kk < 4; kk++)
         for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) L.push(`    acc${r}_${q} = fma(vec4<f32>(${aS(r, kk)}), b${kk}_${q}, acc${r}_${q});`);
       const S = storeTile(tm, tnv, cVec, bias, '');
-      const batchCode = batchOffsets(batchRank);
       const accs = accumulators(tm, tnv);
       return `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> A: array<${a === 'scalar' ? 'f32' : 'vec4<f32>'}>;
-@group(0) @binding(2) var<storage, read> B: array<${b === 'scalar' ? 'f32' : 'vec4<f32>'}>;
-@group(0) @binding(3) var<storage, read_write> C: array<${cVec ? 'vec4<f32>' : 'f32'}>;
-${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}
+${operandBindings(a === 'scalar' ? 'f32' : 'vec4<f32>', b === 'scalar' ? 'f32' : 'vec4<f32>', cVec ? 'vec4<f32>' : 'f32', bias)}
 
 @compute @workgroup_size(${variant.wgx}, ${variant.wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -171,10 +176,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n0 = gid.x * ${tn}u;
   let m0 = gid.y * ${tm}u;
   if (n0 >= N || m0 >= M) { return; }
-  var rem = gid.z;
-  var oa = ${pu(3)};
-  var ob = ${pu(4)};
-${batchCode.join('\n')}
+${batchOffsets(batchRank, 'gid.z')}
   let offA = oa; let offB = ob;
   let offBias = ${pu(18)};
   let cBase = gid.z * M * N;
@@ -251,14 +253,10 @@ export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
       if (b === 'row') for (let q = 0; q < tnv; q++) pre.push(`  let nB${q} = min(n0 + ${4 * q}u, N - 4u);`);
       else for (let j = 0; j < tn; j++) pre.push(`  let nB${j} = min(n0 + ${j}u, N - 1u);`);
       const S = storeTile(tm, tnv, cVec, bias, 'live && ');
-      const batchCode = batchOffsets(batchRank);
       const accs = accumulators(tm, tnv);
       return `enable subgroups;
 ${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> A: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> B: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> C: array<${cVec ? 'vec4<f32>' : 'f32'}>;
-${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}
+${operandBindings('vec4<f32>', 'vec4<f32>', cVec ? 'vec4<f32>' : 'f32', bias)}
 
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
@@ -268,10 +266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n0 = (wid.x * ${wg}u + lid) * ${tn}u;
   let live = n0 < N;
   let m0 = wid.y * ${tm}u;
-  var rem = wid.z;
-  var oa = ${pu(3)};
-  var ob = ${pu(4)};
-${batchCode.join('\n')}
+${batchOffsets(batchRank, 'wid.z')}
   let offA = oa; let offB = ob;
   let offBias = ${pu(18)};
   let cBase = wid.z * M * N;
@@ -311,10 +306,7 @@ export function gemvKernel(cfg: { vec: boolean; bias: boolean; batchRank: number
     name: 'matmul.gemv',
     key: `matmul.gemv:${vec}:${bias}:${batchRank}`,
     code: () => `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> A: array<${T}>;
-@group(0) @binding(2) var<storage, read> B: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
-${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}
+${operandBindings(T, T, 'f32', bias)}
 
 @compute @workgroup_size(${GEMV_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -322,10 +314,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)};
   let m = gid.x;
   if (m >= M) { return; }
-  var rem = gid.z;
-  var oa = ${pu(3)};
-  var ob = ${pu(4)};
-${batchOffsets(batchRank).join('\n')}
+${batchOffsets(batchRank, 'gid.z')}
   ${loop}
   ${bias ? `s += Bias[${pu(18)}];` : ''}
   C[gid.z * M + m] = s;
