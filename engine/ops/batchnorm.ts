@@ -20,6 +20,7 @@ import {
   bnGradFinalKernel,
   bnGradInputKernel,
   bnElementwiseInvocations,
+  bnPartialInvocations,
   type BnLayout,
 } from '../wgsl/batchnorm.ts';
 
@@ -42,9 +43,8 @@ export interface BatchNormOptions {
  * one invocation per four channels; s4 needs chunks of whole vec4s).
  */
 function chunking(C: number, R: number, layout: BnLayout): { K: number; chunk: number } {
-  const lanes = layout === 'c4' ? C / 4 : C;
   let K = 1;
-  if (R > 256) K = Math.max(1, Math.min(Math.ceil(R / 128), Math.floor(8192 / lanes)));
+  if (R > 256) K = Math.max(1, Math.min(Math.ceil(R / 128), Math.floor(8192 / bnPartialInvocations(layout, C, 1))));
   let chunk = Math.ceil(R / K);
   if (layout === 's4') chunk = Math.ceil(chunk / 4) * 4;
   return { K: Math.ceil(R / chunk), chunk };
@@ -111,7 +111,7 @@ export function batchNorm(
     const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
     const pp = new Params().u32(C, S, R, K, chunk, xc.offset / v).build();
-    dispatch(bnStatsPartialKernel(layout), [xc.buffer, part.buffer], pp, grid1d(layout === 'c4' ? (C / 4) * K : C * K));
+    dispatch(bnStatsPartialKernel(layout), [xc.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)));
     const update = runningMean !== null;
     const cumulative = update && momentum === null;
     const bufs = [part.buffer, stats.buffer];
@@ -174,7 +174,7 @@ function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor
     const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
     const p = new Params().u32(C, S, R, K, chunk, x.offset / v, gc.offset / v).build();
-    dispatch(bnGradPartialKernel(layout), [x.buffer, gc.buffer, stats.buffer, part.buffer], p, grid1d(layout === 'c4' ? (C / 4) * K : C * K));
+    dispatch(bnGradPartialKernel(layout), [x.buffer, gc.buffer, stats.buffer, part.buffer], p, grid1d(bnPartialInvocations(layout, C, K)));
     red = Tensor.empty([2, C], 'f32');
     dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], new Params().u32(C, K).build(), grid1d(C));
     part.dispose();

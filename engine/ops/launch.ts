@@ -49,9 +49,10 @@ function simplify(shape: readonly number[], strideSets: number[][]): { shape: nu
 const MAX_RANK = 6;
 
 /**
- * How an operand of the strided variant (runs of 4 innermost elements) is read: 'v' as one vec4
- * when every run starts on a multiple of 4 elements (offset and outer strides multiples of 4,
- * innermost stride 1), 'b' once when broadcast along the innermost dim, else 's' (4 scalars).
+ * How an operand of the strided variant (runs of 4 or 16 innermost elements) is read, four at a
+ * time: 'v' as one vec4 when every run starts on a multiple of 4 elements (offset and outer
+ * strides multiples of 4, innermost stride 1), 'b' once when broadcast along the innermost dim,
+ * else 's' (four scalars).
  */
 function operandMode(strides: readonly number[], offset: number): OperandMode {
   const r = strides.length;

@@ -171,6 +171,11 @@ ${main1d()}
 /** Rows of [N, C] each c4 invocation of the elementwise kernels walks (see elementLoop). */
 export const BN_ROWS = 8;
 
+/** Invocations of the partial kernels for K chunks per channel (c4: one per four channels). */
+export function bnPartialInvocations(l: BnLayout, C: number, K: number): number {
+  return (l === 'c4' ? C / 4 : C) * K;
+}
+
 /**
  * Invocations of the elementwise kernels (normalise, input gradient) for `total` layout elements:
  * c4 runs BN_ROWS rows of one vec4 of channels per invocation, the others one element each.
