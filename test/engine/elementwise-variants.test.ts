@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { setDispatchHook } from '../../engine/runtime.ts';
-import { assertClose } from '../helpers/oracle.ts';
+import { assertClose, offsetView } from '../helpers/oracle.ts';
 
 const t = suite('elementwise variants');
 t.before(async () => {
@@ -23,9 +23,7 @@ function transposed(v: Float32Array, R: number, C: number): E.Tensor {
 }
 
 /** A [R, C] contiguous view of `v` starting one element into its buffer (not vec4-aligned). */
-function unaligned(v: Float32Array, R: number, C: number): E.Tensor {
-  return E.reshape(E.narrow(E.tensor(Float32Array.from([0, ...v])), 0, 1, R * C), [R, C]);
-}
+const unaligned = (v: Float32Array, R: number, C: number) => offsetView(v, [R, C], 1);
 
 t('every operand mode and run length matches a CPU loop', async () => {
   const keys = new Set<string>();

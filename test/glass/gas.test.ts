@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { gasUpdate, gasUpdatePre } from '../../glass/gas.ts';
-import { assertClose } from '../helpers/oracle.ts';
+import { assertClose, offsetView } from '../helpers/oracle.ts';
 
 const t = suite('fused GAS update vs composed ops');
 t.before(async () => {
@@ -31,11 +31,8 @@ function composed(x: E.Tensor, g: E.Tensor, p: E.Tensor, mask: E.Tensor | null):
   return mask ? E.where(E.unsqueeze(mask, 1), y, x) : y;
 }
 
-/** x (requiring grad) at offset `off` of a larger buffer, so the aligned and unaligned paths both run. */
-function leaf(values: Float32Array, shape: number[], off: number): E.Tensor {
-  const flat = E.tensor(Float32Array.from([...new Array(off).fill(0), ...values]));
-  return E.reshape(E.narrow(flat, 0, off, values.length), shape).detach().requiresGrad_();
-}
+/** A leaf requiring grad at offset `off` of a larger buffer, so the aligned and unaligned paths both run. */
+const leaf = (values: Float32Array, shape: number[], off: number) => offsetView(values, shape, off, true);
 
 for (const [N, D, off] of [
   [5, 6, 0],

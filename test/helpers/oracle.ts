@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Test } from 'uvu';
-import { Tensor, tensor, grad, tidyAsync, noGrad, mul, sum, type DType } from '../../engine/index.ts';
+import { Tensor, tensor, grad, tidyAsync, noGrad, mul, sum, narrow, reshape, type DType } from '../../engine/index.ts';
 
 export interface SpecTensor {
   shape: number[];
@@ -165,4 +165,14 @@ export async function gradcheck(
       assertClose(analytic[k++], numeric, atol, rtol, `gradcheck input ${i}`);
     }
   });
+}
+
+/**
+ * `values` as a [shape] view starting `offset` elements into a larger buffer (a leaf that can
+ * require grad): kernels with vec4 paths must take their scalar fallback when offset % 4 != 0.
+ */
+export function offsetView(values: Float32Array, shape: number[], offset: number, requiresGrad = false): Tensor {
+  const flat = tensor(Float32Array.from([...new Array(offset).fill(0), ...values]));
+  const view = reshape(narrow(flat, 0, offset, values.length), shape).detach();
+  return requiresGrad ? view.requiresGrad_() : view;
 }
