@@ -74,9 +74,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let first = (wid.y * nw.x + wid.x) * ${WG * UNROLL}u + lid;
   let n = ${pu(0)};`);
         scalars();
-        lines.push(`  for (var j = 0u; j < ${UNROLL}u; j++) {
-    let gi = first + j * ${WG}u;
-    if (gi >= n) { return; }`);
+        // The trip count is bounded by n, so LLVM keeps one loop body instead of unrolling four
+        // masked copies: same speed, a third of the compile time on lavapipe (~70 vs ~230 ms).
+        lines.push(`  let end = min(n, first + ${WG * UNROLL}u);
+  for (var gi = first; gi < end; gi += ${WG}u) {`);
         if (vec) {
           for (let i = 0; i < k; i++) lines.push(`    let v${i} = in${i}[${pu(2 + i)} + gi];`);
           lines.push(`    var r: vec4<${spec.outType}>;`);
@@ -106,7 +107,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           // run / 4 groups of four: one vec4 (or four scalars) per operand and group; a broadcast
           // operand is read once for the whole run
           for (let i = 0; i < k; i++) if (md[i] === 'b') lines.push(`  let v${i} = in${i}[o${i}];`);
-          lines.push(`  for (var g = 0u; g < ${run / 4}u; g++) {`);
+          // rows hold whole runs, so min() never cuts the run short; bounding the loop by n keeps
+          // LLVM from unrolling the groups (lavapipe compiles it ~4x faster, at the same speed)
+          lines.push(`  let e1 = min(${pu(0)}, e0 + ${run}u);`, `  for (var eg = e0; eg < e1; eg += 4u) {`, `    let g = (eg - e0) / 4u;`);
           for (let i = 0; i < k; i++) if (md[i] === 'v') lines.push(`    let v${i} = in${i}[o${i} / 4u + g];`);
           const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${COMP[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + (g * 4u + ${q}u) * ${inner(i)}]`);
           if (md[k] === 'v') {

@@ -7,6 +7,8 @@ import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { setDispatchHook } from '../../engine/runtime.ts';
 import { assertClose, offsetView } from '../helpers/oracle.ts';
+import { UNROLL } from '../../engine/wgsl/elementwise.ts';
+import { WG } from '../../engine/wgsl/common.ts';
 
 const t = suite('elementwise variants');
 t.before(async () => {
@@ -68,6 +70,23 @@ t('every operand mode and run length matches a CPU loop', async () => {
   const variants = new Set([...keys].filter((k) => k.startsWith('ew:')).map((k) => k.split(':')[3]));
   for (const v of ['c4', 'c', '2r16vvv', '2r16vbv', '2r4vbv', '2r16svv', '2r4svv', '2r16vs', '2r4vs', '2r16sbvv', '2r1'])
     assert.ok(variants.has(v), `variant ${v} never ran (ran: ${[...variants].join(', ')})`);
+});
+
+t('sizes spanning several workgroups, every step of each invocation loop and a ragged tail', async () => {
+  // One contiguous invocation covers UNROLL elements (or vec4s) WG apart and a workgroup
+  // WG * UNROLL: these sizes reach the last loop step of full workgroups and stop inside a tail.
+  const per = WG * UNROLL;
+  await E.tidyAsync(async () => {
+    for (const n of [3 * per + 5, 4 * (2 * per + 3 * WG + 7)]) {
+      const a = vals(n, 4);
+      assertClose(await E.mul(E.tensor(a), 3).data(), a.map((x) => x * 3), 1e-6, 1e-6, `contiguous n ${n}`);
+    }
+    // strided runs of 16 over many rows (row-broadcast add)
+    const R = 97, C = 48;
+    const a = vals(R * C, 5), b = vals(C, 6);
+    const got = await E.add(E.tensor(a, { shape: [R, C] }), E.tensor(b)).data();
+    assertClose(got, a.map((x, e) => x + b[e % C]), 1e-6, 1e-6, `row broadcast ${R}x${C}`);
+  });
 });
 
 t.run();
