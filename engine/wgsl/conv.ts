@@ -155,25 +155,21 @@ export function gemmKernel(c: GemmConfig): Kernel {
         for (let q = 0; q < Q; q++) body.push(`      let w${kx}_${q} = ${w(kx, q)};`);
         for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) body.push(`      a${q}_${j} = fma(w${kx}_${q}, vec4<f32>(${el('v', j * sx + kx * dx)}), a${q}_${j});`);
       }
-      const store: string[] = [];
-      for (let q = 0; q < Q; q++)
-        for (let cc = 0; cc < 4; cc++) {
-          const m = q * 4 + cc;
-          store.push(`  if (live && co0 + ${m}u < Cout_g) {`);
-          store.push(`    let oc = g * Cout_g + co0 + ${m}u;`);
-          store.push(`    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;`);
-          store.push(`    let b = select(0.0, Bias[select(0u, ${pu(15)} + oc, hasBias)], hasBias);`);
-          const bb = ' + b';
-          if (outVec) {
-            for (let jb = 0; jb < tn / 4; jb++) {
-              const comps = [0, 1, 2, 3].map((k) => `a${q}_${jb * 4 + k}.${C4[cc]}`).join(', ');
-              store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
-            }
-          } else {
-            for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = a${q}_${j}.${C4[cc]}${bb}; }`);
-          }
-          store.push('  }');
+      // rows (output channels) stored by a loop over a private copy of the tile: unrolled guarded
+      // rows cost LLVM most of the compile (see storeTile in matmul.ts)
+      const store: string[] = ['  if (live) {', `  var tile: array<vec4<f32>, ${Q * tn}>;`];
+      for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) store.push(`  tile[${q * tn + j}] = a${q}_${j};`);
+      store.push(`  let rows = min(${tm}u, Cout_g - min(co0, Cout_g));`, '  for (var m = 0u; m < rows; m++) {');
+      store.push('    let oc = g * Cout_g + co0 + m;', '    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;');
+      store.push(`    let b = select(0.0, Bias[select(0u, ${pu(15)} + oc, hasBias)], hasBias);`);
+      store.push(`    let tq = (m / 4u) * ${tn}u; let cc = m % 4u;`);
+      if (outVec)
+        for (let jb = 0; jb < tn / 4; jb++) {
+          const comps = [0, 1, 2, 3].map((k) => `tile[tq + ${jb * 4 + k}u][cc]`).join(', ');
+          store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
         }
+      else for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tq + ${j}u][cc] + b; }`);
+      store.push('  }', '  }');
       return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'Wt', 'vec4<f32>')}
@@ -258,20 +254,18 @@ export function directKernel(c: DirectConfig): Kernel {
             }
           }
       }
-      const store: string[] = [];
-      for (let t = 0; t < tr; t++) {
-        store.push(`  if (live && oh0 + ${t}u < OH) {`);
-        store.push(`    let ob = (nOc * OH + oh0 + ${t}u) * OW + ow0;`);
-        if (outVec) {
-          for (let jb = 0; jb < tn / 4; jb++) {
-            const comps = [0, 1, 2, 3].map((k) => `a${t}_${jb * 4 + k}`).join(', ');
-            store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
-          }
-        } else {
-          for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = a${t}_${j} + b; }`);
+      // rows stored by a loop over a private copy of the tile (faster compiles, see gemmKernel)
+      const store: string[] = ['  if (live) {', `  var tile: array<f32, ${tr * tn}>;`];
+      for (let t = 0; t < tr; t++) for (let j = 0; j < tn; j++) store.push(`  tile[${t * tn + j}] = a${t}_${j};`);
+      store.push(`  let rows = min(${tr}u, OH - min(oh0, OH));`, '  for (var t = 0u; t < rows; t++) {');
+      store.push('    let ob = (nOc * OH + oh0 + t) * OW + ow0;', `    let tt = t * ${tn}u;`);
+      if (outVec)
+        for (let jb = 0; jb < tn / 4; jb++) {
+          const comps = [0, 1, 2, 3].map((k) => `tile[tt + ${jb * 4 + k}u]`).join(', ');
+          store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
         }
-        store.push('  }');
-      }
+      else for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tt + ${j}u] + b; }`);
+      store.push('  }', '  }');
       return `${PARAMS_DECL}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'Wt', 'vec4<f32>')}
@@ -380,14 +374,21 @@ export function wgradKernel(c: WgradConfig): Kernel {
               body.push(`        a${m}_${cc}_${ky}_${kx} += ${terms.join(' + ')};`);
             }
         }
-      const store: string[] = [];
+      // output-channel rows stored by a loop over a private copy of the tile (faster compiles,
+      // see gemmKernel)
+      const per = tc * kh * kw;
+      const store: string[] = ['  if (live) {', `  var tile: array<f32, ${tm * per}>;`];
       for (let m = 0; m < tm; m++)
-        for (let cc = 0; cc < tc; cc++) {
-          store.push(`  if (live && co0 + ${m}u < Cout_g && ci0 + ${cc}u < Cin_g) {`);
-          store.push(`    let o = outBase + ((g * Cout_g + co0 + ${m}u) * Cin_g + ci0 + ${cc}u) * ${KK}u + ky0 * ${kw}u;`);
-          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`    dW[o + ${ky * kw + kx}u] = a${m}_${cc}_${ky}_${kx};`);
-          store.push('  }');
-        }
+        for (let cc = 0; cc < tc; cc++)
+          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`  tile[${m * per + (cc * kh + ky) * kw + kx}] = a${m}_${cc}_${ky}_${kx};`);
+      store.push(`  let rows = min(${tm}u, Cout_g - min(co0, Cout_g));`, '  for (var m = 0u; m < rows; m++) {', `    let tm0 = m * ${per}u;`);
+      for (let cc = 0; cc < tc; cc++) {
+        store.push(`    if (ci0 + ${cc}u < Cin_g) {`);
+        store.push(`      let o = outBase + ((g * Cout_g + co0 + m) * Cin_g + ci0 + ${cc}u) * ${KK}u + ky0 * ${kw}u;`);
+        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`      dW[o + ${ky * kw + kx}u] = tile[tm0 + ${(cc * kh + ky) * kw + kx}u];`);
+        store.push('    }');
+      }
+      store.push('  }', '  }');
       return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'DY', 'vec4<f32>')}
