@@ -44,7 +44,7 @@ function sortRaw(x: Tensor, d: number, desc: boolean, kOut: number): [Tensor, Te
     dispatch(sortInit(T), [xc.storage.buffer, kb, ib], new Params().u32(R * P, P, n, inner, xc.offset).build(), grid1d(R * P));
     const L = Math.min(64, P);
     const local = (k0: number, k1: number) =>
-      dispatch(sortLocalSteps(L, T), [kb, ib], new Params().u32((R * P) / L, P, n, desc ? 1 : 0, k0, k1).build(), grid1d((R * P) / L, LOCAL_WG));
+      dispatch(sortLocalSteps(L, T), [kb, ib], new Params().u32((R * P) / L, P, n, desc ? 1 : 0, k0, k1, L).build(), grid1d((R * P) / L, LOCAL_WG));
     local(2, L);
     for (let k = 2 * L; k <= P; k *= 2) {
       for (let j = k / 2; j >= L; j /= 2) {

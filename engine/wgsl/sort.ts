@@ -67,7 +67,7 @@ ${main1d()}
 /** Workgroup size of the register-block kernel (few invocations: keep several workgroups). */
 export const LOCAL_WG = 32;
 
-/** All steps with partner distance < L for stages k in [kStart, kEnd], L elements per invocation. */
+/** All steps with partner distance < L for stages k in [kStart, kEnd], L elements per invocation (params: ..., kStart, kEnd, L). */
 export function sortLocalSteps(L: number, T: string): Kernel {
   return {
     name: 'sort.local',
@@ -79,14 +79,17 @@ ${before(T)}
 ${main1d(LOCAL_WG)}
   if (gi >= ${pu(0)}) { return; }
   let P = ${pu(1)}; let n = i32(${pu(2)}); let desc = ${pu(3)} == 1u;
+  // Ln == L, read from the params so LLVM keeps the loops rolled (a 32-way unroll of the
+  // compare-exchange took 2.3 s to compile on lavapipe)
+  let Ln = ${pu(6)};
   let base = gi * ${L}u;
   let pos0 = base % P;
   var v: array<${T}, ${L}>;
   var ix: array<i32, ${L}>;
-  for (var t = 0u; t < ${L}u; t++) { v[t] = keys[base + t]; ix[t] = idx[base + t]; }
+  for (var t = 0u; t < Ln; t++) { v[t] = keys[base + t]; ix[t] = idx[base + t]; }
   for (var k = ${pu(4)}; k <= ${pu(5)}; k = k * 2u) {
     for (var j = min(k / 2u, ${L / 2}u); j > 0u; j = j / 2u) {
-      for (var t = 0u; t < ${L}u; t++) {
+      for (var t = 0u; t < Ln; t++) {
         let u = t ^ j;
         if (u <= t) { continue; }
         let asc = ((pos0 + t) & k) == 0u;
@@ -96,7 +99,7 @@ ${main1d(LOCAL_WG)}
       }
     }
   }
-  for (var t = 0u; t < ${L}u; t++) { keys[base + t] = v[t]; idx[base + t] = ix[t]; }
+  for (var t = 0u; t < Ln; t++) { keys[base + t] = v[t]; idx[base + t] = ix[t]; }
 }`,
   };
 }
