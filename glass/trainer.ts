@@ -272,7 +272,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           best = { ...m, epoch };
           await saveCheckpoint(glass, join(outDir, 'ckpt_best.safetensors'), { epoch, metrics: m, config: opts.cfg });
         }
-        line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best ${fmt(best.image_auroc)} @ ${best.epoch + 1})`;
+        line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best @ ${best.epoch + 1} by image + pixel AUROC)`;
         appendFileSync(jsonl, JSON.stringify({ epoch, eval: m }) + '\n');
       }
       await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg, rng: E.generatorState() }, true);
