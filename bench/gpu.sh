@@ -2,24 +2,33 @@
 # The GPU path: runs `bench all` (with the full GLASS shapes) on a Linux host with an NVIDIA GPU in
 # one go, within 8 minutes. Written for the hosts the device tool lends: no Vulkan loader, no
 # Node.js, no network. Everything it needs travels in ignored folders next to the repository:
-#   .gl/*.deb     Vulkan/EGL loader packages, unpacked into / here (see .library/device/README.md:
-#                 apt-get download libvulkan1 libegl1 libglvnd0 ...)
+#   .gl/*.deb     Vulkan/EGL loader packages, unpacked into / here (--pack fetches them with
+#                 apt-get download libvulkan1 libegl1 libglvnd0 ..., as the device tool's notes say)
 #   .node/node.xz a static-enough x86-64 Node 20 binary, xz-compressed (xz -9 < $(which node))
 #   .nm/          a trimmed node_modules: webgpu (linux-x64 only), tsx, esbuild, @esbuild/linux-x64,
 #                 get-tsconfig, resolve-pkg-maps, @tensorflow (peer; optional), pngjs, jpeg-js
-# Prepare those with `bash bench/gpu.sh --pack` on the development machine; the carried size must
-# stay under the device tool's 64 MiB.
+# Prepare all three with `bash bench/gpu.sh --pack` on the development machine (idempotent); the
+# carried size must stay under the device tool's 64 MiB.
 # Usage on the GPU host:  bash bench/gpu.sh [OUT_DIR]     (writes OUT_DIR/bench-gpu.json and .txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = --pack ]; then
-  mkdir -p .node .nm
+  rm -rf .nm && mkdir -p .node .nm .gl # .nm afresh: cp -r into an existing folder would nest it
+  # the loader packages, fetched once (amd64 lists in /tmp so the machine's own apt state is untouched)
+  if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+    mkdir -p /tmp/amd64/partial
+    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+    apt-get $o update -qq
+    (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+  fi
   xz -9 -c "$(command -v node)" > .node/node.xz
   for m in webgpu tsx esbuild @esbuild/linux-x64 get-tsconfig resolve-pkg-maps pngjs jpeg-js; do
     [ -d "node_modules/$m" ] && mkdir -p ".nm/$(dirname "$m")" && cp -r "node_modules/$m" ".nm/$m"
   done
   rm -rf .nm/webgpu/dist/{darwin-universal,linux-arm64,win32-*}
+  # esbuild's JS API runs the binary in @esbuild/linux-x64; its own bin/ copy is the CLI's (11 MiB)
+  rm -f .nm/esbuild/bin/esbuild
   du -sh .node .nm .gl 2>/dev/null || true
   exit 0
 fi
