@@ -15,9 +15,8 @@
 // Fully unrolled tiles compile slowly in LLVM the first time (1-4 s for the large ones on
 // lavapipe; Mesa's shader cache keeps them), so ops/conv.ts sizes tiles to the problem.
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, main1d, pu, pi, storage } from './common.ts';
+import { PARAMS_DECL, main1d, pu, pi, storage, C4, storeRows } from './common.ts';
 
-const C4 = ['x', 'y', 'z', 'w'];
 /** Element u of a row segment held in vec4 registers v0, v1, ... */
 const el = (prefix: string, u: number) => `${prefix}${u >> 2}.${C4[u & 3]}`;
 
@@ -155,21 +154,18 @@ export function gemmKernel(c: GemmConfig): Kernel {
         for (let q = 0; q < Q; q++) body.push(`      let w${kx}_${q} = ${w(kx, q)};`);
         for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) body.push(`      a${q}_${j} = fma(w${kx}_${q}, vec4<f32>(${el('v', j * sx + kx * dx)}), a${q}_${j});`);
       }
-      // rows (output channels) stored by a loop over a private copy of the tile: unrolled guarded
-      // rows cost LLVM most of the compile (see storeTile in matmul.ts)
-      const store: string[] = ['  if (live) {', `  var tile: array<vec4<f32>, ${Q * tn}>;`];
-      for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) store.push(`  tile[${q * tn + j}] = a${q}_${j};`);
-      store.push(`  let rows = min(${tm}u, Cout_g - min(co0, Cout_g));`, '  for (var m = 0u; m < rows; m++) {');
-      store.push('    let oc = g * Cout_g + co0 + m;', '    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;');
-      store.push(`    let b = select(0.0, Bias[select(0u, ${pu(15)} + oc, hasBias)], hasBias);`);
-      store.push(`    let tq = (m / 4u) * ${tn}u; let cc = m % 4u;`);
+      // rows (output channels m; component m % 4 of the tile's vec4s) stored by a loop (storeRows)
+      const rowStore = ['    let oc = g * Cout_g + co0 + m;', '    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;'];
+      rowStore.push(`    let b = select(0.0, Bias[select(0u, ${pu(15)} + oc, hasBias)], hasBias);`);
+      rowStore.push(`    let tq = (m / 4u) * ${tn}u; let cc = m % 4u;`);
       if (outVec)
         for (let jb = 0; jb < tn / 4; jb++) {
           const comps = [0, 1, 2, 3].map((k) => `tile[tq + ${jb * 4 + k}u][cc]`).join(', ');
-          store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
+          rowStore.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
         }
-      else for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tq + ${j}u][cc] + b; }`);
-      store.push('  }', '  }');
+      else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tq + ${j}u][cc] + b; }`);
+      const accs = Array.from({ length: Q * tn }, (_, i) => `a${Math.floor(i / tn)}_${i % tn}`);
+      const store = storeRows({ live: 'live', type: 'vec4<f32>', accs, rows: `min(${tm}u, Cout_g - min(co0, Cout_g))`, r: 'm', body: rowStore });
       return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'Wt', 'vec4<f32>')}
@@ -254,18 +250,16 @@ export function directKernel(c: DirectConfig): Kernel {
             }
           }
       }
-      // rows stored by a loop over a private copy of the tile (faster compiles, see gemmKernel)
-      const store: string[] = ['  if (live) {', `  var tile: array<f32, ${tr * tn}>;`];
-      for (let t = 0; t < tr; t++) for (let j = 0; j < tn; j++) store.push(`  tile[${t * tn + j}] = a${t}_${j};`);
-      store.push(`  let rows = min(${tr}u, OH - min(oh0, OH));`, '  for (var t = 0u; t < rows; t++) {');
-      store.push('    let ob = (nOc * OH + oh0 + t) * OW + ow0;', `    let tt = t * ${tn}u;`);
+      // output rows stored by a loop (storeRows)
+      const rowStore = ['    let ob = (nOc * OH + oh0 + t) * OW + ow0;', `    let tt = t * ${tn}u;`];
       if (outVec)
         for (let jb = 0; jb < tn / 4; jb++) {
           const comps = [0, 1, 2, 3].map((k) => `tile[tt + ${jb * 4 + k}u]`).join(', ');
-          store.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
+          rowStore.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
         }
-      else for (let j = 0; j < tn; j++) store.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tt + ${j}u] + b; }`);
-      store.push('  }', '  }');
+      else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tt + ${j}u] + b; }`);
+      const accs = Array.from({ length: tr * tn }, (_, i) => `a${Math.floor(i / tn)}_${i % tn}`);
+      const store = storeRows({ live: 'live', type: 'f32', accs, rows: `min(${tr}u, OH - min(oh0, OH))`, r: 't', body: rowStore });
       return `${PARAMS_DECL}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'Wt', 'vec4<f32>')}
@@ -374,21 +368,19 @@ export function wgradKernel(c: WgradConfig): Kernel {
               body.push(`        a${m}_${cc}_${ky}_${kx} += ${terms.join(' + ')};`);
             }
         }
-      // output-channel rows stored by a loop over a private copy of the tile (faster compiles,
-      // see gemmKernel)
+      // output-channel rows stored by a loop (storeRows); tile row m holds (cc, ky, kx) in order
       const per = tc * kh * kw;
-      const store: string[] = ['  if (live) {', `  var tile: array<f32, ${tm * per}>;`];
+      const accs: string[] = [];
       for (let m = 0; m < tm; m++)
-        for (let cc = 0; cc < tc; cc++)
-          for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`  tile[${m * per + (cc * kh + ky) * kw + kx}] = a${m}_${cc}_${ky}_${kx};`);
-      store.push(`  let rows = min(${tm}u, Cout_g - min(co0, Cout_g));`, '  for (var m = 0u; m < rows; m++) {', `    let tm0 = m * ${per}u;`);
+        for (let cc = 0; cc < tc; cc++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) accs.push(`a${m}_${cc}_${ky}_${kx}`);
+      const rowStore = [`    let tm0 = m * ${per}u;`];
       for (let cc = 0; cc < tc; cc++) {
-        store.push(`    if (ci0 + ${cc}u < Cin_g) {`);
-        store.push(`      let o = outBase + ((g * Cout_g + co0 + m) * Cin_g + ci0 + ${cc}u) * ${KK}u + ky0 * ${kw}u;`);
-        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`      dW[o + ${ky * kw + kx}u] = tile[tm0 + ${(cc * kh + ky) * kw + kx}u];`);
-        store.push('    }');
+        rowStore.push(`    if (ci0 + ${cc}u < Cin_g) {`);
+        rowStore.push(`      let o = outBase + ((g * Cout_g + co0 + m) * Cin_g + ci0 + ${cc}u) * ${KK}u + ky0 * ${kw}u;`);
+        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) rowStore.push(`      dW[o + ${ky * kw + kx}u] = tile[tm0 + ${(cc * kh + ky) * kw + kx}u];`);
+        rowStore.push('    }');
       }
-      store.push('  }', '  }');
+      const store = storeRows({ live: 'live', type: 'f32', accs, rows: `min(${tm}u, Cout_g - min(co0, Cout_g))`, r: 'm', body: rowStore });
       return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'DY', 'vec4<f32>')}

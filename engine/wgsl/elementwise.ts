@@ -4,7 +4,7 @@
 // operand is contiguous over the iteration shape a cheaper direct-index variant is generated.
 // Both read and write vec4s where sizes, offsets and strides keep every vec4 aligned.
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, main1d, pu, pf, storage, WG } from './common.ts';
+import { PARAMS_DECL, main1d, pu, pf, storage, WG, C4 } from './common.ts';
 
 /** Elements per invocation in the contiguous variant (launch with contiguousGrid). */
 export const UNROLL = 4;
@@ -30,8 +30,6 @@ const VARS = 'abcdefgh';
  * 's' four scalars at the operand's innermost stride.
  */
 export type OperandMode = 'v' | 'b' | 's';
-
-const COMP = ['x', 'y', 'z', 'w'];
 
 /**
  * `run`: elements per invocation along the innermost dim in the strided variant (1, 4 or 16).
@@ -81,7 +79,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (vec) {
           for (let i = 0; i < k; i++) lines.push(`    let v${i} = in${i}[${pu(2 + i)} + gi];`);
           lines.push(`    var r: vec4<${spec.outType}>;`);
-          perComponent((i, q) => `v${i}.${COMP[q]}`, (q, val) => `r.${COMP[q]} = ${val};`);
+          perComponent((i, q) => `v${i}.${C4[q]}`, (q, val) => `r.${C4[q]} = ${val};`);
           lines.push(`    out[${pu(1)} + gi] = r;`, '  }');
         } else {
           for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[${pu(2 + i)} + gi];`);
@@ -111,10 +109,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           // LLVM from unrolling the groups (lavapipe compiles it ~4x faster, at the same speed)
           lines.push(`  let e1 = min(${pu(0)}, e0 + ${run}u);`, `  for (var eg = e0; eg < e1; eg += 4u) {`, `    let g = (eg - e0) / 4u;`);
           for (let i = 0; i < k; i++) if (md[i] === 'v') lines.push(`    let v${i} = in${i}[o${i} / 4u + g];`);
-          const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${COMP[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + (g * 4u + ${q}u) * ${inner(i)}]`);
+          const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${C4[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + (g * 4u + ${q}u) * ${inner(i)}]`);
           if (md[k] === 'v') {
             lines.push(`    var r: vec4<${spec.outType}>;`);
-            perComponent(load, (q, val) => `r.${COMP[q]} = ${val};`);
+            perComponent(load, (q, val) => `r.${C4[q]} = ${val};`);
             lines.push('    out[oo / 4u + g] = r;');
           } else {
             perComponent(load, (q, val) => `out[oo + (g * 4u + ${q}u) * ${pu(base + rank + last)}] = ${val};`);

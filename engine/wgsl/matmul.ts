@@ -5,7 +5,7 @@
 // No workgroup memory or barriers: on CPU Vulkan (lavapipe) barriers cost more than they save,
 // and llvmpipe vectorises across invocations; on real GPUs the L1 cache serves the reuse.
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, pu } from './common.ts';
+import { PARAMS_DECL, pu, C4, storeRows } from './common.ts';
 
 /** How an operand is read: vec4 along its row axis, along its column axis, or scalar. */
 export type Layout = 'row' | 'col' | 'scalar';
@@ -75,32 +75,23 @@ export interface MatmulConfig {
   variant: MatmulVariant;
 }
 
-const C4 = ['x', 'y', 'z', 'w'];
-
-/**
- * Bias add and bounds-checked stores of a tm x (4*tnv) accumulator tile (acc{r}_{q}). The rows go
- * through a private array and a loop bounded by M: tm unrolled guarded rows made LLVM spend most
- * of a large tile's compile time on the stores (lavapipe: 3.3 s -> 1 s for 64x4), for one array
- * copy per tile.
- */
+/** Bias add and bounds-checked stores of a tm x (4*tnv) accumulator tile (acc{r}_{q}), by rows. */
 function storeTile(tm: number, tnv: number, cVec: boolean, bias: boolean, live: string): string[] {
-  const S: string[] = [`  if (${live}) {`, `  var tile: array<vec4<f32>, ${tm * tnv}>;`];
-  for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) S.push(`  tile[${r * tnv + q}] = acc${r}_${q};`);
+  const S: string[] = [];
   if (bias)
     for (let q = 0; q < tnv; q++)
       S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
-  S.push(`  let rows = min(${tm}u, M - min(m0, M));`, `  for (var r = 0u; r < rows; r++) {`, `    let row = cBase + (m0 + r) * N + n0;`);
+  const body = [`    let row = cBase + (m0 + r) * N + n0;`];
   for (let q = 0; q < tnv; q++) {
-    S.push(`    { let v = tile[r * ${tnv}u + ${q}u]${bias ? ` + bias${q}` : ''};`);
-    if (cVec) S.push(`      if (n0 + ${4 * q}u < N) { C[(row + ${4 * q}u) / 4u] = v; }`);
-    else for (let i = 0; i < 4; i++) S.push(`      if (n0 + ${4 * q + i}u < N) { C[row + ${4 * q + i}u] = v.${C4[i]}; }`);
-    S.push('    }');
+    body.push(`    { let v = tile[r * ${tnv}u + ${q}u]${bias ? ` + bias${q}` : ''};`);
+    if (cVec) body.push(`      if (n0 + ${4 * q}u < N) { C[(row + ${4 * q}u) / 4u] = v; }`);
+    else for (let i = 0; i < 4; i++) body.push(`      if (n0 + ${4 * q + i}u < N) { C[row + ${4 * q + i}u] = v.${C4[i]}; }`);
+    body.push('    }');
   }
-  S.push('  }', '  }');
-  return S;
+  const accs = Array.from({ length: tm * tnv }, (_, i) => `acc${Math.floor(i / tnv)}_${i % tnv}`);
+  return [...S, ...storeRows({ live, type: 'vec4<f32>', accs, rows: `min(${tm}u, M - min(m0, M))`, r: 'r', body })];
 }
 
-/** Batch index `rem` decomposed over the (merged) batch dims into operand offsets oa / ob. */
 /** Bindings every matmul kernel declares: A, B (element types given), C and the optional bias. */
 function operandBindings(aT: string, bT: string, cT: string, bias: boolean): string {
   return `@group(0) @binding(1) var<storage, read> A: array<${aT}>;
@@ -125,7 +116,8 @@ function accumulators(tm: number, tnv: number): string[] {
 
 // Param word layout (u32): 0 M, 1 N, 2 K, 3 offA, 4 offB, 5 sAm, 6 sAk, 7 sBk, 8 sBn,
 // 9..11 batch shape, 12..14 A batch strides, 15..17 B batch strides, 18 offBias
-// The generated code is fully unrolled (registers, no private arrays): per 4-k step each
+// The k loop is fully unrolled (registers, no private arrays; only the final store goes through
+// one, see storeRows): per 4-k step each
 // invocation loads tm/4 or tm vec4s of A and 4*tnv vec4s of B and issues 4*tm*tnv vec4 FMAs.
 export function matmulKernel(cfg: MatmulConfig): Kernel {
   const { a, b, cVec, bias, batchRank, variant } = cfg;
