@@ -191,6 +191,10 @@ export class DataLoader {
     if (!pool) return;
     for (const p of this.pending.values()) p.reject(new Error('DataLoader closed'));
     this.pending.clear();
+    // An idle worker is unref'd, and an unref'd worker's terminate() does not keep the event loop
+    // alive: awaiting it from a top-level await could end the process (exit 13) before 'exit' fires.
+    // onReply leaves workers of a closed pool ref'd, so a reply still in flight cannot undo this.
+    for (const s of pool) s.worker.ref();
     await Promise.all(pool.map((s) => s.worker.terminate()));
   }
 
@@ -233,7 +237,7 @@ export class DataLoader {
   }
 
   private onReply(slot: WorkerSlot, msg: WorkerReply): void {
-    if (--slot.inFlight === 0) slot.worker.unref();
+    if (--slot.inFlight === 0 && this.pool?.includes(slot)) slot.worker.unref();
     const p = this.pending.get(msg.id);
     if (!p) return; // the epoch was abandoned; drop the result
     this.pending.delete(msg.id);

@@ -2,8 +2,9 @@
 // results with 0, 1 and 2 worker threads (per-item seeding), on a tiny generated dataset.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AnomalyDataset, type TrainItem } from '../../data/datasets.ts';
 import { DataLoader, type Batch, type TrainBatch, type TestBatch } from '../../data/loader.ts';
 import { makeTmpData, type TmpData } from './tmpdata.ts';
@@ -131,6 +132,15 @@ WORK('a failing item rejects the epoch with the file name', async () => {
   } finally {
     await dl.close();
   }
+});
+
+WORK('close() with a reply still queued keeps the process alive until the workers exit', () => {
+  // test/helpers/loader-close.ts ends with code 13 (unsettled top-level await) if it does not
+  const root = resolve(new URL('../..', import.meta.url).pathname);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/loader-close.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.error, undefined, `child did not finish: ${r.error?.message}`);
+  assert.is(r.status, 0, `exit code ${r.status}: ${r.stderr}`);
+  assert.match(r.stdout, /^closed$/m);
 });
 
 WORK.run();
