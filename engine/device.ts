@@ -149,7 +149,8 @@ export function hasFeature(f: GPUFeatureName): boolean {
 /**
  * The subgroup size kernels may share loads across: the adapter's minimum size when the
  * `subgroups` feature is enabled and it is a power of two in [4, 64], else 0. Kernels index
- * lanes modulo this size, so they stay correct where the real size is larger.
+ * lanes modulo this size, so they stay correct where the real size is larger, and share across
+ * no more lanes than their workgroup has (a narrower workgroup fills only part of a subgroup).
  */
 export function subgroupSize(): number {
   if (!hasFeature('subgroups')) return 0;

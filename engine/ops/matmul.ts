@@ -101,8 +101,11 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
   const wg: [number, number, number] = [Math.ceil(Math.ceil(N / (4 * (variant.tnv ?? 2))) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), batch];
+  // A workgroup narrower than the device's subgroup fills only part of one (8 lanes of
+  // lavapipe's 16 with 512-bit vectors, 16 of an NVIDIA warp): lanes past the workgroup do not
+  // exist, so loads are shared across at most wgx lanes.
   const kernel = variant.sg
-    ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn: 4 * (variant.tnv ?? 1), wg: variant.wgx, sg })
+    ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn: 4 * (variant.tnv ?? 1), wg: variant.wgx, sg: Math.min(sg, variant.wgx) })
     : matmulKernel(cfg);
   dispatch(kernel, bufs, p.build(), wg);
   return out;
