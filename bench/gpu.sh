@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The GPU path: runs `bench all` (with the full GLASS shapes) on a Linux host with an NVIDIA GPU in
-# one go, within 8 minutes. Written for the hosts the device tool lends: no Vulkan loader, no
+# The GPU path: runs the kernel tests, then `bench all` (with the full GLASS shapes) on a Linux host
+# with an NVIDIA GPU in one go, within 8 minutes. The tests come first because a kernel can be
+# fast and wrong on a GPU the suite never ran on (a 32-lane warp, say): their log sits next to
+# the timings. Written for the hosts the device tool lends: no Vulkan loader, no
 # Node.js, no network. Everything it needs travels in ignored folders next to the repository:
 #   .gl/*.deb     Vulkan/EGL loader packages, unpacked into / here (--pack fetches them with
 #                 apt-get download libvulkan1 libegl1 libglvnd0 ..., as the device tool's notes say)
 #   .node/node.xz a static-enough x86-64 Node 20 binary, xz-compressed (xz -9 < $(which node))
 #   .nm/          a trimmed node_modules: webgpu (linux-x64 only), tsx, esbuild, @esbuild/linux-x64,
-#                 get-tsconfig, resolve-pkg-maps, @tensorflow (peer; optional), pngjs, jpeg-js
+#                 get-tsconfig, resolve-pkg-maps, pngjs, jpeg-js, and uvu with its dependencies
+#                 (dequal, diff, kleur, sade, mri) for the tests; tfjs (69 MiB) does not fit, so
+#                 the GPU table has no tfjs column
 # Prepare all three with `bash bench/gpu.sh --pack` on the development machine (idempotent); the
 # carried size must stay under the device tool's 64 MiB.
-# Usage on the GPU host:  bash bench/gpu.sh [OUT_DIR]     (writes OUT_DIR/bench-gpu.json and .txt)
+# Usage on the GPU host:  bash bench/gpu.sh [OUT_DIR]
+#   writes OUT_DIR/adapter.txt, tests-gpu.txt (the engine, GLASS and backbone tests on that GPU),
+#   bench-gpu.json and bench-gpu.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +29,7 @@ if [ "${1:-}" = --pack ]; then
     (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
   fi
   xz -9 -c "$(command -v node)" > .node/node.xz
-  for m in webgpu tsx esbuild @esbuild/linux-x64 get-tsconfig resolve-pkg-maps pngjs jpeg-js; do
+  for m in webgpu tsx esbuild @esbuild/linux-x64 get-tsconfig resolve-pkg-maps pngjs jpeg-js uvu dequal diff kleur sade mri; do
     [ -d "node_modules/$m" ] && mkdir -p ".nm/$(dirname "$m")" && cp -r "node_modules/$m" ".nm/$m"
   done
   rm -rf .nm/webgpu/dist/{darwin-universal,linux-arm64,win32-*}
@@ -52,7 +58,11 @@ if ! command -v node >/dev/null; then
   export PATH=/tmp/node/bin:$PATH
 fi
 [ -d node_modules/webgpu ] || { rm -rf node_modules; cp -r .nm node_modules; }
-# 3. Adapter, then every suite (paper-size cases included), one JSON
+# 3. Adapter; the kernel tests (a failure is reported, not fatal: the timings still come back);
+#    then every suite (paper-size cases included), one JSON
 node scripts/probe-adapter.mjs | tee "$OUT/adapter.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader >> "$OUT/adapter.txt" 2>/dev/null || true
-timeout 470 node --import tsx bench/main.ts all --full --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt"
+timeout 120 node --import tsx test/run.ts test/engine/ test/glass/gas test/glass/parity test/models/ > "$OUT/tests-gpu.txt" 2>&1 \
+  || echo "gpu.sh: the tests failed or timed out (exit $?); see tests-gpu.txt" | tee -a "$OUT/tests-gpu.txt"
+tail -n 2 "$OUT/tests-gpu.txt"
+timeout 350 node --import tsx bench/main.ts all --full --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt"
