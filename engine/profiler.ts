@@ -4,14 +4,22 @@
 // 'timestamp-query', kernels are timed on the CPU side by submitting and waiting after each one
 // (slower and coarser, but still attributable). Also reports dispatches, submits, pipeline-cache
 // and pool hit rates and peak bytes for the profiled span.
+// The first dispatch of a pipeline created during the span is counted apart ("1st ms"): lazy
+// drivers compile there (lavapipe: 0.1-3 s of LLVM per pipeline, inside the pass's timestamps),
+// so a cold profile would otherwise rank kernels by compile time. Pipeline creation's CPU time
+// (where drivers compile eagerly) is reported beside it.
 import { device, hasFeature } from './device.ts';
 import { setDispatchHook, runtimeStats, sync, setMaxBatch, maxBatch, type Kernel } from './runtime.ts';
 import { poolStats, resetPeak } from './pool.ts';
 
-interface KernelTime {
+export interface KernelTime {
   name: string;
+  /** every dispatch, first ones included */
   calls: number;
   ms: number;
+  /** first dispatches of pipelines created during the span, and their time (compile + run) */
+  firstCalls: number;
+  firstMs: number;
 }
 
 export interface ProfileReport {
@@ -20,6 +28,9 @@ export interface ProfileReport {
   kernels: KernelTime[];
   dispatches: number;
   submits: number;
+  /** pipelines created during the span and the CPU time their creation took */
+  pipelinesCreated: number;
+  pipelineCreateMs: number;
   pipelineHitRate: number;
   poolHitRate: number;
   peakBytes: number;
@@ -27,18 +38,30 @@ export interface ProfileReport {
 
 const MAX_QUERIES = 2 * 1024;
 
+/** A recorded dispatch awaiting its time. */
+interface Dispatched {
+  name: string;
+  created: boolean;
+}
+
 export class Profiler {
   private times = new Map<string, KernelTime>();
   private pending: Promise<void>[] = [];
   private querySet: GPUQuerySet | null = null;
-  private names: string[] = [];
+  private names: Dispatched[] = [];
   private readonly mode: ProfileReport['mode'];
   private start = { wall: 0, stats: runtimeStats(), pool: poolStats() };
   private savedBatch = maxBatch;
   private lastCpu = 0;
 
-  constructor() {
-    this.mode = hasFeature('timestamp-query') ? 'timestamp-query' : 'cpu-sync';
+  /**
+   * `mode`: 'timestamp-query' where the adapter has it (the default), or 'cpu-sync' to time each
+   * dispatch by submitting and waiting (any adapter; includes submit overhead).
+   */
+  constructor(opts: { mode?: ProfileReport['mode'] } = {}) {
+    const ts = hasFeature('timestamp-query');
+    if (opts.mode === 'timestamp-query' && !ts) throw new Error("Profiler: mode 'timestamp-query' needs the adapter's timestamp-query feature");
+    this.mode = opts.mode ?? (ts ? 'timestamp-query' : 'cpu-sync');
   }
 
   async begin(): Promise<void> {
@@ -51,7 +74,7 @@ export class Profiler {
       this.querySet = device().createQuerySet({ type: 'timestamp', count: MAX_QUERIES });
       setMaxBatch(Math.min(maxBatch, MAX_QUERIES / 2));
       setDispatchHook({
-        passFor: (k) => this.passFor(k),
+        passFor: (k, created) => this.passFor(k, created),
         beforeSubmit: (enc) => this.resolve(enc),
         afterSubmit: () => this.collect(),
       });
@@ -60,17 +83,17 @@ export class Profiler {
       setMaxBatch(1);
       this.lastCpu = performance.now();
       setDispatchHook({
-        passFor: (k) => {
-          this.names.push(k.name);
+        passFor: (k, created) => {
+          this.names.push({ name: k.name, created });
           return {};
         },
         beforeSubmit: () => {},
         afterSubmit: () => {
-          const name = this.names.pop() ?? 'copy';
+          const d = this.names.pop() ?? { name: 'copy', created: false };
           this.names = [];
           const p = device().queue.onSubmittedWorkDone().then(() => {
             const now = performance.now();
-            this.add(name, now - this.lastCpu);
+            this.add(d, now - this.lastCpu);
             this.lastCpu = now;
           });
           this.pending.push(p);
@@ -79,15 +102,15 @@ export class Profiler {
     }
   }
 
-  private passFor(k: Kernel): GPUComputePassDescriptor {
+  private passFor(k: Kernel, created: boolean): GPUComputePassDescriptor {
     const i = this.names.length;
-    this.names.push(k.name);
+    this.names.push({ name: k.name, created });
     return { timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
   private resolveBuf: GPUBuffer | null = null;
   private readBuf: GPUBuffer | null = null;
-  private batchNames: string[] = [];
+  private batchNames: Dispatched[] = [];
 
   private resolve(enc: GPUCommandEncoder): void {
     const n = this.names.length;
@@ -112,7 +135,7 @@ export class Profiler {
     this.pending.push(
       rb.mapAsync(0x0001).then(() => {
         const t = new BigUint64Array(rb.getMappedRange());
-        names.forEach((name, i) => this.add(name, Number(t[2 * i + 1] - t[2 * i]) / 1e6));
+        names.forEach((d, i) => this.add(d, Number(t[2 * i + 1] - t[2 * i]) / 1e6));
         rb.unmap();
         rb.destroy();
         res?.destroy();
@@ -120,11 +143,16 @@ export class Profiler {
     );
   }
 
-  private add(name: string, ms: number): void {
-    const e = this.times.get(name) ?? { name, calls: 0, ms: 0 };
+  private add(d: Dispatched, ms: number): void {
+    const e = this.times.get(d.name) ?? { name: d.name, calls: 0, ms: 0, firstCalls: 0, firstMs: 0 };
+    ms = Math.max(ms, 0);
     e.calls++;
-    e.ms += Math.max(ms, 0);
-    this.times.set(name, e);
+    e.ms += ms;
+    if (d.created) {
+      e.firstCalls++;
+      e.firstMs += ms;
+    }
+    this.times.set(d.name, e);
   }
 
   async end(): Promise<ProfileReport> {
@@ -147,6 +175,8 @@ export class Profiler {
       kernels: [...this.times.values()].sort((a, b) => b.ms - a.ms),
       dispatches: s.dispatches - this.start.stats.dispatches,
       submits: s.submits - this.start.stats.submits,
+      pipelinesCreated: dm,
+      pipelineCreateMs: s.pipelineCreateMs - this.start.stats.pipelineCreateMs,
       pipelineHitRate: dp + dm ? dp / (dp + dm) : 1,
       poolHitRate: ph + pm ? ph / (ph + pm) : 1,
       peakBytes: p.peakBytes,
@@ -154,15 +184,30 @@ export class Profiler {
   }
 }
 
-/** A top-N table of a profile. */
+/** Mean time of a kernel's dispatches other than first ones (all of them if there are no others). */
+export function steadyMsPerCall(k: KernelTime): number {
+  return k.calls > k.firstCalls ? (k.ms - k.firstMs) / (k.calls - k.firstCalls) : k.ms / k.calls;
+}
+
+/**
+ * A top-N table of a profile, ranked by time without first dispatches. `ms` and `%` count every
+ * dispatch; `ms/call` leaves first dispatches out; `1st ms` is their time (compile + run).
+ */
 export function formatProfile(r: ProfileReport, top = 15): string {
   const total = r.kernels.reduce((a, k) => a + k.ms, 0);
+  const first = r.kernels.reduce((a, k) => a + k.firstMs, 0);
   const lines = [
     `profile (${r.mode}): wall ${r.wallMs.toFixed(0)} ms, GPU ${total.toFixed(0)} ms in ${r.dispatches} dispatches, ${r.submits} submits; ` +
       `pipeline cache hits ${(100 * r.pipelineHitRate).toFixed(1)}%, pool hits ${(100 * r.poolHitRate).toFixed(1)}%, peak ${(r.peakBytes / 2 ** 20).toFixed(1)} MiB`,
-    `${'kernel'.padEnd(34)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}`,
   ];
-  for (const k of r.kernels.slice(0, top))
-    lines.push(`${k.name.padEnd(34)}${String(k.calls).padStart(8)}${k.ms.toFixed(1).padStart(10)}${((100 * k.ms) / (total || 1)).toFixed(1).padStart(7)}${(k.ms / k.calls).toFixed(3).padStart(10)}`);
+  if (r.pipelinesCreated > 0)
+    lines.push(`${r.pipelinesCreated} pipelines created (${r.pipelineCreateMs.toFixed(0)} ms CPU); their first dispatches took ${first.toFixed(0)} ms (compile on lazy drivers such as lavapipe)`);
+  lines.push(`${'kernel'.padEnd(34)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}`);
+  const ranked = [...r.kernels].sort((a, b) => b.ms - b.firstMs - (a.ms - a.firstMs));
+  for (const k of ranked.slice(0, top))
+    lines.push(
+      `${k.name.padEnd(34)}${String(k.calls).padStart(8)}${k.ms.toFixed(1).padStart(10)}${((100 * k.ms) / (total || 1)).toFixed(1).padStart(7)}` +
+        `${steadyMsPerCall(k).toFixed(3).padStart(10)}${(k.firstCalls ? k.firstMs.toFixed(1) : '').padStart(10)}`,
+    );
   return lines.join('\n');
 }

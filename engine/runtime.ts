@@ -23,7 +23,9 @@ interface Cached {
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
 const MAX_PARAMS = UNIFORM_SLOT / 4;
 const pipelines = new Map<string, Cached>();
-const stats = { dispatches: 0, submits: 0, pipelineHits: 0, pipelineMisses: 0, uploads: 0, readbacks: 0 };
+// pipelineCreateMs: CPU time in createShaderModule + createComputePipeline (where drivers compile
+// eagerly; lavapipe defers its LLVM compile to the first dispatch, which the profiler times)
+const stats = { dispatches: 0, submits: 0, pipelineHits: 0, pipelineMisses: 0, pipelineCreateMs: 0, uploads: 0, readbacks: 0 };
 
 let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
@@ -39,8 +41,11 @@ export let maxBatch = 512;
 
 /** The profiler's hooks: one compute pass per dispatch with timestamp writes (profiler.ts). */
 export interface DispatchHook {
-  /** Descriptor of the pass that will hold exactly this dispatch. */
-  passFor(kernel: Kernel): GPUComputePassDescriptor;
+  /**
+   * Descriptor of the pass that will hold exactly this dispatch. `created`: the dispatch is the
+   * first of a pipeline made for it (lazy drivers such as lavapipe compile it then).
+   */
+  passFor(kernel: Kernel, created: boolean): GPUComputePassDescriptor;
   /** Before finish(): resolve the batch's queries into a readable buffer. */
   beforeSubmit(encoder: GPUCommandEncoder): void;
   /** After submit(): read the resolved timestamps back (asynchronously). */
@@ -61,19 +66,21 @@ export function runtimeStats() {
   return { ...stats, cachedPipelines: pipelines.size };
 }
 
-function getPipeline(k: Kernel): Cached {
+function getPipeline(k: Kernel): Cached & { created: boolean } {
   let c = pipelines.get(k.key);
   if (c) {
     stats.pipelineHits++;
-    return c;
+    return { ...c, created: false };
   }
   stats.pipelineMisses++;
   const dev = device();
+  const t0 = performance.now();
   const module = dev.createShaderModule({ label: k.name, code: k.code() });
   const pipeline = dev.createComputePipeline({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+  stats.pipelineCreateMs += performance.now() - t0;
   c = { pipeline, layout: pipeline.getBindGroupLayout(0) };
   pipelines.set(k.key, c);
-  return c;
+  return { ...c, created: true };
 }
 
 function beginBatch(dev: GPUDevice): void {
@@ -85,10 +92,10 @@ function beginBatch(dev: GPUDevice): void {
   arenaUsed = 0;
 }
 
-function ensurePass(k: Kernel): GPUComputePassEncoder {
+function ensurePass(k: Kernel, created: boolean): GPUComputePassEncoder {
   if (hook) {
     endPass();
-    pass = encoder!.beginComputePass(hook.passFor(k));
+    pass = encoder!.beginComputePass(hook.passFor(k, created));
   } else if (!pass) pass = encoder!.beginComputePass();
   return pass;
 }
@@ -126,7 +133,7 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
   if (wg[0] > limit || (wg[1] ?? 1) > limit || (wg[2] ?? 1) > limit)
     throw new Error(`${k.name}: dispatch of [${wg.join(', ')}] workgroups exceeds the per-dimension limit ${limit}`);
   if (!encoder) beginBatch(dev);
-  const { pipeline, layout } = getPipeline(k);
+  const { pipeline, layout, created } = getPipeline(k);
   const entries: GPUBindGroupEntry[] = [];
   let slot = -1;
   if (params) {
@@ -146,7 +153,7 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
   // null leaves a binding out (variants of a kernel that do not declare it)
   buffers.forEach((b, i) => b && entries.push({ binding: i + 1, resource: { buffer: b } }));
   const bg = dev.createBindGroup({ label: k.name, layout, entries });
-  const p = ensurePass(k);
+  const p = ensurePass(k, created);
   p.setPipeline(pipeline);
   p.setBindGroup(0, bg);
   p.dispatchWorkgroups(wg[0], wg[1] ?? 1, wg[2] ?? 1);

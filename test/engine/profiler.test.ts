@@ -1,0 +1,90 @@
+// engine/profiler.ts: dispatches are attributed to their kernels in both timing modes, the first
+// dispatch of a pipeline created during the span is counted apart (lazy drivers compile there),
+// the report's counters match what ran, results are unchanged and batching comes back afterwards.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as E from '../../engine/index.ts';
+import { dispatch, maxBatch, Params, type Kernel } from '../../engine/runtime.ts';
+import { PARAMS_DECL, pu } from '../../engine/wgsl/common.ts';
+import { deviceInfo, hasFeature } from '../../engine/device.ts';
+
+const t = suite('profiler');
+t.before(async () => {
+  await E.initDevice();
+});
+
+let serial = 0;
+/** A kernel no earlier dispatch used (its key is new), writing out[i] = i * scale. */
+function freshKernel(name: string): Kernel {
+  const key = `test.profiler:${name}:${process.pid}:${serial++}`;
+  return {
+    name,
+    key,
+    code: () => `${PARAMS_DECL}
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+// ${key}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x < ${pu(0)}) { out[gid.x] = f32(gid.x) * bitcast<f32>(${pu(1)}); }
+}`,
+  };
+}
+
+function run(k: Kernel, out: E.Tensor, scale: number): void {
+  dispatch(k, [out.storage.buffer], new Params().u32(out.size).f32(scale).build(), [Math.ceil(out.size / 64)]);
+}
+
+const modes: ('timestamp-query' | 'cpu-sync')[] = ['timestamp-query', 'cpu-sync'];
+for (const mode of modes) {
+  t(`${mode}: kernels, first dispatches, counters, results`, async () => {
+    if (mode === 'timestamp-query' && !hasFeature('timestamp-query')) {
+      console.log('  skip: this adapter has no timestamp-query');
+      return;
+    }
+    const a = freshKernel('test.alpha'), b = freshKernel('test.beta');
+    const x = E.keep(E.zeros([1000])), y = E.keep(E.zeros([1000]));
+    await E.sync();
+    const batch = maxBatch;
+    const p = new E.Profiler({ mode });
+    await p.begin();
+    run(a, x, 2); // creates a's pipeline
+    run(a, x, 3);
+    run(a, x, 4);
+    run(b, y, 5); // creates b's pipeline
+    const r = await p.end();
+    assert.is(maxBatch, batch, 'batch size restored');
+    assert.is(r.mode, mode);
+    assert.is(r.dispatches, 4);
+    assert.is(r.pipelinesCreated, 2);
+    assert.ok(r.pipelineCreateMs >= 0);
+    const ka = r.kernels.find((k) => k.name === 'test.alpha')!, kb = r.kernels.find((k) => k.name === 'test.beta')!;
+    assert.equal([ka.calls, ka.firstCalls, kb.calls, kb.firstCalls], [3, 1, 1, 1]);
+    for (const k of [ka, kb]) assert.ok(k.firstMs >= 0 && k.firstMs <= k.ms, `${k.name}: first ${k.firstMs} of ${k.ms} ms`);
+    // lavapipe compiles at the first dispatch (tens of ms of LLVM even for this kernel)
+    if (/llvmpipe/i.test(deviceInfo().description)) assert.ok(ka.firstMs > 5 * E.steadyMsPerCall(ka), `first ${ka.firstMs} ms vs ${E.steadyMsPerCall(ka)} ms per later call`);
+    assert.is(E.steadyMsPerCall(ka), (ka.ms - ka.firstMs) / 2);
+    assert.is(E.steadyMsPerCall(kb), kb.ms, 'a kernel with only a first dispatch reports that one');
+    const text = E.formatProfile(r);
+    assert.match(text, /2 pipelines created \(\d+ ms CPU\); their first dispatches took \d+ ms/);
+    assert.match(text, /^test\.alpha\s+3\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+    // the profiled dispatches ran: the last write to x used scale 4
+    const xs = await x.data(), ys = await y.data();
+    assert.equal([xs[0], xs[10], xs[999], ys[7]], [0, 40, 3996, 35]);
+    // once created, a pipeline's next profiled dispatch is not a first one
+    const p2 = new E.Profiler({ mode });
+    await p2.begin();
+    run(b, y, 1);
+    const r2 = await p2.end();
+    assert.is(r2.pipelinesCreated, 0);
+    assert.equal(r2.kernels.map((k) => [k.name, k.calls, k.firstCalls]), [['test.beta', 1, 0]]);
+    assert.not.match(E.formatProfile(r2), /pipelines created/);
+    x.dispose();
+    y.dispose();
+  });
+}
+t('asking for timestamps where the adapter has none is an error', () => {
+  if (hasFeature('timestamp-query')) return;
+  assert.throws(() => new E.Profiler({ mode: 'timestamp-query' }), /timestamp-query feature/);
+});
+
+t.run();
