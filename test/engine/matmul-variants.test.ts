@@ -77,6 +77,38 @@ t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', asyn
   setMatmulVariant(null);
 });
 
+t('K = 1 (outer products) take a broadcast multiply: batch, bias, transposed views, gradients', async () => {
+  const a = values(M, 11), b = values(N, 12), bias = values(N, 13), g = values(3 * M * N, 14);
+  const names: string[] = [];
+  setDispatchHook({ passFor: (k) => (names.push(k.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    await E.tidyAsync(async () => {
+      const ta = E.tensor(a, { shape: [M, 1] }).requiresGrad_(), tb = E.tensor(b, { shape: [1, N] }).requiresGrad_();
+      const y = E.matmul(ta, tb);
+      assertClose(await y.data(), Float32Array.from(cpuMatmul(a, b, 1, false, false, M, N, 1)), 0, 0, 'outer'); // one product: exactly the f32 rounding
+      // a [1, M] stored, read as [M, 1] through .T; B broadcast against a batch of 3 A's
+      const a3 = values(3 * M, 15);
+      const y3 = E.matmul(E.tensor(a3, { shape: [3, M, 1] }), E.tensor(b, { shape: [1, 1, N] }).reshape([1, N]));
+      assertClose(await y3.data(), Float32Array.from(cpuMatmul(a3, b, 3, true, false, M, N, 1)), 0, 0, 'batched');
+      const yT = E.matmul(E.tensor(a, { shape: [1, M] }).T, tb);
+      assertClose(await yT.data(), Float32Array.from(cpuMatmul(a, b, 1, false, false, M, N, 1)), 0, 0, 'transposed view');
+      // linear with one input feature: x [M, 1], W [N, 1], bias [N]
+      const yl = E.linear(E.tensor(a, { shape: [M, 1] }), E.tensor(b, { shape: [N, 1] }), E.tensor(bias, { shape: [N] }));
+      assertClose(await yl.data(), cpuMatmul(a, b, 1, false, false, M, N, 1, bias), 1e-6, 1e-6, 'linear');
+      // gradients of sum(y * G): dA = G @ B^T, dB = A^T @ G
+      const G = g.subarray(0, M * N);
+      const [da, db] = E.grad(E.sum(E.mul(y, E.tensor(G, { shape: [M, N] }))), [ta, tb]);
+      assertClose(await da!.data(), cpuMatmul(G, b, 1, false, false, M, 1, N), 1e-5, 1e-5, 'dA');
+      assertClose(await db!.data(), cpuMatmul(a, G, 1, false, false, 1, N, M), 1e-5, 1e-5, 'dB');
+    });
+  } finally {
+    setDispatchHook(null);
+  }
+  // every forward above was elementwise (the gradients are matmuls with K = M or N)
+  assert.ok(names.includes('ew.mul'), names.join(' '));
+  assert.is(names.filter((n) => n === 'matmul').length, 1, `only dB = A^T @ G is a tiled matmul: ${names.join(' ')}`);
+});
+
 t('matrix-vector products (N = 1) take the gemv kernel: vec4 and strided operands, bias, batch', async () => {
   const keys: string[] = [];
   setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
