@@ -70,9 +70,7 @@ export class Discriminator extends Module {
    * multiplied once, and gradients flow only into the parts that need them.
    */
   forwardFromFirstLinear(h: E.Tensor): E.Tensor {
-    const block = this.firstBlock();
-    let y = h;
-    for (let i = 1; i < block.length; i++) y = block.at(i).forward(y);
+    let y = this.firstBlock().forwardFrom(1, h);
     const rest = this.body.order.slice(1);
     for (const m of rest) y = m.forward(y);
     return this.tail.forward(y);

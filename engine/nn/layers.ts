@@ -146,6 +146,14 @@ abstract class BatchNormBase extends Module {
   protected abstract checkInput(x: Tensor): void;
 
   forward(x: Tensor): Tensor {
+    return this.forwardActivated(x, null);
+  }
+
+  /**
+   * forward(x) followed by LeakyReLU(negativeSlope) in the same kernels (null: none); the same
+   * values and gradients as the two modules in a row. Sequential uses it for such pairs.
+   */
+  forwardActivated(x: Tensor, negativeSlope: number | null): Tensor {
     this.checkInput(x);
     if (x.shape[1] !== this.numFeatures)
       throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
@@ -158,6 +166,7 @@ abstract class BatchNormBase extends Module {
       momentum: this.momentum,
       eps: this.eps,
       numBatchesTracked: nbt,
+      negativeSlope,
     });
   }
 }
@@ -214,8 +223,22 @@ export class Sequential extends Module {
     return m;
   }
   forward(x: Tensor): Tensor {
+    return this.forwardFrom(0, x);
+  }
+
+  /**
+   * Runs layers start.. on x. A BatchNorm followed by a LeakyReLU with slope >= 0 runs as one
+   * fused op (BatchNormBase.forwardActivated): the same results, one pass fewer each way.
+   */
+  forwardFrom(start: number, x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (let i = start; i < this.layers.length; i++) {
+      const m = this.layers[i], next = this.layers[i + 1];
+      if (m instanceof BatchNormBase && next instanceof LeakyReLU && next.negativeSlope >= 0) {
+        y = m.forwardActivated(y, next.negativeSlope);
+        i++;
+      } else y = m.forward(y);
+    }
     return y;
   }
 }

@@ -3,7 +3,9 @@
 // the unbiased variance (not recorded by autograd); eval: running statistics. Forward is three
 // dispatches (chunked per-channel partials, per-channel combine + running update, normalise);
 // backward is the closed form in three (partials of sum(g), sum(g*(x-mean)); combine = dbias and
-// dweight; dx), each skipped when its gradient is not needed. Kernels: wgsl/batchnorm.ts.
+// dweight; dx), each skipped when its gradient is not needed. `negativeSlope` fuses a LeakyReLU
+// into the normalise kernel and its gradient into the backward's reads of g (nn.Sequential does
+// this for BatchNorm + LeakyReLU pairs). Kernels: wgsl/batchnorm.ts.
 import { Tensor } from '../tensor.ts';
 import { record, noGrad } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
@@ -36,6 +38,11 @@ export interface BatchNormOptions {
   eps?: number;
   /** i32 counter with one element; required when momentum is null and running stats are given. */
   numBatchesTracked?: Tensor | null;
+  /**
+   * LeakyReLU(negativeSlope) applied to the output in the same kernels (0: ReLU): the same
+   * values and gradients as leakyRelu(batchNorm(...)), one pass fewer each way. >= 0.
+   */
+  negativeSlope?: number | null;
 }
 
 /**
@@ -99,6 +106,10 @@ export function batchNorm(
   if (!training && !runningMean) throw new Error('batchNorm: running statistics are required in eval mode (training: false)');
   if (training && R <= 1)
     throw new Error(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
+  const slope = opts.negativeSlope ?? null;
+  if (slope !== null && !(slope >= 0 && Number.isFinite(slope)))
+    throw new Error(`batchNorm: negativeSlope must be a finite number >= 0 (the fused LeakyReLU reads signs from its output), got ${slope}`);
+  const act = slope !== null;
   const nbt = opts.numBatchesTracked ?? null;
   if (training && runningMean && momentum === null && (!nbt || nbt.dtype !== 'i32' || nbt.size !== 1))
     throw new Error('batchNorm: momentum null (cumulative average) needs numBatchesTracked, an i32 tensor with one element');
@@ -139,18 +150,21 @@ export function batchNorm(
   const av = layout === 'c4' ? 4 : 1; // c4 reads weight and bias as vec4 too
   const np = new Params()
     .u32(out.size / v, C, S, xc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (bias?.offset ?? 0) / av, bias?.strides[0] ?? 0)
+    .f32(slope ?? 0)
     .build();
-  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)));
+  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout, act), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)));
 
   const inputs = [x];
   if (weight) inputs.push(weight);
   if (bias) inputs.push(bias);
-  const save = weight ? [xc, stats, weight] : [xc, stats];
+  // saved: x, stats, then the weight and the activated output where they exist
+  const save = [xc, stats, ...(weight ? [weight] : []), ...(act ? [out] : [])];
   const res = record(
     out,
-    'batchNorm',
+    act ? 'batchNorm+leakyRelu' : 'batchNorm',
     inputs,
-    (g, needs, saved) => batchNormBackward(g, needs, saved[0], saved[1], saved[2] ?? null, training, bias !== null),
+    (g, needs, saved) =>
+      batchNormBackward(g, needs, saved[0], saved[1], weight ? saved[2] : null, training, bias !== null, act ? { z: saved[saved.length - 1], slope: slope! } : null),
     save,
   );
   stats.dispose();
@@ -158,8 +172,20 @@ export function batchNorm(
   return res;
 }
 
-/** Gradients for [x, weight?, bias?] (the recorded inputs) of the normalisation. */
-function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor, weight: Tensor | null, training: boolean, hasBias: boolean): (Tensor | null)[] {
+/**
+ * Gradients for [x, weight?, bias?] (the recorded inputs) of the normalisation; `act`: the fused
+ * LeakyReLU's output z and slope, whose gradient the kernels apply to g as they read it.
+ */
+function batchNormBackward(
+  g: Tensor,
+  needs: boolean[],
+  x: Tensor,
+  stats: Tensor,
+  weight: Tensor | null,
+  training: boolean,
+  hasBias: boolean,
+  act: { z: Tensor; slope: number } | null,
+): (Tensor | null)[] {
   const C = x.shape[1];
   const S = numel(x.shape.slice(2));
   const R = x.shape[0] * S;
@@ -167,14 +193,17 @@ function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor
   const needW = weight !== null && needs[1];
   const needB = hasBias && needs[weight ? 2 : 1];
   const gc = contiguous(g);
-  const layout = layoutFor(C, S, [x, gc], [weight]);
+  const z = act?.z ?? null;
+  const layout = layoutFor(C, S, z ? [x, gc, z] : [x, gc], [weight]);
   const v = layout === 'scalar' ? 1 : 4;
   let red: Tensor | null = null; // row 0: sum(g) = dbias, row 1: sum(g * xhat) = dweight
   if (needW || needB || (training && needX)) {
     const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
-    const p = new Params().u32(C, S, R, K, chunk, x.offset / v, gc.offset / v).build();
-    dispatch(bnGradPartialKernel(layout), [x.buffer, gc.buffer, stats.buffer, part.buffer], p, grid1d(bnPartialInvocations(layout, C, K)));
+    const p = new Params().u32(C, S, R, K, chunk, x.offset / v, gc.offset / v, (z?.offset ?? 0) / v).f32(act?.slope ?? 0).build();
+    const bufs = [x.buffer, gc.buffer, stats.buffer, part.buffer];
+    if (z) bufs.push(z.buffer);
+    dispatch(bnGradPartialKernel(layout, z !== null), bufs, p, grid1d(bnPartialInvocations(layout, C, K)));
     red = Tensor.empty([2, C], 'f32');
     dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], new Params().u32(C, K).build(), grid1d(C));
     part.dispose();
@@ -185,10 +214,14 @@ function batchNormBackward(g: Tensor, needs: boolean[], x: Tensor, stats: Tensor
     const bufs = [gc.buffer, stats.buffer];
     if (training) bufs.push(x.buffer, red!.buffer);
     if (weight) bufs.push(weight.buffer);
+    if (z) bufs.push(z.buffer);
     bufs.push(dx.buffer);
     const av = layout === 'c4' ? 4 : 1;
-    const p = new Params().u32(dx.size / v, C, S, R, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0).build();
-    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)));
+    const p = new Params()
+      .u32(dx.size / v, C, S, R, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (z?.offset ?? 0) / v)
+      .f32(act?.slope ?? 0)
+      .build();
+    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)));
   }
   const grads: (Tensor | null)[] = [dx];
   if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);

@@ -220,10 +220,19 @@ function perChannel(l: BnLayout, arr: string, opts: { second?: boolean; off?: st
 }
 
 /**
- * y = (x - mean) * invstd * w + b. Params: total (in layout elements), C, S, xOff, wOff, wStride,
- * bOff, bStride. c4: w and b are read as vec4 (offsets in vec4 units, stride 1).
+ * LeakyReLU fused into the kernels (slope >= 0; ReLU is slope 0), with the expressions of the
+ * unfused ops (ops/unary.ts leakyRelu), so results are the same bits. The backward reads the sign
+ * from the activated output z: z > 0 exactly where the normalised value is.
  */
-export function bnNormalizeKernel(hasW: boolean, hasB: boolean, l: BnLayout = 'scalar'): Kernel {
+const leaky = (l: BnLayout, t: string, slope: string) => `select(${t} * ${slope}, ${t}, ${t} > ${vt(l)}(0.0))`;
+const leakyGrad = (l: BnLayout, g: string, z: string, slope: string) => `select(${g} * ${slope}, ${g}, ${z} > ${vt(l)}(0.0))`;
+
+/**
+ * y = (x - mean) * invstd * w + b, then LeakyReLU with `act`. Params: total (in layout elements),
+ * C, S, xOff, wOff, wStride, bOff, bStride, slope (f32). c4: w and b are read as vec4 (offsets in
+ * vec4 units, stride 1).
+ */
+export function bnNormalizeKernel(hasW: boolean, hasB: boolean, l: BnLayout = 'scalar', act = false): Kernel {
   const T = vt(l);
   const vec = l === 'c4' ? T : 'f32';
   const bindings = [storage(1, 'x', T), storage(2, 'stats', vec)];
@@ -235,38 +244,46 @@ export function bnNormalizeKernel(hasW: boolean, hasB: boolean, l: BnLayout = 's
   if (hasW) pre.push(`let wv = ${perChannel(l, 'w', { off: pu(4), stride: pu(5) })};`);
   if (hasB) pre.push(`let bv = ${perChannel(l, 'b', { off: pu(6), stride: pu(7) })};`);
   const v = `(x[${pu(3)} + e] - mean) * inv${hasW ? ' * wv' : ''}${hasB ? ' + bv' : ''}`;
+  if (act) pre.push(`let slope = ${pf(8)};`);
+  const body = act ? `let t = ${v}; y[e] = ${leaky(l, 't', 'slope')};` : `y[e] = ${v};`;
   return {
-    name: 'batchnorm.normalize',
-    key: `bn:norm:${hasW}:${hasB}:${l}`,
+    name: act ? 'batchnorm.normalize.leaky' : 'batchnorm.normalize',
+    key: `bn:norm:${hasW}:${hasB}:${l}:${act}`,
     code: () => `${PARAMS_DECL}
 ${bindings.join('\n')}
 ${main1d()}
   let C = ${pu(1)};
-  ${elementLoop(l, pu(0), pu(2), pre.join(' '), `y[e] = ${v};`)}
+  ${elementLoop(l, pu(0), pu(2), pre.join(' '), body)}
 }`,
   };
 }
 
-/** Backward partials per (channel, chunk): sum(g), sum(g * (x - mean)). Params: C, S, R, K, chunk, xOff, gOff. */
-export function bnGradPartialKernel(l: BnLayout = 'scalar'): Kernel {
+/**
+ * Backward partials per (channel, chunk): sum(g), sum(g * (x - mean)); with `act`, g is first
+ * taken through the LeakyReLU's gradient (sign from z, the activated output).
+ * Params: C, S, R, K, chunk, xOff, gOff, zOff, slope (f32).
+ */
+export function bnGradPartialKernel(l: BnLayout = 'scalar', act = false): Kernel {
   const T = vt(l);
   const mean = l === 'c4' ? 'stats[c4]' : l === 's4' ? 'vec4<f32>(stats[c])' : 'stats[c]';
+  const gv = act ? `let g0 = g[go + e]; let gv = ${leakyGrad(l, 'g0', 'z[zo + e]', 'slope')};` : 'let gv = g[go + e];';
   return {
-    name: 'batchnorm.grad.partial',
-    key: `bn:gpart:${l}`,
+    name: act ? 'batchnorm.grad.partial.leaky' : 'batchnorm.grad.partial',
+    key: `bn:gpart:${l}:${act}`,
     code: () => `${PARAMS_DECL}
 ${storage(1, 'x', T)}
 ${storage(2, 'g', T)}
 ${storage(3, 'stats', l === 'c4' ? T : 'f32')}
 ${storage(4, 'part', 'f32', true)}
+${act ? storage(5, 'z', T) : ''}
 ${main1d()}
   let C = ${pu(0)}; let S = ${pu(1)}; let R = ${pu(2)}; let K = ${pu(3)}; let chunk = ${pu(4)};
-  let xo = ${pu(5)}; let go = ${pu(6)};
+  let xo = ${pu(5)}; let go = ${pu(6)};${act ? ` let zo = ${pu(7)}; let slope = ${pf(8)};` : ''}
   ${partialHeader(l)}
   let r0 = k * chunk; let r1 = min(R, r0 + chunk);
   let mean = ${mean};
   var sg = ${T}(0.0); var sgx = ${T}(0.0);
-  ${chunkLoop(l, 'let gv = g[go + e]; sg += gv; sgx += gv * (x[xo + e] - mean);')}
+  ${chunkLoop(l, `${gv} sg += gv; sgx += gv * (x[xo + e] - mean);`)}
   ${partialStore(l, fold(l, 'sg'), fold(l, 'sgx'))}
 }`,
   };
@@ -297,16 +314,18 @@ ${main1d()}
 
 /**
  * Input gradient. Training: dx = w * invstd * (g - sum(g) / R - xhat * sum(g * xhat) / R);
- * eval: dx = g * w * invstd (the statistics are constants).
- * Params: total (in layout elements), C, S, R, xOff, gOff, wOff, wStride.
+ * eval: dx = g * w * invstd (the statistics are constants). With `act`, g is first taken through
+ * the LeakyReLU's gradient (sign from z, the activated output).
+ * Params: total (in layout elements), C, S, R, xOff, gOff, wOff, wStride, zOff, slope (f32).
  */
-export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar'): Kernel {
+export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar', act = false): Kernel {
   const T = vt(l);
   const vec = l === 'c4' ? T : 'f32';
   const bindings = [storage(1, 'g', T), storage(2, 'stats', vec)];
   let next = 3;
   if (training) bindings.push(storage(next++, 'x', T), storage(next++, 'red', vec));
   if (hasW) bindings.push(storage(next++, 'w', vec));
+  if (act) bindings.push(storage(next++, 'z', T));
   bindings.push(storage(next, 'dx', T, true));
   const pre = [`let inv = ${perChannel(l, 'stats', { second: true })};`];
   if (hasW) pre.push(`let sc = inv * ${perChannel(l, 'w', { off: pu(6), stride: pu(7) })};`);
@@ -318,13 +337,17 @@ export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout 
       `let mg = ${perChannel(l, 'red')} / Rf;`,
       `let mgx = ${perChannel(l, 'red', { second: true })} / Rf;`,
     );
+  if (act) pre.push(`let slope = ${pf(9)};`);
+  const gv = act ? `let g0 = g[${pu(5)} + e]; let gv = ${leakyGrad(l, 'g0', `z[${pu(8)} + e]`, 'slope')};` : `let gv = g[${pu(5)} + e];`;
   const body = training
-    ? `let xhat = (x[${pu(4)} + e] - mean) * inv;
-    dx[e] = ${scale} * (g[${pu(5)} + e] - mg - xhat * mgx);`
-    : `dx[e] = g[${pu(5)} + e] * ${scale};`;
+    ? `${gv}
+    let xhat = (x[${pu(4)} + e] - mean) * inv;
+    dx[e] = ${scale} * (gv - mg - xhat * mgx);`
+    : `${gv}
+    dx[e] = gv * ${scale};`;
   return {
-    name: 'batchnorm.grad.input',
-    key: `bn:gin:${training}:${hasW}:${l}`,
+    name: act ? 'batchnorm.grad.input.leaky' : 'batchnorm.grad.input',
+    key: `bn:gin:${training}:${hasW}:${l}:${act}`,
     code: () => `${PARAMS_DECL}
 ${bindings.join('\n')}
 ${main1d()}

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
+import { setDispatchHook } from '../../engine/runtime.ts';
 import { registerCases, loadFixture, gradcheck, assertClose, decode, offsetView, type OpFn, type Case, type SpecTensor } from '../helpers/oracle.ts';
 
 const { nn } = E;
@@ -104,6 +105,84 @@ lay('input and weight at unaligned offsets give what aligned copies give (scalar
 );
 lay.run();
 
+// ---- BatchNorm + LeakyReLU fused (negativeSlope) ----
+const fused = suite('batchNorm + LeakyReLU fused');
+fused.before(before);
+// [N, C] with C % 4 (c4 kernels), spatial S % 4 (s4), neither (scalar), and an unaligned input
+// (scalar fallback): values, every gradient and the running statistics are the same bits as
+// leakyRelu(batchNorm(...)) run as two ops, in training (affine or not) and eval mode.
+fused('same bits as batchNorm then leakyRelu: layouts, affine or not, train and eval, slopes 0.2 and 0', () =>
+  E.tidyAsync(async () => {
+    const shapes: [number[], number][] = [[[40, 8], 0], [[3, 4, 2, 4], 0], [[6, 3, 5], 0], [[40, 8], 1]];
+    for (const [shape, offset] of shapes)
+      for (const slope of [0.2, 0])
+        for (const [training, affine] of [[true, true], [true, false], [false, true]]) {
+          const n = shape.reduce((a, b) => a * b), C = shape[1];
+          const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
+          const make = () => ({
+            x: offset ? offsetView(data, shape, offset, true) : E.tensor(data, { shape }).requiresGrad_(),
+            w: affine ? E.tensor(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_() : null,
+            b: affine ? E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_() : null,
+            rm: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), { shape: [C] }),
+            rv: E.tensor(Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i), { shape: [C] }),
+          });
+          const f = make(), u = make();
+          const label = `${shape} offset ${offset} slope ${slope} ${training ? 'train' : 'eval'}${affine ? ' affine' : ''}`;
+          const yf = E.batchNorm(f.x, f.rm, f.rv, f.w, f.b, { training, negativeSlope: slope });
+          const yu = E.leakyRelu(E.batchNorm(u.x, u.rm, u.rv, u.w, u.b, { training }), slope);
+          const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
+          E.sum(E.mul(yf, dy)).backward();
+          E.sum(E.mul(yu, dy)).backward();
+          assertClose(await yf.data(), await yu.data(), 0, 0, `y ${label}`);
+          assertClose(await f.x.grad!.data(), await u.x.grad!.data(), 0, 0, `dx ${label}`);
+          if (affine) {
+            assertClose(await f.w!.grad!.data(), await u.w!.grad!.data(), 0, 0, `dw ${label}`);
+            assertClose(await f.b!.grad!.data(), await u.b!.grad!.data(), 0, 0, `db ${label}`);
+          }
+          assertClose(await f.rm.data(), await u.rm.data(), 0, 0, `running mean ${label}`);
+          assertClose(await f.rv.data(), await u.rv.data(), 0, 0, `running var ${label}`);
+          // the activation did something: some outputs are negative (slope 0.2) or zero (slope 0)
+          const yv = await yf.data();
+          assert.ok(yv.some((v) => (slope ? v < 0 : v === 0)) && yv.some((v) => v > 0), label);
+        }
+  }),
+);
+// a smaller step than the default: a central difference across the kink of the LeakyReLU
+// (an output within about eps of 0) is not a derivative
+fused('finite-difference gradients (train and eval)', async () => {
+  const o = { eps: 1e-3, atol: 1e-2, rtol: 1e-2 };
+  await gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.2 }), [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }], { seed: 5, ...o });
+  await gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.1 }), [{ shape: [2, 3, 2, 2] }, { shape: [3] }, { shape: [3] }], { seed: 6, ...o });
+  await E.tidyAsync(async () => {
+    const rm = E.tensor(Float32Array.of(0.1, -0.2, 0.3), { shape: [3] }), rv = E.tensor(Float32Array.of(0.9, 1.1, 1.3), { shape: [3] });
+    await gradcheck(([x, w, b]) => E.batchNorm(x, rm, rv, w, b, { training: false, negativeSlope: 0.2 }), [{ shape: [5, 3] }, { shape: [3] }, { shape: [3] }], o);
+  });
+});
+fused('nn.Sequential runs BatchNorm + LeakyReLU as one op, with the same results as module by module', () =>
+  E.tidyAsync(async () => {
+    const seq = new nn.Sequential(new nn.Linear(6, 8), new nn.BatchNorm1d(8), new nn.LeakyReLU(0.2), new nn.Linear(8, 4), new nn.BatchNorm1d(4), new nn.LeakyReLU(-0.1));
+    const x = E.tensor(Float32Array.from({ length: 60 }, (_, i) => Math.sin(i * 0.7)), { shape: [10, 6] });
+    const names: string[] = [];
+    setDispatchHook({ passFor: (k) => (names.push(k.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+    let y: E.Tensor;
+    try {
+      y = seq.forward(x);
+      await E.sync();
+    } finally {
+      setDispatchHook(null);
+    }
+    assert.ok(names.includes('batchnorm.normalize.leaky'), names.join(' '));
+    // the pair with a negative slope is not fused: its LeakyReLU runs on its own
+    assert.is(names.filter((n) => n === 'ew.leakyRelu').length, 1, names.join(' '));
+    seq.layers.forEach((m) => m.eval());
+    let z = x;
+    for (const m of seq.layers) z = m.forward(z);
+    assertClose(await seq.forward(x).data(), await z.data(), 0, 0, 'eval: fused vs module by module');
+    assert.ok(y!.shape[1] === 4);
+  }),
+);
+fused.run();
+
 // ---- errors ----
 const errs = suite('batchNorm errors');
 errs.before(before);
@@ -113,6 +192,7 @@ errs('one value per channel in training, missing running stats in eval, wrong sh
     assert.throws(() => E.batchNorm(E.zeros([2, 3]), null, null, null, null, { training: false }), /running statistics are required/);
     assert.throws(() => E.batchNorm(E.zeros([2, 3]), null, null, E.ones([4]), null, { training: true }), /weight must be f32 of shape \[3\]/);
     assert.throws(() => E.batchNorm(E.zeros([3]), null, null, null, null, { training: true }), /\[N, C, \.\.\.\]/);
+    assert.throws(() => E.batchNorm(E.zeros([2, 3]), null, null, null, null, { training: true, negativeSlope: -0.1 }), /negativeSlope must be a finite number >= 0/);
   }),
 );
 errs.run();
