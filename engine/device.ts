@@ -22,6 +22,11 @@ export interface DeviceInfo {
   vendor: string;
   architecture: string;
   driver: string;
+  /**
+   * A CPU implementation (Mesa lavapipe, SwiftShader): Dawn's fallback adapter, or 'software'
+   * architecture. Kernels pick CPU-tuned defaults there (one lane is a SIMD lane of a core).
+   */
+  cpu: boolean;
   features: string[];
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number; maxComputeWorkgroupStorageSize: number };
 }
@@ -96,6 +101,10 @@ async function createDevice(opts: DeviceOptions): Promise<DeviceState> {
     vendor: ai.vendor,
     architecture: ai.architecture,
     driver: ai.description,
+    cpu:
+      (ai as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+      ai.architecture === 'software' ||
+      /llvmpipe|lavapipe|swiftshader/i.test(`${ai.description} ${ai.device}`),
     features,
     limits: {
       maxBufferSize: device.limits.maxBufferSize,

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { setMatmulVariant } from '../../engine/ops/matmul.ts';
-import { MATMUL_VARIANTS } from '../../engine/wgsl/matmul.ts';
+import { MATMUL_VARIANTS, defaultSgVariant } from '../../engine/wgsl/matmul.ts';
 import { subgroupSize } from '../../engine/device.ts';
 import { setDispatchHook } from '../../engine/runtime.ts';
 import { assertClose } from '../helpers/oracle.ts';
@@ -29,6 +29,8 @@ function operands(aCol: boolean, bCol: boolean, m: number, a: Float32Array): [E.
   return [ta, tb];
 }
 
+// (sg.t64x16.wg8, the CPU default for large products, takes ~5 s of LLVM per layout on lavapipe:
+// it sees two layouts like the other tiles; the torch fixtures and GLASS parity run it too)
 const DEFAULTS = ['sg.t64x4.wg16', 'sg.t32x4.wg16', 'sg.t16x4.wg8'];
 
 t('every variant, every operand layout, ragged tails', async () => {
@@ -53,6 +55,20 @@ t('every variant, every operand layout, ragged tails', async () => {
   }
   setMatmulVariant(null);
   assert.throws(() => setMatmulVariant('wg3x3'), /unknown variant 'wg3x3'/);
+});
+
+t('default tile per device: CPU adapters take 64x16 tiles for large products (ragged M and N)', async () => {
+  assert.equal(defaultSgVariant(600, 132, true), MATMUL_VARIANTS['sg.t64x16.wg8']);
+  assert.equal(defaultSgVariant(600, 64, true), MATMUL_VARIANTS['sg.t64x4.wg16'], 'narrow N keeps the 4-column tile');
+  assert.equal(defaultSgVariant(600, 132, false), MATMUL_VARIANTS['sg.t64x4.wg16']);
+  assert.equal(defaultSgVariant(100, 132, true), MATMUL_VARIANTS['sg.t32x4.wg16']);
+  // through the default path: 600 rows (9.4 tiles), 132 columns (8.25 lanes of 16), bias
+  const m = 600, n = 132, k = 12;
+  const a = values(m * k, 21), b = values(k * n, 22), bias = values(n, 23);
+  await E.tidyAsync(async () => {
+    const y = E.add(E.matmul(E.tensor(a, { shape: [m, k] }), E.tensor(b, { shape: [k, n] })), E.tensor(bias, { shape: [n] }));
+    assertClose(await y.data(), cpuMatmul(a, b, 1, false, false, m, n, k, bias), 1e-5, 1e-5, 'default 600x12x132');
+  });
 });
 
 t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', async () => {

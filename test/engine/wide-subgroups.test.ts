@@ -22,6 +22,7 @@ t('subgroup matmul variants and conv2d match float64 CPU results', async () => {
     console.log(`  skip: needs lavapipe with subgroups (this adapter: ${desc})`);
     return;
   }
+  assert.ok(deviceInfo().cpu, 'lavapipe is a CPU adapter (CPU-tuned kernel defaults)');
   const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'glass-ts-mesa-lp512');
   const env = { ...process.env, LP_NATIVE_VECTOR_WIDTH: '512', MESA_SHADER_CACHE_DIR: cache };
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/wide-subgroups.ts'], { cwd: root, env, encoding: 'utf8', timeout: 180_000 });
