@@ -177,7 +177,7 @@ function prep(w: Tensor, D: number[], S: number[], base: number, L: number): Ten
   const out = Tensor.empty(D, 'f32');
   const total = numel(D);
   const prm = new Params().u32(...D).i32(...S).u32(base, L, total);
-  dispatch(prepKernel(), [w.storage.buffer, out.storage.buffer], prm.build(), grid1d(total));
+  dispatch(prepKernel(), [w.storage.buffer, out.storage.buffer], prm.build(), grid1d(total / D[5]));
   return out;
 }
 

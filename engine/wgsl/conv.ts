@@ -87,16 +87,22 @@ export function prepKernel(): Kernel {
 ${storage(1, 'Wsrc', 'f32')}
 ${storage(2, 'Out', 'f32', true)}
 ${main1d()}
-  if (gi >= ${pu(14)}) { return; }
+  // one invocation per run of the innermost dimension: the index divisions (emulated per lane on
+  // lavapipe) are paid once per run, not per element
+  let D5 = ${pu(5)};
+  if (gi >= ${pu(14)} / D5) { return; }
   var r = gi;
-  let i5 = r % ${pu(5)}; r = r / ${pu(5)};
   let i4 = r % ${pu(4)}; r = r / ${pu(4)};
   let i3 = r % ${pu(3)}; r = r / ${pu(3)};
   let i2 = r % ${pu(2)}; r = r / ${pu(2)};
   let i1 = r % ${pu(1)}; let i0 = r / ${pu(1)};
-  let src = i32(${pu(12)}) + i32(i0) * ${pi(6)} + i32(i1) * ${pi(7)} + i32(i2) * ${pi(8)} + i32(i3) * ${pi(9)} + i32(i4) * ${pi(10)} + i32(i5) * ${pi(11)};
-  let ok = i1 * ${pu(5)} + i5 < ${pu(13)};
-  Out[gi] = select(0.0, Wsrc[select(0u, u32(src), ok)], ok);
+  let row = i32(${pu(12)}) + i32(i0) * ${pi(6)} + i32(i1) * ${pi(7)} + i32(i2) * ${pi(8)} + i32(i3) * ${pi(9)} + i32(i4) * ${pi(10)};
+  let s5 = ${pi(11)};
+  let live = min(D5, ${pu(13)} - min(i1 * D5, ${pu(13)}));
+  for (var i5 = 0u; i5 < D5; i5++) {
+    let ok = i5 < live;
+    Out[gi * D5 + i5] = select(0.0, Wsrc[select(0u, u32(row + i32(i5) * s5), ok)], ok);
+  }
 }`,
   };
 }
