@@ -60,7 +60,7 @@ function itersFor(flops: number): number {
 async function suiteMatmul(): Promise<void> {
   const t = await tfjs();
   const shapes: [string, number, number, number][] = [
-    ...[256, 512, 1024, ...(quick ? [] : [2048])].map((n) => [`square ${n}`, n, n, n] as [string, number, number, number]),
+    ...[256, 512, 1024, ...(quick ? [] : [2048]), ...(full ? [4096] : [])].map((n) => [`square ${n}`, n, n, n] as [string, number, number, number]),
     ['GAS fwd (fast) 6272x384 @ 384x256', 6272, 256, 384],
     ['GAS bwd (fast) 6272x256 @ 256x384', 6272, 384, 256],
     ...(full ? [['GLASS paper 10368x1536 @ 1536x1024', 10368, 1024, 1536] as [string, number, number, number]] : []),

@@ -31,6 +31,16 @@ export const DEFAULT_TUNE_SHAPES: TuneShape[] = [
   { M: 512, N: 512, K: 512 },
 ];
 
+/**
+ * Added on GPUs: the paper preset's discriminator shapes and 4096^3 (on a CPU adapter each would
+ * take minutes across every variant).
+ */
+export const GPU_TUNE_SHAPES: TuneShape[] = [
+  { M: 4096, N: 4096, K: 4096 },
+  { M: 10368, N: 1024, K: 1536, bT: true },
+  { M: 10368, N: 1536, K: 1024 },
+];
+
 function cachePath(): string {
   const i = deviceInfo();
   const key = `${i.vendor}-${i.architecture}-${i.description}`.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
@@ -68,7 +78,7 @@ export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; re
   }
   const choices: Record<string, string> = {};
   const timings: Record<string, Record<string, number>> = {};
-  for (const s of opts.shapes ?? DEFAULT_TUNE_SHAPES) {
+  for (const s of opts.shapes ?? (deviceInfo().cpu ? DEFAULT_TUNE_SHAPES : [...DEFAULT_TUNE_SHAPES, ...GPU_TUNE_SHAPES])) {
     const a = randn([s.M, s.K]);
     const b = s.bT ? randn([s.N, s.K]) : randn([s.K, s.N]);
     const cls = matmulShapeClass(s.M, s.N, s.K, s.K % 4 === 0 ? 'row' : 'scalar', s.bT ? 'col' : 'row');
