@@ -14,18 +14,22 @@ t.before(async () => {
 });
 
 let serial = 0;
-/** A kernel no earlier dispatch used (its key is new), writing out[i] = i * scale. */
+/**
+ * A kernel no earlier dispatch used, writing out[i] = i * scale. Its code carries a number unique
+ * to this call where the compiler cannot fold it away (a comment would not reach the driver), so
+ * Mesa's on-disk cache cannot hold it either and lavapipe really compiles at the first dispatch.
+ */
 function freshKernel(name: string): Kernel {
-  const key = `test.profiler:${name}:${process.pid}:${serial++}`;
+  const unique = (1 << 20) + ((process.pid * 64 + serial++) % (1 << 30));
   return {
     name,
-    key,
+    key: `test.profiler:${name}:${unique}`,
     code: () => `${PARAMS_DECL}
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-// ${key}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  if (gid.x < ${pu(0)}) { out[gid.x] = f32(gid.x) * bitcast<f32>(${pu(1)}); }
+  let n = ${pu(0)};
+  if (gid.x < n) { out[gid.x] = f32(gid.x) * bitcast<f32>(${pu(1)}) + select(0.0, 1.0, n == ${unique}u); }
 }`,
   };
 }
