@@ -55,16 +55,38 @@ export interface TuneResult {
   fromCache: boolean;
 }
 
-async function time(fn: () => void, reps: number): Promise<number> {
-  tidy(fn);
-  await sync();
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    tidy(fn);
+/**
+ * Best ms per call of each variant on `run`. After a warm-up call (the compile), each sample
+ * records enough calls to last ~20 ms before one wait, so submit-and-wait overhead does not rank
+ * small shapes; the variants take turns sample by sample (in a rotating order), so a burst of
+ * load on a shared machine hits all of them rather than a run of neighbours.
+ */
+async function timeVariants(names: string[], run: () => void, reps: number): Promise<Record<string, number>> {
+  const iters: Record<string, number> = {};
+  const best: Record<string, number> = {};
+  for (const name of names) {
+    setMatmulVariant(name);
+    tidy(run);
     await sync();
-    best = Math.min(best, performance.now() - t0);
+    const t0 = performance.now();
+    tidy(run);
+    await sync();
+    const one = performance.now() - t0;
+    iters[name] = Math.min(16, Math.max(1, Math.ceil(20 / Math.max(one, 0.05))));
+    best[name] = one;
   }
+  for (let r = 0; r < reps; r++)
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + r) % names.length];
+      setMatmulVariant(name);
+      const t0 = performance.now();
+      tidy(() => {
+        for (let j = 0; j < iters[name]; j++) run();
+      });
+      await sync();
+      best[name] = Math.min(best[name], (performance.now() - t0) / iters[name]);
+    }
+  setMatmulVariant(null);
   return best;
 }
 
@@ -82,13 +104,9 @@ export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; re
     const a = randn([s.M, s.K]);
     const b = s.bT ? randn([s.N, s.K]) : randn([s.K, s.N]);
     const cls = matmulShapeClass(s.M, s.N, s.K, s.K % 4 === 0 ? 'row' : 'scalar', s.bT ? 'col' : 'row');
-    timings[cls] = {};
-    for (const name of opts.variants ?? Object.keys(MATMUL_VARIANTS)) {
-      if (!(name in MATMUL_VARIANTS)) throw new Error(`autotune: unknown variant '${name}'`);
-      setMatmulVariant(name);
-      timings[cls][name] = await time(() => void matmul(a, s.bT ? b.T : b), opts.reps ?? 2);
-    }
-    setMatmulVariant(null);
+    const names = opts.variants ?? Object.keys(MATMUL_VARIANTS);
+    for (const name of names) if (!(name in MATMUL_VARIANTS)) throw new Error(`autotune: unknown variant '${name}'`);
+    timings[cls] = await timeVariants(names, () => void matmul(a, s.bT ? b.T : b), opts.reps ?? 3);
     choices[cls] = Object.entries(timings[cls]).sort((x, y) => x[1] - y[1])[0][0];
     a.dispose();
     b.dispose();

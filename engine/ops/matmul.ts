@@ -7,7 +7,7 @@ import { Tensor } from '../tensor.ts';
 import { record, noGrad } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
 import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
-import { subgroupSize, deviceInfo } from '../device.ts';
+import { subgroupSize } from '../device.ts';
 import { broadcastShapes, fmt, numel } from '../shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
 import { sumTo, sum } from './reduce.ts';
@@ -98,7 +98,7 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
-  let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M, N, deviceInfo().cpu) : DEFAULT_VARIANT);
+  let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
   // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
   if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };

@@ -46,21 +46,18 @@ export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
   'sg.t16x4.wg8': { wgx: 8, wgy: 1, tm: 16, tnv: 1, sg: true },
   'sg.t32x8.wg32': { wgx: 32, wgy: 1, tm: 32, tnv: 2, sg: true },
   'sg.t8x8.wg64': { wgx: 64, wgy: 1, tm: 8, tnv: 2, sg: true },
-  'sg.t64x16.wg8': { wgx: 8, wgy: 1, tm: 64, tnv: 4, sg: true },
 };
 
 /**
- * The default where the device has subgroups and both operands have vec4 layouts: the tallest
- * row tile the rows fill (measured on lavapipe, 1024^3: 64 rows 21.7 GFLOP/s, 32 rows 17.6,
- * 16 rows 15.6, the plain kernel 5.1), 16 lanes along N. On a CPU adapter, large products take
- * 64x16 tiles on one 8-lane subgroup: each B load feeds 64 rows and each shared A load 128
- * columns, which beats the spills of so many accumulators (lavapipe, GLASS's GAS shapes and
- * 1024^3: 25-27 -> 32-37 GFLOP/s), at ~5 s of LLVM per pipeline instead of ~0.5 s, once per
- * machine (Mesa's shader cache).
+ * The default where the device has subgroups and both operands have vec4 layouts: 32 rows x 4
+ * columns per lane, 16 lanes along N, from 64 rows up; 16 x 4 on 8 lanes below. Measured on
+ * lavapipe (interleaved rounds, medians of 4-6), 32 x 4 against the 64 x 4 tile earlier sessions
+ * chose for M >= 512: 1024^3 33 vs 24 GFLOP/s, 2048^3 32 vs 25, GLASS's GAS shapes 35-38 vs
+ * 25-26, the paper preset's 10368x1536x1024 46 vs 33; a 64 x 16 tile on one 8-lane subgroup was
+ * close (29-37) but took ~5 s of LLVM per pipeline against ~0.5 s.
  */
-export function defaultSgVariant(M: number, N: number, cpu: boolean): MatmulVariant {
-  if (cpu && M >= 512 && N >= 128) return MATMUL_VARIANTS['sg.t64x16.wg8'];
-  return MATMUL_VARIANTS[M >= 512 ? 'sg.t64x4.wg16' : M >= 64 ? 'sg.t32x4.wg16' : 'sg.t16x4.wg8'];
+export function defaultSgVariant(M: number): MatmulVariant {
+  return MATMUL_VARIANTS[M >= 64 ? 'sg.t32x4.wg16' : 'sg.t16x4.wg8'];
 }
 
 export function variantByName(name: string): MatmulVariant {

@@ -21,8 +21,7 @@ const ref = cpuMatmul(A, B, 1, false, false, M, N, K);
 for (const [name, v] of Object.entries(MATMUL_VARIANTS)) {
   if (!v.sg) continue;
   setMatmulVariant(name);
-  // the largest tiles take seconds of LLVM per layout at 16 lanes: one layout for those
-  for (const col of (v.tm ?? 0) * (v.tnv ?? 1) >= 256 ? [false] : [false, true]) {
+  for (const col of [false, true]) {
     await E.tidyAsync(async () => {
       const a = col ? E.tensor(transposeData(A, M, K), { shape: [K, M] }).T : E.tensor(A, { shape: [M, K] });
       const b = col ? E.tensor(transposeData(B, K, N), { shape: [N, K] }).T : E.tensor(B, { shape: [K, N] });
