@@ -1,7 +1,8 @@
 // engine/nn and ops/batchnorm: F.batch_norm fixtures (train/eval forward, gradients, running
-// stats) and finite-difference checks, Module state dicts (torch key names, strict loading
-// errors, CPU tensors, in-place copies), train()/eval() switching of BatchNorm, layer defaults,
-// and torch.nn.init's fan/gain rules and distributions (test/fixtures/gen/nn.py).
+// stats; also followed by F.leaky_relu for the fused negativeSlope) and finite-difference checks,
+// Module state dicts (torch key names, strict loading errors, CPU tensors, in-place copies),
+// train()/eval() switching of BatchNorm, layer defaults, and torch.nn.init's fan/gain rules and
+// distributions (test/fixtures/gen/nn.py).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
@@ -31,6 +32,10 @@ const ops: Record<string, OpFn> = {
   bn_train_nostats: ([x, w, b], a) => E.batchNorm(x, null, null, w, b, bnOpts(true, a)),
   bn_eval: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, bnOpts(false, a)), rm, rv],
   bn_eval_noaffine: ([x, rm, rv], a) => [E.batchNorm(x, rm, rv, null, null, bnOpts(false, a)), rm, rv],
+  // the fused LeakyReLU against F.leaky_relu(F.batch_norm(...))
+  bn_train_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope }), rm, rv],
+  bn_train_nostats_leaky: ([x, w, b], a) => E.batchNorm(x, null, null, w, b, { ...bnOpts(true, a), negativeSlope: a.slope }),
+  bn_eval_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(false, a), negativeSlope: a.slope }), rm, rv],
 };
 const cases = suite('batch_norm vs torch');
 cases.before(before);
