@@ -24,7 +24,8 @@ export interface DeviceInfo {
   driver: string;
   /**
    * A CPU implementation (Mesa lavapipe, SwiftShader): Dawn's fallback adapter, or 'software'
-   * architecture. Kernels pick CPU-tuned defaults there (one lane is a SIMD lane of a core).
+   * architecture. The autotuner keeps to its short shape list there (the GPU list's 4096^3 and
+   * paper-preset shapes would take minutes per variant on a CPU).
    */
   cpu: boolean;
   features: string[];
