@@ -256,7 +256,7 @@ async function suiteGlass(): Promise<void> {
       const p = new E.Profiler();
       await p.begin();
       E.tidy(step);
-      console.log(E.formatProfile(await p.end(), 15));
+      console.log(E.formatProfile(await p.end(), 15, { shapes: true }));
     }
     for (const t of [emb, ...taps, ...tapsAug]) t.dispose();
     glass.dispose();

@@ -26,6 +26,11 @@ export interface ProfileReport {
   mode: 'timestamp-query' | 'cpu-sync';
   wallMs: number;
   kernels: KernelTime[];
+  /**
+   * The same times by kernel name and the detail its op gave the dispatch (matmul, conv and
+   * gemv give their problem shape: `matmul 6272x384x256`); kernels without detail as above.
+   */
+  byShape: KernelTime[];
   dispatches: number;
   submits: number;
   /** pipelines created during the span and the CPU time their creation took */
@@ -42,10 +47,12 @@ const MAX_QUERIES = 2 * 1024;
 interface Dispatched {
   name: string;
   created: boolean;
+  detail?: string;
 }
 
 export class Profiler {
   private times = new Map<string, KernelTime>();
+  private detailed = new Map<string, KernelTime>();
   private pending: Promise<void>[] = [];
   private querySet: GPUQuerySet | null = null;
   private names: Dispatched[] = [];
@@ -67,6 +74,7 @@ export class Profiler {
   async begin(): Promise<void> {
     await sync();
     this.times.clear();
+    this.detailed.clear();
     this.start = { wall: performance.now(), stats: runtimeStats(), pool: poolStats() };
     resetPeak();
     this.savedBatch = maxBatch;
@@ -74,7 +82,7 @@ export class Profiler {
       this.querySet = device().createQuerySet({ type: 'timestamp', count: MAX_QUERIES });
       setMaxBatch(Math.min(maxBatch, MAX_QUERIES / 2));
       setDispatchHook({
-        passFor: (k, created) => this.passFor(k, created),
+        passFor: (k, created, detail) => this.passFor(k, created, detail),
         beforeSubmit: (enc) => this.resolve(enc),
         afterSubmit: () => this.collect(),
       });
@@ -83,8 +91,8 @@ export class Profiler {
       setMaxBatch(1);
       this.lastCpu = performance.now();
       setDispatchHook({
-        passFor: (k, created) => {
-          this.names.push({ name: k.name, created });
+        passFor: (k, created, detail) => {
+          this.names.push({ name: k.name, created, detail });
           return {};
         },
         beforeSubmit: () => {},
@@ -102,9 +110,9 @@ export class Profiler {
     }
   }
 
-  private passFor(k: Kernel, created: boolean): GPUComputePassDescriptor {
+  private passFor(k: Kernel, created: boolean, detail: string | undefined): GPUComputePassDescriptor {
     const i = this.names.length;
-    this.names.push({ name: k.name, created });
+    this.names.push({ name: k.name, created, detail });
     return { timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
@@ -144,15 +152,9 @@ export class Profiler {
   }
 
   private add(d: Dispatched, ms: number): void {
-    const e = this.times.get(d.name) ?? { name: d.name, calls: 0, ms: 0, firstCalls: 0, firstMs: 0 };
     ms = Math.max(ms, 0);
-    e.calls++;
-    e.ms += ms;
-    if (d.created) {
-      e.firstCalls++;
-      e.firstMs += ms;
-    }
-    this.times.set(d.name, e);
+    accumulate(this.times, d.name, d.created, ms);
+    accumulate(this.detailed, d.detail ? `${d.name} ${d.detail}` : d.name, d.created, ms);
   }
 
   async end(): Promise<ProfileReport> {
@@ -173,6 +175,7 @@ export class Profiler {
       mode: this.mode,
       wallMs: performance.now() - this.start.wall,
       kernels: [...this.times.values()].sort((a, b) => b.ms - a.ms),
+      byShape: [...this.detailed.values()].sort((a, b) => b.ms - a.ms),
       dispatches: s.dispatches - this.start.stats.dispatches,
       submits: s.submits - this.start.stats.submits,
       pipelinesCreated: dm,
@@ -184,6 +187,17 @@ export class Profiler {
   }
 }
 
+function accumulate(m: Map<string, KernelTime>, name: string, created: boolean, ms: number): void {
+  const e = m.get(name) ?? { name, calls: 0, ms: 0, firstCalls: 0, firstMs: 0 };
+  e.calls++;
+  e.ms += ms;
+  if (created) {
+    e.firstCalls++;
+    e.firstMs += ms;
+  }
+  m.set(name, e);
+}
+
 /** Mean time of a kernel's dispatches other than first ones (all of them if there are no others). */
 export function steadyMsPerCall(k: KernelTime): number {
   return k.calls > k.firstCalls ? (k.ms - k.firstMs) / (k.calls - k.firstCalls) : k.ms / k.calls;
@@ -192,8 +206,9 @@ export function steadyMsPerCall(k: KernelTime): number {
 /**
  * A top-N table of a profile, ranked by time without first dispatches. `ms` and `%` count every
  * dispatch; `ms/call` leaves first dispatches out; `1st ms` is their time (compile + run).
+ * `shapes`: a second table of the top-N kernels by name and problem shape.
  */
-export function formatProfile(r: ProfileReport, top = 15): string {
+export function formatProfile(r: ProfileReport, top = 15, opts: { shapes?: boolean } = {}): string {
   const total = r.kernels.reduce((a, k) => a + k.ms, 0);
   const first = r.kernels.reduce((a, k) => a + k.firstMs, 0);
   const lines = [
@@ -202,12 +217,19 @@ export function formatProfile(r: ProfileReport, top = 15): string {
   ];
   if (r.pipelinesCreated > 0)
     lines.push(`${r.pipelinesCreated} pipelines created (${r.pipelineCreateMs.toFixed(0)} ms CPU); their first dispatches took ${first.toFixed(0)} ms (compile on lazy drivers such as lavapipe)`);
-  lines.push(`${'kernel'.padEnd(34)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}`);
-  const ranked = [...r.kernels].sort((a, b) => b.ms - b.firstMs - (a.ms - a.firstMs));
+  lines.push(...table('kernel', r.kernels, top, total));
+  if (opts.shapes && r.byShape.some((k) => !r.kernels.some((n) => n.name === k.name))) lines.push('', ...table('kernel and shape', r.byShape, top, total));
+  return lines.join('\n');
+}
+
+function table(title: string, rows: KernelTime[], top: number, total: number): string[] {
+  const w = Math.max(34, ...rows.slice(0, top).map((k) => k.name.length + 2));
+  const lines = [`${title.padEnd(w)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}`];
+  const ranked = [...rows].sort((a, b) => b.ms - b.firstMs - (a.ms - a.firstMs));
   for (const k of ranked.slice(0, top))
     lines.push(
-      `${k.name.padEnd(34)}${String(k.calls).padStart(8)}${k.ms.toFixed(1).padStart(10)}${((100 * k.ms) / (total || 1)).toFixed(1).padStart(7)}` +
+      `${k.name.padEnd(w)}${String(k.calls).padStart(8)}${k.ms.toFixed(1).padStart(10)}${((100 * k.ms) / (total || 1)).toFixed(1).padStart(7)}` +
         `${steadyMsPerCall(k).toFixed(3).padStart(10)}${(k.firstCalls ? k.firstMs.toFixed(1) : '').padStart(10)}`,
     );
-  return lines.join('\n');
+  return lines;
 }

@@ -45,7 +45,7 @@ export interface DispatchHook {
    * Descriptor of the pass that will hold exactly this dispatch. `created`: the dispatch is the
    * first of a pipeline made for it (lazy drivers such as lavapipe compile it then).
    */
-  passFor(kernel: Kernel, created: boolean): GPUComputePassDescriptor;
+  passFor(kernel: Kernel, created: boolean, detail: string | undefined): GPUComputePassDescriptor;
   /** Before finish(): resolve the batch's queries into a readable buffer. */
   beforeSubmit(encoder: GPUCommandEncoder): void;
   /** After submit(): read the resolved timestamps back (asynchronously). */
@@ -92,10 +92,10 @@ function beginBatch(dev: GPUDevice): void {
   arenaUsed = 0;
 }
 
-function ensurePass(k: Kernel, created: boolean): GPUComputePassEncoder {
+function ensurePass(k: Kernel, created: boolean, detail: string | undefined): GPUComputePassEncoder {
   if (hook) {
     endPass();
-    pass = encoder!.beginComputePass(hook.passFor(k, created));
+    pass = encoder!.beginComputePass(hook.passFor(k, created, detail));
   } else if (!pass) pass = encoder!.beginComputePass();
   return pass;
 }
@@ -126,7 +126,11 @@ type Workgroups = [number, number?, number?];
  * Records one dispatch. `buffers` bind to 1..n in order (0 is the uniform slot when `params` is
  * given; a null entry skips its binding). Params are 32-bit words (build them with `Params`).
  */
-export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups): void {
+/**
+ * Records one dispatch of `k`. `detail` (e.g. the problem shape) only labels the dispatch for
+ * the profiler, which can aggregate by kernel name and detail.
+ */
+export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups, detail?: string): void {
   const dev = device();
   if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
   const limit = dev.limits.maxComputeWorkgroupsPerDimension;
@@ -153,7 +157,7 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
   // null leaves a binding out (variants of a kernel that do not declare it)
   buffers.forEach((b, i) => b && entries.push({ binding: i + 1, resource: { buffer: b } }));
   const bg = dev.createBindGroup({ label: k.name, layout, entries });
-  const p = ensurePass(k, created);
+  const p = ensurePass(k, created, detail);
   p.setPipeline(pipeline);
   p.setBindGroup(0, bg);
   p.dispatchWorkgroups(wg[0], wg[1] ?? 1, wg[2] ?? 1);

@@ -248,7 +248,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           return glass.trainIteration(embTrue, embAug, b.masksS!);
         });
         const st = await Glass.readStats(statsT);
-        if (prof) log(E.formatProfile(await prof.end(), 20));
+        if (prof) log(E.formatProfile(await prof.end(), 20, { shapes: true }));
         iterSeconds += (Date.now() - ti) / 1000;
         iterations++;
         acc.push(st);

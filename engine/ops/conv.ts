@@ -221,6 +221,7 @@ function checkGrid(op: string, wg: [number, number, number]): void {
 
 /** Runs a problem's forward convolution; returns [N, Cout, OH, OW]. */
 function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): Tensor {
+  const detail = problemDetail(P);
   const out = Tensor.empty([P.N, P.Cout, P.OH, P.OW], 'f32');
   if (out.size === 0) return out;
   const T = tuning;
@@ -244,7 +245,7 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): 
     const Wp4 = xp.Wp / 4;
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, coTiles, tilesW, P.G, P.KH, P.sy * Wp4, P.dy * Wp4, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg }), bufs, prm.build(), grid);
+    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg }), bufs, prm.build(), grid, detail);
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   } else {
@@ -268,12 +269,18 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): 
     const Wp4 = xp.Wp / 4;
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, tilesW, tilesH, P.G, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(directKernel({ ...cfg, wg, outVec }), bufs, prm.build(), grid);
+    dispatch(directKernel({ ...cfg, wg, outVec }), bufs, prm.build(), grid, detail);
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   }
   if (b && b !== bias) b.dispose();
   return out;
+}
+
+/** Profiler label of a problem: input, output channels, kernel, stride (and dilation, groups, zero insertion). */
+function problemDetail(P: Problem): string {
+  const extra = [P.dy > 1 || P.dx > 1 ? ` d${P.dy}x${P.dx}` : '', P.G > 1 ? ` g${P.G}` : '', P.siy > 1 || P.six > 1 ? ` up${P.siy}x${P.six}` : ''].join('');
+  return `${P.N}x${P.Cin}x${P.H}x${P.W}->${P.Cout} k${P.KH}x${P.KW} s${P.sy}x${P.sx}${extra}`;
 }
 
 /** Channel tile: the smallest of 4, 8, 16, ... that covers n, capped at `max`. */
@@ -354,7 +361,8 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
   const prm = new Params().u32(g.Cin_g, g.Cout_g, g.Cin, g.Cout, g.OH, OWp4, xp.Hp * Wp4, Wp4, g.sy * Wp4, g.dy * Wp4, g.G, per, rows, direct ? lanes : nCb, xp.off4, dyp.off4);
   const grid: [number, number, number] = [gridXY[0], gridXY[1], direct ? S : S * g.G];
   checkGrid('conv2d backward (weight)', grid);
-  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid);
+  const detail = `${g.N}x${g.Cin}x${g.H}x${g.W}->${g.Cout} k${g.KH}x${g.KW} s${g.sy}x${g.sx}${g.G > 1 ? ` g${g.G}` : ''}`;
+  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid, detail);
   if (xp.temp) xp.t.dispose();
   if (dyp.temp) dyp.t.dispose();
   if (S === 1 || total === 0) return part;

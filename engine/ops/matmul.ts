@@ -91,10 +91,12 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   for (let i = 0; i < 3; i++) p.u32(as[i] ?? 0);
   for (let i = 0; i < 3; i++) p.u32(bbs[i] ?? 0);
   p.u32(bias?.offset ?? 0);
+  // profiler label: [batch x] M x K x N and how A and B are laid out
+  const detail = `${batch > 1 ? `${batch}x ` : ''}${M}x${K}x${N} ${la}/${lb}`;
   if (N === 1 && !variantOverride && M <= 65535 * GEMV_WG) {
     // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
     const vec = la === 'row' && lb === 'col';
-    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length }), bufs, p.build(), [Math.ceil(M / GEMV_WG), 1, batch]);
+    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length }), bufs, p.build(), [Math.ceil(M / GEMV_WG), 1, batch], detail);
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
@@ -109,7 +111,7 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   const kernel = variant.sg
     ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn: 4 * (variant.tnv ?? 1), wg: variant.wgx, sg: Math.min(sg, variant.wgx) })
     : matmulKernel(cfg);
-  dispatch(kernel, bufs, p.build(), wg);
+  dispatch(kernel, bufs, p.build(), wg, detail);
   return out;
 }
 

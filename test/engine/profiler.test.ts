@@ -86,6 +86,38 @@ for (const mode of modes) {
     y.dispose();
   });
 }
+for (const mode of modes) {
+  t(`${mode}: by kernel and shape (matmul and conv2d label their dispatches)`, async () => {
+    if (mode === 'timestamp-query' && !hasFeature('timestamp-query')) return;
+    const a = E.keep(E.randn([24, 16])), b = E.keep(E.randn([16, 8])), c = E.keep(E.randn([40, 16]));
+    const x = E.keep(E.randn([1, 3, 8, 8])), w = E.keep(E.randn([4, 3, 3, 3]));
+    E.tidy(() => void [E.matmul(a, b), E.matmul(c, b), E.conv2d(x, w, null, { padding: 1 })]);
+    await E.sync();
+    const p = new E.Profiler({ mode });
+    await p.begin();
+    E.tidy(() => {
+      E.matmul(a, b);
+      E.matmul(a, b);
+      E.matmul(c, b);
+      E.matmul(E.transpose(b, 0, 1), E.transpose(a, 0, 1)); // [8, 16] @ [16, 24], both column-major
+      E.conv2d(x, w, null, { padding: 1 });
+    });
+    const r = await p.end();
+    const mm = r.kernels.find((k) => k.name === 'matmul')!;
+    const calls = Object.fromEntries(r.byShape.map((k) => [k.name, k.calls]));
+    assert.is(calls['matmul 24x16x8 row/col'] ?? calls['matmul 24x16x8 row/row'], 2, JSON.stringify(calls));
+    assert.is(calls['matmul 40x16x8 row/col'] ?? calls['matmul 40x16x8 row/row'], 1, JSON.stringify(calls));
+    assert.ok(Object.keys(calls).some((k) => /^matmul 8x16x24 col\//.test(k)), JSON.stringify(calls));
+    assert.ok(Object.keys(calls).some((k) => /^conv2d\.\w+ 1x3x8x8->4 k3x3 s1x1$/.test(k)), JSON.stringify(calls));
+    // the shape rows add up to the kernel's row
+    const parts = r.byShape.filter((k) => k.name.startsWith('matmul '));
+    assert.is(parts.reduce((s, k) => s + k.calls, 0), mm.calls);
+    assert.ok(Math.abs(parts.reduce((s, k) => s + k.ms, 0) - mm.ms) < 1e-6 * Math.max(1, mm.ms));
+    assert.match(E.formatProfile(r, 15, { shapes: true }), /^kernel and shape\s+calls/m);
+    assert.not.match(E.formatProfile(r), /kernel and shape/);
+    for (const t of [a, b, c, x, w]) t.dispose();
+  });
+}
 t('asking for timestamps where the adapter has none is an error', () => {
   if (hasFeature('timestamp-query')) return;
   assert.throws(() => new E.Profiler({ mode: 'timestamp-query' }), /timestamp-query feature/);
