@@ -186,9 +186,33 @@ export class Glass {
       const hTrue = split ? this.discriminator.firstLinear(trueF) : null;
       const dsc = (g: E.Tensor) =>
         split ? this.discriminator.forwardFromFirstLinear(E.cat([hTrue!, this.discriminator.firstLinear(g)])) : this.discriminator.forward(E.cat([trueF, g]));
+      // Ascent steps need only d(gaus_loss)/d(gaus): with one hidden block the true rows only
+      // feed the BatchNorm statistics, so they are not normalised, scored or differentiated
+      // (the statistics and running-stat updates are the reference's, over both halves).
+      const ascentOnly = cfg.dscLayers === 2 && cfg.mining !== 0;
+      // one gradient-ascent step on gaus; every fifth projected back into the annulus
+      const ascend = (step: number, g: E.Tensor | null) => {
+        const project = (step + 1) % 5 === 0;
+        const upd = gasUpdatePre(gaus, {
+          grad: g,
+          stepSize: 0.001,
+          anchor: project ? (hyper ? center : trueF) : null,
+          radius: project && hyper ? rT : null,
+          loFactor: hyper ? 1 : 0.5,
+          hiFactor: hyper ? 2 : 1.0,
+          keepPre: project && step + 1 === lastProj,
+        });
+        const rg = upd.pre ? E.noGrad(() => E.quantile(E.norm(E.sub(upd.pre!, center), 1), cfg.radius)) : null;
+        return { done: false as const, gaus: upd.y, rg };
+      };
       for (let step = 0; step <= cfg.step; step++) {
         type StepResult = { done: true; bce: E.Tensor; ts: E.Tensor; gs: E.Tensor; rg?: E.Tensor | null } | { done: false; gaus: E.Tensor; rg: E.Tensor | null };
         const res = E.tidy((): StepResult => {
+          if (ascentOnly && step < cfg.step) {
+            const gs = this.discriminator.scoresWithContext(hTrue!, this.discriminator.firstLinear(gaus));
+            const [g] = E.grad(E.binaryCrossEntropy(gs, onesN), [gaus]);
+            return ascend(step, g);
+          }
           const scores = dsc(gaus);
           const ts = E.slice(scores, 0, 0, N);
           const gs = E.slice(scores, 0, N, 2 * N);
@@ -200,18 +224,7 @@ export class Glass {
             return { done: true as const, bce: E.add(trueLoss, gausLoss), ts, gs, rg };
           }
           const [g] = E.grad(gausLoss, [gaus]);
-          const project = (step + 1) % 5 === 0;
-          const upd = gasUpdatePre(gaus, {
-            grad: g,
-            stepSize: 0.001,
-            anchor: project ? (hyper ? center : trueF) : null,
-            radius: project && hyper ? rT : null,
-            loFactor: hyper ? 1 : 0.5,
-            hiFactor: hyper ? 2 : 1.0,
-            keepPre: project && step + 1 === lastProj,
-          });
-          const rg = upd.pre ? E.noGrad(() => E.quantile(E.norm(E.sub(upd.pre!, center), 1), cfg.radius)) : null;
-          return { done: false as const, gaus: upd.y, rg };
+          return ascend(step, g);
         });
         if (res.rg) {
           rG.dispose();

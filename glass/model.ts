@@ -76,6 +76,21 @@ export class Discriminator extends Module {
     return this.tail.forward(y);
   }
 
+  /**
+   * The scores of the rows of `h` in forward(cat([true, fake])), given the first Linear applied to
+   * each part (hTrue, h): BatchNorm takes its statistics (and running update) over both parts, but
+   * only h's rows are normalised, scored and differentiated. With one hidden block the true rows'
+   * scores feed nothing else, so this is the whole of what GLASS's gradient ascent needs.
+   */
+  scoresWithContext(hTrue: E.Tensor, h: E.Tensor): E.Tensor {
+    const block = this.firstBlock();
+    if (this.body.order.length !== 1) throw new Error('Discriminator.scoresWithContext: needs exactly one hidden block (dsc_layers 2)');
+    const [, bn, act] = block.layers;
+    if (block.layers.length !== 3 || !(bn instanceof E.nn.BatchNorm1d) || !(act instanceof E.nn.LeakyReLU))
+      throw new Error('Discriminator.scoresWithContext: expected the block Linear, BatchNorm1d, LeakyReLU');
+    return this.tail.forward(bn.forwardActivated(h, act.negativeSlope, hTrue));
+  }
+
   private firstBlock(): E.nn.Sequential {
     const b = this.body.child('block1');
     if (!b) throw new Error('Discriminator: no hidden block (dsc_layers must be >= 2 to split the first Linear)');

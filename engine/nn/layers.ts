@@ -152,8 +152,10 @@ abstract class BatchNormBase extends Module {
   /**
    * forward(x) followed by LeakyReLU(negativeSlope) in the same kernels (null: none); the same
    * values and gradients as the two modules in a row. Sequential uses it for such pairs.
+   * `statsWith`: rows that join the batch statistics without output or gradient (batchNorm's
+   * option): forward(cat([statsWith, x]))[M:] in training mode.
    */
-  forwardActivated(x: Tensor, negativeSlope: number | null): Tensor {
+  forwardActivated(x: Tensor, negativeSlope: number | null, statsWith: Tensor | null = null): Tensor {
     this.checkInput(x);
     if (x.shape[1] !== this.numFeatures)
       throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
@@ -167,6 +169,7 @@ abstract class BatchNormBase extends Module {
       eps: this.eps,
       numBatchesTracked: nbt,
       negativeSlope,
+      statsWith,
     });
   }
 }

@@ -43,6 +43,14 @@ export interface BatchNormOptions {
    * values and gradients as leakyRelu(batchNorm(...)), one pass fewer each way. >= 0.
    */
   negativeSlope?: number | null;
+  /**
+   * Rows [M, C, ...] that join the batch statistics (and the running update) but get no output
+   * and no gradient: the result is batchNorm(cat([statsWith, x]))[M:], and x's gradient is that
+   * function's exact gradient, without the normalise and backward passes over statsWith's rows.
+   * GLASS's gradient ascent normalises true and synthetic features together but differentiates
+   * only the synthetic half. Training only (eval mode uses running statistics: ignored).
+   */
+  statsWith?: Tensor | null;
 }
 
 /**
@@ -104,8 +112,6 @@ export function batchNorm(
   if ((runningMean === null) !== (runningVar === null))
     throw new Error('batchNorm: give both runningMean and runningVar, or neither');
   if (!training && !runningMean) throw new Error('batchNorm: running statistics are required in eval mode (training: false)');
-  if (training && R <= 1)
-    throw new Error(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
   const slope = opts.negativeSlope ?? null;
   if (slope !== null && !(slope >= 0 && Number.isFinite(slope)))
     throw new Error(`batchNorm: negativeSlope must be a finite number >= 0 (the fused LeakyReLU reads signs from its output), got ${slope}`);
@@ -114,29 +120,47 @@ export function batchNorm(
   if (training && runningMean && momentum === null && (!nbt || nbt.dtype !== 'i32' || nbt.size !== 1))
     throw new Error('batchNorm: momentum null (cumulative average) needs numBatchesTracked, an i32 tensor with one element');
 
+  const extra = training ? (opts.statsWith ?? null) : null;
+  if (extra) {
+    extra.assertLive('batchNorm statsWith');
+    if (extra.dtype !== 'f32' || extra.rank !== x.rank || extra.shape.some((d, i) => i > 0 && d !== x.shape[i]))
+      throw new Error(`batchNorm: statsWith must be f32 [M, ${x.shape.slice(1).join(', ')}] like the input ${fmt(x.shape)}, got ${extra.dtype} ${fmt(extra.shape)}`);
+  }
+  const R2 = extra ? numel(extra.shape) / C : 0; // rows of statsWith in the statistics
+  if (training && R + R2 <= 1)
+    throw new Error(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}${extra ? ` and statsWith ${fmt(extra.shape)}` : ''}`);
   const xc = noGrad(() => contiguous(x));
+  const ec = extra ? noGrad(() => contiguous(extra)) : null;
   const stats = Tensor.empty([2, C], 'f32'); // row 0: mean, row 1: 1 / sqrt(var + eps)
-  const layout = layoutFor(C, S, [xc], [weight, bias]);
+  const layout = layoutFor(C, S, ec ? [xc, ec] : [xc], [weight, bias]);
   const v = layout === 'scalar' ? 1 : 4; // offsets and sizes below are in units of the layout's element
   if (training) {
-    const { K, chunk } = chunking(C, R, layout);
-    const part = Tensor.empty([C * K * 2], 'f32');
-    const pp = new Params().u32(C, S, R, K, chunk, xc.offset / v).build();
-    dispatch(bnStatsPartialKernel(layout), [xc.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)));
+    const partials = (t: Tensor, rows: number) => {
+      const { K, chunk } = chunking(C, rows, layout);
+      const part = Tensor.empty([C * K * 2], 'f32');
+      const pp = new Params().u32(C, S, rows, K, chunk, t.offset / v).build();
+      dispatch(bnStatsPartialKernel(layout), [t.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)));
+      return { part, K, chunk };
+    };
+    const a = partials(xc, R);
+    const b = ec && R2 > 0 ? partials(ec, R2) : null;
     const update = runningMean !== null;
     const cumulative = update && momentum === null;
-    const bufs = [part.buffer, stats.buffer];
-    const p = new Params().u32(C, K, chunk, R).f32(eps, momentum ?? 0);
+    const bufs: (GPUBuffer | null)[] = [a.part.buffer, stats.buffer, null, null, null];
+    const p = new Params().u32(C, a.K, a.chunk, R).f32(eps, momentum ?? 0);
+    p.u32(runningMean?.offset ?? 0, runningMean?.strides[0] ?? 0, runningVar?.offset ?? 0, runningVar?.strides[0] ?? 0, nbt?.offset ?? 0);
     if (update) {
-      bufs.push(runningMean!.buffer, runningVar!.buffer);
-      p.u32(runningMean!.offset, runningMean!.strides[0], runningVar!.offset, runningVar!.strides[0]);
-      if (cumulative) {
-        bufs.push(nbt!.buffer);
-        p.u32(nbt!.offset);
-      }
+      bufs[2] = runningMean!.buffer;
+      bufs[3] = runningVar!.buffer;
+      if (cumulative) bufs[4] = nbt!.buffer;
     }
-    dispatch(bnStatsFinalKernel(update, cumulative), bufs, p.build(), grid1d(C));
-    part.dispose();
+    if (b) {
+      bufs.push(b.part.buffer);
+      p.u32(b.K, b.chunk, R2);
+    }
+    dispatch(bnStatsFinalKernel(update, cumulative, b !== null), bufs, p.build(), grid1d(C));
+    a.part.dispose();
+    b?.part.dispose();
   } else {
     const p = new Params().u32(C).f32(eps).u32(runningMean!.offset, runningMean!.strides[0], runningVar!.offset, runningVar!.strides[0]);
     dispatch(bnStatsRunningKernel(), [runningMean!.buffer, runningVar!.buffer, stats.buffer], p.build(), grid1d(C));
@@ -164,17 +188,19 @@ export function batchNorm(
     act ? 'batchNorm+leakyRelu' : 'batchNorm',
     inputs,
     (g, needs, saved) =>
-      batchNormBackward(g, needs, saved[0], saved[1], weight ? saved[2] : null, training, bias !== null, act ? { z: saved[saved.length - 1], slope: slope! } : null),
+      batchNormBackward(g, needs, saved[0], saved[1], weight ? saved[2] : null, training, bias !== null, act ? { z: saved[saved.length - 1], slope: slope! } : null, R + R2),
     save,
   );
   stats.dispose();
   if (xc !== x) xc.dispose();
+  if (ec && ec !== extra) ec.dispose();
   return res;
 }
 
 /**
  * Gradients for [x, weight?, bias?] (the recorded inputs) of the normalisation; `act`: the fused
  * LeakyReLU's output z and slope, whose gradient the kernels apply to g as they read it.
+ * `rStats`: rows in the batch statistics (x's own plus statsWith's, whose g is zero).
  */
 function batchNormBackward(
   g: Tensor,
@@ -185,6 +211,7 @@ function batchNormBackward(
   training: boolean,
   hasBias: boolean,
   act: { z: Tensor; slope: number } | null,
+  rStats: number,
 ): (Tensor | null)[] {
   const C = x.shape[1];
   const S = numel(x.shape.slice(2));
@@ -218,7 +245,7 @@ function batchNormBackward(
     bufs.push(dx.buffer);
     const av = layout === 'c4' ? 4 : 1;
     const p = new Params()
-      .u32(dx.size / v, C, S, R, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (z?.offset ?? 0) / v)
+      .u32(dx.size / v, C, S, rStats, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (z?.offset ?? 0) / v)
       .f32(act?.slope ?? 0)
       .build();
     if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)));

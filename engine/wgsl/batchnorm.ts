@@ -96,31 +96,38 @@ ${main1d()}
  * Combines the partials of each channel: stats[c] = mean, stats[C + c] = 1 / sqrt(var + eps)
  * (biased var) and, with `update`, the in-place running-stat update with the unbiased var.
  * `cumulative`: the factor is 1 / numBatchesTracked read from an i32 buffer (momentum = None).
- * Params: C, K, chunk, R, eps, momentum, rmOff, rmStride, rvOff, rvStride, nbtOff.
+ * `two`: a second partials buffer (rows of another tensor that join the statistics) is merged too.
+ * Params: C, K, chunk, R, eps, momentum, rmOff, rmStride, rvOff, rvStride, nbtOff, then with
+ * `two` K2, chunk2, R2 of the second buffer (R counts the first buffer's rows).
  */
-export function bnStatsFinalKernel(update: boolean, cumulative: boolean): Kernel {
+export function bnStatsFinalKernel(update: boolean, cumulative: boolean, two = false): Kernel {
   const bindings = [storage(1, 'part', 'f32'), storage(2, 'stats', 'f32', true)];
   if (update) bindings.push(storage(3, 'rm', 'f32', true), storage(4, 'rv', 'f32', true));
   if (update && cumulative) bindings.push(storage(5, 'nbt', 'i32'));
+  if (two) bindings.push(storage(6, 'part2', 'f32'));
   const factor = cumulative ? `1.0 / f32(max(nbt[${pu(10)}], 1))` : pf(5);
-  return {
-    name: 'batchnorm.combine',
-    key: `bn:final:${update}:${cumulative}`,
-    code: () => `${PARAMS_DECL}
-${bindings.join('\n')}
-${main1d()}
-  let C = ${pu(0)}; let K = ${pu(1)}; let chunk = ${pu(2)}; let R = ${pu(3)};
-  if (gi >= C) { return; }
-  var cnt = 0.0; var mean = 0.0; var m2 = 0.0;
-  for (var k = 0u; k < K; k++) {
-    let nb = f32(min(R, (k + 1u) * chunk) - k * chunk);
-    let mb = part[(gi * K + k) * 2u];
+  // Chan's merge of one buffer's (mean, M2) partials into (cnt, mean, m2)
+  const merge = (buf: string, K: string, chunk: string, R: string) => `for (var k = 0u; k < ${K}; k++) {
+    let nb = f32(min(${R}, (k + 1u) * ${chunk}) - k * ${chunk});
+    let mb = ${buf}[(gi * ${K} + k) * 2u];
     let tot = cnt + nb;
     let d = mb - mean;
     mean = mean + d * (nb / tot);
-    m2 = m2 + part[(gi * K + k) * 2u + 1u] + d * d * (cnt * nb / tot);
+    m2 = m2 + ${buf}[(gi * ${K} + k) * 2u + 1u] + d * d * (cnt * nb / tot);
     cnt = tot;
-  }
+  }`;
+  return {
+    name: 'batchnorm.combine',
+    key: `bn:final:${update}:${cumulative}:${two}`,
+    code: () => `${PARAMS_DECL}
+${bindings.join('\n')}
+${main1d()}
+  let C = ${pu(0)}; let K = ${pu(1)}; let chunk = ${pu(2)}; let R1 = ${pu(3)};
+  if (gi >= C) { return; }
+  var cnt = 0.0; var mean = 0.0; var m2 = 0.0;
+  ${merge('part', 'K', 'chunk', 'R1')}
+  ${two ? merge('part2', pu(11), pu(12), pu(13)) : ''}
+  let R = ${two ? `R1 + ${pu(13)}` : 'R1'};
   stats[gi] = mean;
   stats[C + gi] = 1.0 / sqrt(m2 / f32(R) + ${pf(4)});
   ${
@@ -315,7 +322,8 @@ ${main1d()}
 /**
  * Input gradient. Training: dx = w * invstd * (g - sum(g) / R - xhat * sum(g * xhat) / R);
  * eval: dx = g * w * invstd (the statistics are constants). With `act`, g is first taken through
- * the LeakyReLU's gradient (sign from z, the activated output).
+ * the LeakyReLU's gradient (sign from z, the activated output). R counts every row of the
+ * statistics (rows without output have g = 0 and add nothing to the sums).
  * Params: total (in layout elements), C, S, R, xOff, gOff, wOff, wStride, zOff, slope (f32).
  */
 export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar', act = false): Kernel {

@@ -110,6 +110,63 @@ lay('input and weight at unaligned offsets give what aligned copies give (scalar
 );
 lay.run();
 
+// ---- statsWith: rows that join the statistics but get no output or gradient ----
+const sw = suite('batchNorm statsWith');
+sw.before(before);
+// batchNorm(x, { statsWith: c }) against slice(batchNorm(cat([c, x])), 0, M): values, the input,
+// weight and bias gradients (upstream on x's rows only), running statistics; layouts c4, s4,
+// scalar and an unaligned input; fused LeakyReLU or not; chunked reductions (long inputs).
+sw('equals the slice of batchNorm over cat([statsWith, x]): layouts, slopes, running stats, gradients', () =>
+  E.tidyAsync(async () => {
+    const cases: [number[], number, number][] = [[[40, 8], 24, 0], [[3, 4, 2, 4], 2, 0], [[6, 3, 5], 3, 0], [[40, 8], 24, 1], [[300, 8], 600, 0]];
+    for (const [shape, M, offset] of cases)
+      for (const slope of [null, 0.2]) {
+        const n = shape.reduce((a, b) => a * b), C = shape[1];
+        const ctxShape = [M, ...shape.slice(1)];
+        const m = ctxShape.reduce((a, b) => a * b);
+        const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
+        const ctx = E.tensor(Float32Array.from({ length: m }, (_, i) => Math.cos(i * 0.11) * 3 + 0.5), { shape: ctxShape });
+        const make = () => ({
+          x: offset ? offsetView(data, shape, offset, true) : E.tensor(data, { shape }).requiresGrad_(),
+          w: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_(),
+          b: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_(),
+          rm: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), { shape: [C] }),
+          rv: E.tensor(Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i), { shape: [C] }),
+        });
+        const f = make(), u = make();
+        const label = `${shape} with ${M} rows, offset ${offset}, slope ${slope}`;
+        const yf = E.batchNorm(f.x, f.rm, f.rv, f.w, f.b, { training: true, negativeSlope: slope, statsWith: ctx });
+        const yu = E.slice(E.batchNorm(E.cat([ctx, u.x]), u.rm, u.rv, u.w, u.b, { training: true, negativeSlope: slope }), 0, M, M + shape[0]);
+        assert.equal(yf.shape, shape, label);
+        const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
+        E.sum(E.mul(yf, dy)).backward();
+        E.sum(E.mul(yu, dy)).backward();
+        assertClose(await yf.data(), await yu.data(), 1e-5, 1e-5, `y ${label}`);
+        assertClose(await f.x.grad!.data(), await u.x.grad!.data(), 1e-5, 1e-4, `dx ${label}`);
+        assertClose(await f.w.grad!.data(), await u.w.grad!.data(), 1e-4, 1e-4, `dw ${label}`);
+        assertClose(await f.b.grad!.data(), await u.b.grad!.data(), 1e-4, 1e-4, `db ${label}`);
+        assertClose(await f.rm.data(), await u.rm.data(), 1e-6, 1e-5, `running mean ${label}`);
+        assertClose(await f.rv.data(), await u.rv.data(), 1e-6, 1e-5, `running var ${label}`);
+        // the context moved the statistics: without it the output differs
+        const alone = await E.noGrad(() => E.batchNorm(E.tensor(data, { shape }), null, null, f.w, f.b, { training: true, negativeSlope: slope })).data();
+        const got = await yf.data();
+        assert.ok(got.some((v, i) => Math.abs(v - alone[i]) > 1e-3), `statsWith changed nothing: ${label}`);
+      }
+  }),
+);
+sw('finite-difference gradients with a context; a one-row input is allowed; wrong context shape throws', async () => {
+  const ctx = E.keep(E.tensor(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 2), { shape: [3, 8] }));
+  try {
+    await gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, statsWith: ctx }), [{ shape: [5, 8] }, { shape: [8] }, { shape: [8] }], { seed: 4 });
+    await gradcheck(([x, w]) => E.batchNorm(x, null, null, w, null, { training: true, statsWith: ctx, negativeSlope: 0.2 }), [{ shape: [1, 8] }, { shape: [8] }], { seed: 8, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
+    E.tidy(() => assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, statsWith: E.ones([2, 5]) }), /statsWith must be f32 \[M, 4\]/));
+    E.tidy(() => assert.throws(() => E.batchNorm(E.ones([1, 4]), null, null, null, null, { training: true, statsWith: E.ones([0, 4]) }), /more than 1 value per channel/));
+  } finally {
+    ctx.dispose();
+  }
+});
+sw.run();
+
 // ---- BatchNorm + LeakyReLU fused (negativeSlope) ----
 const fused = suite('batchNorm + LeakyReLU fused');
 fused.before(before);
