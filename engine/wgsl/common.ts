@@ -59,3 +59,17 @@ export function storeRows(o: { live: string; type: string; accs: string[]; rows:
     '  }',
   ];
 }
+
+/**
+ * WGSL `fn udivf(a, b, inv) -> u32`: floor(a / b) from an f32 reciprocal `inv` = 1 / b (computed
+ * on the host: `Math.fround(1 / b)`) and one correction step each way. Exact while a / b < 2^22
+ * and a + 2b < 2^32. Why: a u32 division by a runtime value is emulated per lane on CPU drivers
+ * (lavapipe: one scalar `div` per lane, ~15 cycles each), which made index arithmetic, not loads,
+ * the cost of gather kernels; this is a handful of vector instructions.
+ */
+export const UDIVF = `fn udivf(a: u32, b: u32, inv: f32) -> u32 {
+  var q = u32(f32(a) * inv);
+  q = select(q, q - 1u, q * b > a);
+  q = select(q, q + 1u, (q + 1u) * b <= a);
+  return q;
+}`;
