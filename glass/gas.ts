@@ -198,3 +198,56 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   if (!radius) one.dispose();
   return { y: res, pre };
 }
+
+/**
+ * One GAS step in the discriminator's hidden space (Glass.hiddenAscent), fused per row:
+ *   beta = stepSize / (sqrt(max(dh . q, 0)) + 1e-10),  h' = h + beta q,  acc' = acc + beta dh
+ * with q = dh @ W W^T, so dh . q = ||dh @ W||^2 = ||g||^2 and beta q is the step's move of
+ * h = gaus @ W^T + b. `acc` null starts the sum. Values only: the ascent is not differentiated.
+ */
+export function gasHiddenStep(h: E.Tensor, dh: E.Tensor, q: E.Tensor, acc: E.Tensor | null, stepSize = 0.001): { h: E.Tensor; acc: E.Tensor } {
+  if (h.rank !== 2) throw new Error(`gasHiddenStep: expected [N, H] hidden features, got [${h.shape}]`);
+  const [N, H] = h.shape;
+  const ins = [h, dh, q, ...(acc ? [acc] : [])].map((t) => E.contiguous(t));
+  ins.forEach((t, i) => {
+    if (t.rank !== 2 || t.shape[0] !== N || t.shape[1] !== H) throw new Error(`gasHiddenStep: operand ${i} [${t.shape}] does not match h [${N}, ${H}]`);
+  });
+  const vec = H % 4 === 0 && ins.every((t) => t.offset % 4 === 0);
+  const u = vec ? 4 : 1;
+  const hOut = E.Tensor.empty([N, H]);
+  const accOut = E.Tensor.empty([N, H]);
+  const p = new Params().u32(N, H / u, ...[0, 1, 2, 3].map((i) => (ins[i]?.offset ?? 0) / u)).f32(stepSize).build();
+  dispatch(hiddenStepKernel(acc !== null, vec), [...ins.map((t) => t.storage.buffer), ...(acc ? [] : [null]), hOut.storage.buffer, accOut.storage.buffer], p, [Math.ceil(N / WG)], `${N}x${H}`);
+  ins.forEach((t, i) => t !== [h, dh, q, acc][i] && t.dispose());
+  return { h: hOut, acc: accOut };
+}
+
+function hiddenStepKernel(hasAcc: boolean, vec: boolean) {
+  const T = elem(vec);
+  return {
+    name: 'glass.gasHiddenStep',
+    key: `glass.gasHiddenStep:${hasAcc}:${vec}`,
+    code: () => `${PARAMS_DECL}
+@group(0) @binding(1) var<storage, read> Hh: array<${T}>;
+@group(0) @binding(2) var<storage, read> Dh: array<${T}>;
+@group(0) @binding(3) var<storage, read> Q: array<${T}>;
+${hasAcc ? `@group(0) @binding(4) var<storage, read> Acc: array<${T}>;` : ''}
+@group(0) @binding(5) var<storage, read_write> Ho: array<${T}>;
+@group(0) @binding(6) var<storage, read_write> Ao: array<${T}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let N = ${pu(0)}; let D = ${pu(1)};
+  let n = gid.x;
+  if (n >= N) { return; }
+  let row = n * D;
+  let oH = ${pu(2)} + row; let oD = ${pu(3)} + row; let oQ = ${pu(4)} + row; let oA = ${pu(5)} + row;
+  var gg = 0.0;
+  for (var d = 0u; d < D; d++) { gg += ${sq(vec, 'Dh[oD + d]', 'Q[oQ + d]')}; }
+  let beta = ${pf(6)} / (sqrt(max(gg, 0.0)) + 1e-10);
+  for (var d = 0u; d < D; d++) {
+    Ho[row + d] = Hh[oH + d] + beta * Q[oQ + d];
+    Ao[row + d] = ${hasAcc ? 'Acc[oA + d] + ' : ''}beta * Dh[oD + d];
+  }
+}`,
+  };
+}

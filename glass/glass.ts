@@ -7,7 +7,7 @@ import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { Projection, Discriminator } from './model.ts';
 import { patchEmbed } from './embed.ts';
-import { gasUpdatePre, gasUpdate } from './gas.ts';
+import { gasUpdatePre, gasUpdate, gasHiddenStep } from './gas.ts';
 
 export interface GlassConfig {
   layers: string[];
@@ -25,6 +25,12 @@ export interface GlassConfig {
   /** 1 = hypersphere, 0 = manifold. */
   svd: number;
   step: number;
+  /**
+   * Where gradient-ascent steps run (not a reference option; same maths, different rounding):
+   * 'hidden' in the discriminator's hidden space, 'features' on the features as the reference
+   * writes it, 'auto' (default) the cheaper (hidden when dsc_layers is 2 and hidden < 1.6 x dim).
+   */
+  ascentSpace?: 'auto' | 'hidden' | 'features';
 }
 
 export const DEFAULT_CONFIG: GlassConfig = {
@@ -188,8 +194,13 @@ export class Glass {
         split ? this.discriminator.forwardFromFirstLinear(E.cat([hTrue!, this.discriminator.firstLinear(g)])) : this.discriminator.forward(E.cat([trueF, g]));
       // Ascent steps need only d(gaus_loss)/d(gaus): with one hidden block the true rows only
       // feed the BatchNorm statistics, so they are not normalised, scored or differentiated
-      // (the statistics and running-stat updates are the reference's, over both halves).
+      // (statsWith; the statistics and running-stat updates are the reference's, over both
+      // halves). Where the hidden width H makes it cheaper (per five steps 5 N H^2 + 2 N D H
+      // multiply-adds against 10 N D H: H < 1.6 D, as at both presets), the steps run in the
+      // hidden space (hiddenAscent) and the loop below runs only the final step.
       const ascentOnly = cfg.dscLayers === 2 && cfg.mining !== 0;
+      const space = cfg.ascentSpace ?? 'auto';
+      const inHidden = ascentOnly && cfg.step > 0 && (space === 'hidden' || (space === 'auto' && 5 * cfg.dscHidden < 8 * D));
       // one gradient-ascent step on gaus; every fifth projected back into the annulus
       const ascend = (step: number, g: E.Tensor | null) => {
         const project = (step + 1) % 5 === 0;
@@ -205,7 +216,25 @@ export class Glass {
         const rg = upd.pre ? E.noGrad(() => E.quantile(E.norm(E.sub(upd.pre!, center), 1), cfg.radius)) : null;
         return { done: false as const, gaus: upd.y, rg };
       };
-      for (let step = 0; step <= cfg.step; step++) {
+      let firstStep = 0;
+      if (inHidden) {
+        const r = this.hiddenAscent(gaus, hTrue!, onesN, {
+          steps: cfg.step,
+          anchor: hyper ? center : trueF,
+          radius: hyper ? rT : null,
+          loFactor: hyper ? 1 : 0.5,
+          hiFactor: hyper ? 2 : 1.0,
+          keepPreAt: lastProj,
+        });
+        gaus.dispose();
+        gaus = r.gaus;
+        if (r.rg) {
+          rG.dispose();
+          rG = E.noGrad(() => E.quantile(E.norm(E.sub(r.rg!, center), 1), cfg.radius));
+        }
+        firstStep = cfg.step;
+      }
+      for (let step = firstStep; step <= cfg.step; step++) {
         type StepResult = { done: true; bce: E.Tensor; ts: E.Tensor; gs: E.Tensor; rg?: E.Tensor | null } | { done: false; gaus: E.Tensor; rg: E.Tensor | null };
         const res = E.tidy((): StepResult => {
           if (ascentOnly && step < cfg.step) {
@@ -273,6 +302,65 @@ export class Glass {
       });
       return stats;
     });
+  }
+
+  /**
+   * GAS steps 0..steps-1 (the reference's ascent loop without its final scoring step) for a
+   * discriminator with one hidden block, in its hidden space. The ascent only needs
+   * d(gaus_loss)/d(gaus) = dh @ W (h = gaus @ W^T + b the first Linear, dh its gradient), and a
+   * step gaus += beta * g (beta = 0.001 / (||g|| + 1e-10) per row) moves h by beta * dh @ M with
+   * M = W @ W^T, so each step is one [N, H] x [H, H] product instead of the forward and backward
+   * products through W (H < D at both presets), with ||g||^2 = rowsum(dh * (dh @ M)). The true
+   * rows only feed BatchNorm's statistics (statsWith). At every fifth step (the projection) and
+   * after the last one, gaus itself is formed: the detached sum of the steps since the last
+   * projection, (sum of beta * dh) @ W, is added, then truncated into the annulus (as the
+   * reference, differentiable), and h is recomputed from it. Same maths as the reference; the
+   * rounding differs by the order of the sums.
+   */
+  private hiddenAscent(
+    gaus0: E.Tensor,
+    hTrue: E.Tensor,
+    ones: E.Tensor,
+    o: { steps: number; anchor: E.Tensor; radius: E.Tensor | null; loFactor: number; hiFactor: number; keepPreAt: number },
+  ): { gaus: E.Tensor; rg: E.Tensor | null } {
+    const dsc = this.discriminator;
+    const W = dsc.firstLinearWeight();
+    const M = E.noGrad(() => E.matmul(W, E.transpose(W, 0, 1)));
+    let gaus = gaus0;
+    let h = E.noGrad(() => dsc.firstLinear(gaus));
+    let acc: E.Tensor | null = null; // sum of beta * dh since gaus was last formed
+    let rg: E.Tensor | null = null;
+    for (let step = 0; step < o.steps; step++) {
+      const r = E.tidy(() => {
+        const hv = E.detach(h).requiresGrad_();
+        const [dh] = E.grad(E.binaryCrossEntropy(dsc.scoresWithContext(hTrue, hv), ones), [hv]);
+        return E.noGrad(() => gasHiddenStep(h, dh!, E.matmul(dh!, M), acc, 0.001));
+      });
+      h.dispose();
+      acc?.dispose();
+      h = r.h;
+      acc = r.acc;
+      const project = (step + 1) % 5 === 0;
+      if (!project && step < o.steps - 1) continue;
+      const next = E.tidy(() => {
+        const pre = E.add(gaus, E.noGrad(() => E.matmul(acc!, W)));
+        if (!project) return { y: pre, pre: null };
+        return gasUpdatePre(pre, { anchor: o.anchor, radius: o.radius, loFactor: o.loFactor, hiFactor: o.hiFactor, keepPre: step + 1 === o.keepPreAt });
+      });
+      if (next.pre) {
+        rg?.dispose();
+        rg = next.pre;
+      }
+      if (gaus !== gaus0) gaus.dispose(); // the graph keeps what the backward needs
+      gaus = next.y;
+      acc.dispose();
+      acc = null;
+      h.dispose();
+      h = E.noGrad(() => dsc.firstLinear(gaus));
+    }
+    h.dispose();
+    M.dispose();
+    return { gaus, rg };
   }
 
   /** Reads the stats tensor of trainIteration (one small readback). */

@@ -58,6 +58,11 @@ export class Discriminator extends Module {
     return this.tail.forward(this.body.forward(x));
   }
 
+  /** The first Linear's weight [hidden, inDim]. */
+  firstLinearWeight(): E.Tensor {
+    return (this.firstBlock().at(0) as E.nn.Linear).weight;
+  }
+
   /** The first Linear alone (row-wise, so it can run on parts of a batch separately). */
   firstLinear(x: E.Tensor): E.Tensor {
     return this.firstBlock().at(0).forward(x);

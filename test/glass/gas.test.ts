@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
-import { gasUpdate, gasUpdatePre } from '../../glass/gas.ts';
+import { gasUpdate, gasUpdatePre, gasHiddenStep } from '../../glass/gas.ts';
 import { assertClose, offsetView } from '../helpers/oracle.ts';
 
 const t = suite('fused GAS update vs composed ops');
@@ -85,5 +85,34 @@ for (const [N, D, off] of [
     });
   });
 }
+
+// The hidden-space step: with q = dh @ W W^T, h + beta q is (gaus + beta g) @ W^T + b and
+// acc + beta dh sums the steps, where g = dh @ W and beta = step / (||g|| + 1e-10).
+for (const [N, H, D, withAcc] of [[37, 12, 20, true], [16, 7, 9, false], [5, 8, 3, true]] as const) {
+  t(`hidden step N ${N}, H ${H}, D ${D}${withAcc ? ', with a running sum' : ''}: moves h as the feature step moves gaus @ W^T`, () =>
+    E.tidyAsync(async () => {
+      const W = E.tensor(data(H, D, 11, 0.7), { shape: [H, D] });
+      const b = E.tensor(data(1, H, 12, 0.2), { shape: [H] });
+      const gaus = E.tensor(data(N, D, 13, 0.5), { shape: [N, D] });
+      const dh = E.tensor(data(N, H, 14, 0.9), { shape: [N, H] });
+      const acc0 = withAcc ? E.tensor(data(N, H, 15, 0.3), { shape: [N, H] }) : null;
+      const lin = (x: E.Tensor) => E.add(E.matmul(x, E.transpose(W, 0, 1)), b);
+      const h = lin(gaus);
+      const r = gasHiddenStep(h, dh, E.matmul(dh, E.matmul(W, E.transpose(W, 0, 1))), acc0, STEP);
+      const g = E.matmul(dh, W);
+      const beta = E.div(STEP, E.add(E.norm(g, 1, true), 1e-10));
+      assertClose(await r.h.data(), await lin(E.add(gaus, E.mul(g, beta))).data(), 1e-5, 1e-4, 'h');
+      const step = E.mul(dh, beta);
+      assertClose(await r.acc.data(), await (acc0 ? E.add(acc0, step) : step).data(), 1e-6, 1e-5, 'acc');
+      // the sum of steps, mapped through W, is the features' move
+      assertClose(await E.matmul(step, W).data(), await E.mul(g, beta).data(), 1e-6, 1e-5, 'acc @ W');
+    }),
+  );
+}
+t('hidden step: mismatched operands are an error naming them', () =>
+  E.tidy(() => {
+    assert.throws(() => gasHiddenStep(E.zeros([4, 8]), E.zeros([4, 8]), E.zeros([4, 7]), null), /gasHiddenStep: operand 2 \[4,7\] does not match h \[4, 8\]/);
+  }),
+);
 
 t.run();

@@ -26,8 +26,10 @@ function hostState(sd: Record<string, Encoded>) {
   return Object.fromEntries(Object.entries(sd).map(([k, v]) => [k, { shape: v.shape, data: f32(v) }]));
 }
 
-for (const mode of ['hypersphere', 'manifold'] as const) {
-  const t = suite(`GLASS iteration parity (${mode})`);
+// each mode with the ascent steps in the discriminator's hidden space (the default at these
+// shapes) and on the features as the reference writes them
+for (const [mode, ascentSpace] of [['hypersphere', 'hidden'], ['manifold', 'hidden'], ['hypersphere', 'features'], ['manifold', 'features']] as const) {
+  const t = suite(`GLASS iteration parity (${mode}, ascent in ${ascentSpace} space)`);
   const fx = loadFixture(`glass/iteration_${mode}.json`);
   const c = fx.config;
   t.before(async () => {
@@ -51,6 +53,7 @@ for (const mode of ['hypersphere', 'manifold'] as const) {
       lr: c.lr,
       svd: fx.svd,
       step: c.step,
+      ascentSpace,
     });
     glass.projection!.loadStateDict(hostState(fx.init.pre_projection));
     glass.discriminator.loadStateDict(hostState(fx.init.discriminator), { strict: false });
