@@ -37,5 +37,8 @@ if (!hasWeights) {
 }
 const t0 = Date.now();
 const code = await main([...args, ...extra]);
-console.log(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s (metrics: results/demo/results.csv)`);
+// a later --out wins (the CLI parser keeps the last value), so report the folder actually used
+const outAt = extra.lastIndexOf('--out');
+const out = outAt >= 0 && extra[outAt + 1] ? extra[outAt + 1] : 'results/demo';
+console.log(`demo: finished in ${((Date.now() - t0) / 1000).toFixed(0)} s (metrics: ${out}/results.csv)`);
 process.exitCode = code;

@@ -331,17 +331,19 @@ export class Glass {
     let acc: E.Tensor | null = null; // sum of beta * dh since gaus was last formed
     let rg: E.Tensor | null = null;
     for (let step = 0; step < o.steps; step++) {
+      const hs = h;
       const r = E.tidy(() => {
-        const hv = E.detach(h).requiresGrad_();
+        const hv = E.detach(hs).requiresGrad_();
         const [dh] = E.grad(E.binaryCrossEntropy(dsc.scoresWithContext(hTrue, hv), ones), [hv]);
-        return E.noGrad(() => gasHiddenStep(h, dh!, E.matmul(dh!, M), acc, 0.001));
+        return E.noGrad(() => gasHiddenStep(hs, dh!, E.matmul(dh!, M), acc, 0.001));
       });
       h.dispose();
       acc?.dispose();
       h = r.h;
       acc = r.acc;
       const project = (step + 1) % 5 === 0;
-      if (!project && step < o.steps - 1) continue;
+      const last = step === o.steps - 1;
+      if (!project && !last) continue;
       const next = E.tidy(() => {
         const pre = E.add(gaus, E.noGrad(() => E.matmul(acc!, W)));
         if (!project) return { y: pre, pre: null };
@@ -355,8 +357,11 @@ export class Glass {
       gaus = next.y;
       acc.dispose();
       acc = null;
-      h.dispose();
-      h = E.noGrad(() => dsc.firstLinear(gaus));
+      // h from gaus itself (no drift past a projection); the final scoring step computes its own
+      if (!last) {
+        h.dispose();
+        h = E.noGrad(() => dsc.firstLinear(gaus));
+      }
     }
     h.dispose();
     M.dispose();
