@@ -53,9 +53,11 @@ export class ConvBn {
       this.shift = E.keep(E.tensor(shift, { shape: [1, cout, 1, 1] }));
     }
   }
-  forward(x: E.Tensor): E.Tensor {
-    const y = E.conv2d(x, this.weight, this.bias, this.opts);
-    return this.scale ? E.add(E.mul(y, this.scale), this.shift!) : y;
+  /** conv -> BN, then `act` (fused into the convolution's store when the BN is folded). */
+  forward(x: E.Tensor, act: 'relu' | 'relu6' | null = null): E.Tensor {
+    if (!this.scale) return E.conv2d(x, this.weight, this.bias, { ...this.opts, activation: act });
+    const y = E.add(E.mul(E.conv2d(x, this.weight, this.bias, this.opts), this.scale), this.shift!);
+    return act === 'relu6' ? E.relu6(y) : act === 'relu' ? E.relu(y) : y;
   }
   dispose(): void {
     for (const t of [this.weight, this.bias, this.scale, this.shift]) t?.dispose();

@@ -119,7 +119,7 @@ export class MobileNetV1 implements Backbone {
         const prev = h;
         h = E.tidy(() => {
           let y = prev;
-          for (const c of this.stages[s]!) y = E.relu6(c.forward(y));
+          for (const c of this.stages[s]!) y = c.forward(y, 'relu6');
           return y;
         });
         if (prev !== x) prev.dispose();

@@ -187,15 +187,14 @@ export class ResNet implements Backbone {
     const last = lastTapIndex(this, taps);
     const out = new Map<string, E.Tensor>();
     E.noGrad(() => {
-      let h = E.tidy(() => E.maxPool2d(E.relu(this.stem.forward(x)), { kernelSize: 3, stride: 2, padding: 1 }));
+      let h = E.tidy(() => E.maxPool2d(this.stem.forward(x, 'relu'), { kernelSize: 3, stride: 2, padding: 1 }));
       for (let li = 0; li <= last; li++) {
         for (const blk of this.layers[li]) {
           const prev = h;
           h = E.tidy(() => {
             let y = prev;
             blk.convs.forEach((c, i) => {
-              y = c.forward(y);
-              if (i < blk.convs.length - 1) y = E.relu(y);
+              y = c.forward(y, i < blk.convs.length - 1 ? 'relu' : null);
             });
             const idn = blk.down ? blk.down.forward(prev) : prev;
             return E.relu(E.add(y, idn));

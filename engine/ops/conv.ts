@@ -8,18 +8,17 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
-import { grid1d } from '../wgsl/common.ts';
+import { grid1d, type Activation } from '../wgsl/common.ts';
 import { subgroupSize as deviceSubgroupSize } from '../device.ts';
 import {
   padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
   gemmRowVecs, wgradRowVecs, directRows,
 } from '../wgsl/conv.ts';
 import { fmt, numel } from '../shape.ts';
-import { contiguous, reshape, unsqueeze, squeeze } from './views.ts';
+import { contiguous, reshape, unsqueeze, squeeze, transpose } from './views.ts';
 import { sum } from './reduce.ts';
-import { cast } from './unary.ts';
-import { matmul } from './matmul.ts';
-import { add } from './binary.ts';
+import { cast, activationGrad } from './unary.ts';
+import { matmul, matmulRaw } from './matmul.ts';
 import { zeros } from './creation.ts';
 
 export type Pair = number | readonly [number, number];
@@ -31,6 +30,11 @@ export interface Conv2dOptions {
   padding?: Conv2dPadding;
   dilation?: Pair;
   groups?: number;
+  /**
+   * relu / relu6 applied to the biased output in the same kernel (not a torch argument): the same
+   * values and gradients as relu(conv2d(...)), one pass fewer each way (MobileNet's conv + ReLU6).
+   */
+  activation?: Activation | null;
 }
 
 /** Tile shapes of the kernels (exposed for benchmarks and tuning). */
@@ -220,7 +224,7 @@ function checkGrid(op: string, wg: [number, number, number]): void {
 }
 
 /** Runs a problem's forward convolution; returns [N, Cout, OH, OW]. */
-function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): Tensor {
+function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, act: Activation | null = null): Tensor {
   const detail = problemDetail(P);
   const out = Tensor.empty([P.N, P.Cout, P.OH, P.OW], 'f32');
   if (out.size === 0) return out;
@@ -245,7 +249,7 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): 
     const Wp4 = xp.Wp / 4;
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, coTiles, tilesW, P.G, P.KH, P.sy * Wp4, P.dy * Wp4, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg }), bufs, prm.build(), grid, detail);
+    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg, act }), bufs, prm.build(), grid, detail);
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   } else {
@@ -269,7 +273,7 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null): 
     const Wp4 = xp.Wp / 4;
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, tilesW, tilesH, P.G, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(directKernel({ ...cfg, wg, outVec }), bufs, prm.build(), grid, detail);
+    dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm.build(), grid, detail);
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   }
@@ -392,33 +396,51 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   weight = asF32(weight);
   const g = geometry(x.shape, weight.shape, bias, opts);
   if (g.Cin_g === 0) throw new Error(`conv2d: weight ${fmt(weight.shape)} has no input channels`);
+  const act = opts.activation ?? null;
+  if (act !== null && act !== 'relu' && act !== 'relu6') throw new Error(`conv2d: activation must be 'relu', 'relu6' or null, got '${act}'`);
   if (
     tuning.matmul1x1 && deviceSubgroupSize() > 0 && g.KH === 1 && g.KW === 1 && g.sy === 1 && g.sx === 1 && g.pt + g.pb + g.pl + g.pr === 0 && g.G === 1
   ) {
-    return conv1x1Matmul(x, weight, bias, g);
+    return conv1x1Matmul(x, weight, bias, g, act);
   }
-  const out = convForward(forwardProblem(g), x, { t: weight, flip: false }, bias);
+  const out = convForward(forwardProblem(g), x, { t: weight, flip: false }, bias, act);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(
     out,
-    'conv2d',
+    act ? `conv2d+${act}` : 'conv2d',
     inputs,
-    (gy, needs, [xs, ws]) => [
-      needs[0] ? inputGrad(gy, ws, g) : null,
-      needs[1] ? weightGrad(gy, xs, g) : null,
-      needs[2] ? sum(gy, [0, 2, 3]) : null,
-    ],
-    [x, weight],
+    (gy, needs, [xs, ws, ys]) => {
+      const gz = act ? activationGrad(act, gy, ys) : gy;
+      return [needs[0] ? inputGrad(gz, ws, g) : null, needs[1] ? weightGrad(gz, xs, g) : null, needs[2] ? sum(gz, [0, 2, 3]) : null];
+    },
+    act ? [x, weight, out] : [x, weight],
   );
 }
 
-// 1x1 stride-1 convolution as a batched matmul: [Cout, Cin] @ [N, Cin, H*W] (+ bias).
-function conv1x1Matmul(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geom): Tensor {
+// 1x1 stride-1 convolution as a batched matmul: [Cout, Cin] @ [N, Cin, H*W], the bias (per row)
+// and the activation added by the kernel's store. Backward with the same products as
+// matmul's rule: dx = W^T @ g, dW = sum over images of g @ x^T, db = sum of g.
+function conv1x1Matmul(x: Tensor, weight: Tensor, bias: Tensor | null, g: Geom, act: Activation | null): Tensor {
   const w2 = reshape(weight, [g.Cout, g.Cin]);
   const x3 = reshape(x, [g.N, g.Cin, g.H * g.W]);
-  let y = matmul(w2, x3);
-  if (bias) y = add(y, reshape(bias, [g.Cout, 1]));
-  return reshape(y, [g.N, g.Cout, g.H, g.W]);
+  const b = bias ? (bias.isContiguous() ? bias : contiguous(bias)) : null;
+  const y = reshape(matmulRaw(w2, x3, b, { biasRows: true, act }), [g.N, g.Cout, g.H, g.W]);
+  if (b && b !== bias) b.dispose();
+  return record(
+    y,
+    act ? `conv2d+${act}` : 'conv2d',
+    bias ? [x, weight, bias] : [x, weight],
+    (gy, needs, [xs, ws, ys]) => {
+      const gz = act ? activationGrad(act, gy, ys) : gy;
+      const g3 = reshape(gz, [g.N, g.Cout, g.H * g.W]);
+      return [
+        needs[0] ? reshape(matmul(transpose(reshape(ws, [g.Cout, g.Cin])), g3), [g.N, g.Cin, g.H, g.W]) : null,
+        needs[1] ? reshape(sum(matmul(g3, transpose(reshape(xs, [g.N, g.Cin, g.H * g.W]), 1, 2)), 0), ws.shape) : null,
+        needs[2] ? sum(gz, [0, 2, 3]) : null,
+      ];
+    },
+    act ? [x, weight, y] : [x, weight],
+  );
 }
 
 /**

@@ -7,12 +7,13 @@ import { Tensor } from '../tensor.ts';
 import { record, noGrad } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
 import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import type { Activation } from '../wgsl/common.ts';
 import { subgroupSize } from '../device.ts';
 import { broadcastShapes, fmt, numel } from '../shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
 import { sumTo, sum } from './reduce.ts';
 import { broadcastStrides } from './launch.ts';
-import { cast } from './unary.ts';
+import { cast, unaryOp } from './unary.ts';
 import { mul, add } from './binary.ts';
 
 let variantOverride: MatmulVariant | null = null;
@@ -41,13 +42,31 @@ function layoutA(M: number, K: number, sM: number, sK: number, aligned: boolean)
   return 'scalar';
 }
 
-/** Raw batched matmul of a [..., M, K] and b [..., K, N] (both rank >= 2), optional bias [N]. */
-function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
+/** What the tiled kernels apply as they store: a bias per row ([M]) and an activation. */
+export interface Epilogue {
+  biasRows?: boolean;
+  act?: Activation | null;
+}
+
+/**
+ * Raw batched matmul of a [..., M, K] and b [..., K, N] (both rank >= 2), optional bias [N]
+ * (or [M] with `epi.biasRows`) and activation. Not recorded by autograd.
+ */
+export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilogue = {}): Tensor {
   const M = a.shape[a.rank - 2];
   const K = a.shape[a.rank - 1];
   const N = b.shape[b.rank - 1];
   if (b.shape[b.rank - 2] !== K) throw new Error(`matmul: shapes ${fmt(a.shape)} and ${fmt(b.shape)} cannot be multiplied (${K} != ${b.shape[b.rank - 2]})`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== (epi.biasRows ? M : N)))
+    throw new Error(`matmul: bias ${fmt(bias.shape)} does not match the ${epi.biasRows ? `${M} rows` : `${N} columns`} of the product`);
   const batchShape = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  // the outer-product and matrix-vector paths have no epilogue: the same ops, unfused
+  if ((epi.biasRows || epi.act) && !variantOverride && ((K === 1 && M * N > 0) || N === 1))
+    return noGrad(() => {
+      let y = matmulRaw(a, b, epi.biasRows ? null : bias);
+      if (bias && epi.biasRows) y = add(y, reshape(bias, [M, 1]));
+      return epi.act ? unaryOp(epi.act, y) : y;
+    });
   if (K === 1 && !variantOverride && M * N > 0) return outerProduct(a, b, bias);
   const out = Tensor.empty([...batchShape, M, N], 'f32');
   if (out.size === 0) return out;
@@ -103,7 +122,7 @@ function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
   // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
   if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
-  const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, batchRank: bs.length, variant };
+  const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, biasRows: epi.biasRows, act: epi.act, batchRank: bs.length, variant };
   const wg: [number, number, number] = [Math.ceil(Math.ceil(N / (4 * (variant.tnv ?? 2))) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), batch];
   // A workgroup narrower than the device's subgroup fills only part of one (8 lanes of
   // lavapipe's 16 with 512-bit vectors, 16 of an NVIDIA warp): lanes past the workgroup do not

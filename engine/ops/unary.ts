@@ -71,6 +71,15 @@ export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = 
   );
 }
 
+/**
+ * Gradient through a relu / relu6 fused into another op's store, from that op's output y: the
+ * elementwise op's own gradient rule, which reads its input only through y's tests (x > 0, and
+ * x < 6 for relu6), and the activation keeps those: y > 0 exactly where x > 0, y < 6 where x < 6.
+ */
+export function activationGrad(act: 'relu' | 'relu6', g: Tensor, y: Tensor): Tensor {
+  return runElementwise({ name: `${act}.grad`, expr: DEFS[act].grad! }, [g, y, y], g.shape, 'f32');
+}
+
 /** Converts dtype (torch's .to(dtype)); floats to ints truncate toward zero. Not differentiable across kinds. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;

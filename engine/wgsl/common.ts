@@ -73,3 +73,16 @@ export const UDIVF = `fn udivf(a: u32, b: u32, inv: f32) -> u32 {
   q = select(q, q + 1u, (q + 1u) * b <= a);
   return q;
 }`;
+
+/**
+ * An activation fused into a kernel's store (conv2d's `activation`): the expressions of the
+ * elementwise relu / relu6 (ops/unary.ts), so fused and separate give the same bits.
+ */
+export type Activation = 'relu' | 'relu6';
+
+/** `v` (of WGSL type `type`, f32 or vec4<f32>) through `act` (none: unchanged). */
+export function activate(v: string, act: Activation | null | undefined, type = 'f32'): string {
+  if (act === 'relu') return `max(${v}, ${type}(0))`;
+  if (act === 'relu6') return `clamp(${v}, ${type}(0), ${type}(6))`;
+  return v;
+}

@@ -15,7 +15,7 @@
 // Fully unrolled tiles compile slowly in LLVM the first time (1-4 s for the large ones on
 // lavapipe; Mesa's shader cache keeps them), so ops/conv.ts sizes tiles to the problem.
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, main1d, pu, pi, storage, C4, storeRows } from './common.ts';
+import { PARAMS_DECL, main1d, pu, pi, storage, C4, storeRows, activate, type Activation } from './common.ts';
 
 /** Element u of a row segment held in vec4 registers v0, v1, ... */
 const el = (prefix: string, u: number) => `${prefix}${u >> 2}.${C4[u & 3]}`;
@@ -119,6 +119,8 @@ export interface GemmConfig {
   wg: number;
   /** OW % 4 == 0: vec4 stores. */
   outVec: boolean;
+  /** Activation applied to the biased output as it is stored. */
+  act?: Activation | null;
   /**
    * Subgroup size to share weight loads across (0: every invocation loads all its weights).
    * Lane l loads weight vec4 l of the step and subgroupBroadcast hands them out: on lavapipe a
@@ -137,8 +139,8 @@ export function gemmRowVecs(tn: number, kw: number, sx: number, dx: number): num
 // 11 SY*Wp4, 12 DY*Wp4, 13 Cin (total), 14 xOff4, 15 biasOff, 16 hasBias (the Bias binding is
 // always present, so one pipeline serves both; without a bias any buffer is bound and not read)
 export function gemmKernel(c: GemmConfig): Kernel {
-  const { tm, tn, kw, sx, dx, wg, outVec, sg } = c;
-  const key = `conv2d.gemm:${tm}x${tn}:k${kw}s${sx}d${dx}:wg${wg}:${outVec}:sg${sg}`;
+  const { tm, tn, kw, sx, dx, wg, outVec, sg, act } = c;
+  const key = `conv2d.gemm:${tm}x${tn}:k${kw}s${sx}d${dx}:wg${wg}:${outVec}:sg${sg}:${act ?? ''}`;
   return {
     name: 'conv2d.gemm',
     key,
@@ -167,9 +169,9 @@ export function gemmKernel(c: GemmConfig): Kernel {
       if (outVec)
         for (let jb = 0; jb < tn / 4; jb++) {
           const comps = [0, 1, 2, 3].map((k) => `tile[tq + ${jb * 4 + k}u][cc]`).join(', ');
-          rowStore.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
+          rowStore.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = ${activate(`vec4<f32>(${comps}) + vec4<f32>(b)`, act, 'vec4<f32>')}; }`);
         }
-      else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tq + ${j}u][cc] + b; }`);
+      else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = ${activate(`tile[tq + ${j}u][cc] + b`, act)}; }`);
       const accs = Array.from({ length: Q * tn }, (_, i) => `a${Math.floor(i / tn)}_${i % tn}`);
       const store = storeRows({ live: 'live', type: 'vec4<f32>', accs, rows: `min(${tm}u, Cout_g - min(co0, Cout_g))`, r: 'm', body: rowStore });
       return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
@@ -222,6 +224,8 @@ export interface DirectConfig {
   dx: number;
   wg: number;
   outVec: boolean;
+  /** Activation applied to the biased output as it is stored. */
+  act?: Activation | null;
 }
 
 /** Input rows one invocation reads. */
@@ -232,8 +236,8 @@ export function directRows(c: { tr: number; kh: number; sy: number; dy: number }
 // Weights: [G, Cout_g, Cin_g, KH, KWP4*4]. Params: 0 Cin_g, 1 HWp4, 2 Wp4, 3 Cout, 4 OH, 5 OW,
 // 6 Cout_g, 7 tilesW, 8 tilesH, 9 G, 10 Cin (total), 11 xOff4, 12 biasOff, 13 hasBias
 export function directKernel(c: DirectConfig): Kernel {
-  const { tr, tn, kh, kw, sy, sx, dy, dx, wg, outVec } = c;
-  const key = `conv2d.direct:${tr}x${tn}:k${kh}x${kw}:s${sy}x${sx}:d${dy}x${dx}:wg${wg}:${outVec}`;
+  const { tr, tn, kh, kw, sy, sx, dy, dx, wg, outVec, act } = c;
+  const key = `conv2d.direct:${tr}x${tn}:k${kh}x${kw}:s${sy}x${sx}:d${dy}x${dx}:wg${wg}:${outVec}:${act ?? ''}`;
   return {
     name: 'conv2d.direct',
     key,
@@ -261,9 +265,9 @@ export function directKernel(c: DirectConfig): Kernel {
       if (outVec)
         for (let jb = 0; jb < tn / 4; jb++) {
           const comps = [0, 1, 2, 3].map((k) => `tile[tt + ${jb * 4 + k}u]`).join(', ');
-          rowStore.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = vec4<f32>(${comps}) + vec4<f32>(b); }`);
+          rowStore.push(`    if (ow0 + ${jb * 4}u < OW) { Y[ob / 4u + ${jb}u] = ${activate(`vec4<f32>(${comps}) + vec4<f32>(b)`, act, 'vec4<f32>')}; }`);
         }
-      else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = tile[tt + ${j}u] + b; }`);
+      else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = ${activate(`tile[tt + ${j}u] + b`, act)}; }`);
       const accs = Array.from({ length: tr * tn }, (_, i) => `a${Math.floor(i / tn)}_${i % tn}`);
       const store = storeRows({ live: 'live', type: 'f32', accs, rows: `min(${tr}u, OH - min(oh0, OH))`, r: 't', body: rowStore });
       return `${PARAMS_DECL}

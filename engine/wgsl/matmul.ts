@@ -5,7 +5,7 @@
 // No workgroup memory or barriers: on CPU Vulkan (lavapipe) barriers cost more than they save,
 // and llvmpipe vectorises across invocations; on real GPUs the L1 cache serves the reuse.
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, pu, C4, storeRows } from './common.ts';
+import { PARAMS_DECL, pu, C4, storeRows, activate, type Activation } from './common.ts';
 
 /** How an operand is read: vec4 along its row axis, along its column axis, or scalar. */
 export type Layout = 'row' | 'col' | 'scalar';
@@ -74,19 +74,27 @@ export interface MatmulConfig {
   /** C's N is a multiple of 4: vec4 stores. */
   cVec: boolean;
   bias: boolean;
+  /** The bias is per row of C (indexed by m; [M]) instead of per column ([N]). */
+  biasRows?: boolean;
+  /** Activation applied to the (biased) result as it is stored. */
+  act?: Activation | null;
   batchRank: number;
   variant: MatmulVariant;
 }
 
-/** Bias add and bounds-checked stores of a tm x (4*tnv) accumulator tile (acc{r}_{q}), by rows. */
-function storeTile(tm: number, tnv: number, cVec: boolean, bias: boolean, live: string): string[] {
+/**
+ * Bias add (per column, or per row with `biasRows`), activation and bounds-checked stores of a
+ * tm x (4*tnv) accumulator tile (acc{r}_{q}), by rows.
+ */
+function storeTile(tm: number, tnv: number, cVec: boolean, bias: boolean, live: string, biasRows = false, act: Activation | null = null): string[] {
   const S: string[] = [];
-  if (bias)
+  if (bias && !biasRows)
     for (let q = 0; q < tnv; q++)
       S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
   const body = [`    let row = cBase + (m0 + r) * N + n0;`];
+  if (bias && biasRows) body.push(`    let biasR = vec4<f32>(Bias[offBias + m0 + r]);`);
   for (let q = 0; q < tnv; q++) {
-    body.push(`    { let v = tile[r * ${tnv}u + ${q}u]${bias ? ` + bias${q}` : ''};`);
+    body.push(`    { let v = ${activate(`tile[r * ${tnv}u + ${q}u]${bias ? (biasRows ? ' + biasR' : ` + bias${q}`) : ''}`, act, 'vec4<f32>')};`);
     if (cVec) body.push(`      if (n0 + ${4 * q}u < N) { C[(row + ${4 * q}u) / 4u] = v; }`);
     else for (let i = 0; i < 4; i++) body.push(`      if (n0 + ${4 * q + i}u < N) { C[row + ${4 * q + i}u] = v.${C4[i]}; }`);
     body.push('    }');
@@ -124,10 +132,11 @@ function accumulators(tm: number, tnv: number): string[] {
 // invocation loads tm/4 or tm vec4s of A and 4*tnv vec4s of B and issues 4*tm*tnv vec4 FMAs.
 export function matmulKernel(cfg: MatmulConfig): Kernel {
   const { a, b, cVec, bias, batchRank, variant } = cfg;
+  const epi = `${cfg.biasRows ? ':brow' : ''}${cfg.act ? `:${cfg.act}` : ''}`;
   const tm = variant.tm ?? 4;
   const tnv = variant.tnv ?? 2;
   const tn = 4 * tnv;
-  const key = `matmul:${a}:${b}:${cVec}:${bias}:${batchRank}:${variant.wgx}x${variant.wgy}:t${tm}x${tnv}`;
+  const key = `matmul:${a}:${b}:${cVec}:${bias}:${batchRank}:${variant.wgx}x${variant.wgy}:t${tm}x${tnv}${epi}`;
   return {
     name: 'matmul',
     key,
@@ -160,7 +169,7 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
       if (b !== 'row') for (let kk = 0; kk < 4; kk++) for (let q = 0; q < tnv; q++) L.push(`    let b${kk}_${q} = ${bV(kk, q)};`);
       for (let kk = 0; kk < 4; kk++)
         for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) L.push(`    acc${r}_${q} = fma(vec4<f32>(${aS(r, kk)}), b${kk}_${q}, acc${r}_${q});`);
-      const S = storeTile(tm, tnv, cVec, bias, 'true');
+      const S = storeTile(tm, tnv, cVec, bias, 'true', cfg.biasRows, cfg.act);
       const accs = accumulators(tm, tnv);
       return `${PARAMS_DECL}
 ${operandBindings(a === 'scalar' ? 'f32' : 'vec4<f32>', b === 'scalar' ? 'f32' : 'vec4<f32>', cVec ? 'vec4<f32>' : 'f32', bias)}
@@ -197,6 +206,8 @@ export interface MatmulSgConfig {
   b: 'row' | 'col';
   cVec: boolean;
   bias: boolean;
+  biasRows?: boolean;
+  act?: Activation | null;
   batchRank: number;
   tm: number;
   tn: number;
@@ -206,7 +217,8 @@ export interface MatmulSgConfig {
 
 export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
   const { a, b, cVec, bias, batchRank, tm, tn, wg, sg } = cfg;
-  const key = `matmul.sg:${a}:${b}:${cVec}:${bias}:${batchRank}:t${tm}x${tn}:wg${wg}:sg${sg}`;
+  const epi = `${cfg.biasRows ? ':brow' : ''}${cfg.act ? `:${cfg.act}` : ''}`;
+  const key = `matmul.sg:${a}:${b}:${cVec}:${bias}:${batchRank}:t${tm}x${tn}:wg${wg}:sg${sg}${epi}`;
   return {
     name: 'matmul',
     key,
@@ -248,7 +260,7 @@ export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
         }
       if (b === 'row') for (let q = 0; q < tnv; q++) pre.push(`  let nB${q} = min(n0 + ${4 * q}u, N - 4u);`);
       else for (let j = 0; j < tn; j++) pre.push(`  let nB${j} = min(n0 + ${j}u, N - 1u);`);
-      const S = storeTile(tm, tnv, cVec, bias, 'live');
+      const S = storeTile(tm, tnv, cVec, bias, 'live', cfg.biasRows, cfg.act);
       const accs = accumulators(tm, tnv);
       return `enable subgroups;
 ${PARAMS_DECL}

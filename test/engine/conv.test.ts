@@ -133,3 +133,53 @@ err('bad padding spec', () =>
 err('grad_output shape', () =>
   throwsWith(() => E.conv2dInputGrad([1, 2, 5, 5], E.zeros([4, 2, 3, 3]), E.zeros([1, 4, 5, 5])), ['conv2d backward', '[1, 4, 5, 5]', '[1, 4, 3, 3]']));
 err.run();
+
+// ---- activation fused into the store ----
+// conv2d(..., { activation }) against relu / relu6 of conv2d(...): the same bits forward and for
+// every gradient, on each kernel path: the subgroup matmul for 1x1 (with a bias per row), its
+// unfused fallbacks (one output pixel: the matrix-vector path; no subgroups: the gemm kernel),
+// the gemm kernel (3x3), the direct kernel (depthwise) and the input gradient's own kernels.
+const act = suite('conv2d activation (fused relu / relu6)');
+act.before(before);
+const acases: [string, number[], number[], boolean, E.Conv2dOptions, Partial<E.ConvTuning>?][] = [
+  ['1x1 through the matmul kernel, bias per row', [2, 8, 6, 4], [12, 8, 1, 1], true, {}],
+  ['1x1 without bias', [2, 8, 4, 4], [8, 8, 1, 1], false, {}],
+  ['1x1 on a 1x1 image (matrix-vector path)', [3, 8, 1, 1], [8, 8, 1, 1], true, {}],
+  ['1x1 through the gemm kernel (no subgroups)', [2, 8, 6, 4], [12, 8, 1, 1], true, {}, { subgroups: false, matmul1x1: false }],
+  ['3x3 gemm kernel, stride 2', [2, 3, 9, 8], [8, 3, 3, 3], true, { stride: 2, padding: 1 }],
+  ['depthwise direct kernel', [2, 6, 7, 8], [6, 1, 3, 3], true, { groups: 6, padding: 1 }],
+];
+for (const [name, xs, ws, bias, o, tuning] of acases)
+  for (const a of ['relu6', 'relu'] as const)
+    act(`${a}: ${name}`, () =>
+      E.tidyAsync(async () => {
+        if (tuning) E.setConvTuning(tuning);
+        try {
+          // values spread so that outputs fall below 0, inside (0, 6) and above 6
+          const mk = (shape: number[], seed: number, scale: number) => E.tensor(randomValues(shape.reduce((p, q) => p * q), seed).map((v) => v * scale), { shape }).requiresGrad_();
+          const make = () => ({ x: mk(xs, 1, 3), w: mk(ws, 2, 1.5), b: bias ? mk([ws[0]], 3, 2) : null });
+          const f = make(), u = make();
+          const yf = E.conv2d(f.x, f.w, f.b, { ...o, activation: a });
+          const yu = (a === 'relu' ? E.relu : E.relu6)(E.conv2d(u.x, u.w, u.b, o));
+          const yv = await yu.data();
+          assert.ok(yv.some((v) => v === 0) && yv.some((v) => v > 0 && v < 6), `${name}: outputs on both sides of 0`);
+          if (a === 'relu6') assert.ok(yv.some((v) => v === 6), `${name}: some outputs clamped at 6`);
+          const dy = E.tensor(randomValues(yf.size, 4), { shape: yf.shape });
+          E.sum(E.mul(yf, dy)).backward();
+          E.sum(E.mul(yu, dy)).backward();
+          assertClose(await yf.data(), yv, 0, 0, `y ${name}`);
+          assertClose(await f.x.grad!.data(), await u.x.grad!.data(), 0, 0, `dx ${name}`);
+          assertClose(await f.w.grad!.data(), await u.w.grad!.data(), 0, 0, `dw ${name}`);
+          if (bias) assertClose(await f.b!.grad!.data(), await u.b!.grad!.data(), 0, 0, `db ${name}`);
+        } finally {
+          if (tuning) E.setConvTuning(null);
+        }
+      }),
+    );
+act('finite differences through relu6 (1x1 and 3x3), and a bad activation is an error', async () => {
+  const o = { eps: 1e-3, atol: 1e-2, rtol: 1e-2 };
+  await gradcheck(([x, w, b]) => E.conv2d(x, w, b, { activation: 'relu6' }), [{ shape: [2, 4, 3, 3] }, { shape: [8, 4, 1, 1] }, { shape: [8] }], { seed: 9, ...o });
+  await gradcheck(([x, w, b]) => E.conv2d(x, w, b, { padding: 1, activation: 'relu' }), [{ shape: [1, 2, 4, 4] }, { shape: [4, 2, 3, 3] }, { shape: [4] }], { seed: 10, ...o });
+  E.tidy(() => assert.throws(() => E.conv2d(E.zeros([1, 2, 4, 4]), E.zeros([4, 2, 3, 3]), null, { activation: 'gelu' as never }), /conv2d: activation must be 'relu', 'relu6' or null, got 'gelu'/));
+});
+act.run();
