@@ -7,6 +7,8 @@
 // Autograd follows the reference exactly: the ascent is an in-place no_grad update in torch, so it
 // passes gradients through unchanged; the truncation is differentiated (norm, clamp with
 // inclusive bounds, division, product), towards x and, in manifold mode, towards p.
+// gasHiddenStep is the same ascent step taken in the discriminator's hidden space
+// (Glass.hiddenAscent), also one kernel per row.
 import * as E from '../engine/index.ts';
 import { dispatch, Params } from '../engine/runtime.ts';
 import { PARAMS_DECL, pu, pf } from '../engine/wgsl/common.ts';
@@ -34,6 +36,14 @@ const WG = 64;
 const elem = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
 const sq = (vec: boolean, a: string, b: string) => (vec ? `dot(${a}, ${b})` : `${a} * ${b}`);
 
+// entry point of the per-row kernels: invocation n owns row n (elements row .. row + D)
+const rowMain = () => `@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let N = ${pu(0)}; let D = ${pu(1)};
+  let n = gid.x;
+  if (n >= N) { return; }
+  let row = n * D;`;
+
 // flags: 1 ascent, 2 project, 4 row mask
 function forwardKernel(flags: number, vec: boolean) {
   const T = elem(vec);
@@ -47,12 +57,7 @@ ${flags & 2 ? `@group(0) @binding(3) var<storage, read> Pa: array<${T}>;\n@group
 ${flags & 4 ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
 @group(0) @binding(6) var<storage, read_write> Y: array<${T}>;
 @group(0) @binding(7) var<storage, read_write> Xs: array<${T}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let N = ${pu(0)}; let D = ${pu(1)};
-  let n = gid.x;
-  if (n >= N) { return; }
-  let row = n * D;
+${rowMain()}
   let oX = ${pu(2)}; let oG = ${pu(3)}; let oP = ${pu(4)};
   var live = true;
   ${flags & 4 ? `live = Mk[${pu(5)} + n] != 0u;` : ''}
@@ -103,12 +108,7 @@ function backwardKernel(masked: boolean, vec: boolean) {
 ${masked ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
 @group(0) @binding(6) var<storage, read_write> Gx: array<${T}>;
 @group(0) @binding(7) var<storage, read_write> Gp: array<${T}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let N = ${pu(0)}; let D = ${pu(1)};
-  let n = gid.x;
-  if (n >= N) { return; }
-  let row = n * D;
+${rowMain()}
   let oG = ${pu(2)}; let oP = ${pu(4)};
   ${masked ? `if (Mk[${pu(5)} + n] == 0u) { for (var d = 0u; d < D; d++) { Gx[row + d] = Gy[oG + row + d]; Gp[row + d] = ${T}(0.0); } return; }` : ''}
   var hh = 0.0; var hg = 0.0;
@@ -234,12 +234,7 @@ function hiddenStepKernel(hasAcc: boolean, vec: boolean) {
 ${hasAcc ? `@group(0) @binding(4) var<storage, read> Acc: array<${T}>;` : ''}
 @group(0) @binding(5) var<storage, read_write> Ho: array<${T}>;
 @group(0) @binding(6) var<storage, read_write> Ao: array<${T}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let N = ${pu(0)}; let D = ${pu(1)};
-  let n = gid.x;
-  if (n >= N) { return; }
-  let row = n * D;
+${rowMain()}
   let oH = ${pu(2)} + row; let oD = ${pu(3)} + row; let oQ = ${pu(4)} + row; let oA = ${pu(5)} + row;
   var gg = 0.0;
   for (var d = 0u; d < D; d++) { gg += ${sq(vec, 'Dh[oD + d]', 'Q[oQ + d]')}; }
