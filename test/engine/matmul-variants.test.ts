@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
-import { setMatmulVariant } from '../../engine/ops/matmul.ts';
+import { setMatmulVariant, setTransposeRowB } from '../../engine/ops/matmul.ts';
 import { MATMUL_VARIANTS, defaultSgVariant } from '../../engine/wgsl/matmul.ts';
 import { subgroupSize } from '../../engine/device.ts';
 import { setDispatchHook } from '../../engine/runtime.ts';
@@ -169,6 +169,33 @@ t('the default takes the subgroup kernel where the device has subgroups', async 
   const mm = keys.filter((k) => k.startsWith('matmul'));
   assert.is(mm.length, 1);
   assert.is(mm[0].startsWith('matmul.sg:'), sg > 0, `kernel ${mm[0]} with subgroup size ${sg}`);
+});
+
+t('a large row-major B read through a transposed copy: same bits, gradients and the copy is made', async () => {
+  const [m, k, n] = [520, 512, 12];
+  const run = async (on: boolean) => {
+    setTransposeRowB(on);
+    const keys: string[] = [];
+    setDispatchHook({ passFor: (kk) => (keys.push(kk.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+    try {
+      return await E.tidyAsync(async () => {
+        const a = E.tensor(values(m * k, 3), { shape: [m, k] }).requiresGrad_();
+        const b = E.tensor(values(k * n, 4), { shape: [k, n] }).requiresGrad_();
+        const y = E.matmul(a, b);
+        E.sum(E.mul(y, E.tensor(values(m * n, 5), { shape: [m, n] }))).backward();
+        return { y: await y.data(), da: await a.grad!.data(), db: await b.grad!.data(), keys };
+      });
+    } finally {
+      setDispatchHook(null);
+      setTransposeRowB(null);
+    }
+  };
+  const on = await run(true), off = await run(false);
+  assertClose(on.y, off.y, 0, 0, 'y');
+  assertClose(on.da, off.da, 0, 0, 'dA');
+  assertClose(on.db, off.db, 0, 0, 'dB');
+  assertClose(on.y, cpuMatmul(values(m * k, 3), values(k * n, 4), 1, false, false, m, n, k), 1e-4, 1e-4, 'y vs float64');
+  assert.ok(on.keys.includes('ew.copy') && !off.keys.slice(0, 3).includes('ew.copy'), `${on.keys.join(' ')} | ${off.keys.join(' ')}`);
 });
 
 t.run();
