@@ -142,12 +142,13 @@ export function batchNorm(
       dispatch(bnStatsPartialKernel(layout), [t.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)));
       return { part, K, chunk };
     };
-    const a = partials(xc, R);
-    const b = ec && R2 > 0 ? partials(ec, R2) : null;
+    // one partials buffer per non-empty tensor (an empty x with statsWith is allowed)
+    const a = R > 0 ? partials(xc, R) : partials(ec!, R2);
+    const b = R > 0 && ec && R2 > 0 ? partials(ec, R2) : null;
     const update = runningMean !== null;
     const cumulative = update && momentum === null;
     const bufs: (GPUBuffer | null)[] = [a.part.buffer, stats.buffer, null, null, null];
-    const p = new Params().u32(C, a.K, a.chunk, R).f32(eps, momentum ?? 0);
+    const p = new Params().u32(C, a.K, a.chunk, R > 0 ? R : R2).f32(eps, momentum ?? 0);
     p.u32(runningMean?.offset ?? 0, runningMean?.strides[0] ?? 0, runningVar?.offset ?? 0, runningVar?.strides[0] ?? 0, nbt?.offset ?? 0);
     if (update) {
       bufs[2] = runningMean!.buffer;

@@ -161,6 +161,15 @@ sw('finite-difference gradients with a context; a one-row input is allowed; wron
     await gradcheck(([x, w]) => E.batchNorm(x, null, null, w, null, { training: true, statsWith: ctx, negativeSlope: 0.2 }), [{ shape: [1, 8] }, { shape: [8] }], { seed: 8, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
     E.tidy(() => assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, statsWith: E.ones([2, 5]) }), /statsWith must be f32 \[M, 4\]/));
     E.tidy(() => assert.throws(() => E.batchNorm(E.ones([1, 4]), null, null, null, null, { training: true, statsWith: E.ones([0, 4]) }), /more than 1 value per channel/));
+    // an empty input still updates the running statistics from statsWith's rows, as cat would
+    await E.tidyAsync(async () => {
+      const rm = [E.zeros([8]), E.zeros([8])], rv = [E.ones([8]), E.ones([8])];
+      const y = E.batchNorm(E.zeros([0, 8]), rm[0], rv[0], null, null, { training: true, statsWith: ctx });
+      E.batchNorm(ctx, rm[1], rv[1], null, null, { training: true });
+      assert.equal(y.shape, [0, 8]);
+      assertClose(await rm[0].data(), await rm[1].data(), 0, 0, 'running mean');
+      assertClose(await rv[0].data(), await rv[1].data(), 0, 0, 'running var');
+    });
   } finally {
     ctx.dispose();
   }
