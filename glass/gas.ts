@@ -27,6 +27,11 @@ export interface GasUpdate {
   rowMask?: E.Tensor | null;
   /** Also return the features after the ascent, before truncation (detached; for r_g). */
   keepPre?: boolean;
+  /**
+   * Also return each row's truncation factor s ([N, 1], detached): y = anchor + s * (x' - anchor)
+   * (1 for rows the mask leaves alone). Needs an anchor. The hidden-space ascent moves h with it.
+   */
+  keepScale?: boolean;
 }
 
 const WG = 64;
@@ -44,7 +49,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (n >= N) { return; }
   let row = n * D;`;
 
-// flags: 1 ascent, 2 project, 4 row mask
+// flags: 1 ascent, 2 project, 4 row mask, 8 write the truncation factors
 function forwardKernel(flags: number, vec: boolean) {
   const T = elem(vec);
   return {
@@ -57,6 +62,7 @@ ${flags & 2 ? `@group(0) @binding(3) var<storage, read> Pa: array<${T}>;\n@group
 ${flags & 4 ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
 @group(0) @binding(6) var<storage, read_write> Y: array<${T}>;
 @group(0) @binding(7) var<storage, read_write> Xs: array<${T}>;
+${flags & 8 ? '@group(0) @binding(8) var<storage, read_write> Sc: array<f32>;' : ''}
 ${rowMain()}
   let oX = ${pu(2)}; let oG = ${pu(3)}; let oP = ${pu(4)};
   var live = true;
@@ -69,6 +75,7 @@ ${rowMain()}
       Y[row + d] = x;
       Xs[row + d] = x;
     }
+    ${flags & 8 ? 'Sc[n] = 1.0;' : ''}
     return;
   }
   ${flags & 2 ? projection(flags, vec) : ''}
@@ -89,6 +96,7 @@ const projection = (flags: number, vec: boolean) => `
   let r = R[${pu(9)}];
   let a = clamp(nrm, ${pf(7)} * r, ${pf(8)} * r);
   let s = a / (nrm + 1e-10);
+  ${flags & 8 ? 'Sc[n] = s;' : ''}
   for (var d = 0u; d < D; d++) {
     let p = Pa[oP + row + d];
     Y[row + d] = p + s * (Xs[row + d] - p);
@@ -140,7 +148,7 @@ export function gasUpdate(x: E.Tensor, opts: GasUpdate): E.Tensor {
 }
 
 /** gasUpdate that can also hand back the post-ascent, pre-truncation rows (`keepPre`). */
-export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: E.Tensor | null } {
+export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: E.Tensor | null; scale: E.Tensor | null } {
   if (x.rank !== 2) throw new Error(`gasUpdate: expected [N, D] features, got [${x.shape}]`);
   const [N, D] = x.shape;
   const xc = E.contiguous(x);
@@ -151,12 +159,14 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   for (const [name, t] of [['grad', grad], ['anchor', anchor]] as const)
     if (t && (t.shape[0] !== N || t.shape[1] !== D)) throw new Error(`gasUpdate: ${name} [${t.shape}] does not match features [${N}, ${D}]`);
   if (mask && mask.size !== N) throw new Error(`gasUpdate: row mask has ${mask.size} entries for ${N} rows`);
-  const flags = (grad ? 1 : 0) | (anchor ? 2 : 0) | (mask ? 4 : 0);
+  if (opts.keepScale && !anchor) throw new Error('gasUpdate: keepScale needs an anchor (the factor is the truncation\'s)');
+  const flags = (grad ? 1 : 0) | (anchor ? 2 : 0) | (mask ? 4 : 0) | (opts.keepScale ? 8 : 0);
   const vec = D % 4 === 0 && [xc, grad, anchor].every((t) => !t || t.offset % 4 === 0);
   const q = vec ? 4 : 1; // D and row offsets in units of the bound element
   const Y = E.Tensor.empty([N, D]);
   const Xs = E.Tensor.empty([N, D]);
   const one = radius ?? E.ones([1]);
+  const scale = opts.keepScale ? E.Tensor.empty([N, 1]) : null;
   const params = new Params()
     .u32(N, D / q, xc.offset / q, (grad?.offset ?? 0) / q, (anchor?.offset ?? 0) / q, mask?.offset ?? 0)
     .f32(opts.stepSize ?? 0.001, opts.loFactor ?? 1, opts.hiFactor ?? 2)
@@ -164,7 +174,7 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
     .build();
   dispatch(
     forwardKernel(flags, vec),
-    [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer],
+    [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer, scale?.storage.buffer ?? null],
     params,
     [Math.ceil(N / WG)],
   );
@@ -172,7 +182,7 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   if (!anchor) {
     Xs.dispose();
     // ascent only: an in-place no_grad update in the reference, so the gradient passes through
-    return { y: E.record(Y, 'gasUpdate', [x], (g) => [g]), pre };
+    return { y: E.record(Y, 'gasUpdate', [x], (g) => [g]), pre, scale: null };
   }
   const inputs = [x, opts.anchor!];
   const res = E.record(
@@ -196,7 +206,7 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   );
   Xs.dispose();
   if (!radius) one.dispose();
-  return { y: res, pre };
+  return { y: res, pre, scale };
 }
 
 /**

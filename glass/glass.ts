@@ -221,6 +221,8 @@ export class Glass {
         const r = this.hiddenAscent(gaus, hTrue!, onesN, {
           steps: cfg.step,
           anchor: hyper ? center : trueF,
+          // the anchor through the first Linear: the centre's L rows once, repeated per image
+          anchorHidden: hyper ? E.noGrad(() => E.contiguous(E.reshape(E.expand(E.unsqueeze(this.discriminator.firstLinear(this.center!), 0), [B, L, cfg.dscHidden]), [N, cfg.dscHidden]))) : hTrue!,
           radius: hyper ? rT : null,
           loFactor: hyper ? 1 : 0.5,
           hiFactor: hyper ? 2 : 1.0,
@@ -314,14 +316,15 @@ export class Glass {
    * rows only feed BatchNorm's statistics (statsWith). At every fifth step (the projection) and
    * after the last one, gaus itself is formed: the detached sum of the steps since the last
    * projection, (sum of beta * dh) @ W, is added, then truncated into the annulus (as the
-   * reference, differentiable), and h is recomputed from it. Same maths as the reference; the
-   * rounding differs by the order of the sums.
+   * reference, differentiable); the truncation gaus = a + s (gaus - a) per row moves h to
+   * ha + s (h - ha), ha = a @ W^T + b (`anchorHidden`). Same maths as the reference; the rounding
+   * differs by the order of the sums.
    */
   private hiddenAscent(
     gaus0: E.Tensor,
     hTrue: E.Tensor,
     ones: E.Tensor,
-    o: { steps: number; anchor: E.Tensor; radius: E.Tensor | null; loFactor: number; hiFactor: number; keepPreAt: number },
+    o: { steps: number; anchor: E.Tensor; anchorHidden: E.Tensor; radius: E.Tensor | null; loFactor: number; hiFactor: number; keepPreAt: number },
   ): { gaus: E.Tensor; rg: E.Tensor | null } {
     const dsc = this.discriminator;
     const W = dsc.firstLinearWeight();
@@ -346,8 +349,8 @@ export class Glass {
       if (!project && !last) continue;
       const next = E.tidy(() => {
         const pre = E.add(gaus, E.noGrad(() => E.matmul(acc!, W)));
-        if (!project) return { y: pre, pre: null };
-        return gasUpdatePre(pre, { anchor: o.anchor, radius: o.radius, loFactor: o.loFactor, hiFactor: o.hiFactor, keepPre: step + 1 === o.keepPreAt });
+        if (!project) return { y: pre, pre: null, scale: null };
+        return gasUpdatePre(pre, { anchor: o.anchor, radius: o.radius, loFactor: o.loFactor, hiFactor: o.hiFactor, keepPre: step + 1 === o.keepPreAt, keepScale: !last });
       });
       if (next.pre) {
         rg?.dispose();
@@ -357,10 +360,14 @@ export class Glass {
       gaus = next.y;
       acc.dispose();
       acc = null;
-      // h from gaus itself (no drift past a projection); the final scoring step computes its own
+      // the truncation y = a + s (x - a) moves h = x W^T + b to ha + s (h - ha) with ha = a W^T + b
+      // (the Linear is affine); the final scoring step computes its own h from gaus
       if (!last) {
+        const sc = next.scale!;
+        const hp = E.noGrad(() => E.add(o.anchorHidden, E.mul(sc, E.sub(h, o.anchorHidden))));
         h.dispose();
-        h = E.noGrad(() => dsc.firstLinear(gaus));
+        sc.dispose();
+        h = hp;
       }
     }
     h.dispose();

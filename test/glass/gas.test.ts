@@ -109,6 +109,22 @@ for (const [N, H, D, withAcc] of [[37, 12, 20, true], [16, 7, 9, false], [5, 8, 
     }),
   );
 }
+t('keepScale: the truncation factor per row, y = anchor + s (x - anchor), 1 on masked-off rows', () =>
+  E.tidyAsync(async () => {
+    const [N, D] = [23, 12];
+    const x = E.tensor(data(N, D, 21, 0.8), { shape: [N, D] });
+    const a = E.tensor(data(N, D, 22, 0.3), { shape: [N, D] });
+    const r = E.tensor(Float32Array.of(R), { shape: [1] });
+    const mask = E.tensor(Float32Array.from({ length: N }, (_, i) => (i % 4 === 3 ? 0 : 1)), { shape: [N] });
+    const { y, scale } = gasUpdatePre(x, { anchor: a, radius: r, loFactor: LO, hiFactor: HI, keepScale: true, rowMask: mask });
+    const n = E.norm(E.sub(x, a), 1, true);
+    const want = E.where(E.reshape(E.eq(mask, 0), [N, 1]), E.ones([N, 1]), E.div(E.clamp(n, LO * R, HI * R), E.add(n, 1e-10)));
+    assertClose(await scale!.data(), await want.data(), 1e-6, 1e-5, 'scale');
+    assertClose(await y.data(), await E.add(a, E.mul(scale!, E.sub(x, a))).data(), 1e-6, 1e-5, 'y from scale');
+    assert.ok((await scale!.data()).some((v) => Math.abs(v - 1) > 1e-3), 'some rows were truncated');
+    assert.throws(() => gasUpdatePre(x, { keepScale: true }), /keepScale needs an anchor/);
+  }),
+);
 t('hidden step: mismatched operands are an error naming them', () =>
   E.tidy(() => {
     assert.throws(() => gasHiddenStep(E.zeros([4, 8]), E.zeros([4, 8]), E.zeros([4, 7]), null), /gasHiddenStep: operand 2 \[4,7\] does not match h \[4, 8\]/);
