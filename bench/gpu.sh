@@ -63,7 +63,7 @@ fi
 #    then every suite (paper-size cases included), one JSON
 node scripts/probe-adapter.mjs | tee "$OUT/adapter.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader >> "$OUT/adapter.txt" 2>/dev/null || true
-timeout 90 node --import tsx test/run.ts test/engine/ test/glass/gas test/glass/parity test/models/ > "$OUT/tests-gpu.txt" 2>&1 \
+timeout 90 node --import tsx test/run.ts test/engine/ test/glass/gas test/glass/parity test/glass/embed test/models/ > "$OUT/tests-gpu.txt" 2>&1 \
   || echo "gpu.sh: the tests failed or timed out (exit $?); see tests-gpu.txt" | tee -a "$OUT/tests-gpu.txt"
 tail -n 2 "$OUT/tests-gpu.txt"
 timeout 270 node --import tsx bench/main.ts all --full --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt" \
