@@ -42,16 +42,17 @@ function layoutA(M: number, K: number, sM: number, sK: number, aligned: boolean)
   return 'scalar';
 }
 
-let rowBPolicy: boolean | null = null;
+let copyPolicy: boolean | null = null;
 /**
- * Whether large row-major B operands are copied to column-major first (default: on CPU adapters,
- * where it was measured; null restores the default). Results are the same bits either way.
+ * Whether operands are first copied to the layouts the kernels read fastest on CPU drivers (a
+ * large row-major B, a large column-major A; see matmulRaw). Default: on CPU adapters, where it
+ * was measured; null restores the default. Results are the same bits either way.
  */
-export function setTransposeRowB(on: boolean | null): void {
-  rowBPolicy = on;
+export function setLayoutCopies(on: boolean | null): void {
+  copyPolicy = on;
 }
-function transposeRowB(): boolean {
-  return rowBPolicy ?? deviceInfo().cpu;
+function layoutCopies(): boolean {
+  return copyPolicy ?? deviceInfo().cpu;
 }
 
 /** What the tiled kernels apply as they store: a bias per row ([M]) and an activation. */
@@ -115,15 +116,23 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   // B [K, N] is A-like with roles swapped: 'row' = N contiguous
   const lbT = layoutA(N, K, sBn, sBk, bl); // 'row' here means K contiguous = B 'col'
   const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
-  if (lb === 'row' && la !== 'scalar' && b.rank === 2 && K >= 512 && M >= Math.max(256, K) && !variantOverride && transposeRowB()) {
-    // CPU drivers: the kernels ran 1.1-1.7x faster reading B along K ('col') than along N once
-    // K >= 512 (10368x1024x1536: 35 -> 40 GFLOP/s, 2048^3: 24 -> 41, interleaved, same bits).
-    // The transposed copy of B (K*N strided moves) pays where B is reused by at least K rows;
-    // for weight gradients (K = all the rows of a batch, M = features) it did not.
+  // CPU drivers (lavapipe) read B along K ('col') and A along K ('row') fastest; a transposed
+  // copy (K*N or M*K strided moves) pays where the product reuses it enough. Measured with the
+  // copies included, interleaved, same bits:
+  // - B row -> col where at least K rows reuse B (K >= 512): 2048^3 24 -> 41 GFLOP/s,
+  //   10368x1024x1536 35 -> 40; weight-gradient shapes (K = all the rows) did not gain.
+  // - A col -> row for long reductions (K >= 1024, M and N >= 256: weight gradients):
+  //   1536x10368x1536 1757 -> 1275 ms, 1024x10368x1536 884 -> 718, 1024^3 90 -> 79, 384x6272x384
+  //   65 -> 57; N = 64 or K = 512 lost.
+  const copyB = lb === 'row' && la !== 'scalar' && b.rank === 2 && K >= 512 && M >= Math.max(256, K);
+  const copyA = la === 'col' && lb !== 'scalar' && a.rank === 2 && K >= 1024 && M >= 256 && N >= 256;
+  if ((copyA || copyB) && !variantOverride && layoutCopies()) {
     out.dispose();
-    const bt = contiguous(transpose(b)); // [N, K]
-    const y = matmulRaw(a, transpose(bt), bias, epi);
-    bt.dispose();
+    const at = copyA ? contiguous(a) : a; // [M, K], K contiguous
+    const bt = copyB ? contiguous(transpose(b)) : null; // [N, K]
+    const y = matmulRaw(at, bt ? transpose(bt) : b, bias, epi);
+    if (at !== a) at.dispose();
+    bt?.dispose();
     return y;
   }
   const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];

@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
-import { setMatmulVariant, setTransposeRowB } from '../../engine/ops/matmul.ts';
+import { setMatmulVariant, setLayoutCopies } from '../../engine/ops/matmul.ts';
 import { MATMUL_VARIANTS, defaultSgVariant } from '../../engine/wgsl/matmul.ts';
 import { subgroupSize } from '../../engine/device.ts';
 import { setDispatchHook } from '../../engine/runtime.ts';
@@ -171,31 +171,36 @@ t('the default takes the subgroup kernel where the device has subgroups', async 
   assert.is(mm[0].startsWith('matmul.sg:'), sg > 0, `kernel ${mm[0]} with subgroup size ${sg}`);
 });
 
-t('a large row-major B read through a transposed copy: same bits, gradients and the copy is made', async () => {
-  const [m, k, n] = [520, 512, 12];
-  const run = async (on: boolean) => {
-    setTransposeRowB(on);
-    const keys: string[] = [];
-    setDispatchHook({ passFor: (kk) => (keys.push(kk.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
-    try {
-      return await E.tidyAsync(async () => {
-        const a = E.tensor(values(m * k, 3), { shape: [m, k] }).requiresGrad_();
-        const b = E.tensor(values(k * n, 4), { shape: [k, n] }).requiresGrad_();
-        const y = E.matmul(a, b);
-        E.sum(E.mul(y, E.tensor(values(m * n, 5), { shape: [m, n] }))).backward();
-        return { y: await y.data(), da: await a.grad!.data(), db: await b.grad!.data(), keys };
-      });
-    } finally {
-      setDispatchHook(null);
-      setTransposeRowB(null);
-    }
-  };
-  const on = await run(true), off = await run(false);
-  assertClose(on.y, off.y, 0, 0, 'y');
-  assertClose(on.da, off.da, 0, 0, 'dA');
-  assertClose(on.db, off.db, 0, 0, 'dB');
-  assertClose(on.y, cpuMatmul(values(m * k, 3), values(k * n, 4), 1, false, false, m, n, k), 1e-4, 1e-4, 'y vs float64');
-  assert.ok(on.keys.includes('ew.copy') && !off.keys.slice(0, 3).includes('ew.copy'), `${on.keys.join(' ')} | ${off.keys.join(' ')}`);
-});
+// The layout copies for CPU drivers (matmulRaw): a large row-major B, and a column-major A with a
+// long reduction, each read through a transposed copy. Same bits as without, gradients included
+// (the backward's own products take the copies too where they qualify), and the copy is made.
+for (const [name, m, k, n, aCol] of [['a large row-major B', 520, 512, 12, false], ['a column-major A with a long reduction', 256, 1024, 260, true]] as const)
+  t(`${name} read through a transposed copy: same bits, gradients, and the copy is made`, async () => {
+    const A = values(m * k, 3), Bv = values(k * n, 4);
+    const run = async (on: boolean) => {
+      setLayoutCopies(on);
+      const keys: string[] = [];
+      setDispatchHook({ passFor: (kk) => (keys.push(kk.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+      try {
+        return await E.tidyAsync(async () => {
+          const a = (aCol ? E.tensor(transposeData(A, m, k), { shape: [k, m] }) : E.tensor(A, { shape: [m, k] })).requiresGrad_();
+          const b = E.tensor(Bv, { shape: [k, n] }).requiresGrad_();
+          const y = E.matmul(aCol ? a.T : a, b);
+          const fwd = keys.length;
+          E.sum(E.mul(y, E.tensor(values(m * n, 5), { shape: [m, n] }))).backward();
+          return { y: await y.data(), da: await a.grad!.data(), db: await b.grad!.data(), fwdKeys: keys.slice(0, fwd) };
+        });
+      } finally {
+        setDispatchHook(null);
+        setLayoutCopies(null);
+      }
+    };
+    const on = await run(true), off = await run(false);
+    assertClose(on.y, off.y, 0, 0, 'y');
+    assertClose(on.da, off.da, 0, 0, 'dA');
+    assertClose(on.db, off.db, 0, 0, 'dB');
+    assertClose(on.y, cpuMatmul(A, Bv, 1, false, false, m, n, k), 1e-4, 1e-4, 'y vs float64');
+    assert.ok(on.fwdKeys.includes('ew.copy') && !off.fwdKeys.includes('ew.copy'), `${on.fwdKeys.join(' ')} | ${off.fwdKeys.join(' ')}`);
+  });
 
 t.run();
