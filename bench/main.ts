@@ -242,21 +242,21 @@ async function suiteGlass(): Promise<void> {
     const emb = E.keep(glass.embedTaps(taps));
     glass.setCenterFromBatches([{ emb, batch: 8 }]);
     const mask = new Float32Array(emb.shape[0]).map((_, i) => (i % 7 === 0 ? 1 : 0));
-    const step = () => void glass.trainIteration(glass.embedTaps(taps), glass.embedTaps(tapsAug), mask);
-    const it = await measure(async () => {
-      E.tidy(step);
-      await E.sync();
-    }, { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 });
+    const stepOf = (g: Glass) => () => void g.trainIteration(g.embedTaps(taps), g.embedTaps(tapsAug), mask);
+    const timeIterations = (g: Glass) =>
+      measure(async () => {
+        E.tidy(stepOf(g));
+        await E.sync();
+      }, { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 });
+    const step = stepOf(glass);
+    const it = await timeIterations(glass);
     const peer = await torchGlass({ batch: 8, taps: taps.map((t) => t.shape.slice(1)), P: D, D, H, step: 20, svd: 1, runs: quick ? 1 : 2 });
     records.push(makeRecord({ suite: 'glass', case: `${name}: training iteration from taps (batch 8)`, shape: `${size}px D${D} H${H}`, ours: it, peer, ...label }));
     // the same iteration with the ascent written as the reference writes it (on the features):
     // the kernels' own speed against PyTorch, without the hidden-space saving
     const asWritten = new Glass(null, { ...glass.cfg, ascentSpace: 'features' });
     asWritten.setCenterFromBatches([{ emb, batch: 8 }]);
-    const itF = await measure(async () => {
-      E.tidy(() => void asWritten.trainIteration(asWritten.embedTaps(taps), asWritten.embedTaps(tapsAug), mask));
-      await E.sync();
-    }, { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 });
+    const itF = await timeIterations(asWritten);
     asWritten.dispose();
     records.push(makeRecord({ suite: 'glass', case: `${name}: same, ascent on the features (as written)`, shape: `${size}px D${D} H${H}`, ours: itF, peer, ...label }));
     const inf = await ours(() => void glass.patchScores(glass.embedTaps(taps), 8), 1);

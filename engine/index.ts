@@ -4,6 +4,7 @@ import './ops/methods.ts';
 export { initDevice, configureDevice, releaseDevice, deviceInfo, describeDevice, hasFeature, type DeviceOptions } from './device.ts';
 export { Tensor } from './tensor.ts';
 export type { DType } from './dtype.ts';
+export type { Activation } from './wgsl/common.ts';
 export { tidy, tidyAsync, keep, memoryStats } from './memory.ts';
 export { trimPool } from './pool.ts';
 export { flush, sync, runtimeStats, setMaxBatch } from './runtime.ts';

@@ -123,12 +123,10 @@ function arenaBuffer(slots: number): GPUBuffer {
 type Workgroups = [number, number?, number?];
 
 /**
- * Records one dispatch. `buffers` bind to 1..n in order (0 is the uniform slot when `params` is
- * given; a null entry skips its binding). Params are 32-bit words (build them with `Params`).
- */
-/**
- * Records one dispatch of `k`. `detail` (e.g. the problem shape) only labels the dispatch for
- * the profiler, which can aggregate by kernel name and detail.
+ * Records one dispatch of `k`. `buffers` bind to 1..n in order (0 is the uniform slot when
+ * `params` is given; a null entry skips its binding). Params are 32-bit words (build them with
+ * `Params`). `detail` (e.g. the problem shape) only labels the dispatch for the profiler, which
+ * can aggregate by kernel name and detail.
  */
 export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups, detail?: string): void {
   const dev = device();

@@ -186,6 +186,11 @@ export class Glass {
       const zerosN = E.zeros([N, 1]);
       const onesN = E.ones([N, 1]);
       const lastProj = Math.floor(cfg.step / 5) * 5;
+      // the ascent's truncation: around the centre within [r_t, 2 r_t] (hypersphere), or around the
+      // true features within [0.5, 1] (manifold)
+      const trunc = { anchor: hyper ? center : trueF, radius: hyper ? rT : null, loFactor: hyper ? 1 : 0.5, hiFactor: hyper ? 2 : 1.0 };
+      // r_g, logged: the radius quantile of the ascended features' distances to the centre
+      const radiusOf = (pre: E.Tensor) => E.noGrad(() => E.quantile(E.norm(E.sub(pre, center), 1), cfg.radius));
       // The true half of every discriminator call is the same rows through the same weights:
       // its first Linear is computed once and shared by all 21 calls (see forwardFromFirstLinear).
       const split = cfg.dscLayers >= 2;
@@ -204,35 +209,23 @@ export class Glass {
       // one gradient-ascent step on gaus; every fifth projected back into the annulus
       const ascend = (step: number, g: E.Tensor | null) => {
         const project = (step + 1) % 5 === 0;
-        const upd = gasUpdatePre(gaus, {
-          grad: g,
-          stepSize: 0.001,
-          anchor: project ? (hyper ? center : trueF) : null,
-          radius: project && hyper ? rT : null,
-          loFactor: hyper ? 1 : 0.5,
-          hiFactor: hyper ? 2 : 1.0,
-          keepPre: project && step + 1 === lastProj,
-        });
-        const rg = upd.pre ? E.noGrad(() => E.quantile(E.norm(E.sub(upd.pre!, center), 1), cfg.radius)) : null;
-        return { done: false as const, gaus: upd.y, rg };
+        const upd = gasUpdatePre(gaus, { grad: g, stepSize: 0.001, ...(project ? trunc : {}), keepPre: project && step + 1 === lastProj });
+        return { done: false as const, gaus: upd.y, rg: upd.pre ? radiusOf(upd.pre) : null };
       };
       let firstStep = 0;
       if (inHidden) {
         const r = this.hiddenAscent(gaus, hTrue!, onesN, {
+          ...trunc,
           steps: cfg.step,
-          anchor: hyper ? center : trueF,
           // the anchor through the first Linear: the centre's L rows once, repeated per image
           anchorHidden: hyper ? E.noGrad(() => E.contiguous(E.reshape(E.expand(E.unsqueeze(this.discriminator.firstLinear(this.center!), 0), [B, L, cfg.dscHidden]), [N, cfg.dscHidden]))) : hTrue!,
-          radius: hyper ? rT : null,
-          loFactor: hyper ? 1 : 0.5,
-          hiFactor: hyper ? 2 : 1.0,
           keepPreAt: lastProj,
         });
         gaus.dispose();
         gaus = r.gaus;
         if (r.rg) {
           rG.dispose();
-          rG = E.noGrad(() => E.quantile(E.norm(E.sub(r.rg!, center), 1), cfg.radius));
+          rG = radiusOf(r.rg);
         }
         firstStep = cfg.step;
       }
@@ -251,7 +244,7 @@ export class Glass {
           const gausLoss = E.binaryCrossEntropy(gs, onesN);
           if (step === cfg.step) return { done: true as const, bce: E.add(trueLoss, gausLoss), ts, gs };
           if (cfg.mining === 0) {
-            const rg = E.noGrad(() => E.quantile(E.norm(E.sub(gaus, center), 1), cfg.radius));
+            const rg = radiusOf(gaus);
             return { done: true as const, bce: E.add(trueLoss, gausLoss), ts, gs, rg };
           }
           const [g] = E.grad(gausLoss, [gaus]);

@@ -54,7 +54,7 @@ export class ConvBn {
     }
   }
   /** conv -> BN, then `act` (fused into the convolution's store when the BN is folded). */
-  forward(x: E.Tensor, act: 'relu' | 'relu6' | null = null): E.Tensor {
+  forward(x: E.Tensor, act: E.Activation | null = null): E.Tensor {
     if (!this.scale) return E.conv2d(x, this.weight, this.bias, { ...this.opts, activation: act });
     const y = E.add(E.mul(E.conv2d(x, this.weight, this.bias, this.opts), this.scale), this.shift!);
     return act === 'relu6' ? E.relu6(y) : act === 'relu' ? E.relu(y) : y;

@@ -365,8 +365,7 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
   const prm = new Params().u32(g.Cin_g, g.Cout_g, g.Cin, g.Cout, g.OH, OWp4, xp.Hp * Wp4, Wp4, g.sy * Wp4, g.dy * Wp4, g.G, per, rows, direct ? lanes : nCb, xp.off4, dyp.off4);
   const grid: [number, number, number] = [gridXY[0], gridXY[1], direct ? S : S * g.G];
   checkGrid('conv2d backward (weight)', grid);
-  const detail = `${g.N}x${g.Cin}x${g.H}x${g.W}->${g.Cout} k${g.KH}x${g.KW} s${g.sy}x${g.sx}${g.G > 1 ? ` g${g.G}` : ''}`;
-  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid, detail);
+  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid, problemDetail(forwardProblem(g)));
   if (xp.temp) xp.t.dispose();
   if (dyp.temp) dyp.t.dispose();
   if (S === 1 || total === 0) return part;

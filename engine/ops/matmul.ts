@@ -81,8 +81,8 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
       return epi.act ? unaryOp(epi.act, y) : y;
     });
   if (K === 1 && !variantOverride && M * N > 0) return outerProduct(a, b, bias);
-  const out = Tensor.empty([...batchShape, M, N], 'f32');
-  if (out.size === 0) return out;
+  const outShape = [...batchShape, M, N];
+  if (numel(outShape) === 0) return Tensor.empty(outShape, 'f32');
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
   const aBatch = broadcastStrides(reshape0(a), batchShape);
   const bBatch = broadcastStrides(reshape0(b), batchShape);
@@ -127,7 +127,6 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const copyB = lb === 'row' && la !== 'scalar' && b.rank === 2 && K >= 512 && M >= Math.max(256, K);
   const copyA = la === 'col' && lb !== 'scalar' && a.rank === 2 && K >= 1024 && M >= 256 && N >= 256;
   if ((copyA || copyB) && !variantOverride && layoutCopies()) {
-    out.dispose();
     const at = copyA ? contiguous(a) : a; // [M, K], K contiguous
     const bt = copyB ? contiguous(transpose(b)) : null; // [N, K]
     const y = matmulRaw(at, bt ? transpose(bt) : b, bias, epi);
@@ -135,6 +134,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
     bt?.dispose();
     return y;
   }
+  const out = Tensor.empty(outShape, 'f32');
   const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
   if (bias) bufs.push(bias.storage.buffer);
   const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);

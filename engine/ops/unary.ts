@@ -5,6 +5,7 @@ import { Tensor } from '../tensor.ts';
 import { DTYPES, type DType } from '../dtype.ts';
 import { record } from '../autograd/graph.ts';
 import { runElementwise } from './launch.ts';
+import type { Activation } from '../wgsl/common.ts';
 
 interface UnaryDef {
   expr: string;
@@ -76,7 +77,7 @@ export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = 
  * elementwise op's own gradient rule, which reads its input only through y's tests (x > 0, and
  * x < 6 for relu6), and the activation keeps those: y > 0 exactly where x > 0, y < 6 where x < 6.
  */
-export function activationGrad(act: 'relu' | 'relu6', g: Tensor, y: Tensor): Tensor {
+export function activationGrad(act: Activation, g: Tensor, y: Tensor): Tensor {
   return runElementwise({ name: `${act}.grad`, expr: DEFS[act].grad! }, [g, y, y], g.shape, 'f32');
 }
 
