@@ -1,6 +1,7 @@
 // conv2d against PyTorch fixtures (test/fixtures/gen/conv_ops.py): forward and input, weight and
 // bias gradients over stride/padding/dilation/groups/depthwise/1x1 cases, again with other tile
-// shapes, without subgroups and through the matmul path; finite-difference checks; shape errors.
+// shapes, without subgroups and through the matmul path; the fused activation against F.relu /
+// F.relu6 of F.conv2d; finite-difference checks; shape errors.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
@@ -12,6 +13,8 @@ const ops: Record<string, OpFn> = {
   conv2d: ([x, w, b], a) => E.conv2d(x, w, b ?? null, opts(a)),
   conv2d_xT: ([x, w], a) => E.conv2d(E.transpose(x, 2, 3), w, null, opts(a)),
   conv2d_proj: ([x, w, s, b], a) => E.sum(E.mul(E.conv2d(x, w, b ?? null, opts(a)), s), [0, 2, 3]),
+  // the fused activation against F.relu / F.relu6 of F.conv2d
+  conv2d_act: ([x, w, b], a) => E.conv2d(x, w, b ?? null, { ...opts(a), activation: a.activation }),
 };
 const cases = loadFixture('ops/conv.json').cases.filter((c) => c.op in ops);
 const before = async () => {

@@ -1,5 +1,6 @@
 // engine/nn and ops/batchnorm: F.batch_norm fixtures (train/eval forward, gradients, running
-// stats; also followed by F.leaky_relu for the fused negativeSlope) and finite-difference checks,
+// stats; also followed by F.leaky_relu for the fused negativeSlope, and over torch.cat([ctx, x])
+// sliced for statsWith) and finite-difference checks,
 // Module state dicts (torch key names, strict loading errors, CPU tensors, in-place copies),
 // train()/eval() switching of BatchNorm, layer defaults, and torch.nn.init's fan/gain rules and
 // distributions (test/fixtures/gen/nn.py).
@@ -36,6 +37,8 @@ const ops: Record<string, OpFn> = {
   bn_train_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope }), rm, rv],
   bn_train_nostats_leaky: ([x, w, b], a) => E.batchNorm(x, null, null, w, b, { ...bnOpts(true, a), negativeSlope: a.slope }),
   bn_eval_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(false, a), negativeSlope: a.slope }), rm, rv],
+  // statsWith against F.batch_norm(cat([ctx, x]))[M:] (and F.leaky_relu of it)
+  bn_train_ctx: ([ctx, x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope ?? null, statsWith: ctx }), rm, rv],
 };
 const cases = suite('batch_norm vs torch');
 cases.before(before);
