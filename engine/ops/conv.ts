@@ -2,7 +2,8 @@
 // symmetric / asymmetric / 'same' / 'valid' padding, groups (depthwise included), optional bias.
 // Forward is an implicit GEMM over a zero-padded, vec4-aligned copy of the input (wgsl/conv.ts
 // explains why: loads dominate on lavapipe); layers with fewer than 4 output channels per group
-// (depthwise) use a direct kernel. Backward: the input gradient is the same convolution of the
+// (depthwise) use a direct kernel, which reads an input whose rows are whole vec4s as it is,
+// bounds-checked (the copy was a third of its time). Backward: the input gradient is the same convolution of the
 // (zero-inserted, for strides > 1) output gradient with flipped, transposed weights; the weight
 // gradient is a reduction over output pixels split into row ranges; the bias gradient is a sum.
 import { Tensor } from '../tensor.ts';
@@ -12,7 +13,7 @@ import { grid1d, type Activation } from '../wgsl/common.ts';
 import { subgroupSize as deviceSubgroupSize } from '../device.ts';
 import {
   padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
-  gemmRowVecs, wgradRowVecs, directRows,
+  gemmRowVecs, wgradRowVecs, directRows, directRowVecs,
 } from '../wgsl/conv.ts';
 import { fmt, numel } from '../shape.ts';
 import { contiguous, reshape, unsqueeze, squeeze, transpose } from './views.ts';
@@ -63,10 +64,15 @@ export interface ConvTuning {
    * lavapipe 18.7 vs 8.7 GFLOP/s); without subgroups the gemm kernel is the faster one.
    */
   matmul1x1: boolean;
+  /**
+   * Direct kernel (depthwise): read an input whose rows are whole vec4s as it is, bounds-checked,
+   * instead of a zero-padded copy (false: always copy, as the gemm kernel does).
+   */
+  directUnpadded: boolean;
 }
 
 const DEFAULT_TUNING: ConvTuning = {
-  tm: 32, tn: 4, wg: 64, directTr: 4, directTn: 8, wgTm: 0, wgTc: 0, wgPv: 1, wgTarget: 4096, wgSplits: 0, subgroups: true, matmul1x1: true,
+  tm: 32, tn: 4, wg: 64, directTr: 4, directTn: 8, wgTm: 0, wgTc: 0, wgPv: 1, wgTarget: 4096, wgSplits: 0, subgroups: true, matmul1x1: true, directUnpadded: true,
 };
 let tuning: ConvTuning = { ...DEFAULT_TUNING };
 
@@ -258,13 +264,16 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     const small = P.OH * P.OW < 1024;
     const tn = small ? 4 : T.directTn;
     const tr = small || P.sy % P.dy !== 0 ? 1 : T.directTr;
-    const cfg = { tr, tn, kh: P.KH, kw: P.KW, sy: P.sy, sx: P.sx, dy: P.dy, dx: P.dx };
+    // the input read as it is where its rows are whole vec4s (out-of-range reads load zeros),
+    // which saves the padded copy, a pass as long as a third of the convolution's own
+    const raw = T.directUnpadded && P.siy === 1 && P.six === 1 && P.W % 4 === 0 && x.isContiguous() && x.offset % 4 === 0;
+    const lead = raw ? (((-P.padL) % 4) + 4) % 4 : null;
+    const cfg = { tr, tn, kh: P.KH, kw: P.KW, sy: P.sy, sx: P.sx, dy: P.dy, dx: P.dx, lead };
     const tilesW = ceilDiv(P.OW, tn);
     const tilesH = ceilDiv(P.OH, tr);
-    const nv = gemmRowVecs(tn, P.KW, P.sx, P.dx);
     const needH = (tilesH - 1) * tr * P.sy + directRows(cfg);
-    const needW = (((tilesW - 1) * tn * P.sx) / 4 + nv) * 4;
-    const xp = padded(x, P, needH, needW);
+    const needW = (((tilesW - 1) * tn * P.sx) / 4 + directRowVecs(cfg)) * 4;
+    const xp: Padded = raw ? { t: x, off4: x.offset / 4, Hp: P.H, Wp: P.W, temp: false } : padded(x, P, needH, needW);
     const wt = prepDirect(P, w);
     const ntiles = tilesH * tilesW;
     const wg = pickWg(ntiles, T.wg, 0);
@@ -272,6 +281,7 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     checkGrid('conv2d', grid);
     const Wp4 = xp.Wp / 4;
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, tilesW, tilesH, P.G, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
+    if (raw) prm.u32(P.H).i32(P.padT, P.padL + lead!);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
     dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm.build(), grid, detail);
     if (xp.temp) xp.t.dispose();

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { registerCases, loadFixture, gradcheck, assertClose, randomValues, type OpFn } from '../helpers/oracle.ts';
+import { setDispatchHook } from '../../engine/runtime.ts';
 
 type Args = Record<string, any>;
 const opts = (a: Args): E.Conv2dOptions => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
@@ -186,3 +187,79 @@ act('finite differences through relu6 (1x1 and 3x3), and a bad activation is an 
   E.tidy(() => assert.throws(() => E.conv2d(E.zeros([1, 2, 4, 4]), E.zeros([4, 2, 3, 3]), null, { activation: 'gelu' as never }), /conv2d: activation must be 'relu', 'relu6' or null, got 'gelu'/));
 });
 act.run();
+
+// ---- the direct kernel reading its input unpadded ----
+// Where the input's rows are whole vec4s the direct kernel (depthwise, Cout/groups < 4) reads it as
+// it is, with out-of-range rows and vec4s loading zeros, instead of a zero-padded copy. The same
+// FMAs in the same order, so the same bits as through the copy: forward (bias, fused activation),
+// and the input gradient, which is again a direct convolution (unpadded when the stride is 1).
+// Geometries: every lead (padL mod 4), padding past the kernel and asymmetric, strides 1-3,
+// dilation, channel multipliers, Cin/groups > 1, tiles of 1x4 (planes under 1024 pixels) and 4x8,
+// an input at an offset (a channel slice), and a non-contiguous input (which takes the copy).
+const raw = suite('conv2d direct kernel on an unpadded input');
+raw.before(before);
+const rcases: [string, number[], number[], E.Conv2dOptions, ((x: E.Tensor) => E.Tensor)?][] = [
+  ['depthwise 3x3 pad 1, 4x8 tiles (36x40 plane)', [2, 3, 36, 40], [3, 1, 3, 3], { groups: 3, padding: 1 }],
+  ['depthwise 3x3 TF same stride 2 (pad 0,1,0,1)', [2, 4, 16, 16], [4, 1, 3, 3], { groups: 4, stride: 2, padding: [0, 1, 0, 1] }],
+  ['depthwise 5x5 pad 2 dilation 2, lead 2', [1, 2, 13, 12], [2, 1, 5, 5], { groups: 2, padding: 2, dilation: 2 }],
+  ['depthwise 3x3 pad 3 (past the kernel), lead 1', [1, 2, 7, 8], [2, 1, 3, 3], { groups: 2, padding: 3 }],
+  ['asymmetric pad 2,0,1,3 stride 3x1, lead 3', [1, 3, 11, 12], [3, 1, 4, 3], { groups: 3, stride: [3, 1], padding: [2, 0, 1, 3] }],
+  ['no padding, stride 2, multiplier 2', [1, 3, 9, 12], [6, 1, 3, 3], { groups: 3, stride: 2 }],
+  ['Cin/groups 2, Cout/groups 3 (groups 2)', [1, 4, 8, 8], [6, 2, 3, 3], { groups: 2, padding: 1 }],
+  ['ungrouped 2 output channels, 34x36 plane', [1, 3, 34, 36], [2, 3, 3, 3], { padding: 1 }],
+  ['input at an offset (channel slice)', [1, 6, 8, 12], [2, 1, 3, 3], { groups: 2, padding: 1 }, (x) => E.narrow(x, 1, 4, 2)],
+  ['non-contiguous input (takes the copy)', [1, 2, 12, 12], [2, 1, 3, 3], { groups: 2, padding: 1 }, (x) => E.transpose(x, 2, 3)],
+];
+for (const [name, xs, ws, o, view] of rcases)
+  raw(name, async () => {
+    const run = async (unpadded: boolean) => {
+      E.setConvTuning({ directUnpadded: unpadded });
+      const names: string[] = [];
+      setDispatchHook({ passFor: (k) => (names.push(k.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+      try {
+        return await E.tidyAsync(async () => {
+          const x0 = E.tensor(randomValues(xs.reduce((p, q) => p * q), 11), { shape: xs }).requiresGrad_();
+          const x = view ? view(x0) : x0;
+          const w = E.tensor(randomValues(ws.reduce((p, q) => p * q), 12), { shape: ws }).requiresGrad_();
+          const b = E.tensor(randomValues(ws[0], 13), { shape: [ws[0]] });
+          const y = E.conv2d(x, w, b, { ...o, activation: 'relu' });
+          const fwd = names.slice();
+          E.sum(E.mul(y, E.tensor(randomValues(y.size, 14), { shape: y.shape }))).backward();
+          return { y: await y.data(), dx: await x0.grad!.data(), dw: await w.grad!.data(), fwd };
+        });
+      } finally {
+        setDispatchHook(null);
+        E.setConvTuning(null);
+      }
+    };
+    const u = await run(true), p = await run(false);
+    assertClose(u.y, p.y, 0, 0, 'y');
+    assertClose(u.dx, p.dx, 0, 0, 'dx');
+    assertClose(u.dw, p.dw, 0, 0, 'dw');
+    assert.ok(u.fwd.includes('conv2d.direct') && p.fwd.includes('conv2d.pad'), `${u.fwd.join(' ')} | ${p.fwd.join(' ')}`);
+    assert.is(u.fwd.includes('conv2d.pad'), name.includes('takes the copy'), `forward kernels ${u.fwd.join(' ')}`);
+  });
+raw('against a float64 reference with every lead and the bias, and a 1x1 plane', async () => {
+  // an independent check of the unpadded path itself (the fixtures cover the copy)
+  for (const pl of [0, 1, 2, 3, 5]) {
+    const [N, C, H, W, K] = [1, 2, 5, 8, 3];
+    const X = randomValues(N * C * H * W, 20 + pl), Wt = randomValues(C * K * K, 30 + pl), B = randomValues(C, 40);
+    const pt = 1, pb = 2, pr = 1;
+    const OH = H + pt + pb - K + 1, OW = W + pl + pr - K + 1;
+    const ref = new Float64Array(N * C * OH * OW);
+    for (let c = 0; c < C; c++)
+      for (let oy = 0; oy < OH; oy++)
+        for (let ox = 0; ox < OW; ox++) {
+          let s = B[c];
+          for (let ky = 0; ky < K; ky++)
+            for (let kx = 0; kx < K; kx++) {
+              const iy = oy - pt + ky, ix = ox - pl + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += X[(c * H + iy) * W + ix] * Wt[(c * K + ky) * K + kx];
+            }
+          ref[(c * OH + oy) * OW + ox] = s;
+        }
+    const y = await E.tidyAsync(async () => E.conv2d(E.tensor(X, { shape: [N, C, H, W] }), E.tensor(Wt, { shape: [C, 1, K, K] }), E.tensor(B), { groups: C, padding: [pt, pb, pl, pr] }).data());
+    assertClose(y, Float32Array.from(ref), 1e-5, 1e-5, `padL ${pl}`);
+  }
+});
+raw.run();
