@@ -3,6 +3,7 @@
 // features we can use (shader-f16, subgroups, timestamp-query). Device loss is recorded so every
 // later call fails with a clear message instead of hanging; releaseDevice() lets the process exit.
 import { create, globals } from 'webgpu';
+import { adaptWaitPolicy } from './wait.ts';
 
 export interface DeviceOptions {
   /** Dawn backend: 'vulkan', 'metal', 'd3d12', 'null', ... (default: Dawn's choice). */
@@ -113,6 +114,8 @@ async function createDevice(opts: DeviceOptions): Promise<DeviceState> {
       maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
     },
   };
+  // Dawn's waits busy-loop on the main thread: on a CPU adapter that steals a core from the shaders
+  adaptWaitPolicy(info.cpu);
   const s: DeviceState = { gpu, adapter, device, info, lost: null, uncaptured: [] };
   device.lost.then((l) => {
     if (state === s && s.lost === null) s.lost = `${l.reason}: ${l.message}`;

@@ -5,6 +5,7 @@
 // - Each batch runs inside validation and out-of-memory error scopes; an error is rethrown at the
 //   next readback naming the kernels of that batch (WebGPU reports errors asynchronously).
 import { device, takeUncapturedErrors, deviceLostReason, onRelease } from './device.ts';
+import { markWait } from './wait.ts';
 
 export interface Kernel {
   /** Human-readable name used in errors and profiles, e.g. 'binary.add'. */
@@ -258,6 +259,7 @@ export async function readback(buf: GPUBuffer, offset: number, bytes: number): P
   encoder!.copyBufferToBuffer(buf, start, st, 0, size);
   batchKernels.push('readback');
   flush();
+  markWait();
   try {
     await st.mapAsync(0x0001, 0, size); // GPUMapMode.READ
   } catch (err) {
@@ -274,6 +276,7 @@ export async function readback(buf: GPUBuffer, offset: number, bytes: number): P
 /** Waits until the GPU has finished all submitted work (for timing). */
 export async function sync(): Promise<void> {
   flush();
+  markWait();
   await device().queue.onSubmittedWorkDone();
   await checkErrors();
 }

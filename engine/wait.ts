@@ -1,0 +1,106 @@
+// How the main thread waits for Dawn. The Node binding settles its promises (onSubmittedWorkDone,
+// mapAsync, popErrorScope) by re-queueing a native callback through setImmediate for as long as
+// any of them is pending: a busy loop on the main thread. On a GPU that costs one CPU core and
+// gives the lowest latency. On a CPU adapter (lavapipe) the loop takes a core from the driver's
+// own threads, which run the shaders: four 2048^3 matmuls took 1.67-1.85 s awaited at once and
+// 1.10 s when the wait began 0.6 s after the submit (2-core VM). So with the 'sleep' policy (the
+// default on CPU adapters) each of the binding's ticks, once a wait has lasted SPIN_MS, first
+// sleeps an eighth of the time waited so far (at most 1 ms): the main thread idles, and a wait
+// ends at most ~12% late.
+//
+// The binding reads `setImmediate` from the global object on every tick, so wrapping the global
+// reaches it; only native callbacks (the binding's) are rerouted, every other caller is passed
+// straight through.
+
+export type WaitPolicy = 'spin' | 'sleep';
+
+/** Waits shorter than this spin as Dawn does (short readbacks keep their latency). */
+const SPIN_MS = 0.05;
+/** Past that, each tick first sleeps 1/NAP_DIV of the time waited so far, at most MAX_NAP_MS. */
+const NAP_DIV = 8;
+const MAX_NAP_MS = 1;
+/** Ticks further apart than this belong to different waits (markWait() also starts one). */
+const NEW_WAIT_GAP_MS = 3;
+
+const nativeSetImmediate = globalThis.setImmediate;
+let policy: WaitPolicy = 'spin';
+let installed = false;
+let streakStart = 0;
+let lastTick = -Infinity;
+const counts = { spun: 0, slept: 0 };
+// Atomics.wait on a word nobody writes: a sleep with sub-millisecond resolution (a timer's
+// 1 ms floor made every short wait of the test suite 1 ms longer: 24 -> 32 s)
+const napWord = new Int32Array(new SharedArrayBuffer(4));
+
+function isNative(fn: unknown): boolean {
+  return typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn).includes('[native code]');
+}
+
+function throttledSetImmediate<A extends unknown[]>(fn: (...args: A) => void, ...args: A): NodeJS.Immediate {
+  if (policy === 'sleep' && isNative(fn)) {
+    let now = performance.now();
+    if (now - lastTick > NEW_WAIT_GAP_MS) streakStart = now;
+    const waited = now - streakStart;
+    if (waited > SPIN_MS) {
+      counts.slept++;
+      Atomics.wait(napWord, 0, 0, Math.min(waited / NAP_DIV, MAX_NAP_MS));
+      now = performance.now();
+    } else counts.spun++;
+    lastTick = now;
+  }
+  return nativeSetImmediate(fn, ...args);
+}
+
+/**
+ * Sets how waits on the GPU use the main thread: 'spin' (Dawn's own busy loop) or 'sleep' (spin
+ * for 50 us, then sleep between polls, an eighth of the time waited); `null` returns to the automatic
+ * choice. Automatic: GLASS_WAIT=spin|sleep when set, else 'sleep' on CPU adapters and 'spin' on
+ * GPUs (applied when the device is created).
+ */
+export function setWaitPolicy(p: WaitPolicy | null): WaitPolicy {
+  explicit = p;
+  policy = p ?? autoPolicy(lastCpu);
+  install();
+  return policy;
+}
+
+/** Called by the device on creation: the automatic policy for this adapter. */
+export function adaptWaitPolicy(cpuAdapter: boolean): WaitPolicy {
+  lastCpu = cpuAdapter;
+  policy = explicit ?? autoPolicy(cpuAdapter);
+  install();
+  return policy;
+}
+
+let explicit: WaitPolicy | null = null;
+let lastCpu = false;
+
+function autoPolicy(cpu: boolean): WaitPolicy {
+  const env = process.env.GLASS_WAIT;
+  if (env === 'spin' || env === 'sleep') return env;
+  return cpu ? 'sleep' : 'spin';
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  (globalThis as { setImmediate: unknown }).setImmediate = Object.assign(throttledSetImmediate, nativeSetImmediate);
+}
+
+/**
+ * Marks the start of a wait (runtime.ts: sync, readback, error checks): its first SPIN_MS spin
+ * even when the previous wait ended moments ago (a loop of small readbacks stays at ~0.3 ms each
+ * on lavapipe instead of a timer's 1 ms).
+ */
+export function markWait(): void {
+  streakStart = lastTick = performance.now();
+}
+
+export function waitPolicy(): WaitPolicy {
+  return policy;
+}
+
+/** Binding ticks run at once vs deferred to a timer since the process started (tests). */
+export function waitTicks(): { spun: number; slept: number } {
+  return { ...counts };
+}
