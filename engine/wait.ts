@@ -24,6 +24,9 @@ const NEW_WAIT_GAP_MS = 3;
 
 const nativeSetImmediate = globalThis.setImmediate;
 let policy: WaitPolicy = 'spin';
+/** Set by setWaitPolicy (wins over the automatic choice); the adapter kind seen at creation. */
+let explicit: WaitPolicy | null = null;
+let lastCpu = false;
 let installed = false;
 let streakStart = 0;
 let lastTick = -Infinity;
@@ -72,9 +75,6 @@ export function adaptWaitPolicy(cpuAdapter: boolean): WaitPolicy {
   return policy;
 }
 
-let explicit: WaitPolicy | null = null;
-let lastCpu = false;
-
 function autoPolicy(cpu: boolean): WaitPolicy {
   const env = process.env.GLASS_WAIT;
   if (env === 'spin' || env === 'sleep') return env;
@@ -88,9 +88,9 @@ function install(): void {
 }
 
 /**
- * Marks the start of a wait (runtime.ts: sync, readback, error checks): its first SPIN_MS spin
- * even when the previous wait ended moments ago (a loop of small readbacks stays at ~0.3 ms each
- * on lavapipe instead of a timer's 1 ms).
+ * Marks the start of a wait (runtime.ts: sync and readback): its first SPIN_MS spin even when
+ * the previous wait ended moments ago, instead of the streak carrying on with up to 1 ms naps
+ * (a loop of small readbacks stays at ~0.3 ms each on lavapipe).
  */
 export function markWait(): void {
   streakStart = lastTick = performance.now();
@@ -100,7 +100,7 @@ export function waitPolicy(): WaitPolicy {
   return policy;
 }
 
-/** Binding ticks run at once vs deferred to a timer since the process started (tests). */
+/** Binding ticks passed on at once vs after a sleep, since the process started (tests). */
 export function waitTicks(): { spun: number; slept: number } {
   return { ...counts };
 }
