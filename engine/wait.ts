@@ -4,7 +4,7 @@
 // gives the lowest latency. On a CPU adapter (lavapipe) the loop takes a core from the driver's
 // own threads, which run the shaders: four 2048^3 matmuls took 1.67-1.85 s awaited at once and
 // 1.10 s when the wait began 0.6 s after the submit (2-core VM). So with the 'sleep' policy (the
-// default on CPU adapters) each of the binding's ticks, once a wait has lasted SPIN_MS, first
+// default on CPU adapters) each of the binding's ticks, once a wait has lasted a few ticks, first
 // sleeps an eighth of the time waited so far (at most 1 ms): the main thread idles, and a wait
 // ends at most ~12% late.
 //
@@ -14,7 +14,8 @@
 
 export type WaitPolicy = 'spin' | 'sleep';
 
-/** Waits shorter than this spin as Dawn does (short readbacks keep their latency). */
+/** The first SPIN_TICKS ticks of a wait, and any within SPIN_MS of its start, spin as Dawn does. */
+const SPIN_TICKS = 4;
 const SPIN_MS = 0.05;
 /** Past that, each tick first sleeps 1/NAP_DIV of the time waited so far, at most MAX_NAP_MS. */
 const NAP_DIV = 8;
@@ -29,6 +30,7 @@ let explicit: WaitPolicy | null = null;
 let lastCpu = false;
 let installed = false;
 let streakStart = 0;
+let streakTicks = 0;
 let lastTick = -Infinity;
 const counts = { spun: 0, slept: 0 };
 // Atomics.wait on a word nobody writes: a sleep with sub-millisecond resolution (a timer's
@@ -42,9 +44,12 @@ function isNative(fn: unknown): boolean {
 function throttledSetImmediate<A extends unknown[]>(fn: (...args: A) => void, ...args: A): NodeJS.Immediate {
   if (policy === 'sleep' && isNative(fn)) {
     let now = performance.now();
-    if (now - lastTick > NEW_WAIT_GAP_MS) streakStart = now;
+    if (now - lastTick > NEW_WAIT_GAP_MS) {
+      streakStart = now;
+      streakTicks = 0;
+    }
     const waited = now - streakStart;
-    if (waited > SPIN_MS) {
+    if (++streakTicks > SPIN_TICKS && waited > SPIN_MS) {
       counts.slept++;
       Atomics.wait(napWord, 0, 0, Math.min(waited / NAP_DIV, MAX_NAP_MS));
       now = performance.now();
@@ -56,7 +61,7 @@ function throttledSetImmediate<A extends unknown[]>(fn: (...args: A) => void, ..
 
 /**
  * Sets how waits on the GPU use the main thread: 'spin' (Dawn's own busy loop) or 'sleep' (spin
- * for 50 us, then sleep between polls, an eighth of the time waited); `null` returns to the automatic
+ * for 4 ticks and 50 us, then sleep between polls, an eighth of the time waited); `null` returns to the automatic
  * choice. Automatic: GLASS_WAIT=spin|sleep when set, else 'sleep' on CPU adapters and 'spin' on
  * GPUs (applied when the device is created).
  */
@@ -88,12 +93,13 @@ function install(): void {
 }
 
 /**
- * Marks the start of a wait (runtime.ts: sync and readback): its first SPIN_MS spin even when
+ * Marks the start of a wait (runtime.ts: sync and readback): its first ticks spin even when
  * the previous wait ended moments ago, instead of the streak carrying on with up to 1 ms naps
  * (a loop of small readbacks stays at ~0.3 ms each on lavapipe).
  */
 export function markWait(): void {
   streakStart = lastTick = performance.now();
+  streakTicks = 0;
 }
 
 export function waitPolicy(): WaitPolicy {
