@@ -37,6 +37,8 @@ export interface ProfileReport {
   pipelinesCreated: number;
   pipelineCreateMs: number;
   pipelineHitRate: number;
+  /** dispatches that reused a cached bind group (runtime.ts) */
+  bindGroupHitRate: number;
   poolHitRate: number;
   peakBytes: number;
 }
@@ -169,6 +171,8 @@ export class Profiler {
     const p = poolStats();
     const dp = s.pipelineHits - this.start.stats.pipelineHits;
     const dm = s.pipelineMisses - this.start.stats.pipelineMisses;
+    const bh = s.bindGroupHits - this.start.stats.bindGroupHits;
+    const bm = s.bindGroupMisses - this.start.stats.bindGroupMisses;
     const ph = p.hits - this.start.pool.hits;
     const pm = p.misses - this.start.pool.misses;
     return {
@@ -181,6 +185,7 @@ export class Profiler {
       pipelinesCreated: dm,
       pipelineCreateMs: s.pipelineCreateMs - this.start.stats.pipelineCreateMs,
       pipelineHitRate: dp + dm ? dp / (dp + dm) : 1,
+      bindGroupHitRate: bh + bm ? bh / (bh + bm) : 1,
       poolHitRate: ph + pm ? ph / (ph + pm) : 1,
       peakBytes: p.peakBytes,
     };
@@ -213,7 +218,7 @@ export function formatProfile(r: ProfileReport, top = 15, opts: { shapes?: boole
   const first = r.kernels.reduce((a, k) => a + k.firstMs, 0);
   const lines = [
     `profile (${r.mode}): wall ${r.wallMs.toFixed(0)} ms, GPU ${total.toFixed(0)} ms in ${r.dispatches} dispatches, ${r.submits} submits; ` +
-      `pipeline cache hits ${(100 * r.pipelineHitRate).toFixed(1)}%, pool hits ${(100 * r.poolHitRate).toFixed(1)}%, peak ${(r.peakBytes / 2 ** 20).toFixed(1)} MiB`,
+      `pipeline cache hits ${(100 * r.pipelineHitRate).toFixed(1)}%, bind groups ${(100 * r.bindGroupHitRate).toFixed(1)}%, pool hits ${(100 * r.poolHitRate).toFixed(1)}%, peak ${(r.peakBytes / 2 ** 20).toFixed(1)} MiB`,
   ];
   if (r.pipelinesCreated > 0)
     lines.push(`${r.pipelinesCreated} pipelines created (${r.pipelineCreateMs.toFixed(0)} ms CPU); their first dispatches took ${first.toFixed(0)} ms (compile on lazy drivers such as lavapipe)`);
