@@ -206,7 +206,7 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
     if (ab) entries.push({ binding: 0, resource: { buffer: ab, offset: 0, size: UNIFORM_SLOT } });
     // null leaves a binding out (variants of a kernel that do not declare it)
     buffers.forEach((b, i) => b && entries.push({ binding: i + 1, resource: { buffer: b } }));
-    bg = dev.createBindGroup({ label: k.name, layout, entries });
+    bg = dev.createBindGroup({ label: `bind group ${sig} (first: ${k.name})`, layout, entries });
     if (bindGroups.size >= MAX_BIND_GROUPS) bindGroups.clear();
     bindGroups.set(key, bg);
   }
