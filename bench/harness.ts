@@ -258,6 +258,47 @@ export function jsonArg(argv: readonly string[]): string | null {
   return null;
 }
 
+export interface BenchArgs {
+  suite: string;
+  quick: boolean;
+  full: boolean;
+  profile: boolean;
+  autotune: boolean;
+  json: string | null;
+  help: boolean;
+}
+
+export const BENCH_USAGE = `usage: npm run bench -- [SUITE] [--quick] [--full] [--profile] [--autotune] [--json FILE]
+  SUITE       matmul | conv | elementwise | reduce | ga | backbone | glass | all (default all)
+  --quick     fewer runs and the smaller shapes (a smoke run)
+  --full      adds the large shapes (matmul 4096, the GLASS paper preset)
+  --profile   per-kernel GPU time of one call of each case (timestamp queries where supported)
+  --autotune  measure the matmul variants on this adapter first (cached per adapter)
+  --json FILE write the records as JSON (render with bench/report.ts)`;
+
+/**
+ * The bench's command line: one optional suite name and known flags; anything else is an error
+ * that names it (a misspelt flag silently ignored would run the wrong benchmark for minutes).
+ */
+export function parseBenchArgs(argv: readonly string[], suites: readonly string[]): BenchArgs {
+  const flags = new Set(['--quick', '--full', '--profile', '--autotune', '--help', '-h']);
+  const json = jsonArg(argv);
+  const names: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') i++;
+    else if (a.startsWith('--json=')) continue;
+    else if (a.startsWith('-')) {
+      if (!flags.has(a)) throw new Error(`bench: unknown option '${a}'\n${BENCH_USAGE}`);
+    } else names.push(a);
+  }
+  if (names.length > 1) throw new Error(`bench: one suite at a time, got ${names.join(', ')}\n${BENCH_USAGE}`);
+  const suite = names[0] ?? 'all';
+  if (suite !== 'all' && !suites.includes(suite)) throw new Error(`bench: unknown suite '${suite}' (${suites.join(', ')}, all)`);
+  const has = (f: string) => argv.includes(f);
+  return { suite, quick: has('--quick'), full: has('--full'), profile: has('--profile'), autotune: has('--autotune'), json, help: has('--help') || has('-h') };
+}
+
 /** Prints the table and, when argv holds `--json FILE`, writes the JSON too. */
 export function emitResults(records: BenchRecord[], argv: readonly string[] = process.argv.slice(2), meta: Partial<BenchMeta> = {}): void {
   console.log(formatTable(records));

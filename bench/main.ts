@@ -5,7 +5,7 @@
 // Prints a table (ratio = peer time / our time: above 1 we are faster) and writes JSON.
 import * as E from '../engine/index.ts';
 import { device, deviceInfo } from '../engine/device.ts';
-import { measure, makeRecord, emitResults, hostMeta, matmulFlops, type BenchRecord, type Measurement } from './harness.ts';
+import { measure, makeRecord, emitResults, hostMeta, matmulFlops, parseBenchArgs, BENCH_USAGE, type BenchArgs, type BenchRecord, type Measurement } from './harness.ts';
 import { Glass, DEFAULT_CONFIG } from '../glass/glass.ts';
 import { gasUpdate } from '../glass/gas.ts';
 import { createBackbone } from '../models/registry.ts';
@@ -13,10 +13,19 @@ import { SHARED_MOBILENET } from '../glass/cli.ts';
 import { existsSync } from 'node:fs';
 
 const argv = process.argv.slice(2);
-const suite = argv.find((a) => !a.startsWith('-')) ?? 'all';
-const quick = argv.includes('--quick');
-const full = argv.includes('--full');
-const profile = argv.includes('--profile');
+const SUITE_NAMES = ['matmul', 'conv', 'elementwise', 'reduce', 'ga', 'backbone', 'glass'];
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(argv, SUITE_NAMES);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(BENCH_USAGE);
+  process.exit(0);
+}
+const { suite, quick, full, profile } = args;
 const timing = quick ? { warmup: 1, runs: 3, minTimeMs: 0 } : { warmup: 1, runs: 5, minTimeMs: 500, maxRuns: 30 };
 const records: BenchRecord[] = [];
 let label = { adapter: '', driver: '' };
@@ -283,13 +292,10 @@ const SUITES: Record<string, () => Promise<void>> = {
   glass: suiteGlass,
 };
 
-if (suite !== 'all' && !SUITES[suite]) {
-  console.error(`bench: unknown suite '${suite}' (${Object.keys(SUITES).join(', ')}, all)`);
-  process.exit(2);
-}
+if (Object.keys(SUITES).join() !== SUITE_NAMES.join()) throw new Error('bench: SUITE_NAMES is out of date');
 await E.initDevice();
-if (argv.includes('--autotune') || process.env.GLASS_AUTOTUNE === '1') {
-  const r = await E.autotune({ force: argv.includes('--autotune') });
+if (args.autotune || process.env.GLASS_AUTOTUNE === '1') {
+  const r = await E.autotune({ force: args.autotune });
   console.log(`matmul autotune (${r.fromCache ? 'cached' : 'measured'}, ${r.file}): ${JSON.stringify(r.choices)}`);
 }
 const info = deviceInfo();

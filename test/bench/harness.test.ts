@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   conv2dFlops, convOutSize, fmtNum, formatColumns, formatTable, jsonArg, makeRecord, matmulFlops,
-  measure, median, writeJson, type Measurement,
+  measure, median, parseBenchArgs, writeJson, type Measurement,
 } from '../../bench/harness.ts';
 
 /** A clock that fn advances by the next duration of `durations` per call. */
@@ -105,6 +105,19 @@ rec('formatTable has one aligned line per record plus header and rule', () => {
   assert.match(lines[2], /ops\s+matmul\s+8x8\s+2\.00\s+1\.50\s+2\.00 GF\/s\s+tfjs\s+4\.00\s+1\.00 GF\/s\s+2\.00x/);
   // Columns line up: "ratio" ends where each row ends.
   assert.is(lines[2].length, lines[0].length);
+});
+
+rec('command line: suite, flags and --json FILE; unknown options, suites and two suites are errors', () => {
+  const S = ['matmul', 'conv'];
+  assert.equal(parseBenchArgs([], S), { suite: 'all', quick: false, full: false, profile: false, autotune: false, json: null, help: false });
+  // the JSON file name is not taken for a suite, wherever it stands
+  const a = parseBenchArgs(['--json', 'out.json', 'conv', '--quick', '--profile'], S);
+  assert.equal([a.suite, a.json, a.quick, a.profile, a.full], ['conv', 'out.json', true, true, false]);
+  assert.is(parseBenchArgs(['--json=r.json', '--full', '--autotune'], S).suite, 'all');
+  assert.ok(parseBenchArgs(['matmul', '-h'], S).help);
+  assert.throws(() => parseBenchArgs(['matmul', '--qiuck'], S), /bench: unknown option '--qiuck'\nusage:/);
+  assert.throws(() => parseBenchArgs(['matmull'], S), /bench: unknown suite 'matmull' \(matmul, conv, all\)/);
+  assert.throws(() => parseBenchArgs(['matmul', 'conv'], S), /one suite at a time, got matmul, conv/);
 });
 
 rec('--json argument parsing and JSON file round trip', () => {
