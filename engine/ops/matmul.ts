@@ -155,14 +155,18 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
   if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, biasRows: epi.biasRows, act: epi.act, batchRank: bs.length, variant };
-  const wg: [number, number, number] = [Math.ceil(Math.ceil(N / (4 * (variant.tnv ?? 2))) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), batch];
+  // one shared-A batch dim (conv 1x1: W @ X[b]) laid along N when N is ragged against a workgroup
+  const tn = 4 * (variant.tnv ?? (variant.sg ? 1 : 2));
+  const foldBatch = !!variant.sg && bs.length === 1 && as[0] === 0 && lb === 'row' && N % tn === 0 && N % (tn * variant.wgx) !== 0;
+  const cols = foldBatch ? batch * N : N;
+  const wg: [number, number, number] = [Math.ceil(Math.ceil(cols / tn) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), foldBatch ? 1 : batch];
   // A workgroup narrower than the device's subgroup fills only part of one (8 lanes of
   // lavapipe's 16 with 512-bit vectors, 16 of an NVIDIA warp): lanes past the workgroup do not
   // exist, so loads are shared across at most wgx lanes.
   const kernel = variant.sg
-    ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn: 4 * (variant.tnv ?? 1), wg: variant.wgx, sg: Math.min(sg, variant.wgx) })
+    ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn, wg: variant.wgx, sg: Math.min(sg, variant.wgx), foldBatch })
     : matmulKernel(cfg);
-  dispatch(kernel, bufs, p.build(), wg, detail);
+  dispatch(kernel, bufs, p.build(), wg, foldBatch ? `${detail} folded` : detail);
   return out;
 }
 

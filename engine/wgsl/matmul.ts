@@ -213,12 +213,20 @@ export interface MatmulSgConfig {
   tn: number;
   wg: number;
   sg: number;
+  /**
+   * One batch dim whose A is shared (batch stride 0), laid along N: lanes cover batch * N columns
+   * (N a multiple of tn, so a lane's columns lie in one item) and the grid has no z. Why: a conv
+   * 1x1's batched W @ X[b] has N = H*W, often ragged against the 4*wg columns of a workgroup
+   * (14x14 = 196 of 256: a quarter of the lanes idle); over 8 images the waste is one partial
+   * workgroup. Same arithmetic per output, same bits.
+   */
+  foldBatch?: boolean;
 }
 
 export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
   const { a, b, cVec, bias, batchRank, tm, tn, wg, sg } = cfg;
   const epi = `${cfg.biasRows ? ':brow' : ''}${cfg.act ? `:${cfg.act}` : ''}`;
-  const key = `matmul.sg:${a}:${b}:${cVec}:${bias}:${batchRank}:t${tm}x${tn}:wg${wg}:sg${sg}${epi}`;
+  const key = `matmul.sg:${a}:${b}:${cVec}:${bias}:${batchRank}:t${tm}x${tn}:wg${wg}:sg${sg}${epi}${cfg.foldBatch ? ':fold' : ''}`;
   return {
     name: 'matmul',
     key,
@@ -271,13 +279,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let M = ${pu(0)}; let N = ${pu(1)}; let K = ${pu(2)};
   let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)}; let sBn = ${pu(8)};
   let lane = sid % ${sg}u;
+${cfg.foldBatch
+  ? `  let ng = (wid.x * ${wg}u + lid) * ${tn}u;
+  let live = ng < N * ${pu(9)};
+  let z = min(ng / N, ${pu(9)} - 1u);
+  let n0 = ng - z * N;`
+  : `  let z = wid.z;
   let n0 = (wid.x * ${wg}u + lid) * ${tn}u;
-  let live = n0 < N;
+  let live = n0 < N;`}
   let m0 = wid.y * ${tm}u;
-${batchOffsets(batchRank, 'wid.z')}
+${batchOffsets(batchRank, 'z')}
   let offA = oa; let offB = ob;
   let offBias = ${pu(18)};
-  let cBase = wid.z * M * N;
+  let cBase = z * M * N;
 ${pre.join('\n')}
 ${accs.join('\n')}
   for (var k0 = 0u; k0 < K; k0 += 4u) {

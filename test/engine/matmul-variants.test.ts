@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
-import { setMatmulVariant, setLayoutCopies } from '../../engine/ops/matmul.ts';
+import { setMatmulVariant, setLayoutCopies, matmulRaw } from '../../engine/ops/matmul.ts';
 import { MATMUL_VARIANTS, defaultSgVariant } from '../../engine/wgsl/matmul.ts';
 import { subgroupSize } from '../../engine/device.ts';
 import { setDispatchHook } from '../../engine/runtime.ts';
@@ -86,6 +86,42 @@ t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', asyn
       const y7 = E.matmul(E.tensor(a7, { shape: [M, 9] }), E.tensor(b7, { shape: [9, 7] }));
       assertClose(await y7.data(), cpuMatmul(a7, b7, 1, false, false, M, 7, 9), 1e-5, 1e-5, `${name} 37x9x7`);
     });
+  }
+  setMatmulVariant(null);
+});
+
+t('a shared A over a batch, N ragged against a workgroup, is laid along N: float64, same bits as each item alone, epilogue', async () => {
+  // conv 1x1's W @ X[b]: 3 items of K x 40 (40 columns: 10 lanes of 4 or 5 of 8, less than a
+  // workgroup); rows 37 (ragged) with A row-major, 36 with A column-major
+  const n = 40, Z = 3;
+  const X = values(Z * K * n, 31), biasR = values(M, 32);
+  for (const name of [null, 'sg.t32x8.wg32', 'sg.t16x4.wg8']) {
+    setMatmulVariant(name);
+    for (const aCol of [false, true]) {
+      const m = aCol ? 36 : M;
+      const a = A.subarray(0, m * K);
+      const keys: string[] = [];
+      setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+      try {
+        await E.tidyAsync(async () => {
+          const ta = aCol ? E.tensor(transposeData(a, m, K), { shape: [K, m] }).T : E.tensor(a, { shape: [m, K] });
+          const x = E.tensor(X, { shape: [Z, K, n] });
+          const what = `${name ?? 'default'} A${aCol ? 'col' : 'row'}`;
+          const y = await E.matmul(ta, x).data();
+          assertClose(y, cpuMatmul(a, X, Z, false, true, m, n, K), 1e-5, 1e-5, what);
+          const bias = E.tensor(biasR.subarray(0, m), { shape: [m] });
+          const yb = await matmulRaw(ta, x, bias, { biasRows: true, act: 'relu6' }).data();
+          for (let z = 0; z < Z; z++) {
+            const xz = E.select(x, 0, z);
+            assertClose(y.subarray(z * m * n, (z + 1) * m * n), await E.matmul(ta, xz).data(), 0, 0, `${what} item ${z}`);
+            assertClose(yb.subarray(z * m * n, (z + 1) * m * n), await matmulRaw(ta, xz, bias, { biasRows: true, act: 'relu6' }).data(), 0, 0, `${what} bias+relu6 item ${z}`);
+          }
+        });
+      } finally {
+        setDispatchHook(null);
+      }
+      if (subgroupSize() > 0) assert.ok(keys.some((k) => k.startsWith('matmul.sg:') && k.endsWith(':fold')), `${name}: no folded kernel in ${keys.join(', ')}`);
+    }
   }
   setMatmulVariant(null);
 });
