@@ -259,11 +259,15 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   } else {
-    // small planes get small tiles (less padding waste, much shorter LLVM compiles); the output
-    // rows of a tile share input rows only when the dilation divides the stride
-    const small = P.OH * P.OW < 1024;
-    const tn = small ? 4 : T.directTn;
-    const tr = small || P.sy % P.dy !== 0 ? 1 : T.directTr;
+    // Tile by output plane and stride, measured on lavapipe (depthwise 3x3, 8 images, ms per
+    // call for 1x4 / 2x8 / 4x8 rows x columns): 7x7 4.3 / - / 8.3 (tiny planes: padding waste,
+    // and short LLVM compiles for test-sized problems), 14x14 6.3 / 4.5 / 5.5, 18x18 10.8 / 7.9 /
+    // 6.8, 28x28 9.4 / 5.6 / 4.3; stride 2 to 14x14 6.4 / 5.0 / 11.1, to 56x56 19.1 / 15.5 / 20.8
+    // (a taller strided tile reads 9 input rows). The output rows of a tile share input rows
+    // only when the dilation divides the stride.
+    const px = P.OH * P.OW;
+    const tn = px < 64 ? 4 : T.directTn;
+    const tr = px < 64 || P.sy % P.dy !== 0 ? 1 : P.sy > 1 || px < 256 ? Math.min(2, T.directTr) : T.directTr;
     // the input read as it is where its rows are whole vec4s (out-of-range reads load zeros),
     // which saves the padded copy, a pass as long as a third of the convolution's own
     const raw = T.directUnpadded && P.siy === 1 && P.six === 1 && P.W % 4 === 0 && x.isContiguous() && x.offset % 4 === 0;

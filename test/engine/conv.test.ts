@@ -194,7 +194,7 @@ act.run();
 // FMAs in the same order, so the same bits as through the copy: forward (bias, fused activation),
 // and the input gradient, which is again a direct convolution (unpadded when the stride is 1).
 // Geometries: every lead (padL mod 4), padding past the kernel and asymmetric, strides 1-3,
-// dilation, channel multipliers, Cin/groups > 1, tiles of 1x4 (planes under 1024 pixels) and 4x8,
+// dilation, channel multipliers, Cin/groups > 1, tiles of 1x4 (planes under 64 pixels), 1x8, 2x8 and 4x8,
 // an input at an offset (a channel slice), and a non-contiguous input (which takes the copy).
 const raw = suite('conv2d direct kernel on an unpadded input');
 raw.before(before);
