@@ -4,7 +4,7 @@
 // PyTorch CPU (Debian's python3-torch) is the native reference for matmul/conv when installed.
 // Prints a table (ratio = peer time / our time: above 1 we are faster) and writes JSON.
 import * as E from '../engine/index.ts';
-import { device, deviceInfo } from '../engine/device.ts';
+import { device, deviceInfo, subgroupSize } from '../engine/device.ts';
 import { measure, makeRecord, emitResults, hostMeta, matmulFlops, parseBenchArgs, BENCH_USAGE, type BenchArgs, type BenchRecord, type Measurement } from './harness.ts';
 import { Glass, DEFAULT_CONFIG } from '../glass/glass.ts';
 import { gasUpdate } from '../glass/gas.ts';
@@ -152,8 +152,17 @@ async function suiteReduce(): Promise<void> {
   const x = E.keep(E.randn([4096, 1024]));
   for (const axis of [0, 1]) {
     const bytes = (x.size + x.size / x.shape[axis]) * 4;
-    const o = await ours(() => void E.sum(x, axis), 4);
-    records.push(makeRecord({ suite: 'reduce', case: `sum axis ${axis}`, shape: '4096x1024', ours: o, bytes, peer: t ? await t.tfjsReduceSum([4096, 1024], axis, timing) : null, ...label }));
+    const peer = t ? await t.tfjsReduceSum([4096, 1024], axis, timing) : null;
+    // rows (axis 1) in both kernel variants where the device has subgroups, the default marked
+    const variants = axis === 1 && subgroupSize() > 0 ? (['serial', 'subgroup'] as const) : [null];
+    for (const v of variants) {
+      const dflt = E.reduceVariantFor(axis === 1 ? 1 : 1024, x.shape[axis]);
+      E.setReduceVariant(v);
+      const o = await ours(() => void E.sum(x, axis), 4);
+      E.setReduceVariant(null);
+      const name = v ? `sum axis ${axis}, ${v} kernel${v === dflt ? ' (default)' : ''}` : `sum axis ${axis}`;
+      records.push(makeRecord({ suite: 'reduce', case: name, shape: '4096x1024', ours: o, bytes, peer, ...label }));
+    }
   }
   const big = E.keep(E.randn([1 << 22]));
   const o = await ours(() => void E.sum(big), 4);

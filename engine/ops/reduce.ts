@@ -1,12 +1,21 @@
 // Reductions over any set of dims with keepdim: sum, mean, amax/amin (max/min), argmax/argmin,
 // var/std (unbiased flag), L2 norm, logsumexp, and sumTo (the broadcasting gradient helper).
-// The kernel reduces the middle dim of a [outer, R, inner] view with one invocation per output
-// and a serial loop (no workgroup barriers: they are slow on CPU Vulkan drivers); when there
-// are few outputs and R is long it splits R into chunks and reduces again (multi-pass).
+// Two kernel variants reduce the middle dim of a [outer, R, inner] view:
+// - 'serial': one invocation per output and a serial loop (no workgroup barriers: they are slow
+//   on CPU Vulkan drivers); lanes take neighbouring outputs, so a reduction over a strided dim
+//   (inner > 1) reads neighbouring addresses across lanes.
+// - 'subgroup' (devices with the `subgroups` feature; rows only, inner = 1): one workgroup per
+//   output row, as wide as the device's minimum subgroup, so the workgroup lies inside one
+//   subgroup and subgroupAdd/Max/Min combine it without barriers or workgroup memory; lanes read
+//   neighbouring elements of the row (coalesced on a GPU, where a serial row loop per lane
+//   strides across rows).
+// Either splits a long R over few outputs into chunks and reduces again (multi-pass).
+// setReduceVariant / GLASS_REDUCE_VARIANT pick one by name; the default is in reduceVariantFor.
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
+import { subgroupSize, deviceInfo } from '../device.ts';
 import { normDims, numel, fmt, sameShape, contiguousStrides } from '../shape.ts';
 import { DTYPES } from '../dtype.ts';
 import { reshape, permute, contiguous, expand } from './views.ts';
@@ -23,7 +32,8 @@ const INIT: Record<ReduceOp, string> = {
   argmin: '3.402823e38',
 };
 
-function reduceKernel(op: ReduceOp, inType: string) {
+function reduceKernel(op: ReduceOp, inType: string, vec = false) {
+  if (vec) return reduceColumnsVec4Kernel(op, inType);
   const isArg = op === 'argmax' || op === 'argmin';
   const outType = isArg ? 'i32' : inType;
   const step = {
@@ -61,21 +71,201 @@ ${main1d()}
   };
 }
 
+/**
+ * The serial variant over 4 neighbouring outputs per lane (inner % 4 == 0, aligned): vec4 loads,
+ * each component accumulated in the same order as the scalar kernel, so the same bits. Why: on
+ * lavapipe a per-lane load costs about the same for a vec4 as for a float. Not for argmax/argmin.
+ */
+function reduceColumnsVec4Kernel(op: ReduceOp, inType: string) {
+  const step = { sum: 'acc = acc + v;', max: 'acc = max(acc, v);', min: 'acc = min(acc, v);' }[op as 'sum' | 'max' | 'min'];
+  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const T = `vec4<${inType}>`;
+  return {
+    name: `reduce.${op}`,
+    key: `reduce:${op}:${inType}:v4`,
+    code: () => `${PARAMS_DECL}
+${storage(1, 'x', T)}
+${storage(2, 'out', T, true)}
+${main1d()}
+  let outer = ${pu(0)}; let R = ${pu(1)}; let inner4 = ${pu(2)} / 4u; let chunk = ${pu(3)}; let C = ${pu(4)};
+  if (gi >= outer * C * inner4) { return; }
+  let o = gi / (C * inner4);
+  let rem = gi % (C * inner4);
+  let c = rem / inner4;
+  let i = rem % inner4;
+  let base = ${pu(6)} / 4u + o * R * inner4 + i;
+  var acc = ${T}(${init});
+  let r0 = c * chunk;
+  let r1 = min(R, r0 + chunk);
+  for (var r = r0; r < r1; r++) {
+    let v = x[base + r * inner4];
+    ${step}
+  }
+  ${inType === 'f32' ? `out[gi] = acc * ${pf(5)};` : 'out[gi] = acc;'}
+}`,
+  };
+}
+
+/**
+ * The serial variant over a row read as vec4s (inner = 1, R and the chunk multiples of 4,
+ * aligned): a lane keeps 4 running values (elements 4j + k) and combines them at the end, so
+ * sums round differently from the scalar loop (not worse: four shorter chains). Not for
+ * argmax/argmin. Params as reduceKernel's.
+ */
+function reduceRowsVec4Kernel(op: ReduceOp, inType: string) {
+  const step = { sum: 'acc = acc + v;', max: 'acc = max(acc, v);', min: 'acc = min(acc, v);' }[op as 'sum' | 'max' | 'min'];
+  const fold = { sum: '(acc.x + acc.y) + (acc.z + acc.w)', max: 'max(max(acc.x, acc.y), max(acc.z, acc.w))', min: 'min(min(acc.x, acc.y), min(acc.z, acc.w))' }[op as 'sum' | 'max' | 'min'];
+  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const T = `vec4<${inType}>`;
+  return {
+    name: `reduce.${op}`,
+    key: `reduce:${op}:${inType}:r4`,
+    code: () => `${PARAMS_DECL}
+${storage(1, 'x', T)}
+${storage(2, 'out', inType, true)}
+${main1d()}
+  let outer = ${pu(0)}; let R4 = ${pu(1)} / 4u; let chunk4 = ${pu(3)} / 4u; let C = ${pu(4)};
+  if (gi >= outer * C) { return; }
+  let o = gi / C;
+  let c = gi - o * C;
+  let base = ${pu(6)} / 4u + o * R4;
+  var acc = ${T}(${init});
+  let r0 = c * chunk4;
+  let r1 = min(R4, r0 + chunk4);
+  for (var r = r0; r < r1; r++) {
+    let v = x[base + r];
+    ${step}
+  }
+  let t = ${fold};
+  ${inType === 'f32' ? `out[gi] = t * ${pf(5)};` : 'out[gi] = t;'}
+}`,
+  };
+}
+
+/**
+ * The subgroup variant: workgroup w reduces chunk w % C of row w / C with `sg` lanes (the
+ * device's minimum subgroup size, so the workgroup is one subgroup or part of one). Lane l reads
+ * elements l, l + sg, ... of the chunk; argmax/argmin take the lowest index among the lanes
+ * holding the extremum, which is the first occurrence (each lane's own is its first). Params as
+ * reduceKernel's (inner = 1).
+ */
+function reduceSgKernel(op: ReduceOp, inType: string, sg: number, vec: boolean) {
+  const isArg = op === 'argmax' || op === 'argmin';
+  const fold = vec ? { sum: '(a.x + a.y) + (a.z + a.w)', max: 'max(max(a.x, a.y), max(a.z, a.w))', min: 'min(min(a.x, a.y), min(a.z, a.w))' }[op as 'sum' | 'max' | 'min'] : 'a';
+  const step = {
+    sum: 'acc = acc + v;',
+    max: 'acc = max(acc, v);',
+    min: 'acc = min(acc, v);',
+    argmax: 'if (v > acc) { acc = v; best = i32(r); }',
+    argmin: 'if (v < acc) { acc = v; best = i32(r); }',
+  }[op];
+  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' || op === 'argmax' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const combine = {
+    sum: 'let t = subgroupAdd(fold(acc));',
+    max: 'let t = subgroupMax(fold(acc));',
+    min: 'let t = subgroupMin(fold(acc));',
+    argmax: 'let m = subgroupMax(acc); let t = subgroupMin(select(2147483647, best, acc == m));',
+    argmin: 'let m = subgroupMin(acc); let t = subgroupMin(select(2147483647, best, acc == m));',
+  }[op];
+  return {
+    name: `reduce.${op}.sg`,
+    key: `reduce.sg:${op}:${inType}:${sg}${vec ? ':v4' : ''}`,
+    code: () => `enable subgroups;
+${PARAMS_DECL}
+${storage(1, 'x', vec ? `vec4<${inType}>` : inType)}
+${storage(2, 'out', isArg ? 'i32' : inType, true)}
+fn fold(a: ${vec ? `vec4<${inType}>` : inType}) -> ${inType} { return ${fold}; }
+@compute @workgroup_size(${sg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let outer = ${pu(0)}; let R = ${pu(1)}; let chunk = ${pu(3)}; let C = ${pu(4)};
+  let w = wid.y * nw.x + wid.x;
+  if (w >= outer * C) { return; }
+  let o = w / C;
+  // in vec4s where vec (R, the chunk and the offset multiples of 4)
+  let q = ${vec ? '4u' : '1u'};
+  let base = ${pu(6)} / q + o * (R / q);
+  let r0 = (w - o * C) * (chunk / q);
+  let r1 = min(R / q, r0 + chunk / q);
+  var acc = ${vec ? `vec4<${inType}>` : inType}(${init});
+  var best: i32 = 0;
+  for (var r = r0 + lid; r < r1; r += ${sg}u) {
+    let v = x[base + r];
+    ${step}
+  }
+  ${combine}
+  if (lid == 0u) { ${isArg || inType !== 'f32' ? 'out[w] = t;' : `out[w] = t * ${pf(5)};`} }
+}`,
+  };
+}
+
+export type ReduceVariant = 'serial' | 'subgroup';
+let reduceOverride: ReduceVariant | null = null;
+
+/** Forces a reduction variant by name (null: the default); returns the previous override. */
+export function setReduceVariant(v: ReduceVariant | null): ReduceVariant | null {
+  if (v !== null && v !== 'serial' && v !== 'subgroup') throw new Error(`reduce: unknown variant '${v}' (serial, subgroup)`);
+  const prev = reduceOverride;
+  reduceOverride = v;
+  return prev;
+}
+
+/**
+ * The variant a reduction of rows (inner = 1) or columns takes: 'subgroup' needs rows and the
+ * subgroups feature; by default GPUs take it for rows of at least DEFAULT_SG_ROW elements. A
+ * forced 'subgroup' falls back to 'serial' where it cannot run.
+ */
+export function reduceVariantFor(inner: number, R: number): ReduceVariant {
+  const env = process.env.GLASS_REDUCE_VARIANT;
+  const want = reduceOverride ?? (env === 'serial' || env === 'subgroup' ? env : null);
+  const can = inner === 1 && subgroupSize() > 0;
+  if (want) return want === 'subgroup' && can ? 'subgroup' : 'serial';
+  return can && !deviceInfo().cpu && R >= DEFAULT_SG_ROW ? 'subgroup' : 'serial';
+}
+// On lavapipe the serial rows (vec4) beat the subgroup kernel at every measured shape (8-lane
+// workgroups cost more to launch than they save): 6272x256 0.76 vs 1.36 ms, 4096x1024 1.59 vs
+// 1.94, 65536x64 2.1 vs 7.6; so CPU adapters default to serial. On a GPU the serial kernel's
+// lanes walk different rows (a stride of R between neighbouring lanes' addresses, uncoalesced),
+// the case subgroup rows exist for; not yet measured on one (bench reduce prints both).
+const DEFAULT_SG_ROW = 64;
+
 /** Reduces the middle dim of contiguous x viewed as [outer, R, inner]; returns [outer, inner]. */
 function reduceMiddle(op: ReduceOp, x: Tensor, outer: number, R: number, inner: number, scale: number): Tensor {
   const isArg = op === 'argmax' || op === 'argmin';
   const outs = outer * inner;
+  if (reduceVariantFor(inner, R) === 'subgroup') return reduceRows(op, x, outer, R, scale);
   let C = 1;
   if (!isArg && R > 512 && outs < 4096) C = Math.min(Math.ceil(R / 128), Math.max(1, Math.floor(16384 / outs)));
-  const chunk = Math.ceil(R / C);
+  const rows4 = !isArg && inner === 1 && R % 4 === 0 && x.offset % 4 === 0;
+  const chunk = rows4 ? Math.ceil(R / C / 4) * 4 : Math.ceil(R / C);
   C = Math.ceil(R / chunk);
   const dtype = isArg ? 'i32' : x.dtype;
   const out = Tensor.empty([outer, C, inner], dtype);
   const w = DTYPES[x.dtype].wgsl;
   const params = new Params().u32(outer, R, inner, chunk, C).f32(C === 1 ? scale : 1).u32(x.offset).build();
-  dispatch(reduceKernel(op, w), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C * inner));
+  const vec = !isArg && inner % 4 === 0 && x.offset % 4 === 0;
+  if (rows4) dispatch(reduceRowsVec4Kernel(op, w), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C));
+  else dispatch(reduceKernel(op, w, vec), [x.storage.buffer, out.storage.buffer], params, grid1d((outer * C * inner) / (vec ? 4 : 1)));
   if (C === 1) return out;
   const next = reduceMiddle(op, out, outer, C, inner, scale);
+  out.dispose();
+  return next;
+}
+
+/** The subgroup variant of reduceMiddle for inner = 1: rows of R, [outer, 1] out. */
+function reduceRows(op: ReduceOp, x: Tensor, outer: number, R: number, scale: number): Tensor {
+  const isArg = op === 'argmax' || op === 'argmin';
+  const sg = subgroupSize();
+  // long rows over few outputs: chunks of at least 64 elements per lane, then a second pass
+  let C = 1;
+  if (!isArg && R > 64 * sg && outer < 4096) C = Math.min(Math.ceil(R / (64 * sg)), Math.max(1, Math.floor(4096 / outer)));
+  const vec = !isArg && R % 4 === 0 && x.offset % 4 === 0;
+  const chunk = vec ? Math.ceil(R / C / 4) * 4 : Math.ceil(R / C);
+  C = Math.ceil(R / chunk);
+  const out = Tensor.empty([outer, C], isArg ? 'i32' : x.dtype);
+  const params = new Params().u32(outer, R, 1, chunk, C).f32(C === 1 ? scale : 1).u32(x.offset).build();
+  dispatch(reduceSgKernel(op, DTYPES[x.dtype].wgsl, sg, vec), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C, 1), `${outer}x${R}${C > 1 ? ` in ${C} chunks` : ''}`);
+  if (C === 1) return out;
+  const next = reduceMiddle(op, out, outer, C, 1, scale);
   out.dispose();
   return next;
 }
