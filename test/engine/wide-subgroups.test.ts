@@ -31,6 +31,7 @@ t('subgroup matmul variants and conv2d match float64 CPU results', async () => {
   assert.match(r.stdout, /^subgroup 16$/m, 'the child did not get 16-lane subgroups');
   assert.is(r.stdout.match(/^ok matmul /gm)?.length, Object.values(MATMUL_VARIANTS).filter((v) => v.sg).length, r.stdout);
   assert.match(r.stdout, /^ok conv2d/m);
+  assert.match(r.stdout, /^ok reduce subgroup rows$/m);
 });
 
 t.run();

@@ -1,6 +1,6 @@
 // Child process for test/engine/wide-subgroups.test.ts, started with LP_NATIVE_VECTOR_WIDTH=512 so
 // that lavapipe runs 16-lane subgroups, twice the 8 the rest of the suite sees. The subgroup matmul
-// and conv kernels share loads across the lanes of a subgroup; here they run where a subgroup is
+// and conv kernels share loads across the lanes of a subgroup (the subgroup reduction combines one); here they run where a subgroup is
 // wider than some of their workgroups (as a 32-lane NVIDIA warp is wider than a 16-lane workgroup)
 // and are checked against float64 CPU results. Prints "subgroup N" and one line per check; a
 // failure throws (non-zero exit).
@@ -61,4 +61,21 @@ await E.tidyAsync(async () => {
   assertClose(await dw!.data(), GW, 1e-4, 1e-4, 'conv2d weight gradient');
 });
 console.log('ok conv2d 3x3 forward, input and weight gradients');
+
+// the subgroup reduction (a 16-lane workgroup): row sums, long rows in chunks, argmax with a tie
+E.setReduceVariant('subgroup');
+await E.tidyAsync(async () => {
+  for (const [rows, R] of [[7, 50], [3, 5000]]) {
+    const v = values(rows * R, R);
+    const want = Array.from({ length: rows }, (_, o) => v.subarray(o * R, (o + 1) * R).reduce((a, b) => a + b, 0));
+    assertClose(await E.sum(E.tensor(v, { shape: [rows, R] }), 1).data(), want, 1e-4, 1e-5, `reduce sum ${rows}x${R}`);
+  }
+  const t = new Float32Array(100).map((_, i) => Math.cos(i));
+  t[37] = 9;
+  t[77] = 9;
+  const am = (await E.argmax(E.tensor(t, { shape: [1, 100] }), 1).data())[0];
+  if (am !== 37) throw new Error(`reduce argmax: ${am}, expected 37 (the first of two maxima)`);
+});
+E.setReduceVariant(null);
+console.log('ok reduce subgroup rows');
 E.releaseDevice();
