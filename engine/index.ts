@@ -30,5 +30,5 @@ export * from './ops/losses.ts';
 export * from './ops/batchnorm.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
-export { Profiler, formatProfile, steadyMsPerCall, type ProfileReport, type KernelTime } from './profiler.ts';
+export { Profiler, formatProfile, steadyMsPerCall, kernelRate, type ProfileReport, type KernelTime } from './profiler.ts';
 export { autotune, DEFAULT_TUNE_SHAPES, type TuneResult } from './autotune.ts';

@@ -9,7 +9,7 @@
 // so a cold profile would otherwise rank kernels by compile time. Pipeline creation's CPU time
 // (where drivers compile eagerly) is reported beside it.
 import { device, hasFeature } from './device.ts';
-import { setDispatchHook, runtimeStats, sync, setMaxBatch, maxBatch, type Kernel } from './runtime.ts';
+import { setDispatchHook, runtimeStats, sync, setMaxBatch, maxBatch, type Kernel, type Work } from './runtime.ts';
 import { poolStats, resetPeak } from './pool.ts';
 
 export interface KernelTime {
@@ -20,6 +20,13 @@ export interface KernelTime {
   /** first dispatches of pipelines created during the span, and their time (compile + run) */
   firstCalls: number;
   firstMs: number;
+  /**
+   * FLOPs and bytes of the dispatches after the first ones, where their ops declare them
+   * (matmul, conv, gemv: FLOPs; elementwise, reductions: bytes); kernelRate() turns them into GFLOP/s
+   * or GB/s over the same dispatches' time.
+   */
+  flops: number;
+  bytes: number;
 }
 
 export interface ProfileReport {
@@ -50,6 +57,7 @@ interface Dispatched {
   name: string;
   created: boolean;
   detail?: string;
+  work?: Work;
 }
 
 export class Profiler {
@@ -84,7 +92,7 @@ export class Profiler {
       this.querySet = device().createQuerySet({ type: 'timestamp', count: MAX_QUERIES });
       setMaxBatch(Math.min(maxBatch, MAX_QUERIES / 2));
       setDispatchHook({
-        passFor: (k, created, detail) => this.passFor(k, created, detail),
+        passFor: (k, created, detail, work) => this.passFor(k, created, detail, work),
         beforeSubmit: (enc) => this.resolve(enc),
         afterSubmit: () => this.collect(),
       });
@@ -93,8 +101,8 @@ export class Profiler {
       setMaxBatch(1);
       this.lastCpu = performance.now();
       setDispatchHook({
-        passFor: (k, created, detail) => {
-          this.names.push({ name: k.name, created, detail });
+        passFor: (k, created, detail, work) => {
+          this.names.push({ name: k.name, created, detail, work });
           return {};
         },
         beforeSubmit: () => {},
@@ -112,9 +120,9 @@ export class Profiler {
     }
   }
 
-  private passFor(k: Kernel, created: boolean, detail: string | undefined): GPUComputePassDescriptor {
+  private passFor(k: Kernel, created: boolean, detail: string | undefined, work: Work | undefined): GPUComputePassDescriptor {
     const i = this.names.length;
-    this.names.push({ name: k.name, created, detail });
+    this.names.push({ name: k.name, created, detail, work });
     return { timestampWrites: { querySet: this.querySet!, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } };
   }
 
@@ -155,8 +163,8 @@ export class Profiler {
 
   private add(d: Dispatched, ms: number): void {
     ms = Math.max(ms, 0);
-    accumulate(this.times, d.name, d.created, ms);
-    accumulate(this.detailed, d.detail ? `${d.name} ${d.detail}` : d.name, d.created, ms);
+    accumulate(this.times, d.name, d.created, ms, d.work);
+    accumulate(this.detailed, d.detail ? `${d.name} ${d.detail}` : d.name, d.created, ms, d.work);
   }
 
   async end(): Promise<ProfileReport> {
@@ -192,15 +200,30 @@ export class Profiler {
   }
 }
 
-function accumulate(m: Map<string, KernelTime>, name: string, created: boolean, ms: number): void {
-  const e = m.get(name) ?? { name, calls: 0, ms: 0, firstCalls: 0, firstMs: 0 };
+function accumulate(m: Map<string, KernelTime>, name: string, created: boolean, ms: number, work: Work | undefined): void {
+  const e = m.get(name) ?? { name, calls: 0, ms: 0, firstCalls: 0, firstMs: 0, flops: 0, bytes: 0 };
   e.calls++;
   e.ms += ms;
   if (created) {
     e.firstCalls++;
     e.firstMs += ms;
+  } else {
+    e.flops += work?.flops ?? 0;
+    e.bytes += work?.bytes ?? 0;
   }
   m.set(name, e);
+}
+
+/**
+ * A kernel's rate over its dispatches after the first ones: GFLOP/s where its ops declared FLOPs,
+ * else GB/s where they declared bytes, else null (or when those dispatches took no time).
+ */
+export function kernelRate(k: KernelTime): { value: number; unit: 'GFLOP/s' | 'GB/s' } | null {
+  const ms = k.calls > k.firstCalls ? k.ms - k.firstMs : 0;
+  if (ms <= 0) return null;
+  if (k.flops > 0) return { value: k.flops / ms / 1e6, unit: 'GFLOP/s' };
+  if (k.bytes > 0) return { value: k.bytes / ms / 1e6, unit: 'GB/s' };
+  return null;
 }
 
 /** Mean time of a kernel's dispatches other than first ones (all of them if there are no others). */
@@ -210,7 +233,8 @@ export function steadyMsPerCall(k: KernelTime): number {
 
 /**
  * A top-N table of a profile, ranked by time without first dispatches. `ms` and `%` count every
- * dispatch; `ms/call` leaves first dispatches out; `1st ms` is their time (compile + run).
+ * dispatch; `ms/call` leaves first dispatches out; `1st ms` is their time (compile + run); `rate`
+ * is GFLOP/s or GB/s where the ops declared their work (see kernelRate()).
  * `shapes`: a second table of the top-N kernels by name and problem shape.
  */
 export function formatProfile(r: ProfileReport, top = 15, opts: { shapes?: boolean } = {}): string {
@@ -229,12 +253,14 @@ export function formatProfile(r: ProfileReport, top = 15, opts: { shapes?: boole
 
 function table(title: string, rows: KernelTime[], top: number, total: number): string[] {
   const w = Math.max(34, ...rows.slice(0, top).map((k) => k.name.length + 2));
-  const lines = [`${title.padEnd(w)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}`];
+  const lines = [`${title.padEnd(w)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}${'rate'.padStart(16)}`];
   const ranked = [...rows].sort((a, b) => b.ms - b.firstMs - (a.ms - a.firstMs));
-  for (const k of ranked.slice(0, top))
+  for (const k of ranked.slice(0, top)) {
+    const r = kernelRate(k);
     lines.push(
       `${k.name.padEnd(w)}${String(k.calls).padStart(8)}${k.ms.toFixed(1).padStart(10)}${((100 * k.ms) / (total || 1)).toFixed(1).padStart(7)}` +
-        `${steadyMsPerCall(k).toFixed(3).padStart(10)}${(k.firstCalls ? k.firstMs.toFixed(1) : '').padStart(10)}`,
+        `${steadyMsPerCall(k).toFixed(3).padStart(10)}${(k.firstCalls ? k.firstMs.toFixed(1) : '').padStart(10)}${(r ? `${r.value.toPrecision(3)} ${r.unit}` : '').padStart(16)}`.trimEnd(),
     );
+  }
   return lines;
 }

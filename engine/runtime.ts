@@ -52,18 +52,28 @@ let firstError: Error | null = null;
 export let maxBatch = 512;
 
 /** The profiler's hooks: one compute pass per dispatch with timestamp writes (profiler.ts). */
+/** What a dispatch computes, for the profiler's rates: floating-point operations and bytes moved. */
+export interface Work {
+  flops?: number;
+  bytes?: number;
+}
+
 export interface DispatchHook {
   /**
    * Descriptor of the pass that will hold exactly this dispatch. `created`: the dispatch is the
    * first of a pipeline made for it (lazy drivers such as lavapipe compile it then).
    */
-  passFor(kernel: Kernel, created: boolean, detail: string | undefined): GPUComputePassDescriptor;
+  passFor(kernel: Kernel, created: boolean, detail: string | undefined, work?: Work): GPUComputePassDescriptor;
   /** Before finish(): resolve the batch's queries into a readable buffer. */
   beforeSubmit(encoder: GPUCommandEncoder): void;
   /** After submit(): read the resolved timestamps back (asynchronously). */
   afterSubmit(): void;
 }
 let hook: DispatchHook | null = null;
+/** Whether a dispatch hook (the profiler) is recording: ops build profiler labels only then. */
+export function dispatchHooked(): boolean {
+  return hook !== null;
+}
 export function setDispatchHook(h: DispatchHook | null): void {
   flush();
   hook = h;
@@ -138,10 +148,10 @@ function beginBatch(dev: GPUDevice): void {
   arenaUsed = 0;
 }
 
-function ensurePass(k: Kernel, created: boolean, detail: string | undefined): GPUComputePassEncoder {
+function ensurePass(k: Kernel, created: boolean, detail: string | undefined, work: Work | undefined): GPUComputePassEncoder {
   if (hook) {
     endPass();
-    pass = encoder!.beginComputePass(hook.passFor(k, created, detail));
+    pass = encoder!.beginComputePass(hook.passFor(k, created, detail, work));
   } else if (!pass) pass = encoder!.beginComputePass();
   return pass;
 }
@@ -172,9 +182,9 @@ type Workgroups = [number, number?, number?];
  * Records one dispatch of `k`. `buffers` bind to 1..n in order (0 is the uniform slot when
  * `params` is given; a null entry skips its binding). Params are 32-bit words (build them with
  * `Params`). `detail` (e.g. the problem shape) only labels the dispatch for the profiler, which
- * can aggregate by kernel name and detail.
+ * can aggregate by kernel name and detail; `work` (its FLOPs or bytes) gives the profiler a rate.
  */
-export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups, detail?: string): void {
+export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups, detail?: string, work?: Work): void {
   const dev = device();
   if (wg[0] === 0 || wg[1] === 0 || wg[2] === 0) return;
   const limit = dev.limits.maxComputeWorkgroupsPerDimension;
@@ -210,7 +220,7 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
     if (bindGroups.size >= MAX_BIND_GROUPS) bindGroups.clear();
     bindGroups.set(key, bg);
   }
-  const p = ensurePass(k, created, detail);
+  const p = ensurePass(k, created, detail, work);
   p.setPipeline(pipeline);
   if (ab) p.setBindGroup(0, bg, [slot * UNIFORM_SLOT]);
   else p.setBindGroup(0, bg);

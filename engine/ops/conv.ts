@@ -255,7 +255,7 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     const Wp4 = xp.Wp / 4;
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, coTiles, tilesW, P.G, P.KH, P.sy * Wp4, P.dy * Wp4, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg, act }), bufs, prm.build(), grid, detail);
+    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg, act }), bufs, prm.build(), grid, detail, { flops: problemFlops(P) });
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   } else {
@@ -287,12 +287,20 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, tilesW, tilesH, P.G, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
     if (raw) prm.u32(P.H).i32(P.padT, P.padL + lead!);
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm.build(), grid, detail);
+    dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm.build(), grid, detail, { flops: problemFlops(P) });
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   }
   if (b && b !== bias) b.dispose();
   return out;
+}
+
+/**
+ * Multiply-adds x 2 of a problem as its kernel runs it (for the profiler's GFLOP/s): an input
+ * gradient's zero-inserted problem counts the products with inserted zeros too.
+ */
+function problemFlops(P: Problem): number {
+  return 2 * P.N * P.Cout * P.OH * P.OW * P.Cin_g * P.KH * P.KW;
 }
 
 /** Profiler label of a problem: input, output channels, kernel, stride (and dilation, groups, zero insertion). */
@@ -379,7 +387,7 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
   const prm = new Params().u32(g.Cin_g, g.Cout_g, g.Cin, g.Cout, g.OH, OWp4, xp.Hp * Wp4, Wp4, g.sy * Wp4, g.dy * Wp4, g.G, per, rows, direct ? lanes : nCb, xp.off4, dyp.off4);
   const grid: [number, number, number] = [gridXY[0], gridXY[1], direct ? S : S * g.G];
   checkGrid('conv2d backward (weight)', grid);
-  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid, problemDetail(forwardProblem(g)));
+  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid, problemDetail(forwardProblem(g)), { flops: problemFlops(forwardProblem(g)) });
   if (xp.temp) xp.t.dispose();
   if (dyp.temp) dyp.t.dispose();
   if (S === 1 || total === 0) return part;

@@ -2,7 +2,7 @@
 // parameters and allocates the output (or writes into a given view of another tensor).
 import { Tensor } from '../tensor.ts';
 import { DTYPES, type DType } from '../dtype.ts';
-import { dispatch } from '../runtime.ts';
+import { dispatch, dispatchHooked } from '../runtime.ts';
 import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec, type OperandMode } from '../wgsl/elementwise.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
@@ -116,6 +116,9 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
   }
   const bufs = [...inputs.map((t) => t.storage.buffer), out.storage.buffer];
   const perInvocation = contiguous ? UNROLL * (vec ? 4 : 1) : run;
-  dispatch(elementwiseKernel(spec, rank, contiguous, run, modes, vec), bufs, params, grid1d(Math.ceil(n / perInvocation)));
+  // profiler label: the shape and the path (strided: the simplified rank and run length); bytes
+  // as the operands' logical sizes (a broadcast operand counts at the output's size)
+  const detail = dispatchHooked() ? `${fmt(shape)}${contiguous ? '' : ` strided r${rank}x${run}`}` : undefined;
+  dispatch(elementwiseKernel(spec, rank, contiguous, run, modes, vec), bufs, params, grid1d(Math.ceil(n / perInvocation)), detail, { bytes: 4 * n * bufs.length });
   return out;
 }

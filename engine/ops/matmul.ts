@@ -147,7 +147,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   if (N === 1 && !variantOverride && M <= 65535 * GEMV_WG) {
     // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
     const vec = la === 'row' && lb === 'col';
-    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length }), bufs, p.build(), [Math.ceil(M / GEMV_WG), 1, batch], detail);
+    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length }), bufs, p.build(), [Math.ceil(M / GEMV_WG), 1, batch], detail, { flops: 2 * batch * M * K });
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
@@ -166,7 +166,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const kernel = variant.sg
     ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn, wg: variant.wgx, sg: Math.min(sg, variant.wgx), foldBatch })
     : matmulKernel(cfg);
-  dispatch(kernel, bufs, p.build(), wg, foldBatch ? `${detail} folded` : detail);
+  dispatch(kernel, bufs, p.build(), wg, foldBatch ? `${detail} folded` : detail, { flops: 2 * batch * M * N * K });
   return out;
 }
 

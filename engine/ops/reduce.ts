@@ -243,8 +243,9 @@ function reduceMiddle(op: ReduceOp, x: Tensor, outer: number, R: number, inner: 
   const w = DTYPES[x.dtype].wgsl;
   const params = new Params().u32(outer, R, inner, chunk, C).f32(C === 1 ? scale : 1).u32(x.offset).build();
   const vec = !isArg && inner % 4 === 0 && x.offset % 4 === 0;
-  if (rows4) dispatch(reduceRowsVec4Kernel(op, w), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C));
-  else dispatch(reduceKernel(op, w, vec), [x.storage.buffer, out.storage.buffer], params, grid1d((outer * C * inner) / (vec ? 4 : 1)));
+  const work = { bytes: 4 * (outer * R * inner + out.size) };
+  if (rows4) dispatch(reduceRowsVec4Kernel(op, w), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C), undefined, work);
+  else dispatch(reduceKernel(op, w, vec), [x.storage.buffer, out.storage.buffer], params, grid1d((outer * C * inner) / (vec ? 4 : 1)), undefined, work);
   if (C === 1) return out;
   const next = reduceMiddle(op, out, outer, C, inner, scale);
   out.dispose();
@@ -263,7 +264,7 @@ function reduceRows(op: ReduceOp, x: Tensor, outer: number, R: number, scale: nu
   C = Math.ceil(R / chunk);
   const out = Tensor.empty([outer, C], isArg ? 'i32' : x.dtype);
   const params = new Params().u32(outer, R, 1, chunk, C).f32(C === 1 ? scale : 1).u32(x.offset).build();
-  dispatch(reduceSgKernel(op, DTYPES[x.dtype].wgsl, sg, vec), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C, 1), `${outer}x${R}${C > 1 ? ` in ${C} chunks` : ''}`);
+  dispatch(reduceSgKernel(op, DTYPES[x.dtype].wgsl, sg, vec), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C, 1), `${outer}x${R}${C > 1 ? ` in ${C} chunks` : ''}`, { bytes: 4 * (outer * R + outer * C) });
   if (C === 1) return out;
   const next = reduceMiddle(op, out, outer, C, 1, scale);
   out.dispose();

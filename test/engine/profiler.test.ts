@@ -34,8 +34,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   };
 }
 
-function run(k: Kernel, out: E.Tensor, scale: number): void {
-  dispatch(k, [out.storage.buffer], new Params().u32(out.size).f32(scale).build(), [Math.ceil(out.size / 64)]);
+function run(k: Kernel, out: E.Tensor, scale: number, work?: { flops?: number; bytes?: number }): void {
+  dispatch(k, [out.storage.buffer], new Params().u32(out.size).f32(scale).build(), [Math.ceil(out.size / 64)], undefined, work);
 }
 
 const modes: ('timestamp-query' | 'cpu-sync')[] = ['timestamp-query', 'cpu-sync'];
@@ -51,10 +51,12 @@ for (const mode of modes) {
     const batch = maxBatch;
     const p = new E.Profiler({ mode });
     await p.begin();
-    run(a, x, 2); // creates a's pipeline
-    run(a, x, 3);
-    run(a, x, 4);
-    run(b, y, 5); // creates b's pipeline
+    // declared work gives a rate over the dispatches after the first (whose huge figure must
+    // not count); b declares bytes only
+    run(a, x, 2, { flops: 1e15 }); // creates a's pipeline
+    run(a, x, 3, { flops: 3e6 });
+    run(a, x, 4, { flops: 1e6, bytes: 8000 });
+    run(b, y, 5, { bytes: 4000 }); // creates b's pipeline
     const r = await p.end();
     assert.is(maxBatch, batch, 'batch size restored');
     assert.is(r.mode, mode);
@@ -70,7 +72,13 @@ for (const mode of modes) {
     assert.is(E.steadyMsPerCall(kb), kb.ms, 'a kernel with only a first dispatch reports that one');
     const text = E.formatProfile(r);
     assert.match(text, /2 pipelines created \(\d+ ms CPU\); their first dispatches took \d+ ms/);
-    assert.match(text, /^test\.alpha\s+3\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+    assert.equal([ka.flops, ka.bytes, kb.flops, kb.bytes], [4e6, 8000, 0, 0]);
+    const ra = E.kernelRate(ka);
+    assert.ok(ra && ra.unit === 'GFLOP/s' && Math.abs(ra.value - 4e6 / (ka.ms - ka.firstMs) / 1e6) < 1e-9 * ra.value, JSON.stringify(ra));
+    assert.is(E.kernelRate(kb), null, 'no rate without dispatches after the first');
+    assert.is(E.kernelRate({ ...kb, calls: 2, ms: kb.ms + 2, bytes: 4e6 })!.unit, 'GB/s');
+    assert.match(text, /^test\.alpha\s+3\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+ GFLOP\/s$/m);
+    assert.match(text, /^test\.beta\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
     // the profiled dispatches ran: the last write to x used scale 4
     const xs = await x.data(), ys = await y.data();
     assert.equal([xs[0], xs[10], xs[999], ys[7]], [0, 40, 3996, 35]);
