@@ -1,9 +1,12 @@
 // Shape and view ops. reshape/view of contiguous data, permute, transpose, expand, slice,
 // squeeze/unsqueeze are free (new strides over shared storage); contiguous() and clone() copy
-// through the strided elementwise kernel; assign() writes a tensor into a view of another.
+// through the strided elementwise kernel (a transposed matrix by 4x4 blocks); assign() writes a tensor into a view of another.
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { runElementwise } from './launch.ts';
+import { dispatch, dispatchHooked, Params } from '../runtime.ts';
+import { grid1d } from '../wgsl/common.ts';
+import { transposeCopyKernel } from '../wgsl/transpose.ts';
 import { inferShape, normDim, fmt, contiguousStrides, broadcastShapes, sameShape } from '../shape.ts';
 import { sumTo } from './reduce.ts';
 import { zeros } from './creation.ts';
@@ -12,8 +15,30 @@ const COPY = { name: 'copy', expr: 'a' };
 
 /** Dense copy (torch's contiguous when needed, clone always). */
 export function clone(x: Tensor): Tensor {
-  const out = runElementwise(COPY, [x], x.shape, x.dtype);
+  const out = transposeCopy(x) ?? runElementwise(COPY, [x], x.shape, x.dtype);
   return record(out, 'clone', [x], (g) => [g]);
+}
+
+/**
+ * The copy of a view whose last two dims are swapped over dense data ([..., R, C] with strides
+ * [..., 1, R] and dense leading dims), R, C and the offset multiples of 4, by 4x4 blocks
+ * (wgsl/transpose.ts); null for any other layout.
+ */
+function transposeCopy(x: Tensor): Tensor | null {
+  const r = x.rank;
+  if (r < 2 || x.size === 0) return null;
+  const R = x.shape[r - 2], C = x.shape[r - 1];
+  if (R % 4 !== 0 || C % 4 !== 0 || x.offset % 4 !== 0 || x.strides[r - 2] !== 1 || x.strides[r - 1] !== R) return null;
+  let stride = R * C;
+  for (let d = r - 3; d >= 0; d--) {
+    if (x.shape[d] !== 1 && x.strides[d] !== stride) return null;
+    stride *= x.shape[d];
+  }
+  const out = Tensor.empty(x.shape, x.dtype);
+  const blocks = x.size / 16;
+  const detail = dispatchHooked() ? fmt(x.shape) : undefined;
+  dispatch(transposeCopyKernel(), [x.storage.buffer, out.storage.buffer], new Params().u32(blocks, R / 4, C / 4, x.offset / 4, 0).build(), grid1d(blocks), detail, { bytes: 8 * x.size });
+  return out;
 }
 
 export function contiguous(x: Tensor): Tensor {

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { registerCases, loadFixture, gradcheck, type OpFn } from '../helpers/oracle.ts';
+import { setDispatchHook } from '../../engine/runtime.ts';
 
 const interp = (a: Record<string, any>): E.InterpolateOptions => ({
   size: a.size,
@@ -125,3 +126,63 @@ er('out-of-range gather indices give NaN instead of reading out of bounds', asyn
   assert.equal(d[3], 1);
 });
 er.run();
+
+// contiguous() of a view with its last two dims swapped takes a 4x4-block kernel where the dims
+// and the offset are multiples of 4; every layout must give the elements of the view in order.
+const tc = suite('contiguous of transposed views');
+tc.before(async () => {
+  await E.initDevice();
+});
+
+/** The view's elements in row-major order, read through its strides on the CPU. */
+function viewOrder(data: ArrayLike<number>, shape: number[], strides: readonly number[], offset: number): number[] {
+  const out: number[] = [];
+  const idx = shape.map(() => 0);
+  for (let n = 0; n < shape.reduce((a, b) => a * b, 1); n++) {
+    out.push(data[offset + idx.reduce((a, v, d) => a + v * strides[d], 0)]);
+    for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
+  }
+  return out;
+}
+
+const layouts: [string, number[], (x: E.Tensor) => E.Tensor, boolean][] = [
+  ['a 2-D transpose', [8, 12], (x) => E.transpose(x, 0, 1), true],
+  ['a batch of transposes', [3, 8, 4], (x) => E.transpose(x, 1, 2), true],
+  ['a transpose at an offset (a slice of rows)', [20, 8], (x) => E.transpose(E.narrow(x, 0, 4, 12), 0, 1), true],
+  ['a size-1 leading dim', [1, 4, 16], (x) => E.transpose(x, 1, 2), true],
+  ['odd dims (strided kernel)', [6, 10], (x) => E.transpose(x, 0, 1), false],
+  ['an offset not a multiple of 4 (strided kernel)', [100], (x) => E.transpose(E.reshape(E.narrow(x, 0, 2, 96), [12, 8]), 0, 1), false],
+  ['leading dims permuted too (strided kernel)', [2, 3, 4, 8], (x) => E.permute(x, [1, 0, 3, 2]), false],
+];
+for (const [name, shape, view, blocked] of layouts)
+  tc(`${name}: the view's elements in order (f32 and i32), gradient, kernel`, async () => {
+    const keys: string[] = [];
+    setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+    try {
+      await E.tidyAsync(async () => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const data = Float32Array.from({ length: n }, (_, i) => i * 0.5 - 7);
+        const x = E.tensor(data, { shape }).requiresGrad_();
+        const v = view(x);
+        const c = E.contiguous(v);
+        assert.ok(c.isContiguous());
+        assert.equal(Array.from(await c.data()), viewOrder(data, [...v.shape], v.strides, v.offset), 'f32');
+        const xi = E.tensor(Int32Array.from({ length: n }, (_, i) => i - 50), { shape, dtype: 'i32' });
+        const vi = view(xi);
+        assert.equal(Array.from(await E.contiguous(vi).data()), viewOrder(Int32Array.from({ length: n }, (_, i) => i - 50), [...vi.shape], vi.strides, vi.offset), 'i32');
+        // the copy passes the gradient through: d sum(c * w) / dx = w scattered back through the view
+        const w = E.tensor(Float32Array.from({ length: c.size }, (_, i) => i + 1), { shape: [...c.shape] });
+        E.sum(E.mul(c, w)).backward();
+        const gx = await x.grad!.data();
+        const back = new Float32Array(n);
+        const order = viewOrder(Float32Array.from({ length: n }, (_, i) => i), [...v.shape], v.strides, v.offset);
+        order.forEach((src, i) => (back[src] += i + 1));
+        assert.equal(Array.from(gx), Array.from(back), 'gradient');
+      });
+    } finally {
+      setDispatchHook(null);
+    }
+    assert.is(keys.includes('copy.transpose'), blocked, `kernels: ${keys.join(', ')}`);
+  });
+
+tc.run();
