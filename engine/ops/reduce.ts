@@ -32,18 +32,29 @@ const INIT: Record<ReduceOp, string> = {
   argmin: '3.402823e38',
 };
 
+/** One element v into the accumulator (argmax/argmin keep the first index r of the extremum). */
+const STEP: Record<ReduceOp, string> = {
+  sum: 'acc = acc + v;',
+  max: 'acc = max(acc, v);',
+  min: 'acc = min(acc, v);',
+  argmax: 'if (v > acc) { acc = v; best = i32(r); }',
+  argmin: 'if (v < acc) { acc = v; best = i32(r); }',
+};
+
+/** The accumulator's start for an input of WGSL type inType (integers: their extremes). */
+function identity(op: ReduceOp, inType: string): string {
+  if (inType === 'f32') return INIT[op];
+  if (op === 'sum') return '0';
+  const low = op === 'max' || op === 'argmax';
+  return `${inType}(${inType === 'i32' ? (low ? '-2147483647 - 1' : '2147483647') : low ? '0u' : '4294967295u'})`;
+}
+
 function reduceKernel(op: ReduceOp, inType: string, vec = false) {
   if (vec) return reduceColumnsVec4Kernel(op, inType);
   const isArg = op === 'argmax' || op === 'argmin';
   const outType = isArg ? 'i32' : inType;
-  const step = {
-    sum: 'acc = acc + v;',
-    max: 'acc = max(acc, v);',
-    min: 'acc = min(acc, v);',
-    argmax: 'if (v > acc) { acc = v; best = i32(r); }',
-    argmin: 'if (v < acc) { acc = v; best = i32(r); }',
-  }[op];
-  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' || op === 'argmax' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const step = STEP[op];
+  const init = identity(op, inType);
   return {
     name: `reduce.${op}`,
     key: `reduce:${op}:${inType}`,
@@ -77,8 +88,8 @@ ${main1d()}
  * lavapipe a per-lane load costs about the same for a vec4 as for a float. Not for argmax/argmin.
  */
 function reduceColumnsVec4Kernel(op: ReduceOp, inType: string) {
-  const step = { sum: 'acc = acc + v;', max: 'acc = max(acc, v);', min: 'acc = min(acc, v);' }[op as 'sum' | 'max' | 'min'];
-  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const step = STEP[op];
+  const init = identity(op, inType);
   const T = `vec4<${inType}>`;
   return {
     name: `reduce.${op}`,
@@ -113,9 +124,9 @@ ${main1d()}
  * argmax/argmin. Params as reduceKernel's.
  */
 function reduceRowsVec4Kernel(op: ReduceOp, inType: string) {
-  const step = { sum: 'acc = acc + v;', max: 'acc = max(acc, v);', min: 'acc = min(acc, v);' }[op as 'sum' | 'max' | 'min'];
+  const step = STEP[op];
   const fold = { sum: '(acc.x + acc.y) + (acc.z + acc.w)', max: 'max(max(acc.x, acc.y), max(acc.z, acc.w))', min: 'min(min(acc.x, acc.y), min(acc.z, acc.w))' }[op as 'sum' | 'max' | 'min'];
-  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const init = identity(op, inType);
   const T = `vec4<${inType}>`;
   return {
     name: `reduce.${op}`,
@@ -152,14 +163,8 @@ ${main1d()}
 function reduceSgKernel(op: ReduceOp, inType: string, sg: number, vec: boolean) {
   const isArg = op === 'argmax' || op === 'argmin';
   const fold = vec ? { sum: '(a.x + a.y) + (a.z + a.w)', max: 'max(max(a.x, a.y), max(a.z, a.w))', min: 'min(min(a.x, a.y), min(a.z, a.w))' }[op as 'sum' | 'max' | 'min'] : 'a';
-  const step = {
-    sum: 'acc = acc + v;',
-    max: 'acc = max(acc, v);',
-    min: 'acc = min(acc, v);',
-    argmax: 'if (v > acc) { acc = v; best = i32(r); }',
-    argmin: 'if (v < acc) { acc = v; best = i32(r); }',
-  }[op];
-  const init = inType === 'f32' ? INIT[op] : op === 'sum' ? '0' : op === 'max' || op === 'argmax' ? `${inType}(${inType === 'i32' ? '-2147483647 - 1' : '0u'})` : `${inType}(${inType === 'i32' ? '2147483647' : '4294967295u'})`;
+  const step = STEP[op];
+  const init = identity(op, inType);
   const combine = {
     sum: 'let t = subgroupAdd(fold(acc));',
     max: 'let t = subgroupMax(fold(acc));',
