@@ -147,7 +147,8 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   if (N === 1 && !variantOverride && M <= 65535 * GEMV_WG) {
     // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
     const vec = la === 'row' && lb === 'col';
-    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length }), bufs, p.build(), [Math.ceil(M / GEMV_WG), 1, batch], detail, { flops: 2 * batch * M * K });
+    const colVec = la === 'col' && sAm === 1 && M % 4 === 0 && sAk % 4 === 0;
+    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length, colVec }), bufs, p.build(), [Math.ceil(M / (colVec ? 4 : 1) / GEMV_WG), 1, batch], detail, { flops: 2 * batch * M * K });
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;

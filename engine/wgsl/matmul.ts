@@ -313,8 +313,15 @@ ${S.join('\n')}
 /** Rows per workgroup of gemvKernel. */
 export const GEMV_WG = 64;
 
-export function gemvKernel(cfg: { vec: boolean; bias: boolean; batchRank: number }): Kernel {
+/**
+ * `colVec` (A column-major: rows contiguous, M, the offset and the column stride multiples of
+ * 4): a lane takes 4 neighbouring rows, reading them as one vec4 per k (each row's running sum
+ * in the scalar loop's order, so the same bits), 4x fewer loads for a transposed A (GLASS's
+ * last-layer weight gradient, h^T @ g). Launch M / 4 lanes.
+ */
+export function gemvKernel(cfg: { vec: boolean; bias: boolean; batchRank: number; colVec?: boolean }): Kernel {
   const { vec, bias, batchRank } = cfg;
+  if (cfg.colVec) return gemvColKernel(bias, batchRank);
   const T = vec ? 'vec4<f32>' : 'f32';
   const loop = vec
     ? `let ra = (oa + m * sAm) / 4u; let rb = ob / 4u;
@@ -340,6 +347,30 @@ ${batchOffsets(batchRank, 'gid.z')}
   ${loop}
   ${bias ? `s += Bias[${pu(18)}];` : ''}
   C[gid.z * M + m] = s;
+}`,
+  };
+}
+
+function gemvColKernel(bias: boolean, batchRank: number): Kernel {
+  return {
+    name: 'matmul.gemv',
+    key: `matmul.gemv:col4:${bias}:${batchRank}`,
+    code: () => `${PARAMS_DECL}
+${operandBindings('vec4<f32>', 'f32', 'f32', bias)}
+
+@compute @workgroup_size(${GEMV_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let M = ${pu(0)}; let K = ${pu(2)};
+  let sAk = ${pu(6)}; let sBk = ${pu(7)};
+  let m4 = gid.x;
+  if (m4 * 4u >= M) { return; }
+${batchOffsets(batchRank, 'gid.z')}
+  let ra = oa / 4u + m4; let sA4 = sAk / 4u;
+  var s = vec4<f32>(0.0);
+  for (var k = 0u; k < K; k++) { s = fma(A[ra + k * sA4], vec4<f32>(B[ob + k * sBk]), s); }
+  ${bias ? `s += vec4<f32>(Bias[${pu(18)}]);` : ''}
+  let o = gid.z * M + m4 * 4u;
+  C[o] = s.x; C[o + 1u] = s.y; C[o + 2u] = s.z; C[o + 3u] = s.w;
 }`,
   };
 }

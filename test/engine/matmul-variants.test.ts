@@ -183,13 +183,28 @@ t('matrix-vector products (N = 1) take the gemv kernel: vec4 and strided operand
       assertClose(await E.matmul(E.tensor(A3, { shape: [3, M, K] }), E.tensor(v, { shape: [K, 1] })).data(), cpuMatmul(A3, v, 3, true, false, M, 1, K), 1e-5, 1e-5, 'gemv batched');
       const a9 = values(M * 9, 10), v9 = values(9, 11);
       assertClose(await E.matmul(E.tensor(a9, { shape: [M, 9] }), E.tensor(v9, { shape: [9, 1] })).data(), cpuMatmul(a9, v9, 1, false, false, M, 1, 9), 1e-5, 1e-5, 'gemv K 9');
+      // A column-major with M % 4 == 0: four rows per lane as vec4s, the same bits as the scalar
+      // loop (the same A at an odd offset), batched and with a bias
+      const m4 = 36, A36 = A.subarray(0, m4 * K), ref36 = cpuMatmul(A36, v, 1, false, false, m4, 1, K);
+      const colA = E.tensor(transposeData(A36, m4, K), { shape: [K, m4] }).T;
+      const oddA = E.reshape(E.narrow(E.tensor(Float32Array.of(0, ...transposeData(A36, m4, K))), 0, 1, K * m4), [K, m4]).T;
+      const yCol = await E.matmul(colA, vS).data();
+      assertClose(yCol, ref36, 1e-5, 1e-5, 'gemv column-major vec4');
+      assertClose(yCol, await E.matmul(oddA, vS).data(), 0, 0, 'gemv column-major vec4 vs scalar bits');
+      const b36 = Float32Array.of(-0.5);
+      assertClose(await matmulRaw(colA, E.tensor(v, { shape: [K, 1] }), E.tensor(b36)).data(), cpuMatmul(A36, v, 1, false, false, m4, 1, K, b36), 1e-5, 1e-5, 'gemv column-major bias');
+      const A3c = values(3 * m4 * K, 12);
+      const ref3c = cpuMatmul(A3c, v, 3, true, false, m4, 1, K);
+      const t3 = new Float32Array(3 * m4 * K);
+      for (let z = 0; z < 3; z++) t3.set(transposeData(A3c.subarray(z * m4 * K, (z + 1) * m4 * K), m4, K), z * m4 * K);
+      assertClose(await E.matmul(E.transpose(E.tensor(t3, { shape: [3, K, m4] }), 1, 2), E.tensor(v, { shape: [K, 1] })).data(), ref3c, 1e-5, 1e-5, 'gemv column-major batched');
     });
   } finally {
     setDispatchHook(null);
   }
   const mm = keys.filter((k) => k.startsWith('matmul'));
   assert.ok(mm.length >= 6 && mm.every((k) => k.startsWith('matmul.gemv:')), `kernels: ${mm.join(', ')}`);
-  assert.ok(['true:false:0', 'false:false:0', 'true:true:0', 'true:false:1'].every((c) => mm.includes(`matmul.gemv:${c}`)), `kernels: ${[...new Set(mm)].join(', ')}`);
+  assert.ok(['true:false:0', 'false:false:0', 'true:true:0', 'true:false:1', 'col4:false:0', 'col4:true:0', 'col4:false:1'].every((c) => mm.includes(`matmul.gemv:${c}`)), `kernels: ${[...new Set(mm)].join(', ')}`);
 });
 
 t('the default takes the subgroup kernel where the device has subgroups', async () => {
