@@ -177,6 +177,8 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
     [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer, scale?.storage.buffer ?? null],
     params,
     [Math.ceil(N / WG)],
+    undefined,
+    { bytes: 4 * N * D * (3 + (grad ? 1 : 0) + (anchor ? 1 : 0)) },
   );
   const pre = opts.keepPre ? E.detach(Xs) : null;
   if (!anchor) {
@@ -227,7 +229,7 @@ export function gasHiddenStep(h: E.Tensor, dh: E.Tensor, q: E.Tensor, acc: E.Ten
   const hOut = E.Tensor.empty([N, H]);
   const accOut = E.Tensor.empty([N, H]);
   const p = new Params().u32(N, H / u, ...[0, 1, 2, 3].map((i) => (ins[i]?.offset ?? 0) / u)).f32(stepSize).build();
-  dispatch(hiddenStepKernel(acc !== null, vec), [...ins.map((t) => t.storage.buffer), ...(acc ? [] : [null]), hOut.storage.buffer, accOut.storage.buffer], p, [Math.ceil(N / WG)], `${N}x${H}`);
+  dispatch(hiddenStepKernel(acc !== null, vec), [...ins.map((t) => t.storage.buffer), ...(acc ? [] : [null]), hOut.storage.buffer, accOut.storage.buffer], p, [Math.ceil(N / WG)], `${N}x${H}`, { bytes: 4 * N * H * (ins.length + 2) });
   ins.forEach((t, i) => t !== [h, dh, q, acc][i] && t.dispose());
   return { h: hOut, acc: accOut };
 }

@@ -139,7 +139,8 @@ export function batchNorm(
       const { K, chunk } = chunking(C, rows, layout);
       const part = Tensor.empty([C * K * 2], 'f32');
       const pp = new Params().u32(C, S, rows, K, chunk, t.offset / v).build();
-      dispatch(bnStatsPartialKernel(layout), [t.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)));
+      // two passes over the rows (the chunk's mean, then M2 around it)
+      dispatch(bnStatsPartialKernel(layout), [t.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 8 * rows * C });
       return { part, K, chunk };
     };
     // one partials buffer per non-empty tensor (an empty x with statsWith is allowed)
@@ -177,7 +178,7 @@ export function batchNorm(
     .u32(out.size / v, C, S, xc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (bias?.offset ?? 0) / av, bias?.strides[0] ?? 0)
     .f32(slope ?? 0)
     .build();
-  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout, act), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)));
+  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout, act), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)), undefined, { bytes: 8 * out.size });
 
   const inputs = [x];
   if (weight) inputs.push(weight);
@@ -231,7 +232,7 @@ function batchNormBackward(
     const p = new Params().u32(C, S, R, K, chunk, x.offset / v, gc.offset / v, (z?.offset ?? 0) / v).f32(act?.slope ?? 0).build();
     const bufs = [x.buffer, gc.buffer, stats.buffer, part.buffer];
     if (z) bufs.push(z.buffer);
-    dispatch(bnGradPartialKernel(layout, z !== null), bufs, p, grid1d(bnPartialInvocations(layout, C, K)));
+    dispatch(bnGradPartialKernel(layout, z !== null), bufs, p, grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 4 * R * C * (z ? 3 : 2) });
     red = Tensor.empty([2, C], 'f32');
     dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], new Params().u32(C, K).build(), grid1d(C));
     part.dispose();
@@ -249,7 +250,7 @@ function batchNormBackward(
       .u32(dx.size / v, C, S, rStats, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (z?.offset ?? 0) / v)
       .f32(act?.slope ?? 0)
       .build();
-    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)));
+    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)), undefined, { bytes: 4 * dx.size * (2 + (training ? 1 : 0) + (z ? 1 : 0)) });
   }
   const grads: (Tensor | null)[] = [dx];
   if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);
