@@ -15,7 +15,8 @@
 # carried size must stay under the device tool's 64 MiB.
 # Usage on the GPU host:  bash bench/gpu.sh [OUT_DIR]
 #   writes OUT_DIR/adapter.txt, tests-gpu.txt (the engine, GLASS and backbone tests on that GPU),
-#   bench-gpu.json and .txt (every suite, paper sizes included), bench-gpu-tuned.json and .txt
+#   bench-gpu.json and .txt (every suite, paper sizes included, each case with its per-kernel
+#   profile and rates), bench-gpu-tuned.json and .txt
 #   (matmul with variants autotuned there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +67,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader >
 timeout 90 node --import tsx test/run.ts test/engine/ test/glass/gas test/glass/parity test/glass/embed test/models/ > "$OUT/tests-gpu.txt" 2>&1 \
   || echo "gpu.sh: the tests failed or timed out (exit $?); see tests-gpu.txt" | tee -a "$OUT/tests-gpu.txt"
 tail -n 2 "$OUT/tests-gpu.txt"
-timeout 270 node --import tsx bench/main.ts all --full --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt" \
+timeout 270 node --import tsx bench/main.ts all --full --profile --json "$OUT/bench-gpu.json" 2>&1 | tee "$OUT/bench-gpu.txt" \
   || echo "gpu.sh: bench all exited $? (124: timed out)" | tee -a "$OUT/bench-gpu.txt"
 # 4. matmul again with the variants tuned on this GPU (the defaults were tuned on lavapipe); the
 #    square 4096 row is the one to compare with the card's fp32 peak

@@ -44,8 +44,8 @@ async function tfjs(): Promise<Peer | null> {
   }
 }
 
-/** Times `step` (records dispatches) `iters` times per sync. */
-async function ours(step: () => void, iters = 1): Promise<Measurement> {
+/** Times `step` (records dispatches) `iters` times per sync; with --profile prints one call's profile under `label`. */
+async function ours(label: string, step: () => void, iters = 1): Promise<Measurement> {
   const call = async () => {
     E.tidy(() => {
       for (let i = 0; i < iters; i++) step();
@@ -57,7 +57,7 @@ async function ours(step: () => void, iters = 1): Promise<Measurement> {
     const p = new E.Profiler();
     await p.begin();
     E.tidy(step);
-    console.log(E.formatProfile(await p.end(), 10));
+    console.log(`profile of ${label}:\n${E.formatProfile(await p.end(), 10)}`);
   }
   return m;
 }
@@ -78,7 +78,7 @@ async function suiteMatmul(): Promise<void> {
     const a = E.keep(E.randn([m, k]));
     const b = E.keep(E.randn([k, n]));
     const f = matmulFlops(m, n, k);
-    const o = await ours(() => void E.matmul(a, b), itersFor(f));
+    const o = await ours(`matmul ${name}`, () => void E.matmul(a, b), itersFor(f));
     const p = t ? await t.tfjsMatmul(m, n, k, timing) : null;
     records.push(makeRecord({ suite: 'matmul', case: name, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: p, ...label }));
     if (name === 'square 1024') {
@@ -106,7 +106,7 @@ async function suiteConv(): Promise<void> {
     const w = E.keep(E.randn([s.cout, s.cin, s.kh, s.kw]));
     const gy = E.keep(E.randn([s.n, s.cout, ho, wo]));
     const shape = `${s.n}x${s.cin}x${s.h}x${s.w} k${s.kh} -> ${s.cout}`;
-    const fwd = await ours(() => void E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }), itersFor(f));
+    const fwd = await ours(`conv ${s.name} fwd`, () => void E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }), itersFor(f));
     records.push(makeRecord({ suite: 'conv', case: `${s.name} fwd`, shape, ours: fwd, flops: f, peer: t ? await t.tfjsConv2d(s, 'fwd', timing) : null, ...label }));
     const xg = E.keep(E.detach(x).requiresGrad_());
     const wg = E.keep(E.detach(w).requiresGrad_());
@@ -114,9 +114,9 @@ async function suiteConv(): Promise<void> {
       const y = E.conv2d(xg, wg, null, { stride: s.stride, padding: s.pad });
       E.grad(y, [which === 0 ? xg : wg], { gradOutputs: [gy] });
     };
-    const bi = await ours(bwd(0), itersFor(2 * f));
+    const bi = await ours(`conv ${s.name} bwd input (+fwd)`, bwd(0), itersFor(2 * f));
     records.push(makeRecord({ suite: 'conv', case: `${s.name} bwd input (+fwd)`, shape, ours: bi, flops: 2 * f, peer: t ? await withFwd(t, s, 'bwd_input') : null, ...label }));
-    const bw = await ours(bwd(1), itersFor(2 * f));
+    const bw = await ours(`conv ${s.name} bwd weight (+fwd)`, bwd(1), itersFor(2 * f));
     records.push(makeRecord({ suite: 'conv', case: `${s.name} bwd weight (+fwd)`, shape, ours: bw, flops: 2 * f, peer: t ? await withFwd(t, s, 'bwd_filter') : null, ...label }));
     for (const z of [x, w, gy, xg, wg]) z.dispose();
   }
@@ -137,11 +137,11 @@ async function suiteElementwise(): Promise<void> {
     const b = E.keep(E.randn([n]));
     for (const op of ['add', 'relu'] as const) {
       const bytes = (op === 'add' ? 3 : 2) * n * 4;
-      const o = await ours(() => void (op === 'add' ? E.add(a, b) : E.relu(a)), 8);
+      const o = await ours(`elementwise ${op} ${n}`, () => void (op === 'add' ? E.add(a, b) : E.relu(a)), 8);
       records.push(makeRecord({ suite: 'elementwise', case: op, shape: `${n}`, ours: o, bytes, peer: t ? await t.tfjsElementwise(n, op, timing) : null, ...label }));
     }
     const bias = E.keep(E.randn([1024]));
-    const o = await ours(() => void E.add(E.reshape(a, [-1, 1024]), bias), 8);
+    const o = await ours(`elementwise add row-broadcast ${n}`, () => void E.add(E.reshape(a, [-1, 1024]), bias), 8);
     records.push(makeRecord({ suite: 'elementwise', case: 'add row-broadcast', shape: `${n / 1024}x1024 + 1024`, ours: o, bytes: 2 * n * 4, peer: null, ...label }));
     for (const z of [a, b, bias]) z.dispose();
   }
@@ -158,14 +158,14 @@ async function suiteReduce(): Promise<void> {
     for (const v of variants) {
       const dflt = E.reduceVariantFor(axis === 1 ? 1 : 1024, x.shape[axis]);
       E.setReduceVariant(v);
-      const o = await ours(() => void E.sum(x, axis), 4);
+      const o = await ours(`reduce sum axis ${axis}${v ? `, ${v} kernel` : ''}`, () => void E.sum(x, axis), 4);
       E.setReduceVariant(null);
       const name = v ? `sum axis ${axis}, ${v} kernel${v === dflt ? ' (default)' : ''}` : `sum axis ${axis}`;
       records.push(makeRecord({ suite: 'reduce', case: name, shape: '4096x1024', ours: o, bytes, peer, ...label }));
     }
   }
   const big = E.keep(E.randn([1 << 22]));
-  const o = await ours(() => void E.sum(big), 4);
+  const o = await ours('reduce sum all', () => void E.sum(big), 4);
   records.push(makeRecord({ suite: 'reduce', case: 'sum all (multi-pass)', shape: `${1 << 22}`, ours: o, bytes: big.size * 4, peer: null, ...label }));
   x.dispose();
   big.dispose();
@@ -179,8 +179,8 @@ async function suiteGa(): Promise<void> {
     const c = E.keep(E.randn([N, D]));
     const r = E.keep(E.full([1], 1.5));
     const bytes = 4 * N * D * 4;
-    const fused = await ours(() => void gasUpdate(x, { grad: g, anchor: c, radius: r, loFactor: 1, hiFactor: 2 }), 4);
-    const composed = await ours(() => {
+    const fused = await ours(`ga fused ${N}x${D}`, () => void gasUpdate(x, { grad: g, anchor: c, radius: r, loFactor: 1, hiFactor: 2 }), 4);
+    const composed = await ours(`ga composed ${N}x${D}`, () => {
       const step = E.add(x, E.mul(E.div(g, E.add(E.norm(g, 1, true), 1e-10)), 0.001));
       const h = E.sub(step, c);
       const n = E.norm(h, 1, true);
@@ -215,7 +215,7 @@ async function suiteBackbone(): Promise<void> {
   for (const [name, make, taps, size] of cases) {
     const bb = make();
     const x = E.keep(E.randn([8, 3, size, size]));
-    const m = await ours(() => void bb.forward(x, taps), 1);
+    const m = await ours(`backbone ${name} @${size}`, () => void bb.forward(x, taps), 1);
     const ref = name.startsWith('wide') ? await torchRef({ op: 'backbone', arch: 'wide_resnet50_2', until: 'layer3', batch: 8, size }) : null;
     for (const p of ref ?? [null]) records.push(makeRecord({ suite: 'backbone', case: `${name} @${size}, batch 8`, shape: `8x3x${size}x${size}`, ours: m, peer: p, ...label }));
     console.log(`  ${name}: ${((8 * 1000) / m.medianMs).toFixed(2)} images/s` + (ref ? `; ${ref.map((p) => `${p.name} ${((8 * 1000) / p.ms_median).toFixed(2)} images/s`).join(', ')}` : ''));
@@ -277,14 +277,14 @@ async function suiteGlass(): Promise<void> {
     const itF = await timeIterations(asWritten);
     asWritten.dispose();
     records.push(makeRecord({ suite: 'glass', case: `${name}: same, ascent on the features (as written)`, shape: `${size}px D${D} H${H}`, ours: itF, peer, ...label }));
-    const inf = await ours(() => void glass.patchScores(glass.embedTaps(taps), 8), 1);
+    const inf = await ours(`glass ${name} inference heads`, () => void glass.patchScores(glass.embedTaps(taps), 8), 1);
     records.push(makeRecord({ suite: 'glass', case: `${name}: inference heads (batch 8)`, shape: `${size}px D${D} H${H}`, ours: inf, peer: null, ...label }));
     console.log(`  ${name}: ${(it.medianMs / 1000).toFixed(2)} s per training iteration (${(itF.medianMs / 1000).toFixed(2)} s with the ascent on the features)` + (peer ? ` (PyTorch CPU 2 threads: ${(peer.ms_median / 1000).toFixed(2)} s)` : '') + `, heads ${((8 * 1000) / inf.medianMs).toFixed(1)} images/s`);
     if (profile) {
       const p = new E.Profiler();
       await p.begin();
       E.tidy(step);
-      console.log(E.formatProfile(await p.end(), 15, { shapes: true }));
+      console.log(`profile of glass ${name} training iteration:\n${E.formatProfile(await p.end(), 15, { shapes: true })}`);
     }
     for (const t of [emb, ...taps, ...tapsAug]) t.dispose();
     glass.dispose();
