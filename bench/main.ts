@@ -138,7 +138,15 @@ async function suiteElementwise(): Promise<void> {
     for (const op of ['add', 'relu'] as const) {
       const bytes = (op === 'add' ? 3 : 2) * n * 4;
       const o = await ours(`elementwise ${op} ${n}`, () => void (op === 'add' ? E.add(a, b) : E.relu(a)), 8);
-      records.push(makeRecord({ suite: 'elementwise', case: op, shape: `${n}`, ours: o, bytes, peer: t ? await t.tfjsElementwise(n, op, timing) : null, ...label }));
+      const peer = t ? await t.tfjsElementwise(n, op, timing) : null;
+      records.push(makeRecord({ suite: 'elementwise', case: op, shape: `${n}`, ours: o, bytes, peer, ...label }));
+      if (n === 1 << 22) {
+        // the same op with one element per load (the named 'scalar' variant), against the same peer
+        E.setElementwiseVariant('scalar');
+        const s = await ours(`elementwise ${op} ${n}, scalar kernel`, () => void (op === 'add' ? E.add(a, b) : E.relu(a)), 8);
+        E.setElementwiseVariant(null);
+        records.push(makeRecord({ suite: 'elementwise', case: `${op}, scalar kernel`, shape: `${n}`, ours: s, bytes, peer, ...label }));
+      }
     }
     const bias = E.keep(E.randn([1024]));
     const o = await ours(`elementwise add row-broadcast ${n}`, () => void E.add(E.reshape(a, [-1, 1024]), bias), 8);

@@ -28,6 +28,7 @@ export * from './ops/sort.ts';
 export * from './ops/softmax.ts';
 export * from './ops/losses.ts';
 export * from './ops/batchnorm.ts';
+export { setElementwiseVariant, type ElementwiseVariant } from './ops/launch.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
 export { Profiler, formatProfile, steadyMsPerCall, kernelRate, type ProfileReport, type KernelTime } from './profiler.ts';

@@ -7,6 +7,28 @@ import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec, typ
 import { grid1d } from '../wgsl/common.ts';
 import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
 
+/**
+ * Elementwise kernel variants by name: 'vec4' (the default) reads and writes aligned contiguous
+ * operands as vec4s and strided ones in runs of 16 or 4 innermost elements; 'scalar' uses one
+ * element per load everywhere (the same values; for comparing the two). GLASS_ELEMENTWISE_VARIANT
+ * sets it from the environment.
+ */
+export type ElementwiseVariant = 'vec4' | 'scalar';
+let ewOverride: ElementwiseVariant | null = null;
+
+/** Forces an elementwise variant by name (null: the default); returns the previous override. */
+export function setElementwiseVariant(v: ElementwiseVariant | null): ElementwiseVariant | null {
+  if (v !== null && v !== 'vec4' && v !== 'scalar') throw new Error(`elementwise: unknown variant '${v}' (vec4, scalar)`);
+  const prev = ewOverride;
+  ewOverride = v;
+  return prev;
+}
+
+function elementwiseVariant(): ElementwiseVariant {
+  const env = process.env.GLASS_ELEMENTWISE_VARIANT;
+  return ewOverride ?? (env === 'scalar' || env === 'vec4' ? env : 'vec4');
+}
+
 export interface EwOp {
   name: string;
   expr: string;
@@ -88,7 +110,8 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
   let run = 1;
   let modes: string | undefined;
   // vec4 loads and stores where every operand starts on a multiple of 4 elements
-  const vec = contiguous && n % 4 === 0 && out.offset % 4 === 0 && inputs.every((t) => t.offset % 4 === 0);
+  const scalarOnly = elementwiseVariant() === 'scalar';
+  const vec = !scalarOnly && contiguous && n % 4 === 0 && out.offset % 4 === 0 && inputs.every((t) => t.offset % 4 === 0);
   if (contiguous) {
     const q = vec ? 4 : 1; // sizes and offsets in units of the bound element
     params = elementwiseParams(n / q, { offset: out.offset / q, strides: [] }, inputs.map((t) => ({ offset: t.offset / q, strides: [] })), scalars, shape, true);
@@ -98,7 +121,7 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
     // runs of 16 innermost elements where the rows allow (the index decomposition, integer
     // divisions per dim, is paid once per run), else 4, else 1
     const inner = simp.shape[rank - 1];
-    run = inner % 16 === 0 ? 16 : inner % 4 === 0 ? 4 : 1;
+    run = scalarOnly ? 1 : inner % 16 === 0 ? 16 : inner % 4 === 0 ? 4 : 1;
     if (run > 1) {
       const offs = [...inputs.map((t) => t.offset), out.offset];
       const strides = [...simp.strides.slice(1), simp.strides[0]];

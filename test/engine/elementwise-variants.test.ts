@@ -89,4 +89,28 @@ t('sizes spanning several workgroups, every step of each invocation loop and a r
   });
 });
 
+t("named variant 'scalar': one element per load, the same values as 'vec4'; unknown names are errors", async () => {
+  const run = async (v: 'vec4' | 'scalar') => {
+    const keys = new Set<string>();
+    const prev = E.setElementwiseVariant(v);
+    setDispatchHook({ passFor: (k) => (keys.add(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+    try {
+      return await E.tidyAsync(async () => {
+        const a = E.tensor(vals(8 * 32, 4), { shape: [8, 32] });
+        const out = [await E.mul(a, 3).data(), await E.add(a, E.tensor(vals(32, 5))).data(), await E.relu(transposed(vals(8 * 32, 6), 32, 8)).data()];
+        return { out, keys: [...keys] };
+      });
+    } finally {
+      setDispatchHook(null);
+      E.setElementwiseVariant(prev);
+    }
+  };
+  const v = await run('vec4'), s = await run('scalar');
+  v.out.forEach((x, i) => assertClose(s.out[i], x, 0, 0, `op ${i}`));
+  // contiguous keys end in ':c4:' for vec4 and ':c:' for scalar; strided runs are r16/r4 vs r1
+  assert.ok(v.keys.some((k) => k.includes(':c4:')) && !s.keys.some((k) => k.includes(':c4:')), `${v.keys.join(' ')} | ${s.keys.join(' ')}`);
+  assert.ok(s.keys.every((k) => !/:\dr(4|16)/.test(k)), s.keys.join(' '));
+  assert.throws(() => E.setElementwiseVariant('wide' as 'vec4'), /elementwise: unknown variant 'wide' \(vec4, scalar\)/);
+});
+
 t.run();
