@@ -229,11 +229,13 @@ export class Glass {
         }
         firstStep = cfg.step;
       }
+      // feature-space ascent steps: the true rows' share of BatchNorm's statistics, computed once
+      const ctx = ascentOnly && firstStep < cfg.step ? E.batchNormPartials(hTrue!) : null;
       for (let step = firstStep; step <= cfg.step; step++) {
         type StepResult = { done: true; bce: E.Tensor; ts: E.Tensor; gs: E.Tensor; rg?: E.Tensor | null } | { done: false; gaus: E.Tensor; rg: E.Tensor | null };
         const res = E.tidy((): StepResult => {
           if (ascentOnly && step < cfg.step) {
-            const gs = this.discriminator.scoresWithContext(hTrue!, this.discriminator.firstLinear(gaus));
+            const gs = this.discriminator.scoresWithContext(ctx!, this.discriminator.firstLinear(gaus));
             const [g] = E.grad(E.binaryCrossEntropy(gs, onesN), [gaus]);
             return ascend(step, g);
           }
@@ -265,6 +267,7 @@ export class Glass {
         gaus.dispose();
         gaus = res.gaus;
       }
+      ctx?.dispose();
       // LAS features: distances of the anomalous rows, and (hypersphere) their truncation to
       // [2 r_t, 4 r_t] around the centre, written into the graph like index_put
       const rF = E.noGrad(() => (n1 > 0 ? E.quantile(E.maskedSelectCount(E.norm(E.sub(fake, center), 1), mask1, n1), cfg.radius) : E.zeros([])));
@@ -322,6 +325,8 @@ export class Glass {
     const dsc = this.discriminator;
     const W = dsc.firstLinearWeight();
     const M = E.noGrad(() => E.matmul(W, E.transpose(W, 0, 1)));
+    // the true rows' share of BatchNorm's statistics, the same at every step
+    const ctx = E.batchNormPartials(hTrue);
     let gaus = gaus0;
     let h = E.noGrad(() => dsc.firstLinear(gaus));
     let acc: E.Tensor | null = null; // sum of beta * dh since gaus was last formed
@@ -330,7 +335,7 @@ export class Glass {
       const hs = h;
       const r = E.tidy(() => {
         const hv = E.detach(hs).requiresGrad_();
-        const [dh] = E.grad(E.binaryCrossEntropy(dsc.scoresWithContext(hTrue, hv), ones), [hv]);
+        const [dh] = E.grad(E.binaryCrossEntropy(dsc.scoresWithContext(ctx, hv), ones), [hv]);
         return E.noGrad(() => gasHiddenStep(hs, dh!, E.matmul(dh!, M), acc, 0.001));
       });
       h.dispose();
@@ -365,6 +370,7 @@ export class Glass {
     }
     h.dispose();
     M.dispose();
+    ctx.dispose();
     return { gaus, rg };
   }
 

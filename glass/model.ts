@@ -86,8 +86,9 @@ export class Discriminator extends Module {
    * each part (hTrue, h): BatchNorm takes its statistics (and running update) over both parts, but
    * only h's rows are normalised, scored and differentiated. With one hidden block the true rows'
    * scores feed nothing else, so this is the whole of what GLASS's gradient ascent needs.
+   * `hTrue` may be given as its batchNormPartials, computed once for all the ascent steps.
    */
-  scoresWithContext(hTrue: E.Tensor, h: E.Tensor): E.Tensor {
+  scoresWithContext(hTrue: E.Tensor | E.BnPartials, h: E.Tensor): E.Tensor {
     const block = this.firstBlock();
     if (this.body.order.length !== 1) throw new Error('Discriminator.scoresWithContext: needs exactly one hidden block (dsc_layers 2)');
     const [, bn, act] = block.layers;

@@ -7,7 +7,7 @@ import { Module } from './module.ts';
 import { kaimingUniform, uniform, calculateFans } from './init.ts';
 import { linear } from '../ops/matmul.ts';
 import { relu, leakyRelu, sigmoid } from '../ops/unary.ts';
-import { batchNorm, incrementCounter } from '../ops/batchnorm.ts';
+import { batchNorm, incrementCounter, type BnPartials } from '../ops/batchnorm.ts';
 import * as convOps from '../ops/conv.ts';
 import { fmt } from '../shape.ts';
 
@@ -153,9 +153,9 @@ abstract class BatchNormBase extends Module {
    * forward(x) followed by LeakyReLU(negativeSlope) in the same kernels (null: none); the same
    * values and gradients as the two modules in a row. Sequential uses it for such pairs.
    * `statsWith`: rows that join the batch statistics without output or gradient (batchNorm's
-   * option): forward(cat([statsWith, x]))[M:] in training mode.
+   * option, or their batchNormPartials): forward(cat([statsWith, x]))[M:] in training mode.
    */
-  forwardActivated(x: Tensor, negativeSlope: number | null, statsWith: Tensor | null = null): Tensor {
+  forwardActivated(x: Tensor, negativeSlope: number | null, statsWith: Tensor | BnPartials | null = null): Tensor {
     this.checkInput(x);
     if (x.shape[1] !== this.numFeatures)
       throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);

@@ -50,7 +50,49 @@ export interface BatchNormOptions {
    * GLASS's gradient ascent normalises true and synthetic features together but differentiates
    * only the synthetic half. Training only (eval mode uses running statistics: ignored).
    */
-  statsWith?: Tensor | null;
+  statsWith?: Tensor | BnPartials | null;
+}
+
+/**
+ * The per-channel partial statistics of rows that join several batchNorm calls as `statsWith`
+ * (GLASS's true features, the same through all 20 ascent steps): computed once by
+ * batchNormPartials, then each call only reduces its own rows. The caller disposes it.
+ */
+export interface BnPartials {
+  readonly kind: 'batchNormPartials';
+  /** [C, ...spatial] of the rows, as batchNorm checks them against its input */
+  readonly shape: readonly number[];
+  /** values per channel in the statistics */
+  readonly rows: number;
+  readonly part: Tensor;
+  readonly K: number;
+  readonly chunk: number;
+  dispose(): void;
+}
+
+/** (mean, M2) of each channel's chunks of t [M, C, ...] (see BnPartials), in the layout t allows. */
+export function batchNormPartials(t: Tensor): BnPartials {
+  t.assertLive('batchNormPartials');
+  if (t.rank < 2 || t.dtype !== 'f32') throw new Error(`batchNormPartials: expected an f32 input of shape [M, C, ...], got ${t.dtype} ${fmt(t.shape)}`);
+  const tc = noGrad(() => contiguous(t));
+  const C = t.shape[1];
+  const S = numel(t.shape.slice(2));
+  const rows = t.shape[0] * S;
+  if (rows === 0) throw new Error(`batchNormPartials: no rows in ${fmt(t.shape)}`);
+  const p = statsPartials(tc, C, S, rows, layoutFor(C, S, [tc], []));
+  if (tc !== t) tc.dispose();
+  return { kind: 'batchNormPartials', shape: t.shape.slice(1), rows, ...p, dispose: () => p.part.dispose() };
+}
+
+/** One partials buffer: (mean, M2) per (channel, chunk) of the rows of t. */
+function statsPartials(t: Tensor, C: number, S: number, rows: number, layout: BnLayout): { part: Tensor; K: number; chunk: number } {
+  const v = layout === 'scalar' ? 1 : 4;
+  const { K, chunk } = chunking(C, rows, layout);
+  const part = Tensor.empty([C * K * 2], 'f32');
+  const pp = new Params().u32(C, S, rows, K, chunk, t.offset / v).build();
+  // two passes over the rows (the chunk's mean, then M2 around it)
+  dispatch(bnStatsPartialKernel(layout), [t.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 8 * rows * C });
+  return { part, K, chunk };
 }
 
 /**
@@ -120,13 +162,21 @@ export function batchNorm(
   if (training && runningMean && momentum === null && (!nbt || nbt.dtype !== 'i32' || nbt.size !== 1))
     throw new Error('batchNorm: momentum null (cumulative average) needs numBatchesTracked, an i32 tensor with one element');
 
-  const extra = training ? (opts.statsWith ?? null) : null;
+  const given = training ? (opts.statsWith ?? null) : null;
+  const cached = given && !(given instanceof Tensor) ? given : null;
+  const extra = given instanceof Tensor ? given : null;
   if (extra) {
     extra.assertLive('batchNorm statsWith');
     if (extra.dtype !== 'f32' || extra.rank !== x.rank || extra.shape.some((d, i) => i > 0 && d !== x.shape[i]))
       throw new Error(`batchNorm: statsWith must be f32 [M, ${x.shape.slice(1).join(', ')}] like the input ${fmt(x.shape)}, got ${extra.dtype} ${fmt(extra.shape)}`);
   }
-  const R2 = extra ? numel(extra.shape) / C : 0; // rows of statsWith in the statistics
+  if (cached) {
+    cached.part.assertLive('batchNorm statsWith (partials)');
+    if (cached.shape.length !== x.rank - 1 || cached.shape.some((d, i) => d !== x.shape[i + 1]))
+      throw new Error(`batchNorm: statsWith partials of rows [M, ${cached.shape.join(', ')}] do not match the input ${fmt(x.shape)}`);
+  }
+  // rows of statsWith in the statistics
+  const R2 = extra ? numel(extra.shape) / C : cached ? cached.rows : 0;
   if (training && R + R2 <= 1)
     throw new Error(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}${extra ? ` and statsWith ${fmt(extra.shape)}` : ''}`);
   const xc = noGrad(() => contiguous(x));
@@ -135,17 +185,12 @@ export function batchNorm(
   const layout = layoutFor(C, S, ec ? [xc, ec] : [xc], [weight, bias]);
   const v = layout === 'scalar' ? 1 : 4; // offsets and sizes below are in units of the layout's element
   if (training) {
-    const partials = (t: Tensor, rows: number) => {
-      const { K, chunk } = chunking(C, rows, layout);
-      const part = Tensor.empty([C * K * 2], 'f32');
-      const pp = new Params().u32(C, S, rows, K, chunk, t.offset / v).build();
-      // two passes over the rows (the chunk's mean, then M2 around it)
-      dispatch(bnStatsPartialKernel(layout), [t.buffer, part.buffer], pp, grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 8 * rows * C });
-      return { part, K, chunk };
-    };
-    // one partials buffer per non-empty tensor (an empty x with statsWith is allowed)
-    const a = R > 0 ? partials(xc, R) : partials(ec!, R2);
-    const b = R > 0 && ec && R2 > 0 ? partials(ec, R2) : null;
+    const partials = (t: Tensor, rows: number) => statsPartials(t, C, S, rows, layout);
+    // one partials buffer per non-empty set of rows (an empty x with statsWith is allowed);
+    // given partials are the caller's (not disposed here)
+    const theirs = cached ? { part: cached.part, K: cached.K, chunk: cached.chunk } : null;
+    const a = R > 0 ? partials(xc, R) : (theirs ?? partials(ec!, R2));
+    const b = R > 0 && R2 > 0 ? (theirs ?? partials(ec!, R2)) : null;
     const update = runningMean !== null;
     const cumulative = update && momentum === null;
     const bufs: (GPUBuffer | null)[] = [a.part.buffer, stats.buffer, null, null, null];
@@ -161,8 +206,8 @@ export function batchNorm(
       p.u32(b.K, b.chunk, R2);
     }
     dispatch(bnStatsFinalKernel(update, cumulative, b !== null), bufs, p.build(), grid1d(C));
-    a.part.dispose();
-    b?.part.dispose();
+    if (a.part !== theirs?.part) a.part.dispose();
+    if (b && b.part !== theirs?.part) b.part.dispose();
   } else {
     const p = new Params().u32(C).f32(eps).u32(runningMean!.offset, runningMean!.strides[0], runningVar!.offset, runningVar!.strides[0]);
     dispatch(bnStatsRunningKernel(), [runningMean!.buffer, runningVar!.buffer, stats.buffer], p.build(), grid1d(C));

@@ -119,7 +119,7 @@ sw.before(before);
 // batchNorm(x, { statsWith: c }) against slice(batchNorm(cat([c, x])), 0, M): values, the input,
 // weight and bias gradients (upstream on x's rows only), running statistics; layouts c4, s4,
 // scalar and an unaligned input; fused LeakyReLU or not; chunked reductions (long inputs).
-sw('equals the slice of batchNorm over cat([statsWith, x]): layouts, slopes, running stats, gradients', () =>
+sw('equals the slice of batchNorm over cat([statsWith, x]), also from batchNormPartials: layouts, slopes, running stats, gradients', () =>
   E.tidyAsync(async () => {
     const cases: [number[], number, number][] = [[[40, 8], 24, 0], [[3, 4, 2, 4], 2, 0], [[6, 3, 5], 3, 0], [[40, 8], 24, 1], [[300, 8], 600, 0]];
     for (const [shape, M, offset] of cases)
@@ -150,6 +150,21 @@ sw('equals the slice of batchNorm over cat([statsWith, x]): layouts, slopes, run
         assertClose(await f.b.grad!.data(), await u.b.grad!.data(), 1e-4, 1e-4, `db ${label}`);
         assertClose(await f.rm.data(), await u.rm.data(), 1e-6, 1e-5, `running mean ${label}`);
         assertClose(await f.rv.data(), await u.rv.data(), 1e-6, 1e-5, `running var ${label}`);
+        // the context given as its batchNormPartials, used twice (not consumed): the same bits as
+        // the tensor where the layouts agree (aligned inputs), else the same values
+        const parts = E.batchNormPartials(ctx);
+        for (let use = 0; use < 2; use++) {
+          const q = make();
+          const yq = E.batchNorm(q.x, q.rm, q.rv, q.w, q.b, { training: true, negativeSlope: slope, statsWith: parts });
+          E.sum(E.mul(yq, dy)).backward();
+          const tol = offset ? 1e-6 : 0;
+          assertClose(await yq.data(), await yf.data(), tol, tol, `y from partials ${use} ${label}`);
+          assertClose(await q.x.grad!.data(), await f.x.grad!.data(), tol, tol, `dx from partials ${label}`);
+          assertClose(await q.w.grad!.data(), await f.w.grad!.data(), tol, tol, `dw from partials ${label}`);
+          assertClose(await q.rm.data(), await f.rm.data(), tol, tol, `running mean from partials ${label}`);
+          assertClose(await q.rv.data(), await f.rv.data(), tol, tol, `running var from partials ${label}`);
+        }
+        parts.dispose();
         // the context moved the statistics: without it the output differs
         const alone = await E.noGrad(() => E.batchNorm(E.tensor(data, { shape }), null, null, f.w, f.b, { training: true, negativeSlope: slope })).data();
         const got = await yf.data();
@@ -164,12 +179,18 @@ sw('finite-difference gradients with a context; a one-row input is allowed; wron
     await gradcheck(([x, w]) => E.batchNorm(x, null, null, w, null, { training: true, statsWith: ctx, negativeSlope: 0.2 }), [{ shape: [1, 8] }, { shape: [8] }], { seed: 8, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
     E.tidy(() => assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, statsWith: E.ones([2, 5]) }), /statsWith must be f32 \[M, 4\]/));
     E.tidy(() => assert.throws(() => E.batchNorm(E.ones([1, 4]), null, null, null, null, { training: true, statsWith: E.ones([0, 4]) }), /more than 1 value per channel/));
+    E.tidy(() => assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, statsWith: E.batchNormPartials(E.ones([2, 5])) }), /statsWith partials of rows \[M, 5\] do not match the input \[2, 4\]/));
+    E.tidy(() => assert.throws(() => E.batchNormPartials(E.ones([0, 4])), /batchNormPartials: no rows in \[0, 4\]/));
     // an empty input still updates the running statistics from statsWith's rows, as cat would
     await E.tidyAsync(async () => {
       const rm = [E.zeros([8]), E.zeros([8])], rv = [E.ones([8]), E.ones([8])];
       const y = E.batchNorm(E.zeros([0, 8]), rm[0], rv[0], null, null, { training: true, statsWith: ctx });
       E.batchNorm(ctx, rm[1], rv[1], null, null, { training: true });
       assert.equal(y.shape, [0, 8]);
+      const rm2 = E.zeros([8]), rv2 = E.ones([8]);
+      E.batchNorm(E.zeros([0, 8]), rm2, rv2, null, null, { training: true, statsWith: E.batchNormPartials(ctx) });
+      assertClose(await rm2.data(), await rm[1].data(), 0, 0, 'running mean from partials');
+      assertClose(await rv2.data(), await rv[1].data(), 0, 0, 'running var from partials');
       assertClose(await rm[0].data(), await rm[1].data(), 0, 0, 'running mean');
       assertClose(await rv[0].data(), await rv[1].data(), 0, 0, 'running var');
     });
