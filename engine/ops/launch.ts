@@ -6,6 +6,7 @@ import { dispatch, dispatchHooked } from '../runtime.ts';
 import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec, type OperandMode } from '../wgsl/elementwise.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
+import { namedVariant } from '../variants.ts';
 
 /**
  * Elementwise kernel variants by name: 'vec4' (the default) reads and writes aligned contiguous
@@ -14,19 +15,15 @@ import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
  * sets it from the environment.
  */
 export type ElementwiseVariant = 'vec4' | 'scalar';
-let ewOverride: ElementwiseVariant | null = null;
+const variant = namedVariant<ElementwiseVariant>('elementwise', ['vec4', 'scalar'], 'GLASS_ELEMENTWISE_VARIANT');
 
 /** Forces an elementwise variant by name (null: the default); returns the previous override. */
 export function setElementwiseVariant(v: ElementwiseVariant | null): ElementwiseVariant | null {
-  if (v !== null && v !== 'vec4' && v !== 'scalar') throw new Error(`elementwise: unknown variant '${v}' (vec4, scalar)`);
-  const prev = ewOverride;
-  ewOverride = v;
-  return prev;
+  return variant.set(v);
 }
 
 function elementwiseVariant(): ElementwiseVariant {
-  const env = process.env.GLASS_ELEMENTWISE_VARIANT;
-  return ewOverride ?? (env === 'scalar' || env === 'vec4' ? env : 'vec4');
+  return variant.forced() ?? 'vec4';
 }
 
 export interface EwOp {

@@ -16,6 +16,7 @@ import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
 import { subgroupSize, deviceInfo } from '../device.ts';
+import { namedVariant } from '../variants.ts';
 import { normDims, numel, fmt, sameShape, contiguousStrides } from '../shape.ts';
 import { DTYPES } from '../dtype.ts';
 import { reshape, permute, contiguous, expand } from './views.ts';
@@ -40,6 +41,13 @@ const STEP: Record<ReduceOp, string> = {
   argmax: 'if (v > acc) { acc = v; best = i32(r); }',
   argmin: 'if (v < acc) { acc = v; best = i32(r); }',
 };
+
+/** The four running values of a vec4 accumulator `v` joined pairwise (sum, max, min). */
+function foldVec4(op: ReduceOp, v: string): string {
+  if (op === 'sum') return `(${v}.x + ${v}.y) + (${v}.z + ${v}.w)`;
+  if (op === 'max' || op === 'min') return `${op}(${op}(${v}.x, ${v}.y), ${op}(${v}.z, ${v}.w))`;
+  throw new Error(`reduce: no vec4 fold for ${op}`);
+}
 
 /** The accumulator's start for an input of WGSL type inType (integers: their extremes). */
 function identity(op: ReduceOp, inType: string): string {
@@ -125,7 +133,7 @@ ${main1d()}
  */
 function reduceRowsVec4Kernel(op: ReduceOp, inType: string) {
   const step = STEP[op];
-  const fold = { sum: '(acc.x + acc.y) + (acc.z + acc.w)', max: 'max(max(acc.x, acc.y), max(acc.z, acc.w))', min: 'min(min(acc.x, acc.y), min(acc.z, acc.w))' }[op as 'sum' | 'max' | 'min'];
+  const fold = foldVec4(op, 'acc');
   const init = identity(op, inType);
   const T = `vec4<${inType}>`;
   return {
@@ -162,7 +170,7 @@ ${main1d()}
  */
 function reduceSgKernel(op: ReduceOp, inType: string, sg: number, vec: boolean) {
   const isArg = op === 'argmax' || op === 'argmin';
-  const fold = vec ? { sum: '(a.x + a.y) + (a.z + a.w)', max: 'max(max(a.x, a.y), max(a.z, a.w))', min: 'min(min(a.x, a.y), min(a.z, a.w))' }[op as 'sum' | 'max' | 'min'] : 'a';
+  const fold = vec ? foldVec4(op, 'a') : 'a';
   const step = STEP[op];
   const init = identity(op, inType);
   const combine = {
@@ -204,14 +212,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
 }
 
 export type ReduceVariant = 'serial' | 'subgroup';
-let reduceOverride: ReduceVariant | null = null;
+const variant = namedVariant<ReduceVariant>('reduce', ['serial', 'subgroup'], 'GLASS_REDUCE_VARIANT');
 
 /** Forces a reduction variant by name (null: the default); returns the previous override. */
 export function setReduceVariant(v: ReduceVariant | null): ReduceVariant | null {
-  if (v !== null && v !== 'serial' && v !== 'subgroup') throw new Error(`reduce: unknown variant '${v}' (serial, subgroup)`);
-  const prev = reduceOverride;
-  reduceOverride = v;
-  return prev;
+  return variant.set(v);
 }
 
 /**
@@ -220,8 +225,7 @@ export function setReduceVariant(v: ReduceVariant | null): ReduceVariant | null 
  * forced 'subgroup' falls back to 'serial' where it cannot run.
  */
 export function reduceVariantFor(inner: number, R: number): ReduceVariant {
-  const env = process.env.GLASS_REDUCE_VARIANT;
-  const want = reduceOverride ?? (env === 'serial' || env === 'subgroup' ? env : null);
+  const want = variant.forced();
   const can = inner === 1 && subgroupSize() > 0;
   if (want) return want === 'subgroup' && can ? 'subgroup' : 'serial';
   return can && !deviceInfo().cpu && R >= DEFAULT_SG_ROW ? 'subgroup' : 'serial';
