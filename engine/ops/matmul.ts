@@ -46,13 +46,15 @@ let copyPolicy: boolean | null = null;
 /**
  * Whether operands are first copied to the layouts the kernels read fastest on CPU drivers (a
  * large row-major B, a large column-major A; see matmulRaw). Default: on CPU adapters, where it
- * was measured; null restores the default. Results are the same bits either way.
+ * was measured; null restores the default (GLASS_LAYOUT_COPIES=1 or 0 overrides it from the
+ * environment). Results are the same bits either way.
  */
 export function setLayoutCopies(on: boolean | null): void {
   copyPolicy = on;
 }
 function layoutCopies(): boolean {
-  return copyPolicy ?? deviceInfo().cpu;
+  const env = process.env.GLASS_LAYOUT_COPIES;
+  return copyPolicy ?? (env === '1' ? true : env === '0' ? false : deviceInfo().cpu);
 }
 
 /** What the tiled kernels apply as they store: a bias per row ([M]) and an activation. */
