@@ -94,7 +94,12 @@ export class Discriminator extends Module {
     const [, bn, act] = block.layers;
     if (block.layers.length !== 3 || !(bn instanceof E.nn.BatchNorm1d) || !(act instanceof E.nn.LeakyReLU))
       throw new Error('Discriminator.scoresWithContext: expected the block Linear, BatchNorm1d, LeakyReLU');
-    return this.tail.forward(bn.forwardActivated(h, act.negativeSlope, hTrue));
+    // the tail's Linear(H, 1) runs inside BatchNorm's op: its input gradient, an outer product,
+    // never becomes an [N, H] tensor (same values and gradients as the two modules)
+    const [lin, sig] = this.tail.layers;
+    if (this.tail.layers.length !== 2 || !(lin instanceof E.nn.Linear) || lin.outFeatures !== 1 || !(sig instanceof E.nn.Sigmoid))
+      throw new Error('Discriminator.scoresWithContext: expected the tail Linear(H, 1), Sigmoid');
+    return sig.forward(bn.forwardActivated(h, act.negativeSlope, hTrue, { weight: lin.weight, bias: lin.bias }));
   }
 
   private firstBlock(): E.nn.Sequential {

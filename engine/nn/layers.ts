@@ -7,7 +7,7 @@ import { Module } from './module.ts';
 import { kaimingUniform, uniform, calculateFans } from './init.ts';
 import { linear } from '../ops/matmul.ts';
 import { relu, leakyRelu, sigmoid } from '../ops/unary.ts';
-import { batchNorm, incrementCounter, type BnPartials } from '../ops/batchnorm.ts';
+import { batchNorm, incrementCounter, type BnPartials, type BatchNormOptions } from '../ops/batchnorm.ts';
 import * as convOps from '../ops/conv.ts';
 import { fmt } from '../shape.ts';
 
@@ -154,8 +154,9 @@ abstract class BatchNormBase extends Module {
    * values and gradients as the two modules in a row. Sequential uses it for such pairs.
    * `statsWith`: rows that join the batch statistics without output or gradient (batchNorm's
    * option, or their batchNormPartials): forward(cat([statsWith, x]))[M:] in training mode.
+   * `head`: a Linear(C, 1)'s weight and bias applied in the same op (batchNorm's option).
    */
-  forwardActivated(x: Tensor, negativeSlope: number | null, statsWith: Tensor | BnPartials | null = null): Tensor {
+  forwardActivated(x: Tensor, negativeSlope: number | null, statsWith: Tensor | BnPartials | null = null, head: BatchNormOptions['head'] = null): Tensor {
     this.checkInput(x);
     if (x.shape[1] !== this.numFeatures)
       throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
@@ -170,6 +171,7 @@ abstract class BatchNormBase extends Module {
       numBatchesTracked: nbt,
       negativeSlope,
       statsWith,
+      head,
     });
   }
 }

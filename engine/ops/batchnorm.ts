@@ -11,7 +11,9 @@ import { record, noGrad } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { fmt, numel } from '../shape.ts';
-import { contiguous } from './views.ts';
+import { contiguous, transpose, reshape } from './views.ts';
+import { matmul, matmulRaw } from './matmul.ts';
+import { sum } from './reduce.ts';
 import {
   bnStatsPartialKernel,
   bnStatsFinalKernel,
@@ -51,6 +53,14 @@ export interface BatchNormOptions {
    * only the synthetic half. Training only (eval mode uses running statistics: ignored).
    */
   statsWith?: Tensor | BnPartials | null;
+  /**
+   * A Linear(C, 1) applied to the (activated) output in the same op: the result is
+   * linear(batchNorm(x, ...), head.weight [1, C], head.bias [1]), [N, 1], with the same values
+   * and gradients. Its backward feeds BatchNorm's gradient kernels the outer product dy w
+   * directly instead of writing it as an [N, C] tensor and reading it back (GLASS's discriminator
+   * head; [N, C] inputs only).
+   */
+  head?: { weight: Tensor; bias?: Tensor | null } | null;
 }
 
 /**
@@ -177,6 +187,14 @@ export function batchNorm(
   }
   // rows of statsWith in the statistics
   const R2 = extra ? numel(extra.shape) / C : cached ? cached.rows : 0;
+  const head = opts.head ?? null;
+  if (head) {
+    head.weight.assertLive('batchNorm head weight');
+    if (x.rank !== 2) throw new Error(`batchNorm: a head needs an [N, C] input, got ${fmt(x.shape)}`);
+    if (head.weight.dtype !== 'f32' || head.weight.rank !== 2 || head.weight.shape[0] !== 1 || head.weight.shape[1] !== C)
+      throw new Error(`batchNorm: head weight must be f32 [1, ${C}] for input ${fmt(x.shape)}, got ${head.weight.dtype} ${fmt(head.weight.shape)}`);
+    if (head.bias && (head.bias.rank !== 1 || head.bias.shape[0] !== 1)) throw new Error(`batchNorm: head bias must be [1], got ${fmt(head.bias.shape)}`);
+  }
   if (training && R + R2 <= 1)
     throw new Error(`batchNorm: expected more than 1 value per channel when training, got input ${fmt(x.shape)}${extra ? ` and statsWith ${fmt(extra.shape)}` : ''}`);
   const xc = noGrad(() => contiguous(x));
@@ -228,19 +246,65 @@ export function batchNorm(
   const inputs = [x];
   if (weight) inputs.push(weight);
   if (bias) inputs.push(bias);
-  // saved: x, stats, then the weight and the activated output where they exist
-  const save = [xc, stats, ...(weight ? [weight] : []), ...(act ? [out] : [])];
-  const res = record(
-    out,
-    act ? 'batchNorm+leakyRelu' : 'batchNorm',
-    inputs,
-    (g, needs, saved) =>
-      batchNormBackward(g, needs, saved[0], saved[1], weight ? saved[2] : null, training, bias !== null, act ? { z: saved[saved.length - 1], slope: slope! } : null, R + R2),
-    save,
-  );
+  let res: Tensor;
+  if (head) res = recordHead(out, inputs, head, xc, stats, weight, training, bias !== null, act ? slope! : null, R + R2);
+  else {
+    // saved: x, stats, then the weight and the activated output where they exist
+    const save = [xc, stats, ...(weight ? [weight] : []), ...(act ? [out] : [])];
+    res = record(
+      out,
+      act ? 'batchNorm+leakyRelu' : 'batchNorm',
+      inputs,
+      (g, needs, saved) =>
+        batchNormBackward(g, needs, saved[0], saved[1], weight ? saved[2] : null, training, bias !== null, act ? { z: saved[saved.length - 1], slope: slope! } : null, R + R2),
+      save,
+    );
+  }
   stats.dispose();
   if (xc !== x) xc.dispose();
   if (ec && ec !== extra) ec.dispose();
+  return res;
+}
+
+/**
+ * The head of batchNorm's `head` option: scores = linear(out, w, b) as linear() computes them,
+ * recorded as one node over [x, weight?, bias?, w, b?] whose backward gives linear's own
+ * gradients for w and b and BatchNorm's for the rest, with dy w (linear's input gradient, an
+ * outer product) formed inside BatchNorm's gradient kernels.
+ */
+function recordHead(out: Tensor, bnInputs: Tensor[], head: { weight: Tensor; bias?: Tensor | null }, xc: Tensor, stats: Tensor, weight: Tensor | null, training: boolean, hasBias: boolean, slope: number | null, rStats: number): Tensor {
+  const hw = head.weight;
+  const hb = head.bias ?? null;
+  const wt = transpose(hw);
+  const scores = noGrad(() => matmulRaw(out, wt, hb ? (hb.isContiguous() ? hb : contiguous(hb)) : null));
+  const nBn = bnInputs.length;
+  const C = out.shape[1];
+  const res = record(
+    scores,
+    slope !== null ? 'batchNorm+leakyRelu+linear' : 'batchNorm+linear',
+    [...bnInputs, hw, ...(hb ? [hb] : [])],
+    (dy, needs, saved) => {
+      const [X, st, z, W] = saved;
+      const w = saved[4] ?? null;
+      const grads: (Tensor | null)[] = [];
+      if (needs.slice(0, nBn).some(Boolean)) {
+        const dyc = contiguous(dy);
+        const Wc = contiguous(W);
+        const u = dyc.view_([dyc.size], [1], dyc.offset);
+        const wRow = Wc.view_([C], [1], Wc.offset);
+        grads.push(...batchNormBackward({ u, w: wRow }, needs.slice(0, nBn), X, st, w, training, hasBias, slope !== null ? { z, slope } : null, rStats));
+        u.dispose();
+        wRow.dispose();
+        if (dyc !== dy) dyc.dispose();
+        if (Wc !== W) Wc.dispose();
+      } else grads.push(...needs.slice(0, nBn).map(() => null));
+      // linear's own weight and bias gradients (ops/matmul.ts linear)
+      grads.push(needs[nBn] ? matmul(transpose(reshape(dy, [-1, 1])), reshape(z, [-1, C])) : null);
+      if (hb) grads.push(needs[nBn + 1] ? sum(dy, [0]) : null);
+      return grads;
+    },
+    [xc, stats, out, hw, ...(weight ? [weight] : [])],
+  );
   return res;
 }
 
@@ -250,7 +314,7 @@ export function batchNorm(
  * `rStats`: rows in the batch statistics (x's own plus statsWith's, whose g is zero).
  */
 function batchNormBackward(
-  g: Tensor,
+  g: Tensor | { u: Tensor; w: Tensor },
   needs: boolean[],
   x: Tensor,
   stats: Tensor,
@@ -266,18 +330,25 @@ function batchNormBackward(
   const needX = needs[0];
   const needW = weight !== null && needs[1];
   const needB = hasBias && needs[weight ? 2 : 1];
-  const gc = contiguous(g);
+  // g as a tensor, or (a head's input gradient) as the outer product u [N] x w [C] (S = 1)
+  const outer = g instanceof Tensor ? null : g;
+  const gc = g instanceof Tensor ? contiguous(g) : null;
   const z = act?.z ?? null;
-  const layout = layoutFor(C, S, z ? [x, gc, z] : [x, gc], [weight]);
+  const layout = layoutFor(C, S, [x, ...(gc ? [gc] : []), ...(z ? [z] : [])], [weight, ...(outer ? [outer.w] : [])]);
   const v = layout === 'scalar' ? 1 : 4;
+  const av = layout === 'c4' ? 4 : 1; // c4 reads per-channel vectors as vec4 too
+  const gBuf = gc ? gc.buffer : outer!.u.buffer;
+  const gOff = gc ? gc.offset / v : 0;
+  const gArrays = outer ? 0 : 1; // [N, C] arrays the gradient costs to read
   let red: Tensor | null = null; // row 0: sum(g) = dbias, row 1: sum(g * xhat) = dweight
   if (needW || needB || (training && needX)) {
     const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
-    const p = new Params().u32(C, S, R, K, chunk, x.offset / v, gc.offset / v, (z?.offset ?? 0) / v).f32(act?.slope ?? 0).build();
-    const bufs = [x.buffer, gc.buffer, stats.buffer, part.buffer];
-    if (z) bufs.push(z.buffer);
-    dispatch(bnGradPartialKernel(layout, z !== null), bufs, p, grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 4 * R * C * (z ? 3 : 2) });
+    const pp = new Params().u32(C, S, R, K, chunk, x.offset / v, gOff, (z?.offset ?? 0) / v).f32(act?.slope ?? 0);
+    if (outer) pp.u32(outer.u.offset, outer.w.offset / av);
+    const bufs: (GPUBuffer | null)[] = [x.buffer, gBuf, stats.buffer, part.buffer, z?.buffer ?? null];
+    if (outer) bufs.push(outer.w.buffer);
+    dispatch(bnGradPartialKernel(layout, z !== null, outer !== null), bufs, pp.build(), grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 4 * R * C * (1 + gArrays + (z ? 1 : 0)) });
     red = Tensor.empty([2, C], 'f32');
     dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], new Params().u32(C, K).build(), grid1d(C));
     part.dispose();
@@ -285,17 +356,17 @@ function batchNormBackward(
   let dx: Tensor | null = null;
   if (needX) {
     dx = Tensor.empty(x.shape, 'f32');
-    const bufs = [gc.buffer, stats.buffer];
+    const bufs = [gBuf, stats.buffer];
     if (training) bufs.push(x.buffer, red!.buffer);
     if (weight) bufs.push(weight.buffer);
     if (z) bufs.push(z.buffer);
+    if (outer) bufs.push(outer.w.buffer);
     bufs.push(dx.buffer);
-    const av = layout === 'c4' ? 4 : 1;
     const p = new Params()
-      .u32(dx.size / v, C, S, rStats, x.offset / v, gc.offset / v, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (z?.offset ?? 0) / v)
-      .f32(act?.slope ?? 0)
-      .build();
-    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)), undefined, { bytes: 4 * dx.size * (2 + (training ? 1 : 0) + (z ? 1 : 0)) });
+      .u32(dx.size / v, C, S, rStats, x.offset / v, gOff, (weight?.offset ?? 0) / av, weight?.strides[0] ?? 0, (z?.offset ?? 0) / v)
+      .f32(act?.slope ?? 0);
+    if (outer) p.u32(outer.u.offset, outer.w.offset / av);
+    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null, outer !== null), bufs, p.build(), grid1d(bnElementwiseInvocations(layout, dx.size / v, C)), undefined, { bytes: 4 * dx.size * (1 + gArrays + (training ? 1 : 0) + (z ? 1 : 0)) });
   }
   const grads: (Tensor | null)[] = [dx];
   if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);

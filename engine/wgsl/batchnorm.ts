@@ -270,23 +270,26 @@ ${main1d()}
  * taken through the LeakyReLU's gradient (sign from z, the activated output).
  * Params: C, S, R, K, chunk, xOff, gOff, zOff, slope (f32).
  */
-export function bnGradPartialKernel(l: BnLayout = 'scalar', act = false): Kernel {
+export function bnGradPartialKernel(l: BnLayout = 'scalar', act = false, outer = false): Kernel {
   const T = vt(l);
   const mean = l === 'c4' ? 'stats[c4]' : l === 's4' ? 'vec4<f32>(stats[c])' : 'stats[c]';
-  const gv = act ? `let g0 = g[go + e]; let gv = ${leakyGrad(l, 'g0', 'z[zo + e]', 'slope')};` : 'let gv = g[go + e];';
+  const g0 = outer ? 'gu[uo + n] * gwv' : 'g[go + e]';
+  const gv = act ? `let g0 = ${g0}; let gv = ${leakyGrad(l, 'g0', 'z[zo + e]', 'slope')};` : `let gv = ${g0};`;
   return {
     name: act ? 'batchnorm.grad.partial.leaky' : 'batchnorm.grad.partial',
-    key: `bn:gpart:${l}:${act}`,
+    key: `bn:gpart:${l}:${act}${outer ? ':outer' : ''}`,
     code: () => `${PARAMS_DECL}
 ${storage(1, 'x', T)}
-${storage(2, 'g', T)}
+${outer ? storage(2, 'gu', 'f32') : storage(2, 'g', T)}
 ${storage(3, 'stats', l === 'c4' ? T : 'f32')}
 ${storage(4, 'part', 'f32', true)}
 ${act ? storage(5, 'z', T) : ''}
+${outer ? storage(6, 'gw', l === 'c4' ? T : 'f32') : ''}
 ${main1d()}
   let C = ${pu(0)}; let S = ${pu(1)}; let R = ${pu(2)}; let K = ${pu(3)}; let chunk = ${pu(4)};
   let xo = ${pu(5)}; let go = ${pu(6)};${act ? ` let zo = ${pu(7)}; let slope = ${pf(8)};` : ''}
-  ${partialHeader(l)}
+  ${partialHeader(l)}${outer ? `
+  let uo = ${pu(9)}; let gwv = ${l === 'c4' ? `gw[${pu(10)} + c4]` : `gw[${pu(10)} + c]`};` : ''}
   let r0 = k * chunk; let r1 = min(R, r0 + chunk);
   let mean = ${mean};
   var sg = ${T}(0.0); var sgx = ${T}(0.0);
@@ -326,16 +329,19 @@ ${main1d()}
  * statistics (rows without output have g = 0 and add nothing to the sums).
  * Params: total (in layout elements), C, S, R, xOff, gOff, wOff, wStride, zOff, slope (f32).
  */
-export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar', act = false): Kernel {
+export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar', act = false, outer = false): Kernel {
   const T = vt(l);
   const vec = l === 'c4' ? T : 'f32';
-  const bindings = [storage(1, 'g', T), storage(2, 'stats', vec)];
+  const bindings = [outer ? storage(1, 'gu', 'f32') : storage(1, 'g', T), storage(2, 'stats', vec)];
   let next = 3;
   if (training) bindings.push(storage(next++, 'x', T), storage(next++, 'red', vec));
   if (hasW) bindings.push(storage(next++, 'w', vec));
   if (act) bindings.push(storage(next++, 'z', T));
+  if (outer) bindings.push(storage(next++, 'gw', vec));
   bindings.push(storage(next, 'dx', T, true));
   const pre = [`let inv = ${perChannel(l, 'stats', { second: true })};`];
+  // outer: g = gu[n] * gw[c] (a [N] column times a [C] row), rows of one channel each (S = 1)
+  if (outer) pre.push(`let gwv = ${perChannel(l, 'gw', { off: pu(11) })};`, ...(l === 'c4' ? [] : ['let n = gi / C;']));
   if (hasW) pre.push(`let sc = inv * ${perChannel(l, 'w', { off: pu(6), stride: pu(7) })};`);
   const scale = hasW ? 'sc' : 'inv';
   if (training)
@@ -346,7 +352,8 @@ export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout 
       `let mgx = ${perChannel(l, 'red', { second: true })} / Rf;`,
     );
   if (act) pre.push(`let slope = ${pf(9)};`);
-  const gv = act ? `let g0 = g[${pu(5)} + e]; let gv = ${leakyGrad(l, 'g0', `z[${pu(8)} + e]`, 'slope')};` : `let gv = g[${pu(5)} + e];`;
+  const g0 = outer ? `gu[${pu(10)} + n] * gwv` : `g[${pu(5)} + e]`;
+  const gv = act ? `let g0 = ${g0}; let gv = ${leakyGrad(l, 'g0', `z[${pu(8)} + e]`, 'slope')};` : `let gv = ${g0};`;
   const body = training
     ? `${gv}
     let xhat = (x[${pu(4)} + e] - mean) * inv;
@@ -355,7 +362,7 @@ export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout 
     dx[e] = gv * ${scale};`;
   return {
     name: act ? 'batchnorm.grad.input.leaky' : 'batchnorm.grad.input',
-    key: `bn:gin:${training}:${hasW}:${l}:${act}`,
+    key: `bn:gin:${training}:${hasW}:${l}:${act}${outer ? ':outer' : ''}`,
     code: () => `${PARAMS_DECL}
 ${bindings.join('\n')}
 ${main1d()}

@@ -200,6 +200,71 @@ sw('finite-difference gradients with a context; a one-row input is allowed; wron
 });
 sw.run();
 
+// ---- head: Linear(C, 1) fused into batchNorm ----
+const hd = suite('batchNorm head');
+hd.before(before);
+// batchNorm(x, { head: { weight, bias } }) against linear(batchNorm(x), weight, bias): the same
+// bits for the scores, the gradients of x, BN's weight and bias, the head's weight and bias, and
+// the running statistics; c4 (C = 8) and scalar (C = 6) layouts, slope or not, a statsWith
+// context or not, head bias or not, eval mode; finite differences; shape errors.
+hd('equals linear(batchNorm(...)) bit for bit: layouts, slope, context, bias, eval; gradients', () =>
+  E.tidyAsync(async () => {
+    for (const C of [8, 6])
+      for (const [slope, withCtx, withBias, training] of [[0.2, true, false, true], [null, false, true, true], [0.2, false, true, true], [0.2, false, true, false]] as const) {
+        const N = 37;
+        const data = Float32Array.from({ length: N * C }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
+        const ctx = withCtx ? E.tensor(Float32Array.from({ length: 11 * C }, (_, i) => Math.cos(i * 0.11) * 3), { shape: [11, C] }) : null;
+        const make = () => ({
+          x: E.tensor(data, { shape: [N, C] }).requiresGrad_(),
+          w: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_(),
+          b: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_(),
+          rm: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), { shape: [C] }),
+          rv: E.tensor(Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i), { shape: [C] }),
+          hw: E.tensor(Float32Array.from({ length: C }, (_, i) => Math.cos(i) * 0.7), { shape: [1, C] }).requiresGrad_(),
+          hb: withBias ? E.tensor(Float32Array.of(0.3), { shape: [1] }).requiresGrad_() : null,
+        });
+        const f = make(), u = make();
+        const opts = { training, negativeSlope: slope, statsWith: ctx };
+        const label = `C ${C}, slope ${slope}, context ${withCtx}, bias ${withBias}, training ${training}`;
+        const yf = E.batchNorm(f.x, f.rm, f.rv, f.w, f.b, { ...opts, head: { weight: f.hw, bias: f.hb } });
+        const yu = E.linear(E.batchNorm(u.x, u.rm, u.rv, u.w, u.b, opts), u.hw, u.hb);
+        assert.equal(yf.shape, [N, 1], label);
+        const dy = E.tensor(Float32Array.from({ length: N }, (_, i) => Math.cos(i * 0.21)), { shape: [N, 1] });
+        E.sum(E.mul(yf, dy)).backward();
+        E.sum(E.mul(yu, dy)).backward();
+        assertClose(await yf.data(), await yu.data(), 0, 0, `scores ${label}`);
+        for (const k of ['x', 'w', 'b', 'hw', ...(withBias ? ['hb' as const] : [])] as const)
+          assertClose(await f[k]!.grad!.data(), await u[k]!.grad!.data(), 0, 0, `d${k} ${label}`);
+        assertClose(await f.rm.data(), await u.rm.data(), 0, 0, `running mean ${label}`);
+        assertClose(await f.rv.data(), await u.rv.data(), 0, 0, `running var ${label}`);
+      }
+  }),
+);
+hd('finite-difference gradients; kernels take the outer product; shape errors', async () => {
+  await gradcheck(([x, w, b, hw]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.1, head: { weight: hw } }), [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }, { shape: [1, 8] }], { seed: 5, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
+  await gradcheck(([x, hw, hb]) => E.batchNorm(x, null, null, null, null, { training: true, head: { weight: hw, bias: hb } }), [{ shape: [5, 6] }, { shape: [1, 6] }, { shape: [1] }], { seed: 6 });
+  const keys: string[] = [];
+  setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    await E.tidyAsync(async () => {
+      const x = E.randn([16, 8]).requiresGrad_();
+      const y = E.batchNorm(x, null, null, null, null, { training: true, negativeSlope: 0.2, head: { weight: E.randn([1, 8]) } });
+      const [dx] = E.grad(E.sum(y), [x]);
+      await dx!.data();
+    });
+  } finally {
+    setDispatchHook(null);
+  }
+  assert.ok(keys.some((k) => k.startsWith('bn:gpart:') && k.endsWith(':outer')) && keys.some((k) => k.startsWith('bn:gin:') && k.endsWith(':outer')), keys.join(' '));
+  assert.ok(!keys.some((k) => k.startsWith('ew:mul')), `the outer product was written: ${keys.join(' ')}`);
+  E.tidy(() => {
+    assert.throws(() => E.batchNorm(E.ones([2, 4, 3]), null, null, null, null, { training: true, head: { weight: E.ones([1, 4]) } }), /batchNorm: a head needs an \[N, C\] input, got \[2, 4, 3\]/);
+    assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, head: { weight: E.ones([2, 4]) } }), /head weight must be f32 \[1, 4\]/);
+    assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, head: { weight: E.ones([1, 4]), bias: E.ones([2]) } }), /head bias must be \[1\]/);
+  });
+});
+hd.run();
+
 // ---- BatchNorm + LeakyReLU fused (negativeSlope) ----
 const fused = suite('batchNorm + LeakyReLU fused');
 fused.before(before);
