@@ -51,13 +51,13 @@ let pendingErrors: Promise<void>[] = [];
 let firstError: Error | null = null;
 export let maxBatch = 512;
 
-/** The profiler's hooks: one compute pass per dispatch with timestamp writes (profiler.ts). */
 /** What a dispatch computes, for the profiler's rates: floating-point operations and bytes moved. */
 export interface Work {
   flops?: number;
   bytes?: number;
 }
 
+/** The profiler's hooks: one compute pass per dispatch with timestamp writes (profiler.ts). */
 export interface DispatchHook {
   /**
    * Descriptor of the pass that will hold exactly this dispatch. `created`: the dispatch is the

@@ -275,11 +275,10 @@ export function batchNorm(
 function recordHead(out: Tensor, bnInputs: Tensor[], head: { weight: Tensor; bias?: Tensor | null }, xc: Tensor, stats: Tensor, weight: Tensor | null, training: boolean, hasBias: boolean, slope: number | null, rStats: number): Tensor {
   const hw = head.weight;
   const hb = head.bias ?? null;
-  const wt = transpose(hw);
-  const scores = noGrad(() => matmulRaw(out, wt, hb ? (hb.isContiguous() ? hb : contiguous(hb)) : null));
+  const scores = noGrad(() => matmulRaw(out, transpose(hw), hb ? (hb.isContiguous() ? hb : contiguous(hb)) : null));
   const nBn = bnInputs.length;
   const C = out.shape[1];
-  const res = record(
+  return record(
     scores,
     slope !== null ? 'batchNorm+leakyRelu+linear' : 'batchNorm+linear',
     [...bnInputs, hw, ...(hb ? [hb] : [])],
@@ -305,7 +304,6 @@ function recordHead(out: Tensor, bnInputs: Tensor[], head: { weight: Tensor; bia
     },
     [xc, stats, out, hw, ...(weight ? [weight] : [])],
   );
-  return res;
 }
 
 /**

@@ -57,8 +57,7 @@ function identity(op: ReduceOp, inType: string): string {
   return `${inType}(${inType === 'i32' ? (low ? '-2147483647 - 1' : '2147483647') : low ? '0u' : '4294967295u'})`;
 }
 
-function reduceKernel(op: ReduceOp, inType: string, vec = false) {
-  if (vec) return reduceColumnsVec4Kernel(op, inType);
+function reduceKernel(op: ReduceOp, inType: string) {
   const isArg = op === 'argmax' || op === 'argmin';
   const outType = isArg ? 'i32' : inType;
   const step = STEP[op];
@@ -251,10 +250,11 @@ function reduceMiddle(op: ReduceOp, x: Tensor, outer: number, R: number, inner: 
   const out = Tensor.empty([outer, C, inner], dtype);
   const w = DTYPES[x.dtype].wgsl;
   const params = new Params().u32(outer, R, inner, chunk, C).f32(C === 1 ? scale : 1).u32(x.offset).build();
-  const vec = !isArg && inner % 4 === 0 && x.offset % 4 === 0;
-  const work = { bytes: 4 * (outer * R * inner + out.size) };
-  if (rows4) dispatch(reduceRowsVec4Kernel(op, w), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C), undefined, work);
-  else dispatch(reduceKernel(op, w, vec), [x.storage.buffer, out.storage.buffer], params, grid1d((outer * C * inner) / (vec ? 4 : 1)), undefined, work);
+  // vec4 loads along a row (rows4) or across 4 neighbouring outputs (columns), else scalar
+  const cols4 = !isArg && inner % 4 === 0 && x.offset % 4 === 0;
+  const kernel = rows4 ? reduceRowsVec4Kernel(op, w) : cols4 ? reduceColumnsVec4Kernel(op, w) : reduceKernel(op, w);
+  const lanes = rows4 ? outer * C : (outer * C * inner) / (cols4 ? 4 : 1);
+  dispatch(kernel, [x.storage.buffer, out.storage.buffer], params, grid1d(lanes), undefined, { bytes: 4 * (outer * R * inner + out.size) });
   if (C === 1) return out;
   const next = reduceMiddle(op, out, outer, C, inner, scale);
   out.dispose();

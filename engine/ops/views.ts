@@ -1,6 +1,7 @@
 // Shape and view ops. reshape/view of contiguous data, permute, transpose, expand, slice,
 // squeeze/unsqueeze are free (new strides over shared storage); contiguous() and clone() copy
-// through the strided elementwise kernel (a transposed matrix by 4x4 blocks); assign() writes a tensor into a view of another.
+// through the strided elementwise kernel (a transposed matrix by 4x4 blocks); assign() writes a
+// tensor into a view of another.
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { runElementwise } from './launch.ts';
