@@ -39,6 +39,8 @@ const ops: Record<string, OpFn> = {
   bn_eval_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(false, a), negativeSlope: a.slope }), rm, rv],
   // statsWith against F.batch_norm(cat([ctx, x]))[M:] (and F.leaky_relu of it)
   bn_train_ctx: ([ctx, x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope ?? null, statsWith: ctx }), rm, rv],
+  // the head option against F.linear(F.leaky_relu(F.batch_norm(cat([ctx, x]))[M:]), hw, hb)
+  bn_train_head: ([ctx, x, rm, rv, w, b, hw, hb], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope ?? null, statsWith: a.ctx ? ctx : null, head: { weight: hw, bias: hb ?? null } }), rm, rv],
 };
 const cases = suite('batch_norm vs torch');
 cases.before(before);
