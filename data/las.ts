@@ -5,7 +5,10 @@
 // where img and texture are already normalised CHW tensors and m is the full-resolution Perlin mask.
 // The texture goes through Resize(resize) -> 3 of the 9 rand_augmenter ops -> CenterCrop(imagesize),
 // as in the reference (or through the caller's image transform when randAug is off).
+// Without such a folder, textures = 'builtin' draws from a fixed bank of procedural textures
+// (data/procedural-textures.ts) instead.
 import { type Image, listImages, readImage } from './image.ts';
+import { BUILTIN_TEXTURE_SIZE, builtinTexture, builtinTextureNames, isBuiltinTexture, parseBuiltinTexture } from './procedural-textures.ts';
 import { type Normalization, centerCrop, randAug, resize, toTensor, type RandAugOp } from './transforms.ts';
 import { perlinMask, type PerlinCombine } from './perlin.ts';
 import type { Rng } from './rng.ts';
@@ -38,7 +41,13 @@ export function lasBlend(image: Float32Array, texture: Float32Array, maskL: Arra
   return dst;
 }
 
-/** The anomaly-source images: every JPG/PNG under `dir`, sorted by path; decoded images are cached. */
+/** The `textures` value (and TextureSource dir) that selects the procedural bank instead of a folder. */
+export const BUILTIN_TEXTURES = 'builtin';
+
+/**
+ * The anomaly-source images: every JPG/PNG under `dir`, sorted by path, or with dir = BUILTIN_TEXTURES
+ * the procedural bank (paths `builtin:<family>-<nn>`); decoded or generated images are cached.
+ */
 export class TextureSource {
   readonly dir: string;
   readonly paths: string[];
@@ -50,6 +59,9 @@ export class TextureSource {
     this.dir = dir;
     if (paths) {
       this.paths = paths;
+      this.ignored = [];
+    } else if (dir === BUILTIN_TEXTURES) {
+      this.paths = builtinTextureNames();
       this.ignored = [];
     } else {
       const l = listImages(dir, true);
@@ -65,13 +77,17 @@ export class TextureSource {
 
   /**
    * The texture decoded to RGB, optionally Resize(shorter side)d, cached up to maxCacheBytes (the
-   * result is shared: callers must not modify it).
+   * result is shared: callers must not modify it). A builtin path needs no other state (workers get
+   * only the path list); it is rendered at least as large as the requested side, as if the file were
+   * that big, so that it is never upscaled.
    */
   load(path: string, shorterSide?: number): Image {
     const key = shorterSide ? `${shorterSide}:${path}` : path;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const raw = readImage(path, 'rgb');
+    const raw = isBuiltinTexture(path)
+      ? builtinTexture(parseBuiltinTexture(path), Math.max(BUILTIN_TEXTURE_SIZE, shorterSide ?? 0))
+      : readImage(path, 'rgb');
     const img = shorterSide ? resize(raw, shorterSide) : raw;
     if (this.cacheBytes + img.data.length <= this.maxCacheBytes) {
       this.cache.set(key, img);
