@@ -207,18 +207,35 @@ async function streamToFile(
   }
 }
 
-/** GET with node http/https, following up to 10 redirects; the body is the IncomingMessage stream. */
-export function nodeFetch(url: string, redirects = 10): Promise<FetchResponseLike> {
+export interface NodeFetchOptions {
+  /** Redirects still allowed (default 10). */
+  redirects?: number;
+  /** Response headers must arrive within this (DNS, TCP, TLS and the server's reply; default 15 s). */
+  connectTimeoutMs?: number;
+  /** A connection silent for this long fails (default 60 s). */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * GET with node http/https, following redirects; the body is the IncomingMessage stream. A
+ * number as `opts` is the redirect budget (the old signature).
+ */
+export function nodeFetch(url: string, opts: NodeFetchOptions | number = {}): Promise<FetchResponseLike> {
+  const o: NodeFetchOptions = typeof opts === 'number' ? { redirects: opts } : opts;
+  const redirects = o.redirects ?? 10;
+  const connectMs = o.connectTimeoutMs ?? 15_000;
+  const idleMs = o.idleTimeoutMs ?? 60_000;
   return new Promise((resolvePromise, reject) => {
     const u = new URL(url);
     const lib = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : undefined;
     if (!lib) return reject(new Error(`unsupported URL scheme ${u.protocol}`));
     const req = lib.get(u, { headers: { 'user-agent': 'glass-ts' } }, (res) => {
+      clearTimeout(connectTimer);
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
         if (redirects <= 0) return reject(new Error(`too many redirects at ${url}`));
-        return resolvePromise(nodeFetch(new URL(res.headers.location, u).href, redirects - 1));
+        return resolvePromise(nodeFetch(new URL(res.headers.location, u).href, { ...o, redirects: redirects - 1 }));
       }
       resolvePromise({
         ok: status >= 200 && status < 300,
@@ -229,9 +246,18 @@ export function nodeFetch(url: string, redirects = 10): Promise<FetchResponseLik
       });
       if (status < 200 || status >= 300) res.resume();
     });
+    // The idle timeout alone would let a black-holed host (SYN never answered) stall a run for a
+    // minute per attempt; the reply's headers get a shorter deadline of their own.
+    const connectTimer = setTimeout(() => {
+      req.destroy(Object.assign(new Error(`no response from ${u.host} within ${connectMs / 1000} s`), { code: 'ETIMEDOUT' }));
+    }, connectMs);
     // A stalled connection should fail, not hang the CLI forever.
-    req.setTimeout(60_000, () => req.destroy(new Error(`no data from ${u.host} for 60 s`)));
-    req.on('error', reject);
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no data from ${u.host} for ${idleMs / 1000} s`)));
+    req.on('error', (err) => {
+      clearTimeout(connectTimer);
+      reject(err);
+    });
+    req.on('close', () => clearTimeout(connectTimer));
   });
 }
 
