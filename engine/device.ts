@@ -199,5 +199,10 @@ export function releaseDevice(): void {
   pending = null;
   s.lost = 'released';
   s.device.destroy();
+  // Keep the Dawn instance referenced: collecting an instance whose device was just destroyed
+  // has aborted the process later, at a random allocation (pthread mutex assertion or
+  // std::system_error), when a test created and released devices in quick succession.
+  if (s.gpu) retired.push(s.gpu);
   s.gpu = null;
 }
+const retired: GPU[] = [];
