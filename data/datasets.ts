@@ -39,10 +39,12 @@ export interface Listing {
 }
 
 /** Plain folders: `train` holds normal images; `test` / `masks` are a folder whose sub-folders are the
- * defect types, or an explicit { type: folder } map. The normal test type is `goodName` ('good'). */
+ * defect types, or an explicit { type: folder } map. The normal test type is `goodName` ('good').
+ * `train` and each test type may instead list image files (a split of one folder of good images
+ * into training and held-out images). */
 export interface FolderLayout {
-  train: string;
-  test?: string | Record<string, string>;
+  train: string | string[];
+  test?: string | Record<string, string | string[]>;
   masks?: string | Record<string, string>;
   goodName?: string;
 }
@@ -341,8 +343,7 @@ export function listFolder(layout: FolderLayout, split: Split): Listing {
   const warnings: string[] = [];
   const good = layout.goodName ?? 'good';
   if (split === 'train') {
-    requireDir(layout.train, 'train folder');
-    const files = imagesIn(layout.train, warnings);
+    const files = filesOf(layout.train, 'train folder', warnings);
     if (files.length === 0) throw new Error(`train folder ${layout.train}: no images`);
     return { entries: files.map((path) => ({ path, label: 0, defect: good, maskPath: null })), warnings, hasPixelMasks: false };
   }
@@ -355,9 +356,8 @@ export function listFolder(layout: FolderLayout, split: Split): Listing {
   if (!maskDirs && defects.length) warnings.push(`folder dataset: no mask folder given; anomalous test images get all-zero masks, so pixel-level metrics are unavailable`);
   const entries: Entry[] = [];
   for (const t of types) {
-    requireDir(testDirs[t]!, `test type '${t}'`);
-    const files = imagesIn(testDirs[t]!, warnings);
-    if (files.length === 0) warnings.push(`test type ${testDirs[t]}: folder has no images`);
+    const files = filesOf(testDirs[t]!, `test type '${t}'`, warnings);
+    if (files.length === 0) warnings.push(`test type ${t}: no images`);
     let masks: (string | null)[] = files.map(() => null);
     if (t !== good && maskDirs) {
       const md = maskDirs[t];
@@ -381,6 +381,17 @@ export function customLayout(root: string, className: string): FolderLayout {
   const train = isDir(join(dir, 'train', 'good')) ? join(dir, 'train', 'good') : join(dir, 'train');
   const gt = join(dir, 'ground_truth');
   return { train, test: join(dir, 'test'), ...(isDir(gt) ? { masks: gt } : {}) };
+}
+
+/** The images of a folder, or a given list of image files (each must exist). */
+function filesOf(src: string | string[], what: string, warnings: string[]): string[] {
+  if (typeof src === 'string') {
+    requireDir(src, what);
+    return imagesIn(src, warnings);
+  }
+  const missing = src.filter((p) => !existsSync(p));
+  if (missing.length) throw new Error(`${what}: ${missing.length} listed file(s) do not exist: ${preview(missing)}`);
+  return src;
 }
 
 function dirMap(dir: string, what: string): Record<string, string> {

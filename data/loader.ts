@@ -205,7 +205,9 @@ export class DataLoader {
     const entry = new URL('./loader-worker.ts', import.meta.url).href;
     this.pool = [];
     for (let i = 0; i < this.workers; i++) {
-      const worker = new Worker(boot, { workerData: { entry, spec, seed: this.seed } });
+      // workers inherit execArgv; --input-type (node -e scripts) is refused for a file entry
+      const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+      const worker = new Worker(boot, { workerData: { entry, spec, seed: this.seed }, execArgv });
       const slot: WorkerSlot = { worker, inFlight: 0, dead: null };
       worker.unref(); // an idle loader must not keep the process alive
       worker.on('message', (msg: WorkerReply) => this.onReply(slot, msg));

@@ -1,27 +1,39 @@
-// `npm run glass -- <command>`: train | test | predict | judge | synth | weights.
-// Flags mirror the reference main.py; see `npm run glass -- train --help`.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// `npm run glass -- <command>` (installed: `glass-ts <command>`): train | test | predict | merge |
+// judge | synth | weights. Flags mirror the reference main.py; see `npm run glass -- train --help`.
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
+import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import * as E from '../engine/index.ts';
 import { createBackbone } from '../models/registry.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { ensureWeights, progressPrinter } from '../models/weights-cache.ts';
-import { AnomalyDataset, datasetClasses, type DatasetKind } from '../data/datasets.ts';
+import { pretrainedBackbone, weightsIdentityOfTfjsFolder, describeWeights, sameWeights, type WeightsIdentity } from '../models/pretrained.ts';
+import { AnomalyDataset, datasetClasses, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { writeSyntheticDataset, syntheticIsCurrent } from '../data/synthetic.ts';
-import { readImage, listImages } from '../data/image.ts';
+import { listImages, byteOrder } from '../data/image.ts';
+import { Rng } from '../data/rng.ts';
 import { resolveMode, type DistributionFlag } from './class-table.ts';
 import { distributionJudge, meanImageToBgrU8 } from './distribution.ts';
 import { Glass } from './glass.ts';
 import { loadCheckpoint } from './checkpoint.ts';
-import { trainClass, predict, evaluate, type ClassResult } from './trainer.ts';
-import { writeVisuals } from './visualize.ts';
+import { trainClass, predict, evaluate, type ClassResult, type Metrics } from './trainer.ts';
+import { writeVisuals, writeOverlays } from './visualize.ts';
 import { PRESETS, parseArgs, helpText, num, str, glassConfig, type Parsed, type Preset } from './options.ts';
+import { readCheckpointSpec, checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
+import { bestF1Threshold, type Threshold } from './threshold.ts';
+import { BUILTIN_TEXTURES } from '../data/las.ts';
 
-const REPO = resolve(new URL('..', import.meta.url).pathname);
+// From the repository (tsx runs the .ts sources) the synthetic set lives in .cache/ beside the
+// code; an installed package (compiled .js under node_modules) must not write there.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const SHARED = resolve(process.env.GLASS_SHARED ?? join(REPO, '../shared'));
 export const SHARED_MOBILENET = join(SHARED, 'weights/mobilenet_v1_1.0_224');
-export const SYNTHETIC_ROOT = join(REPO, '.cache/synthetic');
+export const SYNTHETIC_ROOT = FROM_SOURCE
+  ? join(REPO, '.cache/synthetic')
+  : join(process.env.GLASS_CACHE_DIR ?? join(homedir(), '.cache', 'glass-ts'), 'synthetic');
 
 function datasetKind(args: Parsed): DatasetKind {
   const k = str(args, 'dataset', null, 'mvtec');
@@ -40,16 +52,69 @@ function classesOf(args: Parsed, root: string): string[] {
   return found;
 }
 
-/** The backbone the flags ask for; mobilenet_v1 defaults to the shared weights when present. */
-export function backboneFromArgs(args: Parsed, preset: Preset | null, log: (s: string) => void): Backbone {
-  const name = str(args, 'backbone', preset, 'mobilenet_v1');
-  let weights = args.weights as string | undefined;
-  if (args.random_backbone) {
-    log(`backbone ${name}: seeded RANDOM weights (--random_backbone): results say nothing about pretrained features`);
-    return createBackbone(name, { random: true, seed: 0 });
+export interface LoadedBackbone {
+  backbone: Backbone;
+  weights: WeightsIdentity;
+}
+
+/**
+ * The backbone the flags ask for. Without -b: MobileNetV1 when its weights folder is given or
+ * found (../shared), else torchvision's resnet18 with ImageNet weights (downloaded on first use
+ * into the weight cache; offline, seeded random weights with a message saying so).
+ */
+export async function backboneFromArgs(args: Parsed, preset: Preset | null, log: (s: string) => void): Promise<LoadedBackbone> {
+  const weights = args.weights as string | undefined;
+  const explicit = args.backbone ?? preset?.values.backbone;
+  const folderGiven = !!weights && existsSync(weights) && statSync(weights).isDirectory();
+  let name: string;
+  if (explicit !== undefined) name = String(explicit);
+  else if (folderGiven || existsSync(SHARED_MOBILENET)) name = 'mobilenet_v1';
+  else {
+    name = 'resnet18';
+    if (!args.random_backbone) log(`backbone: no MobileNetV1 weights folder given (--weights) or found (${SHARED_MOBILENET}): using torchvision resnet18 with ImageNet weights`);
   }
-  if (name === 'mobilenet_v1' && !weights && existsSync(SHARED_MOBILENET)) weights = SHARED_MOBILENET;
-  return createBackbone(name, { weights });
+  return loadBackbone(name, { weights, random: !!args.random_backbone }, log);
+}
+
+async function loadBackbone(name: string, o: { weights?: string; random?: boolean; seed?: number }, log: (s: string) => void): Promise<LoadedBackbone> {
+  if (o.random) {
+    const seed = o.seed ?? 0;
+    log(`backbone ${name}: seeded RANDOM weights (seed ${seed}): results say nothing about pretrained features`);
+    return { backbone: createBackbone(name, { random: true, seed }), weights: { kind: 'random', name, seed } };
+  }
+  if (name === 'mobilenet_v1') {
+    const dir = o.weights ?? (existsSync(SHARED_MOBILENET) ? SHARED_MOBILENET : undefined);
+    if (!dir) {
+      throw new Error('mobilenet_v1: no weights folder: pass --weights DIR (a TensorFlow.js layers model of Keras MobileNet 1.0 224), ' +
+        'or leave out -b to use resnet18 (ImageNet weights downloaded on first use)');
+    }
+    const backbone = createBackbone(name, { weights: dir });
+    return { backbone, weights: await weightsIdentityOfTfjsFolder(dir) };
+  }
+  return pretrainedBackbone(name, { weights: o.weights, log, progress: true, seed: o.seed });
+}
+
+/**
+ * The backbone a checkpoint was trained with, its weights verified by hash: --weights, else the
+ * path recorded at training, else (MobileNetV1) the shared folder, else (torchvision) the cache
+ * or a download.
+ */
+async function backboneFromSpec(spec: ModelSpec, args: Parsed, ckpt: string, log: (s: string) => void): Promise<LoadedBackbone> {
+  const w = spec.weights;
+  if (w.kind === 'random') return loadBackbone(spec.backbone, { random: true, seed: w.seed }, log);
+  const given = args.weights as string | undefined;
+  let candidate = given ?? (w.path && existsSync(w.path) ? w.path : undefined);
+  if (!candidate && spec.backbone === 'mobilenet_v1' && existsSync(SHARED_MOBILENET)) candidate = SHARED_MOBILENET;
+  if (!candidate && spec.backbone === 'mobilenet_v1') {
+    throw new Error(`${ckpt} was trained with ${describeWeights(w)}, which is not at ${w.path ?? '(no path recorded)'}: pass --weights DIR`);
+  }
+  const loaded = await loadBackbone(spec.backbone, { weights: candidate }, log);
+  if (!sameWeights(loaded.weights, w)) {
+    loaded.backbone.dispose();
+    throw new Error(`${ckpt} was trained with ${describeWeights(w)}, but ${candidate ? `--weights ${candidate}` : 'the weights found'} ` +
+      `${loaded.weights.kind === 'random' ? 'could not be had (random weights)' : `hash to ${loaded.weights.sha256?.slice(0, 12)}...`}: pass the same weights with --weights`);
+  }
+  return loaded;
 }
 
 function defaultTaps(b: Backbone, args: Parsed): string[] {
@@ -84,6 +149,44 @@ async function judgeClass(ds: AnomalyDataset, batchSize: number, norm: { mean: n
   return distributionJudge(meanImageToBgrU8(m, H, W, norm.mean, norm.std), H, W);
 }
 
+/**
+ * Starts the GPU once a command has checked its arguments: a wrong flag is reported without the
+ * start-up cost (and without creating a device only to destroy it).
+ */
+async function startDevice(): Promise<void> {
+  await E.initDevice();
+  if (process.env.GLASS_AUTOTUNE === '1') await E.autotune();
+}
+
+/** A folder of images with no class or split sub-folders: a user's own good images. */
+function isImageFolder(dir: string): boolean {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
+  const l = listImages(dir);
+  return l.files.length > 0 && !l.folders.some((f) => existsSync(join(f, 'train')) || ['train', 'test', 'good'].includes(basename(f)));
+}
+
+/** Fraction of a folder of good images held out to set the threshold (at least 2 images). */
+export const HOLDOUT_FRACTION = 0.1;
+
+/** Splits a folder of good images into training and held-out files (seeded, reproducible). */
+export function holdOutSplit(files: string[], seed: number): { train: string[]; heldOut: string[] } {
+  if (files.length < 4) throw new Error(`${files.length} image(s): training on a folder of good images needs at least 4 (2 are held out to set the threshold)`);
+  const k = Math.max(2, Math.round(files.length * HOLDOUT_FRACTION));
+  const order = new Rng(seed).fork(7).permutation(files.length);
+  const held = new Set(order.slice(0, k));
+  return { train: files.filter((_, i) => !held.has(i)), heldOut: files.filter((_, i) => held.has(i)) };
+}
+
+/** `--shard i/n`: this process trains every n-th class starting at the i-th (0-based, as Slurm array and Kubernetes Job indices). */
+export function parseShard(v: unknown): { index: number; count: number } | null {
+  if (v === undefined) return null;
+  const m = /^(\d+)\/(\d+)$/.exec(String(v));
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) throw new Error(`--shard: expected i/n with 0 <= i < n (e.g. 0/4), got '${v}'`);
+  return { index, count };
+}
+
 async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
   const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
   if (args.preset && !preset) throw new Error(`--preset: unknown preset '${args.preset}' (paper | fast)`);
@@ -95,10 +198,31 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
       writeSyntheticDataset(root, { seed: 0 });
     }
   }
-  const kind = datasetKind(args);
-  const augpath = str(args, 'augpath', null, join(SHARED, 'data/textures/gimp'));
-  if (!existsSync(augpath)) throw new Error(`--augpath ${augpath}: folder not found (any folder of JPG/PNG texture images works, e.g. DTD's images/)`);
-  const backbone = backboneFromArgs(args, preset, log);
+  const own = isImageFolder(root);
+  const kind: DatasetKind = own ? 'folder' : datasetKind(args);
+  const augpath = str(args, 'augpath', null, BUILTIN_TEXTURES);
+  if (augpath !== BUILTIN_TEXTURES && !existsSync(augpath)) {
+    throw new Error(`--augpath ${augpath}: folder not found (any folder of JPG/PNG texture images works, e.g. DTD's images/; leave it out for the built-in textures)`);
+  }
+  if (augpath === BUILTIN_TEXTURES) log('anomaly textures: built-in procedural set (--augpath DIR to use a folder of images, e.g. DTD)');
+  const shard = parseShard(args.shard);
+  const seed = num(args, 'seed', null, 0);
+  let folder: FolderLayout | undefined;
+  let classes: string[];
+  if (own) {
+    if ((args.class as string[] | undefined)?.length) throw new Error(`--data ${root} is a folder of images (one class): -d does not apply`);
+    const split = holdOutSplit(listImages(root).files, seed);
+    folder = { train: split.train, test: { good: split.heldOut } };
+    classes = [basename(resolve(root))];
+    log(`${root}: ${split.train.length + split.heldOut.length} good images: ${split.train.length} to train on, ${split.heldOut.length} held out for the decision threshold`);
+  } else classes = classesOf(args, root);
+  if (shard) {
+    const all = classes;
+    classes = all.filter((_, k) => k % shard.count === shard.index);
+    log(`shard ${shard.index}/${shard.count}: ${classes.length} of ${all.length} classes (${classes.join(', ') || 'none'})`);
+  }
+  await startDevice();
+  const { backbone, weights } = await backboneFromArgs(args, preset, log);
   const layers = defaultTaps(backbone, args);
   const out = str(args, 'out', null, 'results');
   const results: ClassResult[] = [];
@@ -106,46 +230,68 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
   const imagesize = num(args, 'imagesize', preset, 288);
   const batchSize = num(args, 'batch_size', preset, 8);
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
-  for (const cls of classesOf(args, root)) {
-    let svd: number;
-    if (args.svd !== undefined) svd = num(args, 'svd', null, 0);
-    else {
-      const distribution = num(args, 'distribution', null, 0) as DistributionFlag;
-      let judged: 'manifold' | 'hypersphere' | undefined;
-      const needsJudge = distribution === 1 || (() => { try { resolveMode({ dataset: kind, className: cls, distribution }); return false; } catch { return true; } })();
-      if (needsJudge) {
-        const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'train', las: false, resize, imagesize, norm });
-        const j = await judgeClass(ds, batchSize, norm);
-        judged = j.mode;
-        log(`${cls}: distribution judge -> ${j.mode} (${j.points} spectrum points)`);
+  try {
+    for (const cls of classes) {
+      let svd: number;
+      if (args.svd !== undefined) svd = num(args, 'svd', null, 0);
+      else {
+        const distribution = num(args, 'distribution', null, 0) as DistributionFlag;
+        let judged: 'manifold' | 'hypersphere' | undefined;
+        const needsJudge = distribution === 1 || (() => { try { resolveMode({ dataset: kind, className: cls, distribution }); return false; } catch { return true; } })();
+        if (needsJudge) {
+          const ds = AnomalyDataset.open({ kind, root, className: cls, folder, split: 'train', las: false, resize, imagesize, norm });
+          const j = await judgeClass(ds, batchSize, norm);
+          judged = j.mode;
+          log(`${cls}: distribution judge -> ${j.mode} (${j.points} spectrum points)`);
+        }
+        const r = resolveMode({ dataset: kind, className: cls, distribution, judged });
+        svd = r.svd;
+        log(`${cls}: ${r.mode} (${r.source})`);
       }
-      const r = resolveMode({ dataset: kind, className: cls, distribution, judged });
-      svd = r.svd;
-      log(`${cls}: ${r.mode} (${r.source})`);
+      const cfg = glassConfig(args, preset, layers, svd);
+      const spec: Omit<ModelSpec, 'threshold'> = {
+        backbone: backbone.name, weights, layers, resize, imagesize, mean: norm.mean, std: norm.std,
+        pretrainEmbedDimension: cfg.pretrainEmbedDimension, targetEmbedDimension: cfg.targetEmbedDimension, dscLayers: cfg.dscLayers,
+        dscHidden: cfg.dscHidden, preProj: cfg.preProj, patchsize: 3, svd, batchSize, trainedOn: { dataset: kind, className: cls },
+      };
+      const res = await trainClass(backbone, {
+        dataset: kind, root, className: cls, folder, augpath, fg: num(args, 'fg', preset, 1) === 1 && existsSync(join(root, 'fg_mask', cls)),
+        randAug: num(args, 'rand_aug', preset, 1) === 1, resize, imagesize, batchSize,
+        metaEpochs: num(args, 'meta_epochs', preset, 640), evalEpochs: num(args, 'eval_epochs', preset, 1), limit: num(args, 'limit', preset, 392),
+        seed, workers: num(args, 'workers', null, 1), betaMean: num(args, 'mean', null, 0.5), betaStd: num(args, 'std', null, 0.1),
+        out, cfg, spec, resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, log,
+      });
+      results.push(res);
+      const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+      log(res.best.image_auroc === null
+        ? `${cls}: trained ${res.best.epoch + 1} epochs (no metrics: no anomalous test images) | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`
+        : `${cls}: best epoch ${res.best.epoch + 1}: image AUROC ${f(res.best.image_auroc)} AP ${f(res.best.image_ap)}` +
+          (res.best.pixel_auroc !== null ? ` pixel AUROC ${f(res.best.pixel_auroc)} AP ${f(res.best.pixel_ap)} PRO ${f(res.best.pixel_pro)}` : ' (no pixel ground truth)') +
+          ` | last epoch: image AUROC ${f(res.last.image_auroc)}` + (res.last.pixel_auroc !== null ? ` pixel AUROC ${f(res.last.pixel_auroc)}` : '') +
+          ` | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`);
+      log(`${cls}: checkpoint ${join(out, `${kind}_${cls}`, 'ckpt_best.safetensors')}`);
     }
-    const res = await trainClass(backbone, {
-      dataset: kind, root, className: cls, augpath, fg: num(args, 'fg', preset, 1) === 1 && existsSync(join(root, 'fg_mask', cls)),
-      randAug: num(args, 'rand_aug', preset, 1) === 1, resize, imagesize, batchSize,
-      metaEpochs: num(args, 'meta_epochs', preset, 640), evalEpochs: num(args, 'eval_epochs', preset, 1), limit: num(args, 'limit', preset, 392),
-      seed: num(args, 'seed', null, 0), workers: num(args, 'workers', null, 1), betaMean: num(args, 'mean', null, 0.5), betaStd: num(args, 'std', null, 0.1),
-      out, cfg: glassConfig(args, preset, layers, svd), resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, log,
-    });
-    results.push(res);
-    log(`${cls}: best epoch ${res.best.epoch + 1}: image AUROC ${res.best.image_auroc.toFixed(4)} AP ${res.best.image_ap.toFixed(4)}` +
-      (res.best.pixel_auroc !== null ? ` pixel AUROC ${res.best.pixel_auroc.toFixed(4)} AP ${res.best.pixel_ap?.toFixed(4)} PRO ${res.best.pixel_pro?.toFixed(4)}` : ' (no pixel ground truth)') +
-      ` | last epoch: image AUROC ${res.last.image_auroc.toFixed(4)}` + (res.last.pixel_auroc !== null ? ` pixel AUROC ${res.last.pixel_auroc.toFixed(4)}` : '') +
-      ` | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`);
+  } finally {
+    backbone.dispose();
   }
-  writeResultsCsv(join(out, 'results.csv'), kind, results);
-  log(`results: ${join(out, 'results.csv')} (best epoch selected on the test set, as the reference does; last-epoch columns are unselected)`);
-  backbone.dispose();
+  const csv = join(out, shard ? `results-shard-${shard.index}-of-${shard.count}.csv` : 'results.csv');
+  writeResultsCsv(csv, results.map((r) => ({ name: `${kind}_${r.className}`, best: r.best, last: r.last })));
+  log(`results: ${csv}` + (results.some((r) => r.best.image_auroc !== null) ? ' (best epoch selected on the test set, as the reference does; last-epoch columns are unselected)' : '') +
+    (shard ? `; combine the shards with: glass-ts merge ${out}` : ''));
 }
 
-function writeResultsCsv(path: string, kind: string, rs: ClassResult[]): void {
+/** One row of results.csv: a class's best-epoch and last-epoch metrics. */
+interface ResultRow {
+  name: string;
+  best: Metrics & { epoch: number };
+  last: Metrics & { epoch: number };
+}
+
+function writeResultsCsv(path: string, rs: ResultRow[]): void {
   const head = 'class,image_auroc,image_ap,pixel_auroc,pixel_ap,pixel_pro,best_epoch,last_image_auroc,last_pixel_auroc';
   const f = (x: number | null) => (x === null ? '' : x.toFixed(4));
-  const rows = rs.map((r) => [`${kind}_${r.className}`, f(r.best.image_auroc), f(r.best.image_ap), f(r.best.pixel_auroc), f(r.best.pixel_ap), f(r.best.pixel_pro), r.best.epoch + 1, f(r.last.image_auroc), f(r.last.pixel_auroc)].join(','));
-  const mean = (get: (r: ClassResult) => number | null) => {
+  const rows = rs.map((r) => [r.name, f(r.best.image_auroc), f(r.best.image_ap), f(r.best.pixel_auroc), f(r.best.pixel_ap), f(r.best.pixel_pro), r.best.epoch + 1, f(r.last.image_auroc), f(r.last.pixel_auroc)].join(','));
+  const mean = (get: (r: ResultRow) => number | null) => {
     const v = rs.map(get).filter((x): x is number => x !== null);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
   };
@@ -154,92 +300,181 @@ function writeResultsCsv(path: string, kind: string, rs: ClassResult[]): void {
   writeFileSync(path, [head, ...rows].join('\n') + '\n');
 }
 
-/** A Glass with the checkpoint's sizes; the configuration comes from the flags (as the reference's test). */
-function glassFromArgs(args: Parsed, backbone: Backbone): Glass {
-  const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
+/** The per-class metrics.json files under the given run folders (one level down), by class. */
+export function collectRuns(dirs: string[]): ResultRow[] {
+  const rows = new Map<string, { row: ResultRow; from: string }>();
+  for (const dir of dirs) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`merge: ${dir}: folder not found`);
+    for (const sub of readdirSync(dir).sort(byteOrder)) {
+      const p = join(dir, sub, 'metrics.json');
+      if (!existsSync(p)) continue;
+      let m: Metrics & { dataset?: string; class?: string; best_epoch: number; last: Metrics & { epoch: number } };
+      try {
+        m = JSON.parse(readFileSync(p, 'utf8'));
+      } catch (err) {
+        throw new Error(`merge: ${p}: not valid JSON (${(err as Error).message})`);
+      }
+      const name = m.dataset && m.class ? `${m.dataset}_${m.class}` : sub;
+      const prev = rows.get(name);
+      if (prev) throw new Error(`merge: class ${name} is in both ${prev.from} and ${p}: merge runs of disjoint classes (shards)`);
+      const metrics = (x: Metrics) => ({ image_auroc: x.image_auroc, image_ap: x.image_ap, pixel_auroc: x.pixel_auroc, pixel_ap: x.pixel_ap, pixel_pro: x.pixel_pro });
+      rows.set(name, { row: { name, best: { ...metrics(m), epoch: m.best_epoch }, last: { ...metrics(m.last), epoch: m.last.epoch } }, from: p });
+    }
+  }
+  return [...rows.values()].map((r) => r.row).sort((a, b) => byteOrder(a.name, b.name));
+}
+
+async function cmdMerge(args: Parsed, log: (s: string) => void): Promise<void> {
+  const dirs = args._;
+  if (!dirs.length) throw new Error('merge: name the run folders to combine (the --out of each shard), e.g. glass-ts merge results/shard-*');
+  const rows = collectRuns(dirs);
+  if (!rows.length) throw new Error(`merge: no <class>/metrics.json under ${dirs.join(', ')}`);
+  const out = str(args, 'out', null, dirs[0]);
+  const csv = join(out, 'results.csv');
+  writeResultsCsv(csv, rows);
+  log(`merged ${rows.length} classes from ${dirs.length} folder(s): ${csv}`);
+}
+
+interface LoadedModel {
+  glass: Glass;
+  backbone: Backbone;
+  /** the checkpoint's definition; null for older checkpoints and reference .pth files */
+  spec: ModelSpec | null;
+  resize: number;
+  imagesize: number;
+  batchSize: number;
+  norm: { mean: number[]; std: number[] };
+  dispose(): void;
+}
+
+/**
+ * The model of --checkpoint: defined by the checkpoint when it carries its definition (flags that
+ * contradict it are errors), else (reference .pth, older checkpoints) by the flags, as the
+ * reference's test does.
+ */
+async function modelFromArgs(args: Parsed, log: (s: string) => void): Promise<LoadedModel> {
   const ckpt = args.checkpoint as string | undefined;
   if (!ckpt) throw new Error('--checkpoint FILE is required (ckpt_best.safetensors from train, or a reference .pth)');
-  const glass = new Glass(backbone, glassConfig(args, preset, defaultTaps(backbone, args), num(args, 'svd', null, 0)));
-  loadCheckpoint(glass, ckpt);
-  return glass;
+  if (!existsSync(ckpt)) throw new Error(`--checkpoint ${ckpt}: file not found`);
+  const spec = readCheckpointSpec(ckpt);
+  const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
+  let loaded: LoadedBackbone;
+  let glass: Glass;
+  if (spec) checkFlagsAgainstSpec(args, spec, ckpt);
+  await startDevice();
+  if (spec) {
+    loaded = await backboneFromSpec(spec, args, ckpt, log);
+    glass = new Glass(loaded.backbone, glassConfigFromSpec(spec));
+    log(`${ckpt}: ${spec.backbone} [${spec.layers.join(', ')}] (${describeWeights(spec.weights)}), ${spec.imagesize} px, ` +
+      `embed ${spec.targetEmbedDimension}, hidden ${spec.dscHidden}, ${spec.svd === 1 ? 'hypersphere' : 'manifold'}` +
+      (spec.threshold ? `, threshold ${spec.threshold.image.toPrecision(5)}` : ''));
+  } else {
+    log(`${ckpt}: no model definition in the checkpoint (a reference .pth or an older glass-ts file): the flags define the model`);
+    loaded = await backboneFromArgs(args, preset, log);
+    glass = new Glass(loaded.backbone, glassConfig(args, preset, defaultTaps(loaded.backbone, args), num(args, 'svd', null, 0)));
+  }
+  const backbone = loaded.backbone;
+  try {
+    loadCheckpoint(glass, ckpt);
+  } catch (err) {
+    glass.dispose();
+    backbone.dispose();
+    throw err;
+  }
+  return {
+    glass, backbone, spec,
+    resize: spec?.resize ?? num(args, 'resize', preset, 288),
+    imagesize: spec?.imagesize ?? num(args, 'imagesize', preset, 288),
+    batchSize: num(args, 'batch_size', preset, spec?.batchSize ?? 8),
+    norm: spec ? { mean: [...spec.mean], std: [...spec.std] } : { mean: [...backbone.mean], std: [...backbone.std] },
+    dispose() {
+      glass.dispose();
+      backbone.dispose();
+    },
+  };
 }
 
 async function cmdTest(args: Parsed, log: (s: string) => void): Promise<void> {
-  const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
-  const backbone = backboneFromArgs(args, preset, log);
-  const glass = glassFromArgs(args, backbone);
-  const root = (args.data as string | undefined) ?? SYNTHETIC_ROOT;
-  const kind = datasetKind(args);
-  const norm = { mean: [...backbone.mean], std: [...backbone.std] };
-  const out = str(args, 'out', null, 'results');
-  for (const cls of classesOf(args, root)) {
-    const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'test', resize: num(args, 'resize', preset, 288), imagesize: num(args, 'imagesize', preset, 288), norm });
-    const loader = new DataLoader(ds, { batchSize: num(args, 'batch_size', preset, 8), shuffle: false, workers: num(args, 'workers', null, 1) });
-    const pred = await predict(glass, loader, null, true);
-    await loader.close();
-    const m = evaluate(pred, true);
-    const dir = join(out, `${kind}_${cls}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'metrics_test.json'), JSON.stringify({ ...m, checkpoint: args.checkpoint }, null, 2));
-    if (num(args, 'visuals', null, 1) === 1) await writeVisuals(join(dir, 'visuals'), pred, norm);
-    log(`${cls}: image AUROC ${m.image_auroc.toFixed(4)} AP ${m.image_ap.toFixed(4)}` + (m.pixel_auroc !== null ? ` pixel AUROC ${m.pixel_auroc.toFixed(4)} AP ${m.pixel_ap?.toFixed(4)} PRO ${m.pixel_pro?.toFixed(4)}` : ''));
+  const model = await modelFromArgs(args, log);
+  const { glass, resize, imagesize, norm } = model;
+  try {
+    const root = (args.data as string | undefined) ?? SYNTHETIC_ROOT;
+    const kind = datasetKind(args);
+    const out = str(args, 'out', null, 'results');
+    for (const cls of classesOf(args, root)) {
+      const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'test', resize, imagesize, norm });
+      const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: num(args, 'workers', null, 1) });
+      const pred = await predict(glass, loader, null, true);
+      await loader.close();
+      const m = evaluate(pred, true);
+      const dir = join(out, `${kind}_${cls}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'metrics_test.json'), JSON.stringify({ ...m, checkpoint: args.checkpoint }, null, 2));
+      if (num(args, 'visuals', null, 1) === 1) await writeVisuals(join(dir, 'visuals'), pred, norm);
+      const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+      log(m.image_auroc === null
+        ? `${cls}: no metrics (the test split needs good and anomalous images)`
+        : `${cls}: image AUROC ${f(m.image_auroc)} AP ${f(m.image_ap)}` + (m.pixel_auroc !== null ? ` pixel AUROC ${f(m.pixel_auroc)} AP ${f(m.pixel_ap)} PRO ${f(m.pixel_pro)}` : ''));
+    }
+  } finally {
+    model.dispose();
   }
-  glass.dispose();
-  backbone.dispose();
 }
 
-/** Threshold with the best F1 on labelled scores. */
-export function bestF1Threshold(labels: ArrayLike<number>, scores: ArrayLike<number>): { threshold: number; f1: number } {
-  const idx = Array.from(scores, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  const P = Array.from(labels).reduce((a, b) => a + b, 0);
-  let tp = 0;
-  let fp = 0;
-  let best = { threshold: Infinity, f1: 0 };
-  for (let k = 0; k < idx.length; k++) {
-    if (labels[idx[k]]) tp++;
-    else fp++;
-    if (k + 1 < idx.length && scores[idx[k + 1]] === scores[idx[k]]) continue;
-    const f1 = (2 * tp) / (2 * tp + fp + (P - tp));
-    if (f1 > best.f1) best = { threshold: scores[idx[k]], f1 };
-  }
-  return best;
-}
+export { bestF1Threshold };
 
+/**
+ * Scores a folder of images: scores.csv (file, score, anomalous yes/no), heatmaps/ (the anomaly
+ * map over each image) and masks/ (binary, at the pixel threshold). The threshold is the
+ * checkpoint's (chosen on held-out good images at training), or the best-F1 one on --val.
+ */
 async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void> {
-  const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
   const input = args.input as string | undefined;
-  if (!input || !existsSync(input)) throw new Error(`--input ${input ?? '(missing)'}: a folder of images to score is required`);
-  const backbone = backboneFromArgs(args, preset, log);
-  const glass = glassFromArgs(args, backbone);
-  const resize = num(args, 'resize', preset, 288);
-  const imagesize = num(args, 'imagesize', preset, 288);
-  const norm = { mean: [...backbone.mean], std: [...backbone.std] };
-  const out = str(args, 'out', null, 'results/predict');
-  let threshold: number | null = null;
-  if (args.val) {
-    const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: String(args.val), test: String(args.val) }, split: 'test', resize, imagesize, norm });
-    const loader = new DataLoader(ds, { batchSize: 8, shuffle: false, workers: 0 });
-    const p = await predict(glass, loader, null);
-    await loader.close();
-    const t = bestF1Threshold(p.labels, p.scores);
-    threshold = t.threshold;
-    log(`threshold ${threshold.toFixed(5)} (best F1 ${t.f1.toFixed(4)} on ${p.labels.length} validation images)`);
-  }
+  if (!input || !existsSync(input) || !statSync(input).isDirectory()) throw new Error(`--input ${input ?? '(missing)'}: a folder of images to score is required`);
   const files = listImages(input, false).files;
   if (!files.length) throw new Error(`--input ${input}: no PNG/JPEG images in the folder`);
-  // a flat folder of unlabelled images is one 'test type'; labels are unused here
-  const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: input, test: { images: input } }, split: 'test', resize, imagesize, norm });
-  const loader = new DataLoader(ds, { batchSize: 8, shuffle: false, workers: 0 });
-  const pred = await predict(glass, loader, null, true);
-  await loader.close();
-  mkdirSync(out, { recursive: true });
-  const lines = ['path,score' + (threshold !== null ? ',anomalous' : '')];
-  pred.paths.forEach((p, i) => lines.push(`${p},${pred.scores[i].toFixed(6)}` + (threshold !== null ? `,${pred.scores[i] >= threshold ? 1 : 0}` : '')));
-  writeFileSync(join(out, 'scores.csv'), lines.join('\n') + '\n');
-  await writeVisuals(join(out, 'heatmaps'), pred, norm);
-  log(`scored ${files.length} images: ${join(out, 'scores.csv')}, heatmaps in ${join(out, 'heatmaps')}`);
-  glass.dispose();
-  backbone.dispose();
+  const model = await modelFromArgs(args, log);
+  const { glass, resize, imagesize, norm } = model;
+  try {
+    const out = str(args, 'out', null, 'results/predict');
+    let threshold: Threshold | null = model.spec?.threshold ?? null;
+    if (args.val) {
+      const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: String(args.val), test: String(args.val) }, split: 'test', resize, imagesize, norm });
+      const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: 0 });
+      const p = await predict(glass, loader, null);
+      await loader.close();
+      const t = bestF1Threshold(p.labels, p.scores);
+      // the pixel threshold keeps the checkpoint's ratio to the image threshold when it has one
+      const pixel = threshold ? (threshold.pixel * t.threshold) / threshold.image : t.threshold;
+      threshold = { image: t.threshold, pixel, rule: `best F1 (${t.f1.toFixed(4)}) on ${p.labels.length} images of --val ${args.val}`, images: p.labels.length };
+      log(`threshold ${t.threshold.toFixed(5)} (best F1 ${t.f1.toFixed(4)} on ${p.labels.length} validation images)`);
+    } else if (threshold) log(`threshold ${threshold.image.toPrecision(5)} from the checkpoint (${threshold.rule})`);
+    else log('no threshold: the checkpoint has none (trained before thresholds were stored, or a reference .pth); pass --val FOLDER to choose one; scores only');
+    // a flat folder of unlabelled images is one 'good' test type: no labels or masks are expected
+    const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: input, test: { good: files } }, split: 'test', resize, imagesize, norm });
+    const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: 0 });
+    const pred = await predict(glass, loader, null, true);
+    await loader.close();
+    mkdirSync(out, { recursive: true });
+    const lines = ['file,score' + (threshold ? ',anomalous' : '')];
+    let flagged = 0;
+    pred.paths.forEach((p, i) => {
+      const bad = threshold !== null && pred.scores[i] >= threshold.image;
+      if (bad) flagged++;
+      lines.push(`${csvField(basename(p))},${pred.scores[i].toFixed(6)}` + (threshold ? `,${bad ? 'yes' : 'no'}` : ''));
+    });
+    writeFileSync(join(out, 'scores.csv'), lines.join('\n') + '\n');
+    await writeOverlays(out, pred, norm, threshold?.pixel ?? null);
+    log(`scored ${files.length} images` + (threshold ? `, ${flagged} anomalous` : '') + `: ${join(out, 'scores.csv')}; heatmaps in ${join(out, 'heatmaps')}` +
+      (threshold ? `, masks in ${join(out, 'masks')}` : ''));
+  } finally {
+    model.dispose();
+  }
+}
+
+/** A CSV field, quoted when it holds a comma, quote or line break. */
+function csvField(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 async function cmdJudge(args: Parsed, log: (s: string) => void): Promise<void> {
@@ -273,37 +508,48 @@ const COMMANDS: Record<string, (a: Parsed, log: (s: string) => void) => Promise<
   judge: cmdJudge,
   synth: cmdSynth,
   weights: cmdWeights,
+  merge: cmdMerge,
 };
 
-export async function main(argv: string[]): Promise<number> {
+/** What main() ran into, for callers that report it themselves (the demo). */
+export interface RunReport {
+  error?: string;
+}
+
+/**
+ * Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage). Errors are printed as
+ * one line `glass <command>: <reason>` (the stack with GLASS_DEBUG=1) and left in `report`.
+ */
+export async function main(argv: string[], report: RunReport = {}): Promise<number> {
   const log = (s: string) => console.log(s);
   const [command, ...rest] = argv;
+  const fail = (message: string, code: number) => {
+    report.error = message;
+    console.error(`glass ${command}: ${message}`);
+    return code;
+  };
   if (!command || !COMMANDS[command] || command === '--help' || command === '-h') {
-    console.log(`usage: npm run glass -- <${Object.keys(COMMANDS).join(' | ')}> [options]\n       npm run glass -- <command> --help`);
-    return command && !COMMANDS[command] && command !== '--help' && command !== '-h' ? 2 : 0;
+    console.log(`usage: glass-ts <${Object.keys(COMMANDS).join(' | ')}> [options]   (in the repository: npm run glass -- ...)\n       glass-ts <command> --help`);
+    if (command && !COMMANDS[command] && command !== '--help' && command !== '-h') return fail(`unknown command '${command}'`, 2);
+    return 0;
   }
   let args: Parsed;
   try {
     args = parseArgs(rest);
+    if (args._.length && command !== 'merge') throw new Error(`unexpected argument '${args._[0]}' (options start with -; see --help)`);
   } catch (err) {
-    console.error(`glass ${command}: ${(err as Error).message}`);
-    return 2;
+    return fail((err as Error).message, 2);
   }
   if (args.help) {
     console.log(helpText(command));
     return 0;
   }
-  if (command !== 'synth' && command !== 'weights' && command !== 'judge') {
-    await E.initDevice();
-    if (process.env.GLASS_AUTOTUNE === '1') await E.autotune();
-  }
   try {
     await COMMANDS[command](args, log);
     return 0;
   } catch (err) {
-    console.error(`glass ${command}: ${(err as Error).message}`);
     if (process.env.GLASS_DEBUG) console.error((err as Error).stack);
-    return 1;
+    return fail((err as Error).message, 1);
   } finally {
     E.releaseDevice();
   }

@@ -36,15 +36,15 @@ export interface FlagSpec {
 
 export const FLAGS: Record<string, FlagSpec> = {
   preset: { names: ['--preset'], help: 'paper | fast (flags given explicitly override the preset)' },
-  data: { names: ['--data'], help: 'dataset root (default: the synthetic dataset, written on demand)' },
+  data: { names: ['--data'], help: 'dataset root (MVTec/MPDD/VisA/custom layout), or a folder of good images only (train: 10% held out to set the decision threshold, no metrics); default: the synthetic dataset' },
   class: { names: ['-d', '--class', '--subdatasets'], help: 'class name, repeatable (default: every class in the root)', repeat: true },
   dataset: { names: ['--dataset'], help: 'mvtec | mpdd | visa | custom (default mvtec layout)' },
-  augpath: { names: ['--augpath'], help: 'anomaly-source images (any folder of JPG/PNG, searched recursively)' },
-  backbone: { names: ['-b', '--backbone'], help: 'wideresnet50 | resnet18 | resnet50 | mobilenet_v1' },
+  augpath: { names: ['--augpath'], help: "anomaly-source images for LAS: a folder of JPG/PNG (searched recursively; DTD in the paper), or 'builtin' (default): 64 seeded procedural textures" },
+  backbone: { names: ['-b', '--backbone'], help: 'wideresnet50 | resnet18 | resnet50 | mobilenet_v1 (default: mobilenet_v1 when its weights folder is given or in ../shared, else resnet18; ResNet weights download on first use, GLASS_OFFLINE=1 skips that)' },
   layer: { names: ['-le', '--layer', '--layers_to_extract_from'], help: 'backbone tap, repeatable (default: the backbone\'s two taps)', repeat: true },
   weights: { names: ['--weights'], help: 'backbone weights: .pth (ResNets) or tfjs folder (mobilenet_v1)' },
   random_backbone: { names: ['--random_backbone'], help: 'use seeded random backbone weights (for tests)', bool: true },
-  out: { names: ['--out', '--results_path'], help: 'output folder (default results)' },
+  out: { names: ['--out', '--results_path'], help: 'output folder (default results; merge: the first folder named)' },
   seed: { names: ['--seed'], help: 'random seed (default 0)' },
   pretrain_embed_dimension: { names: ['--pretrain_embed_dimension'], help: 'per-tap pooled dimension' },
   target_embed_dimension: { names: ['--target_embed_dimension'], help: 'embedding dimension D' },
@@ -72,9 +72,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   std: { names: ['--std'], help: 'LAS blend beta std' },
   workers: { names: ['--workers', '--num_workers'], help: 'data worker threads (default 1)' },
   resume: { names: ['--resume'], help: 'checkpoint to resume training from' },
-  checkpoint: { names: ['--checkpoint'], help: 'checkpoint to evaluate (test/predict): ours (.safetensors) or the reference (.pth)' },
+  checkpoint: { names: ['--checkpoint'], help: 'checkpoint to evaluate (test/predict): ours (.safetensors: it defines the model, other model flags are not needed) or the reference (.pth)' },
+  shard: { names: ['--shard'], help: 'i/n: train only every n-th class from the i-th (0-based; Slurm array / Kubernetes indexed Job); combine with `merge`' },
   input: { names: ['--input'], help: 'folder of images to score (predict)' },
-  val: { names: ['--val'], help: 'labelled folder (good/ and defect folders) to choose the threshold (predict)' },
+  val: { names: ['--val'], help: "labelled folder (good/ and defect folders) to choose the threshold by best F1 (predict; default: the checkpoint's threshold)" },
   visuals: { names: ['--visuals'], help: '1: write image | mask | heatmap PNGs' },
   from: { names: ['--from'], help: 'import a local weight file (weights)' },
   profile: { names: ['--profile'], help: 'print per-kernel GPU times of one training iteration', bool: true },
@@ -111,8 +112,14 @@ export function parseArgs(argv: string[]): Parsed {
   return out;
 }
 
+const USAGE: Record<string, string> = {
+  merge: 'glass-ts merge RUN_DIR... [--out DIR]: one results.csv from the per-class metrics.json of runs over disjoint classes (e.g. --shard runs)',
+  predict: 'glass-ts predict --checkpoint CKPT --input FOLDER [--val LABELLED_FOLDER] [--out DIR]',
+  test: 'glass-ts test --checkpoint CKPT --data ROOT [-d CLASS]',
+};
+
 export function helpText(command: string): string {
-  const lines = [`usage: npm run glass -- ${command} [options]`, '', 'presets:'];
+  const lines = [`usage: ${USAGE[command] ?? `glass-ts ${command} [options]`}   (in the repository: npm run glass -- ${command} ...)`, '', 'presets:'];
   for (const [k, p] of Object.entries(PRESETS)) lines.push(`  ${k.padEnd(6)} ${p.description}`);
   lines.push('', 'options:');
   for (const f of Object.values(FLAGS)) lines.push(`  ${f.names.join(', ').padEnd(44)} ${f.help}`);

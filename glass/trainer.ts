@@ -8,18 +8,24 @@ import { mkdirSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { AnomalyDataset, type DatasetKind } from '../data/datasets.ts';
+import { AnomalyDataset, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch, type TestBatch } from '../data/loader.ts';
 import { Glass, type GlassConfig, type IterationStats } from './glass.ts';
 import { rocAuc, averagePrecision, computePro } from './metrics.ts';
 import { gaussianFilter2d } from './gaussian.ts';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.ts';
 import { writeVisuals } from './visualize.ts';
+import { goodImageThreshold } from './threshold.ts';
+import type { ModelSpec } from './model-spec.ts';
 
 export interface RunOptions {
   dataset: DatasetKind;
   root: string;
   className: string;
+  /** explicit layout for dataset 'folder' (e.g. a folder of good images split into train / held out) */
+  folder?: FolderLayout;
+  /** the model's definition for the checkpoints (test/predict read it back); its threshold is set here */
+  spec?: Omit<ModelSpec, 'threshold'>;
   augpath: string;
   fg: boolean;
   randAug: boolean;
@@ -47,8 +53,9 @@ export interface RunOptions {
 }
 
 export interface Metrics {
-  image_auroc: number;
-  image_ap: number;
+  /** null when the test split has no anomalous (or no good) images */
+  image_auroc: number | null;
+  image_ap: number | null;
   pixel_auroc: number | null;
   pixel_ap: number | null;
   pixel_pro: number | null;
@@ -157,8 +164,17 @@ export async function predict(glass: Glass, loader: DataLoader, cache: Embedding
   return { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: cat(maps), masks: cat(masks), paths, images, size: [H, W] };
 }
 
+/** Metrics need both good and anomalous images. */
+export function isLabelled(labels: ArrayLike<number>): boolean {
+  const l = Array.from(labels);
+  return l.includes(0) && l.includes(1);
+}
+
+const NO_METRICS: Metrics = { image_auroc: null, image_ap: null, pixel_auroc: null, pixel_ap: null, pixel_pro: null };
+
 /** Image AUROC/AP always; pixel metrics only when the test set has ground-truth masks. */
 export function evaluate(pred: Prediction, full: boolean): Metrics {
+  if (!isLabelled(pred.labels)) return NO_METRICS;
   const image_auroc = rocAuc(pred.labels, pred.scores);
   const image_ap = full ? averagePrecision(pred.labels, pred.scores) : 0;
   const hasMasks = pred.masks.some((v) => v > 0);
@@ -191,7 +207,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const jsonl = join(outDir, 'log.jsonl');
   E.manualSeed(opts.seed);
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
-  const common = { kind: opts.dataset, root: opts.root, className: opts.className, resize: opts.resize, imagesize: opts.imagesize, norm, warn: (m: string) => log(`warning: ${m}`) };
+  const common = { kind: opts.dataset, root: opts.root, className: opts.className, folder: opts.folder, resize: opts.resize, imagesize: opts.imagesize, norm, warn: (m: string) => log(`warning: ${m}`) };
   // mask_s lives on the first tap's grid (the reference hardcodes imagesize / 8: layer2's stride)
   const downsampling = backbone.tapInfo(opts.cfg.layers[0]).stride;
   const trainSet = AnomalyDataset.open({ ...common, split: 'train', downsampling, textures: opts.augpath, randAug: opts.randAug, fg: opts.fg, betaMean: opts.betaMean, betaStd: opts.betaStd });
@@ -204,8 +220,13 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const trainCache = new EmbeddingCache(opts.cacheBytes ?? 2 ** 31);
   const testCache = new EmbeddingCache(opts.cacheBytes ?? 2 ** 31);
   const mode = opts.cfg.svd === 1 ? 'hypersphere' : 'manifold';
+  const labelled = isLabelled(testSet.entries.map((e) => e.label));
   log(`${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
     `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`);
+  if (!labelled) {
+    log(`${opts.className}: no metrics: the ${testSet.length} test images are all ${testSet.entries[0]?.label ? 'anomalous' : 'good'} (AUROC needs both); ` +
+      'the last epoch is kept and the decision threshold comes from the held-out good images');
+  }
   let startEpoch = 0;
   let best: (Metrics & { epoch: number }) | null = null;
   if (opts.resume) {
@@ -263,46 +284,58 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       const avg = (k: keyof IterationStats) => acc.reduce((a, s) => a + s[k], 0) / Math.max(acc.length, 1);
       let line = `epoch ${epoch + 1}/${opts.metaEpochs} loss ${fmt(avg('loss'))} p_true ${fmt(avg('pTrue'), 3)} p_fake ${fmt(avg('pFake'), 3)} r_t ${fmt(avg('rT'))} r_g ${fmt(avg('rG'))} r_f ${fmt(avg('rF'))}`;
       // 3. evaluation every eval_epochs (on the test split, as the reference)
-      if ((epoch + 1) % opts.evalEpochs === 0 || epoch === opts.metaEpochs - 1) {
+      if (labelled && ((epoch + 1) % opts.evalEpochs === 0 || epoch === opts.metaEpochs - 1)) {
         const pred = await predict(glass, testLoader, testCache);
         const m = evaluate(pred, false);
         last = { ...m, epoch };
-        const score = (x: Metrics) => x.image_auroc + (x.pixel_auroc ?? 0);
+        const score = (x: Metrics) => (x.image_auroc ?? 0) + (x.pixel_auroc ?? 0);
         if (!best || score(m) > score(best)) {
           best = { ...m, epoch };
-          await saveCheckpoint(glass, join(outDir, 'ckpt_best.safetensors'), { epoch, metrics: m, config: opts.cfg });
+          await saveCheckpoint(glass, join(outDir, 'ckpt_best.safetensors'), { epoch, metrics: m, config: opts.cfg, ...(opts.spec ? { model: { ...opts.spec, threshold: null } } : {}) });
         }
         line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best @ ${best.epoch + 1} by image + pixel AUROC)`;
         appendFileSync(jsonl, JSON.stringify({ epoch, eval: m }) + '\n');
       }
-      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg, rng: E.generatorState() }, true);
+      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg, rng: E.generatorState(), ...(opts.spec ? { model: { ...opts.spec, threshold: null } } : {}) }, true);
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
     }
-    // final test with the last and the best weights, all metrics
-    const lastPred = await predict(glass, testLoader, testCache);
-    const lastFull = { ...evaluate(lastPred, true), epoch: last?.epoch ?? opts.metaEpochs - 1 };
-    let bestFull = lastFull;
+    // final test with the last and the best weights, all metrics; the decision threshold from the
+    // best weights' scores of the good test (held-out) images, stored in ckpt_best
     const bestPath = join(outDir, 'ckpt_best.safetensors');
-    if (best && best.epoch !== lastFull.epoch && existsSync(bestPath)) {
+    const lastEpoch = last?.epoch ?? opts.metaEpochs - 1;
+    const bestIsLast = !best || best.epoch === lastEpoch || !existsSync(bestPath);
+    const lastPred = await predict(glass, testLoader, testCache, !!opts.visuals && bestIsLast);
+    const lastFull = { ...evaluate(lastPred, true), epoch: lastEpoch };
+    let bestFull = lastFull;
+    let bestPred = lastPred;
+    if (!bestIsLast) {
       loadCheckpoint(glass, bestPath);
-      const bp = await predict(glass, testLoader, testCache, !!opts.visuals);
-      bestFull = { ...evaluate(bp, true), epoch: best.epoch };
-      if (opts.visuals) await writeVisuals(join(outDir, 'visuals'), bp, norm);
-    } else if (opts.visuals) {
-      const bp = await predict(glass, testLoader, testCache, true);
-      await writeVisuals(join(outDir, 'visuals'), bp, norm);
+      bestPred = await predict(glass, testLoader, testCache, !!opts.visuals);
+      bestFull = { ...evaluate(bestPred, true), epoch: best!.epoch };
     }
+    if (opts.visuals) await writeVisuals(join(outDir, 'visuals'), bestPred, norm);
+    const threshold = goodImageThreshold(bestPred);
+    await saveCheckpoint(glass, bestPath, {
+      epoch: bestFull.epoch, metrics: labelled ? pick(bestFull) : null, config: opts.cfg,
+      ...(opts.spec ? { model: { ...opts.spec, threshold } } : {}),
+    });
+    if (threshold) log(`${opts.className}: threshold image ${threshold.image.toPrecision(5)}, pixel ${threshold.pixel.toPrecision(5)} (${threshold.rule})`);
     const seconds = (Date.now() - t0) / 1000;
     const result: ClassResult = { className: opts.className, best: bestFull, last: lastFull, seconds, iterations, secondsPerIteration: iterations ? iterSeconds / iterations : 0 };
     writeFileSync(
       join(outDir, 'metrics.json'),
       JSON.stringify(
         {
+          dataset: opts.dataset,
+          class: opts.className,
           ...pick(bestFull),
           best_epoch: bestFull.epoch,
           last: { ...pick(lastFull), epoch: lastFull.epoch },
-          note: 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection',
+          note: labelled
+            ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection'
+            : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch',
+          threshold,
           seconds,
           iterations,
           seconds_per_iteration: result.secondsPerIteration,

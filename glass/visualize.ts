@@ -49,3 +49,42 @@ export async function writeVisuals(dir: string, pred: Prediction, norm: { mean: 
     writePNG(join(dir, name), out);
   });
 }
+
+/** Output names for a flat folder's images: the file stem, with the extension kept where stems repeat. */
+function outputNames(paths: string[]): string[] {
+  const stems = paths.map((p) => basename(p).replace(/\.[^.]+$/, ''));
+  const seen = new Map<string, number>();
+  for (const s of stems) seen.set(s, (seen.get(s) ?? 0) + 1);
+  return paths.map((p, i) => (seen.get(stems[i])! > 1 ? basename(p).replace(/\.([^.]+)$/, '_$1') : stems[i]) + '.png');
+}
+
+/**
+ * What a user who scores new images looks at: heatmaps/<name>.png, the anomaly map over the image
+ * (JET at half opacity), and, given a pixel threshold, masks/<name>.png (white where the map is
+ * at or above it). The colour scale is absolute so images compare: with a threshold it sits at the
+ * middle of the scale (green), so yellow to red means above it; without one, map values 0..1 (the
+ * discriminator's output) span the scale.
+ */
+export async function writeOverlays(dir: string, pred: Prediction, norm: { mean: number[]; std: number[] }, pixelThreshold: number | null): Promise<void> {
+  const [H, W] = pred.size;
+  const names = outputNames(pred.paths);
+  mkdirSync(join(dir, 'heatmaps'), { recursive: true });
+  if (pixelThreshold !== null) mkdirSync(join(dir, 'masks'), { recursive: true });
+  const scale = pixelThreshold !== null && pixelThreshold > 0 ? 0.5 / pixelThreshold : 1;
+  pred.paths.forEach((_, i) => {
+    const img = pred.images[i];
+    const over = createImage(W, H, 3);
+    const mask = pixelThreshold !== null ? createImage(W, H, 1) : null;
+    for (let p = 0; p < H * W; p++) {
+      const v = pred.maps[i * H * W + p];
+      const heat = jet(v * scale);
+      for (let c = 0; c < 3; c++) {
+        const x = Math.min(Math.max(img[c * H * W + p] * norm.std[c] + norm.mean[c], 0), 1) * 255;
+        over.data[p * 3 + c] = Math.round(0.5 * x + 0.5 * heat[c]);
+      }
+      if (mask) mask.data[p] = v >= pixelThreshold! ? 255 : 0;
+    }
+    writePNG(join(dir, 'heatmaps', names[i]), over);
+    if (mask) writePNG(join(dir, 'masks', names[i]), mask);
+  });
+}

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { main } from '../../glass/cli.ts';
-import { bestF1Threshold } from '../../glass/cli.ts';
+import { bestF1Threshold } from '../../glass/threshold.ts';
 import * as E from '../../engine/index.ts';
 
 const t = suite('glass end to end');
@@ -86,15 +86,33 @@ t('test evaluates a checkpoint; predict scores a folder with a validation thresh
   code = await capture(['predict', ...flags, '--checkpoint', ck, '--input', join(dir, 'data', 'button', 'test', 'spot'), '--val', join(dir, 'data', 'button', 'test'), '--out', join(dir, 'pred')]);
   assert.is(code, 0, log.join('\n'));
   const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
-  assert.is(rows[0], 'path,score,anomalous');
+  assert.is(rows[0], 'file,score,anomalous');
   assert.is(rows.length, 1 + readdirSync(join(dir, 'data', 'button', 'test', 'spot')).length);
   const thr = Number(/threshold ([0-9.e-]+) \(best F1/.exec(log.join('\n'))?.[1]);
   assert.ok(Number.isFinite(thr), log.join('\n'));
   for (const row of rows.slice(1)) {
     const [, score, flag] = row.split(',');
     if (Math.abs(Number(score) - thr) < 1e-5) continue; // the log rounds the threshold to 5 digits
-    assert.is(flag, Number(score) >= thr ? '1' : '0', `${row} against threshold ${thr}`);
+    assert.is(flag, Number(score) >= thr ? 'yes' : 'no', `${row} against threshold ${thr}`);
   }
+});
+
+t('the checkpoint defines the model: test needs only --checkpoint and the data, and gives the training run\'s best metrics', async () => {
+  log.length = 0;
+  const ck = join(dir, 'out', 'mvtec_button', 'ckpt_best.safetensors');
+  const code = await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '--workers', '0', '--visuals', '0', '--out', join(dir, 'test-bare')]);
+  assert.is(code, 0, log.join('\n'));
+  const trained = JSON.parse(readFileSync(join(dir, 'out', 'mvtec_button', 'metrics.json'), 'utf8'));
+  const tested = JSON.parse(readFileSync(join(dir, 'test-bare', 'mvtec_button', 'metrics_test.json'), 'utf8'));
+  for (const k of ['image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'pixel_pro']) assert.is(tested[k], trained[k], k);
+  assert.ok(trained.threshold && trained.threshold.image > 0, 'metrics.json reports the stored threshold');
+  // a flag that contradicts the checkpoint is an error naming both values
+  log.length = 0;
+  const bad = await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '-le', 'conv_pw_4', '-le', 'conv_pw_5', '--imagesize', '48', '--workers', '0']);
+  assert.is(bad, 1);
+  assert.match(log.join('\n'), /-le conv_pw_4,conv_pw_5 \(the checkpoint has conv_pw_3,conv_pw_5\)/);
+  assert.match(log.join('\n'), /--imagesize 48 \(the checkpoint has 64\)/);
+  await E.initDevice();
 });
 
 t('judge names a mode per class; --help lists the reference flags', async () => {
