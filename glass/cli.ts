@@ -446,14 +446,14 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
       const t = bestF1Threshold(p.labels, p.scores);
       // the pixel threshold keeps the checkpoint's ratio to the image threshold when it has one
       const pixel = threshold ? (threshold.pixel * t.threshold) / threshold.image : t.threshold;
-      threshold = { image: t.threshold, pixel, rule: `best F1 (${t.f1.toFixed(4)}) on ${p.labels.length} images of --val ${args.val}`, images: p.labels.length };
+      threshold = { image: t.threshold, pixel, pixelNormal: threshold?.pixelNormal, rule: `best F1 (${t.f1.toFixed(4)}) on ${p.labels.length} images of --val ${args.val}`, images: p.labels.length };
       log(`threshold ${t.threshold.toFixed(5)} (best F1 ${t.f1.toFixed(4)} on ${p.labels.length} validation images)`);
     } else if (threshold) log(`threshold ${threshold.image.toPrecision(5)} from the checkpoint (${threshold.rule})`);
     else log('no threshold: the checkpoint has none (trained before thresholds were stored, or a reference .pth); pass --val FOLDER to choose one; scores only');
     // a flat folder of unlabelled images is one 'good' test type: no labels or masks are expected
     const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: input, test: { good: files } }, split: 'test', resize, imagesize, norm });
     const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: 0 });
-    const pred = await predict(glass, loader, null, true);
+    const pred = await predict(glass, loader, null);
     await loader.close();
     mkdirSync(out, { recursive: true });
     const lines = ['file,score' + (threshold ? ',anomalous' : '')];
@@ -464,7 +464,7 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
       lines.push(`${csvField(basename(p))},${pred.scores[i].toFixed(6)}` + (threshold ? `,${bad ? 'yes' : 'no'}` : ''));
     });
     writeFileSync(join(out, 'scores.csv'), lines.join('\n') + '\n');
-    await writeOverlays(out, pred, norm, threshold?.pixel ?? null);
+    await writeOverlays(out, pred, { resize, imagesize }, threshold);
     log(`scored ${files.length} images` + (threshold ? `, ${flagged} anomalous` : '') + `: ${join(out, 'scores.csv')}; heatmaps in ${join(out, 'heatmaps')}` +
       (threshold ? `, masks in ${join(out, 'masks')}` : ''));
   } finally {

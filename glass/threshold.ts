@@ -16,6 +16,8 @@ export interface Threshold {
   image: number;
   /** anomaly-map value at or above which a pixel is anomalous */
   pixel: number;
+  /** the median map value of those good images: where a heatmap's colour scale starts */
+  pixelNormal?: number;
   /** how it was chosen, in words */
   rule: string;
   /** number of images it was chosen on */
@@ -38,6 +40,7 @@ export function goodImageThreshold(pred: Prediction, q = THRESHOLD_QUANTILE): Th
   const [h, w] = pred.size;
   const scores: number[] = [];
   const maxima: number[] = [];
+  const values: Float32Array[] = [];
   pred.labels.forEach((label, i) => {
     if (label !== 0) return;
     scores.push(pred.scores[i]);
@@ -45,14 +48,26 @@ export function goodImageThreshold(pred: Prediction, q = THRESHOLD_QUANTILE): Th
     const map = pred.maps.subarray(i * h * w, (i + 1) * h * w);
     for (const v of map) if (v > m) m = v;
     maxima.push(m);
+    values.push(map);
   });
   if (!scores.length) return null;
   return {
     image: quantileLinear(scores, q),
     pixel: quantileLinear(maxima, q),
+    pixelNormal: quantileLinear(concat(values), 0.5),
     rule: `${q} quantile (linear) of ${scores.length} held-out good images' scores; pixel: of their map maxima`,
     images: scores.length,
   };
+}
+
+function concat(xs: Float32Array[]): Float32Array {
+  const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+  let o = 0;
+  for (const x of xs) {
+    out.set(x, o);
+    o += x.length;
+  }
+  return out;
 }
 
 /** Threshold with the best F1 on labelled scores. */

@@ -4,8 +4,10 @@
 // across images. Written at the test image size (the reference resizes the strip to 768x256).
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createImage, writePNG } from '../data/image.ts';
+import { createImage, readImage, writePNG } from '../data/image.ts';
+import { resizeOutputSize, roundHalfEven } from '../data/transforms.ts';
 import type { Prediction } from './trainer.ts';
+import type { Threshold } from './threshold.ts';
 
 /**
  * OpenCV's COLORMAP_JET of v in [0, 1] -> [r, g, b] in 0..255: v is quantised to the level
@@ -58,31 +60,74 @@ function outputNames(paths: string[]): string[] {
   return paths.map((p, i) => (seen.get(stems[i])! > 1 ? basename(p).replace(/\.([^.]+)$/, '_$1') : stems[i]) + '.png');
 }
 
+/** Where the model's input (Resize(resize) of the shorter side, then CenterCrop(imagesize)) lies in the original image. */
+export interface InputGeometry {
+  resize: number;
+  imagesize: number;
+}
+
 /**
- * What a user who scores new images looks at: heatmaps/<name>.png, the anomaly map over the image
- * (JET at half opacity), and, given a pixel threshold, masks/<name>.png (white where the map is
- * at or above it). The colour scale is absolute so images compare: with a threshold it sits at the
- * middle of the scale (green), so yellow to red means above it; without one, map values 0..1 (the
- * discriminator's output) span the scale.
+ * Bilinear sample of an imagesize x imagesize map at every pixel of the original width x height
+ * image, following Resize + CenterCrop back; NaN outside the crop (pixels the model never saw).
  */
-export async function writeOverlays(dir: string, pred: Prediction, norm: { mean: number[]; std: number[] }, pixelThreshold: number | null): Promise<void> {
+export function mapToOriginal(map: Float32Array, width: number, height: number, g: InputGeometry): Float32Array {
+  const I = g.imagesize;
+  const [rh, rw] = resizeOutputSize(height, width, g.resize);
+  const top = roundHalfEven((rh - I) / 2);
+  const left = roundHalfEven((rw - I) / 2);
+  const sx = rw / width;
+  const sy = rh / height;
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const v = (y + 0.5) * sy - 0.5 - top;
+    const inY = v >= -0.5 && v <= I - 0.5;
+    const v0 = Math.min(Math.max(Math.floor(v), 0), I - 1);
+    const v1 = Math.min(v0 + 1, I - 1);
+    const fv = Math.min(Math.max(v - v0, 0), 1);
+    for (let x = 0; x < width; x++) {
+      const u = (x + 0.5) * sx - 0.5 - left;
+      if (!inY || u < -0.5 || u > I - 0.5) {
+        out[y * width + x] = NaN;
+        continue;
+      }
+      const u0 = Math.min(Math.max(Math.floor(u), 0), I - 1);
+      const u1 = Math.min(u0 + 1, I - 1);
+      const fu = Math.min(Math.max(u - u0, 0), 1);
+      const a = map[v0 * I + u0] + (map[v0 * I + u1] - map[v0 * I + u0]) * fu;
+      const b = map[v1 * I + u0] + (map[v1 * I + u1] - map[v1 * I + u0]) * fu;
+      out[y * width + x] = a + (b - a) * fv;
+    }
+  }
+  return out;
+}
+
+/**
+ * What a user who scores new images looks at, at each image's own size: heatmaps/<name>.png, the
+ * anomaly map over the original image (JET at half opacity; the parts outside the model's centre
+ * crop are left untinted and darkened), and, given a threshold, masks/<name>.png (white where the
+ * map is at or above the pixel threshold). The colour scale is absolute so images compare: with a
+ * threshold, the good images' median map value is blue, the threshold green (mid-scale) and yellow
+ * to red above it; without one, map values 0..1 (the discriminator's output) span the scale.
+ */
+export async function writeOverlays(dir: string, pred: Prediction, geometry: InputGeometry, threshold: Threshold | null): Promise<void> {
   const [H, W] = pred.size;
+  if (H !== geometry.imagesize || W !== geometry.imagesize) throw new Error(`writeOverlays: maps are ${H}x${W}, geometry says ${geometry.imagesize}`);
   const names = outputNames(pred.paths);
   mkdirSync(join(dir, 'heatmaps'), { recursive: true });
-  if (pixelThreshold !== null) mkdirSync(join(dir, 'masks'), { recursive: true });
-  const scale = pixelThreshold !== null && pixelThreshold > 0 ? 0.5 / pixelThreshold : 1;
-  pred.paths.forEach((_, i) => {
-    const img = pred.images[i];
-    const over = createImage(W, H, 3);
-    const mask = pixelThreshold !== null ? createImage(W, H, 1) : null;
-    for (let p = 0; p < H * W; p++) {
-      const v = pred.maps[i * H * W + p];
-      const heat = jet(v * scale);
-      for (let c = 0; c < 3; c++) {
-        const x = Math.min(Math.max(img[c * H * W + p] * norm.std[c] + norm.mean[c], 0), 1) * 255;
-        over.data[p * 3 + c] = Math.round(0.5 * x + 0.5 * heat[c]);
-      }
-      if (mask) mask.data[p] = v >= pixelThreshold! ? 255 : 0;
+  if (threshold) mkdirSync(join(dir, 'masks'), { recursive: true });
+  const base = Math.min(threshold?.pixelNormal ?? 0, threshold ? threshold.pixel : Infinity);
+  const span = threshold && threshold.pixel > base ? 2 * (threshold.pixel - base) : 1;
+  pred.paths.forEach((path, i) => {
+    const img = readImage(path, 'rgb');
+    const map = mapToOriginal(pred.maps.subarray(i * H * W, (i + 1) * H * W), img.width, img.height, geometry);
+    const over = createImage(img.width, img.height, 3);
+    const mask = threshold ? createImage(img.width, img.height, 1) : null;
+    for (let p = 0; p < map.length; p++) {
+      const v = map[p];
+      const seen = !Number.isNaN(v);
+      const heat = seen ? jet((v - base) / span) : [0, 0, 0];
+      for (let c = 0; c < 3; c++) over.data[p * 3 + c] = Math.round(0.5 * img.data[p * 3 + c] + 0.5 * heat[c]);
+      if (mask) mask.data[p] = seen && v >= threshold!.pixel ? 255 : 0;
     }
     writePNG(join(dir, 'heatmaps', names[i]), over);
     if (mask) writePNG(join(dir, 'masks', names[i]), mask);

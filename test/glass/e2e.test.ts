@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { main } from '../../glass/cli.ts';
-import { bestF1Threshold } from '../../glass/threshold.ts';
 import * as E from '../../engine/index.ts';
+import { cliCapture } from '../helpers/cli.ts';
 
 const t = suite('glass end to end');
 let dir = '';
@@ -21,15 +21,7 @@ const common = () => [
   '--dsc_hidden', '16', '--step', '5', '--limit', '4', '--batch_size', '4', '--workers', '0', '--svd', '1',
 ];
 const log: string[] = [];
-const capture = async (argv: string[]) => {
-  const [out, err] = [console.log, console.error];
-  console.log = console.error = (...a: unknown[]) => log.push(a.join(' '));
-  try {
-    return await main(argv);
-  } finally {
-    [console.log, console.error] = [out, err];
-  }
-};
+const capture = cliCapture(log);
 
 t.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'glass-e2e-'));
@@ -166,13 +158,6 @@ t('weights command through main(): unknown backbone and an import failing its ha
     else process.env.GLASS_WEIGHTS_DIR = oldDir;
   }
   await E.initDevice();
-});
-
-t('best-F1 threshold', () => {
-  // descending: 0.9 (1) 0.8 (1) 0.4 (0) 0.35 (1) 0.1 (0); F1 at >= 0.35 is 2*3 / (2*3 + 1 + 0)
-  const r = bestF1Threshold([0, 0, 1, 1, 1], [0.1, 0.4, 0.35, 0.8, 0.9]);
-  assert.is(r.threshold, 0.35);
-  assert.ok(Math.abs(r.f1 - 6 / 7) < 1e-12);
 });
 
 t.run();

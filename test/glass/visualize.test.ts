@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jet, writeVisuals } from '../../glass/visualize.ts';
-import { readImage } from '../../data/image.ts';
+import { jet, writeVisuals, mapToOriginal, writeOverlays } from '../../glass/visualize.ts';
+import { readImage, writePNG, createImage } from '../../data/image.ts';
 import { loadFixture } from '../helpers/oracle.ts';
 import type { Prediction } from '../../glass/trainer.ts';
 
@@ -64,6 +64,46 @@ t('writeVisuals: image | mask | heatmap, maps scaled over the whole set', async 
           for (let c = 0; c < 3; c++) assert.ok(Math.abs(heat[c] - table[level][c]) <= 1, `${name} heatmap (${y}, ${x}) level ${level}: ${heat} vs ${table[level]}`);
         }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('mapToOriginal follows Resize + CenterCrop back to the original pixels', () => {
+  // an 8x4 image, shorter side 4 -> resized 8x4 (unchanged), centre crop 4 -> columns 2..5;
+  // the map's value is its column, so original column x reads x - 2 inside the crop
+  const map = Float32Array.from({ length: 16 }, (_, i) => i % 4);
+  const out = mapToOriginal(map, 8, 4, { resize: 4, imagesize: 4 });
+  for (let y = 0; y < 4; y++)
+    for (let x = 0; x < 8; x++) {
+      const v = out[y * 8 + x];
+      if (x < 2 || x > 5) assert.ok(Number.isNaN(v), `(${x}, ${y}) is outside the crop`);
+      else assert.ok(Math.abs(v - (x - 2)) < 1e-6, `(${x}, ${y}) = ${v}`);
+    }
+  // downscaled 2x (16x8 -> 8x4): original columns 4..11 cover the crop; x = 5 sits at crop u = 0.25
+  const half = mapToOriginal(map, 16, 8, { resize: 4, imagesize: 4 });
+  assert.ok(Number.isNaN(half[3]) && !Number.isNaN(half[4]) && !Number.isNaN(half[11]) && Number.isNaN(half[12]));
+  assert.ok(Math.abs(half[5] - 0.25) < 1e-6, `${half[5]}`);
+});
+
+t('writeOverlays: heatmap and mask at the original size, mask at the pixel threshold, outside the crop untinted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glass-overlay-'));
+  try {
+    const img = createImage(6, 4, 3, 200);
+    writePNG(join(dir, 'a.png'), img);
+    const map = Float32Array.from({ length: 16 }, (_, i) => (i % 4 === 3 ? 0.9 : 0.1));
+    const pred: Prediction = { scores: Float32Array.of(0.9), labels: Uint8Array.of(0), maps: map, masks: new Float32Array(16), paths: [join(dir, 'a.png')], images: [], size: [4, 4] };
+    await writeOverlays(join(dir, 'out'), pred, { resize: 4, imagesize: 4 }, { image: 0.5, pixel: 0.5, pixelNormal: 0.1, rule: 'test', images: 1 });
+    const heat = readImage(join(dir, 'out', 'heatmaps', 'a.png'), 'native');
+    const mask = readImage(join(dir, 'out', 'masks', 'a.png'), 'native');
+    assert.equal([heat.width, heat.height, mask.width, mask.height], [6, 4, 6, 4]);
+    // crop columns 1..4; the map's last column (0.9) lands on original column 4
+    assert.equal(Array.from({ length: 6 }, (_, x) => mask.data[x]), [0, 0, 0, 0, 255, 0]);
+    assert.equal([...heat.data.subarray(0, 3)], [100, 100, 100], 'outside the crop: half the image, no colour');
+    // at the median (0.1) the colour is JET's bottom (dark blue), at 0.9 (> threshold) it is red-ish
+    const px = (x: number) => [...heat.data.subarray(x * 3, x * 3 + 3)];
+    assert.equal(px(1), jet(0).map((c, i) => Math.round(0.5 * 200 + 0.5 * c)).slice(0, 3));
+    assert.ok(px(4)[0] > px(4)[2], 'above the threshold: more red than blue');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,23 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { readImage } from '../../data/image.ts';
-import { main, holdOutSplit, parseShard } from '../../glass/cli.ts';
+import { holdOutSplit, parseShard } from '../../glass/cli.ts';
 import { readCheckpointSpec } from '../../glass/model-spec.ts';
 import { quantileLinear } from '../../glass/threshold.ts';
 import * as E from '../../engine/index.ts';
+import { cliCapture } from '../helpers/cli.ts';
 
 const t = suite('glass workflows');
 let dir = '';
 const log: string[] = [];
-const capture = async (argv: string[]) => {
-  const [out, err] = [console.log, console.error];
-  console.log = console.error = (...a: unknown[]) => log.push(a.join(' '));
-  try {
-    return await main(argv);
-  } finally {
-    [console.log, console.error] = [out, err];
-  }
-};
+const capture = cliCapture(log);
 const tiny = [
   '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5', '--resize', '64', '--imagesize', '64',
   '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '16', '--step', '3', '--limit', '4',
@@ -77,6 +70,8 @@ t('a folder of good images: train holds some out, skips metrics, stores a thresh
   assert.is(spec!.imagesize, 64);
   assert.is(spec!.weights.kind, 'random');
   assert.is(spec!.threshold!.images, 2, 'threshold from the 2 held-out images');
+  const { pixel, pixelNormal } = spec!.threshold!;
+  assert.ok(Number.isFinite(pixelNormal) && pixelNormal! <= pixel, `median map value ${pixelNormal} at or below the pixel threshold ${pixel}`);
   const m = JSON.parse(readFileSync(join(out, 'folder_good', 'metrics.json'), 'utf8'));
   assert.is(m.image_auroc, null);
   assert.is(m.threshold.image, spec!.threshold!.image);
