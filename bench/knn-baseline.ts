@@ -21,6 +21,11 @@ export interface KnnOptions {
   imagesize: number;
   layers: string[];
   embed?: number;
+  /**
+   * Largest bank chunk, and largest block of distances, in bytes (default and at most: the
+   * engine's storage binding limit, E.maxBindingBytes()). Smaller values only add dispatches.
+   */
+  chunkBytes?: number;
 }
 
 export interface KnnResult {
@@ -28,6 +33,107 @@ export interface KnnResult {
   pixelAuroc: number | null;
   /** per defect type: pixel AUROC over that type's and the good images */
   byType: Record<string, number>;
+  /** each test image's score (its largest upsampled patch distance), in test order */
+  imageScores: number[];
+}
+
+/**
+ * Rows per bank chunk: a chunk [rows, dim] and one image's distances to it [queryRows, rows]
+ * must each fit one storage binding (a 300-image bank of 28x28 patches x 256 dims is 230 MiB,
+ * lavapipe binds 128 MiB).
+ */
+export function bankChunkRows(dim: number, queryRows: number, limitBytes = E.maxBindingBytes()): number {
+  return Math.max(1, Math.floor(Math.min(limitBytes, E.maxBindingBytes()) / (4 * Math.max(dim, queryRows))));
+}
+
+interface BankChunk {
+  feats: E.Tensor; // [rows, D]
+  norms: E.Tensor; // [rows]: squared norms of feats
+}
+
+/**
+ * A nearest-neighbour memory bank kept as chunks of at most `rowsPerChunk` rows: rows are
+ * appended in order and sealed into chunks as they fill, so no tensor holds the whole bank.
+ */
+export class FeatureBank {
+  readonly chunks: BankChunk[] = [];
+  private pending: E.Tensor[] = [];
+  private pendingRows = 0;
+  constructor(readonly rowsPerChunk: number) {}
+
+  /** Appends rows [n, D]; the bank takes ownership of `x`. */
+  add(x: E.Tensor): void {
+    this.pending.push(E.keep(x));
+    this.pendingRows += x.shape[0];
+    while (this.pendingRows >= this.rowsPerChunk) this.seal(this.rowsPerChunk);
+  }
+
+  /** Seals the last, partial chunk. */
+  finish(): this {
+    if (this.pendingRows > 0) this.seal(this.pendingRows);
+    return this;
+  }
+
+  get rows(): number {
+    return this.chunks.reduce((a, c) => a + c.feats.shape[0], 0) + this.pendingRows;
+  }
+
+  private seal(rows: number): void {
+    const parts: E.Tensor[] = [];
+    const consumed: E.Tensor[] = [];
+    let need = rows;
+    while (need > 0) {
+      const t = this.pending[0];
+      const n = t.shape[0];
+      if (n <= need) {
+        this.pending.shift();
+        parts.push(t);
+        consumed.push(t);
+        need -= n;
+      } else {
+        // a batch that straddles two chunks: the rest stays pending as a view of it
+        const head = E.slice(t, 0, 0, need);
+        parts.push(head);
+        consumed.push(head, t);
+        this.pending[0] = E.keep(E.slice(t, 0, need, n));
+        need = 0;
+      }
+    }
+    this.pendingRows -= rows;
+    const chunk = E.tidy(() => {
+      const feats = E.cat(parts, 0);
+      return { feats, norms: E.sum(E.square(feats), 1) };
+    });
+    consumed.forEach((t) => t.dispose());
+    this.chunks.push({ feats: E.keep(chunk.feats), norms: E.keep(chunk.norms) });
+  }
+
+  /**
+   * Distance from each row of x [P, D] to its nearest bank row, [P]: the squared distances to
+   * one chunk at a time ([P, chunk rows]), reduced by a running minimum.
+   */
+  nearest(x: E.Tensor): E.Tensor {
+    if (this.pendingRows > 0) throw new Error('FeatureBank: finish() before nearest()');
+    return E.tidy(() => {
+      const xNorm = E.sum(E.square(x), 1, true);
+      let best: E.Tensor | null = null;
+      for (const c of this.chunks) {
+        const d2 = E.add(E.sub(xNorm, E.mul(E.matmul(x, c.feats.T), 2)), E.unsqueeze(c.norms, 0));
+        const m = E.min(d2, 1);
+        best = best ? E.minimum(best, m) : m;
+      }
+      if (!best) throw new Error('FeatureBank: the bank is empty');
+      return E.sqrt(E.clamp(best, 0, 3e38));
+    });
+  }
+
+  dispose(): void {
+    for (const c of this.chunks) (c.feats.dispose(), c.norms.dispose());
+    this.pending.forEach((t) => t.dispose());
+    this.chunks.length = 0;
+    this.pending = [];
+    this.pendingRows = 0;
+  }
 }
 
 export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<KnnResult> {
@@ -36,15 +142,17 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   const g = new Glass(backbone, { ...DEFAULT_CONFIG, layers: o.layers, pretrainEmbedDimension: D, targetEmbedDimension: D });
   const common = { kind: o.kind ?? 'mvtec', root: o.root, className: o.className, resize: o.resize, imagesize: o.imagesize, norm, warn: () => {} };
   const train = new DataLoader(AnomalyDataset.open({ ...common, split: 'train', las: false }), { batchSize: 8, shuffle: false, workers: 0 });
-  const bank: E.Tensor[] = [];
+  let bank: FeatureBank | null = null;
   for await (const raw of train.epoch(0)) {
     const b = raw as TrainBatch;
-    bank.push(E.keep(g.embed(E.tensor(b.images, { shape: b.shape }))));
+    const x = E.tidy(() => g.embed(E.tensor(b.images, { shape: b.shape })));
+    // the patch grid is known from the first embedding: test images have the same size
+    bank ??= new FeatureBank(bankChunkRows(D, g.grid![0] * g.grid![1], o.chunkBytes));
+    bank.add(x);
   }
-  const memory = E.keep(E.cat(bank, 0));
-  bank.forEach((t) => t.dispose());
-  const memNorm = E.keep(E.sum(E.square(memory), 1));
-  // one image at a time keeps the distance matrix under the binding-size limit
+  if (!bank) throw new Error(`knnBaseline: no training images in ${o.root} (${o.className})`);
+  bank.finish();
+  // one image at a time: its distances to one bank chunk at a time stay under the binding limit
   const test = new DataLoader(AnomalyDataset.open({ ...common, split: 'test' }), { batchSize: 1, shuffle: false, workers: 0 });
   const scores: number[] = [], labels: number[] = [], types: string[] = [];
   const maps: Float32Array[] = [], masks: Uint8Array[] = [];
@@ -52,9 +160,7 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
     const b = raw as TestBatch;
     const [, , h, w] = b.shape;
     const up = E.tidy(() => {
-      const x = g.embed(E.tensor(b.images, { shape: b.shape }));
-      const d2 = E.add(E.sub(E.sum(E.square(x), 1, true), E.mul(E.matmul(x, memory.T), 2)), E.unsqueeze(memNorm, 0));
-      const nn = E.sqrt(E.clamp(E.min(d2, 1), 0, 3e38));
+      const nn = bank!.nearest(g.embed(E.tensor(b.images, { shape: b.shape })));
       const [h0, w0] = g.grid!;
       return E.reshape(E.interpolate(E.reshape(nn, [1, 1, h0, w0]), { size: [h, w], mode: 'bilinear', alignCorners: false }), [h * w]);
     });
@@ -68,8 +174,7 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   }
   await train.close();
   await test.close();
-  memory.dispose();
-  memNorm.dispose();
+  bank.dispose();
   g.dispose();
   const pixelAuc = (keep: (i: number) => boolean) => {
     const idx = [...maps.keys()].filter(keep);
@@ -79,7 +184,7 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   };
   const byType: Record<string, number> = {};
   for (const t of new Set(types)) if (t !== 'good') byType[t] = pixelAuc((i) => types[i] === t || labels[i] === 0) ?? NaN;
-  return { imageAuroc: rocAuc(labels, scores), pixelAuroc: pixelAuc(() => true), byType };
+  return { imageAuroc: rocAuc(labels, scores), pixelAuroc: pixelAuc(() => true), byType, imageScores: scores };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -7,7 +7,7 @@ export type { DType } from './dtype.ts';
 export type { Activation } from './wgsl/common.ts';
 export { tidy, tidyAsync, keep, memoryStats } from './memory.ts';
 export { trimPool } from './pool.ts';
-export { flush, sync, runtimeStats, setMaxBatch } from './runtime.ts';
+export { flush, sync, runtimeStats, setMaxBatch, maxBindingBytes, setBindingLimit } from './runtime.ts';
 export { setWaitPolicy, waitPolicy, type WaitPolicy } from './wait.ts';
 export { backward, grad, noGrad, isGradEnabled, record } from './autograd/graph.ts';
 export { noGradAsync } from './autograd/node.ts';

@@ -5,6 +5,9 @@
 import type { Tensor } from './tensor.ts';
 import { Node, nodeIdWatermark } from './autograd/node.ts';
 import { poolStats } from './pool.ts';
+import { maxBindingBytes, bindingLimitMessage, publicOp } from './runtime.ts';
+import { checkShape, fmt, type Shape } from './shape.ts';
+import { DTYPES, type DType } from './dtype.ts';
 
 interface Scope {
   tensors: Tensor[];
@@ -118,6 +121,26 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
   end(s, result);
   return result;
+}
+
+/**
+ * Throws, naming the public op, when `shape` is not a valid shape or a `dtype` tensor of that
+ * shape would not fit one storage binding (kernels bind whole buffers, so no op could read it).
+ * Every allocation passes here (Tensor.empty): creation ops check their arguments by name first,
+ * so this catches the shapes that other ops compute.
+ */
+export function checkAllocation(shape: Shape, dtype: DType): void {
+  let n = 1;
+  let valid = true;
+  for (const d of shape) {
+    if (!(Number.isInteger(d) && d >= 0)) valid = false;
+    n *= d;
+  }
+  if (!valid) checkShape(publicOp() ?? 'Tensor.empty', shape);
+  const per = DTYPES[dtype].bytes;
+  const bytes = Math.max(n, 1) * per;
+  if (bytes > maxBindingBytes())
+    throw new Error(bindingLimitMessage(publicOp() ?? 'Tensor.empty', `a ${dtype} tensor of shape ${fmt(shape)}`, bytes, shape));
 }
 
 export function memoryStats() {

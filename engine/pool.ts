@@ -3,6 +3,7 @@
 // Reuse is safe without waiting: all work goes through one queue in order, and uploads flush
 // pending dispatches before writing (see runtime.ts).
 import { device, onRelease } from './device.ts';
+import { maxBindingBytes, bindingLimitMessage, publicOp } from './runtime.ts';
 
 // GPUBufferUsage STORAGE | COPY_SRC | COPY_DST as numbers: the globals exist only once a device is made.
 const USAGE = 0x80 | 0x04 | 0x08;
@@ -31,11 +32,13 @@ let misses = 0;
 export function acquireBuffer(bytes: number): GPUBuffer {
   const dev = device();
   let size = bucketSize(Math.max(bytes, 4));
-  const maxBinding = dev.limits.maxStorageBufferBindingSize;
+  const maxBinding = maxBindingBytes();
   if (size > maxBinding) {
-    if (bytes > maxBinding)
-      throw new Error(`buffer of ${bytes} bytes exceeds this adapter's maxStorageBufferBindingSize (${maxBinding})`);
+    // Tensor.empty reports oversized tensors with their op and shape; this is the backstop
+    if (bytes > maxBinding) throw new Error(bindingLimitMessage(publicOp() ?? 'acquireBuffer', 'a buffer', bytes, []));
+    // kernels bind whole buffers: the rounding must not push one past the limit
     size = Math.ceil(bytes / 256) * 256;
+    if (size > maxBinding) size = Math.ceil(bytes / 4) * 4;
   }
   const list = free.get(size);
   let buf = list?.pop();

@@ -4,8 +4,9 @@
 // - A batch is submitted on readback, before an upload, or every `maxBatch` dispatches.
 // - Each batch runs inside validation and out-of-memory error scopes; an error is rethrown at the
 //   next readback naming the kernels of that batch (WebGPU reports errors asynchronously).
-import { device, takeUncapturedErrors, deviceLostReason, onRelease } from './device.ts';
+import { device, deviceInfo, takeUncapturedErrors, deviceLostReason, onRelease } from './device.ts';
 import { markWait } from './wait.ts';
+import { numel, fmt, type Shape } from './shape.ts';
 
 export interface Kernel {
   /** Human-readable name used in errors and profiles, e.g. 'binary.add'. */
@@ -176,6 +177,102 @@ function arenaBuffer(slots: number): GPUBuffer {
   return b;
 }
 
+// ---- The storage binding limit -------------------------------------------------------------
+// Kernels bind whole buffers, so no tensor may be larger than one storage binding
+// (maxStorageBufferBindingSize: 128 MiB on lavapipe, 2-4 GiB on many GPUs). A lower limit can be
+// set so that tests reach the limit with kilobytes instead of allocating 128 MiB, and so that
+// code meant for a smaller adapter can be checked on a larger one.
+let bindingLimitOverride: number | null = null;
+
+/** The largest tensor, in bytes, that one storage binding holds: the adapter's limit or a lower one set by setBindingLimit. */
+export function maxBindingBytes(): number {
+  const adapter = deviceInfo().limits.maxStorageBufferBindingSize;
+  return bindingLimitOverride === null ? adapter : Math.min(bindingLimitOverride, adapter);
+}
+
+/**
+ * Enforces a lower storage binding limit than the adapter's (null: the adapter's own); returns
+ * the previous override. Tensors that exist keep their buffers; binding one that is now too
+ * large fails like any other oversized binding.
+ */
+export function setBindingLimit(bytes: number | null): number | null {
+  if (bytes !== null && !(Number.isInteger(bytes) && bytes >= 256 && bytes % 4 === 0))
+    throw new Error(`setBindingLimit: expected a whole number of 4-byte words >= 256 bytes, or null; got ${bytes}`);
+  flush();
+  // cached bind groups were validated against the old limit
+  bindGroups.clear();
+  const prev = bindingLimitOverride;
+  bindingLimitOverride = bytes;
+  return prev;
+}
+
+const OPS_DIR = new URL('./ops/', import.meta.url).href;
+const AUTOGRAD_DIR = new URL('./autograd/', import.meta.url).href;
+
+const fileUrl = (f: string | undefined | null): string => (!f ? '' : f.startsWith('file:') ? f : `file://${f.replace(/\\/g, '/')}`);
+
+/**
+ * The public op being run, for error messages raised deep inside it (an allocation, a binding):
+ * the outermost call into engine/ops/ on the stack, so `stack` reports 'stack' though `cat` does
+ * the work, and a method (x.matmul(y)) its own name. Under backward() it is the op that a
+ * backward rule called, marked as such. Stack walking costs microseconds, so only error paths call it.
+ */
+export function publicOp(): string | null {
+  const prepare = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.prepareStackTrace = (_e, s) => s;
+    Error.stackTraceLimit = 200;
+    const holder: { stack?: NodeJS.CallSite[] } = {};
+    Error.captureStackTrace(holder, publicOp);
+    sites = holder.stack ?? [];
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
+  // V8 lists the innermost call first; search from the caller's end, starting after the last
+  // frame of the autograd engine when a backward pass is running
+  const outer = [...sites].reverse();
+  const files = outer.map((s) => fileUrl(s.getFileName()));
+  let from = 0;
+  files.forEach((f, i) => {
+    if (f.startsWith(AUTOGRAD_DIR)) from = i + 1;
+  });
+  for (let i = from; i < outer.length; i++) {
+    if (!files[i].startsWith(OPS_DIR)) continue;
+    const name = outer[i].getFunctionName() ?? outer[i].getMethodName();
+    if (!name || name.startsWith('<')) continue;
+    // under backward the first frames in ops/ are the rule (a method of the graph node) and its
+    // helpers (methods of local objects); the op it calls is a plain or Tensor-method call
+    const type = outer[i].getTypeName();
+    if (from > 0 && type && type !== 'Module' && type !== 'Tensor') continue;
+    const op = name.slice(name.lastIndexOf('.') + 1);
+    return from > 0 ? `${op} (in backward)` : op;
+  }
+  return null;
+}
+
+const sizeText = (b: number) => (b >= 2 ** 20 ? `${+(b / 2 ** 20).toFixed(2)} MiB` : `${+(b / 1024).toFixed(2)} KiB`);
+
+/**
+ * Why a tensor of `bytes` cannot exist, and how to avoid it: the limit, and how many entries
+ * along `dim` of `shape` fit in one binding. `op`: the public op; `what`: the tensor (dtype,
+ * shape, and the inputs where the op knows them).
+ */
+export function bindingLimitMessage(op: string, what: string, bytes: number, shape: Shape, dim = 0): string {
+  const limit = maxBindingBytes();
+  const adapter = deviceInfo().limits.maxStorageBufferBindingSize;
+  const source = limit < adapter ? `set by setBindingLimit; the adapter allows ${adapter}` : `maxStorageBufferBindingSize of this adapter`;
+  const n = shape[dim] ?? 0;
+  const fit = n > 0 ? Math.floor(limit / (bytes / n)) : 0;
+  const advice =
+    fit >= 1
+      ? `work in chunks along a dim, e.g. at most ${fit} of the ${n} entries of dim ${dim} of ${fmt(shape)} per chunk, and keep the results as a list (or reduce them chunk by chunk) instead of one tensor`
+      : `work in chunks along a dim so that each piece stays under the limit`;
+  return `${op}: ${what} needs ${bytes} bytes (${sizeText(bytes)}), more than one storage binding holds: ${limit} bytes (${sizeText(limit)}, ${source}). To avoid it, ${advice}.`;
+}
+
 type Workgroups = [number, number?, number?];
 
 /**
@@ -212,6 +309,11 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
   if (bg) stats.bindGroupHits++;
   else {
     stats.bindGroupMisses++;
+    const limit = maxBindingBytes();
+    buffers.forEach((b, i) => {
+      if (b && b.size > limit)
+        throw new Error(`${publicOp() ?? k.name}: kernel ${k.name} binds a buffer of ${b.size} bytes (binding ${i + 1}), more than one storage binding holds: ${limit} bytes. To avoid it, work in chunks so that each tensor stays under the limit.`);
+    });
     const entries: GPUBindGroupEntry[] = [];
     if (ab) entries.push({ binding: 0, resource: { buffer: ab, offset: 0, size: UNIFORM_SLOT } });
     // null leaves a binding out (variants of a kernel that do not declare it)
@@ -347,6 +449,7 @@ export async function sync(): Promise<void> {
 }
 
 onRelease(() => {
+  bindingLimitOverride = null;
   encoder = null;
   pass = null;
   pipelines.clear();

@@ -7,6 +7,22 @@ export function numel(shape: Shape): number {
   return n;
 }
 
+/**
+ * Throws unless `shape` is an array of integer sizes >= 0, naming `op` and the shape. Size-0
+ * dims are allowed, as in torch (such tensors hold no elements).
+ */
+export function checkShape(op: string, shape: Shape): void {
+  if (shape === null || typeof shape !== 'object' || typeof (shape as { length?: unknown }).length !== 'number')
+    throw new Error(`${op}: expected a shape as an array of sizes, e.g. [2, 3]; got ${String(shape)}`);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (Number.isInteger(d) && d >= 0) continue;
+    const why =
+      typeof d !== 'number' ? `is not a number (${typeof d})` : Number.isNaN(d) ? 'is NaN' : !Number.isFinite(d) ? 'is not finite' : !Number.isInteger(d) ? 'is not an integer' : 'is negative';
+    throw new Error(`${op}: invalid shape ${fmt(Array.from(shape))}: size ${String(d)} of dim ${i} ${why}; sizes must be integers >= 0 (0 is allowed)`);
+  }
+}
+
 export function contiguousStrides(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
@@ -59,6 +75,11 @@ export function normDims(op: string, dims: number | readonly number[] | undefine
 /** Resolves one -1 entry of a reshape target. */
 export function inferShape(op: string, from: Shape, to: readonly number[]): number[] {
   const n = numel(from);
+  to.forEach((d, i) => {
+    if (d === -1 || (Number.isInteger(d) && d >= 0)) return;
+    const why = Number.isNaN(d) ? 'is NaN' : !Number.isFinite(d) ? 'is not finite' : !Number.isInteger(d) ? 'is not an integer' : 'is negative';
+    throw new Error(`${op}: cannot reshape ${fmt(from)} to ${fmt(to)}: size ${d} of dim ${i} ${why}; sizes must be integers >= 0, or -1 for one inferred dim`);
+  });
   const unknown = to.filter((d) => d === -1).length;
   if (unknown > 1) throw new Error(`${op}: only one dimension can be -1, got ${fmt(to)}`);
   const known = to.reduce((a, d) => (d === -1 ? a : a * d), 1);

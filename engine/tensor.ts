@@ -6,7 +6,7 @@ import { DTYPES, type DType, type TypedArray } from './dtype.ts';
 import { acquireBuffer, releaseBuffer } from './pool.ts';
 import { readback } from './runtime.ts';
 import { contiguousStrides, numel, fmt, type Shape } from './shape.ts';
-import { trackTensor, untrackTensor, trackStorage } from './memory.ts';
+import { trackTensor, untrackTensor, trackStorage, checkAllocation } from './memory.ts';
 import type { Node } from './autograd/node.ts';
 
 let nextStorageId = 1;
@@ -66,6 +66,7 @@ export class Tensor {
 
   /** A fresh contiguous tensor with uninitialised contents. */
   static empty(shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkAllocation(shape, dtype);
     return new Tensor(Storage.alloc(numel(shape), dtype), [...shape], contiguousStrides(shape), 0, dtype);
   }
 

@@ -7,10 +7,39 @@ import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { tidy } from '../memory.ts';
 import { promote, DTYPES, type DType } from '../dtype.ts';
-import { normDim, normDims, fmt } from '../shape.ts';
+import { normDim, normDims, fmt, numel, type Shape } from '../shape.ts';
+import { maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime.ts';
 import { runElementwise } from './launch.ts';
 import { reshape, expand, slice, unsqueeze } from './views.ts';
 import { full } from './creation.ts';
+
+/** The inputs of a join, runs of equal dtype and shape counted: 'f32 [784, 256] x300, f32 [16, 256]'. */
+function describeParts(parts: readonly Tensor[]): string {
+  const runs: [string, number][] = [];
+  for (const t of parts) {
+    const k = `${t.dtype} ${fmt(t.shape)}`;
+    const last = runs[runs.length - 1];
+    if (last && last[0] === k) last[1]++;
+    else runs.push([k, 1]);
+  }
+  const shown = runs.slice(0, 6).map(([k, c]) => (c > 1 ? `${k} x${c}` : k));
+  if (runs.length > 6) shown.push(`... (${parts.length} tensors)`);
+  return shown.join(', ');
+}
+
+/**
+ * The joined tensor must fit one storage binding: fail before any copy, naming the public op
+ * (`op` if none is on the stack), the inputs, the result and the dim to chunk along (the
+ * generic allocation error knows only the result).
+ */
+function checkJoin(op: string, parts: readonly Tensor[], shape: Shape, dtype: DType, d: number): void {
+  const bytes = numel(shape) * DTYPES[dtype].bytes;
+  if (bytes <= maxBindingBytes()) return;
+  // the public op only now: walking the stack costs microseconds, too much for every cat
+  const name = publicOp() ?? op;
+  const what = `joining ${parts.length} tensors along dim ${d} (${describeParts(parts)}) into ${dtype} ${fmt(shape)}`;
+  throw new Error(bindingLimitMessage(name, what, bytes, shape, d));
+}
 
 function copyOp(from: DType, to: DType) {
   const w = DTYPES[to].wgsl;
@@ -33,6 +62,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const dtype = parts.every((t) => t.dtype === ref.dtype) ? ref.dtype : parts.map((t) => t.dtype).reduce(promote);
   const shape = [...ref.shape];
   shape[d] = parts.reduce((a, t) => a + t.shape[d], 0);
+  checkJoin('cat', parts, shape, dtype, d);
   const out = Tensor.empty(shape, dtype);
   const starts: number[] = [];
   let at = 0;
@@ -57,6 +87,9 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
       throw new Error(`stack: all tensors must have the same shape, got ${fmt(ref.shape)} and ${fmt(t.shape)} (tensor ${i})`);
   });
   const d = normDim('stack', dim, ref.rank + 1);
+  const shape = [...ref.shape];
+  shape.splice(d, 0, tensors.length);
+  checkJoin('stack', tensors, shape, tensors.map((t) => t.dtype).reduce(promote), d);
   return tidy(() => cat(tensors.map((t) => unsqueeze(t, d)), d));
 }
 

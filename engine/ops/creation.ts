@@ -5,7 +5,7 @@ import { Tensor } from '../tensor.ts';
 import { DTYPES, type DType, type TypedArray } from '../dtype.ts';
 import { dispatch, upload, Params } from '../runtime.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
-import { numel, fmt, type Shape } from '../shape.ts';
+import { numel, fmt, checkShape, type Shape } from '../shape.ts';
 
 type Nested = number | boolean | Nested[];
 
@@ -31,6 +31,7 @@ export function tensor(data: Nested | TypedArray | ArrayLike<number>, opts: Tens
   let values: ArrayLike<number>;
   let shape: number[];
   let dtype = opts.dtype;
+  if (opts.shape) checkShape('tensor', opts.shape);
   if (ArrayBuffer.isView(data)) {
     values = data as TypedArray;
     shape = opts.shape ? [...opts.shape] : [values.length];
@@ -75,13 +76,18 @@ function fillKernel(wgsl: string) {
 }
 
 export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
+  return fill('full', shape, value, dtype);
+}
+
+function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
+  checkShape(op, shape);
   const t = Tensor.empty(shape, dtype);
   const n = t.size;
   if (n) dispatch(fillKernel(DTYPES[dtype].wgsl), [t.storage.buffer], new Params().u32(n).f32(value).build(), grid1d(n));
   return t;
 }
-export const zeros = (shape: Shape, dtype: DType = 'f32') => full(shape, 0, dtype);
-export const ones = (shape: Shape, dtype: DType = 'f32') => full(shape, 1, dtype);
+export const zeros = (shape: Shape, dtype: DType = 'f32') => fill('zeros', shape, 0, dtype);
+export const ones = (shape: Shape, dtype: DType = 'f32') => fill('ones', shape, 1, dtype);
 export const zerosLike = (t: Tensor, dtype?: DType) => full(t.shape, 0, dtype ?? t.dtype);
 export const onesLike = (t: Tensor, dtype?: DType) => full(t.shape, 1, dtype ?? t.dtype);
 export const fullLike = (t: Tensor, v: number, dtype?: DType) => full(t.shape, v, dtype ?? t.dtype);
@@ -89,6 +95,7 @@ export const fullLike = (t: Tensor, v: number, dtype?: DType) => full(t.shape, v
 /** torch.arange(start, end, step); dtype i32 when all arguments are integers, else f32. */
 export function arange(start: number, end?: number, step = 1, dtype?: DType): Tensor {
   if (end === undefined) [start, end] = [0, start];
+  if (![start, end, step].every(Number.isFinite)) throw new Error(`arange: start, end and step must be finite numbers, got (${start}, ${end}, ${step})`);
   if (step === 0) throw new Error('arange: step must be non-zero');
   const n = Math.max(0, Math.ceil((end - start) / step));
   dtype ??= [start, end, step].every(Number.isInteger) ? 'i32' : 'f32';
@@ -167,7 +174,8 @@ function randomKernel(kind: 'uniform' | 'normal') {
   };
 }
 
-function draw(kind: 'uniform' | 'normal', shape: Shape, a: number, b: number): Tensor {
+function draw(op: string, kind: 'uniform' | 'normal', shape: Shape, a: number, b: number): Tensor {
+  checkShape(op, shape);
   const t = Tensor.empty(shape, 'f32');
   const n = t.size;
   const quads = Math.ceil(n / 4);
@@ -185,6 +193,6 @@ function draw(kind: 'uniform' | 'normal', shape: Shape, a: number, b: number): T
 }
 
 /** Uniform [low, high) (torch.rand / uniform_). */
-export const rand = (shape: Shape, low = 0, high = 1) => draw('uniform', shape, low, high - low);
+export const rand = (shape: Shape, low = 0, high = 1) => draw('rand', 'uniform', shape, low, high - low);
 /** Normal(mean, std) (torch.randn / normal_). */
-export const randn = (shape: Shape, mean = 0, std = 1) => draw('normal', shape, mean, std);
+export const randn = (shape: Shape, mean = 0, std = 1) => draw('randn', 'normal', shape, mean, std);

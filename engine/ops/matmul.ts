@@ -5,7 +5,7 @@
 // the gemv kernel (one lane per row) unless a variant is forced.
 import { Tensor } from '../tensor.ts';
 import { record, noGrad } from '../autograd/graph.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { dispatch, Params, maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime.ts';
 import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
 import type { Activation } from '../wgsl/common.ts';
 import { subgroupSize, deviceInfo } from '../device.ts';
@@ -84,6 +84,9 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
     });
   if (K === 1 && !variantOverride && M * N > 0) return outerProduct(a, b, bias);
   const outShape = [...batchShape, M, N];
+  // named here, where the operands are known (the allocation knows only the product's shape)
+  if (numel(outShape) * 4 > maxBindingBytes())
+    throw new Error(bindingLimitMessage(publicOp() ?? 'matmul', `f32 ${fmt(a.shape)} @ f32 ${fmt(b.shape)} = f32 ${fmt(outShape)}`, numel(outShape) * 4, outShape, outShape.length - 2));
   if (numel(outShape) === 0) return Tensor.empty(outShape, 'f32');
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
   const aBatch = broadcastStrides(reshape0(a), batchShape);

@@ -158,6 +158,10 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 /** torch.expand: broadcast size-1 dims (and new leading dims) without copying; -1 keeps a dim. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   if (shape.length < x.rank) throw new Error(`expand: target ${fmt(shape)} has fewer dims than ${fmt(x.shape)}`);
+  shape.forEach((d, i) => {
+    if (d !== -1 && !(Number.isInteger(d) && d >= 0))
+      throw new Error(`expand: invalid size ${d} of dim ${i} in ${fmt(shape)}: sizes must be integers >= 0, or -1 to keep a dim`);
+  });
   const lead = shape.length - x.rank;
   const target = shape.map((d, i) => (d === -1 ? (i < lead ? -1 : x.shape[i - lead]) : d));
   const strides = target.map((d, i) => {
@@ -195,6 +199,10 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number, step = 1)
   const d = normDim('slice', dim, x.rank);
   const n = x.shape[d];
   if (step <= 0 || !Number.isInteger(step)) throw new Error(`slice: step must be a positive integer, got ${step}`);
+  // bounds clamp to the dim as in Python, so +-Infinity is a fine "to the end"; a fraction is not
+  const bound = (v: number) => Number.isInteger(v) || Math.abs(v) === Infinity;
+  if (!bound(start) || (end !== undefined && !bound(end)))
+    throw new Error(`slice: start and end must be integers, got ${start} and ${end} (dim ${d} of ${fmt(x.shape)})`);
   const norm = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
   const s = norm(start);
   const e = end === undefined ? n : norm(end);
@@ -220,6 +228,7 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normDim('select', dim, x.rank);
   const n = x.shape[d];
+  if (!Number.isInteger(index)) throw new Error(`select: index must be an integer, got ${index} (dim ${d} of ${fmt(x.shape)})`);
   if (index < -n || index >= n) throw new Error(`select: index ${index} out of range for dim ${d} of size ${n}`);
   const i = index < 0 ? index + n : index;
   return squeeze(slice(x, d, i, i + 1), d);
