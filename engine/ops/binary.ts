@@ -9,14 +9,17 @@ import { runElementwise } from './launch.ts';
 import { sumTo } from './reduce.ts';
 import { neg, unaryOp, cast } from './unary.ts';
 import { full } from './creation.ts';
+import { isNan } from '../wgsl/common.ts';
 
 export type Operand = Tensor | number;
 
 type Grad = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor;
 
+/** WGSL expression over operands `x` and `y`, already of the compute type `t` (WGSL name). */
+type Expr = (x: string, y: string, t: string) => string;
+
 interface BinaryDef {
-  /** WGSL expression in terms of operands `x` and `y` (already of the compute type). */
-  expr: (x: string, y: string) => string;
+  expr: Expr;
   /** Gradients w.r.t. a and b (a, b, out are the saved operands and output). */
   da?: Grad;
   db?: Grad;
@@ -45,24 +48,40 @@ const DEFS: Record<string, BinaryDef> = {
     db: (g, a, _b, out) => mul(g, mul(out, unaryOp('logOrZero', a))),
     save: ['a', 'b', 'out'],
   },
+  // NaN propagates from either operand, as in torch (WGSL's max/min may drop it: lavapipe does)
   maximum: {
-    expr: (x, y) => `max(${x}, ${y})`,
-    // ties split the gradient evenly, as torch does
+    expr: (x, y, t) => nanFirst(x, y, t, `max(${x}, ${y})`),
+    // ties split the gradient evenly, as torch does; both operands get g where either is NaN
     da: (g, a, b) => mul(g, tieMask(a, b)),
     db: (g, a, b) => mul(g, tieMask(b, a)),
     save: ['a', 'b'],
   },
   minimum: {
-    expr: (x, y) => `min(${x}, ${y})`,
+    expr: (x, y, t) => nanFirst(x, y, t, `min(${x}, ${y})`),
     da: (g, a, b) => mul(g, tieMask(b, a)),
     db: (g, a, b) => mul(g, tieMask(a, b)),
     save: ['a', 'b'],
   },
-  // weight of `x` in max(x, y): 1 where x > y, 0.5 on ties, 0 elsewhere
-  _tie: { expr: (x, y) => `select(select(0.0, 0.5, ${x} == ${y}), 1.0, ${x} > ${y})` },
+  // weight of `x` in max(x, y): 1 where x > y or either is NaN (torch masks by x < y, false
+  // there), 0.5 on ties, 0 elsewhere
+  _tie: { expr: (x, y) => `select(select(0.0, 0.5, ${x} == ${y}), 1.0, ${x} > ${y} || ${isNan(x)} || ${isNan(y)})` },
 };
 
+/** `val`, or x where x is NaN, else y where y is NaN (f32 only). */
+function nanFirst(x: string, y: string, t: string, val: string): string {
+  return t === 'f32' ? `select(select(${val}, ${y}, ${isNan(y)}), ${x}, ${isNan(x)})` : val;
+}
+
 const CMP: Record<string, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' };
+
+/**
+ * A float comparison with IEEE NaN semantics (torch's): only `ne` is true for a NaN operand.
+ * Spelled out because lavapipe gives `!=` false for a NaN and folds `x <= x`, `x >= x` to true.
+ */
+function floatCompare(op: string, x: string, y: string): string {
+  const nan = `${isNan(x)} || ${isNan(y)}`;
+  return op === 'ne' ? `${x} != ${y} || ${nan}` : `${x} ${CMP[op]} ${y} && !(${nan})`;
+}
 
 // WGSL's pow is undefined for x < 0; torch returns real results for integral exponents.
 const POW_HELPER = `fn powf(x: f32, y: f32) -> f32 {
@@ -102,20 +121,20 @@ function asType(t: Tensor, d: DType): Tensor {
 }
 
 /** Runs a binary expression with broadcasting; a number operand becomes scalar parameter s0. */
-function launch(name: string, expr: (x: string, y: string) => string, a: Operand, b: Operand, ct: DType, outDtype: DType, helpers?: string): Tensor {
+function launch(name: string, expr: Expr, a: Operand, b: Operand, ct: DType, outDtype: DType, helpers?: string): Tensor {
   const w = wgslType(ct);
   const conv = (v: string, from: DType) => (wgslType(from) === w ? v : `${w}(${v})`);
   const scalar = (v: string) => (w === 'f32' ? v : `${w}(${v})`);
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${name}: at least one operand must be a tensor`);
   if (typeof b === 'number') {
     const ta = a as Tensor;
-    return runElementwise({ name, expr: expr(conv('a', ta.dtype), scalar('s0')), helpers }, [ta], ta.shape, outDtype, [b]);
+    return runElementwise({ name, expr: expr(conv('a', ta.dtype), scalar('s0'), w), helpers }, [ta], ta.shape, outDtype, [b]);
   }
   if (typeof a === 'number') {
-    return runElementwise({ name, expr: expr(scalar('s0'), conv('a', b.dtype)), helpers }, [b], b.shape, outDtype, [a]);
+    return runElementwise({ name, expr: expr(scalar('s0'), conv('a', b.dtype), w), helpers }, [b], b.shape, outDtype, [a]);
   }
   const shape = broadcastShapes(name, a.shape, b.shape);
-  return runElementwise({ name, expr: expr(conv('a', a.dtype), conv('b', b.dtype)), helpers }, [a, b], shape, outDtype);
+  return runElementwise({ name, expr: expr(conv('a', a.dtype), conv('b', b.dtype), w), helpers }, [a, b], shape, outDtype);
 }
 
 export function binaryOp(name: keyof typeof DEFS, a: Operand, b: Operand): Tensor {
@@ -181,7 +200,7 @@ export const minimum = (a: Operand, b: Operand) => binaryOp('minimum', a, b);
 
 function compare(op: keyof typeof CMP, a: Operand, b: Operand): Tensor {
   const ct = typeof a !== 'number' && typeof b !== 'number' ? promote(a.dtype, b.dtype) : computeType('cmp', a, b);
-  return launch(op, (x, y) => `select(0u, 1u, ${x} ${CMP[op]} ${y})`, a, b, ct === 'bool' ? 'u32' : ct, 'bool');
+  return launch(op, (x, y, t) => `select(0u, 1u, ${t === 'f32' ? floatCompare(op, x, y) : `${x} ${CMP[op]} ${y}`})`, a, b, ct === 'bool' ? 'u32' : ct, 'bool');
 }
 export const eq = (a: Operand, b: Operand) => compare('eq', a, b);
 export const ne = (a: Operand, b: Operand) => compare('ne', a, b);

@@ -1,6 +1,7 @@
 // Losses: binary cross-entropy (torch.nn.functional.binary_cross_entropy, logs clamped at
 // -100, torch's backward formula with its 1e-12 floor; inputs outside [0, 1] are not checked,
-// that would need a readback), MSE, and the focal loss of the GLASS
+// that would need a readback: torch raises for them, NaN included, and here a NaN input or
+// target gives a NaN loss rather than the clamp's 100), MSE, and the focal loss of the GLASS
 // reference implementation (its loss.py FocalLoss, a copy of Hsuxu's Loss_ToolBox FocalLoss,
 // with GLASS's defaults gamma = 2, smooth = 1e-5, alpha = None, size_average = True).
 //
@@ -22,6 +23,7 @@ import { square, log, cast, clamp } from './unary.ts';
 import { sum, mean } from './reduce.ts';
 import { reshape, permute, contiguous, squeeze } from './views.ts';
 import { arange, tensor } from './creation.ts';
+import { isNan } from '../wgsl/common.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -36,7 +38,9 @@ const LOG1P = `fn log1pf(x: f32) -> f32 {
   let u = 1.0 + x;
   if (u == 1.0) { return x; }
   return log(u) * x / (u - 1.0);
-}`;
+}
+// torch's max(log(.), -100), NaN kept: WGSL's max may return -100 for a NaN (lavapipe does)
+fn clampLog(l: f32) -> f32 { return select(max(l, -100.0), l, ${isNan('l')}); }`;
 
 export interface BceOptions {
   /** Rescaling weight, broadcast to the input's shape (not differentiated, as in torch). */
@@ -60,7 +64,7 @@ function binaryCrossEntropyImpl(p: Tensor, target: Tensor, opts: BceOptions = {}
   const ins = w ? [p, target, w] : [p, target];
   const wt = w ? ' * c' : '';
   const l = runElementwise(
-    { name: 'bce', expr: `((b - 1.0) * max(log1pf(-a), -100.0) - b * max(log(a), -100.0))${wt}`, helpers: LOG1P },
+    { name: 'bce', expr: `((b - 1.0) * clampLog(log1pf(-a)) - b * clampLog(log(a)))${wt}`, helpers: LOG1P },
     ins,
     p.shape,
     'f32',

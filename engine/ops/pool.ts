@@ -111,7 +111,8 @@ function recordMax(x: Tensor, out: Tensor, idx: Tensor, w: Win): Tensor {
 
 /**
  * torch.nn.functional.max_pool2d on [N, C, H, W] or [C, H, W]. The gradient goes to the first
- * maximum of each window (NaN counts as the maximum).
+ * maximum of each window, or to its last NaN (torch's kernels: a NaN is the maximum and every
+ * NaN replaces the one before).
  */
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
   const { out, idx, w } = maxPoolRaw(x, opts);

@@ -14,7 +14,7 @@
 import { Tensor } from '../tensor.ts';
 import { record } from '../autograd/graph.ts';
 import { dispatch, Params } from '../runtime.ts';
-import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
+import { PARAMS_DECL, main1d, pu, pf, storage, grid1d, isNan } from '../wgsl/common.ts';
 import { subgroupSize, deviceInfo } from '../device.ts';
 import { namedVariant } from '../variants.ts';
 import { normDims, numel, fmt, sameShape, contiguousStrides } from '../shape.ts';
@@ -22,25 +22,55 @@ import { DTYPES } from '../dtype.ts';
 import { reshape, permute, contiguous, expand } from './views.ts';
 import { mul, div, sub, eq, add } from './binary.ts';
 import { square, sqrt, log, exp, cast } from './unary.ts';
+import { runElementwise } from './launch.ts';
 
 type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
-const INIT: Record<ReduceOp, string> = {
-  sum: '0.0',
-  max: '-3.402823e38',
-  min: '3.402823e38',
-  argmax: '-3.402823e38',
-  argmin: '3.402823e38',
-};
+/**
+ * NaN follows torch: max/min of a run holding a NaN is NaN, argmax/argmin give the first NaN's
+ * index. WGSL's max/min may return the other operand for a NaN (lavapipe does) and `v != v` is
+ * false here, so f32 max/min also keep `nb`, the largest |v| bit pattern seen (an and and an
+ * integer max per element: f32 max/min 5-7% slower on lavapipe), and return it (a NaN) when it
+ * is above infinity's; argmax/argmin test the bits. The accumulators start at +-inf, so a run of
+ * -inf has max -inf (not -FLT_MAX).
+ */
+function tracksNan(op: ReduceOp, inType: string): boolean {
+  return inType === 'f32' && (op === 'max' || op === 'min');
+}
 
-/** One element v into the accumulator (argmax/argmin keep the first index r of the extremum). */
-const STEP: Record<ReduceOp, string> = {
-  sum: 'acc = acc + v;',
-  max: 'acc = max(acc, v);',
-  min: 'acc = min(acc, v);',
-  argmax: 'if (v > acc) { acc = v; best = i32(r); }',
-  argmin: 'if (v < acc) { acc = v; best = i32(r); }',
-};
+/** The accumulators' declarations for `width` (1 or 4) lanes of WGSL type inType. */
+function accDecl(op: ReduceOp, inType: string, width: 1 | 4): string {
+  const T = width === 4 ? `vec4<${inType}>` : inType;
+  const lines = [];
+  // infinities through a var: WGSL constant evaluation rejects an infinite value
+  if (inType === 'f32' && op !== 'sum') lines.push('var infBits_ = 0x7f800000u; let inf_ = bitcast<f32>(infBits_);');
+  lines.push(`var acc = ${T}(${identity(op, inType)});`);
+  if (tracksNan(op, inType)) lines.push(`var nb = ${width === 4 ? 'vec4<u32>(0u)' : '0u'};`);
+  if (op === 'argmax' || op === 'argmin') lines.push('var best: i32 = 0;');
+  return lines.join('\n  ');
+}
+
+/** One element v (element r of the row) into the accumulators. */
+function step(op: ReduceOp, inType: string, width: 1 | 4): string {
+  if (op === 'sum') return 'acc = acc + v;';
+  if (op === 'max' || op === 'min') {
+    const U = width === 4 ? 'vec4<u32>' : 'u32';
+    if (!tracksNan(op, inType)) return `acc = ${op}(acc, v);`;
+    // a compare and select: NaN is tracked apart, and lavapipe's max() adds a NaN test of its own
+    return `acc = select(acc, v, v ${op === 'max' ? '>' : '<'} acc); nb = max(nb, bitcast<${U}>(v) & ${U}(0x7fffffffu));`;
+  }
+  // argmax/argmin keep the first index of the extremum; a NaN is the extremum
+  const cmp = `v ${op === 'argmax' ? '>' : '<'} acc`;
+  const cond = inType === 'f32' ? `${cmp} || (${isNan('v')} && !${isNan('acc')})` : cmp;
+  return `if (${cond}) { acc = v; best = i32(r); }`;
+}
+
+/** The reduced value from accumulator `a` and NaN bits `n` (WGSL type T: scalar or vec4). */
+function result(op: ReduceOp, inType: string, a: string, n: string, T: string): string {
+  if (!tracksNan(op, inType)) return a;
+  const U = T.replace('f32', 'u32');
+  return `select(${a}, bitcast<${T}>(${n}), ${n} > ${U}(0x7f800000u))`;
+}
 
 /** The four running values of a vec4 accumulator `v` joined pairwise (sum, max, min). */
 function foldVec4(op: ReduceOp, v: string): string {
@@ -49,19 +79,20 @@ function foldVec4(op: ReduceOp, v: string): string {
   throw new Error(`reduce: no vec4 fold for ${op}`);
 }
 
+const foldNan = (n: string) => `max(max(${n}.x, ${n}.y), max(${n}.z, ${n}.w))`;
+
 /** The accumulator's start for an input of WGSL type inType (integers: their extremes). */
 function identity(op: ReduceOp, inType: string): string {
-  if (inType === 'f32') return INIT[op];
-  if (op === 'sum') return '0';
+  if (op === 'sum') return inType === 'f32' ? '0.0' : '0';
   const low = op === 'max' || op === 'argmax';
+  if (inType === 'f32') return low ? '-inf_' : 'inf_';
   return `${inType}(${inType === 'i32' ? (low ? '-2147483647 - 1' : '2147483647') : low ? '0u' : '4294967295u'})`;
 }
 
 function reduceKernel(op: ReduceOp, inType: string) {
   const isArg = op === 'argmax' || op === 'argmin';
   const outType = isArg ? 'i32' : inType;
-  const step = STEP[op];
-  const init = identity(op, inType);
+  const value = result(op, inType, 'acc', 'nb', inType);
   return {
     name: `reduce.${op}`,
     key: `reduce:${op}:${inType}`,
@@ -76,15 +107,14 @@ ${main1d()}
   let c = rem / inner;
   let i = rem % inner;
   let base = ${pu(6)} + o * R * inner + i;
-  var acc: ${inType} = ${init};
-  var best: i32 = 0;
+  ${accDecl(op, inType, 1)}
   let r0 = c * chunk;
   let r1 = min(R, r0 + chunk);
   for (var r = r0; r < r1; r++) {
     let v = x[base + r * inner];
-    ${step}
+    ${step(op, inType, 1)}
   }
-  ${isArg ? 'out[gi] = best;' : inType === 'f32' ? `out[gi] = acc * ${pf(5)};` : 'out[gi] = acc;'}
+  ${isArg ? 'out[gi] = best;' : inType === 'f32' ? `out[gi] = ${value} * ${pf(5)};` : 'out[gi] = acc;'}
 }`,
   };
 }
@@ -95,9 +125,8 @@ ${main1d()}
  * lavapipe a per-lane load costs about the same for a vec4 as for a float. Not for argmax/argmin.
  */
 function reduceColumnsVec4Kernel(op: ReduceOp, inType: string) {
-  const step = STEP[op];
-  const init = identity(op, inType);
   const T = `vec4<${inType}>`;
+  const value = result(op, inType, 'acc', 'nb', T);
   return {
     name: `reduce.${op}`,
     key: `reduce:${op}:${inType}:v4`,
@@ -112,14 +141,14 @@ ${main1d()}
   let c = rem / inner4;
   let i = rem % inner4;
   let base = ${pu(6)} / 4u + o * R * inner4 + i;
-  var acc = ${T}(${init});
+  ${accDecl(op, inType, 4)}
   let r0 = c * chunk;
   let r1 = min(R, r0 + chunk);
   for (var r = r0; r < r1; r++) {
     let v = x[base + r * inner4];
-    ${step}
+    ${step(op, inType, 4)}
   }
-  ${inType === 'f32' ? `out[gi] = acc * ${pf(5)};` : 'out[gi] = acc;'}
+  ${inType === 'f32' ? `out[gi] = ${value} * ${pf(5)};` : 'out[gi] = acc;'}
 }`,
   };
 }
@@ -131,10 +160,8 @@ ${main1d()}
  * argmax/argmin. Params as reduceKernel's.
  */
 function reduceRowsVec4Kernel(op: ReduceOp, inType: string) {
-  const step = STEP[op];
-  const fold = foldVec4(op, 'acc');
-  const init = identity(op, inType);
   const T = `vec4<${inType}>`;
+  const value = result(op, inType, 't', foldNan('nb'), inType);
   return {
     name: `reduce.${op}`,
     key: `reduce:${op}:${inType}:r4`,
@@ -147,15 +174,15 @@ ${main1d()}
   let o = gi / C;
   let c = gi - o * C;
   let base = ${pu(6)} / 4u + o * R4;
-  var acc = ${T}(${init});
+  ${accDecl(op, inType, 4)}
   let r0 = c * chunk4;
   let r1 = min(R4, r0 + chunk4);
   for (var r = r0; r < r1; r++) {
     let v = x[base + r];
-    ${step}
+    ${step(op, inType, 4)}
   }
-  let t = ${fold};
-  ${inType === 'f32' ? `out[gi] = t * ${pf(5)};` : 'out[gi] = t;'}
+  let t = ${foldVec4(op, 'acc')};
+  ${inType === 'f32' ? `out[gi] = ${value} * ${pf(5)};` : `out[gi] = ${value};`}
 }`,
   };
 }
@@ -164,20 +191,24 @@ ${main1d()}
  * The subgroup variant: workgroup w reduces chunk w % C of row w / C with `sg` lanes (the
  * device's minimum subgroup size, so the workgroup is one subgroup or part of one). Lane l reads
  * elements l, l + sg, ... of the chunk; argmax/argmin take the lowest index among the lanes
- * holding the extremum, which is the first occurrence (each lane's own is its first). Params as
- * reduceKernel's (inner = 1).
+ * holding the extremum (or, where any lane holds a NaN, a NaN), which is the first occurrence
+ * (each lane's own is its first). Params as reduceKernel's (inner = 1).
  */
 function reduceSgKernel(op: ReduceOp, inType: string, sg: number, vec: boolean) {
   const isArg = op === 'argmax' || op === 'argmin';
   const fold = vec ? foldVec4(op, 'a') : 'a';
-  const step = STEP[op];
-  const init = identity(op, inType);
+  // subgroupMax/Min of a NaN is implementation-defined: NaN lanes are found by their bits
+  const argCombine = (sgOp: string) =>
+    inType === 'f32'
+      ? `let isn = ${isNan('acc')}; let anyN = subgroupMax(select(0u, 1u, isn)) == 1u;
+  let m = ${sgOp}(acc); let t = subgroupMin(select(2147483647, best, select(acc == m, isn, anyN)));`
+      : `let m = ${sgOp}(acc); let t = subgroupMin(select(2147483647, best, acc == m));`;
   const combine = {
     sum: 'let t = subgroupAdd(fold(acc));',
-    max: 'let t = subgroupMax(fold(acc));',
-    min: 'let t = subgroupMin(fold(acc));',
-    argmax: 'let m = subgroupMax(acc); let t = subgroupMin(select(2147483647, best, acc == m));',
-    argmin: 'let m = subgroupMin(acc); let t = subgroupMin(select(2147483647, best, acc == m));',
+    max: `let t = ${result(op, inType, 'subgroupMax(fold(acc))', `subgroupMax(${vec ? foldNan('nb') : 'nb'})`, inType)};`,
+    min: `let t = ${result(op, inType, 'subgroupMin(fold(acc))', `subgroupMax(${vec ? foldNan('nb') : 'nb'})`, inType)};`,
+    argmax: argCombine('subgroupMax'),
+    argmin: argCombine('subgroupMin'),
   }[op];
   return {
     name: `reduce.${op}.sg`,
@@ -198,11 +229,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   let base = ${pu(6)} / q + o * (R / q);
   let r0 = (w - o * C) * (chunk / q);
   let r1 = min(R / q, r0 + chunk / q);
-  var acc = ${vec ? `vec4<${inType}>` : inType}(${init});
-  var best: i32 = 0;
+  ${accDecl(op, inType, vec ? 4 : 1)}
   for (var r = r0 + lid; r < r1; r += ${sg}u) {
     let v = x[base + r];
-    ${step}
+    ${step(op, inType, vec ? 4 : 1)}
   }
   ${combine}
   if (lid == 0u) { ${isArg || inType !== 'f32' ? 'out[w] = t;' : `out[w] = t * ${pf(5)};`} }
@@ -399,7 +429,10 @@ export function norm(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 /** log(sum(exp(x))) over dims, stabilised by the max. */
 export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = normDims('logsumexp', dim, x.rank);
-  const m = reduceRaw('max', x, dims); // constant shift: no gradient needed through it
+  const raw = reduceRaw('max', x, dims); // constant shift: no gradient needed through it
+  // an infinite max shifts by 0 instead (torch's rule): x - inf would make inf - inf = NaN
+  const m = x.dtype !== 'f32' ? raw : runElementwise({ name: 'lse.shift', expr: 'select(a, 0.0, (bitcast<u32>(a) & 0x7fffffffu) == 0x7f800000u)' }, [raw], raw.shape, 'f32');
+  if (m !== raw) raw.dispose();
   const s = sum(exp(sub(x, m)), dims, true);
   const r = add(log(s), m);
   m.dispose();

@@ -1,11 +1,13 @@
 // Unary elementwise ops. Each entry: the forward WGSL expression over `a` (and scalars s0, s1),
 // and a fused backward expression over g = `a`, input x = `b`, output y = `c`, so every
 // backward is one kernel. Float-only ops convert integer inputs to f32 first (as torch does).
+// NaN follows torch: WGSL's max/min/clamp may drop a NaN operand (lavapipe does), so the ops
+// built on them test for NaN explicitly (`NAN(v)`: wgsl/common.ts isNan, false for integers).
 import { Tensor } from '../tensor.ts';
 import { DTYPES, type DType } from '../dtype.ts';
 import { record } from '../autograd/graph.ts';
 import { runElementwise } from './launch.ts';
-import type { Activation } from '../wgsl/common.ts';
+import { isNan, type Activation } from '../wgsl/common.ts';
 
 interface UnaryDef {
   expr: string;
@@ -27,21 +29,38 @@ const DEFS: Record<string, UnaryDef> = {
   sign: { expr: 'sign(a)' },
   square: { expr: 'a * a', grad: '2.0 * a * b', uses: ['x'] },
   reciprocal: { expr: '1.0 / a', grad: '-a * c * c', uses: ['y'], float: true },
-  relu: { expr: 'max(a, A(0))', grad: 'select(0.0, a, b > 0.0)', uses: ['x'] },
-  relu6: { expr: 'clamp(a, A(0), A(6))', grad: 'select(0.0, a, b > 0.0 && b < 6.0)', uses: ['x'] },
+  // torch's threshold_backward / hardtanh_backward zero the gradient where x <= 0 (or >= 6), so
+  // a NaN input passes g through
+  relu: { expr: 'select(max(a, A(0)), a, NAN(a))', grad: 'select(0.0, a, b > 0.0 || NAN(b))', uses: ['x'] },
+  relu6: { expr: 'select(clamp(a, A(0), A(6)), a, NAN(a))', grad: 'select(0.0, a, (b > 0.0 && b < 6.0) || NAN(b))', uses: ['x'] },
   leakyRelu: { expr: 'select(a * s0, a, a > 0.0)', grad: 'select(a * s0, a, b > 0.0)', uses: ['x'], float: true },
   sigmoid: { expr: '1.0 / (1.0 + exp(-a))', grad: 'a * c * (1.0 - c)', uses: ['y'], float: true },
   tanh: { expr: 'tanhf(a)', grad: 'a * (1.0 - c * c)', uses: ['y'], float: true, helpers: 'fn tanhf(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }' },
-  clamp: { expr: 'W(min(max(f32(a), s0), s1))', grad: 'select(0.0, a, b >= s0 && b <= s1)', uses: ['x'] },
+  // torch's clamp_backward keeps g where min <= x <= max: 0 at NaN
+  clamp: { expr: 'W(select(min(max(f32(a), s0), s1), f32(a), NAN(f32(a))))', grad: 'select(0.0, a, b >= s0 && b <= s1)', uses: ['x'] },
   floor: { expr: 'floor(a)', float: true },
   ceil: { expr: 'ceil(a)', float: true },
   round: { expr: 'round(a)', float: true },
-  logOrZero: { expr: 'select(0.0, log(a), a != 0.0)', float: true },
+  logOrZero: { expr: 'select(log(a), 0.0, a == 0.0)', float: true },
   logicalNot: { expr: 'select(0u, 1u, a == A(0))' },
 };
 
 function wgsl(d: DType): string {
   return DTYPES[d].wgsl;
+}
+
+/** Expands `NAN(v)` (balanced parentheses) to the NaN test of f32 `v`, or `false` for integers. */
+function expandNan(expr: string, float: boolean): string {
+  let out = '';
+  let i = 0;
+  for (let at = expr.indexOf('NAN(', i); at >= 0; at = expr.indexOf('NAN(', i)) {
+    let depth = 1;
+    let j = at + 4;
+    for (; depth > 0; j++) depth += expr[j] === '(' ? 1 : expr[j] === ')' ? -1 : 0;
+    out += expr.slice(i, at) + (float ? isNan(expr.slice(at + 4, j - 1)) : 'false');
+    i = j;
+  }
+  return out + expr.slice(i);
 }
 
 export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = []): Tensor {
@@ -50,7 +69,7 @@ export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = 
   if (def.float && x.dtype !== 'f32') input = cast(x, 'f32');
   const w = wgsl(input.dtype);
   // `A(v)` spells a literal of the input's type, `W(` a conversion to it
-  const expr = def.expr.replace(/A\((\d+)\)/g, (_, v) => `${w}(${v})`).replace(/W\(/g, `${w}(`);
+  const expr = expandNan(def.expr.replace(/A\((\d+)\)/g, (_, v) => `${w}(${v})`).replace(/W\(/g, `${w}(`), input.dtype === 'f32');
   const helpers = def.helpers;
   const outDtype: DType = name === 'logicalNot' ? 'bool' : input.dtype;
   const out = runElementwise({ name, expr, helpers }, [input], input.shape, outDtype, scalars);
@@ -66,7 +85,7 @@ export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = 
     (g, _needs, saved) => {
       const xs = uses.includes('x') ? saved[0] : g;
       const ys = uses.includes('y') ? saved[uses.includes('x') ? 1 : 0] : g;
-      return [runElementwise({ name: `${name}.grad`, expr: def.grad!, helpers }, [g, xs, ys], g.shape, 'f32', scalars)];
+      return [runElementwise({ name: `${name}.grad`, expr: expandNan(def.grad!, true), helpers }, [g, xs, ys], g.shape, 'f32', scalars)];
     },
     save,
   );
@@ -75,10 +94,11 @@ export function unaryOp(name: keyof typeof DEFS, x: Tensor, scalars: number[] = 
 /**
  * Gradient through a relu / relu6 fused into another op's store, from that op's output y: the
  * elementwise op's own gradient rule, which reads its input only through y's tests (x > 0, and
- * x < 6 for relu6), and the activation keeps those: y > 0 exactly where x > 0, y < 6 where x < 6.
+ * x < 6 for relu6, NaN), and the activation keeps those: y > 0 exactly where x > 0, y < 6 where
+ * x < 6, y is NaN where x is.
  */
 export function activationGrad(act: Activation, g: Tensor, y: Tensor): Tensor {
-  return runElementwise({ name: `${act}.grad`, expr: DEFS[act].grad! }, [g, y, y], g.shape, 'f32');
+  return runElementwise({ name: `${act}.grad`, expr: expandNan(DEFS[act].grad!, true) }, [g, y, y], g.shape, 'f32');
 }
 
 /** Converts dtype (torch's .to(dtype)); floats to ints truncate toward zero. Not differentiable across kinds. */
@@ -86,7 +106,9 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const from = wgsl(x.dtype);
   const to = wgsl(dtype);
-  const expr = dtype === 'bool' ? `select(0u, 1u, a != ${from}(0))` : from === to ? 'a' : `${to}(a)`;
+  // NaN is true, as in torch (a NaN compares unequal to 0, but `!=` is false for it on lavapipe)
+  const nz = from === 'f32' ? `a != 0.0 || ${isNan('a')}` : `a != ${from}(0)`;
+  const expr = dtype === 'bool' ? `select(0u, 1u, ${nz})` : from === to ? 'a' : `${to}(a)`;
   return runElementwise({ name: `cast.${dtype}`, expr }, [x], x.shape, dtype);
 }
 

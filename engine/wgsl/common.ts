@@ -75,14 +75,25 @@ export const UDIVF = `fn udivf(a: u32, b: u32, inv: f32) -> u32 {
 }`;
 
 /**
+ * WGSL boolean (or vecN<bool>) expression: `v`, of WGSL type `type` (f32 or vecN<f32>), is NaN.
+ * Tested on the bits because nothing else is reliable: `v != v` is false for a NaN on lavapipe,
+ * WGSL lets implementations assume NaNs absent, and max/min/clamp with a NaN operand are
+ * implementation-defined (lavapipe returns the other operand).
+ */
+export function isNan(v: string, type = 'f32'): string {
+  const u = type.replace('f32', 'u32');
+  return `((bitcast<${u}>(${v}) & ${u}(0x7fffffffu)) > ${u}(0x7f800000u))`;
+}
+
+/**
  * An activation fused into a kernel's store (conv2d's `activation`): the expressions of the
- * elementwise relu / relu6 (ops/unary.ts), so fused and separate give the same bits.
+ * elementwise relu / relu6 (ops/unary.ts), so fused and separate give the same bits, NaN kept.
  */
 export type Activation = 'relu' | 'relu6';
 
 /** `v` (of WGSL type `type`, f32 or vec4<f32>) through `act` (none: unchanged). */
 export function activate(v: string, act: Activation | null | undefined, type = 'f32'): string {
-  if (act === 'relu') return `max(${v}, ${type}(0))`;
-  if (act === 'relu6') return `clamp(${v}, ${type}(0), ${type}(6))`;
+  if (act === 'relu') return `select(max(${v}, ${type}(0)), ${v}, ${isNan(v, type)})`;
+  if (act === 'relu6') return `select(clamp(${v}, ${type}(0), ${type}(6)), ${v}, ${isNan(v, type)})`;
   return v;
 }

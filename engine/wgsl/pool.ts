@@ -2,7 +2,7 @@
 // one per input element for the backward passes, which gather from the outputs whose windows
 // hold that element (deterministic, no atomics). Planes are contiguous [NC, H, W].
 import type { Kernel } from '../runtime.ts';
-import { PARAMS_DECL, main1d, pu, pi, pf, storage } from './common.ts';
+import { PARAMS_DECL, main1d, pu, pi, pf, storage, isNan } from './common.ts';
 
 // Shared window params: 0 total, 1 H, 2 W, 3 OH, 4 OW, 5 KH, 6 KW, 7 SY, 8 SX, 9 PY (i32),
 // 10 PX (i32), 11 DY, 12 DX, 13 xOff, 14 avg mode (0: exclude pad, 1: include pad, 2: divisor override), 15 override (f32)
@@ -10,7 +10,11 @@ const HEAD = `  let H = ${pi(1)}; let W = ${pi(2)}; let OH = ${pu(3)}; let OW = 
   let KH = ${pi(5)}; let KW = ${pi(6)}; let SY = ${pi(7)}; let SX = ${pi(8)}; let PY = ${pi(9)}; let PX = ${pi(10)};
   let DY = ${pi(11)}; let DX = ${pi(12)};`;
 
-/** Max pooling: values and the flat in-plane index (ih * W + iw) of the first maximum (NaN wins, as in torch). */
+/**
+ * Max pooling: values and the flat in-plane index (ih * W + iw) of the first maximum; a NaN wins,
+ * the last one in the window as in torch's kernels (`val > maxval || isnan(val)`). NaN is tested
+ * on the bits: `v != v` is false for a NaN on lavapipe.
+ */
 export function maxPoolKernel(): Kernel {
   return {
     name: 'maxPool2d',
@@ -40,7 +44,7 @@ ${HEAD}
   for (var ih = h0; ih < hEnd; ih += DY) {
     for (var iw = w0; iw < wEnd; iw += DX) {
       let v = X[base + u32(ih * W + iw)];
-      if (v > best || v != v) { best = v; bi = ih * W + iw; }
+      if (v > best || ${isNan('v')}) { best = v; bi = ih * W + iw; }
     }
   }
   Out[gi] = best;
