@@ -5,6 +5,11 @@
 // RGBA;16B; for 16-bit grey PIL's mode-I conversion would clip to 255, which no caller wants).
 // PNG goes through pngjs, JPEG through jpeg-js (baseline and progressive). Every failure names the
 // file and the reason; nothing is decoded "tolerantly".
+// Decompression bombs: a few hundred KB of PNG can declare 16000x16000 pixels, and the decoders
+// allocate for the declared size up front, so the pixel count is checked from the header (PNG
+// IHDR, JPEG SOF) before decoding. The limit is GLASS_MAX_IMAGE_PIXELS or the maxPixels option,
+// default Pillow's Image.MAX_IMAGE_PIXELS (89478485, about 9459x9459): PIL, which the reference
+// GLASS code reads images with, warns past it, and no dataset here comes near it.
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -19,6 +24,36 @@ export interface Image {
 }
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg'];
+
+export const DEFAULT_MAX_IMAGE_PIXELS = 89_478_485;
+export const IMAGE_PIXELS_ENV = 'GLASS_MAX_IMAGE_PIXELS';
+
+export interface DecodeOptions {
+  /** Most pixels (width x height) an image may declare; default GLASS_MAX_IMAGE_PIXELS, else 89478485. */
+  maxPixels?: number;
+}
+
+/** The pixel limit: the option if given, else the environment, else the default. */
+export function maxImagePixels(option?: number): number {
+  if (option !== undefined) {
+    if (!(option > 0)) throw new Error(`maxPixels must be a positive number, got ${option}`);
+    return option;
+  }
+  const env = process.env[IMAGE_PIXELS_ENV];
+  if (env === undefined || env === '') return DEFAULT_MAX_IMAGE_PIXELS;
+  const v = /^\s*(\d+(\.\d*)?(e\d+)?|infinity)\s*$/i.test(env) ? Math.floor(Number(env.trim().toLowerCase() === 'infinity' ? Infinity : env)) : NaN;
+  if (!(v > 0)) throw new Error(`${IMAGE_PIXELS_ENV}=${env} is not a pixel count (e.g. 200000000)`);
+  return v;
+}
+
+/** Refuses a header's dimensions past the limit, before any decoder allocates for them. */
+function checkPixels(width: number, height: number, fileBytes: number, name: string, maxPixels: number): void {
+  const px = width * height;
+  if (px <= maxPixels) return;
+  throw new Error(`image ${name}: ${width}x${height} pixels (${(px / 1e6).toFixed(1)} megapixels, from a ${fileBytes}-byte file) ` +
+    `is over the limit of ${maxPixels} pixels (a decompression bomb?); if the image is genuine, raise it with ` +
+    `${IMAGE_PIXELS_ENV}=<pixels> or the maxPixels option`);
+}
 
 export function isImageFile(name: string): boolean {
   return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
@@ -89,16 +124,17 @@ function sniff(b: Uint8Array): string {
  * Decodes PNG or JPEG bytes. Grey files (PNG colour types 0 and 4, one-component JPEG) come back with
  * one channel, everything else with three. `name` is only used in error messages.
  */
-export function decodeImage(bytes: Uint8Array, name = '<buffer>'): Image {
+export function decodeImage(bytes: Uint8Array, name = '<buffer>', opts: DecodeOptions = {}): Image {
   if (bytes.length === 0) throw new Error(`image ${name}: empty file`);
   const kind = sniff(bytes);
-  if (kind === 'png') return decodePNG(bytes, name);
-  if (kind === 'jpeg') return decodeJPEG(bytes, name);
+  const maxPixels = maxImagePixels(opts.maxPixels);
+  if (kind === 'png') return decodePNG(bytes, name, maxPixels);
+  if (kind === 'jpeg') return decodeJPEG(bytes, name, maxPixels);
   throw new Error(`image ${name}: unsupported format (${kind}; only PNG and JPEG are decoded)`);
 }
 
-/** Walks the PNG chunk list: checks it is complete and drops tRNS (see decodePNG). */
-function pngChunks(b: Uint8Array, name: string): Uint8Array {
+/** Walks the PNG chunk list: checks it is complete and the size allowed, and drops tRNS (see decodePNG). */
+function pngChunks(b: Uint8Array, name: string, maxPixels: number): Uint8Array {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const keep: Uint8Array[] = [b.subarray(0, 8)];
   let p = 8;
@@ -112,7 +148,11 @@ function pngChunks(b: Uint8Array, name: string): Uint8Array {
     const end = p + 12 + len;
     if (end > b.length) throw new Error(`image ${name}: truncated PNG (${type} chunk needs ${len} bytes, file ends early)`);
     if (p === 8 && type !== 'IHDR') throw new Error(`image ${name}: corrupt PNG (first chunk is ${JSON.stringify(type)}, not IHDR)`);
-    if (type === 'IHDR') sawIHDR = true;
+    if (type === 'IHDR') {
+      if (len < 8) throw new Error(`image ${name}: corrupt PNG (IHDR of ${len} bytes)`);
+      checkPixels(dv.getUint32(p + 8), dv.getUint32(p + 12), b.length, name, maxPixels);
+      sawIHDR = true;
+    }
     if (type === 'IDAT') sawIDAT = true;
     // tRNS only feeds alpha, which convert("RGB") drops; pngjs would instead zero the colour of
     // key-coloured pixels, so the chunk is removed before decoding.
@@ -125,8 +165,8 @@ function pngChunks(b: Uint8Array, name: string): Uint8Array {
   return dropped ? Buffer.concat(keep) : b;
 }
 
-function decodePNG(bytes: Uint8Array, name: string): Image {
-  const clean = pngChunks(bytes, name);
+function decodePNG(bytes: Uint8Array, name: string, maxPixels: number): Image {
+  const clean = pngChunks(bytes, name, maxPixels);
   let png: { width: number; height: number; data: ArrayLike<number>; depth: number; colorType: number };
   try {
     png = PNG.sync.read(Buffer.from(clean.buffer, clean.byteOffset, clean.byteLength), { skipRescale: true }) as typeof png;
@@ -158,6 +198,8 @@ function decodePNG(bytes: Uint8Array, name: string): Image {
 }
 
 interface JpegFrame {
+  width: number;
+  height: number;
   /** per component: horizontal and vertical sampling factors */
   comps: { h: number; v: number }[];
   /** an Adobe APP14 segment asks for its own colour transform (jpeg-js then ignores colorTransform) */
@@ -183,7 +225,9 @@ function jpegFrame(b: Uint8Array): JpegFrame | null {
         const f = b[p + 11 + i * 3] ?? 0x11;
         comps.push({ h: f >> 4 || 1, v: f & 15 || 1 });
       }
-      return { comps, adobeTransform };
+      const height = ((b[p + 5] ?? 0) << 8) | (b[p + 6] ?? 0);
+      const width = ((b[p + 7] ?? 0) << 8) | (b[p + 8] ?? 0);
+      return { width, height, comps, adobeTransform };
     }
     if (m === 0xda) return null; // scan data before any frame header
     p += 2 + len;
@@ -191,9 +235,10 @@ function jpegFrame(b: Uint8Array): JpegFrame | null {
   return null;
 }
 
-function decodeJPEG(bytes: Uint8Array, name: string): Image {
+function decodeJPEG(bytes: Uint8Array, name: string, maxPixels: number): Image {
   const frame = jpegFrame(bytes);
   if (!frame || frame.comps.length === 0) throw new Error(`image ${name}: corrupt or truncated JPEG (no frame header)`);
+  checkPixels(frame.width, frame.height, bytes.length, name, maxPixels);
   // A complete JPEG ends with EOI; jpeg-js would otherwise hand back a partly grey image.
   let end = bytes.length;
   while (end > 0 && bytes[end - 1] === 0x00) end--; // some writers pad with zeros
@@ -208,8 +253,10 @@ function decodeJPEG(bytes: Uint8Array, name: string): Image {
   const raw = ncomp === 3 && !frame.adobeTransform;
   let dec: { width: number; height: number; data: Uint8Array };
   try {
+    // jpeg-js has its own caps (100 MP, a memory budget); ours was checked above, so theirs follow it.
     dec = jpeg.decode(bytes, {
-      useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 2048,
+      useTArray: true, formatAsRGBA: false, tolerantDecoding: false,
+      maxResolutionInMP: (maxPixels + 1) / 1e6, maxMemoryUsageInMB: Math.max(2048, Math.ceil((maxPixels * 16) / 2 ** 20)),
       ...(raw ? { colorTransform: false } : {}),
     });
   } catch (err) {
@@ -356,20 +403,20 @@ export function toGray(img: Image): Image {
 export type ReadMode = 'rgb' | 'gray' | 'native';
 
 /** Reads and decodes a file; 'rgb' and 'gray' convert like PIL's convert("RGB") / convert("L"). */
-export function readImage(path: string, mode: ReadMode = 'rgb'): Image {
+export function readImage(path: string, mode: ReadMode = 'rgb', opts: DecodeOptions = {}): Image {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (err) {
     throw new Error(`image ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const img = decodeImage(bytes, path);
+  const img = decodeImage(bytes, path, opts);
   return mode === 'rgb' ? toRGB(img) : mode === 'gray' ? toGray(img) : img;
 }
 
 /** A mask file as one 8-bit channel (PIL convert("L")); callers binarise after resizing. */
-export function readMask(path: string): Image {
-  return readImage(path, 'gray');
+export function readMask(path: string, opts: DecodeOptions = {}): Image {
+  return readImage(path, 'gray', opts);
 }
 
 /** PNG bytes for a grey or RGB image. */

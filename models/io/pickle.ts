@@ -6,6 +6,11 @@
 // Python values map to JS as: None -> null, bool -> boolean, int -> number (bigint beyond 2^53),
 // float -> number, str -> string, bytes/bytearray -> Uint8Array, list and tuple -> Array,
 // dict -> Map (insertion order kept, keys as above), set/frozenset -> Set.
+//
+// Nothing here recurses, but whatever walks the result usually does, so containers nested deeper
+// than maxDepth (default 1000, Python's recursion limit) are refused while they are built, naming
+// the file, rather than left to overflow the stack of the first recursive walk over them. Big
+// integers decode in linear time (a 1 MB LONG4 no longer takes minutes).
 
 /** A Python callable the allowlist lends to REDUCE / NEWOBJ / INST / OBJ. */
 export class PyFunction {
@@ -26,7 +31,12 @@ export interface UnpickleOptions {
   label?: string;
   /** Text appended to "refusing global" errors, e.g. what the caller does allow. */
   refuseHint?: string;
+  /** Deepest nesting of lists/tuples/dicts/sets accepted (default DEFAULT_MAX_DEPTH). */
+  maxDepth?: number;
 }
+
+/** Python's default recursion limit; a state dict nests 2 to 4 levels. */
+export const DEFAULT_MAX_DEPTH = 1000;
 
 /** Attributes that BUILD set on dict-like objects (e.g. state_dict()._metadata), kept aside. */
 export const pyAttributes = new WeakMap<object, Map<string, unknown>>();
@@ -49,11 +59,16 @@ const OPNAMES: Record<number, string> = {
   0x98: 'READONLY_BUFFER',
 };
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Two's-complement little-endian bytes -> int, via one hex string: shifting a BigInt byte by byte is quadratic. */
 function intFromLE(bytes: Uint8Array): number | bigint {
-  if (bytes.length === 0) return 0;
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  if (bytes[bytes.length - 1] & 0x80) v -= 1n << BigInt(8 * bytes.length);
+  const n = bytes.length;
+  if (n === 0) return 0;
+  const digits = new Array<string>(n);
+  for (let i = 0; i < n; i++) digits[n - 1 - i] = HEX[bytes[i]];
+  let v = BigInt('0x' + digits.join(''));
+  if (bytes[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
   return normInt(v);
 }
 
@@ -143,6 +158,33 @@ export class Unpickler {
       if (stack.length === 0) this.fail('stack underflow');
       return stack[stack.length - 1];
     };
+    // Depth of each container built so far (an empty one is 1), updated when items are added to it.
+    // A child that grows after being attached (reached again through the memo) does not update its
+    // parents; the walks over the result (torch.ts) have their own depth limit for that case.
+    const maxDepth = this.opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+    const depths = new WeakMap<object, number>();
+    const nest = <T>(c: T, items: Iterable<unknown>): T => {
+      if (typeof c !== 'object' || c === null) return c;
+      let d = depths.get(c) ?? 1;
+      for (const x of items) {
+        if (typeof x === 'object' && x !== null) {
+          const dx = (depths.get(x) ?? 1) + 1;
+          if (dx > d) d = dx;
+        }
+      }
+      if (d > maxDepth) {
+        this.fail(`nesting deeper than ${maxDepth} levels (not a weights file; whatever walked it would ` +
+          'overflow the stack); UnpickleOptions.maxDepth raises the limit');
+      }
+      depths.set(c, d);
+      return c;
+    };
+    /** Results of allowed callables (OrderedDict(...), set(...)) are measured from their items. */
+    const nestResult = (v: unknown): unknown => {
+      if (v instanceof Map) return nest(v, [...v.keys(), ...v.values()]);
+      if (v instanceof Set || Array.isArray(v)) return nest(v, v);
+      return v;
+    };
     const memoGet = (i: number): unknown => {
       if (!memo.has(i)) this.fail(`memo key ${i} was never stored`);
       return memo.get(i);
@@ -151,10 +193,13 @@ export class Unpickler {
       if (!(dict instanceof Map)) this.fail(`SETITEM(S) on ${describe(dict)}, not a dict`);
       if (kv.length % 2) this.fail('SETITEMS with an odd number of items');
       for (let i = 0; i < kv.length; i += 2) dict.set(kv[i], kv[i + 1]);
+      nest(dict, kv);
     };
     const appendItems = (list: unknown, items: unknown[]): void => {
       if (!Array.isArray(list)) this.fail(`APPEND(S) on ${describe(list)}, not a list`);
-      list.push(...items);
+      // Not push(...items): spreading a few hundred thousand arguments overflows the stack.
+      for (const x of items) list.push(x);
+      nest(list, items);
     };
 
     for (;;) {
@@ -235,14 +280,14 @@ export class Unpickler {
           break;
         }
         case 0x5d: stack.push([]); break;
-        case 0x6c: stack.push(popMark()); break;
+        case 0x6c: { const l = popMark(); stack.push(nest(l, l)); break; }
         case 0x61: { const v = pop(); appendItems(top(), [v]); break; }
         case 0x65: { const items = popMark(); appendItems(top(), items); break; }
         case 0x29: stack.push([]); break;
-        case 0x74: stack.push(popMark()); break;
-        case 0x85: { const a = pop(); stack.push([a]); break; }
-        case 0x86: { const b = pop(); const a = pop(); stack.push([a, b]); break; }
-        case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push([a, b, c]); break; }
+        case 0x74: { const t = popMark(); stack.push(nest(t, t)); break; }
+        case 0x85: { const a = pop(); stack.push(nest([a], [a])); break; }
+        case 0x86: { const b = pop(); const a = pop(); stack.push(nest([a, b], [a, b])); break; }
+        case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(nest([a, b, c], [a, b, c])); break; }
         case 0x7d: stack.push(new Map()); break;
         case 0x64: { const d = new Map(); setItems(d, popMark()); stack.push(d); break; }
         case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; }
@@ -253,9 +298,10 @@ export class Unpickler {
           const s = top();
           if (!(s instanceof Set)) this.fail(`ADDITEMS on ${describe(s)}, not a set`, at);
           for (const x of items) s.add(x);
+          nest(s, items);
           break;
         }
-        case 0x91: stack.push(new Set(popMark())); break;
+        case 0x91: { const items = popMark(); stack.push(nest(new Set(items), items)); break; }
         case 0x63: { // GLOBAL "module\nname\n"
           const module = this.line('GLOBAL module');
           const name = this.line('GLOBAL name');
@@ -273,19 +319,19 @@ export class Unpickler {
           const module = this.line('INST module');
           const name = this.line('INST name');
           const fn = this.resolve(module, name);
-          stack.push(this.call(fn, popMark(), 'INST'));
+          stack.push(nestResult(this.call(fn, popMark(), 'INST')));
           break;
         }
         case 0x6f: { // OBJ: MARK cls args...
           const items = popMark();
           if (items.length === 0) this.fail('OBJ without a class', at);
-          stack.push(this.call(items[0], items.slice(1), 'OBJ'));
+          stack.push(nestResult(this.call(items[0], items.slice(1), 'OBJ')));
           break;
         }
         case 0x52: case 0x81: { // REDUCE / NEWOBJ: callable(*args)
           const args = pop();
           const fn = pop();
-          stack.push(this.call(fn, args, OPNAMES[op]));
+          stack.push(nestResult(this.call(fn, args, OPNAMES[op])));
           break;
         }
         case 0x62: { // BUILD

@@ -2,8 +2,12 @@
 // length, a JSON header {name: {dtype, shape, data_offsets}, __metadata__: {str: str}}, then the
 // raw little-endian tensor bytes. Our own checkpoints use it because it is trivially safe to read
 // (no code, unlike pickle); writes go through writeFileAtomic so a crash never leaves half a file.
-import { readFileSync } from 'node:fs';
+// The whole header is validated (every span inside the data, tiling it with no overlap or hole)
+// before any tensor is copied, so overlapping spans cannot multiply a small file into many copies;
+// the tensor bytes are charged to GLASS_MAX_WEIGHTS_BYTES / the maxBytes option (see limits.ts).
+import { readFileSync, statSync } from 'node:fs';
 import { writeAll, writeFileAtomic } from './atomic.ts';
+import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { DTYPE_SIZE, numel, typedFromBytes, type CpuTensor, type DType } from './types.ts';
 
 const TO_ST: Record<DType, string> = {
@@ -22,12 +26,17 @@ export interface SafetensorsContent {
 
 export type TensorInput = Map<string, CpuTensor> | Record<string, CpuTensor>;
 
+export interface SafetensorsReadOptions {
+  /** Most tensor bytes accepted (default: GLASS_MAX_WEIGHTS_BYTES, else 1e9). */
+  maxBytes?: number;
+}
+
 function entries(t: TensorInput): [string, CpuTensor][] {
   return t instanceof Map ? [...t] : Object.entries(t);
 }
 
 /** Parses a safetensors file held in memory; `label` names it in errors. */
-export function parseSafetensors(buf: Uint8Array, label = '<buffer>'): SafetensorsContent {
+export function parseSafetensors(buf: Uint8Array, label = '<buffer>', opts: SafetensorsReadOptions = {}): SafetensorsContent {
   const fail = (msg: string): never => { throw new Error(`safetensors: ${label}: ${msg}`); };
   if (buf.byteLength < 8) fail(`truncated: ${buf.byteLength} bytes, no header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -43,8 +52,7 @@ export function parseSafetensors(buf: Uint8Array, label = '<buffer>'): Safetenso
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
   const data = buf.subarray(8 + n);
   const metadata: Record<string, string> = {};
-  const spans: [number, number, string][] = [];
-  const tensors = new Map<string, CpuTensor>();
+  const spans: { b: number; end: number; name: string; dtype: DType; shape: number[] }[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') {
       if (typeof info !== 'object' || info === null) fail('__metadata__ must be an object of strings');
@@ -68,22 +76,33 @@ export function parseSafetensors(buf: Uint8Array, label = '<buffer>'): Safetenso
     const want = numel(shp) * DTYPE_SIZE[dtype];
     if (end - b !== want) fail(`tensor ${name}: ${dtype}[${shp}] needs ${want} bytes, data_offsets span ${end - b}`);
     if (end > data.byteLength) fail(`truncated: tensor ${name} ends at ${end}, data has ${data.byteLength} bytes`);
-    spans.push([b, end, name]);
-    tensors.set(name, { dtype, shape: shp.slice(), data: typedFromBytes(dtype, data.subarray(b, end), numel(shp)) });
+    spans.push({ b, end, name, dtype, shape: shp.slice() });
   }
   // The format forbids holes and overlaps: the tensors must tile the data region exactly.
-  spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const sorted = [...spans].sort((x, y) => x.b - y.b || x.end - y.end);
   let pos = 0;
-  for (const [b, end, name] of spans) {
+  for (const { b, end, name } of sorted) {
     if (b !== pos) fail(b < pos ? `tensor ${name} overlaps the previous tensor` : `hole before tensor ${name} (bytes ${pos}..${b})`);
     pos = end;
   }
   if (pos !== data.byteLength) fail(`${data.byteLength - pos} trailing bytes after the last tensor`);
+  const over = new ByteBudget(maxWeightsBytes(opts.maxBytes)).take(data.byteLength, `${data.byteLength} bytes of tensor data`);
+  if (over) fail(over);
+  const tensors = new Map<string, CpuTensor>();
+  for (const { b, end, name, dtype, shape } of spans) {
+    tensors.set(name, { dtype, shape, data: typedFromBytes(dtype, data.subarray(b, end), numel(shape)) });
+  }
   return { tensors, metadata };
 }
 
-export function readSafetensors(path: string): SafetensorsContent {
-  return parseSafetensors(readFileSync(path), path);
+export function readSafetensors(path: string, opts: SafetensorsReadOptions = {}): SafetensorsContent {
+  // Refuse a file that cannot fit before reading all of it into memory.
+  const size = statSync(path).size;
+  const limit = maxWeightsBytes(opts.maxBytes);
+  if (size > 8 + MAX_HEADER + limit) {
+    throw new Error(`safetensors: ${path}: ${new ByteBudget(limit).take(size, `a ${size}-byte file`)}`);
+  }
+  return parseSafetensors(readFileSync(path), path, opts);
 }
 
 /** Header bytes (length prefix + space-padded JSON) and the tensors in file order, validated. */

@@ -2,10 +2,12 @@
 // files) -> named CpuTensors and the Keras layer list. A missing or short shard does not abort the
 // load: its weights are listed in `missing` with the reason, so a feature extractor that never
 // uses them (the shared MobileNetV1 lacks conv_pw_13/kernel) still gets everything else.
+// Decoded weights (4 bytes per value once dequantized) are charged to GLASS_MAX_WEIGHTS_BYTES /
+// the maxBytes option (see limits.ts), like the other readers.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { halfToFloat, numel, typedFromBytes, type CpuTensor, type DType } from './types.ts';
-
 
 export interface TfjsLayer {
   /** Keras class name: Conv2D, DepthwiseConv2D, BatchNormalization, Activation, ... */
@@ -103,7 +105,8 @@ function parseLayers(topology: unknown, label: string): { layers: TfjsLayer[]; k
  * Loads a TF.js layers model from its model.json (or the folder holding it). Throws only when
  * model.json itself is unusable; unreadable weights are reported in `missing`.
  */
-export function loadTfjsLayersModel(path: string): TfjsModel {
+export function loadTfjsLayersModel(path: string, opts: { maxBytes?: number } = {}): TfjsModel {
+  const budget = new ByteBudget(maxWeightsBytes(opts.maxBytes));
   const isDir = existsSync(path) ? statSync(path).isDirectory() : !path.endsWith('.json');
   const jsonPath = isDir ? join(path, 'model.json') : path;
   const dir = dirname(resolve(jsonPath));
@@ -139,6 +142,9 @@ export function loadTfjsLayersModel(path: string): TfjsModel {
     const buf = Buffer.concat(paths.map((p) => readFileSync(join(dir, p))));
     let off = 0;
     for (const w of list) {
+      if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw new Error(`tfjs: ${jsonPath}: weight ${w.name}: bad shape ${JSON.stringify(w.shape)}`);
+      }
       const n = numel(w.shape);
       const q = w.quantization;
       const plain = DTYPES[w.dtype];
@@ -155,6 +161,8 @@ export function loadTfjsLayersModel(path: string): TfjsModel {
       }
       const bytes = buf.subarray(off, off + nbytes);
       off += nbytes;
+      const over = budget.take(n * (q ? 4 : plain.size), `weight ${w.name}: ${n} values`);
+      if (over) throw new Error(`tfjs: ${jsonPath}: ${over}`);
       weights.set(w.name, q ? dequantize(bytes, n, w, q) : { dtype: plain.dtype, shape: w.shape.slice(), data: typedFromBytes(plain.dtype, bytes, n) });
     }
   });

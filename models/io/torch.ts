@@ -4,8 +4,14 @@
 // The pickle is read with models/io/pickle.ts and an allowlist of exactly the globals that state
 // dicts need, so a checkpoint can never run code; tensors come out as contiguous CpuTensors even
 // when the file stored a transposed or offset view of a shared storage.
+// Materialising views is where a tiny file could ask for gigabytes (one float seen through a
+// stride-0 view of 16384x16384, or a thousand tensors over one storage), so inflated members and
+// materialised tensors are charged to one ByteBudget per file: GLASS_MAX_WEIGHTS_BYTES or the
+// maxBytes option, default 1e9 bytes (see limits.ts). Trees nested deeper than 1000 levels (or
+// cyclic, for flattenTensors) are refused by name instead of overflowing the stack.
 import { readFileSync } from 'node:fs';
-import { PyFunction, Unpickler, describe, type UnpickleOptions } from './pickle.ts';
+import { ByteBudget, maxWeightsBytes } from './limits.ts';
+import { DEFAULT_MAX_DEPTH, PyFunction, Unpickler, describe, type UnpickleOptions } from './pickle.ts';
 import {
   DTYPE_SIZE, allocTyped, int64ToInt32, isCpuTensor, numel, toFloat32, viewOf,
   type CpuTensor, type DType, type TensorData,
@@ -20,6 +26,11 @@ export interface TorchLoadOptions {
    * that does not fit is an error naming the tensor, never a silent wrap.
    */
   int64?: 'bigint' | 'int32' | 'float32';
+  /**
+   * Most bytes the file may make us allocate: inflated zip members plus materialised tensors (in
+   * the file's own dtypes). Default: GLASS_MAX_WEIGHTS_BYTES, else 1e9.
+   */
+  maxBytes?: number;
 }
 
 /** torch.<X>Storage -> dtype, for the dtypes a CpuTensor can hold. */
@@ -152,14 +163,30 @@ const REFUSE_HINT = 'only tensors, dicts and OrderedDicts of state dicts can be 
   '(save model.state_dict(), not the model object)';
 
 function str(v: unknown): string {
-  return v instanceof Uint8Array ? String.fromCharCode(...v) : String(v);
+  // Not String.fromCharCode(...v): spreading a large bytes object overflows the stack.
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1') : String(v);
+}
+
+/** A tree path short enough for an error message (a hostile one can be thousands of levels long). */
+function shortPath(name: string): string {
+  return name.length > 80 ? `${name.slice(0, 50)}...${name.slice(-20)}` : name;
+}
+
+/** A storage's element count from the pickle, refused unless it is one. */
+function storageCount(n: unknown, key: string, label: string): number {
+  const count = typeof n === 'bigint' ? Number(n) : n;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+    throw new Error(`torch: ${label}: storage ${key} has ${String(n)} elements, which is not a count`);
+  }
+  return count;
 }
 
 /** Reads a checkpoint from memory; `label` names it in errors. Returns the unpickled object tree. */
 export function readTorch(buf: Uint8Array, opts: TorchLoadOptions & { label?: string } = {}): unknown {
   const label = opts.label ?? '<buffer>';
+  const budget = new ByteBudget(maxWeightsBytes(opts.maxBytes));
   let tree: unknown;
-  if (looksLikeZip(buf)) tree = readZipCheckpoint(buf, label);
+  if (looksLikeZip(buf)) tree = readZipCheckpoint(buf, label, budget);
   else if (buf.length >= 2 && buf[0] === 0x80 && buf[1] <= 5) tree = readLegacyCheckpoint(buf, label);
   else if (buf.length > 262 && String.fromCharCode(...buf.subarray(257, 262)) === 'ustar') {
     throw new Error(`torch: ${label}: tar-based checkpoint (PyTorch < 0.4) is not supported; re-save it with torch.save`);
@@ -168,7 +195,7 @@ export function readTorch(buf: Uint8Array, opts: TorchLoadOptions & { label?: st
     throw new Error(`torch: ${label}: not a PyTorch checkpoint: wrong magic (starts with ${head || 'nothing'}; ` +
       'expected a zip "50 4b 03 04" or a legacy pickle "80 02")');
   }
-  return materialiseTree(tree, label, opts);
+  return materialiseTree(tree, label, opts, budget);
 }
 
 /** Reads a .pth/.pt file; see readTorch. */
@@ -192,23 +219,46 @@ export function loadStateDict(path: string, opts: TorchLoadOptions & { prefix?: 
       tree = tree.get(part);
     }
   }
-  return flattenTensors(tree);
+  return flattenTensors(tree, '.', path);
 }
 
-/** All tensors in a tree of dicts/lists, named by their '.'-joined path; other leaves are skipped. */
-export function flattenTensors(tree: unknown, sep = '.'): Map<string, CpuTensor> {
+/** Most dicts, lists and tensors flattenTensors visits: shared sub-lists can double the paths per level. */
+const MAX_TREE_NODES = 1_000_000;
+
+/**
+ * All tensors in a tree of dicts/lists, named by their '.'-joined path; other leaves are skipped.
+ * `label` (the file) names the source in errors. A container shared by two parents is walked under
+ * both names, as Python would; cycles, nesting past 1000 levels and more than a million nodes
+ * (sharing that doubles per level) are refused.
+ */
+export function flattenTensors(tree: unknown, sep = '.', label?: string): Map<string, CpuTensor> {
   const out = new Map<string, CpuTensor>();
-  const walk = (v: unknown, name: string): void => {
-    if (isCpuTensor(v)) out.set(name, v);
-    else if (v instanceof Map) for (const [k, x] of v) walk(x, name ? `${name}${sep}${str(k)}` : str(k));
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, name ? `${name}${sep}${i}` : String(i)));
+  const fail = (name: string, msg: string): never => {
+    throw new Error(`${label === undefined ? 'flattenTensors' : `torch: ${label}`}: ${name ? `${shortPath(name)}: ` : ''}${msg}`);
   };
-  walk(tree, '');
+  const onPath = new Set<object>();
+  let nodes = 0;
+  const walk = (v: unknown, name: string, depth: number): void => {
+    const tensor = isCpuTensor(v);
+    if (!tensor && !(v instanceof Map) && !Array.isArray(v)) return;
+    if (++nodes > MAX_TREE_NODES) fail('', `more than ${MAX_TREE_NODES} dicts, lists and tensors (the same ones reached over and over?)`);
+    if (tensor) {
+      out.set(name, v);
+      return;
+    }
+    if (onPath.has(v)) fail(name, 'a dict or list containing itself (a reference cycle)');
+    if (depth > DEFAULT_MAX_DEPTH) fail(name, `nested deeper than ${DEFAULT_MAX_DEPTH} levels`);
+    onPath.add(v);
+    if (v instanceof Map) for (const [k, x] of v) walk(x, name ? `${name}${sep}${str(k)}` : str(k), depth + 1);
+    else for (let i = 0; i < v.length; i++) walk(v[i], name ? `${name}${sep}${i}` : String(i), depth + 1);
+    onPath.delete(v);
+  };
+  walk(tree, '', 1);
   return out;
 }
 
-function readZipCheckpoint(buf: Uint8Array, label: string): unknown {
-  const zip = new ZipArchive(buf, label);
+function readZipCheckpoint(buf: Uint8Array, label: string, budget: ByteBudget): unknown {
+  const zip = new ZipArchive(buf, label, { budget });
   const pkls = zip.names().filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkls.length !== 1) {
     const more = zip.names().slice(0, 8).join(', ');
@@ -233,8 +283,7 @@ function readZipCheckpoint(buf: Uint8Array, label: string): unknown {
     const key = str(keyRaw);
     let s = storages.get(key);
     if (!s) {
-      const count = Number(n);
-      s = new Storage(key, type.dtype, count);
+      s = new Storage(key, type.dtype, storageCount(n, key, pklLabel));
       const member = `${prefix}data/${key}`;
       if (!zip.has(member)) throw new Error(`torch: ${label}: storage member ${member} is missing`);
       s.bytes = zip.read(member);
@@ -275,7 +324,7 @@ function readLegacyCheckpoint(buf: Uint8Array, label: string): unknown {
     if (!(type instanceof StorageType)) throw new Error(`torch: ${label}: storage type ${describe(type)}`);
     const rootKey = str(rootKeyRaw);
     let root = storages.get(rootKey);
-    if (!root) storages.set(rootKey, (root = new Storage(rootKey, type.dtype, Number(n))));
+    if (!root) storages.set(rootKey, (root = new Storage(rootKey, type.dtype, storageCount(n, rootKey, label))));
     if (view === null || view === undefined) return root;
     // Pre-1.0 files could reference a slice of a root storage as its own storage.
     if (!Array.isArray(view) || view.length !== 3) throw new Error(`torch: ${label}: bad storage view ${describe(view)}`);
@@ -317,21 +366,27 @@ class StorageView extends Storage {
   }
 }
 
-function materialise(p: PendingTensor, label: string, name: string): CpuTensor {
+function materialise(p: PendingTensor, label: string, name: string, budget: ByteBudget): CpuTensor {
   const { storage, offset, size, stride } = p;
   const dtype = storage.dtype;
+  for (let i = 0; i < size.length; i++) {
+    if (size[i] < 0 || stride[i] < 0) throw new Error(`torch: ${label}: ${name}: negative size or stride`);
+  }
   const n = numel(size);
   if (n === 0) return { dtype, shape: size, data: allocTyped(dtype, 0) };
   const src = storage.elements(label);
   let last = offset;
-  for (let i = 0; i < size.length; i++) {
-    if (size[i] < 0 || stride[i] < 0) throw new Error(`torch: ${label}: ${name}: negative size or stride`);
-    last += (size[i] - 1) * stride[i];
-  }
+  for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
   if (offset < 0 || last >= src.length) {
     throw new Error(`torch: ${label}: ${name}: view (offset ${offset}, size ${JSON.stringify(size)}, ` +
       `stride ${JSON.stringify(stride)}) exceeds its storage of ${src.length} elements`);
   }
+  // More elements than the storage span they are read from: a stride-0 (expand) or overlapping view.
+  const span = last - offset + 1;
+  const bytes = n * DTYPE_SIZE[dtype];
+  const over = budget.take(bytes, `materialising ${dtype}[${size}] (${bytes} bytes` +
+    (n > span ? `, an expanded view of ${span} storage element${span === 1 ? '' : 's'})` : ')'));
+  if (over) throw new Error(`torch: ${label}: ${name}: ${over}`);
   const out = allocTyped(dtype, n);
   let contiguous = true;
   for (let i = size.length - 1, expect = 1; i >= 0; i--) {
@@ -371,25 +426,27 @@ function convert(t: CpuTensor, opts: TorchLoadOptions, what: string): CpuTensor 
 }
 
 /** Replaces every PendingTensor in the tree by a contiguous CpuTensor (same object for repeats). */
-function materialiseTree(tree: unknown, label: string, opts: TorchLoadOptions): unknown {
+function materialiseTree(tree: unknown, label: string, opts: TorchLoadOptions, budget: ByteBudget): unknown {
   const done = new Map<PendingTensor, CpuTensor>();
   const seen = new Set<object>();
-  const visit = (v: unknown, name: string): unknown => {
+  const visit = (v: unknown, name: string, depth: number): unknown => {
     if (v instanceof PendingTensor) {
       let t = done.get(v);
-      if (!t) done.set(v, (t = convert(materialise(v, label, name || '<root>'), opts, `${label}: ${name}`)));
+      if (!t) done.set(v, (t = convert(materialise(v, label, shortPath(name) || '<root>', budget), opts, `${label}: ${shortPath(name)}`)));
       return t;
     }
     if (typeof v !== 'object' || v === null || seen.has(v)) return v;
+    // The unpickler bounds nesting as it builds, except for lists grown after being attached.
+    if (depth > DEFAULT_MAX_DEPTH) throw new Error(`torch: ${label}: ${shortPath(name)}: nested deeper than ${DEFAULT_MAX_DEPTH} levels`);
     seen.add(v);
-    if (v instanceof Map) for (const [k, x] of v) v.set(k, visit(x, name ? `${name}.${str(k)}` : str(k)));
-    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) v[i] = visit(v[i], name ? `${name}.${i}` : String(i));
+    if (v instanceof Map) for (const [k, x] of v) v.set(k, visit(x, name ? `${name}.${str(k)}` : str(k), depth + 1));
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) v[i] = visit(v[i], name ? `${name}.${i}` : String(i), depth + 1);
     else if (v instanceof Set) {
       const items = [...v];
       v.clear();
-      for (const x of items) v.add(visit(x, name));
+      for (const x of items) v.add(visit(x, name, depth + 1));
     }
     return v;
   };
-  return visit(tree, '');
+  return visit(tree, '', 1);
 }

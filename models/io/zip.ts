@@ -2,8 +2,12 @@
 // Reads the central directory (ZIP64 included) from an in-memory buffer, inflates stored or
 // deflated members, and checks each member's CRC-32, so a truncated download or a flipped byte
 // becomes an error naming the file and member instead of silently wrong weights.
+// Deflate bombs: inflated bytes are charged to the archive's ByteBudget (GLASS_MAX_WEIGHTS_BYTES or
+// the maxBytes option, see limits.ts) from the size the directory declares, before inflating, and
+// inflation stops at that declared size, so a member that lies about it costs no more than it said.
 import { readFileSync } from 'node:fs';
 import * as zlib from 'node:zlib';
+import { budgetFor, type ByteBudget } from './limits.ts';
 
 export interface ZipEntry {
   name: string;
@@ -50,19 +54,28 @@ function hex(buf: Uint8Array, n = 4): string {
   return Array.from(buf.subarray(0, n), (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
+export interface ZipOptions {
+  /** Most bytes all inflated members together may take (default: GLASS_MAX_WEIGHTS_BYTES or 1e9). */
+  maxBytes?: number;
+  /** A budget shared with the caller (a torch reader also charges its tensors to it). */
+  budget?: ByteBudget;
+}
+
 export class ZipArchive {
   readonly entries: ZipEntry[] = [];
   private readonly byName = new Map<string, ZipEntry>();
   private readonly view: DataView;
+  private readonly budget: ByteBudget;
 
   /** `label` names the file in errors. */
-  constructor(readonly buf: Uint8Array, readonly label = '<buffer>') {
+  constructor(readonly buf: Uint8Array, readonly label = '<buffer>', opts: ZipOptions = {}) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.budget = budgetFor(opts);
     this.parse();
   }
 
-  static open(path: string): ZipArchive {
-    return new ZipArchive(readFileSync(path), path);
+  static open(path: string, opts: ZipOptions = {}): ZipArchive {
+    return new ZipArchive(readFileSync(path), path, opts);
   }
 
   private fail(msg: string): never {
@@ -160,6 +173,22 @@ export class ZipArchive {
     return this.byName.has(name);
   }
 
+  /** Inflates a member, stopping one byte past its declared size (zlib's maxOutputLength). */
+  private inflate(raw: Uint8Array, e: ZipEntry): Uint8Array {
+    const tooLong = (): never =>
+      this.fail(`${e.name} inflates to more than the ${e.size} bytes its directory entry declares (corrupt, or a zip bomb)`);
+    let data: Uint8Array;
+    try {
+      // The one byte of slack tells a member longer than declared apart from one that fits exactly.
+      data = zlib.inflateRawSync(raw, { maxOutputLength: e.size + 1 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') tooLong();
+      this.fail(`cannot inflate ${e.name}: ${(err as Error).message}`);
+    }
+    if (data.length > e.size) tooLong();
+    return data;
+  }
+
   /** The member's bytes (a view into the archive for stored members), CRC-checked unless told not to. */
   read(name: string, opts: { verify?: boolean } = {}): Uint8Array {
     const e = this.byName.get(name);
@@ -179,11 +208,9 @@ export class ZipArchive {
     if (e.method === 0) {
       data = raw;
     } else if (e.method === 8) {
-      try {
-        data = zlib.inflateRawSync(raw);
-      } catch (err) {
-        this.fail(`cannot inflate ${name}: ${(err as Error).message}`);
-      }
+      const over = this.budget.take(e.size, `${name} inflates to ${e.size} bytes`);
+      if (over) this.fail(over);
+      data = this.inflate(raw, e);
     } else {
       this.fail(`${name} uses compression method ${e.method}; only stored (0) and deflate (8) are supported`);
     }
