@@ -202,6 +202,7 @@ function pairMasks(images: string[], maskDir: string, warnings: string[], what: 
 /** MVTec AD / MPDD layout: <root>/<class>/{train/good, test/<type>, ground_truth/<type>}. */
 export function listMVTec(root: string, className: string, split: Split): Listing {
   const warnings: string[] = [];
+  checkClassName(className, `dataset ${root}`);
   requireDir(root, 'dataset root');
   const classDir = join(root, className);
   if (!isDir(classDir)) {
@@ -248,60 +249,96 @@ export function listMVTec(root: string, className: string, split: Split): Listin
   return { entries, warnings, hasPixelMasks: hasGT && defects.length > 0 };
 }
 
-/** Minimal CSV reader (quoted fields with "" escapes, CRLF or LF). */
-function parseCSV(text: string): string[][] {
+/** Minimal CSV reader (quoted fields with "" escapes, CRLF or LF); `lines[i]` is where row i starts (1-based). */
+function parseCSV(text: string): { rows: string[][]; lines: number[] } {
   const rows: string[][] = [];
+  const lines: number[] = [];
   let row: string[] = [], field = '', quoted = false;
+  let line = 1, rowLine = 1;
+  const endRow = () => {
+    row.push(field);
+    if (row.some((f) => f !== '')) {
+      rows.push(row);
+      lines.push(rowLine);
+    }
+    row = [];
+    field = '';
+    rowLine = line;
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
       if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
       else if (ch === '"') quoted = false;
-      else field += ch;
+      else {
+        if (ch === '\n') line++;
+        field += ch;
+      }
     } else if (ch === '"') quoted = true;
     else if (ch === ',') { row.push(field); field = ''; }
     else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      if (row.some((f) => f !== '')) rows.push(row);
-      row = [];
-      field = '';
+      line++;
+      endRow();
     } else field += ch;
   }
-  row.push(field);
-  if (row.some((f) => f !== '')) rows.push(row);
-  return rows;
+  endRow();
+  return { rows, lines };
+}
+
+/**
+ * Why `name` cannot be a class name, or null. Class names become output folders
+ * (<out>/<dataset>_<class>) and input folders (<root>/<class>), so each must be one plain path
+ * component: a name from a CSV, a flag or a metrics.json must never reach outside those roots.
+ */
+export function classNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return 'is not a string';
+  if (name === '') return 'is empty';
+  if (name === '.' || name === '..') return 'is a relative path (. or ..)';
+  if (/[/\\]/.test(name)) return 'contains a path separator (/ or \\)';
+  if (/[\x00-\x1f\x7f]/.test(name)) return 'contains a control character';
+  return null;
+}
+
+/** `name` when it is a valid class name (see classNameProblem), else an error naming `source`. */
+export function checkClassName(name: unknown, source: string): string {
+  const why = classNameProblem(name);
+  if (why) throw new Error(`${source}: class name ${JSON.stringify(name)} ${why}: a class name must be a single folder name`);
+  return name as string;
 }
 
 /** VisA's 1-class split file <root>/split_csv/1cls.csv: its rows and a column lookup by name. */
-function readVisASplit(root: string): { csvPath: string; rows: string[][]; col: (name: string) => number } {
+function readVisASplit(root: string): { csvPath: string; rows: string[][]; lines: number[]; col: (name: string) => number } {
   requireDir(root, 'dataset root');
   const csvPath = join(root, 'split_csv', '1cls.csv');
   if (!existsSync(csvPath)) throw new Error(`VisA split file ${csvPath}: does not exist (expected the 1cls split CSV of VisA)`);
-  const rows = parseCSV(readFileSync(csvPath, 'utf8'));
+  const { rows, lines } = parseCSV(readFileSync(csvPath, 'utf8'));
   const header = (rows.shift() ?? []).map((h) => h.trim());
+  lines.shift();
   const col = (name: string) => {
     const i = header.indexOf(name);
     if (i < 0) throw new Error(`VisA split file ${csvPath}: no '${name}' column (header: ${header.join(',')})`);
     return i;
   };
-  return { csvPath, rows, col };
+  return { csvPath, rows, lines, col };
 }
 
 /** Class names of a dataset root: VisA's from its split CSV, else the sub-folders holding `train/`. */
 export function datasetClasses(kind: DatasetKind, root: string): string[] {
   if (kind === 'visa') {
-    const { rows, col } = readVisASplit(root);
+    const { csvPath, rows, lines, col } = readVisASplit(root);
     const i = col('object');
-    return [...new Set(rows.map((r) => r[i]).filter((c): c is string => !!c))].sort(byteOrder);
+    rows.forEach((r, k) => checkClassName(r[i] ?? '', `VisA split file ${csvPath} line ${lines[k]} ('object' column)`));
+    return [...new Set(rows.map((r) => r[i]!))].sort(byteOrder);
   }
   requireDir(root, 'dataset root');
-  return subfolders(root).filter((d) => isDir(join(root, d, 'train'))).sort(byteOrder);
+  return subfolders(root).filter((d) => isDir(join(root, d, 'train'))).map((d) => checkClassName(d, `dataset root ${root}`)).sort(byteOrder);
 }
 
 /** VisA with its 1-class split file <root>/split_csv/1cls.csv (object,split,label,image,mask). */
 export function listVisA(root: string, className: string, split: Split): Listing {
   const warnings: string[] = [];
+  checkClassName(className, `VisA dataset ${root}`);
   const { csvPath, rows, col } = readVisASplit(root);
   const [cObj, cSplit, cLabel, cImg, cMask] = ['object', 'split', 'label', 'image', 'mask'].map(col) as [number, number, number, number, number];
   const classes = new Set(rows.map((r) => r[cObj]));
@@ -376,6 +413,7 @@ export function listFolder(layout: FolderLayout, split: Split): Listing {
  * `ground_truth/<type>/` (matched by name like MVTec's, `<name>_mask.png` or `<name>.png`).
  */
 export function customLayout(root: string, className: string): FolderLayout {
+  checkClassName(className, `custom dataset ${root}`);
   const dir = join(root, className);
   requireDir(dir, `custom dataset class (under --data ${root})`);
   const train = isDir(join(dir, 'train', 'good')) ? join(dir, 'train', 'good') : join(dir, 'train');
@@ -424,6 +462,11 @@ export class AnomalyDataset {
   private readonly fgDir: string | null;
   private readonly imageCache = new Map<number, Image>();
   private cachedBytes = 0;
+  /** width x height of each image as read from disk (masks are compared with it) */
+  private readonly sourceSize = new Map<number, [number, number]>();
+  private maskSizeWarned = false;
+  /** where warnings found while reading items go (a worker's copy has no `warn`: the console) */
+  private warnSink: ((msg: string) => void) | null = null;
 
   /** Lists the files (printing warnings) and prepares the dataset. */
   static open(options: DatasetOptions): AnomalyDataset {
@@ -432,6 +475,7 @@ export class AnomalyDataset {
     const ds = new AnomalyDataset(rest, listing, null);
     const say = warn ?? ((m: string) => console.warn(`warning: ${m}`));
     for (const w of ds.warnings) say(w);
+    ds.warnSink = say;
     return ds;
   }
 
@@ -498,7 +542,9 @@ export class AnomalyDataset {
   private loadResized(index: number): Image {
     const hit = this.imageCache.get(index);
     if (hit) return hit;
-    const img = resize(readImage(this.entries[index]!.path, 'rgb'), this.resize);
+    const src = readImage(this.entries[index]!.path, 'rgb');
+    this.sourceSize.set(index, [src.width, src.height]);
+    const img = resize(src, this.resize);
     const cap = this.options.cacheBytes ?? 512 << 20;
     if ((this.options.cacheImages ?? this.split === 'train') && this.cachedBytes + img.data.length <= cap) {
       this.imageCache.set(index, img);
@@ -568,11 +614,27 @@ export class AnomalyDataset {
     const mask = new Float32Array(n);
     if (e.maskPath) {
       const interp = this.options.maskResample ?? 'nearest';
-      const m = centerCrop(resize(readImage(e.maskPath, 'gray'), this.resize, interp), this.imagesize);
+      const raw = readImage(e.maskPath, 'gray');
+      this.checkMaskSize(index, raw);
+      const m = centerCrop(resize(raw, this.resize, interp), this.imagesize);
       const soft = interp === 'bilinear' && this.options.kind !== 'visa'; // VisA's reference binarises (> 0)
       for (let i = 0; i < n; i++) mask[i] = soft ? m.data[i]! / 255 : m.data[i]! > 0 ? 1 : 0;
     }
     return { index, path: e.path, image, label: e.label, defect: e.defect, mask };
+  }
+
+  /**
+   * A mask of another size than its image is resized and cropped like the image, which misaligns
+   * it when the aspect ratios differ: said once per dataset, naming the first such file.
+   */
+  private checkMaskSize(index: number, mask: Image): void {
+    const size = this.sourceSize.get(index);
+    if (this.maskSizeWarned || !size || (size[0] === mask.width && size[1] === mask.height)) return;
+    this.maskSizeWarned = true;
+    const e = this.entries[index]!;
+    const msg = `mask ${e.maskPath} is ${mask.width}x${mask.height} but its image ${e.path} is ${size[0]}x${size[1]}: ` +
+      'the mask is resized and cropped like the image, so pixel metrics may be off (said once per dataset)';
+    (this.warnSink ?? ((m: string) => console.warn(`warning: ${m}`)))(msg);
   }
 
   /** The item for (seed, epoch, index): the same wherever and in whatever order it is computed. */

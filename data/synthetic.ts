@@ -8,11 +8,12 @@
 // ground-truth mask is exactly the pixels it covers by at least MASK_COVERAGE (a quarter: thin
 // scratches would otherwise leave visibly changed, unlabelled edge pixels).
 //   writeSyntheticDataset(root)  -> <root>/<class>/{train/good, test/<type>, ground_truth/<type>},
-//                                   plus <root>/fg_mask/<class>/ for the training images
+//                                   plus <root>/fg_mask/<class>/ for the training images; a marker
+//                                   file in each, so that rewriting replaces only what it wrote
 //   CLI: npx tsx data/synthetic.ts <root> [--size 256] [--train 48] [--good 16] [--defective 30] [--seed 0]
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Image, createImage, writePNG } from './image.ts';
 import { Rng, deriveSeed } from './rng.ts';
 
@@ -400,7 +401,8 @@ export interface SyntheticOptions {
   seed?: number;
   /** write <root>/fg_mask/<class>/<name> for the training images (default true) */
   fgMasks?: boolean;
-  /** delete <root>/<class> first (default true), so stale files never mix in */
+  /** delete <root>/<class> first (default true), so stale files never mix in; only folders this
+   * generator wrote (SYNTHETIC_MARKER) are deleted, anything else there is an error */
   clean?: boolean;
 }
 
@@ -423,9 +425,24 @@ export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {})
   const counts: Record<string, Record<string, number>> = {};
   classes.forEach((cls, ci) => {
     const dir = join(root, cls);
+    const fgDir = join(root, 'fg_mask', cls);
     if (opts.clean ?? true) {
+      for (const d of [dir, fgDir]) {
+        if (!existsSync(d)) continue;
+        if (!writtenByUs(root, d, cls)) {
+          throw new Error(`${d} exists and was not written by the synthetic dataset generator (no ${SYNTHETIC_MARKER} in it): ` +
+            'not replacing it; write the synthetic dataset to another folder, or remove this one yourself');
+        }
+      }
       rmSync(dir, { recursive: true, force: true });
-      rmSync(join(root, 'fg_mask', cls), { recursive: true, force: true });
+      rmSync(fgDir, { recursive: true, force: true });
+    }
+    const marker = JSON.stringify({ generator: 'glass-ts data/synthetic.ts', version: SYNTHETIC_VERSION, class: cls }) + '\n';
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, SYNTHETIC_MARKER), marker);
+    if (opts.fgMasks ?? true) {
+      mkdirSync(fgDir, { recursive: true });
+      writeFileSync(join(fgDir, SYNTHETIC_MARKER), marker);
     }
     const c: Record<string, number> = { train: nTrain, good: nGood };
     const rngFor = (split: number, i: number) => new Rng(deriveSeed(seed, ci, split, i));
@@ -450,6 +467,23 @@ export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {})
   mkdirSync(root, { recursive: true });
   writeFileSync(join(root, 'synthetic.json'), JSON.stringify({ ...summary, options: opts }, null, 2) + '\n');
   return summary;
+}
+
+/** The file the generator leaves in each folder it writes: only folders holding it are ever replaced. */
+export const SYNTHETIC_MARKER = '.glass-synthetic';
+
+/**
+ * Whether the generator wrote folder `dir` (class `cls` under `root`): its marker, or (folders
+ * written before the marker existed) the root's synthetic.json listing the class.
+ */
+function writtenByUs(root: string, dir: string, cls: string): boolean {
+  if (existsSync(join(dir, SYNTHETIC_MARKER))) return true;
+  try {
+    const j = JSON.parse(readFileSync(join(root, 'synthetic.json'), 'utf8')) as { classes?: unknown };
+    return Array.isArray(j.classes) && j.classes.includes(cls);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { createBackbone } from '../models/registry.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { ensureWeights, progressPrinter } from '../models/weights-cache.ts';
 import { pretrainedBackbone, weightsIdentityOfTfjsFolder, describeWeights, sameWeights, type WeightsIdentity } from '../models/pretrained.ts';
-import { AnomalyDataset, datasetClasses, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
+import { AnomalyDataset, datasetClasses, checkClassName, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { writeSyntheticDataset, syntheticIsCurrent } from '../data/synthetic.ts';
 import { listImages, byteOrder } from '../data/image.ts';
@@ -20,7 +20,7 @@ import { Glass } from './glass.ts';
 import { loadCheckpoint } from './checkpoint.ts';
 import { trainClass, predict, evaluate, type ClassResult, type Metrics } from './trainer.ts';
 import { writeVisuals, writeOverlays } from './visualize.ts';
-import { PRESETS, parseArgs, helpText, num, str, glassConfig, type Parsed, type Preset } from './options.ts';
+import { PRESETS, parseArgs, checkArgs, helpText, num, str, origin, glassConfig, UsageError, type Parsed, type Preset } from './options.ts';
 import { readCheckpointSpec, checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
 import { bestF1Threshold, type Threshold } from './threshold.ts';
 import { BUILTIN_TEXTURES } from '../data/las.ts';
@@ -37,9 +37,7 @@ export const SYNTHETIC_ROOT = FROM_SOURCE
 
 function datasetKind(args: Parsed): DatasetKind {
   const k = str(args, 'dataset', null, 'mvtec');
-  if (k === 'custom') return 'folder';
-  if (!['mvtec', 'mpdd', 'visa', 'folder'].includes(k)) throw new Error(`--dataset: expected mvtec | mpdd | visa | custom, got '${k}'`);
-  return k as DatasetKind;
+  return k === 'custom' ? 'folder' : (k as DatasetKind);
 }
 
 function classesOf(args: Parsed, root: string): string[] {
@@ -183,13 +181,35 @@ export function parseShard(v: unknown): { index: number; count: number } | null 
   const m = /^(\d+)\/(\d+)$/.exec(String(v));
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index >= count) throw new Error(`--shard: expected i/n with 0 <= i < n (e.g. 0/4), got '${v}'`);
+  if (!m || count < 1 || index >= count) throw new UsageError(`--shard: expected i/n with 0 <= i < n (e.g. 0/4), got '${v}'`);
   return { index, count };
 }
 
-async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
+/**
+ * Foreground masks per class: an explicit `--fg 1` needs <root>/fg_mask/<class> for every class
+ * (a usage error naming those without); the preset's or default fg 1 falls back to the whole
+ * image, said in one line, since many MVTec copies come without fg masks.
+ */
+function foregroundMasks(args: Parsed, preset: Preset | null, root: string, classes: string[], own: boolean, log: (s: string) => void): Set<string> {
+  const with_ = new Set<string>();
+  if (num(args, 'fg', preset, 1) !== 1) return with_;
+  const explicit = origin(args, 'fg', preset) === 'flag';
+  if (own) {
+    if (explicit) throw new UsageError(`--fg 1: foreground masks need a dataset root with fg_mask/<class>/, but --data ${root} is a folder of images; leave --fg out`);
+    return with_;
+  }
+  for (const c of classes) if (existsSync(join(root, 'fg_mask', c))) with_.add(c);
+  const without = classes.filter((c) => !with_.has(c));
+  if (!without.length) return with_;
+  const where = `${join(root, 'fg_mask')}/<class>`;
+  if (explicit) throw new UsageError(`--fg 1: no foreground masks for ${without.join(', ')} (expected ${where}/, one mask per training image); pass --fg 0 to synthesise anomalies anywhere in the image`);
+  log(`foreground masks: none in ${where} for ${without.join(', ')}: anomalies are synthesised anywhere in the image (fg 1 is the ${origin(args, 'fg', preset)}; --fg 0 says so and silences this line)`);
+  return with_;
+}
+
+async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly string[]): Promise<void> {
   const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
-  if (args.preset && !preset) throw new Error(`--preset: unknown preset '${args.preset}' (paper | fast)`);
+  if (args.resume && !existsSync(String(args.resume))) throw new Error(`--resume ${args.resume}: file not found`);
   let root = args.data as string | undefined;
   if (!root) {
     root = SYNTHETIC_ROOT;
@@ -198,6 +218,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
       writeSyntheticDataset(root, { seed: 0 });
     }
   }
+  if (!existsSync(root)) throw new Error(`--data ${root}: folder not found`);
   const own = isImageFolder(root);
   const kind: DatasetKind = own ? 'folder' : datasetKind(args);
   const augpath = str(args, 'augpath', null, BUILTIN_TEXTURES);
@@ -213,7 +234,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
     if ((args.class as string[] | undefined)?.length) throw new Error(`--data ${root} is a folder of images (one class): -d does not apply`);
     const split = holdOutSplit(listImages(root).files, seed);
     folder = { train: split.train, test: { good: split.heldOut } };
-    classes = [basename(resolve(root))];
+    classes = [checkClassName(basename(resolve(root)), `--data ${root} (its folder name is the class name)`)];
     log(`${root}: ${split.train.length + split.heldOut.length} good images: ${split.train.length} to train on, ${split.heldOut.length} held out for the decision threshold`);
   } else classes = classesOf(args, root);
   if (shard) {
@@ -221,16 +242,22 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
     classes = all.filter((_, k) => k % shard.count === shard.index);
     log(`shard ${shard.index}/${shard.count}: ${classes.length} of ${all.length} classes (${classes.join(', ') || 'none'})`);
   }
+  const fgClasses = foregroundMasks(args, preset, root, classes, own, log);
+  const resize = num(args, 'resize', preset, 288);
+  const imagesize = num(args, 'imagesize', preset, 288);
+  const batchSize = num(args, 'batch_size', preset, 8);
+  if (resize < imagesize) log(`--resize ${resize} is below --imagesize ${imagesize}: the centre crop pads the images with black borders (as torchvision's CenterCrop does)`);
   await startDevice();
   const { backbone, weights } = await backboneFromArgs(args, preset, log);
   const layers = defaultTaps(backbone, args);
   const out = str(args, 'out', null, 'results');
   const results: ClassResult[] = [];
-  const resize = num(args, 'resize', preset, 288);
-  const imagesize = num(args, 'imagesize', preset, 288);
-  const batchSize = num(args, 'batch_size', preset, 8);
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
   try {
+    const deepest = layers.map((l) => ({ l, stride: backbone.tapInfo(l).stride })).sort((a, b) => b.stride - a.stride)[0];
+    if (deepest && imagesize < deepest.stride) {
+      throw new UsageError(`--imagesize ${imagesize}: too small for ${backbone.name} tap ${deepest.l} (stride ${deepest.stride}): at least ${deepest.stride}`);
+    }
     for (const cls of classes) {
       let svd: number;
       if (args.svd !== undefined) svd = num(args, 'svd', null, 0);
@@ -255,17 +282,17 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
         dscHidden: cfg.dscHidden, preProj: cfg.preProj, patchsize: 3, svd, batchSize, trainedOn: { dataset: kind, className: cls },
       };
       const res = await trainClass(backbone, {
-        dataset: kind, root, className: cls, folder, augpath, fg: num(args, 'fg', preset, 1) === 1 && existsSync(join(root, 'fg_mask', cls)),
+        dataset: kind, root, className: cls, folder, augpath, fg: fgClasses.has(cls),
         randAug: num(args, 'rand_aug', preset, 1) === 1, resize, imagesize, batchSize,
         metaEpochs: num(args, 'meta_epochs', preset, 640), evalEpochs: num(args, 'eval_epochs', preset, 1), limit: num(args, 'limit', preset, 392),
         seed, workers: num(args, 'workers', null, 1), betaMean: num(args, 'mean', null, 0.5), betaStd: num(args, 'std', null, 0.1),
-        out, cfg, spec, resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, log,
+        out, cfg, spec, resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, argv, log,
       });
       results.push(res);
       const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
       log(res.best.image_auroc === null
-        ? `${cls}: trained ${res.best.epoch + 1} epochs (no metrics: no anomalous test images) | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`
-        : `${cls}: best epoch ${res.best.epoch + 1}: image AUROC ${f(res.best.image_auroc)} AP ${f(res.best.image_ap)}` +
+        ? `${cls}: trained ${res.best.epoch} epochs (no metrics: no anomalous test images) | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`
+        : `${cls}: best epoch ${res.best.epoch}: image AUROC ${f(res.best.image_auroc)} AP ${f(res.best.image_ap)}` +
           (res.best.pixel_auroc !== null ? ` pixel AUROC ${f(res.best.pixel_auroc)} AP ${f(res.best.pixel_ap)} PRO ${f(res.best.pixel_pro)}` : ' (no pixel ground truth)') +
           ` | last epoch: image AUROC ${f(res.last.image_auroc)}` + (res.last.pixel_auroc !== null ? ` pixel AUROC ${f(res.last.pixel_auroc)}` : '') +
           ` | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`);
@@ -280,7 +307,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void): Promise<void> {
     (shard ? `; combine the shards with: glass-ts merge ${out}` : ''));
 }
 
-/** One row of results.csv: a class's best-epoch and last-epoch metrics. */
+/** One row of results.csv: a class's best-epoch and last-epoch metrics (epochs from 1). */
 interface ResultRow {
   name: string;
   best: Metrics & { epoch: number };
@@ -290,7 +317,7 @@ interface ResultRow {
 function writeResultsCsv(path: string, rs: ResultRow[]): void {
   const head = 'class,image_auroc,image_ap,pixel_auroc,pixel_ap,pixel_pro,best_epoch,last_image_auroc,last_pixel_auroc';
   const f = (x: number | null) => (x === null ? '' : x.toFixed(4));
-  const rows = rs.map((r) => [r.name, f(r.best.image_auroc), f(r.best.image_ap), f(r.best.pixel_auroc), f(r.best.pixel_ap), f(r.best.pixel_pro), r.best.epoch + 1, f(r.last.image_auroc), f(r.last.pixel_auroc)].join(','));
+  const rows = rs.map((r) => [csvField(r.name), f(r.best.image_auroc), f(r.best.image_ap), f(r.best.pixel_auroc), f(r.best.pixel_ap), f(r.best.pixel_pro), r.best.epoch, f(r.last.image_auroc), f(r.last.pixel_auroc)].join(','));
   const mean = (get: (r: ResultRow) => number | null) => {
     const v = rs.map(get).filter((x): x is number => x !== null);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
@@ -308,17 +335,22 @@ export function collectRuns(dirs: string[]): ResultRow[] {
     for (const sub of readdirSync(dir).sort(byteOrder)) {
       const p = join(dir, sub, 'metrics.json');
       if (!existsSync(p)) continue;
-      let m: Metrics & { dataset?: string; class?: string; best_epoch: number; last: Metrics & { epoch: number } };
+      let m: Metrics & { dataset?: unknown; class?: unknown; best_epoch: number; last: Metrics & { epoch: number }; epoch_base?: number };
       try {
         m = JSON.parse(readFileSync(p, 'utf8'));
       } catch (err) {
         throw new Error(`merge: ${p}: not valid JSON (${(err as Error).message})`);
       }
-      const name = m.dataset && m.class ? `${m.dataset}_${m.class}` : sub;
+      // the fields name a row, never a path; still, a forged file must not smuggle in one
+      const hasName = m.dataset !== undefined || m.class !== undefined;
+      const name = hasName ? `${checkClassName(m.dataset, `merge: ${p}: field "dataset"`)}_${checkClassName(m.class, `merge: ${p}: field "class"`)}` : sub;
+      if (!Number.isInteger(m.best_epoch) || !Number.isInteger(m.last?.epoch)) throw new Error(`merge: ${p}: no integer best_epoch and last.epoch`);
+      // files written before epochs were numbered from 1 for users (no epoch_base) counted from 0
+      const shift = 1 - (m.epoch_base ?? 0);
       const prev = rows.get(name);
       if (prev) throw new Error(`merge: class ${name} is in both ${prev.from} and ${p}: merge runs of disjoint classes (shards)`);
       const metrics = (x: Metrics) => ({ image_auroc: x.image_auroc, image_ap: x.image_ap, pixel_auroc: x.pixel_auroc, pixel_ap: x.pixel_ap, pixel_pro: x.pixel_pro });
-      rows.set(name, { row: { name, best: { ...metrics(m), epoch: m.best_epoch }, last: { ...metrics(m.last), epoch: m.last.epoch } }, from: p });
+      rows.set(name, { row: { name, best: { ...metrics(m), epoch: m.best_epoch + shift }, last: { ...metrics(m.last), epoch: m.last.epoch + shift } }, from: p });
     }
   }
   return [...rows.values()].map((r) => r.row).sort((a, b) => byteOrder(a.name, b.name));
@@ -501,7 +533,7 @@ async function cmdWeights(args: Parsed, log: (s: string) => void): Promise<void>
   log(`${backbone}: ${r.path} (${r.source}, sha256 ${r.sha256.slice(0, 12)}..., ${(r.bytes / 1e6).toFixed(1)} MB)`);
 }
 
-const COMMANDS: Record<string, (a: Parsed, log: (s: string) => void) => Promise<void>> = {
+const COMMANDS: Record<string, (a: Parsed, log: (s: string) => void, argv: readonly string[]) => Promise<void>> = {
   train: cmdTrain,
   test: cmdTest,
   predict: cmdPredict,
@@ -517,7 +549,8 @@ export interface RunReport {
 }
 
 /**
- * Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage). Errors are printed as
+ * Runs one command; returns the exit status (0 ok, 1 failed, 2 bad usage: an unknown flag, a
+ * value outside its range (options.ts FLAGS), flags that contradict each other or the data). Errors are printed as
  * one line `glass <command>: <reason>` (the stack with GLASS_DEBUG=1) and left in `report`.
  */
 export async function main(argv: string[], report: RunReport = {}): Promise<number> {
@@ -537,6 +570,7 @@ export async function main(argv: string[], report: RunReport = {}): Promise<numb
   try {
     args = parseArgs(rest);
     if (args._.length && command !== 'merge') throw new Error(`unexpected argument '${args._[0]}' (options start with -; see --help)`);
+    if (!args.help) checkArgs(args);
   } catch (err) {
     return fail((err as Error).message, 2);
   }
@@ -545,11 +579,11 @@ export async function main(argv: string[], report: RunReport = {}): Promise<numb
     return 0;
   }
   try {
-    await COMMANDS[command](args, log);
+    await COMMANDS[command](args, log, argv);
     return 0;
   } catch (err) {
     if (process.env.GLASS_DEBUG) console.error((err as Error).stack);
-    return fail((err as Error).message, 1);
+    return fail((err as Error).message, err instanceof UsageError ? 2 : 1);
   } finally {
     E.releaseDevice();
   }

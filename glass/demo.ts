@@ -62,8 +62,9 @@ function summary(dir: string, seconds: string): string {
   for (const cls of classes) {
     const p = join(dir, cls, 'metrics.json');
     if (!existsSync(p)) continue;
+    // epoch_base 1: epochs as users count them; files from before it was written counted from 0
     const m = JSON.parse(readFileSync(p, 'utf8'));
-    lines.push(`  ${cls.padEnd(18)} image AUROC ${f(m.image_auroc)}  pixel AUROC ${f(m.pixel_auroc)}  PRO ${f(m.pixel_pro)}  (epoch ${m.best_epoch + 1}; last: image ${f(m.last?.image_auroc)}, pixel ${f(m.last?.pixel_auroc)})`);
+    lines.push(`  ${cls.padEnd(18)} image AUROC ${f(m.image_auroc)}  pixel AUROC ${f(m.pixel_auroc)}  PRO ${f(m.pixel_pro)}  (epoch ${m.best_epoch + 1 - (m.epoch_base ?? 0)}; last: image ${f(m.last?.image_auroc)}, pixel ${f(m.last?.pixel_auroc)})`);
     lines.push(`  ${''.padEnd(18)} heatmaps: ${join(dir, cls, 'visuals')}/*.png   checkpoint: ${join(dir, cls, 'ckpt_best.safetensors')}`);
   }
   lines.push(`  table: ${csv}`);

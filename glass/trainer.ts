@@ -4,19 +4,36 @@
 // report the last epoch). Frozen-backbone embeddings of the unaugmented images never change, so
 // they are computed once and cached on the GPU (within a byte budget): only the LAS images go
 // through the backbone every iteration.
-import { mkdirSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+//
+// Epochs are numbered from 1 in everything a user reads: the console, log.jsonl, metrics.json
+// (`best_epoch`, `last.epoch`, with `epoch_base: 1`) and ClassResult; the loop and checkpoint
+// metadata count from 0 (see checkpoint.ts).
+//
+// <out>/<dataset>_<class>/log.jsonl is appended to by every run that writes there (a resumed run
+// continues the file): each run starts with a header line {run, started, argv, resumed_from,
+// start_epoch, ...}; every line after it carries that run number, and the lines of an epoch that
+// an earlier run in the file already logged (a resumed run redoes the epoch after its checkpoint)
+// carry `redone: true`: they supersede the earlier ones.
+//
+// A non-finite loss, test score or weight stops training with an error naming the epoch (and
+// iteration): nothing diverged is ever saved, so ckpt.safetensors and ckpt_best.safetensors keep
+// the last finite epochs.
+import { mkdirSync, writeFileSync, appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
-import { AnomalyDataset, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
+import type { CpuTensor } from '../models/io/types.ts';
+import { AnomalyDataset, checkClassName, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch, type TestBatch } from '../data/loader.ts';
 import { Glass, type GlassConfig, type IterationStats } from './glass.ts';
 import { rocAuc, averagePrecision, computePro } from './metrics.ts';
 import { gaussianFilter2d } from './gaussian.ts';
-import { saveCheckpoint, loadCheckpoint } from './checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, snapshotWeights, writeWeightsCheckpoint, readBestWeights, readWeights } from './checkpoint.ts';
+import { UsageError } from './options.ts';
 import { writeVisuals } from './visualize.ts';
 import { goodImageThreshold } from './threshold.ts';
 import type { ModelSpec } from './model-spec.ts';
+import { readSafetensors } from '../models/io/safetensors.ts';
 
 export interface RunOptions {
   dataset: DatasetKind;
@@ -49,6 +66,8 @@ export interface RunOptions {
   cacheBytes?: number;
   /** Print a per-kernel GPU profile of one training iteration (the second of the run). */
   profile?: boolean;
+  /** the command line, recorded in log.jsonl's run header */
+  argv?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -63,6 +82,7 @@ export interface Metrics {
 
 export interface ClassResult {
   className: string;
+  /** epochs numbered from 1 */
   best: Metrics & { epoch: number };
   last: Metrics & { epoch: number };
   seconds: number;
@@ -172,11 +192,14 @@ export function isLabelled(labels: ArrayLike<number>): boolean {
 
 const NO_METRICS: Metrics = { image_auroc: null, image_ap: null, pixel_auroc: null, pixel_ap: null, pixel_pro: null };
 
-/** Image AUROC/AP always; pixel metrics only when the test set has ground-truth masks. */
+/**
+ * Image AUROC/AP always; pixel AUROC when the test set has ground-truth masks, and pixel AP and
+ * PRO (costly: per pixel) with `full` (else null).
+ */
 export function evaluate(pred: Prediction, full: boolean): Metrics {
   if (!isLabelled(pred.labels)) return NO_METRICS;
   const image_auroc = rocAuc(pred.labels, pred.scores);
-  const image_ap = full ? averagePrecision(pred.labels, pred.scores) : 0;
+  const image_ap = averagePrecision(pred.labels, pred.scores);
   const hasMasks = pred.masks.some((v) => v > 0);
   if (!hasMasks) return { image_auroc, image_ap, pixel_auroc: null, pixel_ap: null, pixel_pro: null };
   const bin = Uint8Array.from(pred.masks, (v) => (v >= 1 ? 1 : 0));
@@ -199,12 +222,55 @@ function fmt(x: number | null, digits = 4): string {
   return x === null ? '-' : x.toFixed(digits);
 }
 
+/** Runs already logged in a log.jsonl, and the last epoch (1-based) they logged. */
+function previousLog(path: string): { runs: number; lastEpoch: number } {
+  if (!existsSync(path)) return { runs: 0, lastEpoch: 0 };
+  let runs = 0;
+  let legacy = false;
+  let lastEpoch = 0;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    let r: { run?: number; started?: string; epoch?: number };
+    try {
+      r = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (r.started !== undefined) runs++;
+    // lines written before run headers existed numbered epochs from 0
+    else if (r.run === undefined) legacy = true;
+    if (typeof r.epoch === 'number') lastEpoch = Math.max(lastEpoch, r.run === undefined ? r.epoch + 1 : r.epoch);
+  }
+  return { runs: runs + (legacy ? 1 : 0), lastEpoch };
+}
+
+/** The epoch (0-based) in a glass-ts checkpoint's metadata, or null. */
+function checkpointEpoch(path: string): number | null {
+  try {
+    const meta = JSON.parse(readSafetensors(path).metadata?.meta ?? '{}') as { epoch?: unknown };
+    return typeof meta.epoch === 'number' ? meta.epoch : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether every parameter and BatchNorm statistic of the heads is finite (x * 0 is 0 only for finite x). */
+async function weightsFinite(glass: Glass): Promise<boolean> {
+  const mods = [glass.discriminator, ...(glass.projection ? [glass.projection] : [])];
+  const all = mods.flatMap((m) => [...m.parameters(), ...m.buffers().filter((b) => b.dtype === 'f32')]);
+  const t = E.noGrad(() => E.tidy(() => all.map((p) => E.sum(E.mul(p, 0))).reduce((a, b) => E.add(a, b))));
+  const v = (await t.data())[0];
+  t.dispose();
+  return Number.isFinite(v);
+}
+
 /** Trains one class and evaluates it; writes checkpoints, logs, metrics.json and visuals. */
 export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<ClassResult> {
   const log = opts.log ?? ((s: string) => console.log(s));
+  checkClassName(opts.className, 'trainClass');
   const outDir = join(opts.out, `${opts.dataset}_${opts.className}`);
   mkdirSync(outDir, { recursive: true });
   const jsonl = join(outDir, 'log.jsonl');
+  const bestPath = join(outDir, 'ckpt_best.safetensors');
   E.manualSeed(opts.seed);
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
   const common = { kind: opts.dataset, root: opts.root, className: opts.className, folder: opts.folder, resize: opts.resize, imagesize: opts.imagesize, norm, warn: (m: string) => log(`warning: ${m}`) };
@@ -221,29 +287,66 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const testCache = new EmbeddingCache(opts.cacheBytes ?? 2 ** 31);
   const mode = opts.cfg.svd === 1 ? 'hypersphere' : 'manifold';
   const labelled = isLabelled(testSet.entries.map((e) => e.label));
+  const modelMeta = (threshold: ModelSpec['threshold']) => (opts.spec ? { model: { ...opts.spec, threshold } } : {});
+  const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg };
   log(`${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
     `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`);
   if (!labelled) {
     log(`${opts.className}: no metrics: the ${testSet.length} test images are all ${testSet.entries[0]?.label ? 'anomalous' : 'good'} (AUROC needs both); ` +
       'the last epoch is kept and the decision threshold comes from the held-out good images');
   }
+  // epochs below are 0-based, as in checkpoint metadata; users read epoch + 1
   let startEpoch = 0;
   let best: (Metrics & { epoch: number }) | null = null;
-  if (opts.resume) {
-    const ck = loadCheckpoint(glass, opts.resume);
-    const m = ck.meta as { epoch?: number; best?: Metrics & { epoch: number }; rng?: ReturnType<typeof E.generatorState> };
-    startEpoch = (m.epoch ?? -1) + 1;
-    best = m.best ?? null;
-    // the GPU generator's position at the end of the saved epoch: a resumed run draws the same
-    // GAS noise as an uninterrupted one (the loaders are seeded per epoch already)
-    if (m.rng) E.setGeneratorState(m.rng);
-    log(`resumed from ${opts.resume} at epoch ${startEpoch}${ck.hasOptimizers ? '' : ' (no optimiser state in the file)'}`);
-  }
-  let last: (Metrics & { epoch: number }) | null = null;
-  const t0 = Date.now();
-  let iterations = 0;
-  let iterSeconds = 0;
+  let bestWeights: Map<string, CpuTensor> | null = null;
   try {
+    if (opts.resume) {
+      const ck = loadCheckpoint(glass, opts.resume);
+      const m = ck.meta as { epoch?: number; seed?: number; best?: Metrics & { epoch: number }; rng?: ReturnType<typeof E.generatorState> };
+      if (m.seed !== undefined && m.seed !== opts.seed) {
+        throw new UsageError(`--seed ${opts.seed}: ${opts.resume} was trained with --seed ${m.seed}, and a resumed run must draw what the interrupted one would have: ` +
+          `pass --seed ${m.seed} (or train from scratch without --resume)`);
+      }
+      startEpoch = (m.epoch ?? -1) + 1;
+      if (startEpoch >= opts.metaEpochs) {
+        throw new UsageError(`--meta_epochs ${opts.metaEpochs}: ${opts.resume} has already trained ${startEpoch} epochs; nothing is left to train (raise --meta_epochs to continue)`);
+      }
+      best = m.best ?? null;
+      if (best) {
+        const bestEpoch = best.epoch;
+        // files from before the resume checkpoint carried the best weights: a ckpt_best of that epoch beside it or in --out
+        bestWeights = readBestWeights(opts.resume) ??
+          [join(resolve(opts.resume, '..'), 'ckpt_best.safetensors'), bestPath].filter((p) => existsSync(p) && checkpointEpoch(p) === bestEpoch).map(readWeights)[0] ?? null;
+        if (!bestWeights) {
+          log(`warning: ${opts.resume} has the metrics of its best epoch (${bestEpoch + 1}) but not its weights (an older file), and no ckpt_best.safetensors of that epoch is beside it: ` +
+            `the best epoch is chosen among epochs ${startEpoch + 1}-${opts.metaEpochs}`);
+          best = null;
+        } else if (checkpointEpoch(bestPath) !== bestEpoch) {
+          writeWeightsCheckpoint(bestPath, bestWeights, { epoch: bestEpoch, ...ckptMeta, metrics: pick(best), ...modelMeta(null) });
+        }
+      }
+      // the GPU generator's position at the end of the saved epoch: a resumed run draws the same
+      // GAS noise as an uninterrupted one (the loaders are seeded per epoch already)
+      if (m.rng) E.setGeneratorState(m.rng);
+      log(`resumed from ${opts.resume} after epoch ${startEpoch} of ${opts.metaEpochs}` + (best ? ` (best so far: epoch ${best.epoch + 1})` : '') +
+        (ck.hasOptimizers ? '' : ' (no optimiser state in the file)'));
+    }
+    const prev = previousLog(jsonl);
+    const run = prev.runs + 1;
+    const record = (epoch: number, rec: object) =>
+      appendFileSync(jsonl, JSON.stringify({ run, epoch: epoch + 1, ...rec, ...(epoch + 1 <= prev.lastEpoch ? { redone: true } : {}) }) + '\n');
+    appendFileSync(jsonl, JSON.stringify({
+      run, started: new Date().toISOString(), argv: opts.argv ?? null, resumed_from: opts.resume ? resolve(opts.resume) : null,
+      start_epoch: startEpoch + 1, meta_epochs: opts.metaEpochs, dataset: opts.dataset, class: opts.className, seed: opts.seed,
+      resize: opts.resize, imagesize: opts.imagesize, batch_size: opts.batchSize, limit: opts.limit, eval_epochs: opts.evalEpochs, config: opts.cfg,
+    }) + '\n');
+    const diverged = (epoch: number, what: string) =>
+      new Error(`epoch ${epoch + 1}, ${what}: training diverged (try a lower --lr than ${opts.cfg.lr}); nothing of this epoch was saved` +
+        (epoch > startEpoch ? `: ${join(outDir, 'ckpt.safetensors')} holds epoch ${epoch}, the last finite one` : opts.resume ? `: ${opts.resume} is unchanged` : ''));
+    let last: (Metrics & { epoch: number }) | null = null;
+    const t0 = Date.now();
+    let iterations = 0;
+    let iterSeconds = 0;
     for (let epoch = startEpoch; epoch < opts.metaEpochs; epoch++) {
       const te = Date.now();
       // 1. centre from the fixed images, batched as the reference (mean of batch means)
@@ -273,7 +376,10 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         iterSeconds += (Date.now() - ti) / 1000;
         iterations++;
         acc.push(st);
-        appendFileSync(jsonl, JSON.stringify({ epoch, iteration: acc.length, ...st }) + '\n');
+        // JSON has no NaN or Infinity: a diverged value is written as its name rather than null
+        record(epoch, { iteration: acc.length, ...Object.fromEntries(Object.entries(st).map(([k, v]) => [k, Number.isFinite(v) ? v : String(v)])) });
+        const bad = (Object.entries(st) as [string, number][]).find(([, v]) => !Number.isFinite(v));
+        if (bad) throw diverged(epoch, `iteration ${acc.length}: ${bad[0]} is ${bad[1]}`);
         samples += b.shape[0];
         if (process.stdout.isTTY) {
           const n = Math.min(trainLoader.length, Math.floor(opts.limit / opts.batchSize) + 1);
@@ -281,30 +387,35 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         }
         if (samples > opts.limit) break;
       }
+      // a finite last loss does not make its optimiser step finite
+      if (!(await weightsFinite(glass))) throw diverged(epoch, `iteration ${acc.length}: the weights are no longer finite after the optimiser step`);
       const avg = (k: keyof IterationStats) => acc.reduce((a, s) => a + s[k], 0) / Math.max(acc.length, 1);
       let line = `epoch ${epoch + 1}/${opts.metaEpochs} loss ${fmt(avg('loss'))} p_true ${fmt(avg('pTrue'), 3)} p_fake ${fmt(avg('pFake'), 3)} r_t ${fmt(avg('rT'))} r_g ${fmt(avg('rG'))} r_f ${fmt(avg('rF'))}`;
       // 3. evaluation every eval_epochs (on the test split, as the reference)
       if (labelled && ((epoch + 1) % opts.evalEpochs === 0 || epoch === opts.metaEpochs - 1)) {
         const pred = await predict(glass, testLoader, testCache);
+        const nan = pred.scores.findIndex((v) => !Number.isFinite(v));
+        if (nan >= 0) throw diverged(epoch, `the test score of ${pred.paths[nan]} is ${pred.scores[nan]}`);
         const m = evaluate(pred, false);
         last = { ...m, epoch };
         const score = (x: Metrics) => (x.image_auroc ?? 0) + (x.pixel_auroc ?? 0);
         if (!best || score(m) > score(best)) {
           best = { ...m, epoch };
-          await saveCheckpoint(glass, join(outDir, 'ckpt_best.safetensors'), { epoch, metrics: m, config: opts.cfg, ...(opts.spec ? { model: { ...opts.spec, threshold: null } } : {}) });
+          bestWeights = await snapshotWeights(glass);
+          writeWeightsCheckpoint(bestPath, bestWeights, { epoch, ...ckptMeta, metrics: m, ...modelMeta(null) });
         }
         line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best @ ${best.epoch + 1} by image + pixel AUROC)`;
-        appendFileSync(jsonl, JSON.stringify({ epoch, eval: m }) + '\n');
+        record(epoch, { eval: m });
       }
-      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, best, config: opts.cfg, rng: E.generatorState(), ...(opts.spec ? { model: { ...opts.spec, threshold: null } } : {}) }, true);
+      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, ...ckptMeta, best, rng: E.generatorState(), ...modelMeta(null) }, true,
+        best && best.epoch !== epoch ? bestWeights : null);
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
     }
     // final test with the last and the best weights, all metrics; the decision threshold from the
     // best weights' scores of the good test (held-out) images, stored in ckpt_best
-    const bestPath = join(outDir, 'ckpt_best.safetensors');
     const lastEpoch = last?.epoch ?? opts.metaEpochs - 1;
-    const bestIsLast = !best || best.epoch === lastEpoch || !existsSync(bestPath);
+    const bestIsLast = !best || best.epoch === lastEpoch || !bestWeights;
     const lastPred = await predict(glass, testLoader, testCache, !!opts.visuals && bestIsLast);
     const lastFull = { ...evaluate(lastPred, true), epoch: lastEpoch };
     let bestFull = lastFull;
@@ -316,13 +427,13 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
     }
     if (opts.visuals) await writeVisuals(join(outDir, 'visuals'), bestPred, norm);
     const threshold = goodImageThreshold(bestPred);
-    await saveCheckpoint(glass, bestPath, {
-      epoch: bestFull.epoch, metrics: labelled ? pick(bestFull) : null, config: opts.cfg,
-      ...(opts.spec ? { model: { ...opts.spec, threshold } } : {}),
-    });
+    await saveCheckpoint(glass, bestPath, { epoch: bestFull.epoch, ...ckptMeta, metrics: labelled ? pick(bestFull) : null, ...modelMeta(threshold) });
     if (threshold) log(`${opts.className}: threshold image ${threshold.image.toPrecision(5)}, pixel ${threshold.pixel.toPrecision(5)} (${threshold.rule})`);
     const seconds = (Date.now() - t0) / 1000;
-    const result: ClassResult = { className: opts.className, best: bestFull, last: lastFull, seconds, iterations, secondsPerIteration: iterations ? iterSeconds / iterations : 0 };
+    const result: ClassResult = {
+      className: opts.className, best: { ...bestFull, epoch: bestFull.epoch + 1 }, last: { ...lastFull, epoch: lastFull.epoch + 1 },
+      seconds, iterations, secondsPerIteration: iterations ? iterSeconds / iterations : 0,
+    };
     writeFileSync(
       join(outDir, 'metrics.json'),
       JSON.stringify(
@@ -330,11 +441,12 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           dataset: opts.dataset,
           class: opts.className,
           ...pick(bestFull),
-          best_epoch: bestFull.epoch,
-          last: { ...pick(lastFull), epoch: lastFull.epoch },
+          best_epoch: result.best.epoch,
+          last: { ...pick(lastFull), epoch: result.last.epoch },
+          epoch_base: 1,
           note: labelled
-            ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection'
-            : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch',
+            ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection; epochs count from 1'
+            : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch; epochs count from 1',
           threshold,
           seconds,
           iterations,
