@@ -2,6 +2,8 @@
 // any real input must be refused from the header, before a decoder allocates for it, with the
 // file, its dimensions and the limit named; GLASS_MAX_IMAGE_PIXELS or the maxPixels option raise it.
 import { suite } from 'uvu';
+import { withEnv } from '../helpers/env.ts';
+import { errorOf } from '../models-io/util.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,28 +20,6 @@ test.before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'glass-img-limit-'));
 });
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function withEnv<T>(value: string | undefined, fn: () => T): T {
-  const old = process.env[ENV];
-  if (value === undefined) delete process.env[ENV];
-  else process.env[ENV] = value;
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) delete process.env[ENV];
-    else process.env[ENV] = old;
-  }
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  assert.unreachable('expected an error');
-  return '';
-}
 
 function chunk(type: string, data: Uint8Array): Buffer {
   const b = Buffer.alloc(12 + data.length);
@@ -97,7 +77,7 @@ test('a 16000x16000 PNG of a few hundred KB is refused from its header', () => {
   assert.ok(bytes.length < 300_000, `${bytes.length} bytes`);
   writeFileSync(p, bytes);
   const t0 = Date.now();
-  const msg = withEnv(undefined, () => errorOf(() => readImage(p)));
+  const msg = withEnv(ENV, undefined, () => errorOf(() => readImage(p)));
   assert.ok(Date.now() - t0 < 500, `${Date.now() - t0} ms: refused before decoding`);
   assert.ok(msg.startsWith(`image ${p}: 16000x16000 pixels (256.0 megapixels, from a ${bytes.length}-byte file)`), msg);
   assert.ok(msg.includes(`over the limit of ${DEFAULT_MAX_IMAGE_PIXELS} pixels`), msg);
@@ -108,7 +88,7 @@ test('a 16000x16000 PNG of a few hundred KB is refused from its header', () => {
 test('a JPEG whose frame header claims 16000x16000 is refused from the header', () => {
   const p = join(tmp, 'bomb.jpg');
   writeFileSync(p, patchedJPEG(16000, 16000));
-  const msg = withEnv(undefined, () => errorOf(() => readMask(p)));
+  const msg = withEnv(ENV, undefined, () => errorOf(() => readMask(p)));
   assert.ok(msg.startsWith(`image ${p}: 16000x16000 pixels (256.0 megapixels`), msg);
   assert.ok(msg.includes(`over the limit of ${DEFAULT_MAX_IMAGE_PIXELS} pixels`), msg);
 });
@@ -117,12 +97,12 @@ test('the limit is raisable by option and by GLASS_MAX_IMAGE_PIXELS, for PNG and
   const png = join(FIX, 'src64x48.png'); // 3072 pixels
   assert.match(errorOf(() => readImage(png, 'rgb', { maxPixels: 3071 })), /64x48 pixels .*over the limit of 3071 pixels/);
   assert.is(readImage(png, 'rgb', { maxPixels: 3072 }).width, 64);
-  assert.match(withEnv('3071', () => errorOf(() => readImage(png))), /over the limit of 3071 pixels/);
-  assert.is(withEnv('3072', () => readImage(png).height), 48);
+  assert.match(withEnv(ENV, '3071', () => errorOf(() => readImage(png))), /over the limit of 3071 pixels/);
+  assert.is(withEnv(ENV, '3072', () => readImage(png).height), 48);
   const jpg = join(FIX, 'jpeg', 'q90_420.jpg'); // 32x32
   assert.match(errorOf(() => decodeImage(readFileSync(jpg), 'q.jpg', { maxPixels: 1023 })), /^image q\.jpg: 32x32 pixels .*over the limit of 1023/);
   assert.is(decodeImage(readFileSync(jpg), 'q.jpg', { maxPixels: 1024 }).width, 32);
-  assert.match(withEnv('many', () => errorOf(() => readImage(png))), /GLASS_MAX_IMAGE_PIXELS=many is not a pixel count/);
+  assert.match(withEnv(ENV, 'many', () => errorOf(() => readImage(png))), /GLASS_MAX_IMAGE_PIXELS=many is not a pixel count/);
 });
 
 test.run();

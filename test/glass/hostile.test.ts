@@ -19,17 +19,13 @@ import { Glass, DEFAULT_CONFIG } from '../../glass/glass.ts';
 import { saveCheckpoint, loadCheckpoint } from '../../glass/checkpoint.ts';
 import { BUILTIN_TEXTURES } from '../../data/las.ts';
 import * as E from '../../engine/index.ts';
-import { cliCapture } from '../helpers/cli.ts';
+import { cliCapture, TINY_TRAIN } from '../helpers/cli.ts';
 
 const t = suite('glass: hostile inputs and resource limits');
 let dir = '';
 const log: string[] = [];
 const capture = cliCapture(log);
-const tiny = [
-  '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5', '--resize', '64', '--imagesize', '64',
-  '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '16', '--step', '3', '--limit', '4',
-  '--batch_size', '4', '--workers', '0', '--svd', '0', '--meta_epochs', '1', '--visuals', '0',
-];
+const tiny = TINY_TRAIN;
 const data = () => ['--data', join(dir, 'data'), '-d', 'button'];
 const text = () => log.join('\n');
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));

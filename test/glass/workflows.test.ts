@@ -14,17 +14,13 @@ import { holdOutSplit, parseShard } from '../../glass/cli.ts';
 import { readCheckpointSpec } from '../../glass/model-spec.ts';
 import { quantileLinear } from '../../glass/threshold.ts';
 import * as E from '../../engine/index.ts';
-import { cliCapture } from '../helpers/cli.ts';
+import { cliCapture, TINY_TRAIN } from '../helpers/cli.ts';
 
 const t = suite('glass workflows');
 let dir = '';
 const log: string[] = [];
 const capture = cliCapture(log);
-const tiny = [
-  '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5', '--resize', '64', '--imagesize', '64',
-  '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '16', '--step', '3', '--limit', '4',
-  '--batch_size', '4', '--workers', '0', '--svd', '0', '--meta_epochs', '1', '--visuals', '0',
-];
+const tiny = TINY_TRAIN;
 
 t.before(() => {
   dir = mkdtempSync(join(tmpdir(), 'glass-flows-'));

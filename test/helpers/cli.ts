@@ -13,3 +13,10 @@ export function cliCapture(log: string[]): (argv: string[]) => Promise<number> {
     }
   };
 }
+
+/** Training flags that make a run take seconds: random MobileNet, 64 px, tiny heads, one short epoch. */
+export const TINY_TRAIN: readonly string[] = [
+  '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5', '--resize', '64', '--imagesize', '64',
+  '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '16', '--step', '3', '--limit', '4',
+  '--batch_size', '4', '--workers', '0', '--svd', '0', '--meta_epochs', '1', '--visuals', '0',
+];

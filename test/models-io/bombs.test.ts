@@ -3,6 +3,7 @@
 // refused quickly, without the allocation, by an error naming the file and the limit; limits must
 // be raisable by option and by environment variable.
 import { suite } from 'uvu';
+import { withEnv } from '../helpers/env.ts';
 import * as assert from 'uvu/assert';
 import { unpickle, type UnpickleOptions } from '../../models/io/pickle.ts';
 import { parseSafetensors, serializeSafetensors } from '../../models/io/safetensors.ts';
@@ -16,17 +17,6 @@ const test = suite('models-io/bombs');
 const ENV = 'GLASS_MAX_WEIGHTS_BYTES';
 const none: UnpickleOptions = { findGlobal: () => undefined, label: 'test' };
 
-function withEnv<T>(value: string | undefined, fn: () => T): T {
-  const old = process.env[ENV];
-  if (value === undefined) delete process.env[ENV];
-  else process.env[ENV] = value;
-  try {
-    return fn();
-  } finally {
-    if (old === undefined) delete process.env[ENV];
-    else process.env[ENV] = old;
-  }
-}
 
 /** One float32 storage element seen through a view of `size` with all strides 0. */
 function expandedPth(size: number[]): Uint8Array {
@@ -37,7 +27,7 @@ function expandedPth(size: number[]): Uint8Array {
 test('stride-0 view: a sub-kilobyte .pth expanding one float to 1 GiB is refused before allocating', () => {
   const buf = expandedPth([16384, 16384]);
   assert.ok(buf.length < 1024, `${buf.length} bytes`);
-  const msg = withEnv(undefined, () => errorOf(() => readTorch(buf, { label: 'stride0.pth' })));
+  const msg = withEnv(ENV, undefined, () => errorOf(() => readTorch(buf, { label: 'stride0.pth' })));
   assert.match(msg, /^torch: stride0\.pth: w: materialising float32\[16384,16384\] \(1073741824 bytes, an expanded view of 1 storage element\)/);
   assert.match(msg, /over the limit of 1000000000 bytes for one weights file/);
   assert.match(msg, /GLASS_MAX_WEIGHTS_BYTES/);
@@ -53,9 +43,9 @@ test('stride-0 view within the limit still loads, and the limit is raisable by o
   assert.ok((t.data as Float32Array).every((v) => v === 1.5));
   assert.match(errorOf(() => readTorch(buf, { label: 'x.pth', maxBytes: 3999 })), /over the limit of 3999 bytes/);
   assert.is((readTorch(buf, { maxBytes: 4000 }) as Map<string, CpuTensor>).get('w')!.data.length, 1000);
-  assert.match(withEnv('3KB', () => errorOf(() => readTorch(buf, { label: 'x.pth' }))), /over the limit of 3000 bytes/);
-  assert.is(withEnv('4KiB', () => (readTorch(buf) as Map<string, CpuTensor>).get('w')!.data.length), 1000);
-  assert.match(withEnv('lots', () => errorOf(() => readTorch(buf))), /GLASS_MAX_WEIGHTS_BYTES=lots is not a byte count/);
+  assert.match(withEnv(ENV, '3KB', () => errorOf(() => readTorch(buf, { label: 'x.pth' }))), /over the limit of 3000 bytes/);
+  assert.is(withEnv(ENV, '4KiB', () => (readTorch(buf) as Map<string, CpuTensor>).get('w')!.data.length), 1000);
+  assert.match(withEnv(ENV, 'lots', () => errorOf(() => readTorch(buf))), /GLASS_MAX_WEIGHTS_BYTES=lots is not a byte count/);
 });
 
 test('many tensors viewing one storage count against the total, not each on its own', () => {
@@ -75,7 +65,7 @@ test('deflate bomb: a 2 MB .pth whose storage inflates to 1.8 GiB is refused wit
   ]);
   assert.ok(buf.length < 2_000_000, `${buf.length} bytes`);
   const t0 = Date.now();
-  const msg = withEnv(undefined, () => errorOf(() => readTorch(buf, { label: 'bomb.pth' })));
+  const msg = withEnv(ENV, undefined, () => errorOf(() => readTorch(buf, { label: 'bomb.pth' })));
   assert.match(msg, /^zip: bomb\.pth: archive\/data\/0 inflates to 1887436800 bytes: over the limit of 1000000000 bytes for one weights file/);
   assert.match(msg, /GLASS_MAX_WEIGHTS_BYTES/);
   assert.ok(Date.now() - t0 < 1000, 'refused from the directory, not after inflating');
@@ -198,7 +188,7 @@ test('safetensors: the tensor bytes count against the same limit', () => {
   assert.is(parseSafetensors(file, 'ok', { maxBytes: 4000 }).tensors.get('w')!.data.length, 1000);
   assert.match(errorOf(() => parseSafetensors(file, 'big.safetensors', { maxBytes: 3999 })),
     /^safetensors: big\.safetensors: 4000 bytes of tensor data: over the limit of 3999 bytes for one weights file/);
-  assert.match(withEnv('3999', () => errorOf(() => parseSafetensors(file, 'big.safetensors'))), /over the limit of 3999 bytes/);
+  assert.match(withEnv(ENV, '3999', () => errorOf(() => parseSafetensors(file, 'big.safetensors'))), /over the limit of 3999 bytes/);
 });
 
 test('tfjs: decoded weights count against the limit too', () => {
