@@ -9,7 +9,7 @@
 // shared bottle copy) are warnings, collected in `warnings` and printed through `warn`.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { type Image, byteOrder, listImages, readImage } from './image.ts';
+import { type Image, byteOrder, imageFiles, listImages, readImage } from './image.ts';
 import {
   IMAGENET, type Normalization, type Interp, centerCrop, colorJitter, randomAffine, randomGrayscale, randomHflip,
   randomVflip, resize, roundHalfEven, toTensor,
@@ -502,7 +502,7 @@ export class AnomalyDataset {
     const wantLas = options.split === 'train' && options.las !== false;
     if (wantLas) {
       if (!options.textures) throw new Error('dataset: training with LAS needs `textures` (an anomaly-source image folder); pass las: false to train without it');
-      this.textures = new TextureSource(options.textures, texturePaths ?? undefined);
+      this.textures = new TextureSource(options.textures, texturePaths ?? undefined, undefined, imageFiles);
       if (!texturePaths && this.textures.ignored.length) {
         this.warnings.push(`textures ${options.textures}: ignored ${this.textures.ignored.length} non-image file(s): ${preview(this.textures.ignored.map((p) => basename(p)))}`);
       }

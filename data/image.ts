@@ -1,4 +1,5 @@
-// Image files <-> 8-bit HWC pixel buffers, on the CPU. Decoding follows what PIL's
+// Image files <-> 8-bit HWC pixel buffers, on the CPU (Node: pngjs needs Node's zlib and streams;
+// pixels.ts has the image type and conversions for any host). Decoding follows what PIL's
 // Image.open(...).convert("RGB") / .convert("L") gives the reference GLASS code: alpha is dropped (not
 // composited), palettes are expanded, grey is replicated to RGB, RGB becomes grey with PIL's ITU-R 601
 // integer weights, and 16-bit samples keep their high byte (PIL does this for RGB;16B, LA;16B and
@@ -14,14 +15,9 @@ import { readFileSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'n
 import { dirname, extname, join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
+import { type Image, type ReadMode, checkImage, createImage, toGray, toRGB } from './pixels.ts';
 
-/** 8-bit image, rows top to bottom, channels interleaved (HWC). */
-export interface Image {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  data: Uint8Array;
-}
+export * from './pixels.ts';
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg'];
 
@@ -96,16 +92,6 @@ export function listImages(dir: string, recursive = false): ImageListing {
 /** Sorts like Python's sorted() on str (code points), not locale order. */
 export function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-export function createImage(width: number, height: number, channels: 1 | 3, fill = 0): Image {
-  const data = new Uint8Array(width * height * channels);
-  if (fill !== 0) data.fill(fill);
-  return { width, height, channels, data };
-}
-
-export function cloneImage(img: Image): Image {
-  return { width: img.width, height: img.height, channels: img.channels, data: img.data.slice() };
 }
 
 /** What the first bytes say the file is, for error messages and dispatch. */
@@ -371,37 +357,6 @@ function ycbcrToRGB(data: Uint8Array, W: number, H: number, comps: { h: number; 
   return out;
 }
 
-/** Grey to RGB by replication; RGB passes through unchanged (not copied). */
-export function toRGB(img: Image): Image {
-  if (img.channels === 3) return img;
-  const n = img.width * img.height;
-  const out = createImage(img.width, img.height, 3);
-  for (let i = 0; i < n; i++) {
-    const v = img.data[i]!;
-    out.data[i * 3] = v;
-    out.data[i * 3 + 1] = v;
-    out.data[i * 3 + 2] = v;
-  }
-  return out;
-}
-
-/** PIL's RGB -> L: (R*19595 + G*38470 + B*7471 + 0x8000) >> 16. */
-export function luma(r: number, g: number, b: number): number {
-  return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
-}
-
-/** RGB to one grey channel with PIL's weights; grey passes through unchanged (not copied). */
-export function toGray(img: Image): Image {
-  if (img.channels === 1) return img;
-  const n = img.width * img.height;
-  const out = createImage(img.width, img.height, 1);
-  const d = img.data;
-  for (let i = 0; i < n; i++) out.data[i] = luma(d[i * 3]!, d[i * 3 + 1]!, d[i * 3 + 2]!);
-  return out;
-}
-
-export type ReadMode = 'rgb' | 'gray' | 'native';
-
 /** Reads and decodes a file; 'rgb' and 'gray' convert like PIL's convert("RGB") / convert("L"). */
 export function readImage(path: string, mode: ReadMode = 'rgb', opts: DecodeOptions = {}): Image {
   let bytes: Uint8Array;
@@ -413,6 +368,12 @@ export function readImage(path: string, mode: ReadMode = 'rgb', opts: DecodeOpti
   const img = decodeImage(bytes, path, opts);
   return mode === 'rgb' ? toRGB(img) : mode === 'gray' ? toGray(img) : img;
 }
+
+/** TextureSource's access to a folder of texture files (las.ts's TextureFiles). */
+export const imageFiles = {
+  list: (dir: string): ImageListing => listImages(dir, true),
+  read: (path: string): Image => readImage(path, 'rgb'),
+};
 
 /** A mask file as one 8-bit channel (PIL convert("L")); callers binarise after resizing. */
 export function readMask(path: string, opts: DecodeOptions = {}): Image {
@@ -432,28 +393,4 @@ export function encodePNG(img: Image): Buffer {
 export function writePNG(path: string, img: Image): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, encodePNG(img));
-}
-
-/**
- * CHW float data (e.g. a heatmap or a de-normalised tensor) to an 8-bit image: values are mapped
- * linearly from [lo, hi] to [0, 255], clamped and rounded.
- */
-export function floatToImage(chw: Float32Array | Float64Array, width: number, height: number, channels: 1 | 3, lo = 0, hi = 1): Image {
-  const n = width * height;
-  if (chw.length !== n * channels) throw new Error(`floatToImage: ${chw.length} values for ${channels}x${height}x${width}`);
-  const out = createImage(width, height, channels);
-  const s = 255 / (hi - lo);
-  for (let c = 0; c < channels; c++) {
-    for (let i = 0; i < n; i++) {
-      const v = Math.round((chw[c * n + i]! - lo) * s);
-      out.data[i * channels + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
-  }
-  return out;
-}
-
-export function checkImage(img: Image, op: string): void {
-  if (img.data.length !== img.width * img.height * img.channels) {
-    throw new Error(`${op}: image buffer has ${img.data.length} bytes for ${img.width}x${img.height}x${img.channels}`);
-  }
 }

@@ -6,8 +6,9 @@
 // The texture goes through Resize(resize) -> 3 of the 9 rand_augmenter ops -> CenterCrop(imagesize),
 // as in the reference (or through the caller's image transform when randAug is off).
 // Without such a folder, textures = 'builtin' draws from a fixed bank of procedural textures
-// (data/procedural-textures.ts) instead.
-import { type Image, listImages, readImage } from './image.ts';
+// (data/procedural-textures.ts) instead. Host-neutral: a folder is read through the TextureFiles
+// the caller passes (Node: image.ts's imageFiles); a browser uses the bank or images in memory.
+import { type Image, toRGB } from './pixels.ts';
 import { BUILTIN_TEXTURE_SIZE, builtinTexture, builtinTextureNames, isBuiltinTexture, parseBuiltinTexture } from './procedural-textures.ts';
 import { type Normalization, centerCrop, randAug, resize, toTensor, type RandAugOp } from './transforms.ts';
 import { perlinMask, type PerlinCombine } from './perlin.ts';
@@ -44,9 +45,18 @@ export function lasBlend(image: Float32Array, texture: Float32Array, maskL: Arra
 /** The `textures` value (and TextureSource dir) that selects the procedural bank instead of a folder. */
 export const BUILTIN_TEXTURES = 'builtin';
 
+/** How a TextureSource reaches a folder of texture files. */
+export interface TextureFiles {
+  /** The image files under `dir`, searched recursively and sorted, and the other files found. */
+  list(dir: string): { files: string[]; others: string[] };
+  /** A texture file decoded to RGB. */
+  read(path: string): Image;
+}
+
 /**
- * The anomaly-source images: every JPG/PNG under `dir`, sorted by path, or with dir = BUILTIN_TEXTURES
- * the procedural bank (paths `builtin:<family>-<nn>`); decoded or generated images are cached.
+ * The anomaly-source images: every JPG/PNG under `dir`, sorted by path (listed and read through
+ * `files`), or with dir = BUILTIN_TEXTURES the procedural bank (paths `builtin:<family>-<nn>`), or
+ * images in memory (fromImages); decoded or generated images are cached.
  */
 export class TextureSource {
   readonly dir: string;
@@ -55,7 +65,7 @@ export class TextureSource {
   private cache = new Map<string, Image>();
   private cacheBytes = 0;
 
-  constructor(dir: string, paths?: string[], private maxCacheBytes = 128 << 20) {
+  constructor(dir: string, paths?: string[], private maxCacheBytes = 128 << 20, private readonly files: TextureFiles | null = null) {
     this.dir = dir;
     if (paths) {
       this.paths = paths;
@@ -64,11 +74,27 @@ export class TextureSource {
       this.paths = builtinTextureNames();
       this.ignored = [];
     } else {
-      const l = listImages(dir, true);
+      const l = this.folder().list(dir);
       this.paths = l.files;
       this.ignored = l.others;
     }
     if (this.paths.length === 0) throw new Error(`textures ${dir}: no .png/.jpg/.jpeg files found (searched recursively)`);
+  }
+
+  /** Textures given as decoded images by name (a browser's own decoders made them); RGB or grey. */
+  static fromImages(images: ReadonlyMap<string, Image>, maxCacheBytes?: number): TextureSource {
+    const read = (path: string): Image => {
+      const img = images.get(path);
+      if (!img) throw new Error(`textures: no image named ${path}`);
+      return toRGB(img);
+    };
+    return new TextureSource('(images)', [...images.keys()], maxCacheBytes, { list: () => ({ files: [...images.keys()], others: [] }), read });
+  }
+
+  private folder(): TextureFiles {
+    if (this.files) return this.files;
+    throw new Error(`textures ${this.dir}: reading a texture folder needs file access (in Node pass data/image.ts's imageFiles); ` +
+      `without it use '${BUILTIN_TEXTURES}' or TextureSource.fromImages`);
   }
 
   pick(rng: Rng): string {
@@ -87,7 +113,7 @@ export class TextureSource {
     if (hit) return hit;
     const raw = isBuiltinTexture(path)
       ? builtinTexture(parseBuiltinTexture(path), Math.max(BUILTIN_TEXTURE_SIZE, shorterSide ?? 0))
-      : readImage(path, 'rgb');
+      : this.folder().read(path);
     const img = shorterSide ? resize(raw, shorterSide) : raw;
     if (this.cacheBytes + img.data.length <= this.maxCacheBytes) {
       this.cache.set(key, img);

@@ -5,7 +5,7 @@
 // of i (and the size), so loader workers regenerate exactly the pixels the main thread would.
 // Patterns live in image-relative coordinates, and pixel-scale details (line widths, dot radii,
 // thread size) scale with size / 256, so one texture rendered larger is the same picture, sharper.
-import type { Image } from './image.ts';
+import type { Image } from './pixels.ts';
 import { Rng, deriveSeed } from './rng.ts';
 
 export const BUILTIN_TEXTURE_COUNT = 64;

@@ -10,7 +10,7 @@
 //   ImageOps.autocontrast / equalize lookup tables; affine warps follow Image.transform (bilinear with
 //   edge clamping inside, zero fill outside; nearest with Pillow's 16.16 fixed-point stepping).
 // Fixture tests compare these against PIL/torchvision outputs on a real photo crop.
-import { type Image, createImage, cloneImage, luma, checkImage } from './image.ts';
+import { type Image, createImage, cloneImage, luma, checkImage } from './pixels.ts';
 import type { Rng } from './rng.ts';
 
 export type Interp = 'bilinear' | 'nearest';

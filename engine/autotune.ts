@@ -1,13 +1,11 @@
 // A small autotuner: times every named matmul variant on representative shapes of each class
 // seen in a workload (or a default set), keeps the fastest per shape class, and caches the table
-// per adapter in $GLASS_CACHE_DIR (default ~/.cache/glass-ts) so later runs load it instantly.
+// per adapter in the host's cache (platform.ts; Node: $GLASS_CACHE_DIR, default
+// ~/.cache/glass-ts; a browser: localStorage) so later runs load it instantly.
 // Opt-in (`await autotune()`, or GLASS_AUTOTUNE=1 for the CLI and benchmarks): tuning costs
 // seconds, and defaults are reasonable everywhere.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { writeFileSync, renameSync } from 'node:fs';
 import { deviceInfo } from './device.ts';
+import { host } from './platform.ts';
 import { sync } from './runtime.ts';
 import { tidy } from './memory.ts';
 import { randn } from './ops/creation.ts';
@@ -41,13 +39,14 @@ export const GPU_TUNE_SHAPES: TuneShape[] = [
   { M: 10368, N: 1536, K: 1024 },
 ];
 
-function cachePath(): string {
+function cacheName(): string {
   const i = deviceInfo();
   const key = `${i.vendor}-${i.architecture}-${i.description}`.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
-  return join(process.env.GLASS_CACHE_DIR ?? join(homedir(), '.cache', 'glass-ts'), `matmul-tune-${key}.json`);
+  return `matmul-tune-${key}.json`;
 }
 
 export interface TuneResult {
+  /** Where the table is cached (Node: its file). */
   file: string;
   choices: Record<string, string>;
   /** ms per variant per class (only when measured now). */
@@ -92,9 +91,12 @@ async function timeVariants(names: string[], run: () => void, reps: number): Pro
 
 /** Loads the cached table for this adapter, or measures and writes it. */
 export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; reps?: number; variants?: string[] } = {}): Promise<TuneResult> {
-  const file = cachePath();
-  if (!opts.force && existsSync(file)) {
-    const choices = JSON.parse(readFileSync(file, 'utf8')).choices as Record<string, string>;
+  const cache = host().cache;
+  const name = cacheName();
+  const file = cache.where(name);
+  const cached = opts.force ? undefined : cache.get(name);
+  if (cached !== undefined) {
+    const choices = JSON.parse(cached).choices as Record<string, string>;
     setTunedVariants(choices);
     return { file, choices, fromCache: true };
   }
@@ -111,9 +113,7 @@ export async function autotune(opts: { shapes?: TuneShape[]; force?: boolean; re
     a.dispose();
     b.dispose();
   }
-  mkdirSync(join(file, '..'), { recursive: true });
-  writeFileSync(file + '.tmp', JSON.stringify({ adapter: deviceInfo().description, choices, timings }, null, 2));
-  renameSync(file + '.tmp', file);
+  cache.set(name, JSON.stringify({ adapter: deviceInfo().description, choices, timings }, null, 2));
   setTunedVariants(choices);
   return { file, choices, timings, fromCache: false };
 }

@@ -1,11 +1,13 @@
-// WebGPU device acquisition through Dawn's Node bindings (npm `webgpu`).
-// One process-wide device: requested with the adapter's maximum buffer limits and the optional
-// features we can use (shader-f16, subgroups, timestamp-query). Device loss is recorded so every
-// later call fails with a clear message instead of hanging; releaseDevice() lets the process exit.
-import { create, globals } from 'webgpu';
+// WebGPU device acquisition from the host (platform.ts): Dawn's Node bindings (npm `webgpu`) in
+// Node, navigator.gpu in a browser. One process-wide device: requested with the adapter's maximum
+// buffer limits and the optional features we can use (shader-f16, subgroups, timestamp-query).
+// Device loss is recorded so every later call fails with a clear message instead of hanging;
+// releaseDevice() lets the process exit.
+import { env, host } from './platform.ts';
 import { adaptWaitPolicy } from './wait.ts';
 
 export interface DeviceOptions {
+  // backend, adapter and the toggles configure Dawn (Node); in a browser they must stay unset
   /** Dawn backend: 'vulkan', 'metal', 'd3d12', 'null', ... (default: Dawn's choice). */
   backend?: string;
   /** Adapter name as Dawn lists it (pass a wrong one to see the list in the error). */
@@ -54,33 +56,28 @@ export function configureDevice(opts: DeviceOptions): void {
 
 function envOptions(): DeviceOptions {
   const o: DeviceOptions = {};
-  if (process.env.GLASS_BACKEND) o.backend = process.env.GLASS_BACKEND;
-  if (process.env.GLASS_ADAPTER) o.adapter = process.env.GLASS_ADAPTER;
-  if (process.env.GLASS_ENABLE_TOGGLES) o.enableToggles = process.env.GLASS_ENABLE_TOGGLES.split(',');
-  if (process.env.GLASS_DISABLE_TOGGLES) o.disableToggles = process.env.GLASS_DISABLE_TOGGLES.split(',');
+  const backend = env('GLASS_BACKEND'), adapter = env('GLASS_ADAPTER');
+  const enable = env('GLASS_ENABLE_TOGGLES'), disable = env('GLASS_DISABLE_TOGGLES');
+  if (backend) o.backend = backend;
+  if (adapter) o.adapter = adapter;
+  if (enable) o.enableToggles = enable.split(',');
+  if (disable) o.disableToggles = disable.split(',');
   return o;
 }
 
 async function createDevice(opts: DeviceOptions): Promise<DeviceState> {
-  // Mesa's Vulkan loader warns on every start when this is unset.
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  Object.assign(globalThis, globals);
-  const flags: string[] = [];
-  if (opts.backend) flags.push(`backend=${opts.backend}`);
-  if (opts.adapter) flags.push(`adapter=${opts.adapter}`);
-  if (opts.enableToggles?.length) flags.push(`enable-dawn-features=${opts.enableToggles.join(',')}`);
-  if (opts.disableToggles?.length) flags.push(`disable-dawn-features=${opts.disableToggles.join(',')}`);
-  let gpu: GPU | null = create(flags);
+  const h = host();
+  let gpu: GPU | null = await h.gpu({ backend: opts.backend, adapter: opts.adapter, enableToggles: opts.enableToggles, disableToggles: opts.disableToggles });
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   } catch (err) {
     gpu = null;
-    throw new Error(`WebGPU: no adapter (${(err as Error).message}). Run \`bash scripts/setup.sh\` to install a Vulkan driver.`);
+    throw new Error(h.noAdapterMessage(err as Error));
   }
   if (!adapter) {
     gpu = null;
-    throw new Error('WebGPU: no adapter found. Run `bash scripts/setup.sh` to install a Vulkan driver (Mesa lavapipe >= 24).');
+    throw new Error(h.noAdapterMessage(null));
   }
   const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
   const features = wanted.filter((f) => adapter!.features.has(f));
@@ -114,7 +111,7 @@ async function createDevice(opts: DeviceOptions): Promise<DeviceState> {
       maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
     },
   };
-  // Dawn's waits busy-loop on the main thread: on a CPU adapter that steals a core from the shaders
+  // Dawn's waits busy-loop on Node's main thread: on a CPU adapter that steals a core from the shaders
   adaptWaitPolicy(info.cpu);
   const s: DeviceState = { gpu, adapter, device, info, lost: null, uncaptured: [] };
   device.lost.then((l) => {

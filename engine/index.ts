@@ -9,6 +9,7 @@ export { tidy, tidyAsync, keep, memoryStats } from './memory.ts';
 export { trimPool } from './pool.ts';
 export { flush, sync, runtimeStats, setMaxBatch, maxBindingBytes, setBindingLimit } from './runtime.ts';
 export { setWaitPolicy, waitPolicy, type WaitPolicy } from './wait.ts';
+export { env, setEnv, host, setHost, type Host, type GpuRequest, type KeyValueCache, type WaitHooks } from './platform.ts';
 export { backward, grad, noGrad, isGradEnabled, record } from './autograd/graph.ts';
 export { noGradAsync } from './autograd/node.ts';
 export * from './ops/creation.ts';

@@ -218,6 +218,8 @@ const fileUrl = (f: string | undefined | null): string => (!f ? '' : f.startsWit
  * backward rule called, marked as such. Stack walking costs microseconds, so only error paths call it.
  */
 export function publicOp(): string | null {
+  // V8's structured stack API (Node, Chromium); elsewhere messages go without the op's name
+  if (typeof Error.captureStackTrace !== 'function') return null;
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
   let sites: NodeJS.CallSite[] = [];
@@ -226,7 +228,7 @@ export function publicOp(): string | null {
     Error.stackTraceLimit = 200;
     const holder: { stack?: NodeJS.CallSite[] } = {};
     Error.captureStackTrace(holder, publicOp);
-    sites = holder.stack ?? [];
+    sites = Array.isArray(holder.stack) ? holder.stack : [];
   } finally {
     Error.prepareStackTrace = prepare;
     Error.stackTraceLimit = limit;

@@ -1,5 +1,6 @@
 // Kernel variants chosen by name: an op's override (set from code) or environment variable,
 // falling back to the op's own default. Shared by the elementwise and reduction launchers.
+import { env } from './platform.ts';
 
 export interface NamedVariant<T extends string> {
   /** Forces a variant (null: the op's default); returns the previous override. Unknown names throw. */
@@ -19,8 +20,8 @@ export function namedVariant<T extends string>(op: string, names: readonly T[], 
       return prev;
     },
     forced() {
-      const env = process.env[envVar];
-      return override ?? (known(env) ? env : null);
+      const v = env(envVar);
+      return override ?? (known(v) ? v : null);
     },
   };
 }

@@ -1,16 +1,16 @@
-// How the main thread waits for Dawn. The Node binding settles its promises (onSubmittedWorkDone,
-// mapAsync, popErrorScope) by re-queueing a native callback through setImmediate for as long as
-// any of them is pending: a busy loop on the main thread. On a GPU that costs one CPU core and
-// gives the lowest latency. On a CPU adapter (lavapipe) the loop takes a core from the driver's
-// own threads, which run the shaders: four 2048^3 matmuls took 1.67-1.85 s awaited at once and
-// 1.10 s when the wait began 0.6 s after the submit (2-core VM). So with the 'sleep' policy (the
-// default on CPU adapters) each of the binding's ticks, once a wait has lasted a few ticks, first
-// sleeps an eighth of the time waited so far (at most 1 ms): the main thread idles, and a wait
-// ends at most ~12% late.
+// How the main thread waits for Dawn in Node. The Node binding settles its promises
+// (onSubmittedWorkDone, mapAsync, popErrorScope) by polling on the main thread for as long as any
+// of them is pending: a busy loop. On a GPU that costs one CPU core and gives the lowest latency.
+// On a CPU adapter (lavapipe) the loop takes a core from the driver's own threads, which run the
+// shaders: four 2048^3 matmuls took 1.67-1.85 s awaited at once and 1.10 s when the wait began
+// 0.6 s after the submit (2-core VM). So with the 'sleep' policy (the default on CPU adapters) each
+// of the binding's ticks, once a wait has lasted a few ticks, first sleeps an eighth of the time
+// waited so far (at most 1 ms): the main thread idles, and a wait ends at most ~12% late.
 //
-// The binding reads `setImmediate` from the global object on every tick, so wrapping the global
-// reaches it; only native callbacks (the binding's) are rerouted, every other caller is passed
-// straight through.
+// The policy lives here; reaching the binding's ticks and sleeping are the host's (platform.ts:
+// Node wraps setImmediate and naps with Atomics.wait). A browser has no such hooks: it does not
+// busy-poll, and the policy is recorded but changes nothing.
+import { env, host } from './platform.ts';
 
 export type WaitPolicy = 'spin' | 'sleep';
 
@@ -23,7 +23,6 @@ const MAX_NAP_MS = 1;
 /** Ticks further apart than this belong to different waits (markWait() also starts one). */
 const NEW_WAIT_GAP_MS = 3;
 
-const nativeSetImmediate = globalThis.setImmediate;
 let policy: WaitPolicy = 'spin';
 /** Set by setWaitPolicy (wins over the automatic choice); the adapter kind seen at creation. */
 let explicit: WaitPolicy | null = null;
@@ -33,30 +32,21 @@ let streakStart = 0;
 let streakTicks = 0;
 let lastTick = -Infinity;
 const counts = { spun: 0, slept: 0 };
-// Atomics.wait on a word nobody writes: a sleep with sub-millisecond resolution (a timer's
-// 1 ms floor made every short wait of the test suite 1 ms longer: 24 -> 32 s)
-const napWord = new Int32Array(new SharedArrayBuffer(4));
 
-function isNative(fn: unknown): boolean {
-  return typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn).includes('[native code]');
-}
-
-function throttledSetImmediate<A extends unknown[]>(fn: (...args: A) => void, ...args: A): NodeJS.Immediate {
-  if (policy === 'sleep' && isNative(fn)) {
-    let now = performance.now();
-    if (now - lastTick > NEW_WAIT_GAP_MS) {
-      streakStart = now;
-      streakTicks = 0;
-    }
-    const waited = now - streakStart;
-    if (++streakTicks > SPIN_TICKS && waited > SPIN_MS) {
-      counts.slept++;
-      Atomics.wait(napWord, 0, 0, Math.min(waited / NAP_DIV, MAX_NAP_MS));
-      now = performance.now();
-    } else counts.spun++;
-    lastTick = now;
+/** One of the binding's ticks under 'sleep': spin, or nap first. */
+function beforeTick(nap: (ms: number) => void): void {
+  let now = performance.now();
+  if (now - lastTick > NEW_WAIT_GAP_MS) {
+    streakStart = now;
+    streakTicks = 0;
   }
-  return nativeSetImmediate(fn, ...args);
+  const waited = now - streakStart;
+  if (++streakTicks > SPIN_TICKS && waited > SPIN_MS) {
+    counts.slept++;
+    nap(Math.min(waited / NAP_DIV, MAX_NAP_MS));
+    now = performance.now();
+  } else counts.spun++;
+  lastTick = now;
 }
 
 /**
@@ -81,15 +71,16 @@ export function adaptWaitPolicy(cpuAdapter: boolean): WaitPolicy {
 }
 
 function autoPolicy(cpu: boolean): WaitPolicy {
-  const env = process.env.GLASS_WAIT;
-  if (env === 'spin' || env === 'sleep') return env;
+  const v = env('GLASS_WAIT');
+  if (v === 'spin' || v === 'sleep') return v;
   return cpu ? 'sleep' : 'spin';
 }
 
 function install(): void {
   if (installed) return;
   installed = true;
-  (globalThis as { setImmediate: unknown }).setImmediate = Object.assign(throttledSetImmediate, nativeSetImmediate);
+  const hooks = host().wait;
+  hooks?.hookTicks(() => policy === 'sleep', () => beforeTick((ms) => hooks.nap(ms)));
 }
 
 /**

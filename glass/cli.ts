@@ -17,11 +17,11 @@ import { Rng } from '../data/rng.ts';
 import { resolveMode, type DistributionFlag } from './class-table.ts';
 import { distributionJudge, meanImageToBgrU8 } from './distribution.ts';
 import { Glass } from './glass.ts';
-import { loadCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, readCheckpointSpec } from './checkpoint.ts';
 import { trainClass, predict, evaluate, type ClassResult, type Metrics } from './trainer.ts';
 import { writeVisuals, writeOverlays } from './visualize.ts';
 import { PRESETS, parseArgs, checkArgs, helpText, num, str, origin, glassConfig, UsageError, type Parsed, type Preset } from './options.ts';
-import { readCheckpointSpec, checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
+import { checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
 import { bestF1Threshold, type Threshold } from './threshold.ts';
 import { BUILTIN_TEXTURES } from '../data/las.ts';
 

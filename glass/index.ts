@@ -18,4 +18,4 @@ export { rocAuc, averagePrecision, computePro, proCurve, type ProOptions, type P
 export { rescaleSegmentation, gaussianFilter2d } from './gaussian.ts';
 export { writeVisuals } from './visualize.ts';
 export { goodImageThreshold, bestF1Threshold, THRESHOLD_QUANTILE, type Threshold } from './threshold.ts';
-export { readCheckpointSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
+export { glassConfigFromSpec, type ModelSpec } from './model-spec.ts';

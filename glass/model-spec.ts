@@ -3,8 +3,8 @@
 // identity of its weights (a hash, verified when loading), the taps, the image geometry and
 // normalisation, the head sizes, the distribution mode and the decision threshold. A flag that
 // contradicts the checkpoint is an error naming both values: evaluating with other taps or sizes
-// silently gives meaningless scores.
-import { readSafetensors } from '../models/io/safetensors.ts';
+// silently gives meaningless scores. Reading the spec from a checkpoint: checkpoint-bytes.ts
+// (specOf, checkpointSpecFromBytes) and checkpoint.ts (readCheckpointSpec, by path).
 import type { WeightsIdentity } from '../models/pretrained.ts';
 import { DEFAULT_CONFIG, type GlassConfig } from './glass.ts';
 import type { Parsed } from './options.ts';
@@ -33,15 +33,6 @@ export interface ModelSpec {
   threshold: Threshold | null;
   /** where it was trained (informative) */
   trainedOn?: { dataset: string; className: string };
-}
-
-/** The ModelSpec in a glass-ts checkpoint's metadata; null for older checkpoints and reference .pth files. */
-export function readCheckpointSpec(path: string): ModelSpec | null {
-  if (path.endsWith('.pth') || path.endsWith('.pt')) return null;
-  const { metadata } = readSafetensors(path);
-  if (metadata?.format !== 'glass-ts/1') throw new Error(`${path}: not a glass-ts checkpoint (metadata format ${metadata?.format ?? 'missing'})`);
-  const meta = JSON.parse(metadata.meta ?? '{}') as { model?: ModelSpec };
-  return meta.model ?? null;
 }
 
 export function glassConfigFromSpec(spec: ModelSpec): GlassConfig {

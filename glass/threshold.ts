@@ -7,7 +7,7 @@
 //    good image at the quantile gets an empty mask. With n < 100 held-out images the quantile is
 //    close to their maximum: about 1 / (n + 1) of new good images will score above it.
 //  - bestF1Threshold: the score with the best F1 on labelled images (predict --val).
-import type { Prediction } from './trainer.ts';
+import type { Prediction } from './loop.ts';
 
 export const THRESHOLD_QUANTILE = 0.99;
 

@@ -24,16 +24,17 @@ import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
 import type { CpuTensor } from '../models/io/types.ts';
 import { AnomalyDataset, checkClassName, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
-import { DataLoader, type TrainBatch, type TestBatch } from '../data/loader.ts';
+import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { Glass, type GlassConfig, type IterationStats } from './glass.ts';
-import { rocAuc, averagePrecision, computePro } from './metrics.ts';
-import { gaussianFilter2d } from './gaussian.ts';
+import { EmbeddingCache, embedFixed, evaluate, isLabelled, predict, trainStep, weightsFinite, type Metrics } from './loop.ts';
 import { saveCheckpoint, loadCheckpoint, snapshotWeights, writeWeightsCheckpoint, readBestWeights, readWeights } from './checkpoint.ts';
+import { readSafetensors } from '../models/io/files.ts';
 import { UsageError } from './options.ts';
 import { writeVisuals } from './visualize.ts';
 import { goodImageThreshold } from './threshold.ts';
 import type { ModelSpec } from './model-spec.ts';
-import { readSafetensors } from '../models/io/safetensors.ts';
+
+export * from './loop.ts';
 
 export interface RunOptions {
   dataset: DatasetKind;
@@ -71,15 +72,6 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
-export interface Metrics {
-  /** null when the test split has no anomalous (or no good) images */
-  image_auroc: number | null;
-  image_ap: number | null;
-  pixel_auroc: number | null;
-  pixel_ap: number | null;
-  pixel_pro: number | null;
-}
-
 export interface ClassResult {
   className: string;
   /** epochs numbered from 1 */
@@ -88,134 +80,6 @@ export interface ClassResult {
   seconds: number;
   iterations: number;
   secondsPerIteration: number;
-}
-
-/** Embeddings of fixed (unaugmented) images, per image path, held on the GPU. */
-class EmbeddingCache {
-  private map = new Map<string, E.Tensor>();
-  private bytes = 0;
-  constructor(private readonly budget: number) {}
-  get(path: string): E.Tensor | undefined {
-    return this.map.get(path);
-  }
-  /** Caches rows [b*L, (b+1)*L) of `emb` for each path; returns false when over budget. */
-  put(paths: string[], emb: E.Tensor): void {
-    const L = emb.shape[0] / paths.length;
-    paths.forEach((p, b) => {
-      if (this.map.has(p)) return;
-      const size = L * emb.shape[1] * 4;
-      if (this.bytes + size > this.budget) return;
-      this.map.set(p, E.keep(E.slice(emb, 0, b * L, (b + 1) * L)));
-      this.bytes += size;
-    });
-  }
-  dispose(): void {
-    for (const t of this.map.values()) t.dispose();
-    this.map.clear();
-  }
-}
-
-function imagesTensor(data: Float32Array, shape: readonly number[]): E.Tensor {
-  return E.tensor(data, { shape: [...shape] });
-}
-
-/** Embeds a batch of fixed images, using and filling the cache. */
-function embedFixed(glass: Glass, cache: EmbeddingCache, paths: string[], images: Float32Array, shape: readonly number[]): E.Tensor {
-  const cached = paths.map((p) => cache.get(p));
-  if (cached.every((t) => t)) return E.cat(cached as E.Tensor[]);
-  const emb = E.tidy(() => glass.embed(imagesTensor(images, shape)));
-  cache.put(paths, emb);
-  return emb;
-}
-
-export interface Prediction {
-  scores: Float32Array;
-  labels: Uint8Array;
-  maps: Float32Array;
-  masks: Float32Array;
-  paths: string[];
-  images: Float32Array[];
-  size: [number, number];
-}
-
-/** Scores and smoothed maps of the whole test split (the reference's predict + RescaleSegmentor). */
-export async function predict(glass: Glass, loader: DataLoader, cache: EmbeddingCache | null, keepImages = false): Promise<Prediction> {
-  const scores: number[] = [];
-  const labels: number[] = [];
-  const maps: Float32Array[] = [];
-  const masks: Float32Array[] = [];
-  const paths: string[] = [];
-  const images: Float32Array[] = [];
-  let H = 0;
-  let W = 0;
-  for await (const raw of loader.epoch(0)) {
-    const b = raw as TestBatch;
-    const [B, , h, w] = b.shape;
-    H = h;
-    W = w;
-    const up = E.tidy(() => {
-      const emb = cache ? embedFixed(glass, cache, b.paths, b.images, b.shape) : glass.embed(imagesTensor(b.images, b.shape));
-      const ps = glass.patchScores(emb, B);
-      const s = E.max(E.reshape(ps, [B, -1]), 1);
-      const m = E.reshape(E.interpolate(E.unsqueeze(ps, 1), { size: [h, w], mode: 'bilinear', alignCorners: false }), [B, h * w]);
-      return E.cat([s.reshape([B, 1]), m], 1);
-    });
-    const d = (await up.data()) as Float32Array;
-    up.dispose();
-    for (let i = 0; i < B; i++) {
-      const row = d.subarray(i * (h * w + 1), (i + 1) * (h * w + 1));
-      scores.push(row[0]);
-      maps.push(gaussianFilter2d(row.subarray(1) as Float32Array, h, w, 4));
-      masks.push(b.masks.slice(i * h * w, (i + 1) * h * w));
-      labels.push(b.labels[i]);
-      paths.push(b.paths[i]);
-      if (keepImages) images.push(b.images.slice(i * 3 * h * w, (i + 1) * 3 * h * w));
-    }
-  }
-  const cat = (xs: Float32Array[]) => {
-    const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
-    let o = 0;
-    for (const x of xs) {
-      out.set(x, o);
-      o += x.length;
-    }
-    return out;
-  };
-  return { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: cat(maps), masks: cat(masks), paths, images, size: [H, W] };
-}
-
-/** Metrics need both good and anomalous images. */
-export function isLabelled(labels: ArrayLike<number>): boolean {
-  const l = Array.from(labels);
-  return l.includes(0) && l.includes(1);
-}
-
-const NO_METRICS: Metrics = { image_auroc: null, image_ap: null, pixel_auroc: null, pixel_ap: null, pixel_pro: null };
-
-/**
- * Image AUROC/AP always; pixel AUROC when the test set has ground-truth masks, and pixel AP and
- * PRO (costly: per pixel) with `full` (else null).
- */
-export function evaluate(pred: Prediction, full: boolean): Metrics {
-  if (!isLabelled(pred.labels)) return NO_METRICS;
-  const image_auroc = rocAuc(pred.labels, pred.scores);
-  const image_ap = averagePrecision(pred.labels, pred.scores);
-  const hasMasks = pred.masks.some((v) => v > 0);
-  if (!hasMasks) return { image_auroc, image_ap, pixel_auroc: null, pixel_ap: null, pixel_pro: null };
-  const bin = Uint8Array.from(pred.masks, (v) => (v >= 1 ? 1 : 0));
-  const pixel_auroc = rocAuc(bin, pred.maps);
-  let pixel_ap: number | null = null;
-  let pixel_pro: number | null = null;
-  if (full) {
-    pixel_ap = averagePrecision(bin, pred.maps);
-    try {
-      const [h, w] = pred.size;
-      pixel_pro = computePro(bin, pred.maps, pred.labels.length, h, w);
-    } catch {
-      pixel_pro = 0; // the reference's _evaluate does the same when PRO is undefined
-    }
-  }
-  return { image_auroc, image_ap, pixel_auroc, pixel_ap, pixel_pro };
 }
 
 function fmt(x: number | null, digits = 4): string {
@@ -251,16 +115,6 @@ function checkpointEpoch(path: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** Whether every parameter and BatchNorm statistic of the heads is finite (x * 0 is 0 only for finite x). */
-async function weightsFinite(glass: Glass): Promise<boolean> {
-  const mods = [glass.discriminator, ...(glass.projection ? [glass.projection] : [])];
-  const all = mods.flatMap((m) => [...m.parameters(), ...m.buffers().filter((b) => b.dtype === 'f32')]);
-  const t = E.noGrad(() => E.tidy(() => all.map((p) => E.sum(E.mul(p, 0))).reduce((a, b) => E.add(a, b))));
-  const v = (await t.data())[0];
-  t.dispose();
-  return Number.isFinite(v);
 }
 
 /** Trains one class and evaluates it; writes checkpoints, logs, metrics.json and visuals. */
@@ -366,12 +220,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         const ti = Date.now();
         const prof = opts.profile && iterations === 1 ? new E.Profiler() : null;
         await prof?.begin();
-        const statsT = E.tidy(() => {
-          const embTrue = embedFixed(glass, trainCache, b.paths, b.images, b.shape);
-          const embAug = glass.embed(imagesTensor(b.augs!, b.shape));
-          return glass.trainIteration(embTrue, embAug, b.masksS!);
-        });
-        const st = await Glass.readStats(statsT);
+        const st = await trainStep(glass, { paths: b.paths, images: b.images, augs: b.augs, masksS: b.masksS, shape: b.shape }, trainCache);
         if (prof) log(E.formatProfile(await prof.end(), 20, { shapes: true }));
         iterSeconds += (Date.now() - ti) / 1000;
         iterations++;

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createImage, readImage, writePNG } from '../data/image.ts';
 import { resizeOutputSize, roundHalfEven } from '../data/transforms.ts';
-import type { Prediction } from './trainer.ts';
+import type { Prediction } from './loop.ts';
 import type { Threshold } from './threshold.ts';
 
 /**

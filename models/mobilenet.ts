@@ -7,7 +7,7 @@
 import * as E from '../engine/index.ts';
 import { ConvBn, type BnParams } from './eval-bn.ts';
 import { lastTapIndex, type Backbone } from './backbone.ts';
-import { loadTfjsLayersModel, type TfjsModel } from './io/tfjs.ts';
+import type { TfjsModel } from './io/tfjs.ts';
 import type { CpuTensor } from './io/types.ts';
 
 /** (pointwise filters, depthwise stride) of the 13 separable blocks. */
@@ -92,10 +92,6 @@ export class MobileNetV1 implements Backbone {
         new ConvBn(pw.data, pw.shape, bn(`conv_pw_${b}_bn`), {}, fold),
       ]);
     });
-  }
-
-  static load(dir: string, opts: MobileNetOptions = {}): MobileNetV1 {
-    return new MobileNetV1(loadTfjsLayersModel(dir), opts);
   }
 
   tapInfo(tap: string): { stride: number; channels: number } {

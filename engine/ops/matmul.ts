@@ -9,6 +9,7 @@ import { dispatch, Params, maxBindingBytes, bindingLimitMessage, publicOp } from
 import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
 import type { Activation } from '../wgsl/common.ts';
 import { subgroupSize, deviceInfo } from '../device.ts';
+import { env } from '../platform.ts';
 import { broadcastShapes, fmt, numel } from '../shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
 import { sumTo, sum } from './reduce.ts';
@@ -53,8 +54,8 @@ export function setLayoutCopies(on: boolean | null): void {
   copyPolicy = on;
 }
 function layoutCopies(): boolean {
-  const env = process.env.GLASS_LAYOUT_COPIES;
-  return copyPolicy ?? (env === '1' ? true : env === '0' ? false : deviceInfo().cpu);
+  const v = env('GLASS_LAYOUT_COPIES');
+  return copyPolicy ?? (v === '1' ? true : v === '0' ? false : deviceInfo().cpu);
 }
 
 /** What the tiled kernels apply as they store: a bias per row ([M]) and an activation. */

@@ -8,6 +8,7 @@
 // weights file may make us allocate: inflated zip members plus materialised tensors. Default
 // 1e9 (1 GB): the largest backbone here, wide_resnet50_2, is 0.27 GB. Accepts a plain count
 // (2000000000, 2e9) or one with a unit (2G, 2GB, 2GiB, 500M, ...); "Infinity" turns it off.
+import { env } from '../../engine/platform.ts';
 
 export const WEIGHTS_BYTES_ENV = 'GLASS_MAX_WEIGHTS_BYTES';
 export const DEFAULT_MAX_WEIGHTS_BYTES = 1_000_000_000;
@@ -30,10 +31,10 @@ export function maxWeightsBytes(option?: number): number {
     if (!(option > 0)) throw new Error(`maxBytes must be a positive number of bytes, got ${option}`);
     return option;
   }
-  const env = process.env[WEIGHTS_BYTES_ENV];
-  if (env === undefined || env === '') return DEFAULT_MAX_WEIGHTS_BYTES;
-  const v = parseByteCount(env);
-  if (v === undefined) throw new Error(`${WEIGHTS_BYTES_ENV}=${env} is not a byte count (e.g. 4000000000, 4G or 4GiB)`);
+  const text = env(WEIGHTS_BYTES_ENV);
+  if (text === undefined || text === '') return DEFAULT_MAX_WEIGHTS_BYTES;
+  const v = parseByteCount(text);
+  if (v === undefined) throw new Error(`${WEIGHTS_BYTES_ENV}=${text} is not a byte count (e.g. 4000000000, 4G or 4GiB)`);
   return v;
 }
 

@@ -1,12 +1,10 @@
 // safetensors read/write (https://github.com/huggingface/safetensors): u64 little-endian header
 // length, a JSON header {name: {dtype, shape, data_offsets}, __metadata__: {str: str}}, then the
 // raw little-endian tensor bytes. Our own checkpoints use it because it is trivially safe to read
-// (no code, unlike pickle); writes go through writeFileAtomic so a crash never leaves half a file.
-// The whole header is validated (every span inside the data, tiling it with no overlap or hole)
+// (no code, unlike pickle). This module works on bytes in memory; files.ts reads and writes
+// files (atomically, so a crash never leaves half a file). The whole header is validated (every span inside the data, tiling it with no overlap or hole)
 // before any tensor is copied, so overlapping spans cannot multiply a small file into many copies;
 // the tensor bytes are charged to GLASS_MAX_WEIGHTS_BYTES / the maxBytes option (see limits.ts).
-import { readFileSync, statSync } from 'node:fs';
-import { writeAll, writeFileAtomic } from './atomic.ts';
 import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { DTYPE_SIZE, numel, typedFromBytes, type CpuTensor, type DType } from './types.ts';
 
@@ -17,7 +15,7 @@ const TO_ST: Record<DType, string> = {
 const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
 
 /** Headers larger than this are refused (the reference implementation uses 100 MB as well). */
-const MAX_HEADER = 100_000_000;
+export const MAX_HEADER = 100_000_000;
 
 export interface SafetensorsContent {
   tensors: Map<string, CpuTensor>;
@@ -95,18 +93,8 @@ export function parseSafetensors(buf: Uint8Array, label = '<buffer>', opts: Safe
   return { tensors, metadata };
 }
 
-export function readSafetensors(path: string, opts: SafetensorsReadOptions = {}): SafetensorsContent {
-  // Refuse a file that cannot fit before reading all of it into memory.
-  const size = statSync(path).size;
-  const limit = maxWeightsBytes(opts.maxBytes);
-  if (size > 8 + MAX_HEADER + limit) {
-    throw new Error(`safetensors: ${path}: ${new ByteBudget(limit).take(size, `a ${size}-byte file`)}`);
-  }
-  return parseSafetensors(readFileSync(path), path, opts);
-}
-
 /** Header bytes (length prefix + space-padded JSON) and the tensors in file order, validated. */
-function prepare(tensors: TensorInput, metadata: Record<string, string> | undefined): { head: Uint8Array; parts: Uint8Array[] } {
+export function prepareSafetensors(tensors: TensorInput, metadata: Record<string, string> | undefined): { head: Uint8Array; parts: Uint8Array[] } {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -144,22 +132,10 @@ function prepare(tensors: TensorInput, metadata: Record<string, string> | undefi
 
 /** The whole file as bytes (tensors in the given order). */
 export function serializeSafetensors(tensors: TensorInput, metadata?: Record<string, string>): Uint8Array {
-  const { head, parts } = prepare(tensors, metadata);
+  const { head, parts } = prepareSafetensors(tensors, metadata);
   const out = new Uint8Array(head.byteLength + parts.reduce((s, p) => s + p.byteLength, 0));
   out.set(head);
   let o = head.byteLength;
   for (const p of parts) { out.set(p, o); o += p.byteLength; }
   return out;
-}
-
-/**
- * Writes a safetensors file atomically: validation happens before anything touches the disk, and
- * the bytes stream into a temp file that replaces `path` only once complete and fsynced.
- */
-export function writeSafetensors(path: string, tensors: TensorInput, metadata?: Record<string, string>): void {
-  const { head, parts } = prepare(tensors, metadata);
-  writeFileAtomic(path, (fd) => {
-    writeAll(fd, head);
-    for (const p of parts) writeAll(fd, p);
-  });
 }

@@ -4,8 +4,8 @@
 // uses them (the shared MobileNetV1 lacks conv_pw_13/kernel) still gets everything else.
 // Decoded weights (4 bytes per value once dequantized) are charged to GLASS_MAX_WEIGHTS_BYTES /
 // the maxBytes option (see limits.ts), like the other readers.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// Works on model.json's text and the shard bytes, however they were fetched; files.ts's
+// loadTfjsLayersModel reads them from a folder.
 import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { halfToFloat, numel, typedFromBytes, type CpuTensor, type DType } from './types.ts';
 
@@ -37,7 +37,7 @@ export interface TfjsMissing {
 }
 
 export interface TfjsModel {
-  /** Folder holding model.json and the shards. */
+  /** Folder holding model.json and the shards (or the label of a model given in memory). */
   dir: string;
   format?: string;
   kerasVersion?: string;
@@ -101,19 +101,28 @@ function parseLayers(topology: unknown, label: string): { layers: TfjsLayer[]; k
   return { layers, kerasVersion: (top.keras_version as string | undefined) ?? (model.keras_version as string | undefined) };
 }
 
+export interface TfjsSource {
+  /** model.json's text. */
+  modelJson: string;
+  /** A shard's bytes by its path in the manifest (relative to model.json), undefined when it is absent. */
+  shard(path: string): Uint8Array | undefined;
+  /** model.json's path or name, for errors. */
+  label: string;
+  /** TfjsModel.dir: the folder the shard paths are relative to. */
+  dir: string;
+  maxBytes?: number;
+}
+
 /**
- * Loads a TF.js layers model from its model.json (or the folder holding it). Throws only when
- * model.json itself is unusable; unreadable weights are reported in `missing`.
+ * Parses a TF.js layers model from model.json and its shards. Throws only when model.json itself
+ * is unusable; unreadable weights are reported in `missing`.
  */
-export function loadTfjsLayersModel(path: string, opts: { maxBytes?: number } = {}): TfjsModel {
-  const budget = new ByteBudget(maxWeightsBytes(opts.maxBytes));
-  const isDir = existsSync(path) ? statSync(path).isDirectory() : !path.endsWith('.json');
-  const jsonPath = isDir ? join(path, 'model.json') : path;
-  const dir = dirname(resolve(jsonPath));
-  if (!existsSync(jsonPath)) throw new Error(`tfjs: ${jsonPath} not found`);
+export function parseTfjsLayersModel(src: TfjsSource): TfjsModel {
+  const budget = new ByteBudget(maxWeightsBytes(src.maxBytes));
+  const { label: jsonPath, dir } = src;
   let doc: Json;
   try {
-    doc = JSON.parse(readFileSync(jsonPath, 'utf8'));
+    doc = JSON.parse(src.modelJson);
   } catch (err) {
     throw new Error(`tfjs: ${jsonPath}: not valid JSON: ${(err as Error).message}`);
   }
@@ -133,13 +142,14 @@ export function loadTfjsLayersModel(path: string, opts: { maxBytes?: number } = 
       quantization: asObj(w.quantization) as TfjsWeightSpec['quantization'],
     }));
     manifest.push(...list);
-    const absent = paths.filter((p) => !existsSync(join(dir, p)));
+    const shards = paths.map((p) => src.shard(p));
+    const absent = paths.filter((_, i) => shards[i] === undefined);
     if (absent.length) {
       for (const w of list) missing.push({ name: w.name, shape: w.shape, reason: `shard file ${absent.join(', ')} not found` });
       return;
     }
     // A group's shards are one byte stream cut into files; weights follow each other in it.
-    const buf = Buffer.concat(paths.map((p) => readFileSync(join(dir, p))));
+    const buf = concat(shards as Uint8Array[]);
     let off = 0;
     for (const w of list) {
       if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -179,6 +189,17 @@ export function loadTfjsLayersModel(path: string, opts: { maxBytes?: number } = 
     inputShape: input?.config.batch_input_shape as (number | null)[] | undefined,
     topology: doc.modelTopology,
   };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
 }
 
 /** TF.js weight quantization: uint8/uint16 are `min + scale * q`; float16 is plain half precision. */

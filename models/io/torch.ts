@@ -9,7 +9,7 @@
 // materialised tensors are charged to one ByteBudget per file: GLASS_MAX_WEIGHTS_BYTES or the
 // maxBytes option, default 1e9 bytes (see limits.ts). Trees nested deeper than 1000 levels (or
 // cyclic, for flattenTensors) are refused by name instead of overflowing the stack.
-import { readFileSync } from 'node:fs';
+// Works on bytes in memory; files.ts has the path-based loadTorch / loadStateDict.
 import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { DEFAULT_MAX_DEPTH, PyFunction, Unpickler, describe, type UnpickleOptions } from './pickle.ts';
 import {
@@ -163,8 +163,12 @@ const REFUSE_HINT = 'only tensors, dicts and OrderedDicts of state dicts can be 
   '(save model.state_dict(), not the model object)';
 
 function str(v: unknown): string {
-  // Not String.fromCharCode(...v): spreading a large bytes object overflows the stack.
-  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1') : String(v);
+  if (!(v instanceof Uint8Array)) return String(v);
+  // Latin-1, in chunks: spreading a large bytes object into one String.fromCharCode call
+  // overflows the stack (TextDecoder's 'latin1' is windows-1252, which differs at 0x80-0x9f).
+  let s = '';
+  for (let i = 0; i < v.length; i += 8192) s += String.fromCharCode(...v.subarray(i, i + 8192));
+  return s;
 }
 
 /** A tree path short enough for an error message (a hostile one can be thousands of levels long). */
@@ -198,28 +202,24 @@ export function readTorch(buf: Uint8Array, opts: TorchLoadOptions & { label?: st
   return materialiseTree(tree, label, opts, budget);
 }
 
-/** Reads a .pth/.pt file; see readTorch. */
-export function loadTorch(path: string, opts: TorchLoadOptions = {}): unknown {
-  return readTorch(readFileSync(path), { ...opts, label: path });
-}
-
 /**
  * A checkpoint's tensors as one flat name -> tensor map. Nested dicts join their keys with '.'
  * (GLASS's {discriminator, pre_projection} becomes 'discriminator.body.block1.0.weight', ...);
  * `prefix` ('discriminator') selects one sub-dict and drops that prefix from the names.
  */
-export function loadStateDict(path: string, opts: TorchLoadOptions & { prefix?: string } = {}): Map<string, CpuTensor> {
-  let tree = loadTorch(path, opts);
+export function readStateDict(buf: Uint8Array, opts: TorchLoadOptions & { prefix?: string; label?: string } = {}): Map<string, CpuTensor> {
+  const label = opts.label ?? '<buffer>';
+  let tree = readTorch(buf, { ...opts, label });
   if (opts.prefix) {
     for (const part of opts.prefix.split('.')) {
       if (!(tree instanceof Map) || !tree.has(part)) {
         const keys = tree instanceof Map ? [...tree.keys()].map(String).join(', ') : describe(tree);
-        throw new Error(`torch: ${path}: no entry ${JSON.stringify(part)} for prefix ${opts.prefix} (have: ${keys})`);
+        throw new Error(`torch: ${label}: no entry ${JSON.stringify(part)} for prefix ${opts.prefix} (have: ${keys})`);
       }
       tree = tree.get(part);
     }
   }
-  return flattenTensors(tree, '.', path);
+  return flattenTensors(tree, '.', label);
 }
 
 /** Most dicts, lists and tensors flattenTensors visits: shared sub-lists can double the paths per level. */

@@ -5,8 +5,10 @@
 // Deflate bombs: inflated bytes are charged to the archive's ByteBudget (GLASS_MAX_WEIGHTS_BYTES or
 // the maxBytes option, see limits.ts) from the size the directory declares, before inflating, and
 // inflation stops at that declared size, so a member that lies about it costs no more than it said.
-import { readFileSync } from 'node:fs';
-import * as zlib from 'node:zlib';
+// Inflating and CRC-32 use the host's zlib where it has one (Node, platform.ts), else the pure
+// TypeScript versions here and in inflate.ts.
+import { host } from '../../engine/platform.ts';
+import { inflateRawJs } from './inflate.ts';
 import { budgetFor, type ByteBudget } from './limits.ts';
 
 export interface ZipEntry {
@@ -27,10 +29,10 @@ const SIG_ZIP64_LOCATOR = 0x07064b50;
 
 let crcTable: Uint32Array | undefined;
 
-/** CRC-32 (IEEE), via zlib.crc32 where this Node has it. */
+/** CRC-32 (IEEE), via zlib.crc32 where the host has it. */
 export function crc32(data: Uint8Array): number {
-  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (native) return native(data) >>> 0;
+  const native = host().crc32;
+  if (native) return native(data);
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let i = 0; i < 256; i++) {
@@ -72,10 +74,6 @@ export class ZipArchive {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.budget = budgetFor(opts);
     this.parse();
-  }
-
-  static open(path: string, opts: ZipOptions = {}): ZipArchive {
-    return new ZipArchive(readFileSync(path), path, opts);
   }
 
   private fail(msg: string): never {
@@ -177,15 +175,14 @@ export class ZipArchive {
   private inflate(raw: Uint8Array, e: ZipEntry): Uint8Array {
     const tooLong = (): never =>
       this.fail(`${e.name} inflates to more than the ${e.size} bytes its directory entry declares (corrupt, or a zip bomb)`);
-    let data: Uint8Array;
+    let data: Uint8Array | null;
     try {
       // The one byte of slack tells a member longer than declared apart from one that fits exactly.
-      data = zlib.inflateRawSync(raw, { maxOutputLength: e.size + 1 });
+      data = (host().inflateRaw ?? inflateRawJs)(raw, e.size + 1);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') tooLong();
       this.fail(`cannot inflate ${e.name}: ${(err as Error).message}`);
     }
-    if (data.length > e.size) tooLong();
+    if (data === null || data.length > e.size) return tooLong();
     return data;
   }
 

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipBeta, lasBlend, sampleBeta, synthesize, TextureSource, prepareTexture, type LasOptions } from '../../data/las.ts';
-import { readImage } from '../../data/image.ts';
+import { imageFiles, readImage } from '../../data/image.ts';
 import { IMAGENET, toTensor, resize, centerCrop } from '../../data/transforms.ts';
 import { Rng } from '../../data/rng.ts';
 import { makeTmpData, type TmpData } from './tmpdata.ts';
@@ -61,12 +61,17 @@ SYN.after(() => tmp.cleanup());
 
 SYN('TextureSource finds JPG/PNG files recursively, sorted, and reports other files', () => {
   writeFileSync(join(tmp.textures, 'a', 'readme.txt'), 'x');
-  const t = new TextureSource(tmp.textures);
+  const t = new TextureSource(tmp.textures, undefined, undefined, imageFiles);
   assert.equal(t.paths.map((p) => p.slice(tmp.textures.length + 1)), ['a/t1.png', 'b/c/t2.jpg']);
   assert.ok(t.ignored.some((p) => p.endsWith('readme.txt')));
   mkdirSync(join(tmp.dir, 'empty'));
-  assert.throws(() => new TextureSource(join(tmp.dir, 'empty')), /no \.png\/\.jpg/);
-  assert.throws(() => new TextureSource(join(tmp.dir, 'absent')), /does not exist/);
+  assert.throws(() => new TextureSource(join(tmp.dir, 'empty'), undefined, undefined, imageFiles), /no \.png\/\.jpg/);
+  assert.throws(() => new TextureSource(join(tmp.dir, 'absent'), undefined, undefined, imageFiles), /does not exist/);
+  // without file access (a browser) a folder is refused by name; the bank and images in memory work
+  assert.throws(() => new TextureSource(tmp.textures), /needs file access/);
+  const mem = TextureSource.fromImages(new Map([['grey', readImage(join(tmp.textures, 'a', 't1.png'), 'gray')]]));
+  assert.equal(mem.paths, ['grey']);
+  assert.is(mem.load('grey').channels, 3);
 });
 
 SYN('prepareTexture: Resize -> 3 ops -> CenterCrop -> normalised tensor', () => {
@@ -82,7 +87,7 @@ SYN('prepareTexture: Resize -> 3 ops -> CenterCrop -> normalised tensor', () => 
 });
 
 SYN('synthesize: shapes, blend inside the Perlin mask only, deterministic per seed', () => {
-  const src = new TextureSource(tmp.textures);
+  const src = new TextureSource(tmp.textures, undefined, undefined, imageFiles);
   const o: LasOptions = { resize: 40, imagesize: 32, norm: IMAGENET, featSize: 4 };
   const image = toTensor(centerCrop(resize(readImage(join(FIX, 'src64x48.png')), 40), 32), IMAGENET);
   const a = synthesize(image, src, new Rng(8), o);

@@ -4,13 +4,14 @@
 // optimiser state.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../engine/index.ts';
 import { Glass, DEFAULT_CONFIG } from '../../glass/glass.ts';
-import { saveCheckpoint, loadCheckpoint } from '../../glass/checkpoint.ts';
-import { loadStateDict } from '../../models/io/torch.ts';
+import { saveCheckpoint, loadCheckpoint, readCheckpointSpec } from '../../glass/checkpoint.ts';
+import { checkpointBytes, checkpointSpecFromBytes, loadCheckpointBytes } from '../../glass/checkpoint-bytes.ts';
+import { loadStateDict } from '../../models/io/files.ts';
 
 const t = suite('glass checkpoints');
 t.before(async () => {
@@ -59,6 +60,33 @@ t('safetensors round trip with optimiser state, atomically written', async () =>
     assert.throws(() => loadCheckpoint(b, fixture.replace('glass_ckpt.pth', 'tiny.safetensors')), /not a glass-ts checkpoint/);
     a.dispose();
     b.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t('checkpoints in memory (a browser app) are the bytes of the files the CLI writes, and load alike', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glass-ckpt-'));
+  try {
+    E.manualSeed(4);
+    const a = new Glass(null, cfg);
+    a.setCenterFromBatches([{ emb: E.randn([8, 16]), batch: 2 }]);
+    E.tidy(() => void a.trainIteration(E.randn([8, 16]), E.randn([8, 16]), new Float32Array(8).fill(1)));
+    const meta = { epoch: 2, model: { backbone: 'resnet18', layers: ['a', 'b'] } };
+    const file = join(dir, 'ck.safetensors');
+    await saveCheckpoint(a, file, meta, true);
+    const bytes = await checkpointBytes(a, meta, true);
+    assert.equal(bytes, new Uint8Array(readFileSync(file)));
+    assert.equal(checkpointSpecFromBytes(bytes), readCheckpointSpec(file) as unknown);
+    const b = new Glass(null, cfg);
+    assert.equal(loadCheckpointBytes(b, bytes, 'ck'), { meta, hasOptimizers: true });
+    const [sa, sb] = [a.discriminator.stateDict(), b.discriminator.stateDict()];
+    for (const k of Object.keys(sa)) assert.equal([...(await sb[k].data())], [...(await sa[k].data())], k);
+    // the reference's .pth, by its bytes rather than its extension
+    const c = new Glass(null, cfg);
+    assert.equal(loadCheckpointBytes(c, new Uint8Array(readFileSync(fixture)), 'glass_ckpt.pth').meta, { source: 'reference .pth' });
+    assert.is(checkpointSpecFromBytes(new Uint8Array(readFileSync(fixture))), null);
+    for (const g of [a, b, c]) g.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { readImage } from '../../data/image.ts';
 import { holdOutSplit, parseShard } from '../../glass/cli.ts';
-import { readCheckpointSpec } from '../../glass/model-spec.ts';
+import { readCheckpointSpec } from '../../glass/checkpoint.ts';
 import { quantileLinear } from '../../glass/threshold.ts';
 import * as E from '../../engine/index.ts';
 import { cliCapture, TINY_TRAIN } from '../helpers/cli.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { STALE_TEMP_AGE_MS, removeStaleTemps, tempPathFor, writeFileAtomic, writeAll } from '../../models/io/atomic.ts';
-import { writeSafetensors } from '../../models/io/safetensors.ts';
+import { writeSafetensors } from '../../models/io/files.ts';
 import { tempDir } from './util.ts';
 
 const test = suite('models-io/atomic');

@@ -7,7 +7,7 @@ import { withEnv } from '../helpers/env.ts';
 import * as assert from 'uvu/assert';
 import { unpickle, type UnpickleOptions } from '../../models/io/pickle.ts';
 import { parseSafetensors, serializeSafetensors } from '../../models/io/safetensors.ts';
-import { loadTfjsLayersModel } from '../../models/io/tfjs.ts';
+import { loadTfjsLayersModel } from '../../models/io/files.ts';
 import { flattenTensors, readTorch } from '../../models/io/torch.ts';
 import type { CpuTensor } from '../../models/io/types.ts';
 import { ZipArchive } from '../../models/io/zip.ts';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeAll, writeFileAtomic } from '../../models/io/atomic.ts';
-import { parseSafetensors, readSafetensors, serializeSafetensors, writeSafetensors } from '../../models/io/safetensors.ts';
-import { loadStateDict } from '../../models/io/torch.ts';
+import { loadStateDict, readSafetensors, writeSafetensors } from '../../models/io/files.ts';
+import { parseSafetensors, serializeSafetensors } from '../../models/io/safetensors.ts';
 import { floatToHalf, halfToFloat, type CpuTensor } from '../../models/io/types.ts';
 import { assertTensorEquals, errorOf, fixture, readJson, tempDir } from './util.ts';
 

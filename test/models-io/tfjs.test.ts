@@ -4,7 +4,8 @@ import { copyFileSync, mkdirSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getTfjsLayer, loadTfjsLayersModel } from '../../models/io/tfjs.ts';
+import { loadTfjsLayersModel } from '../../models/io/files.ts';
+import { getTfjsLayer } from '../../models/io/tfjs.ts';
 import { sharedPath } from '../helpers/shared.ts';
 import { assertClose, errorOf, fixture, readJson, tempDir } from './util.ts';
 

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { flattenTensors, loadStateDict, loadTorch, readTorch } from '../../models/io/torch.ts';
+import { loadStateDict, loadTorch } from '../../models/io/files.ts';
+import { flattenTensors, readTorch } from '../../models/io/torch.ts';
 import { ZipArchive } from '../../models/io/zip.ts';
 import {
   assertClose, assertTensorEquals, errorOf, fixture, mobilenetTestImage, readJson, tinyResnetInput, type Expected,

@@ -8,7 +8,7 @@ import * as E from '../../engine/index.ts';
 import { ResNet, RESNET_CONFIGS, resnetKeys, type ResNetConfig } from '../../models/resnet.ts';
 import { MobileNetV1 } from '../../models/mobilenet.ts';
 import { createBackbone } from '../../models/registry.ts';
-import { loadStateDict } from '../../models/io/torch.ts';
+import { loadStateDict, loadTfjsLayersModel } from '../../models/io/files.ts';
 import { fixture, readJson, tinyResnetInput, mobilenetTestImage } from '../models-io/util.ts';
 import { assertClose } from '../helpers/oracle.ts';
 import { sharedPath } from '../helpers/shared.ts';
@@ -88,7 +88,7 @@ t('MobileNetV1 from ../shared matches the NumPy reference (conv_pw_5, conv_pw_11
   const chw = new Float32Array(3 * H * W);
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) chw[c * H * W + y * W + x] = img[(y * W + x) * 3 + c] / 127.5 - 1;
   for (const foldBn of [true, false]) {
-    const net = MobileNetV1.load(dir, { foldBn });
+    const net = new MobileNetV1(loadTfjsLayersModel(dir), { foldBn });
     const x = E.tensor(chw, { shape: [1, 3, H, W] });
     const out = net.forward(x, ['conv_pw_5', 'conv_pw_11']);
     for (const tap of ['conv_pw_5', 'conv_pw_11']) {

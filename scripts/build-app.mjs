@@ -1,0 +1,106 @@
+// Browser build of the app library (`npm run build:app`): bundles app/lib.ts with esbuild (a
+// dependency of tsx) for the browser into dist-app/glass-app.js (ESM, one file, with a source map)
+// and fails when the bundle would need Node:
+//  - a node: import or a bare built-in ('fs', 'zlib', ...): esbuild cannot resolve those for
+//    platform 'browser', so the build itself fails, naming the importing file;
+//  - a free reference to a Node global (process, Buffer, setImmediate, __dirname, ...): each is
+//    defined to a marker while bundling (esbuild's define touches only unbound identifiers, not
+//    strings or properties) and any marker left in the output is reported with its module;
+//  - Node's host (engine/platform-node.ts) in the inputs, or the browser host missing from them:
+//    package.json's `browser` field must have swapped one for the other.
+// The engine, weight parsers, data transforms, LAS and GLASS bundle as they are: no shims, no
+// polyfills, no externals.
+// Usage: node scripts/build-app.mjs        (test/app/bundle.test.ts calls buildApp() in-process)
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// esbuild as tsx depends on it (not a dependency of ours): resolved from tsx's own location, so
+// it is found wherever npm placed it
+const require = createRequire(import.meta.url);
+const esbuild = await import(pathToFileURL(createRequire(require.resolve('tsx/package.json')).resolve('esbuild')).href);
+
+/** Globals that exist in Node and not in a browser. */
+export const NODE_GLOBALS = ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', '__dirname', '__filename', 'require', 'module', 'exports'];
+/** Modules that must never reach the browser graph. */
+export const NODE_ONLY_INPUTS = ['engine/platform-node.ts', 'node_modules/webgpu/', 'node_modules/pngjs/', 'node_modules/jpeg-js/'];
+
+const MARK = '__glass_node_global_';
+
+/** The module of each problem in the unminified output: the nearest `// path` comment esbuild writes above each module. */
+function moduleAt(text, index) {
+  const before = text.slice(0, index);
+  const m = [...before.matchAll(/^\/\/ ((?:[\w@.-]+\/)*[\w@.-]+\.[cm]?[jt]s)$/gm)].pop();
+  return m ? m[1] : '(bundle)';
+}
+
+/**
+ * Builds the bundle of `entry` (default app/lib.ts); with `write` (default) into `outdir` (default
+ * dist-app/). Returns its size and inputs, or throws an Error listing every Node dependency found.
+ */
+export async function buildApp({ write = true, outdir = join(root, 'dist-app'), entry = 'app/lib.ts' } = {}) {
+  const t0 = performance.now();
+  let result;
+  try {
+    result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      outfile: join(outdir, 'glass-app.js'),
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      sourcemap: 'external',
+      metafile: true,
+      write: false,
+      logLevel: 'silent',
+      // require/module/exports stay esbuild's own: its CommonJS wrappers bind them, and a
+      // require() it cannot resolve fails the build anyway
+      define: Object.fromEntries(NODE_GLOBALS.filter((g) => !['require', 'module', 'exports'].includes(g)).map((g) => [g, MARK + g])),
+    });
+  } catch (err) {
+    const lines = (err.errors ?? [{ text: err.message }]).map((e) =>
+      `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}${/node:|resolve "/.test(e.text) ? ' (a Node module: keep it out of the browser graph)' : ''}`);
+    throw new Error(`build-app: esbuild failed:\n${lines.join('\n')}`);
+  }
+  const js = result.outputFiles.find((f) => f.path.endsWith('.js'));
+  const text = js.text;
+  const problems = [];
+  for (const m of text.matchAll(new RegExp(`${MARK}(\\w+)`, 'g'))) problems.push(`${moduleAt(text, m.index)}: uses Node's global ${m[1]}`);
+  for (const m of text.matchAll(/\b__require\b|\btypeof require\b|globalThis(?:\.|\[["'])(?:process|Buffer|setImmediate|require)\b/g)) {
+    problems.push(`${moduleAt(text, m.index)}: ${m[0]} (a dynamic require or a Node global reached through globalThis)`);
+  }
+  const inputs = Object.keys(result.metafile.inputs);
+  for (const bad of NODE_ONLY_INPUTS) for (const f of inputs) if (f.startsWith(bad)) problems.push(`${f} is in the bundle (Node only)`);
+  if (!inputs.includes('engine/platform-browser.ts')) problems.push("engine/platform-browser.ts is not in the bundle (package.json's `browser` field no longer maps the host?)");
+  if (problems.length) throw new Error(`build-app: the bundle needs Node:\n${[...new Set(problems)].map((p) => `  ${p}`).join('\n')}`);
+  if (write) {
+    rmSync(outdir, { recursive: true, force: true });
+    mkdirSync(outdir, { recursive: true });
+    for (const f of result.outputFiles) writeFileSync(f.path, f.contents);
+  }
+  const minified = (await esbuild.transform(text, { minify: true, format: 'esm', target: 'es2022' })).code;
+  return {
+    file: js.path,
+    bytes: js.contents.byteLength,
+    minifiedBytes: Buffer.byteLength(minified),
+    gzipBytes: gzipSync(minified).byteLength,
+    inputs,
+    ms: Math.round(performance.now() - t0),
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  try {
+    const r = await buildApp();
+    const kb = (n) => `${(n / 1024).toFixed(0)} KiB`;
+    console.log(`build-app: ${r.file.slice(root.length + 1)}: ${kb(r.bytes)} (${kb(r.minifiedBytes)} minified, ${kb(r.gzipBytes)} gzipped), ` +
+      `${r.inputs.length} modules, no Node dependencies (${r.ms} ms)`);
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
+}
