@@ -453,8 +453,6 @@ async function cmdTest(args: Parsed, log: (s: string) => void): Promise<void> {
   }
 }
 
-export { bestF1Threshold };
-
 /**
  * Scores a folder of images: scores.csv (file, score, anomalous yes/no), heatmaps/ (the anomaly
  * map over each image) and masks/ (binary, at the pixel threshold). The threshold is the
