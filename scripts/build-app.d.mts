@@ -9,6 +9,10 @@ export interface AppBuild {
   gzipBytes: number;
   /** Bundled modules, relative to the repository. */
   inputs: string[];
+  /** The web app (app/main.ts -> glass-ui.js, with index.html and style.css), built with the default entry. */
+  ui: { file: string; bytes: number; inputs: string[]; static: string[] } | null;
   ms: number;
 }
-export declare function buildApp(opts?: { write?: boolean; outdir?: string; entry?: string }): Promise<AppBuild>;
+export declare const UI_ENTRY: string;
+export declare const UI_STATIC: readonly string[];
+export declare function buildApp(opts?: { write?: boolean; outdir?: string; entry?: string; ui?: boolean }): Promise<AppBuild>;

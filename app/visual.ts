@@ -1,0 +1,206 @@
+/// <reference lib="dom" />
+// What the page draws: anomaly maps as JET heatmaps over the image, binary masks, and the
+// training chart. The colouring is the CLI's (glass/visualize.ts, a Node module: it writes PNGs):
+// jet() and mapToOriginal() are the same functions, and overlayScale() is writeOverlays' absolute,
+// threshold-anchored scale (the good images' median map value blue, the pixel threshold green at
+// mid-scale, yellow to red above it; without a threshold map values 0..1 span the scale).
+// test/browser/app-ui.test.ts checks jet, mapToOriginal and the scale against visualize.ts.
+import { resizeOutputSize, roundHalfEven, type Image, type Threshold } from './lib.ts';
+
+/** OpenCV's COLORMAP_JET of v in [0, 1] -> [r, g, b] in 0..255 (glass/visualize.ts's jet). */
+export function jet(v: number): [number, number, number] {
+  const x = (Math.floor(Math.min(Math.max(v, 0), 1) * 255) / 255) * 4;
+  const r = Math.min(Math.max(Math.min(x - 1.5, -x + 4.5), 0), 1);
+  const g = Math.min(Math.max(Math.min(x - 0.5, -x + 3.5), 0), 1);
+  const b = Math.min(Math.max(Math.min(x + 0.5, -x + 2.5), 0), 1);
+  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
+}
+
+/** Where map values land on the colour scale: (v - base) / span (writeOverlays' rule). */
+export function overlayScale(threshold: Pick<Threshold, 'pixel' | 'pixelNormal'> | null): { base: number; span: number } {
+  const base = Math.min(threshold?.pixelNormal ?? 0, threshold ? threshold.pixel : Infinity);
+  const span = threshold && threshold.pixel > base ? 2 * (threshold.pixel - base) : 1;
+  return { base, span };
+}
+
+/**
+ * Bilinear sample of an imagesize x imagesize map at every pixel of the original width x height
+ * image, following Resize + CenterCrop back; NaN outside the crop (glass/visualize.ts's mapToOriginal).
+ */
+export function mapToOriginal(map: Float32Array, width: number, height: number, g: { resize: number; imagesize: number }): Float32Array {
+  const I = g.imagesize;
+  const [rh, rw] = resizeOutputSize(height, width, g.resize);
+  const top = roundHalfEven((rh - I) / 2);
+  const left = roundHalfEven((rw - I) / 2);
+  const sx = rw / width;
+  const sy = rh / height;
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const v = (y + 0.5) * sy - 0.5 - top;
+    const inY = v >= -0.5 && v <= I - 0.5;
+    const v0 = Math.min(Math.max(Math.floor(v), 0), I - 1);
+    const v1 = Math.min(v0 + 1, I - 1);
+    const fv = Math.min(Math.max(v - v0, 0), 1);
+    for (let x = 0; x < width; x++) {
+      const u = (x + 0.5) * sx - 0.5 - left;
+      if (!inY || u < -0.5 || u > I - 0.5) {
+        out[y * width + x] = NaN;
+        continue;
+      }
+      const u0 = Math.min(Math.max(Math.floor(u), 0), I - 1);
+      const u1 = Math.min(u0 + 1, I - 1);
+      const fu = Math.min(Math.max(u - u0, 0), 1);
+      const a = map[v0 * I + u0] + (map[v0 * I + u1] - map[v0 * I + u0]) * fu;
+      const b = map[v1 * I + u0] + (map[v1 * I + u1] - map[v1 * I + u0]) * fu;
+      out[y * width + x] = a + (b - a) * fv;
+    }
+  }
+  return out;
+}
+
+/** RGBA pixels of the image with the map at half opacity (pixels outside the crop, NaN, darkened). */
+export function overlayRGBA(img: Image, map: Float32Array, scale: { base: number; span: number }): Uint8ClampedArray {
+  const n = img.width * img.height;
+  const out = new Uint8ClampedArray(n * 4);
+  for (let p = 0; p < n; p++) {
+    const v = map[p];
+    const seen = !Number.isNaN(v);
+    const heat = seen ? jet((v - scale.base) / scale.span) : [0, 0, 0];
+    for (let c = 0; c < 3; c++) {
+      const px = img.channels === 3 ? img.data[p * 3 + c] : img.data[p];
+      out[p * 4 + c] = Math.round(0.5 * px + 0.5 * heat[c]);
+    }
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** White where the map is at or above `pixel`, black elsewhere (and outside the crop). */
+export function maskRGBA(map: Float32Array, pixel: number): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(map.length * 4);
+  for (let p = 0; p < map.length; p++) {
+    const on = map[p] >= pixel ? 255 : 0;
+    out[p * 4] = out[p * 4 + 1] = out[p * 4 + 2] = on;
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Outlines the 0/1 ground-truth mask (w x h) in white on top of RGBA pixels. */
+export function outlineMask(rgba: Uint8ClampedArray, mask: Float32Array, w: number, h: number): void {
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (mask[i] < 0.5) continue;
+      const edge = x === 0 || y === 0 || x === w - 1 || y === h - 1 || mask[i - 1] < 0.5 || mask[i + 1] < 0.5 || mask[i - w] < 0.5 || mask[i + w] < 0.5;
+      if (edge) rgba.set([255, 255, 255, 255], i * 4);
+    }
+}
+
+/** An Image (HWC, grey or RGB) as RGBA pixels. */
+export function imageRGBA(img: Image): Uint8ClampedArray {
+  const n = img.width * img.height;
+  const out = new Uint8ClampedArray(n * 4);
+  for (let p = 0; p < n; p++) {
+    for (let c = 0; c < 3; c++) out[p * 4 + c] = img.channels === 3 ? img.data[p * 3 + c] : img.data[p];
+    out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Puts RGBA pixels of size w x h on a canvas (resized to them). */
+export function paint(canvas: HTMLCanvasElement, rgba: Uint8ClampedArray, w: number, h: number): void {
+  canvas.width = w;
+  canvas.height = h;
+  canvas.getContext('2d')!.putImageData(new ImageData(rgba as Uint8ClampedArray<ArrayBuffer>, w, h), 0, 0);
+}
+
+export interface ChartData {
+  /** training loss per iteration */
+  loss: number[];
+  /** per evaluated epoch: the iteration count at its end and the AUROCs (null when not measured) */
+  evals: { at: number; image: number | null; pixel: number | null }[];
+  /** iterations planned in all (the x axis' extent) */
+  total: number;
+}
+
+/** The live training chart: loss (left axis, auto-scaled) and AUROC (right axis, 0.5..1). */
+export function drawChart(canvas: HTMLCanvasElement, d: ChartData): void {
+  const dpr = globalThis.devicePixelRatio || 1;
+  const cssW = canvas.clientWidth || 560;
+  const cssH = canvas.clientHeight || 220;
+  if (canvas.width !== Math.round(cssW * dpr) || canvas.height !== Math.round(cssH * dpr)) {
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+  }
+  const g = canvas.getContext('2d')!;
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  g.clearRect(0, 0, cssW, cssH);
+  g.fillStyle = '#ffffff';
+  g.fillRect(0, 0, cssW, cssH);
+  const L = 46, R = 46, T = 30, B = 26;
+  const w = cssW - L - R, h = cssH - T - B;
+  const total = Math.max(d.total, d.loss.length, 1);
+  const x = (i: number) => L + (w * i) / total;
+  const finite = d.loss.filter(Number.isFinite);
+  const hi = finite.length ? Math.max(...finite) * 1.05 : 1;
+  const lo = 0;
+  const yl = (v: number) => T + h - (h * (v - lo)) / (hi - lo || 1);
+  const ya = (v: number) => T + h - (h * (Math.min(Math.max(v, 0.5), 1) - 0.5)) / 0.5;
+  // grid and axes
+  g.strokeStyle = '#e6e8ee';
+  g.lineWidth = 1;
+  g.font = '11px system-ui, sans-serif';
+  g.fillStyle = '#667085';
+  for (let k = 0; k <= 4; k++) {
+    const yy = T + (h * k) / 4;
+    g.beginPath();
+    g.moveTo(L, yy);
+    g.lineTo(L + w, yy);
+    g.stroke();
+    g.textAlign = 'right';
+    g.fillText((hi - ((hi - lo) * k) / 4).toFixed(2), L - 6, yy + 4);
+    g.textAlign = 'left';
+    g.fillText((1 - 0.5 * (k / 4)).toFixed(2), L + w + 6, yy + 4);
+  }
+  g.textAlign = 'center';
+  g.fillText('iteration', L + w / 2, cssH - 6);
+  g.fillText(String(total), L + w, cssH - 6);
+  g.fillText('0', L, cssH - 6);
+  // loss
+  if (d.loss.length) {
+    g.strokeStyle = '#3b5bdb';
+    g.lineWidth = 1.6;
+    g.beginPath();
+    d.loss.forEach((v, i) => (i ? g.lineTo(x(i + 1), yl(Number.isFinite(v) ? v : hi)) : g.moveTo(x(i + 1), yl(Number.isFinite(v) ? v : hi))));
+    g.stroke();
+  }
+  // AUROC
+  const series: [keyof (typeof d.evals)[number], string][] = [['image', '#e8590c'], ['pixel', '#2f9e44']];
+  for (const [k, colour] of series) {
+    const pts = d.evals.filter((e) => e[k] !== null);
+    if (!pts.length) continue;
+    g.strokeStyle = colour;
+    g.fillStyle = colour;
+    g.lineWidth = 1.6;
+    g.beginPath();
+    pts.forEach((e, i) => (i ? g.lineTo(x(e.at), ya(e[k] as number)) : g.moveTo(x(e.at), ya(e[k] as number))));
+    g.stroke();
+    for (const e of pts) {
+      g.beginPath();
+      g.arc(x(e.at), ya(e[k] as number), 3, 0, 2 * Math.PI);
+      g.fill();
+    }
+  }
+  // legend
+  const legend: [string, string][] = [['loss', '#3b5bdb'], ['image AUROC', '#e8590c'], ['pixel AUROC', '#2f9e44']];
+  let lx = L;
+  g.textAlign = 'left';
+  for (const [name, colour] of legend) {
+    g.fillStyle = colour;
+    g.fillRect(lx, 9, 10, 3);
+    g.fillStyle = '#344054';
+    g.fillText(name, lx + 14, 14);
+    lx += g.measureText(name).width + 30;
+  }
+}
