@@ -8,8 +8,9 @@
 // The device: `await E.initDevice()` asks the host (engine/platform.ts) for WebGPU, which in a
 // browser bundle is navigator.gpu (package.json's `browser` field swaps in platform-browser.ts).
 // GLASS_* settings that Node reads from the environment are set with setEnv() here.
-// Images: decode files with the browser's own decoders (createImageBitmap + a canvas) and hand
-// the RGBA pixels to imageFromRGBA; the Node decoders (pngjs) need Node's zlib and streams.
+// Images: decode files with the browser's own decoders (createImageBitmap) and hand the RGBA
+// pixels to imageFromRGBA; read them back through WebGPU (app/decode.ts), not a 2D canvas, which
+// premultiplies where alpha < 255. The Node decoders (pngjs) need Node's zlib and streams.
 
 // the engine, as the namespace the rest of the code base calls E; the host seam at top level too
 export * as E from '../engine/index.ts';

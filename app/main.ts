@@ -9,18 +9,20 @@
 //  - Backbone weights from files or a URL (TF.js model.json + shards, torchvision .pth or
 //    .safetensors); without them a banner says seeded random weights are in use.
 // Images are decoded by the browser (createImageBitmap without colour-space conversion or
-// premultiplication -> canvas -> getImageData -> imageFromRGBA), then Resize + CenterCrop +
+// premultiplication -> WebGPU copyExternalImageToTexture, unpremultiplied -> imageFromRGBA: the
+// CLI's bytes, alpha dropped, see app/decode.ts), then Resize + CenterCrop +
 // normalisation as the CLI's data/transforms.ts. `?test=1` selects tiny sizes (the browser test),
 // ?size=N and ?epochs=N override the demo's, ?weights=URL loads backbone weights at start;
 // window.glassApp exposes the state for tests and the console.
 import {
-  E, Glass, batchesOf, checkpointSpecFromBytes, glassConfigFromSpec, imageFromRGBA, loadCheckpointBytes, predict,
+  E, Glass, batchesOf, checkpointSpecFromBytes, glassConfigFromSpec, loadCheckpointBytes, predict,
   type Image, type ModelSpec, type Prediction,
 } from './lib.ts';
 import {
   DEMO_SETTINGS, TEST_SETTINGS, holdOutSplit, isSyntheticClass, modelSpec, prepare, syntheticSet, trainGlass, trainedCheckpoint,
   type Picture, type Progress, type Trained, type TrainSettings,
 } from './train.ts';
+import { decodeImage } from './decode.ts';
 import { drawChart, imageRGBA, mapToOriginal, maskRGBA, outlineMask, overlayRGBA, overlayScale, paint, type ChartData } from './visual.ts';
 import { randomWeights, weightsFromFiles, weightsFromUrl, type LoadedWeights } from './weights.ts';
 
@@ -159,19 +161,9 @@ async function loadWeightFiles(list: FileList | null) {
 
 const IMAGE_RE = /\.(png|jpe?g|bmp|gif|webp)$/i;
 
-/** Decodes a file with the browser, bytes as stored (no colour management, no premultiplication). */
+/** Decodes a file with the browser to the CLI's bytes (app/decode.ts: WebGPU read-back, alpha dropped). */
 async function decode(file: Blob): Promise<Image> {
-  const bmp = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  try {
-    const c = document.createElement('canvas');
-    c.width = bmp.width;
-    c.height = bmp.height;
-    const g = c.getContext('2d', { willReadFrequently: true })!;
-    g.drawImage(bmp, 0, 0);
-    return imageFromRGBA(g.getImageData(0, 0, bmp.width, bmp.height).data, bmp.width, bmp.height, 'rgb');
-  } finally {
-    bmp.close();
-  }
+  return (await decodeImage(file)).image;
 }
 
 interface NamedFile {

@@ -1,9 +1,10 @@
 // PNG decoding in the browser against the CLI's decoder (data/image.ts, pngjs), byte for byte:
-// the page (test/browser/pages/parity.ts) decodes with createImageBitmap (colorSpaceConversion
-// 'none', premultiplyAlpha 'none') and reads the pixels two ways, a 2D canvas's getImageData (what
-// app/lib.ts suggests) and WebGPU's copyExternalImageToTexture (premultipliedAlpha: false), then
-// imageFromRGBA. PNGs of every colour type and bit depth are written at test time (a small writer
-// here, pngjs, and data/synthetic's renderer through encodePNG). The CLI drops alpha (PIL's
+// the page (test/browser/pages/parity.ts) decodes with the web app's own decoder (app/decode.ts:
+// createImageBitmap with colorSpaceConversion 'none', premultiplyAlpha 'none') and reads the pixels
+// two ways, WebGPU's copyExternalImageToTexture (premultipliedAlpha: false; what the app uses) and,
+// for comparison, a 2D canvas's getImageData, then imageFromRGBA. PNGs of every colour type and
+// bit depth are written at test time (a small writer here, pngjs, and data/synthetic's renderer
+// through encodePNG). The CLI drops alpha (PIL's
 // convert("RGB"), tRNS ignored), so an opaque file must decode identically both ways; a 2D canvas
 // stores premultiplied colour, so under alpha < 255 it cannot keep the colour exactly, and the test
 // pins that: the WebGPU path must still be exact there.

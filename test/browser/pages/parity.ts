@@ -3,10 +3,11 @@
 // served with parity.html. Everything is reached through globalThis.parity; arrays travel as
 // base64 (f32 little-endian, or bytes) to keep puppeteer's JSON small.
 import {
-  E, imageFromRGBA, randomBackbone, Glass, glassConfigFromSpec, checkpointSpecFromBytes, loadCheckpointBytes, checkpointBytes,
+  E, randomBackbone, Glass, glassConfigFromSpec, checkpointSpecFromBytes, loadCheckpointBytes, checkpointBytes,
   snapshotWeights, resize, centerCrop, toTensor, batchesOf, predict, evaluate, trainStep, synthesize, TextureSource, Rng, deriveSeed,
   BUILTIN_TEXTURES, type Image, type ModelSpec, type Metrics, type IterationStats,
 } from '../../../app/lib.ts';
+import { decodeImage, type DecodeWay } from '../../../app/decode.ts';
 
 // ------------------------------------------------------------------------------------------------
 // base64 <-> typed arrays
@@ -35,55 +36,13 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Decoding: the browser's PNG decoder, then RGBA pixels to an Image
+// Decoding: the app's own decoder (app/decode.ts), the canvas read-back beside it for comparison
 
-/** RGBA of a bitmap through a 2D canvas (premultiplied inside: exact only where alpha is 255). */
-function rgbaByCanvas(bmp: ImageBitmap): Uint8ClampedArray {
-  const canvas = new OffscreenCanvas(bmp.width, bmp.height);
-  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(bmp, 0, 0);
-  return ctx.getImageData(0, 0, bmp.width, bmp.height).data;
+async function decodeBytes(bytes: Uint8Array, way: DecodeWay = 'webgpu', mode: 'rgb' | 'gray' = 'rgb'): Promise<{ image: Image; alphaBelow255: number }> {
+  return decodeImage(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), mode, way);
 }
 
-/** RGBA of a bitmap through WebGPU (copyExternalImageToTexture, unpremultiplied: colour kept under any alpha). */
-async function rgbaByWebGPU(bmp: ImageBitmap): Promise<Uint8Array> {
-  const device = await E.initDevice();
-  const { width, height } = bmp;
-  const texture = device.createTexture({
-    size: [width, height], format: 'rgba8unorm',
-    usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.TEXTURE_BINDING,
-  });
-  device.queue.copyExternalImageToTexture({ source: bmp }, { texture, premultipliedAlpha: false }, [width, height]);
-  const bytesPerRow = Math.ceil((width * 4) / 256) * 256;
-  const buf = device.createBuffer({ size: bytesPerRow * height, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-  const enc = device.createCommandEncoder();
-  enc.copyTextureToBuffer({ texture }, { buffer: buf, bytesPerRow }, [width, height]);
-  device.queue.submit([enc.finish()]);
-  await buf.mapAsync(GPUMapMode.READ);
-  const rows = new Uint8Array(buf.getMappedRange());
-  const out = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) out.set(rows.subarray(y * bytesPerRow, y * bytesPerRow + width * 4), y * width * 4);
-  buf.unmap();
-  buf.destroy();
-  texture.destroy();
-  return out;
-}
-
-type DecodeWay = 'canvas' | 'webgpu';
-
-async function decodeBytes(bytes: Uint8Array, way: DecodeWay = 'canvas', mode: 'rgb' | 'gray' = 'rgb'): Promise<{ image: Image; alphaBelow255: number }> {
-  const bmp = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  try {
-    const rgba = way === 'canvas' ? rgbaByCanvas(bmp) : await rgbaByWebGPU(bmp);
-    let alphaBelow255 = 0;
-    for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) alphaBelow255++;
-    return { image: imageFromRGBA(rgba, bmp.width, bmp.height, mode), alphaBelow255 };
-  } finally {
-    bmp.close();
-  }
-}
-
-async function decodeUrl(url: string, way: DecodeWay = 'canvas', mode: 'rgb' | 'gray' = 'rgb') {
+async function decodeUrl(url: string, way: DecodeWay = 'webgpu', mode: 'rgb' | 'gray' = 'rgb') {
   return decodeBytes(await fetchBytes(url), way, mode);
 }
 
@@ -156,7 +115,7 @@ async function runPredict(inp: PredictInput) {
   const images: Float32Array[] = [];
   for (const u of inp.urls) images.push(testTensor((await decodeUrl(u)).image, spec));
   const masks: (Float32Array | null)[] = [];
-  for (const u of inp.maskUrls ?? []) masks.push(u ? testMask((await decodeUrl(u, 'canvas', 'gray')).image, spec) : null);
+  for (const u of inp.maskUrls ?? []) masks.push(u ? testMask((await decodeUrl(u, 'webgpu', 'gray')).image, spec) : null);
   const t1 = performance.now();
   const pred = await predict(glass, batchesOf(images, [spec.imagesize, spec.imagesize], { batchSize: inp.batchSize ?? spec.batchSize, labels: inp.labels, masks, paths: inp.urls }), null);
   const t2 = performance.now();
