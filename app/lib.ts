@@ -51,6 +51,7 @@ export { glassConfigFromSpec, type ModelSpec } from '../glass/model-spec.ts';
 export type { WeightsIdentity } from '../models/pretrained.ts';
 export { rocAuc, averagePrecision, computePro, proCurve, type ProOptions, type ProCurve } from '../glass/metrics.ts';
 export { gaussianFilter2d, rescaleSegmentation } from '../glass/gaussian.ts';
-export { goodImageThreshold, bestF1Threshold, THRESHOLD_QUANTILE, type Threshold } from '../glass/threshold.ts';
+export { goodImageThreshold, bestF1Threshold, holdOutSplit, HOLDOUT_FRACTION, THRESHOLD_QUANTILE, type Threshold } from '../glass/threshold.ts';
+export { jet, mapToOriginal, overlayScale, type InputGeometry } from '../glass/heatmap.ts';
 export { resolveMode, lookupClass, type GasMode, type ResolvedMode } from '../glass/class-table.ts';
 export { distributionJudge, meanImageToBgrU8, type JudgeOptions, type JudgeResult } from '../glass/distribution.ts';

@@ -9,7 +9,7 @@
 // comparison in the report drives it there); the page passes hooks to stay responsive.
 import {
   E, BUILTIN_TEXTURES, DEFAULT_CONFIG, EmbeddingCache, Glass, Rng, TextureSource, batchesOf, centerCrop, checkpointBytes, deriveSeed,
-  embedFixed, evaluate, goodImageThreshold, isLabelled, predict, renderSample, resize, synthesize, toTensor, trainStep,
+  embedFixed, evaluate, goodImageThreshold, holdOutSplit, isLabelled, predict, renderSample, resize, synthesize, toTensor, trainStep,
   DEFECT_TYPES, type Backbone, type GlassConfig, type Image, type IterationStats, type Metrics, type ModelSpec, type Normalization,
   type Prediction, type SyntheticClass, type Threshold, type WeightsIdentity,
 } from './lib.ts';
@@ -76,14 +76,7 @@ export function syntheticSet(cls: SyntheticClass, size: number, counts: { train:
   return { train, test };
 }
 
-/** Splits good images into training and held-out ones as the CLI does (glass/cli.ts holdOutSplit: 10 %, at least 2). */
-export function holdOutSplit<T>(items: T[], seed: number): { train: T[]; heldOut: T[] } {
-  if (items.length < 4) throw new Error(`${items.length} image(s): training on a folder of good images needs at least 4 (2 are held out to set the threshold)`);
-  const k = Math.max(2, Math.round(items.length * 0.1));
-  const order = new Rng(seed).fork(7).permutation(items.length);
-  const held = new Set(order.slice(0, k));
-  return { train: items.filter((_, i) => !held.has(i)), heldOut: items.filter((_, i) => held.has(i)) };
-}
+export { holdOutSplit };
 
 export interface Progress {
   epoch: number;

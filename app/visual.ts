@@ -1,62 +1,10 @@
 /// <reference lib="dom" />
 // What the page draws: anomaly maps as JET heatmaps over the image, binary masks, and the
-// training chart. The colouring is the CLI's (glass/visualize.ts, a Node module: it writes PNGs):
-// jet() and mapToOriginal() are the same functions, and overlayScale() is writeOverlays' absolute,
-// threshold-anchored scale (the good images' median map value blue, the pixel threshold green at
-// mid-scale, yellow to red above it; without a threshold map values 0..1 span the scale).
-// test/browser/app-ui.test.ts checks jet, mapToOriginal and the scale against visualize.ts.
-import { resizeOutputSize, roundHalfEven, type Image, type Threshold } from './lib.ts';
+// training chart. The colouring is the CLI's: jet(), mapToOriginal() and overlayScale() come from
+// glass/heatmap.ts, which glass/visualize.ts (the CLI's PNG writer) uses too.
+import { jet, mapToOriginal, overlayScale, type Image } from './lib.ts';
 
-/** OpenCV's COLORMAP_JET of v in [0, 1] -> [r, g, b] in 0..255 (glass/visualize.ts's jet). */
-export function jet(v: number): [number, number, number] {
-  const x = (Math.floor(Math.min(Math.max(v, 0), 1) * 255) / 255) * 4;
-  const r = Math.min(Math.max(Math.min(x - 1.5, -x + 4.5), 0), 1);
-  const g = Math.min(Math.max(Math.min(x - 0.5, -x + 3.5), 0), 1);
-  const b = Math.min(Math.max(Math.min(x + 0.5, -x + 2.5), 0), 1);
-  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
-}
-
-/** Where map values land on the colour scale: (v - base) / span (writeOverlays' rule). */
-export function overlayScale(threshold: Pick<Threshold, 'pixel' | 'pixelNormal'> | null): { base: number; span: number } {
-  const base = Math.min(threshold?.pixelNormal ?? 0, threshold ? threshold.pixel : Infinity);
-  const span = threshold && threshold.pixel > base ? 2 * (threshold.pixel - base) : 1;
-  return { base, span };
-}
-
-/**
- * Bilinear sample of an imagesize x imagesize map at every pixel of the original width x height
- * image, following Resize + CenterCrop back; NaN outside the crop (glass/visualize.ts's mapToOriginal).
- */
-export function mapToOriginal(map: Float32Array, width: number, height: number, g: { resize: number; imagesize: number }): Float32Array {
-  const I = g.imagesize;
-  const [rh, rw] = resizeOutputSize(height, width, g.resize);
-  const top = roundHalfEven((rh - I) / 2);
-  const left = roundHalfEven((rw - I) / 2);
-  const sx = rw / width;
-  const sy = rh / height;
-  const out = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const v = (y + 0.5) * sy - 0.5 - top;
-    const inY = v >= -0.5 && v <= I - 0.5;
-    const v0 = Math.min(Math.max(Math.floor(v), 0), I - 1);
-    const v1 = Math.min(v0 + 1, I - 1);
-    const fv = Math.min(Math.max(v - v0, 0), 1);
-    for (let x = 0; x < width; x++) {
-      const u = (x + 0.5) * sx - 0.5 - left;
-      if (!inY || u < -0.5 || u > I - 0.5) {
-        out[y * width + x] = NaN;
-        continue;
-      }
-      const u0 = Math.min(Math.max(Math.floor(u), 0), I - 1);
-      const u1 = Math.min(u0 + 1, I - 1);
-      const fu = Math.min(Math.max(u - u0, 0), 1);
-      const a = map[v0 * I + u0] + (map[v0 * I + u1] - map[v0 * I + u0]) * fu;
-      const b = map[v1 * I + u0] + (map[v1 * I + u1] - map[v1 * I + u0]) * fu;
-      out[y * width + x] = a + (b - a) * fv;
-    }
-  }
-  return out;
-}
+export { jet, mapToOriginal, overlayScale };
 
 /** RGBA pixels of the image with the map at half opacity (pixels outside the crop, NaN, darkened). */
 export function overlayRGBA(img: Image, map: Float32Array, scale: { base: number; span: number }): Uint8ClampedArray {

@@ -13,7 +13,6 @@ import { AnomalyDataset, datasetClasses, checkClassName, type DatasetKind, type 
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { writeSyntheticDataset, syntheticIsCurrent } from '../data/synthetic.ts';
 import { listImages, byteOrder } from '../data/image.ts';
-import { Rng } from '../data/rng.ts';
 import { resolveMode, type DistributionFlag } from './class-table.ts';
 import { distributionJudge, meanImageToBgrU8 } from './distribution.ts';
 import { Glass } from './glass.ts';
@@ -22,7 +21,7 @@ import { trainClass, predict, evaluate, type ClassResult, type Metrics } from '.
 import { writeVisuals, writeOverlays } from './visualize.ts';
 import { PRESETS, parseArgs, checkArgs, helpText, num, str, origin, glassConfig, UsageError, type Parsed, type Preset } from './options.ts';
 import { checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
-import { bestF1Threshold, type Threshold } from './threshold.ts';
+import { bestF1Threshold, holdOutSplit, type Threshold } from './threshold.ts';
 import { BUILTIN_TEXTURES } from '../data/las.ts';
 
 // From the repository (tsx runs the .ts sources) the synthetic set lives in .cache/ beside the
@@ -161,18 +160,6 @@ function isImageFolder(dir: string): boolean {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return false;
   const l = listImages(dir);
   return l.files.length > 0 && !l.folders.some((f) => existsSync(join(f, 'train')) || ['train', 'test', 'good'].includes(basename(f)));
-}
-
-/** Fraction of a folder of good images held out to set the threshold (at least 2 images). */
-export const HOLDOUT_FRACTION = 0.1;
-
-/** Splits a folder of good images into training and held-out files (seeded, reproducible). */
-export function holdOutSplit(files: string[], seed: number): { train: string[]; heldOut: string[] } {
-  if (files.length < 4) throw new Error(`${files.length} image(s): training on a folder of good images needs at least 4 (2 are held out to set the threshold)`);
-  const k = Math.max(2, Math.round(files.length * HOLDOUT_FRACTION));
-  const order = new Rng(seed).fork(7).permutation(files.length);
-  const held = new Set(order.slice(0, k));
-  return { train: files.filter((_, i) => !held.has(i)), heldOut: files.filter((_, i) => held.has(i)) };
 }
 
 /** `--shard i/n`: this process trains every n-th class starting at the i-th (0-based, as Slurm array and Kubernetes Job indices). */

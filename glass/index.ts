@@ -16,6 +16,7 @@ export {
 export { distributionJudge, meanImageToBgrU8, type JudgeOptions, type JudgeResult } from './distribution.ts';
 export { rocAuc, averagePrecision, computePro, proCurve, type ProOptions, type ProCurve } from './metrics.ts';
 export { rescaleSegmentation, gaussianFilter2d } from './gaussian.ts';
-export { writeVisuals } from './visualize.ts';
+export { writeVisuals, writeOverlays } from './visualize.ts';
+export { jet, mapToOriginal, overlayScale, type InputGeometry } from './heatmap.ts';
 export { goodImageThreshold, bestF1Threshold, THRESHOLD_QUANTILE, type Threshold } from './threshold.ts';
 export { glassConfigFromSpec, type ModelSpec } from './model-spec.ts';

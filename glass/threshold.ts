@@ -8,6 +8,7 @@
 //    close to their maximum: about 1 / (n + 1) of new good images will score above it.
 //  - bestF1Threshold: the score with the best F1 on labelled images (predict --val).
 import type { Prediction } from './loop.ts';
+import { Rng } from '../data/rng.ts';
 
 export const THRESHOLD_QUANTILE = 0.99;
 
@@ -76,4 +77,16 @@ export function bestF1Threshold(labels: ArrayLike<number>, scores: ArrayLike<num
     if (f1 > best.f1) best = { threshold: scores[idx[k]], f1 };
   }
   return best;
+}
+
+/** Fraction of a folder of good images held out to set the threshold (at least 2 images). */
+export const HOLDOUT_FRACTION = 0.1;
+
+/** Splits good images into training and held-out ones (seeded, reproducible; the CLI and the web app). */
+export function holdOutSplit<T>(items: readonly T[], seed: number): { train: T[]; heldOut: T[] } {
+  if (items.length < 4) throw new Error(`${items.length} image(s): training on a folder of good images needs at least 4 (2 are held out to set the threshold)`);
+  const k = Math.max(2, Math.round(items.length * HOLDOUT_FRACTION));
+  const order = new Rng(seed).fork(7).permutation(items.length);
+  const held = new Set(order.slice(0, k));
+  return { train: items.filter((_, i) => !held.has(i)), heldOut: items.filter((_, i) => held.has(i)) };
 }

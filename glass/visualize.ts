@@ -5,22 +5,11 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createImage, readImage, writePNG } from '../data/image.ts';
-import { resizeOutputSize, roundHalfEven } from '../data/transforms.ts';
 import type { Prediction } from './loop.ts';
 import type { Threshold } from './threshold.ts';
+import { jet, mapToOriginal, overlayScale, type InputGeometry } from './heatmap.ts';
 
-/**
- * OpenCV's COLORMAP_JET of v in [0, 1] -> [r, g, b] in 0..255: v is quantised to the level
- * floor(255 v) as the reference's astype('uint8') does, then the piecewise-linear JET ramps give
- * each channel within one unit of cv2's table (test/glass/visualize.test.ts checks all 256).
- */
-export function jet(v: number): [number, number, number] {
-  const x = (Math.floor(Math.min(Math.max(v, 0), 1) * 255) / 255) * 4;
-  const r = Math.min(Math.max(Math.min(x - 1.5, -x + 4.5), 0), 1);
-  const g = Math.min(Math.max(Math.min(x - 0.5, -x + 3.5), 0), 1);
-  const b = Math.min(Math.max(Math.min(x + 0.5, -x + 2.5), 0), 1);
-  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
-}
+export { jet, mapToOriginal, overlayScale, type InputGeometry };
 
 export async function writeVisuals(dir: string, pred: Prediction, norm: { mean: number[]; std: number[] }): Promise<void> {
   const [H, W] = pred.size;
@@ -60,47 +49,6 @@ function outputNames(paths: string[]): string[] {
   return paths.map((p, i) => (seen.get(stems[i])! > 1 ? basename(p).replace(/\.([^.]+)$/, '_$1') : stems[i]) + '.png');
 }
 
-/** Where the model's input (Resize(resize) of the shorter side, then CenterCrop(imagesize)) lies in the original image. */
-export interface InputGeometry {
-  resize: number;
-  imagesize: number;
-}
-
-/**
- * Bilinear sample of an imagesize x imagesize map at every pixel of the original width x height
- * image, following Resize + CenterCrop back; NaN outside the crop (pixels the model never saw).
- */
-export function mapToOriginal(map: Float32Array, width: number, height: number, g: InputGeometry): Float32Array {
-  const I = g.imagesize;
-  const [rh, rw] = resizeOutputSize(height, width, g.resize);
-  const top = roundHalfEven((rh - I) / 2);
-  const left = roundHalfEven((rw - I) / 2);
-  const sx = rw / width;
-  const sy = rh / height;
-  const out = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const v = (y + 0.5) * sy - 0.5 - top;
-    const inY = v >= -0.5 && v <= I - 0.5;
-    const v0 = Math.min(Math.max(Math.floor(v), 0), I - 1);
-    const v1 = Math.min(v0 + 1, I - 1);
-    const fv = Math.min(Math.max(v - v0, 0), 1);
-    for (let x = 0; x < width; x++) {
-      const u = (x + 0.5) * sx - 0.5 - left;
-      if (!inY || u < -0.5 || u > I - 0.5) {
-        out[y * width + x] = NaN;
-        continue;
-      }
-      const u0 = Math.min(Math.max(Math.floor(u), 0), I - 1);
-      const u1 = Math.min(u0 + 1, I - 1);
-      const fu = Math.min(Math.max(u - u0, 0), 1);
-      const a = map[v0 * I + u0] + (map[v0 * I + u1] - map[v0 * I + u0]) * fu;
-      const b = map[v1 * I + u0] + (map[v1 * I + u1] - map[v1 * I + u0]) * fu;
-      out[y * width + x] = a + (b - a) * fv;
-    }
-  }
-  return out;
-}
-
 /**
  * What a user who scores new images looks at, at each image's own size: heatmaps/<name>.png, the
  * anomaly map over the original image (JET at half opacity; the parts outside the model's centre
@@ -115,8 +63,7 @@ export async function writeOverlays(dir: string, pred: Prediction, geometry: Inp
   const names = outputNames(pred.paths);
   mkdirSync(join(dir, 'heatmaps'), { recursive: true });
   if (threshold) mkdirSync(join(dir, 'masks'), { recursive: true });
-  const base = Math.min(threshold?.pixelNormal ?? 0, threshold ? threshold.pixel : Infinity);
-  const span = threshold && threshold.pixel > base ? 2 * (threshold.pixel - base) : 1;
+  const { base, span } = overlayScale(threshold);
   pred.paths.forEach((path, i) => {
     const img = readImage(path, 'rgb');
     const map = mapToOriginal(pred.maps.subarray(i * H * W, (i + 1) * H * W), img.width, img.height, geometry);
