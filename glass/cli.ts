@@ -17,7 +17,7 @@ import { resolveMode, type DistributionFlag } from './class-table.ts';
 import { distributionJudge, meanImageToBgrU8 } from './distribution.ts';
 import { Glass } from './glass.ts';
 import { loadCheckpoint, readCheckpointSpec } from './checkpoint.ts';
-import { trainClass, predict, evaluate, type ClassResult, type Metrics } from './trainer.ts';
+import { trainClass, predict, evaluate, MASK_RULES, type ClassResult, type Metrics, type MaskRule } from './trainer.ts';
 import { writeVisuals, writeOverlays } from './visualize.ts';
 import { PRESETS, parseArgs, checkArgs, helpText, num, str, origin, glassConfig, UsageError, type Parsed, type Preset } from './options.ts';
 import { checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
@@ -273,7 +273,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
         randAug: num(args, 'rand_aug', preset, 1) === 1, resize, imagesize, batchSize,
         metaEpochs: num(args, 'meta_epochs', preset, 640), evalEpochs: num(args, 'eval_epochs', preset, 1), limit: num(args, 'limit', preset, 392),
         seed, workers: num(args, 'workers', null, 1), betaMean: num(args, 'mean', null, 0.5), betaStd: num(args, 'std', null, 0.1),
-        out, cfg, spec, resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, argv, log,
+        out, cfg, spec, maskRule: str(args, 'mask_rule', null, 'binary') as MaskRule, resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, argv, log,
       });
       results.push(res);
       const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
@@ -421,14 +421,15 @@ async function cmdTest(args: Parsed, log: (s: string) => void): Promise<void> {
     const kind = datasetKind(args);
     const out = str(args, 'out', null, 'results');
     for (const cls of classesOf(args, root)) {
-      const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'test', resize, imagesize, norm });
+      const maskRule = str(args, 'mask_rule', null, 'binary') as MaskRule;
+      const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'test', resize, imagesize, norm, maskResample: MASK_RULES[maskRule] });
       const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: num(args, 'workers', null, 1) });
       const pred = await predict(glass, loader, null, true);
       await loader.close();
       const m = evaluate(pred, true);
       const dir = join(out, `${kind}_${cls}`);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'metrics_test.json'), JSON.stringify({ ...m, checkpoint: args.checkpoint }, null, 2));
+      writeFileSync(join(dir, 'metrics_test.json'), JSON.stringify({ ...m, mask_rule: maskRule, checkpoint: args.checkpoint }, null, 2));
       if (num(args, 'visuals', null, 1) === 1) await writeVisuals(join(dir, 'visuals'), pred, norm);
       const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
       log(m.image_auroc === null

@@ -154,6 +154,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   input: { names: ['--input'], help: 'folder of images to score (predict)', value: TEXT },
   val: { names: ['--val'], help: "labelled folder (good/ and defect folders) to choose the threshold by best F1 (predict; default: the checkpoint's threshold)", value: TEXT },
   visuals: { names: ['--visuals'], help: '1: write image | mask | heatmap PNGs', value: SWITCH },
+  mask_rule: { names: ['--mask_rule'], help: "ground truth of pixel metrics: 'binary' (default; nearest resize, every pixel > 0) or 'reference' (the reference code's bilinear resize, only pixels that stay 1.0: the paper's numbers)", value: oneOf(['binary', 'reference']) },
   from: { names: ['--from'], help: 'import a local weight file (weights)', value: TEXT },
   profile: { names: ['--profile'], help: 'print per-kernel GPU times of one training iteration', bool: true, value: BOOL },
   help: { names: ['-h', '--help'], help: 'this help', bool: true, value: BOOL },

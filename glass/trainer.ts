@@ -36,12 +36,23 @@ import type { ModelSpec } from './model-spec.ts';
 
 export * from './loop.ts';
 
+/**
+ * How test masks become the ground truth of pixel metrics: 'binary' resizes them with NEAREST and
+ * counts every pixel > 0 as a defect; 'reference' is the reference GLASS code's rule (and so the
+ * paper's numbers): a bilinear resize kept soft, where only pixels that stay exactly 1.0 count,
+ * so thin defects lose their edges (and cracks thinner than the resize step all their pixels).
+ */
+export const MASK_RULES = { binary: 'nearest', reference: 'bilinear' } as const;
+export type MaskRule = keyof typeof MASK_RULES;
+
 export interface RunOptions {
   dataset: DatasetKind;
   root: string;
   className: string;
   /** explicit layout for dataset 'folder' (e.g. a folder of good images split into train / held out) */
   folder?: FolderLayout;
+  /** ground truth for pixel metrics (see MASK_RULES; default 'binary') */
+  maskRule?: MaskRule;
   /** the model's definition for the checkpoints (test/predict read it back); its threshold is set here */
   spec?: Omit<ModelSpec, 'threshold'>;
   augpath: string;
@@ -132,7 +143,8 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const downsampling = backbone.tapInfo(opts.cfg.layers[0]).stride;
   const trainSet = AnomalyDataset.open({ ...common, split: 'train', downsampling, textures: opts.augpath, randAug: opts.randAug, fg: opts.fg, betaMean: opts.betaMean, betaStd: opts.betaStd });
   const plainSet = AnomalyDataset.open({ ...common, split: 'train', las: false });
-  const testSet = AnomalyDataset.open({ ...common, split: 'test' });
+  const maskRule = opts.maskRule ?? 'binary';
+  const testSet = AnomalyDataset.open({ ...common, split: 'test', maskResample: MASK_RULES[maskRule] });
   const trainLoader = new DataLoader(trainSet, { batchSize: opts.batchSize, seed: opts.seed, workers: opts.workers });
   const plainLoader = new DataLoader(plainSet, { batchSize: opts.batchSize, seed: opts.seed + 1, workers: opts.workers, shuffle: true });
   const testLoader = new DataLoader(testSet, { batchSize: opts.batchSize, seed: opts.seed, workers: opts.workers, shuffle: false });
@@ -293,6 +305,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           best_epoch: result.best.epoch,
           last: { ...pick(lastFull), epoch: result.last.epoch },
           epoch_base: 1,
+          mask_rule: maskRule,
           note: labelled
             ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection; epochs count from 1'
             : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch; epochs count from 1',

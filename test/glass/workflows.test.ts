@@ -127,4 +127,24 @@ t('three shards merged give the same results.csv as one process over all classes
   await E.initDevice();
 });
 
+t('--mask_rule: the reference rule (bilinear, exact 1.0) and the binary rule, recorded in the metrics', async () => {
+  log.length = 0;
+  // masks resized 64 -> 80 px: bilinear edges are soft, so the reference rule counts fewer defect pixels
+  const out = join(dir, 'rule');
+  assert.is(await capture(['train', '--data', join(dir, 'data'), '-d', 'button', ...tiny, '--resize', '80', '--out', out]), 0, log.join('\n'));
+  assert.is(JSON.parse(readFileSync(join(out, 'mvtec_button', 'metrics.json'), 'utf8')).mask_rule, 'binary');
+  const ck = join(out, 'mvtec_button', 'ckpt_best.safetensors');
+  const m: Record<string, { mask_rule: string; pixel_ap: number; image_auroc: number }> = {};
+  for (const rule of ['binary', 'reference']) {
+    assert.is(await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '--workers', '0', '--visuals', '0', '--mask_rule', rule, '--out', join(dir, `rule-${rule}`)]), 0, log.join('\n'));
+    m[rule] = JSON.parse(readFileSync(join(dir, `rule-${rule}`, 'mvtec_button', 'metrics_test.json'), 'utf8'));
+    assert.is(m[rule].mask_rule, rule);
+  }
+  assert.is(m.binary.image_auroc, m.reference.image_auroc, 'image metrics do not depend on the mask rule');
+  assert.is.not(m.binary.pixel_ap, m.reference.pixel_ap, 'pixel metrics do');
+  assert.is(await capture(['test', '--checkpoint', ck, '--mask_rule', 'soft']), 2);
+  assert.match(log.join('\n'), /--mask_rule.*binary \| reference/);
+  await E.initDevice();
+});
+
 t.run();
