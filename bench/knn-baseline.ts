@@ -191,13 +191,29 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const { parseArgs } = await import('node:util');
   const { createBackbone } = await import('../models/registry.ts');
   const { SHARED_MOBILENET } = await import('../glass/cli.ts');
-  const { values: v } = parseArgs({
-    options: {
-      data: { type: 'string' }, d: { type: 'string' }, imagesize: { type: 'string', default: '128' }, resize: { type: 'string', default: '144' },
-      weights: { type: 'string', default: SHARED_MOBILENET }, random_backbone: { type: 'boolean', default: false },
-    },
-  });
-  if (!v.data || !v.d) throw new Error('usage: npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize N --resize N] [--weights DIR | --random_backbone]');
+  const usage = 'usage: npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize N] [--resize N] [--weights DIR | --random_backbone]\n' +
+    '  nearest-neighbour patch scores on MobileNetV1 conv_pw_5 + conv_pw_11 features (the bank is kept in chunks,\n' +
+    '  so any training-set size works); prints image and pixel AUROC, and pixel AUROC per defect type';
+  let v: { data?: string; d?: string; imagesize: string; resize: string; weights: string; random_backbone: boolean; help: boolean };
+  try {
+    v = parseArgs({
+      options: {
+        data: { type: 'string' }, d: { type: 'string' }, imagesize: { type: 'string', default: '128' }, resize: { type: 'string', default: '144' },
+        weights: { type: 'string', default: SHARED_MOBILENET }, random_backbone: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values as typeof v;
+  } catch (err) {
+    console.error(`knn-baseline: ${(err as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+  if (v.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  if (!v.data || !v.d) {
+    console.error(`knn-baseline: --data and -d are required\n${usage}`);
+    process.exit(2);
+  }
   await E.initDevice();
   const bb = v.random_backbone ? createBackbone('mobilenet_v1', { random: true, seed: 0 }) : createBackbone('mobilenet_v1', { weights: v.weights });
   const r = await knnBaseline(bb, { root: v.data, className: v.d, resize: +v.resize!, imagesize: +v.imagesize!, layers: ['conv_pw_5', 'conv_pw_11'] });

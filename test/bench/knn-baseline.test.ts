@@ -3,6 +3,8 @@
 // cat on lavapipe's 128 MiB). With the binding limit lowered, the chunked bank must give the
 // distances of the single-tensor bank, and the whole baseline the same scores.
 import { suite } from 'uvu';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { FeatureBank, bankChunkRows, knnBaseline } from '../../bench/knn-baseline.ts';
@@ -84,6 +86,18 @@ t('the baseline scores the same with its bank in many small chunks', async () =>
   for (const [i, s] of whole.imageScores.entries()) assert.ok(Math.abs(chunked.imageScores[i] - s) <= 1e-5 * Math.max(1, s), `image ${i}: ${chunked.imageScores[i]} vs ${s}`);
   assert.is(chunked.imageAuroc, whole.imageAuroc);
   assert.ok(Math.abs((chunked.pixelAuroc ?? NaN) - (whole.pixelAuroc ?? NaN)) < 1e-6, `${chunked.pixelAuroc} vs ${whole.pixelAuroc}`);
+});
+
+t('the command line: --help prints the usage, an unknown option is a usage error without a stack trace', () => {
+  const script = fileURLToPath(new URL('../../bench/knn-baseline.ts', import.meta.url));
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const help = run('--help');
+  assert.is(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: npx tsx bench\/knn-baseline.ts --data ROOT -d CLASS/);
+  const bad = run('--nope');
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /knn-baseline: Unknown option '--nope'/);
+  assert.not.match(bad.stderr, /\n\s+at /, 'no stack trace');
 });
 
 t.run();
