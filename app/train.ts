@@ -9,7 +9,7 @@
 // comparison in the report drives it there); the page passes hooks to stay responsive.
 import {
   E, BUILTIN_TEXTURES, DEFAULT_CONFIG, EmbeddingCache, Glass, Rng, TextureSource, batchesOf, centerCrop, checkpointBytes, deriveSeed,
-  embedFixed, evaluate, goodImageThreshold, holdOutSplit, isLabelled, predict, renderSample, resize, synthesize, toTensor, trainStep,
+  concatFloat32, embedFixed, evaluate, goodImageThreshold, holdOutSplit, isLabelled, predict, renderSample, resize, synthesize, toTensor, trainStep,
   DEFECT_TYPES, type Backbone, type GlassConfig, type Image, type IterationStats, type Metrics, type ModelSpec, type Normalization,
   type Prediction, type SyntheticClass, type Threshold, type WeightsIdentity,
 } from './lib.ts';
@@ -117,15 +117,6 @@ export function glassConfig(s: TrainSettings): GlassConfig {
   return { ...DEFAULT_CONFIG, layers: [...s.layers], pretrainEmbedDimension: s.embed, targetEmbedDimension: s.embed, dscHidden: s.hidden, lr: s.lr, svd: s.svd };
 }
 
-function cat(xs: Float32Array[]): Float32Array {
-  const out = new Float32Array(xs.reduce((n, x) => n + x.length, 0));
-  let o = 0;
-  for (const x of xs) {
-    out.set(x, o);
-    o += x.length;
-  }
-  return out;
-}
 
 /** Trains GLASS on `train` (good pictures) and scores `test` after every epoch (metrics where labelled). */
 export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Picture[], test: Picture[], hooks: TrainHooks = {}): Promise<Trained> {
@@ -162,7 +153,7 @@ export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Pi
       const embs: { emb: E.Tensor; batch: number }[] = [];
       for (let b = 0; b < plain.length; b += s.batchSize) {
         const idx = plain.slice(b, b + s.batchSize);
-        embs.push({ emb: embedFixed(glass, trainCache, idx.map((i) => names[i]), cat(idx.map((i) => trainT[i])), [idx.length, 3, I, I]), batch: idx.length });
+        embs.push({ emb: embedFixed(glass, trainCache, idx.map((i) => names[i]), concatFloat32(idx.map((i) => trainT[i])), [idx.length, 3, I, I]), batch: idx.length });
       }
       glass.setCenterFromBatches(embs);
       embs.forEach((e) => e.emb.dispose());
@@ -178,7 +169,7 @@ export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Pi
         });
         const t0 = performance.now();
         const stats = await trainStep(glass, {
-          paths: idx.map((i) => names[i]), images: cat(idx.map((i) => trainT[i])), augs: cat(made.map((m) => m.aug)), masksS: cat(made.map((m) => m.maskS)),
+          paths: idx.map((i) => names[i]), images: concatFloat32(idx.map((i) => trainT[i])), augs: concatFloat32(made.map((m) => m.aug)), masksS: concatFloat32(made.map((m) => m.maskS)),
           shape: [idx.length, 3, I, I],
         }, trainCache);
         const dt = (performance.now() - t0) / 1000;

@@ -105,16 +105,18 @@ export async function predict(glass: Glass, batches: BatchSource, cache: Embeddi
       if (keepImages) images.push(b.images.slice(i * 3 * h * w, (i + 1) * 3 * h * w));
     }
   }
-  const cat = (xs: Float32Array[]) => {
-    const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
-    let o = 0;
-    for (const x of xs) {
-      out.set(x, o);
-      o += x.length;
-    }
-    return out;
-  };
-  return { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: cat(maps), masks: cat(masks), paths, images, size: [H, W] };
+  return { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: concatFloat32(maps), masks: concatFloat32(masks), paths, images, size: [H, W] };
+}
+
+/** Per-item arrays joined into one (batches of images or masks, maps of a test set). */
+export function concatFloat32(xs: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+  let o = 0;
+  for (const x of xs) {
+    out.set(x, o);
+    o += x.length;
+  }
+  return out;
 }
 
 /** Metrics need both good and anomalous images. */

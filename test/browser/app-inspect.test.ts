@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import type { ElementHandle } from 'puppeteer-core';
-import { buildApp } from '../../scripts/build-app.mjs';
-import { browserOrSkip, openBrowser, type BrowserSession } from './harness.ts';
+import { browserOrSkip, type BrowserSession } from './harness.ts';
+import { openApp } from './app-page.ts';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { readImage } from '../../data/image.ts';
 import { cliCapture, TINY_TRAIN } from '../helpers/cli.ts';
@@ -79,13 +79,8 @@ test('a CLI checkpoint scores uploaded PNGs as `glass predict` does; heatmaps, m
   }));
   const tCli = performance.now() - t0;
 
-  const build = await buildApp({ outdir: join(dir, 'app') });
-  assert.ok(build.ui);
-  session = await openBrowser(env!, { root: join(dir, 'app'), path: '/?test=1' });
+  session = await openApp(env!, join(dir, 'app'), 'inspect');
   const s = session;
-  await s.page.waitForFunction(() => document.body.dataset.state === 'ready' || document.body.dataset.state === 'error', { timeout: 30_000 });
-  assert.is(await s.evaluate(() => document.body.dataset.state), 'ready');
-  await s.page.click('[data-tab="inspect"]');
 
   // the checkpoint through its file input
   const ckInput = (await s.page.$('#ins-ckpt')) as ElementHandle<HTMLInputElement> | null;

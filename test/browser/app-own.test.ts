@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ElementHandle } from 'puppeteer-core';
-import { buildApp } from '../../scripts/build-app.mjs';
-import { browserOrSkip, openBrowser, type BrowserSession } from './harness.ts';
+import { browserOrSkip, type BrowserSession } from './harness.ts';
+import { openApp } from './app-page.ts';
 import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { readCheckpointSpec } from '../../glass/checkpoint.ts';
 import { cliCapture } from '../helpers/cli.ts';
@@ -36,13 +36,8 @@ test('uploaded good PNGs train in the page; its checkpoint runs `glass predict` 
   const files = readdirSync(good).filter((n) => n.endsWith('.png')).sort();
   assert.is(files.length, 10);
 
-  const build = await buildApp({ outdir: join(dir, 'app') });
-  assert.ok(build.ui);
-  session = await openBrowser(env!, { root: join(dir, 'app'), path: '/?test=1' });
+  session = await openApp(env!, join(dir, 'app'), 'own');
   const s = session;
-  await s.page.waitForFunction(() => document.body.dataset.state === 'ready' || document.body.dataset.state === 'error', { timeout: 30_000 });
-  assert.is(await s.evaluate(() => document.body.dataset.state), 'ready');
-  await s.page.click('[data-tab="own"]');
   const input = (await s.page.$('#own-files')) as ElementHandle<HTMLInputElement> | null;
   await input!.uploadFile(...files.map((f) => join(good, f)));
   await s.page.waitForFunction(() => !(document.getElementById('own-train') as HTMLButtonElement).disabled || (globalThis as unknown as { glassApp: { errors: string[] } }).glassApp.errors.length > 0, { timeout: 20_000 });

@@ -20,7 +20,7 @@ import { Glass, type IterationStats } from '../../glass/glass.ts';
 import { glassConfigFromSpec, type ModelSpec } from '../../glass/model-spec.ts';
 import { readCheckpointSpec, loadCheckpoint } from '../../glass/checkpoint.ts';
 import { snapshotWeights } from '../../glass/checkpoint-bytes.ts';
-import { batchesOf, evaluate, predict, trainStep, type Metrics } from '../../glass/loop.ts';
+import { batchesOf, concatFloat32, evaluate, predict, trainStep, type Metrics } from '../../glass/loop.ts';
 import { cliCapture, TINY_TRAIN } from '../helpers/cli.ts';
 import { browserOrSkip, openBrowser, type BrowserSession } from './harness.ts';
 import { bundlePage } from './page-bundle.ts';
@@ -208,23 +208,14 @@ function zeroGradBound(key: string, spec: ModelSpec): number | null {
   return null;
 }
 
-function cat(xs: Float32Array[]): Float32Array {
-  const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
-  let o = 0;
-  for (const x of xs) {
-    out.set(x, o);
-    o += x.length;
-  }
-  return out;
-}
 
 test('one training iteration: the page\'s losses and updated weights equal Node\'s; LAS made in the page equals the dataset\'s', async () => {
   const st = await prepare();
   const { s, spec } = st;
   const { items, shape } = st.train;
-  const images = cat(items.map((x) => x.image));
-  const augs = cat(items.map((x) => x.aug!));
-  const masksS = cat(items.map((x) => x.maskS!));
+  const images = concatFloat32(items.map((x) => x.image));
+  const augs = concatFloat32(items.map((x) => x.aug!));
+  const masksS = concatFloat32(items.map((x) => x.maskS!));
   assert.ok(masksS.some((v) => v > 0), 'LAS masks with some anomaly');
   const node = await nodeSteps(spec, st.ck, images, augs, masksS, shape);
   // the page decodes the training PNGs and makes LAS from the same seed (epoch 0, item i)
@@ -280,7 +271,7 @@ test('a checkpoint the page saves after a step loads in `glass test` with the pa
   const { items, shape } = st.train;
   await s.evaluate((u) => (globalThis as any).parity.loadModel(u), '/ckpt.safetensors');
   const r = await s.evaluate((inp) => (globalThis as any).parity.stepAndSave(inp), {
-    seed: SEED, shape, images: b64(cat(items.map((x) => x.image))), augs: b64(cat(items.map((x) => x.aug!))), masksS: b64(cat(items.map((x) => x.maskS!))),
+    seed: SEED, shape, images: b64(concatFloat32(items.map((x) => x.image))), augs: b64(concatFloat32(items.map((x) => x.aug!))), masksS: b64(concatFloat32(items.map((x) => x.maskS!))),
     test: { urls: st.test.urls, labels: st.test.labels, maskUrls: st.test.maskUrls },
   }) as { stats: IterationStats; metrics: Metrics; scores: number[]; checkpoint: string; deviceErrors: string[] };
   assert.equal(r.deviceErrors, []);

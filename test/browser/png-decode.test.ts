@@ -23,22 +23,16 @@ const t = suite('browser: PNG decoding parity');
 const env = await browserOrSkip('browser: PNG decoding parity');
 const test = env ? t : t.skip;
 const pages = resolve(new URL('pages', import.meta.url).pathname);
+/** Deterministic inputs, the same each run. */
+const rngOf = (seed: number) => {
+  const r = new Rng(seed);
+  return () => r.random();
+};
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
 
 const W = 23, H = 17;
 function samples(n: number, max: number, seed: number, extremes = true): number[] {
-  const r = rng(seed);
+  const r = rngOf(seed);
   return Array.from({ length: n }, (_, i) => (extremes && i < 4 ? [0, max, 1, max - 1][i]! : Math.floor(r() * (max + 1))));
 }
 /** Alpha values of every kind (0, 1, 128, 254, 255, random) mixed into RGBA or grey + alpha samples. */

@@ -4,6 +4,7 @@
 // Prints the adapter, its features and the timings. Skips (counted as skipped) without Chromium or
 // puppeteer-core.
 import { suite } from 'uvu';
+import { Rng } from '../../data/rng.ts';
 import * as assert from 'uvu/assert';
 import { resolve } from 'node:path';
 import { browserOrSkip, chromiumVersion, openBrowser, type BrowserSession } from './harness.ts';
@@ -12,20 +13,13 @@ const t = suite('browser: WebGPU in Chromium');
 const env = await browserOrSkip('browser: WebGPU in Chromium');
 const test = env ? t : t.skip;
 const pages = resolve(new URL('pages', import.meta.url).pathname);
+/** Deterministic inputs, the same each run. */
+const rngOf = (seed: number) => {
+  const r = new Rng(seed);
+  return () => r.random();
+};
 
-/** Deterministic inputs (xorshift32), the same each run. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-const r = rng(1234);
+const r = rngOf(1234);
 const N = 64;
 const x = Array.from({ length: 1024 }, () => Math.fround((r() - 0.5) * 200));
 const a = Array.from({ length: N * N }, () => Math.fround(r() * 2 - 1));
