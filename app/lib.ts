@@ -5,7 +5,7 @@
 // `glass test` and the other way round. Every module here is host-neutral; the bundle check
 // fails on any node: import or Node global that creeps in.
 //
-// The device: `await E.initDevice()` asks the host (engine/platform.ts) for WebGPU, which in a
+// The device: `await E.initDevice()` asks the host (engine/runtime/platform.ts) for WebGPU, which in a
 // browser bundle is navigator.gpu (package.json's `browser` field swaps in platform-browser.ts).
 // GLASS_* settings that Node reads from the environment are set with setEnv() here.
 // Images: decode files with the browser's own decoders (createImageBitmap) and hand the RGBA
@@ -14,7 +14,7 @@
 
 // the engine, as the namespace the rest of the code base calls E; the host seam at top level too
 export * as E from '../engine/index.ts';
-export { env, setEnv, host, setHost, type Host, type GpuRequest, type KeyValueCache, type WaitHooks } from '../engine/platform.ts';
+export { env, setEnv, host, setHost, type Host, type GpuRequest, type KeyValueCache, type WaitHooks } from '../engine/runtime/platform.ts';
 
 // backbones and weights
 export type { Backbone } from '../models/backbone.ts';

@@ -7,7 +7,7 @@
 // On lavapipe, GLASS_ENABLE_TOGGLES=disable_robustness (both sides share the device) shows the
 // cost of Dawn's bounds clamping on every load.
 import * as E from '../engine/index.ts';
-import { device } from '../engine/device.ts';
+import { device } from '../engine/runtime/device.ts';
 import {
   adapterLabel, conv2dFlops, convShape, emitResults, hostMeta, makeRecord, measure,
   type BenchRecord, type Conv2dSpec, type Measurement,

@@ -4,7 +4,7 @@
 // PyTorch CPU (Debian's python3-torch) is the native reference for matmul/conv when installed.
 // Prints a table (ratio = peer time / our time: above 1 we are faster) and writes JSON.
 import * as E from '../engine/index.ts';
-import { device, deviceInfo, subgroupSize } from '../engine/device.ts';
+import { device, deviceInfo, subgroupSize } from '../engine/runtime/device.ts';
 import { measure, makeRecord, emitResults, hostMeta, matmulFlops, parseBenchArgs, BENCH_USAGE, type BenchArgs, type BenchRecord, type Measurement } from './harness.ts';
 import { Glass, DEFAULT_CONFIG } from '../glass/glass.ts';
 import { gasUpdate } from '../glass/gas.ts';

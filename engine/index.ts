@@ -1,17 +1,18 @@
 // Public API of the engine: device, tensors, memory scopes, autograd and ops.
 import './ops/methods.ts';
 
-export { initDevice, configureDevice, releaseDevice, deviceInfo, describeDevice, hasFeature, type DeviceOptions } from './device.ts';
-export { Tensor } from './tensor.ts';
-export type { DType } from './dtype.ts';
+export { initDevice, configureDevice, releaseDevice, deviceInfo, describeDevice, hasFeature, type DeviceOptions } from './runtime/device.ts';
+export { Tensor } from './core/tensor.ts';
+export type { DType } from './core/dtype.ts';
 export type { Activation } from './wgsl/common.ts';
-export { tidy, tidyAsync, keep, memoryStats } from './memory.ts';
-export { trimPool } from './pool.ts';
-export { flush, sync, runtimeStats, setMaxBatch, maxBindingBytes, setBindingLimit } from './runtime.ts';
-export { setWaitPolicy, waitPolicy, type WaitPolicy } from './wait.ts';
-export { env, setEnv, host, setHost, type Host, type GpuRequest, type KeyValueCache, type WaitHooks } from './platform.ts';
-export { backward, grad, noGrad, isGradEnabled, record } from './autograd/graph.ts';
-export { noGradAsync } from './autograd/node.ts';
+export { tidy, tidyAsync, keep, memoryStats } from './core/memory.ts';
+export { trimPool } from './runtime/pool.ts';
+export { flush, sync, runtimeStats, setMaxBatch, maxBindingBytes, setBindingLimit } from './runtime/dispatch.ts';
+export { setWaitPolicy, waitPolicy, type WaitPolicy } from './runtime/wait.ts';
+export { env, setEnv, host, setHost, type Host, type GpuRequest, type KeyValueCache, type WaitHooks } from './runtime/platform.ts';
+export { backward, grad } from './autograd/backward.ts';
+export { noGrad, isGradEnabled, record } from './autograd/tape.ts';
+export { noGradAsync } from './autograd/tape.ts';
 export * from './ops/creation.ts';
 export * from './ops/unary.ts';
 export * from './ops/binary.ts';
@@ -32,5 +33,5 @@ export * from './ops/batchnorm.ts';
 export { setElementwiseVariant, type ElementwiseVariant } from './ops/launch.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
-export { Profiler, formatProfile, steadyMsPerCall, kernelRate, type ProfileReport, type KernelTime } from './profiler.ts';
-export { autotune, DEFAULT_TUNE_SHAPES, type TuneResult } from './autotune.ts';
+export { Profiler, formatProfile, steadyMsPerCall, kernelRate, type ProfileReport, type KernelTime } from './runtime/profiler.ts';
+export { autotune, DEFAULT_TUNE_SHAPES, type TuneResult } from './runtime/autotune.ts';

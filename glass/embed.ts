@@ -20,7 +20,7 @@
 // same on every lane; runtime divisions use udivf (f32 reciprocal); the (channel, ky, kx) of the
 // unfolded index step along without dividing.
 import * as E from '../engine/index.ts';
-import { dispatch, Params } from '../engine/runtime.ts';
+import { dispatch, Params } from '../engine/runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, grid1d, storage, UDIVF } from '../engine/wgsl/common.ts';
 
 const MAX_TAPS = 4;

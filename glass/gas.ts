@@ -10,7 +10,7 @@
 // gasHiddenStep is the same ascent step taken in the discriminator's hidden space
 // (Glass.hiddenAscent), also one kernel per row.
 import * as E from '../engine/index.ts';
-import { dispatch, Params } from '../engine/runtime.ts';
+import { dispatch, Params } from '../engine/runtime/dispatch.ts';
 import { PARAMS_DECL, pu, pf } from '../engine/wgsl/common.ts';
 
 export interface GasUpdate {

@@ -6,7 +6,7 @@
 //  - a free reference to a Node global (process, Buffer, setImmediate, __dirname, ...): each is
 //    defined to a marker while bundling (esbuild's define touches only unbound identifiers, not
 //    strings or properties) and any marker left in the output is reported with its module;
-//  - Node's host (engine/platform-node.ts) in the inputs, or the browser host missing from them:
+//  - Node's host (engine/runtime/platform-node.ts) in the inputs, or the browser host missing from them:
 //    package.json's `browser` field must have swapped one for the other.
 // The engine, weight parsers, data transforms, LAS and GLASS bundle as they are: no shims, no
 // polyfills, no externals.
@@ -32,7 +32,7 @@ const esbuild = await import(pathToFileURL(createRequire(require.resolve('tsx/pa
 /** Globals that exist in Node and not in a browser. */
 export const NODE_GLOBALS = ['process', 'Buffer', 'setImmediate', 'clearImmediate', 'global', '__dirname', '__filename', 'require', 'module', 'exports'];
 /** Modules that must never reach the browser graph. */
-export const NODE_ONLY_INPUTS = ['engine/platform-node.ts', 'node_modules/webgpu/', 'node_modules/pngjs/', 'node_modules/jpeg-js/'];
+export const NODE_ONLY_INPUTS = ['engine/runtime/platform-node.ts', 'node_modules/webgpu/', 'node_modules/pngjs/', 'node_modules/jpeg-js/'];
 
 const MARK = '__glass_node_global_';
 /** The web app: its entry, and the static files copied beside the bundles. */
@@ -54,7 +54,7 @@ function nodeProblems(text, inputs, { host = true } = {}) {
     problems.push(`${moduleAt(text, m.index)}: ${m[0]} (a dynamic require or a Node global reached through globalThis)`);
   }
   for (const bad of NODE_ONLY_INPUTS) for (const f of inputs) if (f.startsWith(bad)) problems.push(`${f} is in the bundle (Node only)`);
-  if (host && !inputs.includes('engine/platform-browser.ts')) problems.push("engine/platform-browser.ts is not in the bundle (package.json's `browser` field no longer maps the host?)");
+  if (host && !inputs.includes('engine/runtime/platform-browser.ts')) problems.push("engine/runtime/platform-browser.ts is not in the bundle (package.json's `browser` field no longer maps the host?)");
   return problems;
 }
 

@@ -53,7 +53,7 @@ for (const group of g.UVU_QUEUE) {
   slow.push([name, (Date.now() - tf) / 1000]);
 }
 const secs = ((Date.now() - t0) / 1000).toFixed(1);
-const { releaseDevice } = await import('../engine/device.ts').catch(() => ({ releaseDevice: undefined }));
+const { releaseDevice } = await import('../engine/runtime/device.ts').catch(() => ({ releaseDevice: undefined }));
 releaseDevice?.();
 console.log(`\n${files.length} test files in ${secs}s; slowest: ${slow.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([n, t]) => `${n} ${t.toFixed(1)}s`).join(', ')}`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -2,11 +2,11 @@
 // tensors in place from the engine's seeded Philox generator (manualSeed/rand/randn), so a seed
 // reproduces an initialisation. The values differ from torch's CPU generator; the distributions
 // are the same. Each returns the tensor it filled; the fill is not recorded by autograd.
-import type { Tensor } from '../tensor.ts';
-import { noGrad } from '../autograd/graph.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { noGrad } from '../autograd/tape.ts';
 import { rand, randn, full } from '../ops/creation.ts';
 import { assign } from '../ops/views.ts';
-import { fmt } from '../shape.ts';
+import { fmt } from '../core/shape.ts';
 
 export type Nonlinearity =
   | 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'

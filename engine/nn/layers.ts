@@ -1,7 +1,8 @@
 // Layers: Linear, Conv2d, BatchNorm1d/2d, activations and Sequential, with torch's parameter
 // names, shapes and default initialisation (kaiming_uniform(a=sqrt(5)) weights, U(+-1/sqrt(fan_in))
 // biases; BatchNorm weight 1, bias 0, running mean 0, var 1, num_batches_tracked 0).
-import { Tensor } from '../tensor.ts';
+import { pair } from '../ops/args.ts';
+import { Tensor } from '../core/tensor.ts';
 import { zeros, ones } from '../ops/creation.ts';
 import { Module } from './module.ts';
 import { kaimingUniform, uniform, calculateFans } from './init.ts';
@@ -9,7 +10,7 @@ import { linear } from '../ops/matmul.ts';
 import { relu, leakyRelu, sigmoid } from '../ops/unary.ts';
 import { batchNorm, incrementCounter, type BnPartials, type BatchNormOptions } from '../ops/batchnorm.ts';
 import * as convOps from '../ops/conv.ts';
-import { fmt } from '../shape.ts';
+import { fmt } from '../core/shape.ts';
 
 /** Initialises weight and bias the way torch's Linear/Conv reset_parameters does. */
 function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
@@ -54,8 +55,6 @@ type Conv2dFn = (x: Tensor, weight: Tensor, bias: Tensor | null, opts: { stride:
 // square settings travel as plain numbers, the form every conv2d signature accepts
 const squash = (v: [number, number]): Pair => (v[0] === v[1] ? v[0] : v);
 
-const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
-  v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
 
 /** 2-D convolution; weight [out, in / groups, kh, kw]. Runs conv2d from ops/conv.ts. */
 export class Conv2d extends Module {
@@ -73,10 +72,10 @@ export class Conv2d extends Module {
     opts: Conv2dModuleOptions = {},
   ) {
     super();
-    this.kernelSize = pair(kernelSize, 1);
-    this.stride = pair(opts.stride, 1);
-    this.padding = typeof opts.padding === 'string' ? opts.padding : pair(opts.padding, 0);
-    this.dilation = pair(opts.dilation, 1);
+    this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, 1, 1);
+    this.stride = pair('Conv2d', 'stride', opts.stride, 1, 1);
+    this.padding = typeof opts.padding === 'string' ? opts.padding : pair('Conv2d', 'padding', opts.padding, 0, 0);
+    this.dilation = pair('Conv2d', 'dilation', opts.dilation, 1, 1);
     this.groups = opts.groups ?? 1;
     if (inChannels % this.groups || outChannels % this.groups)
       throw new Error(`Conv2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${this.groups})`);

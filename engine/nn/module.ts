@@ -4,14 +4,15 @@
 // 'bn.running_mean'). loadStateDict copies values into the existing tensors in place, so
 // optimizers holding the parameters keep working; it accepts our Tensors and plain CPU tensors
 // ({shape, data[, dtype]}) as the weight readers in models/io produce them.
-import { Tensor } from '../tensor.ts';
-import { keep } from '../memory.ts';
-import { noGrad } from '../autograd/graph.ts';
+import { halfToFloat } from '../core/dtype.ts';
+import { Tensor } from '../core/tensor.ts';
+import { keep } from '../core/memory.ts';
+import { noGrad } from '../autograd/tape.ts';
 import { tensor, write } from '../ops/creation.ts';
 import { assign, detach } from '../ops/views.ts';
 import { cast } from '../ops/unary.ts';
-import { DTYPES, type DType, type TypedArray } from '../dtype.ts';
-import { fmt, numel, sameShape } from '../shape.ts';
+import { DTYPES, type DType, type TypedArray } from '../core/dtype.ts';
+import { fmt, numel, sameShape } from '../core/shape.ts';
 
 /** A plain CPU tensor: row-major values; `dtype` tags 16-bit floats stored as raw bit patterns. */
 export interface HostTensor {
@@ -33,14 +34,6 @@ function isTensor(v: unknown): v is Tensor {
   return typeof v === 'object' && v !== null && (v as { isTensor?: boolean }).isTensor === true;
 }
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 

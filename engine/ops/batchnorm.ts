@@ -6,11 +6,11 @@
 // dweight; dx), each skipped when its gradient is not needed. `negativeSlope` fuses a LeakyReLU
 // into the normalise kernel and its gradient into the backward's reads of g (nn.Sequential does
 // this for BatchNorm + LeakyReLU pairs). Kernels: wgsl/batchnorm.ts.
-import { Tensor } from '../tensor.ts';
-import { record, noGrad } from '../autograd/graph.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record, noGrad } from '../autograd/tape.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { fmt, numel } from '../shape.ts';
+import { fmt, numel } from '../core/shape.ts';
 import { contiguous, transpose, reshape } from './views.ts';
 import { matmul, matmulRaw } from './matmul.ts';
 import { sum } from './reduce.ts';

@@ -1,10 +1,10 @@
 // Binary elementwise ops with NumPy/PyTorch broadcasting: arithmetic, maximum/minimum, pow,
 // comparisons (bool masks) and where. Each table entry holds the WGSL expression and the
 // backward rule together; a number operand becomes a kernel parameter (no upload, no flush).
-import { Tensor } from '../tensor.ts';
-import { promote, type DType } from '../dtype.ts';
-import { broadcastShapes } from '../shape.ts';
-import { record } from '../autograd/graph.ts';
+import { Tensor } from '../core/tensor.ts';
+import { promote, type DType } from '../core/dtype.ts';
+import { broadcastShapes } from '../core/shape.ts';
+import { record } from '../autograd/tape.ts';
 import { runElementwise } from './launch.ts';
 import { sumTo } from './reduce.ts';
 import { neg, unaryOp, cast } from './unary.ts';

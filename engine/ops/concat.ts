@@ -3,12 +3,12 @@
 // strided copy kernel; flip copies through a negative-stride view (the elementwise kernel's u32
 // index arithmetic wraps, so a negative stride is just another stride); the other ops are
 // compositions of views, cat and flip, so their gradients come from those rules.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { promote, DTYPES, type DType } from '../dtype.ts';
-import { normDim, normDims, fmt, numel, type Shape } from '../shape.ts';
-import { maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { promote, DTYPES, type DType } from '../core/dtype.ts';
+import { normDim, normDims, fmt, numel, type Shape } from '../core/shape.ts';
+import { maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime/dispatch.ts';
 import { runElementwise } from './launch.ts';
 import { reshape, expand, slice, unsqueeze } from './views.ts';
 import { full } from './creation.ts';

@@ -6,23 +6,23 @@
 // bounds-checked (the copy was a third of its time). Backward: the input gradient is the same convolution of the
 // (zero-inserted, for strides > 1) output gradient with flipped, transposed weights; the weight
 // gradient is a reduction over output pixels split into row ranges; the bias gradient is a sum.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { pair, type Pair } from './args.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d, type Activation } from '../wgsl/common.ts';
-import { subgroupSize as deviceSubgroupSize } from '../device.ts';
+import { subgroupSize as deviceSubgroupSize } from '../runtime/device.ts';
 import {
   padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
   gemmRowVecs, wgradRowVecs, directRows, directRowVecs,
 } from '../wgsl/conv.ts';
-import { fmt, numel } from '../shape.ts';
+import { fmt, numel } from '../core/shape.ts';
 import { contiguous, reshape, unsqueeze, squeeze, transpose } from './views.ts';
 import { sum } from './reduce.ts';
 import { cast, activationGrad } from './unary.ts';
 import { matmul, matmulRaw } from './matmul.ts';
 import { zeros } from './creation.ts';
 
-export type Pair = number | readonly [number, number];
 /** number, [h, w], [top, bottom, left, right], or torch's 'same' / 'valid'. */
 export type Conv2dPadding = Pair | readonly [number, number, number, number] | 'same' | 'valid';
 
@@ -86,13 +86,6 @@ export function setConvTuning(t: Partial<ConvTuning> | null): ConvTuning {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 const round4 = (a: number) => Math.ceil(a / 4) * 4;
-
-function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if ((typeof v === 'object' && v.length !== 2) || p.some((d) => !Number.isInteger(d) || d < min))
-    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  return p;
-}
 
 /** Geometry of a forward convolution (after option parsing). */
 interface Geom {

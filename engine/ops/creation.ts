@@ -1,11 +1,11 @@
 // Tensor creation: from host data (typed or nested arrays), filled constants, ranges, and seeded
 // random numbers from a counter-based Philox4x32-10 generator on the GPU (reproducible for a seed,
 // independent of batching, like torch's philox offset scheme).
-import { Tensor } from '../tensor.ts';
-import { DTYPES, type DType, type TypedArray } from '../dtype.ts';
-import { dispatch, upload, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { DTYPES, type DType, type TypedArray } from '../core/dtype.ts';
+import { dispatch, upload, Params } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
-import { numel, fmt, checkShape, type Shape } from '../shape.ts';
+import { numel, fmt, checkShape, type Shape } from '../core/shape.ts';
 
 type Nested = number | boolean | Nested[];
 

@@ -4,14 +4,14 @@
 // is a gather over the index entries of each line (wgsl/index.ts): no float atomics, cost
 // numel(x) * index.size(dim). Out-of-range indices cannot be reported without a readback; they
 // yield NaN (float) or 0 (integer) instead of reading out of bounds.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { gatherKernel, gatherBackwardKernel } from '../wgsl/gather.ts';
-import { DTYPES } from '../dtype.ts';
-import { normDim, fmt } from '../shape.ts';
+import { DTYPES } from '../core/dtype.ts';
+import { normDim, fmt } from '../core/shape.ts';
 import { reshape, expand, contiguous } from './views.ts';
 
 const MAX_RANK = 6;

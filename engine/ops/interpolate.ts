@@ -2,12 +2,13 @@
 // (align_corners false/true), `size` or `scaleFactor` with torch's recompute_scale_factor rules.
 // Forward reads the input through its strides (no copy for permuted views); backward is a gather
 // over the output pixels that read each input pixel (wgsl/interpolate.ts), so no atomics.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { pair, type Pair } from './args.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { interpolateForward, interpolateAxisBackward, AXIS, CHUNK } from '../wgsl/interpolate.ts';
-import { fmt } from '../shape.ts';
+import { fmt } from '../core/shape.ts';
 import { contiguous } from './views.ts';
 
 export type InterpolateMode = 'nearest' | 'bilinear';
@@ -29,12 +30,6 @@ interface Axis {
   outSize: number;
   mode: number;
   scale: number;
-}
-
-function pair(v: number | readonly [number, number], what: string): [number, number] {
-  if (typeof v === 'number') return [v, v];
-  if (v.length !== 2) throw new Error(`interpolate: ${what} must be a number or a pair for 2-D input, got [${v.join(', ')}]`);
-  return [v[0], v[1]];
 }
 
 // torch's area_pixel_compute_scale / compute_scales_value, rounded to f32 like its float kernels.
@@ -67,9 +62,9 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
   let outHW: [number, number];
   let factors: [number | null, number | null] = [null, null];
   if (hasSize) {
-    outHW = pair(opts.size!, 'size');
+    outHW = pair('interpolate', 'size', opts.size, 0, -Infinity, false);
   } else {
-    const sf = pair(opts.scaleFactor!, 'scaleFactor');
+    const sf = pair('interpolate', 'scaleFactor', opts.scaleFactor, 0, -Infinity, false);
     if (sf.some((s) => !(s > 0) || !Number.isFinite(s))) throw new Error(`interpolate: scaleFactor must be positive, got [${sf.join(', ')}]`);
     outHW = [Math.floor(H * sf[0]), Math.floor(W * sf[1])];
     if (!opts.recomputeScaleFactor) factors = sf;

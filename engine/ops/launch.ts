@@ -1,12 +1,12 @@
 // Launches elementwise kernels for ops: picks the contiguous or strided variant, packs the
 // parameters and allocates the output (or writes into a given view of another tensor).
-import { Tensor } from '../tensor.ts';
-import { DTYPES, type DType } from '../dtype.ts';
-import { dispatch, dispatchHooked } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { DTYPES, type DType } from '../core/dtype.ts';
+import { dispatch, dispatchHooked } from '../runtime/dispatch.ts';
 import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec, type OperandMode } from '../wgsl/elementwise.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { numel, contiguousStrides, sameShape, fmt } from '../shape.ts';
-import { namedVariant } from '../variants.ts';
+import { numel, contiguousStrides, sameShape, fmt } from '../core/shape.ts';
+import { namedVariant } from '../runtime/variants.ts';
 
 /**
  * Elementwise kernel variants by name: 'vec4' (the default) reads and writes aligned contiguous

@@ -13,10 +13,10 @@
 //   mask [K, 1]); floats are truncated like `.long()`.
 // Per row: one_hot clamped to [smooth / (C - 1), 1 - smooth], pt = sum(one_hot * p) + smooth,
 // loss = -alpha[t] * (1 - pt)^gamma * log(pt); mean over rows ('mean', the default).
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { broadcastShapes, fmt, sameShape } from '../shape.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { broadcastShapes, fmt, sameShape } from '../core/shape.ts';
 import { runElementwise } from './launch.ts';
 import { sub, mul, add, pow, eq } from './binary.ts';
 import { square, log, cast, clamp } from './unary.ts';

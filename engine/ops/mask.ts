@@ -11,14 +11,14 @@
 // count); the *Count forms take it from the caller (rows past the real count come out as 0,
 // selected rows past `count` are dropped). maskedAssign (x[mask] = values) needs no count
 // from the host at all. Everything is differentiable w.r.t. x and values.
-import { Tensor } from '../tensor.ts';
-import { record, isGradEnabled, noGrad } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { dispatch, readback, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record, isGradEnabled, noGrad } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { dispatch, readback, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { maskBlockCounts, scanBlocks, maskPositions, gatherRows, scatterRows, ROW_CHUNK } from '../wgsl/scan.ts';
-import { DTYPES } from '../dtype.ts';
-import { broadcastShapes, fmt, numel } from '../shape.ts';
+import { DTYPES } from '../core/dtype.ts';
+import { broadcastShapes, fmt, numel } from '../core/shape.ts';
 import { contiguous, expand, reshape, squeeze } from './views.ts';
 import { where } from './binary.ts';
 import { cast } from './unary.ts';

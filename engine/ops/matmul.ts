@@ -3,14 +3,14 @@
 // the bias into the kernel's store. Backward: dA = g @ B^T, dB = A^T @ g, reduced over
 // broadcast batch dims; neither is computed unless needed. Matrix-vector products (N = 1) take
 // the gemv kernel (one lane per row) unless a variant is forced.
-import { Tensor } from '../tensor.ts';
-import { record, noGrad } from '../autograd/graph.ts';
-import { dispatch, Params, maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record, noGrad } from '../autograd/tape.ts';
+import { dispatch, Params, maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime/dispatch.ts';
 import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
 import type { Activation } from '../wgsl/common.ts';
-import { subgroupSize, deviceInfo } from '../device.ts';
-import { env } from '../platform.ts';
-import { broadcastShapes, fmt, numel } from '../shape.ts';
+import { subgroupSize, deviceInfo } from '../runtime/device.ts';
+import { env } from '../runtime/platform.ts';
+import { broadcastShapes, fmt, numel } from '../core/shape.ts';
 import { reshape, transpose, unsqueeze, squeeze, contiguous } from './views.ts';
 import { sumTo, sum } from './reduce.ts';
 import { broadcastStrides } from './launch.ts';
@@ -23,7 +23,7 @@ export function setMatmulVariant(v: MatmulVariant | string | null): void {
   variantOverride = typeof v === 'string' ? variantByName(v) : v;
 }
 
-/** Per shape class choices made by the autotuner (engine/autotune.ts). */
+/** Per shape class choices made by the autotuner (engine/runtime/autotune.ts). */
 const tuned = new Map<string, MatmulVariant>();
 export function setTunedVariants(choices: Record<string, string>): void {
   tuned.clear();

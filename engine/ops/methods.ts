@@ -1,13 +1,13 @@
 // Method sugar on Tensor (x.add(y).relu().sum()), PyTorch names. Each method forwards to the op
 // function of the same name; nothing else lives here.
-import { Tensor } from '../tensor.ts';
-import type { DType } from '../dtype.ts';
+import { Tensor } from '../core/tensor.ts';
+import type { DType } from '../core/dtype.ts';
 import * as B from './binary.ts';
 import * as U from './unary.ts';
 import * as R from './reduce.ts';
 import * as V from './views.ts';
 import * as M from './matmul.ts';
-import { backward } from '../autograd/graph.ts';
+import { backward } from '../autograd/backward.ts';
 
 type Operand = B.Operand;
 

@@ -2,44 +2,37 @@
 // the gradient), avg_pool2d (ceil_mode, count_include_pad, divisor_override), and
 // adaptive_avg_pool1d/2d with torch's bins [floor(i*L/O), ceil((i+1)*L/O)) (uneven and
 // overlapping bins included). Kernels in wgsl/pool.ts; backward passes gather per input element.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { pair, type Pair } from './args.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
   maxPoolKernel, maxPoolBackwardKernel, avgPoolKernel, avgPoolBackwardKernel, adaptiveAvgKernel, adaptiveAvgBackwardKernel,
   adaptiveRowKernel, adaptiveRowBackwardKernel,
 } from '../wgsl/pool.ts';
-import { fmt } from '../shape.ts';
+import { fmt } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
 import { cast } from './unary.ts';
 
-export type PoolPair = number | readonly [number, number];
 
 export interface MaxPool2dOptions {
-  kernelSize: PoolPair;
+  kernelSize: Pair;
   /** Defaults to kernelSize (torch's stride=None). */
-  stride?: PoolPair | null;
-  padding?: PoolPair;
-  dilation?: PoolPair;
+  stride?: Pair | null;
+  padding?: Pair;
+  dilation?: Pair;
   ceilMode?: boolean;
 }
 
 export interface AvgPool2dOptions {
-  kernelSize: PoolPair;
-  stride?: PoolPair | null;
-  padding?: PoolPair;
+  kernelSize: Pair;
+  stride?: Pair | null;
+  padding?: Pair;
   ceilMode?: boolean;
   /** Default true, as in torch. */
   countIncludePad?: boolean;
   divisorOverride?: number | null;
-}
-
-function pair(op: string, name: string, v: PoolPair | undefined | null, dflt: [number, number], min: number): [number, number] {
-  const p: [number, number] = v === undefined || v === null ? dflt : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if ((typeof v === 'object' && v !== null && v.length !== 2) || p.some((d) => !Number.isInteger(d) || d < min))
-    throw new Error(`${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  return p;
 }
 
 /** torch's pooling_output_shape: ceil mode drops a last window that starts in the right padding. */
@@ -55,7 +48,7 @@ interface Win {
   outShape: number[];
 }
 
-function window(op: string, x: Tensor, k: PoolPair, s: PoolPair | undefined | null, p: PoolPair | undefined, d: PoolPair | undefined, ceil: boolean): Win {
+function window(op: string, x: Tensor, k: Pair, s: Pair | undefined | null, p: Pair | undefined, d: Pair | undefined, ceil: boolean): Win {
   if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got ${fmt(x.shape)}`);
   const [kh, kw] = pair(op, 'kernelSize', k, [0, 0], 1);
   const [sy, sx] = pair(op, 'stride', s, [kh, kw], 1);

@@ -11,14 +11,14 @@
 //   strides across rows).
 // Either splits a long R over few outputs into chunks and reduces again (multi-pass).
 // setReduceVariant / GLASS_REDUCE_VARIANT pick one by name; the default is in reduceVariantFor.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage, grid1d, isNan } from '../wgsl/common.ts';
-import { subgroupSize, deviceInfo } from '../device.ts';
-import { namedVariant } from '../variants.ts';
-import { normDims, numel, fmt, sameShape, contiguousStrides } from '../shape.ts';
-import { DTYPES } from '../dtype.ts';
+import { subgroupSize, deviceInfo } from '../runtime/device.ts';
+import { namedVariant } from '../runtime/variants.ts';
+import { normDims, numel, fmt, sameShape, contiguousStrides } from '../core/shape.ts';
+import { DTYPES } from '../core/dtype.ts';
 import { reshape, permute, contiguous, expand } from './views.ts';
 import { mul, div, sub, eq, add } from './binary.ts';
 import { square, sqrt, log, exp, cast } from './unary.ts';

@@ -1,12 +1,12 @@
 // torch.softmax / torch.log_softmax along one dim, max-shifted for stability, with fused
 // backward kernels (wgsl/softmax.ts). logsumexp lives in reduce.ts.
-import { Tensor } from '../tensor.ts';
-import { record, noGrad } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record, noGrad } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { softmaxForward, softmaxBackward } from '../wgsl/softmax.ts';
-import { normDim, numel } from '../shape.ts';
+import { normDim, numel } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
 
 function lineParams(shape: readonly number[], d: number): [number, number, number] {

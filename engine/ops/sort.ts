@@ -4,18 +4,18 @@
 // barriers. Gradients of sorted values and topk scatter back through the indices with plain
 // stores (the indices of a line are distinct); quantile's flow to its two neighbours; cumsum's
 // is the reversed cumsum. cumsum uses the blocked scan of wgsl/scan.ts.
-import { Tensor } from '../tensor.ts';
-import { record, noGrad } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record, noGrad } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
   sortInit, sortGlobalStep, sortLocalSteps, sortFinish, unsortScatter, LOCAL_WG,
   quantileForward, quantileBackward, QUANTILE_MAX_Q,
 } from '../wgsl/sort.ts';
 import { cumsumBlockSums, scanBlocks, cumsumApply } from '../wgsl/scan.ts';
-import { DTYPES } from '../dtype.ts';
-import { normDim, numel, fmt } from '../shape.ts';
+import { DTYPES } from '../core/dtype.ts';
+import { normDim, numel, fmt } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
 import { zeros } from './creation.ts';
 import { add } from './binary.ts';

@@ -3,9 +3,9 @@
 // backward is one kernel. Float-only ops convert integer inputs to f32 first (as torch does).
 // NaN follows torch: WGSL's max/min/clamp may drop a NaN operand (lavapipe does), so the ops
 // built on them test for NaN explicitly (`NAN(v)`: wgsl/common.ts isNan, false for integers).
-import { Tensor } from '../tensor.ts';
-import { DTYPES, type DType } from '../dtype.ts';
-import { record } from '../autograd/graph.ts';
+import { Tensor } from '../core/tensor.ts';
+import { DTYPES, type DType } from '../core/dtype.ts';
+import { record } from '../autograd/tape.ts';
 import { runElementwise } from './launch.ts';
 import { isNan, type Activation } from '../wgsl/common.ts';
 

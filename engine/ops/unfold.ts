@@ -1,16 +1,16 @@
 // torch.nn.functional.unfold (im2col, output [N, C*kh*kw, L]) and fold (col2im, summing
 // overlaps), each the other's backward. 3-D (unbatched) inputs are accepted like torch's.
 // Both kernels read their input through its strides (wgsl/unfold.ts).
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
-import { tidy } from '../memory.ts';
-import { dispatch, Params } from '../runtime.ts';
+import { pair, type Pair } from './args.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
+import { tidy } from '../core/memory.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { unfoldKernel, foldKernel, CHUNK } from '../wgsl/unfold.ts';
-import { fmt } from '../shape.ts';
+import { fmt } from '../core/shape.ts';
 import { reshape } from './views.ts';
 
-type Pair = number | readonly [number, number];
 
 export interface UnfoldOptions {
   kernelSize: Pair;
@@ -26,13 +26,6 @@ export interface FoldOptions extends UnfoldOptions {
 interface Geom {
   kh: number; kw: number; dh: number; dw: number; ph: number; pw: number; sh: number; sw: number;
   H: number; W: number; Lh: number; Lw: number;
-}
-
-function pair(op: string, name: string, v: Pair | undefined, dflt: number, min: number): [number, number] {
-  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (typeof v !== 'number' && v !== undefined && v.length !== 2) throw new Error(`${op}: ${name} must be a number or a pair, got [${v.join(', ')}]`);
-  if (p.some((x) => !Number.isInteger(x) || x < min)) throw new Error(`${op}: ${name} must be integers >= ${min}, got [${p.join(', ')}]`);
-  return p;
 }
 
 function geometry(op: string, H: number, W: number, o: UnfoldOptions): Geom {

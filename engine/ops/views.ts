@@ -2,13 +2,13 @@
 // squeeze/unsqueeze are free (new strides over shared storage); contiguous() and clone() copy
 // through the strided elementwise kernel (a transposed matrix by 4x4 blocks); assign() writes a
 // tensor into a view of another.
-import { Tensor } from '../tensor.ts';
-import { record } from '../autograd/graph.ts';
+import { Tensor } from '../core/tensor.ts';
+import { record } from '../autograd/tape.ts';
 import { runElementwise } from './launch.ts';
-import { dispatch, dispatchHooked, Params } from '../runtime.ts';
+import { dispatch, dispatchHooked, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { transposeCopyKernel } from '../wgsl/transpose.ts';
-import { inferShape, normDim, fmt, contiguousStrides, broadcastShapes, sameShape } from '../shape.ts';
+import { inferShape, normDim, fmt, contiguousStrides, broadcastShapes, sameShape } from '../core/shape.ts';
 import { sumTo } from './reduce.ts';
 import { zeros } from './creation.ts';
 

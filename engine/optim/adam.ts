@@ -2,8 +2,8 @@
 // moments, denom = sqrt(v) / sqrt(1 - beta2^t) + eps, step size lr / (1 - beta1^t), optional
 // amsgrad and maximize; Adam adds weight decay to the gradient, AdamW scales the parameter by
 // 1 - lr * wd first. The step count lives on the host; one fused kernel per parameter tensor.
-import type { Tensor } from '../tensor.ts';
-import { dispatch, Params } from '../runtime.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { adamKernel } from '../wgsl/optim.ts';
 import { Optimizer, type ParamsInput, type ParamGroup, type StateEntry } from './optimizer.ts';

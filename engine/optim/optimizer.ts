@@ -2,12 +2,12 @@
 // per-parameter state (kept tensors, never freed by scopes), zeroGrad, and state dicts in torch's
 // layout ({state: {index: {...}}, param_groups: [{..., params: [indices]}]}, indices counted
 // across groups in order). Subclasses update one parameter per fused kernel dispatch.
-import { Tensor } from '../tensor.ts';
-import { keep } from '../memory.ts';
-import { noGrad } from '../autograd/graph.ts';
+import { Tensor } from '../core/tensor.ts';
+import { keep } from '../core/memory.ts';
+import { noGrad } from '../autograd/tape.ts';
 import { zeros, full } from '../ops/creation.ts';
 import { assign, contiguous, detach } from '../ops/views.ts';
-import { fmt, sameShape } from '../shape.ts';
+import { fmt, sameShape } from '../core/shape.ts';
 import { copyInto, type HostTensor } from '../nn/module.ts';
 
 export type ParamGroup<H> = H & { params: Tensor[] };

@@ -1,7 +1,7 @@
 // torch.optim.SGD (1.13 _single_tensor_sgd): weight decay, momentum with dampening (the buffer
 // starts as the first d_p), Nesterov, maximize; one fused kernel per parameter tensor.
-import type { Tensor } from '../tensor.ts';
-import { dispatch, Params } from '../runtime.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { dispatch, Params } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { sgdKernel } from '../wgsl/optim.ts';
 import { Optimizer, type ParamsInput, type ParamGroup, type StateEntry } from './optimizer.ts';

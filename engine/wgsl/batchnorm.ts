@@ -3,7 +3,7 @@
 // long reduction (N*S large, few channels) still spreads over many invocations without workgroup
 // barriers (slow on lavapipe). Forward partials hold (mean, M2) of their chunk and the combine
 // merges them with Chan's formula, which keeps the two-pass accuracy of torch's variance.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage } from './common.ts';
 
 /**

@@ -17,7 +17,7 @@
 //           over row ranges (partial sums reduced afterwards).
 // Fully unrolled tiles compile slowly in LLVM the first time (1-4 s for the large ones on
 // lavapipe; Mesa's shader cache keeps them), so ops/conv.ts sizes tiles to the problem.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pi, storage, C4, storeRows, activate, type Activation } from './common.ts';
 
 /** Element u of a row segment held in vec4 registers v0, v1, ... */

@@ -3,7 +3,7 @@
 // sliced views, and writes into a view of a larger tensor all use the same kernel; when every
 // operand is contiguous over the iteration shape a cheaper direct-index variant is generated.
 // Both read and write vec4s where sizes, offsets and strides keep every vec4 aligned.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage, WG, C4 } from './common.ts';
 
 /** Elements per invocation in the contiguous variant (launch with contiguousGrid). */

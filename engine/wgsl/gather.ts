@@ -1,7 +1,7 @@
 // Kernels for ops/index-ops.ts: torch.gather along a compile-time dim over strided operands,
 // and its backward as a gather: each input element sums the upstream gradient over the index
 // entries of its line that point at it (no scatter, no float atomics). Rank <= 6.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
 
 // params: 0 total, 1 x offset, 2 idx offset, 3 x size along dim, then rank words each of

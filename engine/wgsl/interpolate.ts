@@ -3,7 +3,7 @@
 // (inSize, outSize, mode, scale); `taps()` gives the one or two source indices and weights of an
 // output index exactly as PyTorch's CPU kernels compute them, and the backward loops over a
 // conservative range of output indices per input index and re-derives the same taps.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage } from './common.ts';
 
 /** Axis modes: identity copy, nearest with out == 2 * in, nearest, linear, linear align_corners. */

@@ -4,7 +4,7 @@
 // B^T cost nothing) or element by element with bounds checks when no axis is vec4-aligned.
 // No workgroup memory or barriers: on CPU Vulkan (lavapipe) barriers cost more than they save,
 // and llvmpipe vectorises across invocations; on real GPUs the L1 cache serves the reuse.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, pu, C4, storeRows, activate, type Activation } from './common.ts';
 
 /** How an operand is read: vec4 along its row axis, along its column axis, or scalar. */

@@ -4,7 +4,7 @@
 // f32 rounding points: mul_ then add_ with alpha, addcmul as (value*g)*g, addcdiv as
 // (value*m)/denom). Structural options are in the key; numbers (lr, step-derived scalars, the
 // first-step flag) are parameters, so changing a learning rate never compiles a pipeline.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pf, storage } from './common.ts';
 
 export interface SgdKernelConfig {

@@ -1,7 +1,7 @@
 // Pooling kernels (used by ops/pool.ts): one invocation per output for the forward passes and
 // one per input element for the backward passes, which gather from the outputs whose windows
 // hold that element (deterministic, no atomics). Planes are contiguous [NC, H, W].
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, pi, pf, storage, isNan } from './common.ts';
 
 // Shared window params: 0 total, 1 H, 2 W, 3 OH, 4 OW, 5 KH, 6 KW, 7 SY, 8 SX, 9 PY (i32),

@@ -1,7 +1,7 @@
 // Prefix-sum kernels without workgroup barriers (slow on CPU Vulkan): each invocation scans a
 // serial block, one small pass scans the block totals per line, and a last pass rescans each
 // block from its offset. Used by cumsum (ops/sort.ts) and boolean-mask compaction (ops/mask.ts).
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
 
 // Lines are x viewed as [outer, n, inner]; line l = o * inner + i; element t of line l sits at

@@ -1,6 +1,6 @@
 // Kernels for ops/softmax.ts: one invocation per line of x viewed as [outer, n, inner], with
 // serial passes over the line (max, sum of exponentials, write); backward likewise.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
 
 // params: 0 lines, 1 n, 2 inner, 3 x offset

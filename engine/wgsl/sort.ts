@@ -4,7 +4,7 @@
 // always last), so the result equals torch.sort(stable=True). Steps with a partner distance
 // j >= L are one dispatch each; runs of steps with j < L happen in registers, L elements per
 // invocation (L = 64), so a sort of P = 8192 takes 36 dispatches instead of 91.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
 
 // Sort params: 0 invocations, 1 P, 2 n, 3 desc, 4 k (or kStart), 5 j (or kEnd)

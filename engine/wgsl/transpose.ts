@@ -3,7 +3,7 @@
 // along the source's rows, four vec4 stores along the output's. Why: the strided elementwise copy
 // reads one element per load, and on lavapipe a vec4 load costs about what a scalar one does, so
 // transposes (matmulRaw's layout copies) ran at 1.2-4.7 GB/s. 32-bit types are copied as bits.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
 
 /** Params: 0 blocks (B * R/4 * C/4), 1 R4 (R / 4), 2 C4 (C / 4), 3 src offset / 4, 4 out offset / 4. */

@@ -1,7 +1,7 @@
 // Kernels for ops/unfold.ts: im2col (torch's unfold, [N, C*kh*kw, L]) and col2im (fold) as
 // gathers, one invocation per output element; fold sums the at most kh*kw columns that cover
 // a pixel, so neither direction needs atomics.
-import type { Kernel } from '../runtime.ts';
+import type { Kernel } from '../runtime/dispatch.ts';
 import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
 
 // Shared geometry words: 1 C, 2 H, 3 W, 4 kh, 5 kw, 6 dh, 7 dw, 8 ph, 9 pw, 10 sh, 11 sw, 12 Lh, 13 Lw

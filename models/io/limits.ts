@@ -8,7 +8,7 @@
 // weights file may make us allocate: inflated zip members plus materialised tensors. Default
 // 1e9 (1 GB): the largest backbone here, wide_resnet50_2, is 0.27 GB. Accepts a plain count
 // (2000000000, 2e9) or one with a unit (2G, 2GB, 2GiB, 500M, ...); "Infinity" turns it off.
-import { env } from '../../engine/platform.ts';
+import { env } from '../../engine/runtime/platform.ts';
 
 export const WEIGHTS_BYTES_ENV = 'GLASS_MAX_WEIGHTS_BYTES';
 export const DEFAULT_MAX_WEIGHTS_BYTES = 1_000_000_000;

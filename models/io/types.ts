@@ -2,6 +2,10 @@
 // in row-major (C) order. The engine uploads these to the GPU later; nothing here touches WebGPU.
 // float16/bfloat16 stay as raw 16-bit patterns (Uint16Array) until someone asks for float32,
 // so a reader never loses bits it cannot represent; int64 stays BigInt64Array for the same reason.
+import { halfToFloat } from '../../engine/core/dtype.ts';
+
+// one home for the decoder (the engine reads f16 state dicts too); re-exported for the readers
+export { halfToFloat };
 
 export type DType =
   | 'float64' | 'float32' | 'float16' | 'bfloat16'
@@ -64,16 +68,6 @@ export function viewOf(dtype: DType, buf: ArrayBufferLike, byteOffset: number, n
 /** A zero-filled typed array of `n` elements of `dtype`. */
 export function allocTyped(dtype: DType, n: number): TensorData {
   return viewOf(dtype, new ArrayBuffer(n * DTYPE_SIZE[dtype]), 0, n);
-}
-
-/** IEEE half (binary16) bit pattern -> number; exact, handles subnormals, inf and NaN. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 const f32 = new Float32Array(1);

@@ -7,7 +7,7 @@
 // inflation stops at that declared size, so a member that lies about it costs no more than it said.
 // Inflating and CRC-32 use the host's zlib where it has one (Node, platform.ts), else the pure
 // TypeScript versions here and in inflate.ts.
-import { host } from '../../engine/platform.ts';
+import { host } from '../../engine/runtime/platform.ts';
 import { inflateRawJs } from './inflate.ts';
 import { budgetFor, type ByteBudget } from './limits.ts';
 

@@ -49,12 +49,12 @@ function runNode(args: string[]): Promise<unknown> {
 t('app/lib.ts bundles for the browser: no Node built-ins, globals or Node-only modules', () => {
   // buildApp throws on any of them; what the browser app needs is in, the Node side is not
   for (const m of [
-    'engine/platform-browser.ts', 'engine/device.ts', 'engine/autotune.ts', 'models/backbones.ts', 'models/io/torch.ts',
+    'engine/runtime/platform-browser.ts', 'engine/runtime/device.ts', 'engine/runtime/autotune.ts', 'models/backbones.ts', 'models/io/torch.ts',
     'models/io/inflate.ts', 'models/io/tfjs.ts', 'data/las.ts', 'data/transforms.ts', 'data/synthetic-render.ts',
     'glass/glass.ts', 'glass/loop.ts', 'glass/checkpoint-bytes.ts', 'glass/metrics.ts',
   ]) assert.ok(build.inputs.includes(m), `${m} is bundled`);
   for (const m of [
-    'engine/platform-node.ts', 'models/io/files.ts', 'models/io/atomic.ts', 'models/registry.ts', 'models/weights-cache.ts',
+    'engine/runtime/platform-node.ts', 'models/io/files.ts', 'models/io/atomic.ts', 'models/registry.ts', 'models/weights-cache.ts',
     'data/image.ts', 'data/synthetic.ts', 'data/datasets.ts', 'data/loader.ts', 'glass/checkpoint.ts', 'glass/trainer.ts',
   ]) assert.not.ok(build.inputs.includes(m), `${m} (Node) is not bundled`);
   assert.ok(build.bytes > 200 << 10 && build.bytes < 1 << 20, `bundle of ${build.bytes} bytes`);

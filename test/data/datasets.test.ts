@@ -10,20 +10,11 @@ import { readImage } from '../../data/image.ts';
 import { Rng } from '../../data/rng.ts';
 import { sharedPath } from '../helpers/shared.ts';
 import { makeTmpData, type TmpData } from './tmpdata.ts';
+import { throwsWith } from '../helpers/throws.ts';
 
 let tmp: TmpData;
 const quiet = () => {};
 
-function throwsWith(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    const msg = (err as Error).message;
-    for (const p of parts) assert.ok(msg.includes(p), `"${msg}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable('no error thrown');
-}
 
 const MV = suite('datasets: MVTec layout');
 MV.before(() => {

@@ -3,7 +3,7 @@
 // file, its dimensions and the limit named; GLASS_MAX_IMAGE_PIXELS or the maxPixels option raise it.
 import { suite } from 'uvu';
 import { withEnv } from '../helpers/env.ts';
-import { errorOf } from '../models-io/util.ts';
+import { errorOf } from '../models/io/util.ts';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage, encodePNG, listImages, readImage, readMask, toGray, toRGB, floatToImage } from '../../data/image.ts';
+import { throwsWith } from '../helpers/throws.ts';
 
 const FIX = new URL('../fixtures/data/', import.meta.url).pathname;
 const png = JSON.parse(readFileSync(join(FIX, 'png.json'), 'utf8')) as Record<string, { width: number; height: number; channels: number; data: number[]; gray?: number[] }>;
@@ -86,16 +87,6 @@ ERR.before(() => {
 });
 ERR.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function throwsWith(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    const msg = (err as Error).message;
-    for (const p of parts) assert.ok(msg.includes(p), `"${msg}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable('no error thrown');
-}
 
 ERR('missing file', () => throwsWith(() => readImage(join(tmp, 'nope.png')), 'nope.png', 'ENOENT'));
 

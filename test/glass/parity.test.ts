@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../engine/index.ts';
 import { Glass, DEFAULT_CONFIG } from '../../glass/glass.ts';
-import { loadFixture, f32, type Encoded } from '../glass-cpu/fixture.ts';
+import { loadFixture, f32, type Encoded } from './fixture.ts';
 import { assertClose } from '../helpers/oracle.ts';
 import { gaussianFilter2d } from '../../glass/gaussian.ts';
 

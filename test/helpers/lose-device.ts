@@ -1,7 +1,7 @@
 // Child process for device.test.ts: loses the device mid-run (destroy() stands in for a driver
 // reset), then uses the engine again. Prints the error it got and exits on its own.
 import * as E from '../../engine/index.ts';
-import { device } from '../../engine/device.ts';
+import { device } from '../../engine/runtime/device.ts';
 
 await E.initDevice();
 const a = E.ones([64]);

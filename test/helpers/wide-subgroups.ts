@@ -1,11 +1,11 @@
-// Child process for test/engine/wide-subgroups.test.ts, started with LP_NATIVE_VECTOR_WIDTH=512 so
+// Child process for test/engine/runtime/wide-subgroups.test.ts, started with LP_NATIVE_VECTOR_WIDTH=512 so
 // that lavapipe runs 16-lane subgroups, twice the 8 the rest of the suite sees. The subgroup matmul
 // and conv kernels share loads across the lanes of a subgroup (the subgroup reduction combines one); here they run where a subgroup is
 // wider than some of their workgroups (as a 32-lane NVIDIA warp is wider than a 16-lane workgroup)
 // and are checked against float64 CPU results. Prints "subgroup N" and one line per check; a
 // failure throws (non-zero exit).
 import * as E from '../../engine/index.ts';
-import { subgroupSize } from '../../engine/device.ts';
+import { subgroupSize } from '../../engine/runtime/device.ts';
 import { setMatmulVariant } from '../../engine/ops/matmul.ts';
 import { MATMUL_VARIANTS } from '../../engine/wgsl/matmul.ts';
 import { assertClose } from './oracle.ts';

@@ -9,7 +9,7 @@ import { ResNet, RESNET_CONFIGS, resnetKeys, type ResNetConfig } from '../../mod
 import { MobileNetV1 } from '../../models/mobilenet.ts';
 import { createBackbone } from '../../models/registry.ts';
 import { loadStateDict, loadTfjsLayersModel } from '../../models/io/files.ts';
-import { fixture, readJson, tinyResnetInput, mobilenetTestImage } from '../models-io/util.ts';
+import { fixture, readJson, tinyResnetInput, mobilenetTestImage } from './io/util.ts';
 import { assertClose } from '../helpers/oracle.ts';
 import { sharedPath } from '../helpers/shared.ts';
 

@@ -11,7 +11,7 @@ import { backboneFromBytes, randomBackbone, randomResnetWeights, readResnetWeigh
 import { loadStateDict, loadTfjsLayersModel } from '../../models/io/files.ts';
 import { serializeSafetensors } from '../../models/io/safetensors.ts';
 import type { CpuTensor } from '../../models/io/types.ts';
-import { errorOf, fixture } from '../models-io/util.ts';
+import { errorOf, fixture } from './io/util.ts';
 
 const t = suite('backbones from bytes');
 
