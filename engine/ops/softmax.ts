@@ -3,9 +3,9 @@
 import { Tensor } from '../core/tensor.ts';
 import { record, noGrad } from '../autograd/tape.ts';
 import { tidy } from '../core/memory.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { softmaxForward, softmaxBackward } from '../wgsl/softmax.ts';
+import { softmaxForward, softmaxBackward, SoftmaxParams, SoftmaxBackwardParams } from '../wgsl/softmax.ts';
 import { normDim, numel } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
 
@@ -24,7 +24,7 @@ function run(op: string, x: Tensor, dim: number, log: boolean): Tensor {
   const xc = noGrad(() => contiguous(x));
   const out = Tensor.empty(x.shape, 'f32');
   if (out.size > 0) {
-    dispatch(softmaxForward(log), [xc.storage.buffer, out.storage.buffer], new Params().u32(nLines, n, inner, xc.offset).build(), grid1d(nLines));
+    dispatch(softmaxForward(log), [xc.storage.buffer, out.storage.buffer], SoftmaxParams.pack({ lines: nLines, n, inner, xOffset: xc.offset }), grid1d(nLines));
   }
   xc.dispose();
   return record(
@@ -35,7 +35,7 @@ function run(op: string, x: Tensor, dim: number, log: boolean): Tensor {
       const gc = contiguous(g);
       const gx = Tensor.empty(x.shape, 'f32');
       if (gx.size > 0) {
-        const p = new Params().u32(nLines, n, inner, gc.offset, y.offset).build();
+        const p = SoftmaxBackwardParams.pack({ lines: nLines, n, inner, gOffset: gc.offset, yOffset: y.offset });
         dispatch(softmaxBackward(log), [gc.storage.buffer, y.storage.buffer, gx.storage.buffer], p, grid1d(nLines));
       }
       if (gc !== g) gc.dispose();

@@ -5,9 +5,9 @@
 import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
 import { runElementwise } from './launch.ts';
-import { dispatch, dispatchHooked, Params } from '../runtime/dispatch.ts';
+import { dispatch, dispatchHooked } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { transposeCopyKernel } from '../wgsl/transpose.ts';
+import { transposeCopyKernel, TransposeParams } from '../wgsl/transpose.ts';
 import { inferShape, normDim, fmt, contiguousStrides, broadcastShapes, sameShape } from '../core/shape.ts';
 import { sumTo } from './reduce.ts';
 import { zeros } from './creation.ts';
@@ -38,7 +38,7 @@ function transposeCopy(x: Tensor): Tensor | null {
   const out = Tensor.empty(x.shape, x.dtype);
   const blocks = x.size / 16;
   const detail = dispatchHooked() ? fmt(x.shape) : undefined;
-  dispatch(transposeCopyKernel(), [x.storage.buffer, out.storage.buffer], new Params().u32(blocks, R / 4, C / 4, x.offset / 4, 0).build(), grid1d(blocks), detail, { bytes: 8 * x.size });
+  dispatch(transposeCopyKernel(), [x.storage.buffer, out.storage.buffer], TransposeParams.pack({ blocks, R4: R / 4, C4: C / 4, srcOffset4: x.offset / 4, outOffset4: 0 }), grid1d(blocks), detail, { bytes: 8 * x.size });
   return out;
 }
 

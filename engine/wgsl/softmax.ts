@@ -1,21 +1,28 @@
 // Kernels for ops/softmax.ts: one invocation per line of x viewed as [outer, n, inner], with
 // serial passes over the line (max, sum of exponentials, write); backward likewise.
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
+import { main1d, storage } from './common.ts';
+import { paramStruct } from './params.ts';
 
-// params: 0 lines, 1 n, 2 inner, 3 x offset
+/** Softmax over dim 1 of x viewed as [outer, n, inner]: one invocation per (outer, inner) line. */
+export const SoftmaxParams = paramStruct('SoftmaxParams', { lines: 'u32', n: 'u32', inner: 'u32', xOffset: 'u32' });
+
+/** The backward also reads the forward's output y. */
+export const SoftmaxBackwardParams = paramStruct('SoftmaxBackwardParams', { lines: 'u32', n: 'u32', inner: 'u32', gOffset: 'u32', yOffset: 'u32' });
+
 export function softmaxForward(log: boolean): Kernel {
+  const P = SoftmaxParams;
   return {
     name: log ? 'logSoftmax' : 'softmax',
     key: `softmax:fwd:${log}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'x', 'f32')}
 ${storage(2, 'out', 'f32', true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let n = ${pu(1)}; let inner = ${pu(2)};
+  if (gi >= ${P.at.lines}) { return; }
+  let n = ${P.at.n}; let inner = ${P.at.inner};
   let base = (gi / inner) * n * inner + gi % inner;
-  let xb = ${pu(3)} + base;
+  let xb = ${P.at.xOffset} + base;
   var m = x[xb];
   for (var t = 1u; t < n; t++) { m = max(m, x[xb + t * inner]); }
   var s = 0.0;
@@ -29,20 +36,20 @@ ${main1d()}
 }
 
 // softmax: gx = y * (g - sum(g * y)); logSoftmax: gx = g - exp(y) * sum(g).
-// params: 0 lines, 1 n, 2 inner, 3 g offset, 4 y offset
 export function softmaxBackward(log: boolean): Kernel {
+  const P = SoftmaxBackwardParams;
   return {
     name: log ? 'logSoftmax.backward' : 'softmax.backward',
     key: `softmax:bwd:${log}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'g', 'f32')}
 ${storage(2, 'y', 'f32')}
 ${storage(3, 'out', 'f32', true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let n = ${pu(1)}; let inner = ${pu(2)};
+  if (gi >= ${P.at.lines}) { return; }
+  let n = ${P.at.n}; let inner = ${P.at.inner};
   let base = (gi / inner) * n * inner + gi % inner;
-  let gb = ${pu(3)} + base; let yb = ${pu(4)} + base;
+  let gb = ${P.at.gOffset} + base; let yb = ${P.at.yOffset} + base;
   var s = 0.0;
   for (var t = 0u; t < n; t++) { s += g[gb + t * inner]${log ? '' : ' * y[yb + t * inner]'}; }
   for (var t = 0u; t < n; t++) {
