@@ -4,7 +4,7 @@
 // device in the same process. Ours is timed with several ops recorded per queue wait (one submit
 // and wait costs ~2 ms on lavapipe); the gradients are conv2dInputGrad / conv2dWeightGrad alone.
 // Usage: npx tsx bench/conv.ts [--json FILE] [--quick] [--no-peer] [--case SUBSTR]
-// On lavapipe, GLASS_ENABLE_TOGGLES=disable_robustness (both sides share the device) shows the
+// On lavapipe, WGT_ENABLE_TOGGLES=disable_robustness (both sides share the device) shows the
 // cost of Dawn's bounds clamping on every load.
 import * as E from '../engine/index.ts';
 import { device } from '../engine/runtime/device.ts';

@@ -11,6 +11,9 @@ import { gasUpdate } from '../glass/gas.ts';
 import { createBackbone } from '../models/registry.ts';
 import { SHARED_MOBILENET } from '../glass/cli.ts';
 import { existsSync } from 'node:fs';
+import { applyEngineEnv } from '../glass/engine-env.ts';
+
+applyEngineEnv();
 
 const argv = process.argv.slice(2);
 const SUITE_NAMES = ['matmul', 'conv', 'elementwise', 'reduce', 'ga', 'backbone', 'glass'];

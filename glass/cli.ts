@@ -23,6 +23,9 @@ import { PRESETS, parseArgs, checkArgs, helpText, num, str, origin, glassConfig,
 import { checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
 import { bestF1Threshold, holdOutSplit, type Threshold } from './threshold.ts';
 import { BUILTIN_TEXTURES } from '../data/las.ts';
+import { applyEngineEnv } from './engine-env.ts';
+
+applyEngineEnv();
 
 // From the repository (tsx runs the .ts sources) the synthetic set lives in .cache/ beside the
 // code; an installed package (compiled .js under node_modules) must not write there.

@@ -11,11 +11,11 @@ import { namedVariant } from '../runtime/variants.ts';
 /**
  * Elementwise kernel variants by name: 'vec4' (the default) reads and writes aligned contiguous
  * operands as vec4s and strided ones in runs of 16 or 4 innermost elements; 'scalar' uses one
- * element per load everywhere (the same values; for comparing the two). GLASS_ELEMENTWISE_VARIANT
+ * element per load everywhere (the same values; for comparing the two). WGT_ELEMENTWISE_VARIANT
  * sets it from the environment.
  */
 export type ElementwiseVariant = 'vec4' | 'scalar';
-const variant = namedVariant<ElementwiseVariant>('elementwise', ['vec4', 'scalar'], 'GLASS_ELEMENTWISE_VARIANT');
+const variant = namedVariant<ElementwiseVariant>('elementwise', ['vec4', 'scalar'], 'WGT_ELEMENTWISE_VARIANT');
 
 /** Forces an elementwise variant by name (null: the default); returns the previous override. */
 export function setElementwiseVariant(v: ElementwiseVariant | null): ElementwiseVariant | null {

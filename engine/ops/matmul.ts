@@ -47,14 +47,14 @@ let copyPolicy: boolean | null = null;
 /**
  * Whether operands are first copied to the layouts the kernels read fastest on CPU drivers (a
  * large row-major B, a large column-major A; see matmulRaw). Default: on CPU adapters, where it
- * was measured; null restores the default (GLASS_LAYOUT_COPIES=1 or 0 overrides it from the
+ * was measured; null restores the default (WGT_LAYOUT_COPIES=1 or 0 overrides it from the
  * environment). Results are the same bits either way.
  */
 export function setLayoutCopies(on: boolean | null): void {
   copyPolicy = on;
 }
 function layoutCopies(): boolean {
-  const v = env('GLASS_LAYOUT_COPIES');
+  const v = env('WGT_LAYOUT_COPIES');
   return copyPolicy ?? (v === '1' ? true : v === '0' ? false : deviceInfo().cpu);
 }
 

@@ -10,7 +10,7 @@
 //   neighbouring elements of the row (coalesced on a GPU, where a serial row loop per lane
 //   strides across rows).
 // Either splits a long R over few outputs into chunks and reduces again (multi-pass).
-// setReduceVariant / GLASS_REDUCE_VARIANT pick one by name; the default is in reduceVariantFor.
+// setReduceVariant / WGT_REDUCE_VARIANT pick one by name; the default is in reduceVariantFor.
 import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
 import { dispatch, Params } from '../runtime/dispatch.ts';
@@ -241,7 +241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
 }
 
 export type ReduceVariant = 'serial' | 'subgroup';
-const variant = namedVariant<ReduceVariant>('reduce', ['serial', 'subgroup'], 'GLASS_REDUCE_VARIANT');
+const variant = namedVariant<ReduceVariant>('reduce', ['serial', 'subgroup'], 'WGT_REDUCE_VARIANT');
 
 /** Forces a reduction variant by name (null: the default); returns the previous override. */
 export function setReduceVariant(v: ReduceVariant | null): ReduceVariant | null {

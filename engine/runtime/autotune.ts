@@ -1,8 +1,8 @@
 // A small autotuner: times every named matmul variant on representative shapes of each class
 // seen in a workload (or a default set), keeps the fastest per shape class, and caches the table
-// per adapter in the host's cache (platform.ts; Node: $GLASS_CACHE_DIR, default
-// ~/.cache/glass-ts; a browser: localStorage) so later runs load it instantly.
-// Opt-in (`await autotune()`, or GLASS_AUTOTUNE=1 for the CLI and benchmarks): tuning costs
+// per adapter in the host's cache (platform.ts; Node: $WGT_CACHE_DIR, default
+// ~/.cache/wgt; a browser: localStorage) so later runs load it instantly.
+// Opt-in (`await autotune()`, or GLASS_AUTOTUNE=1 in glass-ts's CLI and benchmarks): tuning costs
 // seconds, and defaults are reasonable everywhere.
 import { deviceInfo } from './device.ts';
 import { host } from './platform.ts';

@@ -6,7 +6,7 @@
 // import or Node global.
 import type { GpuRequest, Host, KeyValueCache } from './platform.ts';
 
-const PREFIX = 'glass-ts/';
+const PREFIX = 'wgt/';
 
 interface StorageLike {
   getItem(key: string): string | null;

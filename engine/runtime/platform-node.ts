@@ -1,5 +1,5 @@
 // Node's host (see platform.ts): process.env, Dawn through npm `webgpu`, the autotune cache as
-// files in $GLASS_CACHE_DIR (default ~/.cache/glass-ts), the binding's polling-tick hook, zlib.
+// files in $WGT_CACHE_DIR (default ~/.cache/wgt), the binding's polling-tick hook, zlib.
 // The only engine module that may import node: modules or touch Node globals; package.json's
 // `browser` field replaces it with platform-browser.ts in browser bundles.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import type { GpuRequest, Host, KeyValueCache, WaitHooks } from './platform.ts';
 
-const cacheDir = () => process.env.GLASS_CACHE_DIR ?? join(homedir(), '.cache', 'glass-ts');
+const cacheDir = () => process.env.WGT_CACHE_DIR ?? join(homedir(), '.cache', 'wgt');
 
 const cache: KeyValueCache = {
   where: (name) => join(cacheDir(), name),

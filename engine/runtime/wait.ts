@@ -52,7 +52,7 @@ function beforeTick(nap: (ms: number) => void): void {
 /**
  * Sets how waits on the GPU use the main thread: 'spin' (Dawn's own busy loop) or 'sleep' (spin
  * for 4 ticks and 50 us, then sleep between polls, an eighth of the time waited); `null` returns to the automatic
- * choice. Automatic: GLASS_WAIT=spin|sleep when set, else 'sleep' on CPU adapters and 'spin' on
+ * choice. Automatic: WGT_WAIT=spin|sleep when set, else 'sleep' on CPU adapters and 'spin' on
  * GPUs (applied when the device is created).
  */
 export function setWaitPolicy(p: WaitPolicy | null): WaitPolicy {
@@ -71,7 +71,7 @@ export function adaptWaitPolicy(cpuAdapter: boolean): WaitPolicy {
 }
 
 function autoPolicy(cpu: boolean): WaitPolicy {
-  const v = env('GLASS_WAIT');
+  const v = env('WGT_WAIT');
   if (v === 'spin' || v === 'sleep') return v;
   return cpu ? 'sleep' : 'spin';
 }

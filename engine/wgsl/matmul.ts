@@ -27,7 +27,7 @@ export interface MatmulVariant {
 
 export const DEFAULT_VARIANT: MatmulVariant = { wgx: 16, wgy: 8, tm: 4, tnv: 2 };
 
-/** Named variants (selectable with setMatmulVariant('wg16x8') or GLASS_MATMUL_VARIANT). */
+/** Named variants (selectable with setMatmulVariant('wg16x8') or WGT_MATMUL_VARIANT). */
 export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
   wg8x8: { wgx: 8, wgy: 8 },
   wg16x8: { wgx: 16, wgy: 8 },

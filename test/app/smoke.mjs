@@ -65,7 +65,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const gpu = process.argv[3] !== 'cpu';
   if (gpu) {
     const { create } = await import('webgpu');
-    const flags = process.env.GLASS_BACKEND ? [`backend=${process.env.GLASS_BACKEND}`] : [];
+    const flags = process.env.WGT_BACKEND ? [`backend=${process.env.WGT_BACKEND}`] : [];
     Object.defineProperty(globalThis, 'navigator', { value: { gpu: create(flags) }, configurable: true });
   }
   const out = await scenario(L, gpu);

@@ -16,8 +16,8 @@ t.before(async () => {
 
 t('tunes per shape class and caches per adapter', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'glass-tune-'));
-  const prev = process.env.GLASS_CACHE_DIR;
-  process.env.GLASS_CACHE_DIR = dir;
+  const prev = process.env.WGT_CACHE_DIR;
+  process.env.WGT_CACHE_DIR = dir;
   try {
     const r = await E.autotune({ force: true, reps: 1, variants: ['wg16x8', 't8x2.wg16x8', 'sg.t32x4.wg16', 'sg.t16x4.wg8'], shapes: [{ M: 64, N: 64, K: 64 }, { M: 128, N: 32, K: 16, bT: true }] });
     assert.not.ok(r.fromCache);
@@ -35,8 +35,8 @@ t('tunes per shape class and caches per adapter', async () => {
     assert.equal(again.choices, r.choices);
   } finally {
     setTunedVariants({});
-    if (prev === undefined) delete process.env.GLASS_CACHE_DIR;
-    else process.env.GLASS_CACHE_DIR = prev;
+    if (prev === undefined) delete process.env.WGT_CACHE_DIR;
+    else process.env.WGT_CACHE_DIR = prev;
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -13,27 +13,27 @@ import { withEnv } from '../../helpers/env.ts';
 
 const t = suite('platform');
 
-t("Node's host: process.env, the cache folder of GLASS_CACHE_DIR or ~/.cache/glass-ts", () => {
+t("Node's host: process.env, the cache folder of WGT_CACHE_DIR or ~/.cache/wgt", () => {
   assert.is(host().name, 'node');
-  withEnv('GLASS_PLATFORM_TEST', 'a', () => {
-    assert.is(env('GLASS_PLATFORM_TEST'), 'a');
-    setEnv('GLASS_PLATFORM_TEST', 'b');
-    assert.is(process.env.GLASS_PLATFORM_TEST, 'b');
-    setEnv('GLASS_PLATFORM_TEST', undefined);
-    assert.not.ok('GLASS_PLATFORM_TEST' in process.env);
+  withEnv('WGT_PLATFORM_TEST', 'a', () => {
+    assert.is(env('WGT_PLATFORM_TEST'), 'a');
+    setEnv('WGT_PLATFORM_TEST', 'b');
+    assert.is(process.env.WGT_PLATFORM_TEST, 'b');
+    setEnv('WGT_PLATFORM_TEST', undefined);
+    assert.not.ok('WGT_PLATFORM_TEST' in process.env);
   });
-  withEnv('GLASS_CACHE_DIR', undefined, () => assert.is(host().cache.where('t.json'), join(homedir(), '.cache', 'glass-ts', 't.json')));
-  withEnv('GLASS_CACHE_DIR', '/some/dir', () => assert.is(host().cache.where('t.json'), '/some/dir/t.json'));
+  withEnv('WGT_CACHE_DIR', undefined, () => assert.is(host().cache.where('t.json'), join(homedir(), '.cache', 'wgt', 't.json')));
+  withEnv('WGT_CACHE_DIR', '/some/dir', () => assert.is(host().cache.where('t.json'), '/some/dir/t.json'));
   assert.ok(host().wait && host().inflateRaw, 'Node polls through the wait hook and inflates with zlib');
 });
 
 t("a browser's host: its own environment, and the cache in localStorage or else in memory", () => {
   const b = browserHost();
-  assert.is(b.env('GLASS_WAIT'), undefined, 'starts empty, whatever process.env holds');
-  b.setEnv('GLASS_WAIT', 'spin');
-  assert.is(b.env('GLASS_WAIT'), 'spin');
-  b.setEnv('GLASS_WAIT', undefined);
-  assert.is(b.env('GLASS_WAIT'), undefined);
+  assert.is(b.env('WGT_WAIT'), undefined, 'starts empty, whatever process.env holds');
+  b.setEnv('WGT_WAIT', 'spin');
+  assert.is(b.env('WGT_WAIT'), 'spin');
+  b.setEnv('WGT_WAIT', undefined);
+  assert.is(b.env('WGT_WAIT'), undefined);
   assert.is(b.wait, null);
   assert.is(b.inflateRaw, null);
 
@@ -42,7 +42,7 @@ t("a browser's host: its own environment, and the cache in localStorage or else 
   try {
     Object.defineProperty(g, 'localStorage', { value: undefined, configurable: true });
     const mem = browserHost().cache;
-    assert.is(mem.where('x.json'), 'memory:glass-ts/x.json');
+    assert.is(mem.where('x.json'), 'memory:wgt/x.json');
     assert.is(mem.get('x.json'), undefined);
     mem.set('x.json', '{}');
     assert.is(mem.get('x.json'), '{}');
@@ -58,16 +58,16 @@ t("a browser's host: its own environment, and the cache in localStorage or else 
     };
     Object.defineProperty(g, 'localStorage', { value: store, configurable: true });
     const ls = browserHost().cache;
-    assert.is(ls.where('x.json'), 'localStorage:glass-ts/x.json');
+    assert.is(ls.where('x.json'), 'localStorage:wgt/x.json');
     ls.set('x.json', '{"a":1}');
-    assert.is(items.get('glass-ts/x.json'), '{"a":1}');
+    assert.is(items.get('wgt/x.json'), '{"a":1}');
     assert.is(ls.get('x.json'), '{"a":1}');
     full = true;
     ls.set('y.json', '{}');
     assert.is(ls.get('y.json'), undefined, 'over quota: kept in memory only');
 
     Object.defineProperty(g, 'localStorage', { get: () => { throw new Error('SecurityError'); }, configurable: true });
-    assert.is(browserHost().cache.where('x.json'), 'memory:glass-ts/x.json', 'a sandboxed frame falls back to memory');
+    assert.is(browserHost().cache.where('x.json'), 'memory:wgt/x.json', 'a sandboxed frame falls back to memory');
   } finally {
     if (had) Object.defineProperty(g, 'localStorage', had);
     else delete g.localStorage;
@@ -97,15 +97,15 @@ t("a browser's host: the GPU is navigator.gpu; Dawn's options are refused by nam
 
 t('setHost swaps the host that env() and the engine consult', () => {
   const b = browserHost();
-  b.setEnv('GLASS_PLATFORM_TEST', 'browser');
+  b.setEnv('WGT_PLATFORM_TEST', 'browser');
   const prev = setHost(b);
   try {
     assert.is(host(), b);
-    assert.is(env('GLASS_PLATFORM_TEST'), 'browser');
+    assert.is(env('WGT_PLATFORM_TEST'), 'browser');
   } finally {
     setHost(prev);
   }
-  assert.is(env('GLASS_PLATFORM_TEST'), undefined);
+  assert.is(env('WGT_PLATFORM_TEST'), undefined);
 });
 
 t.run();

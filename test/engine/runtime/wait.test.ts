@@ -1,5 +1,5 @@
 // How the main thread waits for Dawn (engine/runtime/wait.ts): the automatic policy by adapter and
-// GLASS_WAIT, the binding's ticks sleeping once a wait has lasted a moment under 'sleep' and
+// WGT_WAIT, the binding's ticks sleeping once a wait has lasted a moment under 'sleep' and
 // spinning under 'spin', other setImmediate callers untouched, and results unchanged.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,20 +15,20 @@ t.after(() => {
   setWaitPolicy(null);
 });
 
-t('automatic policy: sleep on CPU adapters, spin on GPUs, GLASS_WAIT overrides', () => {
-  const env = process.env.GLASS_WAIT;
+t('automatic policy: sleep on CPU adapters, spin on GPUs, WGT_WAIT overrides', () => {
+  const env = process.env.WGT_WAIT;
   try {
-    delete process.env.GLASS_WAIT;
+    delete process.env.WGT_WAIT;
     assert.is(setWaitPolicy(null), deviceInfo().cpu ? 'sleep' : 'spin');
-    process.env.GLASS_WAIT = 'spin';
+    process.env.WGT_WAIT = 'spin';
     assert.is(setWaitPolicy(null), 'spin');
-    process.env.GLASS_WAIT = 'sleep';
+    process.env.WGT_WAIT = 'sleep';
     assert.is(setWaitPolicy(null), 'sleep');
     assert.is(setWaitPolicy('spin'), 'spin');
     assert.is(E.waitPolicy(), 'spin');
   } finally {
-    if (env === undefined) delete process.env.GLASS_WAIT;
-    else process.env.GLASS_WAIT = env;
+    if (env === undefined) delete process.env.WGT_WAIT;
+    else process.env.WGT_WAIT = env;
     setWaitPolicy(null);
   }
 });
