@@ -33,5 +33,6 @@ export * from './ops/batchnorm.ts';
 export { setElementwiseVariant, type ElementwiseVariant } from './ops/launch.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
+export * as kernels from './kernels.ts';
 export { Profiler, formatProfile, steadyMsPerCall, kernelRate, type ProfileReport, type KernelTime } from './runtime/profiler.ts';
 export { autotune, DEFAULT_TUNE_SHAPES, type TuneResult } from './runtime/autotune.ts';
