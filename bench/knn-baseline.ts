@@ -2,8 +2,9 @@
 // scores its distance to the closest training patch; maps are upsampled and smoothed as GLASS's
 // are. No training, so it measures how separable a dataset is for a backbone: used to check that
 // the synthetic dataset needs ImageNet features (a random-weight backbone must do worse), and as a
-// reference point next to GLASS runs.
-//   npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize 128 --resize 144] [--random_backbone]
+// reference point next to GLASS runs: it reports image/pixel AUROC, AP and PRO computed exactly as
+// `glass test` does (glass/loop.ts evaluate), under the same ground-truth mask rule.
+//   npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize 128 --resize 144] [--random_backbone] [--json FILE]
 import { pathToFileURL } from 'node:url';
 import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
@@ -12,6 +13,8 @@ import { DataLoader, type TrainBatch, type TestBatch } from '../data/loader.ts';
 import { Glass, DEFAULT_CONFIG } from '../glass/glass.ts';
 import { gaussianFilter2d } from '../glass/gaussian.ts';
 import { rocAuc } from '../glass/metrics.ts';
+import { evaluate, concatFloat32, type Metrics } from '../glass/loop.ts';
+import { MASK_RULES, type MaskRule } from '../glass/trainer.ts';
 
 export interface KnnOptions {
   kind?: DatasetKind;
@@ -26,15 +29,20 @@ export interface KnnOptions {
    * engine's storage binding limit, E.maxBindingBytes()). Smaller values only add dispatches.
    */
   chunkBytes?: number;
+  /** ground truth of the pixel metrics, as `glass train/test --mask_rule` (default 'binary') */
+  maskRule?: MaskRule;
 }
 
-export interface KnnResult {
+export interface KnnResult extends Metrics {
   imageAuroc: number;
   pixelAuroc: number | null;
   /** per defect type: pixel AUROC over that type's and the good images */
   byType: Record<string, number>;
   /** each test image's score (its largest upsampled patch distance), in test order */
   imageScores: number[];
+  /** wall-clock seconds: building the bank (embedding the training set), scoring the test set */
+  seconds: { bank: number; test: number };
+  maskRule: MaskRule;
 }
 
 /**
@@ -139,6 +147,8 @@ export class FeatureBank {
 export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<KnnResult> {
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
   const D = o.embed ?? 256;
+  const maskRule = o.maskRule ?? 'binary';
+  const t0 = performance.now();
   const g = new Glass(backbone, { ...DEFAULT_CONFIG, layers: o.layers, pretrainEmbedDimension: D, targetEmbedDimension: D });
   const common = { kind: o.kind ?? 'mvtec', root: o.root, className: o.className, resize: o.resize, imagesize: o.imagesize, norm, warn: () => {} };
   const train = new DataLoader(AnomalyDataset.open({ ...common, split: 'train', las: false }), { batchSize: 8, shuffle: false, workers: 0 });
@@ -152,13 +162,16 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   }
   if (!bank) throw new Error(`knnBaseline: no training images in ${o.root} (${o.className})`);
   bank.finish();
+  const t1 = performance.now();
   // one image at a time: its distances to one bank chunk at a time stay under the binding limit
-  const test = new DataLoader(AnomalyDataset.open({ ...common, split: 'test' }), { batchSize: 1, shuffle: false, workers: 0 });
+  const test = new DataLoader(AnomalyDataset.open({ ...common, split: 'test', maskResample: MASK_RULES[maskRule] }), { batchSize: 1, shuffle: false, workers: 0 });
   const scores: number[] = [], labels: number[] = [], types: string[] = [];
-  const maps: Float32Array[] = [], masks: Uint8Array[] = [];
+  const maps: Float32Array[] = [], masks: Uint8Array[] = [], rawMasks: Float32Array[] = [];
+  let size: [number, number] = [0, 0];
   for await (const raw of test.epoch(0)) {
     const b = raw as TestBatch;
     const [, , h, w] = b.shape;
+    size = [h, w];
     const up = E.tidy(() => {
       const nn = bank!.nearest(g.embed(E.tensor(b.images, { shape: b.shape })));
       const [h0, w0] = g.grid!;
@@ -171,7 +184,9 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
     types.push(b.paths[0].split(/[\\/]/).slice(-2)[0]);
     maps.push(gaussianFilter2d(row, h, w, 4));
     masks.push(Uint8Array.from(b.masks.subarray(0, h * w), (v) => (v >= 1 ? 1 : 0)));
+    rawMasks.push(b.masks.slice(0, h * w));
   }
+  const t2 = performance.now();
   await train.close();
   await test.close();
   bank.dispose();
@@ -184,22 +199,40 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   };
   const byType: Record<string, number> = {};
   for (const t of new Set(types)) if (t !== 'good') byType[t] = pixelAuc((i) => types[i] === t || labels[i] === 0) ?? NaN;
-  return { imageAuroc: rocAuc(labels, scores), pixelAuroc: pixelAuc(() => true), byType, imageScores: scores };
+  // the metrics exactly as `glass test` computes them from its predictions
+  const metrics = evaluate(
+    { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: concatFloat32(maps), masks: concatFloat32(rawMasks), paths: [], images: [], size },
+    true,
+  );
+  return {
+    ...metrics,
+    imageAuroc: rocAuc(labels, scores),
+    pixelAuroc: pixelAuc(() => true),
+    byType,
+    imageScores: scores,
+    seconds: { bank: (t1 - t0) / 1000, test: (t2 - t1) / 1000 },
+    maskRule,
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { parseArgs } = await import('node:util');
   const { createBackbone } = await import('../models/registry.ts');
   const { SHARED_MOBILENET } = await import('../glass/cli.ts');
-  const usage = 'usage: npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize N] [--resize N] [--weights DIR | --random_backbone]\n' +
+  const { writeFileSync } = await import('node:fs');
+  const usage =
+    'usage: npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize N] [--resize N] [--weights DIR | --random_backbone]\n' +
+    '                                     [--mask_rule binary|reference] [--json FILE]\n' +
     '  nearest-neighbour patch scores on MobileNetV1 conv_pw_5 + conv_pw_11 features (the bank is kept in chunks,\n' +
-    '  so any training-set size works); prints image and pixel AUROC, and pixel AUROC per defect type';
-  let v: { data?: string; d?: string; imagesize: string; resize: string; weights: string; random_backbone: boolean; help: boolean };
+    '  so any training-set size works); prints image AUROC/AP and pixel AUROC/AP/PRO computed as `glass test` does,\n' +
+    '  pixel AUROC per defect type, and the seconds taken; --json writes them';
+  let v: { data?: string; d?: string; imagesize: string; resize: string; weights: string; random_backbone: boolean; help: boolean; mask_rule: string; json?: string };
   try {
     v = parseArgs({
       options: {
         data: { type: 'string' }, d: { type: 'string' }, imagesize: { type: 'string', default: '128' }, resize: { type: 'string', default: '144' },
         weights: { type: 'string', default: SHARED_MOBILENET }, random_backbone: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
+        mask_rule: { type: 'string', default: 'binary' }, json: { type: 'string' },
       },
     }).values as typeof v;
   } catch (err) {
@@ -214,10 +247,31 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     console.error(`knn-baseline: --data and -d are required\n${usage}`);
     process.exit(2);
   }
+  if (!(v.mask_rule in MASK_RULES)) {
+    console.error(`knn-baseline: --mask_rule must be one of ${Object.keys(MASK_RULES).join(', ')}, got '${v.mask_rule}'\n${usage}`);
+    process.exit(2);
+  }
+  for (const k of ['imagesize', 'resize'] as const) {
+    if (!/^[1-9][0-9]*$/.test(v[k])) {
+      console.error(`knn-baseline: --${k} must be a positive integer, got '${v[k]}'\n${usage}`);
+      process.exit(2);
+    }
+  }
   await E.initDevice();
   const bb = v.random_backbone ? createBackbone('mobilenet_v1', { random: true, seed: 0 }) : createBackbone('mobilenet_v1', { weights: v.weights });
-  const r = await knnBaseline(bb, { root: v.data, className: v.d, resize: +v.resize!, imagesize: +v.imagesize!, layers: ['conv_pw_5', 'conv_pw_11'] });
-  console.log(`${v.d} ${v.imagesize} px, ${v.random_backbone ? 'random' : 'ImageNet'} MobileNetV1: nearest-neighbour image AUROC ${r.imageAuroc.toFixed(4)}, pixel AUROC ${r.pixelAuroc?.toFixed(4) ?? '-'}`);
+  const layers = ['conv_pw_5', 'conv_pw_11'];
+  const r = await knnBaseline(bb, { root: v.data, className: v.d, resize: +v.resize, imagesize: +v.imagesize, layers, maskRule: v.mask_rule as MaskRule });
+  const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+  console.log(`${v.d} ${v.imagesize} px, ${v.random_backbone ? 'random' : 'ImageNet'} MobileNetV1, nearest-neighbour (mask rule ${r.maskRule}):`);
+  console.log('| image AUROC | image AP | pixel AUROC | pixel AP | PRO | bank s | test s |');
+  console.log('|---|---|---|---|---|---|---|');
+  console.log(`| ${f(r.image_auroc)} | ${f(r.image_ap)} | ${f(r.pixel_auroc)} | ${f(r.pixel_ap)} | ${f(r.pixel_pro)} | ${r.seconds.bank.toFixed(1)} | ${r.seconds.test.toFixed(1)} |`);
   for (const [t, a] of Object.entries(r.byType)) console.log(`  ${t}: pixel AUROC ${a.toFixed(4)}`);
+  if (v.json) {
+    const { imageScores: _, ...rest } = r;
+    const record = { baseline: 'knn', data: v.data, class: v.d, imagesize: +v.imagesize, resize: +v.resize, layers, backbone: v.random_backbone ? 'random' : v.weights, ...rest };
+    writeFileSync(v.json, JSON.stringify(record, null, 2) + '\n');
+    console.log(`wrote ${v.json}`);
+  }
   E.releaseDevice();
 }

@@ -88,6 +88,20 @@ t('the baseline scores the same with its bank in many small chunks', async () =>
   assert.ok(Math.abs((chunked.pixelAuroc ?? NaN) - (whole.pixelAuroc ?? NaN)) < 1e-6, `${chunked.pixelAuroc} vs ${whole.pixelAuroc}`);
 });
 
+t('it reports the metrics of `glass test`: AUROC as computed independently, AP and PRO, and its timings', async () => {
+  const backbone = createBackbone('mobilenet_v1', { random: true, seed: 0 });
+  const r = await knnBaseline(backbone, { root: data.root, className: 'button', resize: 64, imagesize: 64, layers: ['conv_pw_5', 'conv_pw_11'], embed: 64 });
+  assert.is(r.maskRule, 'binary');
+  assert.is(r.image_auroc, r.imageAuroc);
+  assert.ok(r.pixel_auroc !== null && Math.abs(r.pixel_auroc - (r.pixelAuroc ?? NaN)) < 1e-9, `${r.pixel_auroc} vs ${r.pixelAuroc}`);
+  for (const k of ['image_ap', 'pixel_ap', 'pixel_pro'] as const) assert.ok(r[k] !== null && r[k]! >= 0 && r[k]! <= 1, `${k} = ${r[k]}`);
+  assert.ok(r.seconds.bank > 0 && r.seconds.test > 0);
+  // the reference mask rule changes the ground truth (bilinear masks, only exact 1.0 counts) and so AP
+  const ref = await knnBaseline(backbone, { root: data.root, className: 'button', resize: 64, imagesize: 48, layers: ['conv_pw_5', 'conv_pw_11'], embed: 64, maskRule: 'reference' });
+  assert.is(ref.maskRule, 'reference');
+  assert.equal(ref.imageScores.length, r.imageScores.length);
+});
+
 t('the command line: --help prints the usage, an unknown option is a usage error without a stack trace', () => {
   const script = fileURLToPath(new URL('../../bench/knn-baseline.ts', import.meta.url));
   const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -98,6 +112,12 @@ t('the command line: --help prints the usage, an unknown option is a usage error
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /knn-baseline: Unknown option '--nope'/);
   assert.not.match(bad.stderr, /\n\s+at /, 'no stack trace');
+  const rule = run('--data', '/x', '-d', 'y', '--mask_rule', 'fuzzy');
+  assert.is(rule.status, 2);
+  assert.match(rule.stderr, /--mask_rule must be one of binary, reference, got 'fuzzy'/);
+  const size = run('--data', '/x', '-d', 'y', '--imagesize', '12.5');
+  assert.is(size.status, 2);
+  assert.match(size.stderr, /--imagesize must be a positive integer/);
 });
 
 t.run();
