@@ -62,6 +62,16 @@ export interface AugmentOptions {
   vflip?: number;
 }
 
+/**
+ * How an image of any aspect ratio becomes the square network input. 'crop': the reference's
+ * Resize(resize, shorter side) then CenterCrop(imagesize), which on elongated images drops the
+ * ends, defects there included, while the image keeps its label. 'full': the whole frame is
+ * resized (stretched) to imagesize x imagesize, so every pixel is seen and scored; masks, maps
+ * and heatmaps follow the same mapping.
+ */
+export type Geometry = 'crop' | 'full';
+export const GEOMETRIES: readonly Geometry[] = ['crop', 'full'];
+
 export interface DatasetOptions {
   kind: DatasetKind;
   split: Split;
@@ -74,6 +84,11 @@ export interface DatasetOptions {
   resize?: number;
   /** CenterCrop(imagesize); GLASS default 288 */
   imagesize?: number;
+  /**
+   * Input geometry (see Geometry): 'crop' (default, the reference's Resize(shorter side) +
+   * CenterCrop) or 'full' (the whole frame resized to imagesize x imagesize; `resize` unused).
+   */
+  geometry?: Geometry;
   /** default ImageNet mean/std; null = plain [0,1] */
   norm?: Normalization | null;
   /** anomaly-source folder for LAS (required for training items unless las is false) */
@@ -456,6 +471,7 @@ export class AnomalyDataset {
   readonly warnings: string[];
   readonly resize: number;
   readonly imagesize: number;
+  readonly geometry: Geometry;
   readonly featSize: number;
   readonly norm: Normalization | null;
   private readonly textures: TextureSource | null;
@@ -490,6 +506,8 @@ export class AnomalyDataset {
     this.entries = listing.entries;
     this.warnings = [...listing.warnings];
     this.imagesize = options.imagesize ?? 288;
+    this.geometry = options.geometry ?? 'crop';
+    if (!GEOMETRIES.includes(this.geometry)) throw new Error(`dataset: geometry must be one of ${GEOMETRIES.join(', ')}, got '${String(this.geometry)}'`);
     let rs = options.resize ?? 288;
     if ((options.classResizeRule ?? true) && options.kind === 'mvtec' && (options.className === 'toothbrush' || options.className === 'wood')) {
       const r = roundHalfEven((this.imagesize * 329) / 288);
@@ -544,13 +562,21 @@ export class AnomalyDataset {
     if (hit) return hit;
     const src = readImage(this.entries[index]!.path, 'rgb');
     this.sourceSize.set(index, [src.width, src.height]);
-    const img = resize(src, this.resize);
+    const img = this.fit(src);
     const cap = this.options.cacheBytes ?? 512 << 20;
     if ((this.options.cacheImages ?? this.split === 'train') && this.cachedBytes + img.data.length <= cap) {
       this.imageCache.set(index, img);
       this.cachedBytes += img.data.length;
     }
     return img;
+  }
+
+  /**
+   * The geometry's resize step: Resize(resize) of the shorter side ('crop', the crop follows), or
+   * the whole frame to imagesize x imagesize ('full', the crop is then the identity).
+   */
+  private fit(img: Image, interp: Interp = 'bilinear'): Image {
+    return resize(img, this.geometry === 'full' ? [this.imagesize, this.imagesize] : this.resize, interp);
   }
 
   /** transform_img after Resize: the training jitter (identity with default options), then the crop. */
@@ -577,9 +603,10 @@ export class AnomalyDataset {
   private lasOptions(): LasOptions {
     const o = this.options;
     return {
-      resize: this.resize, imagesize: this.imagesize, norm: this.norm, featSize: this.featSize,
+      // 'full' has no shorter-side step: textures are brought to the input size before their crop
+      resize: this.geometry === 'full' ? this.imagesize : this.resize, imagesize: this.imagesize, norm: this.norm, featSize: this.featSize,
       randAug: o.randAug ?? true,
-      textureTransform: (img, rng) => this.jitterAndCrop(resize(img, this.resize), rng),
+      textureTransform: (img, rng) => this.jitterAndCrop(this.fit(img), rng),
       betaMean: o.betaMean, betaStd: o.betaStd,
     };
   }
@@ -590,7 +617,7 @@ export class AnomalyDataset {
     const p = join(this.fgDir, basename(path));
     if (!existsSync(p)) throw new Error(`foreground mask ${p}: does not exist (for training image ${path})`);
     // Reference: Resize (bilinear) + CenterCrop + ToTensor, then ceil: any non-zero value is foreground.
-    const m = centerCrop(resize(readImage(p, 'native'), this.resize), this.imagesize);
+    const m = centerCrop(this.fit(readImage(p, 'native')), this.imagesize);
     const out = new Uint8Array(this.imagesize * this.imagesize);
     for (let i = 0; i < out.length; i++) out[i] = m.data[i * m.channels]! > 0 ? 1 : 0;
     return out;
@@ -616,7 +643,7 @@ export class AnomalyDataset {
       const interp = this.options.maskResample ?? 'nearest';
       const raw = readImage(e.maskPath, 'gray');
       this.checkMaskSize(index, raw);
-      const m = centerCrop(resize(raw, this.resize, interp), this.imagesize);
+      const m = centerCrop(this.fit(raw, interp), this.imagesize);
       const soft = interp === 'bilinear' && this.options.kind !== 'visa'; // VisA's reference binarises (> 0)
       for (let i = 0; i < n; i++) mask[i] = soft ? m.data[i]! / 255 : m.data[i]! > 0 ? 1 : 0;
     }
