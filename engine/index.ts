@@ -21,6 +21,8 @@ export * from './ops/views.ts';
 export * from './ops/matmul.ts';
 export * from './ops/conv.ts';
 export * from './ops/pool.ts';
+export * from './ops/conv3d.ts';
+export * from './ops/pool3d.ts';
 export * from './ops/interpolate.ts';
 export * from './ops/unfold.ts';
 export * from './ops/concat.ts';

@@ -14,3 +14,4 @@ export {
   type BatchNormModuleOptions,
 } from './layers.ts';
 export * as init from './init.ts';
+export { Conv3d, MaxPool3d, AvgPool3d, type Conv3dModuleOptions, type MaxPool3dModuleOptions, type AvgPool3dModuleOptions } from './layers3d.ts';
