@@ -16,7 +16,7 @@ const t = suite('dataset input geometry');
 let root = '';
 const W = 120, H = 40, I = 32;
 
-function img(width: number, height: number, channels: number, f: (x: number, y: number, c: number) => number): Image {
+function img(width: number, height: number, channels: 1 | 3, f: (x: number, y: number, c: number) => number): Image {
   const data = new Uint8Array(width * height * channels);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) data[(y * width + x) * channels + c] = f(x, y, c);
   return { width, height, channels, data };
