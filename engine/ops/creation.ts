@@ -1,10 +1,11 @@
 // Tensor creation: from host data (typed or nested arrays), filled constants, ranges, and seeded
 // random numbers from a counter-based Philox4x32-10 generator on the GPU (reproducible for a seed,
-// independent of batching, like torch's philox offset scheme).
+// independent of batching, like torch's philox offset scheme). Kernels: wgsl/creation.ts.
 import { Tensor } from '../core/tensor.ts';
 import { DTYPES, type DType, type TypedArray } from '../core/dtype.ts';
-import { dispatch, upload, Params } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, pf, storage, grid1d } from '../wgsl/common.ts';
+import { dispatch, upload } from '../runtime/dispatch.ts';
+import { grid1d } from '../wgsl/common.ts';
+import { fillKernel, FillParams, arangeKernel, ArangeParams, randomKernel, RandomParams } from '../wgsl/creation.ts';
 import { numel, fmt, checkShape, type Shape } from '../core/shape.ts';
 
 type Nested = number | boolean | Nested[];
@@ -64,17 +65,6 @@ export function write(t: Tensor, data: TypedArray): void {
   upload(t.storage.buffer, data, t.offset * 4);
 }
 
-function fillKernel(wgsl: string) {
-  return {
-    name: 'fill',
-    key: `fill:${wgsl}`,
-    code: () => `${PARAMS_DECL}\n${storage(1, 'out', wgsl, true)}\n${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  out[gi] = ${wgsl === 'f32' ? pf(1) : `${wgsl}(${pf(1)})`};
-}`,
-  };
-}
-
 export function full(shape: Shape, value: number, dtype: DType = 'f32'): Tensor {
   return fill('full', shape, value, dtype);
 }
@@ -83,7 +73,7 @@ function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
   checkShape(op, shape);
   const t = Tensor.empty(shape, dtype);
   const n = t.size;
-  if (n) dispatch(fillKernel(DTYPES[dtype].wgsl), [t.storage.buffer], new Params().u32(n).f32(value).build(), grid1d(n));
+  if (n) dispatch(fillKernel(DTYPES[dtype].wgsl), [t.storage.buffer], FillParams.pack({ n, value }), grid1d(n));
   return t;
 }
 export const zeros = (shape: Shape, dtype: DType = 'f32') => fill('zeros', shape, 0, dtype);
@@ -100,16 +90,7 @@ export function arange(start: number, end?: number, step = 1, dtype?: DType): Te
   const n = Math.max(0, Math.ceil((end - start) / step));
   dtype ??= [start, end, step].every(Number.isInteger) ? 'i32' : 'f32';
   const t = Tensor.empty([n], dtype);
-  const w = DTYPES[dtype].wgsl;
-  const k = {
-    name: 'arange',
-    key: `arange:${w}`,
-    code: () => `${PARAMS_DECL}\n${storage(1, 'out', w, true)}\n${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  out[gi] = ${w}(${pf(1)} + f32(gi) * ${pf(2)});
-}`,
-  };
-  if (n) dispatch(k, [t.storage.buffer], new Params().u32(n).f32(start, step).build(), grid1d(n));
+  if (n) dispatch(arangeKernel(DTYPES[dtype].wgsl), [t.storage.buffer], ArangeParams.pack({ n, start, step }), grid1d(n));
   return t;
 }
 
@@ -133,47 +114,6 @@ export function setGeneratorState(s: { seed: [number, number]; counter: number }
   counter = s.counter;
 }
 
-const PHILOX = `
-fn mulhilo(a: u32, b: u32) -> vec2<u32> {
-  let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
-  let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;
-  let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
-  let hi = p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
-  return vec2<u32>(hi, a * b);
-}
-fn philox(c0: vec4<u32>, k0: vec2<u32>) -> vec4<u32> {
-  var c = c0; var k = k0;
-  for (var r = 0u; r < 10u; r++) {
-    let x = mulhilo(0xD2511F53u, c.x);
-    let y = mulhilo(0xCD9E8D57u, c.z);
-    c = vec4<u32>(y.x ^ c.y ^ k.x, y.y, x.x ^ c.w ^ k.y, x.y);
-    k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
-  }
-  return c;
-}
-fn u01(x: u32) -> f32 { return (f32(x >> 8u) + 0.5) * (1.0 / 16777216.0); }`;
-
-function randomKernel(kind: 'uniform' | 'normal') {
-  const body =
-    kind === 'uniform'
-      ? `let v = vec4<f32>(u01(r.x), u01(r.y), u01(r.z), u01(r.w)) * ${pf(5)} + ${pf(4)};`
-      : `let r1 = sqrt(-2.0 * log(vec2<f32>(u01(r.x), u01(r.z))));
-  let th = 6.283185307179586 * vec2<f32>(u01(r.y), u01(r.w));
-  let v = vec4<f32>(r1.x * cos(th.x), r1.x * sin(th.x), r1.y * cos(th.y), r1.y * sin(th.y)) * ${pf(5)} + ${pf(4)};`;
-  return {
-    name: `random.${kind}`,
-    key: `random:${kind}`,
-    code: () => `${PARAMS_DECL}\n${storage(1, 'out', 'f32', true)}\n${PHILOX}\n${main1d()}
-  let n = ${pu(0)};
-  let base = gi * 4u;
-  if (base >= n) { return; }
-  let r = philox(vec4<u32>(${pu(1)} + gi, ${pu(6)}, 0u, 0u), vec2<u32>(${pu(2)}, ${pu(3)}));
-  ${body}
-  for (var j = 0u; j < 4u; j++) { if (base + j < n) { out[base + j] = v[j]; } }
-}`,
-  };
-}
-
 function draw(op: string, kind: 'uniform' | 'normal', shape: Shape, a: number, b: number): Tensor {
   checkShape(op, shape);
   const t = Tensor.empty(shape, 'f32');
@@ -185,7 +125,7 @@ function draw(op: string, kind: 'uniform' | 'normal', shape: Shape, a: number, b
     const hi = Math.floor(counter / 2 ** 32);
     if (lo + quads >= 2 ** 32) counter = (hi + 1) * 2 ** 32; // never wrap inside one draw
     const c = counter;
-    const params = new Params().u32(n, c % 2 ** 32, seedLo, seedHi).f32(a, b).u32(Math.floor(c / 2 ** 32)).build();
+    const params = RandomParams.pack({ n, counterLo: c % 2 ** 32, seedLo, seedHi, shift: a, scale: b, counterHi: Math.floor(c / 2 ** 32) });
     dispatch(randomKernel(kind), [t.storage.buffer], params, grid1d(quads));
   }
   counter += quads;

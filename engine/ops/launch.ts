@@ -3,7 +3,7 @@
 import { Tensor } from '../core/tensor.ts';
 import { DTYPES, type DType } from '../core/dtype.ts';
 import { dispatch, dispatchHooked } from '../runtime/dispatch.ts';
-import { elementwiseKernel, elementwiseParams, UNROLL, type ElementwiseSpec, type OperandMode } from '../wgsl/elementwise.ts';
+import { elementwiseKernel, UNROLL, type ElementwiseSpec, type ElementwiseValues, type OperandMode } from '../wgsl/elementwise.ts';
 import { grid1d } from '../wgsl/common.ts';
 import { numel, contiguousStrides, sameShape, fmt } from '../core/shape.ts';
 import { namedVariant } from '../runtime/variants.ts';
@@ -102,7 +102,7 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
     outType: DTYPES[out.dtype].wgsl,
     scalars: scalars.length,
   };
-  let params: Uint32Array;
+  let values: ElementwiseValues;
   let rank = 0;
   let run = 1;
   let modes: string | undefined;
@@ -111,7 +111,7 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
   const vec = !scalarOnly && contiguous && n % 4 === 0 && out.offset % 4 === 0 && inputs.every((t) => t.offset % 4 === 0);
   if (contiguous) {
     const q = vec ? 4 : 1; // sizes and offsets in units of the bound element
-    params = elementwiseParams(n / q, { offset: out.offset / q, strides: [] }, inputs.map((t) => ({ offset: t.offset / q, strides: [] })), scalars, shape, true);
+    values = { n: n / q, outOffset: out.offset / q, inOffsets: inputs.map((t) => t.offset / q), scalars };
   } else {
     const simp = simplify(shape, [[...out.strides], ...inStrides]);
     rank = simp.shape.length;
@@ -125,20 +125,22 @@ export function runElementwise(op: EwOp, inputs: Tensor[], shape: readonly numbe
       modes = strides.map((st, i) => operandMode(st, offs[i])).join('');
     }
     if (rank > MAX_RANK) throw new Error(`${op.name}: tensors of rank ${rank} after merging dims are not supported (max ${MAX_RANK})`);
-    params = elementwiseParams(
+    values = {
       n,
-      { offset: out.offset, strides: simp.strides[0] },
-      inputs.map((t, i) => ({ offset: t.offset, strides: simp.strides[i + 1] })),
+      outOffset: out.offset,
+      inOffsets: inputs.map((t) => t.offset),
       scalars,
-      simp.shape,
-      false,
-    );
+      shape: simp.shape,
+      outStrides: simp.strides[0],
+      inStrides: simp.strides.slice(1).flat(),
+    };
   }
   const bufs = [...inputs.map((t) => t.storage.buffer), out.storage.buffer];
   const perInvocation = contiguous ? UNROLL * (vec ? 4 : 1) : run;
   // profiler label: the shape and the path (strided: the simplified rank and run length); bytes
   // as the operands' logical sizes (a broadcast operand counts at the output's size)
   const detail = dispatchHooked() ? `${fmt(shape)}${contiguous ? '' : ` strided r${rank}x${run}`}` : undefined;
-  dispatch(elementwiseKernel(spec, rank, contiguous, run, modes, vec), bufs, params, grid1d(Math.ceil(n / perInvocation)), detail, { bytes: 4 * n * bufs.length });
+  const kernel = elementwiseKernel(spec, rank, contiguous, run, modes, vec);
+  dispatch(kernel, bufs, kernel.params.pack(values), grid1d(Math.ceil(n / perInvocation)), detail, { bytes: 4 * n * bufs.length });
   return out;
 }

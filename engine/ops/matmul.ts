@@ -5,8 +5,8 @@
 // the gemv kernel (one lane per row) unless a variant is forced.
 import { Tensor } from '../core/tensor.ts';
 import { record, noGrad } from '../autograd/tape.ts';
-import { dispatch, Params, maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime/dispatch.ts';
-import { matmulKernel, matmulSgKernel, gemvKernel, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import { dispatch, maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime/dispatch.ts';
+import { matmulKernel, matmulSgKernel, gemvKernel, MatmulParams, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
 import type { Activation } from '../wgsl/common.ts';
 import { subgroupSize, deviceInfo } from '../runtime/device.ts';
 import { env } from '../runtime/platform.ts';
@@ -124,12 +124,11 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const lb: Layout = lbT === 'row' ? 'col' : lbT === 'col' && N % 4 === 0 ? 'row' : 'scalar';
   // CPU drivers (lavapipe) read B along K ('col') and A along K ('row') fastest; a transposed
   // copy (K*N or M*K strided moves) pays where the product reuses it enough. Measured with the
-  // copies included, interleaved, same bits:
-  // - B row -> col where at least K rows reuse B (K >= 512): 2048^3 24 -> 41 GFLOP/s,
-  //   10368x1024x1536 35 -> 40; weight-gradient shapes (K = all the rows) did not gain.
-  // - A col -> row for long reductions (K >= 1024, M and N >= 256: weight gradients):
-  //   1536x10368x1536 1757 -> 1275 ms, 1024x10368x1536 884 -> 718, 1024^3 90 -> 79, 384x6272x384
-  //   65 -> 57; N = 64 or K = 512 lost.
+  // copies included (same bits; numbers in docs/PERF.md):
+  // - B row -> col where at least K rows reuse B (K >= 512): square and tall products gained;
+  //   weight-gradient shapes (K = all the rows) did not.
+  // - A col -> row for long reductions (K >= 1024, M and N >= 256: weight gradients) gained;
+  //   N = 64 or K = 512 lost.
   const copyB = lb === 'row' && la !== 'scalar' && b.rank === 2 && K >= 512 && M >= Math.max(256, K);
   const copyA = la === 'col' && lb !== 'scalar' && a.rank === 2 && K >= 1024 && M >= 256 && N >= 256;
   if ((copyA || copyB) && !variantOverride && layoutCopies()) {
@@ -143,18 +142,29 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const out = Tensor.empty(outShape, 'f32');
   const bufs = [a.storage.buffer, b.storage.buffer, out.storage.buffer];
   if (bias) bufs.push(bias.storage.buffer);
-  const p = new Params().u32(M, N, K, a.offset, b.offset, sAm, sAk, sBk, sBn);
-  for (let i = 0; i < 3; i++) p.u32(bs[i] ?? 1);
-  for (let i = 0; i < 3; i++) p.u32(as[i] ?? 0);
-  for (let i = 0; i < 3; i++) p.u32(bbs[i] ?? 0);
-  p.u32(bias?.offset ?? 0);
+  const pad = (v: number[], fill: number) => [0, 1, 2].map((i) => v[i] ?? fill);
+  const params = MatmulParams.pack({
+    M,
+    N,
+    K,
+    aOffset: a.offset,
+    bOffset: b.offset,
+    aStrideM: sAm,
+    aStrideK: sAk,
+    bStrideK: sBk,
+    bStrideN: sBn,
+    batchShape: pad(bs, 1),
+    aBatchStrides: pad(as, 0),
+    bBatchStrides: pad(bbs, 0),
+    biasOffset: bias?.offset ?? 0,
+  });
   // profiler label: [batch x] M x K x N and how A and B are laid out
   const detail = `${batch > 1 ? `${batch}x ` : ''}${M}x${K}x${N} ${la}/${lb}`;
   if (N === 1 && !variantOverride && M <= 65535 * GEMV_WG) {
     // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
     const vec = la === 'row' && lb === 'col';
     const colVec = la === 'col' && sAm === 1 && M % 4 === 0 && sAk % 4 === 0;
-    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length, colVec }), bufs, p.build(), [Math.ceil(M / (colVec ? 4 : 1) / GEMV_WG), 1, batch], detail, { flops: 2 * batch * M * K });
+    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length, colVec }), bufs, params, [Math.ceil(M / (colVec ? 4 : 1) / GEMV_WG), 1, batch], detail, { flops: 2 * batch * M * K });
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
@@ -173,13 +183,13 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const kernel = variant.sg
     ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn, wg: variant.wgx, sg: Math.min(sg, variant.wgx), foldBatch })
     : matmulKernel(cfg);
-  dispatch(kernel, bufs, p.build(), wg, foldBatch ? `${detail} folded` : detail, { flops: 2 * batch * M * N * K });
+  dispatch(kernel, bufs, params, wg, foldBatch ? `${detail} folded` : detail, { flops: 2 * batch * M * N * K });
   return out;
 }
 
-// K = 1 (a linear layer's input gradient through a 1-output layer: g [N, 1] @ W [1, H]): every
-// output is one product, a broadcast multiply at memory speed, where the tiled kernels would
-// read single floats through their scalar path (GLASS: 12544x1x256 took 15 ms, now ~3).
+// K = 1 (a linear layer's input gradient through a 1-output layer: g [N, 1] @ W [1, H], such as
+// 12544x1 @ 1x256): every output is one product, a broadcast multiply at memory speed, where the
+// tiled kernels would read single floats through their scalar path (several times slower).
 // The same rounding: one product, plus the bias if any.
 function outerProduct(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   return noGrad(() => {

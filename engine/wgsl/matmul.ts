@@ -5,10 +5,33 @@
 // No workgroup memory or barriers: on CPU Vulkan (lavapipe) barriers cost more than they save,
 // and llvmpipe vectorises across invocations; on real GPUs the L1 cache serves the reuse.
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, pu, C4, storeRows, activate, type Activation } from './common.ts';
+import { C4, storeRows, activate, type Activation } from './common.ts';
+import { paramStruct } from './params.ts';
 
 /** How an operand is read: vec4 along its row axis, along its column axis, or scalar. */
 export type Layout = 'row' | 'col' | 'scalar';
+
+/**
+ * Parameters of every matmul kernel (tiled, subgroup, gemv): C [batch, M, N] = A [M, K] @ B [K, N].
+ * Offsets and strides in elements; a stride of a size-1 dim is 0. The batch dims are merged where
+ * they can be and padded to 3 (size 1, strides 0). biasOffset: the bias's offset (0 without one).
+ */
+export const MatmulParams = paramStruct('MatmulParams', {
+  M: 'u32',
+  N: 'u32',
+  K: 'u32',
+  aOffset: 'u32',
+  bOffset: 'u32',
+  aStrideM: 'u32',
+  aStrideK: 'u32',
+  bStrideK: 'u32',
+  bStrideN: 'u32',
+  batchShape: ['u32', 3],
+  aBatchStrides: ['u32', 3],
+  bBatchStrides: ['u32', 3],
+  biasOffset: 'u32',
+});
+const P = MatmulParams.at;
 
 export interface MatmulVariant {
   /** Workgroup size (x covers N, y covers M). */
@@ -50,11 +73,11 @@ export const MATMUL_VARIANTS: Record<string, MatmulVariant> = {
 
 /**
  * The default where the device has subgroups and both operands have vec4 layouts: 32 rows x 4
- * columns per lane, 16 lanes along N, from 64 rows up; 16 x 4 on 8 lanes below. Measured on
- * lavapipe (interleaved rounds, medians of 4-6), 32 x 4 against the 64 x 4 tile earlier sessions
- * chose for M >= 512: 1024^3 33 vs 24 GFLOP/s, 2048^3 32 vs 25, GLASS's GAS shapes 35-38 vs
- * 25-26, the paper preset's 10368x1536x1024 46 vs 33; a 64 x 16 tile on one 8-lane subgroup was
- * close (29-37) but took ~5 s of LLVM per pipeline against ~0.5 s.
+ * columns per lane, 16 lanes along N, from 64 rows up; 16 x 4 on 8 lanes below. On lavapipe
+ * 32 x 4 beat the 64 x 4 tile formerly used for M >= 512 at every measured shape (square
+ * products up to 2048^3, tall ones such as 10368x1536x1024); a 64 x 16 tile on one
+ * 8-lane subgroup came close but took far longer to compile (LLVM) per pipeline.
+ * Measurements: docs/PERF.md.
  */
 export function defaultSgVariant(M: number): MatmulVariant {
   return MATMUL_VARIANTS[M >= 64 ? 'sg.t32x4.wg16' : 'sg.t16x4.wg8'];
@@ -111,11 +134,11 @@ function operandBindings(aT: string, bT: string, cT: string, bias: boolean): str
 ${bias ? '@group(0) @binding(4) var<storage, read> Bias: array<f32>;' : ''}`;
 }
 
-/** `oa`, `ob`: element offsets of A and B for batch index `z` (merged batch dims, params 9..17). */
+/** `oa`, `ob`: element offsets of A and B for batch index `z` (the merged batch dims). */
 function batchOffsets(batchRank: number, z: string): string {
-  const out = [`  var rem = ${z};`, `  var oa = ${pu(3)};`, `  var ob = ${pu(4)};`];
+  const out = [`  var rem = ${z};`, `  var oa = ${P.aOffset};`, `  var ob = ${P.bOffset};`];
   for (let d = batchRank - 1; d >= 0; d--)
-    out.push(`  { let sz = ${pu(9 + d)}; let id = rem % sz; rem = rem / sz; oa += id * ${pu(12 + d)}; ob += id * ${pu(15 + d)}; }`);
+    out.push(`  { let sz = ${P.batchShape[d]}; let id = rem % sz; rem = rem / sz; oa += id * ${P.aBatchStrides[d]}; ob += id * ${P.bBatchStrides[d]}; }`);
   return out.join('\n');
 }
 
@@ -125,9 +148,7 @@ function accumulators(tm: number, tnv: number): string[] {
   return out;
 }
 
-// Param word layout (u32): 0 M, 1 N, 2 K, 3 offA, 4 offB, 5 sAm, 6 sAk, 7 sBk, 8 sBn,
-// 9..11 batch shape, 12..14 A batch strides, 15..17 B batch strides, 18 offBias
-// The k loop is fully unrolled (registers, no private arrays; only the final store goes through
+// Parameters: MatmulParams. The k loop is fully unrolled (registers, no private arrays; only the final store goes through
 // one, see storeRows): per 4-k step each
 // invocation loads tm/4 or tm vec4s of A and 4*tnv vec4s of B and issues 4*tm*tnv vec4 FMAs.
 export function matmulKernel(cfg: MatmulConfig): Kernel {
@@ -171,19 +192,19 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
         for (let r = 0; r < tm; r++) for (let q = 0; q < tnv; q++) L.push(`    acc${r}_${q} = fma(vec4<f32>(${aS(r, kk)}), b${kk}_${q}, acc${r}_${q});`);
       const S = storeTile(tm, tnv, cVec, bias, 'true', cfg.biasRows, cfg.act);
       const accs = accumulators(tm, tnv);
-      return `${PARAMS_DECL}
+      return `${MatmulParams.decl}
 ${operandBindings(a === 'scalar' ? 'f32' : 'vec4<f32>', b === 'scalar' ? 'f32' : 'vec4<f32>', cVec ? 'vec4<f32>' : 'f32', bias)}
 
 @compute @workgroup_size(${variant.wgx}, ${variant.wgy})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let M = ${pu(0)}; let N = ${pu(1)}; let K = ${pu(2)};
-  let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)}; let sBn = ${pu(8)};
+  let M = ${P.M}; let N = ${P.N}; let K = ${P.K};
+  let sAm = ${P.aStrideM}; let sAk = ${P.aStrideK}; let sBk = ${P.bStrideK}; let sBn = ${P.bStrideN};
   let n0 = gid.x * ${tn}u;
   let m0 = gid.y * ${tm}u;
   if (n0 >= N || m0 >= M) { return; }
 ${batchOffsets(batchRank, 'gid.z')}
   let offA = oa; let offB = ob;
-  let offBias = ${pu(18)};
+  let offBias = ${P.biasOffset};
   let cBase = gid.z * M * N;
 ${accs.join('\n')}
   for (var k0 = 0u; k0 < K; k0 += 4u) {
@@ -271,18 +292,18 @@ export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
       const S = storeTile(tm, tnv, cVec, bias, 'live', cfg.biasRows, cfg.act);
       const accs = accumulators(tm, tnv);
       return `enable subgroups;
-${PARAMS_DECL}
+${MatmulParams.decl}
 ${operandBindings('vec4<f32>', 'vec4<f32>', cVec ? 'vec4<f32>' : 'f32', bias)}
 
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let M = ${pu(0)}; let N = ${pu(1)}; let K = ${pu(2)};
-  let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)}; let sBn = ${pu(8)};
+  let M = ${P.M}; let N = ${P.N}; let K = ${P.K};
+  let sAm = ${P.aStrideM}; let sAk = ${P.aStrideK}; let sBk = ${P.bStrideK}; let sBn = ${P.bStrideN};
   let lane = sid % ${sg}u;
 ${cfg.foldBatch
   ? `  let ng = (wid.x * ${wg}u + lid) * ${tn}u;
-  let live = ng < N * ${pu(9)};
-  let z = min(ng / N, ${pu(9)} - 1u);
+  let live = ng < N * ${P.batchShape[0]};
+  let z = min(ng / N, ${P.batchShape[0]} - 1u);
   let n0 = ng - z * N;`
   : `  let z = wid.z;
   let n0 = (wid.x * ${wg}u + lid) * ${tn}u;
@@ -290,7 +311,7 @@ ${cfg.foldBatch
   let m0 = wid.y * ${tm}u;
 ${batchOffsets(batchRank, 'z')}
   let offA = oa; let offB = ob;
-  let offBias = ${pu(18)};
+  let offBias = ${P.biasOffset};
   let cBase = z * M * N;
 ${pre.join('\n')}
 ${accs.join('\n')}
@@ -306,9 +327,10 @@ ${S.join('\n')}
 // ---------------------------------------------------------------------------------------------
 // Matrix-vector product (N = 1): one lane per output row, a running dot product over K. The tiled
 // kernels spread N over 4*tnv columns per lane and would leave all but one idle; this is the
-// memory-bound loop such products are (GLASS's last discriminator layer: 12544x256 @ 256x1).
+// memory-bound loop such products are (a one-output linear layer over many rows, such as
+// 12544x256 @ 256x1).
 // `vec`: A rows contiguous in K and B contiguous, both vec4-aligned, K % 4 == 0: vec4 loads.
-// Params as matmulKernel's (N unused).
+// Parameters: MatmulParams (N unused).
 
 /** Rows per workgroup of gemvKernel. */
 export const GEMV_WG = 64;
@@ -316,8 +338,8 @@ export const GEMV_WG = 64;
 /**
  * `colVec` (A column-major: rows contiguous, M, the offset and the column stride multiples of
  * 4): a lane takes 4 neighbouring rows, reading them as one vec4 per k (each row's running sum
- * in the scalar loop's order, so the same bits), 4x fewer loads for a transposed A (GLASS's
- * last-layer weight gradient, h^T @ g). Launch M / 4 lanes.
+ * in the scalar loop's order, so the same bits), 4x fewer loads for a transposed A (the weight
+ * gradient of a one-output linear layer, h^T @ g with h [rows, M]). Launch M / 4 lanes.
  */
 export function gemvKernel(cfg: { vec: boolean; bias: boolean; batchRank: number; colVec?: boolean }): Kernel {
   const { vec, bias, batchRank } = cfg;
@@ -334,18 +356,18 @@ export function gemvKernel(cfg: { vec: boolean; bias: boolean; batchRank: number
   return {
     name: 'matmul.gemv',
     key: `matmul.gemv:${vec}:${bias}:${batchRank}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${MatmulParams.decl}
 ${operandBindings(T, T, 'f32', bias)}
 
 @compute @workgroup_size(${GEMV_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let M = ${pu(0)}; let K = ${pu(2)};
-  let sAm = ${pu(5)}; let sAk = ${pu(6)}; let sBk = ${pu(7)};
+  let M = ${P.M}; let K = ${P.K};
+  let sAm = ${P.aStrideM}; let sAk = ${P.aStrideK}; let sBk = ${P.bStrideK};
   let m = gid.x;
   if (m >= M) { return; }
 ${batchOffsets(batchRank, 'gid.z')}
   ${loop}
-  ${bias ? `s += Bias[${pu(18)}];` : ''}
+  ${bias ? `s += Bias[${P.biasOffset}];` : ''}
   C[gid.z * M + m] = s;
 }`,
   };
@@ -355,20 +377,20 @@ function gemvColKernel(bias: boolean, batchRank: number): Kernel {
   return {
     name: 'matmul.gemv',
     key: `matmul.gemv:col4:${bias}:${batchRank}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${MatmulParams.decl}
 ${operandBindings('vec4<f32>', 'f32', 'f32', bias)}
 
 @compute @workgroup_size(${GEMV_WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let M = ${pu(0)}; let K = ${pu(2)};
-  let sAk = ${pu(6)}; let sBk = ${pu(7)};
+  let M = ${P.M}; let K = ${P.K};
+  let sAk = ${P.aStrideK}; let sBk = ${P.bStrideK};
   let m4 = gid.x;
   if (m4 * 4u >= M) { return; }
 ${batchOffsets(batchRank, 'gid.z')}
   let ra = oa / 4u + m4; let sA4 = sAk / 4u;
   var s = vec4<f32>(0.0);
   for (var k = 0u; k < K; k++) { s = fma(A[ra + k * sA4], vec4<f32>(B[ob + k * sBk]), s); }
-  ${bias ? `s += vec4<f32>(Bias[${pu(18)}]);` : ''}
+  ${bias ? `s += vec4<f32>(Bias[${P.biasOffset}]);` : ''}
   let o = gid.z * M + m4 * 4u;
   C[o] = s.x; C[o + 1u] = s.y; C[o + 2u] = s.z; C[o + 3u] = s.w;
 }`,

@@ -1,14 +1,16 @@
 // The elementwise kernel variants of engine/ops/launch.ts against plain CPU loops: contiguous
 // (vec4 or scalar), and strided with runs of 1, 4 or 16 innermost elements in which each operand
 // is a vec4 ('v'), a broadcast scalar ('b') or four strided scalars ('s'), the output included
-// (assign into a transposed view). The kernel keys recorded show every variant ran.
+// (assign into a transposed view). The kernel keys recorded show every variant ran. Also: flip's
+// negative strides, and the parameter struct each (rank, inputs, scalars, layout) gets.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
 import { setDispatchHook } from '../../../engine/runtime/dispatch.ts';
 import { assertClose, offsetView } from '../../helpers/oracle.ts';
-import { UNROLL } from '../../../engine/wgsl/elementwise.ts';
+import { UNROLL, elementwiseKernel, elementwiseParams } from '../../../engine/wgsl/elementwise.ts';
 import { WG } from '../../../engine/wgsl/common.ts';
+import { throwsWith } from '../../helpers/throws.ts';
 
 const t = suite('elementwise variants');
 t.before(async () => {
@@ -111,6 +113,46 @@ t("named variant 'scalar': one element per load, the same values as 'vec4'; unkn
   assert.ok(v.keys.some((k) => k.includes(':c4:')) && !s.keys.some((k) => k.includes(':c4:')), `${v.keys.join(' ')} | ${s.keys.join(' ')}`);
   assert.ok(s.keys.every((k) => !/:\dr(4|16)/.test(k)), s.keys.join(' '));
   assert.throws(() => E.setElementwiseVariant('wide' as 'vec4'), /elementwise: unknown variant 'wide' \(vec4, scalar\)/);
+});
+
+t("flip: negative strides through the strided variants (runs of 16, 4 and 1; any dim reversed)", async () => {
+  await E.tidyAsync(async () => {
+    for (const [R, C] of [[3, 32], [5, 12], [4, 7]]) {
+      const a = vals(R * C, 7);
+      const A = E.tensor(a, { shape: [R, C] });
+      const want = (ri: boolean, ci: boolean) =>
+        Float32Array.from({ length: R * C }, (_, e) => {
+          const i = Math.floor(e / C), j = e % C;
+          return a[(ri ? R - 1 - i : i) * C + (ci ? C - 1 - j : j)];
+        });
+      assertClose(await E.flip(A, 1).data(), want(false, true), 0, 0, `${R}x${C} flip dim 1`);
+      assertClose(await E.flip(A, 0).data(), want(true, false), 0, 0, `${R}x${C} flip dim 0`);
+      assertClose(await E.flip(A, [0, 1]).data(), want(true, true), 0, 0, `${R}x${C} flip both`);
+    }
+  });
+});
+
+t('one parameter struct per (rank, inputs, scalars, layout): the kernel declares what its packer packs', () => {
+  const spec = { name: 'probe', expr: 'a * s0 + b', inTypes: ['f32', 'f32'], outType: 'f32', scalars: 1 };
+  const k = elementwiseKernel(spec, 3, false, 4, 'vvv');
+  // the same object for every kernel of the combination, another for another combination
+  assert.is(k.params, elementwiseParams(2, 1, 3, false));
+  assert.is(elementwiseKernel({ ...spec, name: 'other', expr: 'b - a * s0' }, 3, false, 16).params, k.params);
+  assert.is.not(elementwiseParams(2, 1, 2, false), k.params);
+  assert.is(elementwiseParams(2, 1, 5, true), elementwiseParams(2, 1, 0, true), 'contiguous: no rank in the struct');
+  // n, out offset, 2 in offsets, 1 scalar, then shape, out strides and 2 x 3 in strides: 17 words
+  const code = k.code();
+  assert.ok(code.startsWith(k.params.struct.decl), code.slice(0, 200));
+  assert.is(k.params.struct.words, 20);
+  for (const f of ['n: u32', 'outOffset: u32', 'inOffsets_1: u32', 'scalars_0: f32', 'shape_2: u32', 'outStrides_2: u32', 'inStrides_5: u32'])
+    assert.ok(k.params.struct.decl.includes(f), `${f} in ${k.params.struct.decl}`);
+  assert.not.ok(elementwiseParams(1, 0, 0, true).struct.decl.includes('scalars'));
+  const words = k.params.pack({ n: 8, outOffset: 4, inOffsets: [0, 8], scalars: [1.5], shape: [2, 2, 2], outStrides: [4, 2, 1], inStrides: [4, 2, 1, -4, 0, 1] });
+  assert.equal(Array.from(words.subarray(0, 17)), [8, 4, 0, 8, new Uint32Array(Float32Array.of(1.5).buffer)[0], 2, 2, 2, 4, 2, 1, 4, 2, 1, 2 ** 32 - 4, 0, 1]);
+  // a value the struct does not declare, or one it needs but is not given, names the struct
+  throwsWith(() => k.params.pack({ n: 8, outOffset: 0, inOffsets: [0, 0], shape: [2, 2, 2], outStrides: [4, 2, 1], inStrides: [4, 2, 1, 4, 2, 1] }), 'ElementwiseParams', 'scalars must be a list of 1 numbers');
+  throwsWith(() => elementwiseParams(1, 0, 0, true).pack({ n: 8, outOffset: 0, inOffsets: [0], shape: [8] }), 'ElementwiseParams', 'unknown parameter shape');
+  throwsWith(() => elementwiseParams(1, 0, 0, true).pack({ n: 8, outOffset: -1, inOffsets: [0] }), 'outOffset = -1 is not a u32');
 });
 
 t.run();

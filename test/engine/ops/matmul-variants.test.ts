@@ -1,6 +1,7 @@
 // Every named matmul variant (plain register-tiled and subgroup-broadcast) against a float64 CPU
 // product, over the operand layouts the kernels distinguish (A and B each row- or column-major,
-// i.e. transposes read in place), ragged M and N tails, fused bias (linear) and broadcast batches.
+// i.e. transposes read in place), ragged M and N tails, fused bias (linear) and broadcast batches;
+// every parameter field (three unmerged batch dims, operands and bias at offsets) for each kernel.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
@@ -8,7 +9,7 @@ import { setMatmulVariant, setLayoutCopies, matmulRaw } from '../../../engine/op
 import { MATMUL_VARIANTS, defaultSgVariant } from '../../../engine/wgsl/matmul.ts';
 import { subgroupSize } from '../../../engine/runtime/device.ts';
 import { setDispatchHook } from '../../../engine/runtime/dispatch.ts';
-import { assertClose } from '../../helpers/oracle.ts';
+import { assertClose, offsetView } from '../../helpers/oracle.ts';
 import { values, cpuMatmul, transposeData } from '../../helpers/matmul-ref.ts';
 
 const t = suite('matmul variants');
@@ -254,5 +255,43 @@ for (const [name, m, k, n, aCol] of [['a large row-major B', 520, 512, 12, false
     const copies = (ks: string[]) => ks.some((k) => k === 'ew.copy' || k === 'copy.transpose');
     assert.ok(copies(on.fwdKeys) && !copies(off.fwdKeys), `${on.fwdKeys.join(' ')} | ${off.fwdKeys.join(' ')}`);
   });
+
+// Three batch dims that cannot merge (A broadcast on the middle one, B on the first), operands
+// and bias read at offsets: every MatmulParams field reaches each kernel kind.
+t('three unmerged batch dims, operands and bias at offsets: tiled, subgroup and gemv kernels', async () => {
+  const m = 12, k = 8;
+  const ref = (a: Float32Array, b: Float32Array, n: number, bias: Float32Array) => {
+    const out = new Float64Array(2 * 3 * 4 * m * n);
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 3; j++)
+        for (let l = 0; l < 4; l++) {
+          const z = (i * 3 + j) * 4 + l;
+          const c = cpuMatmul(a.subarray((i * 4 + l) * m * k), b.subarray((j * 4 + l) * k * n), 1, false, false, m, n, k, bias);
+          out.set(c, z * m * n);
+        }
+    return out;
+  };
+  for (const [name, n] of [[null, 12], ['t8x2.wg16x8', 12], ['sg.t16x4.wg8', 12], [null, 1]] as const) {
+    setMatmulVariant(name);
+    const keys: string[] = [];
+    setDispatchHook({ passFor: (kk) => (keys.push(kk.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+    try {
+      await E.tidyAsync(async () => {
+        const a = values(2 * 4 * m * k, 41), b = values(3 * 4 * k * n, 42), bias = values(n, 43);
+        // offsets 4 and 8 keep the vec4 layouts; the bias at an odd offset
+        const A5 = offsetView(a, [2, 1, 4, m, k], 4), B5 = offsetView(b, [1, 3, 4, k, n], 8), bv = offsetView(bias, [n], 3);
+        const y = matmulRaw(A5, B5, bv);
+        assert.equal(y.shape, [2, 3, 4, m, n]);
+        assertClose(await y.data(), ref(a, b, n, bias), 1e-5, 1e-5, `${name ?? 'default'} N ${n}`);
+      });
+    } finally {
+      setDispatchHook(null);
+    }
+    const mm = keys.filter((kk) => kk.startsWith('matmul'));
+    const kind = n === 1 ? 'matmul.gemv:' : (name ?? 'sg.').startsWith('sg.') && subgroupSize() > 0 ? 'matmul.sg:' : 'matmul:';
+    assert.ok(mm.length === 1 && mm[0].startsWith(kind) && /:3(:|$)/.test(mm[0]), `${name}: ${mm.join(', ')}`);
+  }
+  setMatmulVariant(null);
+});
 
 t.run();

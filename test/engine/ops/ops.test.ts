@@ -1,8 +1,10 @@
 // Engine-foundation ops against PyTorch fixtures (test/fixtures/gen/core_ops.py) and
-// finite-difference gradient checks for every differentiable op.
+// finite-difference gradient checks for every differentiable op; the creation kernels (fill,
+// arange, Philox rand/randn) against CPU references.
 import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
-import { registerCases, loadFixture, gradcheck, type OpFn } from '../../helpers/oracle.ts';
+import { registerCases, loadFixture, gradcheck, assertClose, type OpFn } from '../../helpers/oracle.ts';
 
 const ops: Record<string, OpFn> = {
   neg: ([x]) => E.neg(x),
@@ -131,3 +133,63 @@ const views: [string, (x: E.Tensor) => E.Tensor][] = [
 ];
 for (const [name, f] of views) gc(name, () => gradcheck(([x]) => f(x), [{ shape: [2, 3, 4] }]));
 gc.run();
+
+// Philox4x32-10 (Salmon et al. 2011, Random123's philox4x32) on the CPU: the reference for rand.
+function philox(ctr: number[], key: number[]): number[] {
+  const mulhilo = (a: number, b: number) => {
+    const p = BigInt(a) * BigInt(b);
+    return [Number(p >> 32n), Number(p & 0xffffffffn)];
+  };
+  let c = [...ctr], k0 = key[0], k1 = key[1];
+  for (let r = 0; r < 10; r++) {
+    const [h0, l0] = mulhilo(0xd2511f53, c[0]);
+    const [h1, l1] = mulhilo(0xcd9e8d57, c[2]);
+    c = [(h1 ^ c[1] ^ k0) >>> 0, l1, (h0 ^ c[3] ^ k1) >>> 0, l0];
+    k0 = (k0 + 0x9e3779b9) >>> 0;
+    k1 = (k1 + 0xbb67ae85) >>> 0;
+  }
+  return c;
+}
+
+const cr = suite('creation kernels');
+cr.before(async () => {
+  await E.initDevice();
+});
+
+cr('full and arange in each dtype', async () => {
+  assert.equal(Array.from(await E.full([5], -3, 'i32').data()), [-3, -3, -3, -3, -3]);
+  assert.equal(Array.from(await E.full([3], 7, 'u32').data()), [7, 7, 7]);
+  assert.equal(Array.from(await E.full([2], 1, 'bool').data()), [1, 1]);
+  assert.equal(Array.from(await E.full([2], -0.1).data()), [Math.fround(-0.1), Math.fround(-0.1)]);
+  assert.equal(Array.from(await E.arange(10, 0, -3).data()), [10, 7, 4, 1]);
+  const f = E.arange(-2, 3, 0.5);
+  assert.is(f.dtype, 'f32');
+  assertClose(await f.data(), Array.from({ length: 10 }, (_, i) => -2 + 0.5 * i), 0, 0, 'arange f32');
+});
+
+cr('rand: the Philox4x32-10 stream of seed and counter, across the counter high word and the no-wrap jump', async () => {
+  // Random123's known answer for counter 0, key 0 anchors the reference itself
+  assert.equal(philox([0, 0, 0, 0], [0, 0]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+  const u01 = (x: number) => Math.fround((Math.floor(x / 256) + 0.5) / 16777216);
+  const seed: [number, number] = [0x12345678, 0x9abcdef0];
+  const prev = E.generatorState();
+  try {
+    // [counter before, counter the draw uses]: inside the high word 1, and one jumping to it
+    // because 3 quads from 2^32 - 2 would wrap the low word
+    for (const [before, used] of [[2 ** 32 + 5, 2 ** 32 + 5], [2 ** 32 - 2, 2 ** 32]]) {
+      E.setGeneratorState({ seed, counter: before });
+      const got = await E.rand([10], -1, 3).data();
+      const want = Array.from({ length: 10 }, (_, e) => {
+        const q = Math.floor(e / 4);
+        const r = philox([(used % 2 ** 32) + q, Math.floor(used / 2 ** 32), 0, 0], seed);
+        return u01(r[e % 4]) * 4 - 1;
+      });
+      assertClose(got, want, 1e-6, 0, `counter ${before}`);
+      assert.is(E.generatorState().counter, used + 3);
+    }
+  } finally {
+    E.setGeneratorState(prev);
+  }
+});
+
+cr.run();

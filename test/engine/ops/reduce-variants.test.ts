@@ -3,13 +3,14 @@
 // references: sum/mean/max/min over rows, columns and middle dims, long rows split into chunks
 // (multi-pass), ragged and misaligned rows (views at odd offsets), int sums, argmax/argmin with
 // ties (first index). The serial vec4 paths must match an f32 emulation of their own order bit
-// for bit (columns: the scalar loop's order; rows: four running sums joined pairwise).
+// for bit (columns: the scalar loop's order; rows: four running sums joined pairwise). Columns
+// of views at offsets over chunked passes: every ReduceParams field, mean's scale on the last pass.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
 import { subgroupSize } from '../../../engine/runtime/device.ts';
 import { setDispatchHook } from '../../../engine/runtime/dispatch.ts';
-import { assertClose } from '../../helpers/oracle.ts';
+import { assertClose, offsetView } from '../../helpers/oracle.ts';
 import { values } from '../../helpers/matmul-ref.ts';
 
 const t = suite('reduce variants');
@@ -150,6 +151,33 @@ t('variant names: unknown ones are errors; a forced subgroup variant falls back 
   assert.is(E.reduceVariantFor(4, 100), 'serial'); // columns never take it
   assert.is(E.reduceVariantFor(1, 100), subgroupSize() > 0 ? 'subgroup' : 'serial');
   E.setReduceVariant(prev);
+});
+
+t('chunked column means of views at offsets: vec4 and scalar columns, the scale applied once', async () => {
+  E.setReduceVariant('serial');
+  try {
+    const keys = await keysOf(() =>
+      E.tidyAsync(async () => {
+        // R = 2000 rows over 8 columns: split into chunks (R > 512, few outputs), then a second pass
+        const R = 2000, C = 8;
+        for (const off of [4, 1]) {
+          const xv = values(R * C, 50 + off);
+          const x = offsetView(xv, [R, C], off);
+          const want = cpuReduce(xv, 1, R, C, 'sum');
+          assertClose(await E.mean(x, 0).data(), want.map((v) => v / R), 1e-6, 1e-5, `mean columns at offset ${off}`);
+          assertClose(await E.sum(x, 0).data(), want, 1e-5 * Math.sqrt(R), 1e-5, `sum columns at offset ${off}`);
+          assertClose(await E.max(x, 0).data(), cpuReduce(xv, 1, R, C, 'max'), 0, 0, `max columns at offset ${off}`);
+        }
+      }),
+    );
+    // two passes per sum and mean: vec4 columns for both at offset 4; at offset 1 scalar ones,
+    // then vec4 over the aligned partial sums
+    const count = (k: string) => keys.filter((x) => x === k).length;
+    assert.is(count('reduce:sum:f32:v4'), 6, keys.join(', '));
+    assert.is(count('reduce:sum:f32'), 2, keys.join(', '));
+  } finally {
+    E.setReduceVariant(null);
+  }
 });
 
 t.run();
