@@ -32,6 +32,8 @@ export * from './ops/sort.ts';
 export * from './ops/softmax.ts';
 export * from './ops/losses.ts';
 export * from './ops/batchnorm.ts';
+export * from './ops/norm.ts';
+export * from './ops/attention.ts';
 export { setElementwiseVariant, type ElementwiseVariant } from './ops/launch.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';

@@ -15,3 +15,4 @@ export {
 } from './layers.ts';
 export * as init from './init.ts';
 export { Conv3d, MaxPool3d, AvgPool3d, type Conv3dModuleOptions, type MaxPool3dModuleOptions, type AvgPool3dModuleOptions } from './layers3d.ts';
+export { LayerNorm, GroupNorm, GELU, type LayerNormModuleOptions, type GroupNormModuleOptions } from './norm-layers.ts';

@@ -19,6 +19,48 @@ interface UnaryDef {
   helpers?: string;
 }
 
+// erf in f32 to 1-2 ulp (WGSL has no builtin; the short Abramowitz-Stegun forms err by 1e-7 to
+// 1e-5 before any rounding). Coefficients fitted for this file by least squares on Chebyshev nodes
+// against mpmath and checked in f32 arithmetic without FMA (as lavapipe runs it): |x| < 1,
+// x * P(x^2), relative error <= 1.5e-7; 1 <= |x| < 4, 1 - exp(Q(|x|)) with Q ~ log(erfc), absolute
+// error <= 6e-8 (exp's own error is scaled down by erfc <= 0.16); past 4, erfc < 1.6e-8 rounds
+// away. A NaN returns itself, +-inf gives +-1, as torch.erf.
+const ERF = `fn erff(x: f32) -> f32 {
+  let ax = abs(x);
+  if (ax < 1.0) {
+    let t = x * x;
+    return x * (((((-5.6682096e-04 * t + 4.9274787e-03) * t - 2.6720952e-02) * t + 1.1280581e-01) * t - 3.761239e-01) * t + 1.1283791);
+  }
+  let u = min(ax, 4.0);
+  var q = -6.582858e-08 * u + 3.0952046e-06;
+  q = q * u - 6.0068796e-05;
+  q = q * u + 6.7333755e-04;
+  q = q * u - 5.021045e-03;
+  q = q * u + 2.6999498e-02;
+  q = q * u - 1.1090742e-01;
+  q = q * u - 6.3108885e-01;
+  q = q * u - 1.1306045;
+  q = q * u + 4.005005e-04;
+  let r = 1.0 - exp(q);
+  return select(select(r, -r, x < 0.0), x, ${isNan('x')});
+}`;
+
+// GELU's derivatives as torch writes them (GeluBackward): exact, cdf + x * pdf; tanh, through
+// tanh(sqrt(2 / pi) * (x + 0.044715 x^3)), tanh by the overflow-free exp(-2|u|) form as in `tanh`.
+const GELU = `${ERF}
+fn gelu_grad(x: f32) -> f32 {
+  return 0.5 * (1.0 + erff(x * 0.7071067811865476)) + x * 0.3989422804014327 * exp(-0.5 * x * x);
+}`;
+const GELU_TANH = `fn gelu_tanh_inner(x: f32) -> f32 {
+  let u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+  let e = exp(-2.0 * abs(u));
+  return sign(u) * (1.0 - e) / (1.0 + e);
+}
+fn gelu_tanh_grad(x: f32) -> f32 {
+  let t = gelu_tanh_inner(x);
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 3.0 * 0.044715 * x * x);
+}`;
+
 const DEFS: Record<string, UnaryDef> = {
   neg: { expr: '-a', grad: '-a' },
   exp: { expr: 'exp(a)', grad: 'a * c', uses: ['y'], float: true },
@@ -43,6 +85,9 @@ const DEFS: Record<string, UnaryDef> = {
   round: { expr: 'round(a)', float: true },
   logOrZero: { expr: 'select(log(a), 0.0, a == 0.0)', float: true },
   logicalNot: { expr: 'select(0u, 1u, a == A(0))' },
+  erf: { expr: 'erff(a)', grad: 'a * 1.1283791670955126 * exp(-b * b)', uses: ['x'], float: true, helpers: ERF },
+  gelu: { expr: '0.5 * a * (1.0 + erff(a * 0.7071067811865476))', grad: 'a * gelu_grad(b)', uses: ['x'], float: true, helpers: GELU },
+  geluTanh: { expr: '0.5 * a * (1.0 + gelu_tanh_inner(a))', grad: 'a * gelu_tanh_grad(b)', uses: ['x'], float: true, helpers: GELU_TANH },
 };
 
 function wgsl(d: DType): string {
@@ -130,6 +175,13 @@ export const floor = (x: Tensor) => unaryOp('floor', x);
 export const ceil = (x: Tensor) => unaryOp('ceil', x);
 export const round = (x: Tensor) => unaryOp('round', x);
 export const logicalNot = (x: Tensor) => unaryOp('logicalNot', x);
+/** torch.erf. */
+export const erf = (x: Tensor) => unaryOp('erf', x);
+/** F.gelu(x, approximate): 'none' is x * Phi(x) through erf, 'tanh' torch's tanh approximation. */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  if (approximate !== 'none' && approximate !== 'tanh') throw new Error(`gelu: approximate must be 'none' or 'tanh', got '${approximate}'`);
+  return unaryOp(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
+}
 /** torch.clamp(x, min, max); either bound may be omitted (null). */
 export const clamp = (x: Tensor, min: number | null = null, max: number | null = null) =>
   unaryOp('clamp', x, [min ?? -Infinity, max ?? Infinity]);
