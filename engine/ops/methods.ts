@@ -37,6 +37,8 @@ export interface TensorMethods {
   leakyRelu(slope?: number): Tensor;
   sigmoid(): Tensor;
   tanh(): Tensor;
+  erf(): Tensor;
+  gelu(approximate?: 'none' | 'tanh'): Tensor;
   clamp(min?: number | null, max?: number | null): Tensor;
   to(dtype: DType): Tensor;
   sum(dim?: R.Dims, keepdim?: boolean): Tensor;
@@ -96,6 +98,8 @@ const methods: Record<string, (this: Tensor, ...a: any[]) => unknown> = {
   leakyRelu(s) { return U.leakyRelu(this, s); },
   sigmoid() { return U.sigmoid(this); },
   tanh() { return U.tanh(this); },
+  erf() { return U.erf(this); },
+  gelu(approximate: 'none' | 'tanh' = 'none') { return U.gelu(this, approximate); },
   clamp(lo, hi) { return U.clamp(this, lo, hi); },
   to(d) { return U.cast(this, d); },
   sum(d, k) { return R.sum(this, d, k); },

@@ -54,6 +54,14 @@ t('nn.GELU runs gelu with its approximate setting', async () => {
   assert.is(new E.nn.GELU().approximate, 'none');
 });
 
+t('tensor methods: x.erf(), x.gelu(approximate) are the ops', async () => {
+  const x = E.tensor([-2, -0.5, 0, 0.7, 3]);
+  assert.equal(await x.erf().toArray(), await E.erf(x).toArray());
+  assert.equal(await x.gelu().toArray(), await E.gelu(x).toArray());
+  assert.equal(await x.gelu('tanh').toArray(), await E.gelu(x, 'tanh').toArray());
+  assert.not.equal(await x.gelu('tanh').toArray(), await x.gelu().toArray());
+});
+
 t('bad approximate names the op and the value', () => {
   throwsWith(() => E.gelu(E.tensor([1]), 'fast' as 'tanh'), 'gelu', "'fast'");
   throwsWith(() => new E.nn.GELU('erf' as 'none'), 'GELU', "'erf'");
