@@ -3,18 +3,21 @@
 // Forward is an implicit GEMM over a zero-padded, vec4-aligned copy of the input (wgsl/conv.ts
 // explains why: loads dominate on lavapipe); layers with fewer than 4 output channels per group
 // (depthwise) use a direct kernel, which reads an input whose rows are whole vec4s as it is,
-// bounds-checked (the copy was a third of its time). Backward: the input gradient is the same convolution of the
-// (zero-inserted, for strides > 1) output gradient with flipped, transposed weights; the weight
-// gradient is a reduction over output pixels split into row ranges; the bias gradient is a sum.
+// bounds-checked (the copy was a large part of its time). Backward: the input gradient is the
+// same convolution of the (zero-inserted, for strides > 1) output gradient with flipped,
+// transposed weights; the weight gradient is a reduction over output pixels split into row
+// ranges; the bias gradient is a sum. Which kernel and tile each runs with is decided by the
+// rule tables below (FORWARD_TILE_RULES, WGRAD_TILE_RULES); planConv2d reports the decisions.
 import { pair, type Pair } from './args.ts';
 import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d, type Activation } from '../wgsl/common.ts';
 import { subgroupSize as deviceSubgroupSize } from '../runtime/device.ts';
 import {
   padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
   gemmRowVecs, wgradRowVecs, directRows, directRowVecs,
+  ConvPadParams, ConvPrepParams, ConvGemmParams, ConvDirectParams, ConvDirectUnpaddedParams, ConvWgradParams, ConvWgradDirectParams,
 } from '../wgsl/conv.ts';
 import { fmt, numel } from '../core/shape.ts';
 import { contiguous, reshape, unsqueeze, squeeze, transpose } from './views.ts';
@@ -60,8 +63,8 @@ export interface ConvTuning {
   subgroups: boolean;
   /**
    * Take the matmul kernel for 1x1 stride-1 unpadded ungrouped convolutions where the device has
-   * subgroups (its subgroup matmul is 1.4-2x the gemm kernel there: 1x512x36x36 -> 256 on
-   * lavapipe 18.7 vs 8.7 GFLOP/s); without subgroups the gemm kernel is the faster one.
+   * subgroups (its subgroup matmul is faster than the gemm kernel there); without subgroups the
+   * gemm kernel is the faster one.
    */
   matmul1x1: boolean;
   /**
@@ -169,18 +172,20 @@ function padded(x: Tensor, P: { padT: number; padL: number; siy: number; six: nu
   const out = Tensor.empty([N, C, Hp, Wp], 'f32');
   const unit = P.siy === 1 && P.six === 1; // no zero insertion: one invocation per padded row
   const total = N * C * Hp * (unit ? 1 : Wp / 4);
-  const [sN, sC, sH, sW] = x.strides;
-  const prm = new Params().u32(C, Hp, Wp / 4, H, W).i32(P.padT, P.padL, P.siy, P.six).u32(x.offset, sN, sC, sH, sW, total);
-  dispatch(padKernel(unit), [x.storage.buffer, out.storage.buffer], prm.build(), grid1d(total));
+  const prm = ConvPadParams.pack({
+    invocations: total, channels: C, outH: Hp, outW4: Wp / 4, inH: H, inW: W,
+    padTop: P.padT, padLeft: P.padL, insertY: P.siy, insertX: P.six, xOffset: x.offset, xStrides: x.strides,
+  });
+  dispatch(padKernel(unit), [x.storage.buffer, out.storage.buffer], prm, grid1d(total));
   return { t: out, off4: 0, Hp, Wp, temp: true };
 }
 
-/** Weights re-laid out: out[i0..i5] (dims D) = w[base + sum(i*S)] when i1*D5 + i5 < L, else 0. */
-function prep(w: Tensor, D: number[], S: number[], base: number, L: number): Tensor {
+/** Weights re-laid out: out[i0..i5] (dims D) = w[base + sum(i*S)] when i1*D5 + i5 < extent, else 0. */
+function prep(w: Tensor, D: number[], S: number[], base: number, extent: number): Tensor {
   const out = Tensor.empty(D, 'f32');
   const total = numel(D);
-  const prm = new Params().u32(...D).i32(...S).u32(base, L, total);
-  dispatch(prepKernel(), [w.storage.buffer, out.storage.buffer], prm.build(), grid1d(total / D[5]));
+  const prm = ConvPrepParams.pack({ dims: D, strides: S, base, extent, total });
+  dispatch(prepKernel(), [w.storage.buffer, out.storage.buffer], prm, grid1d(total / D[5]));
   return out;
 }
 
@@ -222,17 +227,213 @@ function checkGrid(op: string, wg: [number, number, number]): void {
   if (wg.some((d) => d > 65535)) throw new Error(`${op}: launch grid [${wg.join(', ')}] exceeds 65535 workgroups per dimension (batch or channels too large)`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tiling rules. Each table is read top to bottom and the first rule whose `when` holds decides;
+// `why` gives its reason (measured on lavapipe, where tiles were tuned). planConv2d reports the
+// outcome for a shape and test/engine/ops/conv-tiles.test.ts pins it for representative ones.
+
+/** A row of a rule table: where it applies, what it picks there, and why. */
+interface Rule<S, R> {
+  when: (s: S) => boolean;
+  pick: (s: S, t: ConvTuning) => R;
+  why: string;
+}
+
+function firstRule<S, R>(table: readonly Rule<S, R>[], s: S, t: ConvTuning): R {
+  const rule = table.find((r) => r.when(s));
+  if (!rule) throw new Error('conv2d: no tiling rule matched (the last rule of a table must match every shape)');
+  return rule.pick(s, t);
+}
+
+/** Output channels per group below which a tile of (vec4s of) output channels is mostly padding. */
+const MIN_CHANNEL_TILE = 4;
+
+/** What the forward rules look at (of a forward problem, or of an input gradient's). */
+interface ForwardShape {
+  coutPerGroup: number;
+  /** Output pixels per plane. */
+  pixels: number;
+  strideY: number;
+  dilationY: number;
+}
+
+type ForwardTile = { kernel: 'gemm'; tm: number; tn: number } | { kernel: 'direct'; tr: number; tn: number };
+
+/** Forward kernel and tile: gemm tm output channels x tn columns, direct tr rows x tn columns. */
+const FORWARD_TILE_RULES: readonly Rule<ForwardShape, ForwardTile>[] = [
+  {
+    when: (s) => s.coutPerGroup >= MIN_CHANNEL_TILE,
+    pick: (s, t) => ({ kernel: 'gemm', tm: tileFor(s.coutPerGroup, t.tm), tn: t.tn }),
+    why: 'implicit GEMM: the tm output channels of a tile share every input load, so tm covers the channels up to tuning.tm',
+  },
+  {
+    when: (s) => s.pixels < 64,
+    pick: () => ({ kernel: 'direct', tr: 1, tn: 4 }),
+    why: 'planes under 64 pixels (7x7): a larger tile is mostly padding, and test-sized problems compile fast',
+  },
+  {
+    when: (s) => s.strideY % s.dilationY !== 0,
+    pick: (_, t) => ({ kernel: 'direct', tr: 1, tn: t.directTn }),
+    why: 'the output rows of a tile share input rows only when the dilation divides the stride',
+  },
+  {
+    when: (s) => s.strideY > 1,
+    pick: (_, t) => ({ kernel: 'direct', tr: Math.min(2, t.directTr), tn: t.directTn }),
+    why: 'strided: every tile row adds stride input rows (4 rows of a 3x3 stride-2 conv read 9), so at most 2',
+  },
+  {
+    when: (s) => s.pixels < 256,
+    pick: (_, t) => ({ kernel: 'direct', tr: Math.min(2, t.directTr), tn: t.directTn }),
+    why: 'planes under 256 pixels (14x14): 2-row tiles measured faster than 4-row ones',
+  },
+  {
+    when: () => true,
+    pick: (_, t) => ({ kernel: 'direct', tr: t.directTr, tn: t.directTn }),
+    why: 'stride 1 on 18x18 and larger planes: the tallest tile reuses the most input rows',
+  },
+];
+
+/** What the weight-gradient rules look at. */
+interface WgradShape {
+  kernelH: number;
+  kernelW: number;
+}
+
+/** Weight-gradient tile: tm output channels x tc input channels x the taps (one kernel row with rowPerLane). */
+interface WgradTile {
+  tm: number;
+  tc: number;
+  rowPerLane: boolean;
+}
+
+/**
+ * Weight-gradient tiles where there are MIN_CHANNEL_TILE output channels per group or more
+ * (fewer: wgradDirect, one channel pair per invocation). tuning.wgTm / wgTc override tm / tc.
+ */
+const WGRAD_TILE_RULES: readonly Rule<WgradShape, WgradTile>[] = [
+  {
+    when: (s) => s.kernelH * s.kernelW === 1,
+    pick: () => ({ tm: 16, tc: 4, rowPerLane: false }),
+    why: '1x1: a single tap per channel pair leaves room for 4 input channels, which reuse each dY load',
+  },
+  {
+    when: (s) => s.kernelH * s.kernelW > 9,
+    pick: (s) => ({ tm: Math.max(4, 2 ** Math.floor(Math.log2(48 / s.kernelW))), tc: 1, rowPerLane: true }),
+    why: 'larger than 3x3: one kernel row per invocation, tm x KW near 48 accumulators (all rows would spill and take LLVM long to compile)',
+  },
+  {
+    when: () => true,
+    pick: () => ({ tm: 16, tc: 1, rowPerLane: false }),
+    why: 'up to 3x3: 16 channels x KH x KW taps, up to 144 accumulators, was the fastest',
+  },
+];
+
+/** Fewest output rows one split of the weight-gradient reduction takes (more splits, more partial sums to add). */
+const MIN_SPLIT_ROWS = 4;
+
+/** Kernel and tiles of a forward convolution (also of an input gradient, which is one). */
+export type ConvForwardPlan =
+  | { kernel: 'gemm'; tm: number; tn: number; wg: number; sg: number }
+  | {
+      kernel: 'direct';
+      tr: number;
+      tn: number;
+      wg: number;
+      /** null: the kernel reads a zero-padded copy of the input; else the input itself (DirectConfig.lead). */
+      lead: number | null;
+    };
+
+/** Kernel and tiles of a weight gradient, and the row-range splits of its reduction. */
+export interface ConvWeightGradPlan {
+  kernel: 'wgrad' | 'wgradDirect';
+  tm: number;
+  tc: number;
+  pv: number;
+  rowPerLane: boolean;
+  wg: number;
+  sg: number;
+  /** Row ranges the reduction over the N * OH output rows is split into (partial sums added after), and their length. */
+  splits: number;
+  rowsPerSplit: number;
+}
+
+/** What conv2d runs for a shape: the matmul kernel (1x1), or the convolution kernels with their tiles. */
+export type ConvPlan =
+  | { kernel: 'matmul' }
+  | { kernel: 'conv'; forward: ConvForwardPlan; inputGrad: ConvForwardPlan; weightGrad: ConvWeightGradPlan };
+
+/** `xAligned`: x is contiguous from a vec4 boundary (the direct kernel may then read it as it is). */
+function forwardPlan(P: Problem, xAligned: boolean, sg: number): ConvForwardPlan {
+  const T = tuning;
+  const tile = firstRule(FORWARD_TILE_RULES, { coutPerGroup: P.Cout_g, pixels: P.OH * P.OW, strideY: P.sy, dilationY: P.dy }, T);
+  if (tile.kernel === 'gemm') return { ...tile, wg: pickWg(P.OH * ceilDiv(P.OW, tile.tn), T.wg, sg), sg };
+  // the input read as it is where its rows are whole vec4s (out-of-range reads load zeros),
+  // which saves the padded copy, a pass that costs a good part of the convolution itself
+  const unpadded = T.directUnpadded && P.siy === 1 && P.six === 1 && P.W % 4 === 0 && xAligned;
+  const lead = unpadded ? (((-P.padL) % 4) + 4) % 4 : null;
+  return { ...tile, wg: pickWg(ceilDiv(P.OH, tile.tr) * ceilDiv(P.OW, tile.tn), T.wg, 0), lead };
+}
+
+function weightGradPlan(g: Geom, sg: number): ConvWeightGradPlan {
+  const T = tuning;
+  const rows = g.N * g.OH;
+  if (g.Cout_g < MIN_CHANNEL_TILE) {
+    const pairs = g.G * g.Cout_g * g.Cin_g;
+    return { kernel: 'wgradDirect', tm: 1, tc: 1, pv: 1, rowPerLane: false, wg: pickWg(pairs, T.wg, 0), sg: 0, ...splitRows(rows, pairs) };
+  }
+  const rule = firstRule(WGRAD_TILE_RULES, { kernelH: g.KH, kernelW: g.KW }, T);
+  const tcWant = T.wgTc > 0 ? T.wgTc : rule.tc;
+  const tc = g.Cin_g < tcWant ? 1 : tcWant;
+  const tm = tileFor(g.Cout_g, T.wgTm > 0 ? T.wgTm : rule.tm);
+  const laneCount = ceilDiv(g.Cin_g, tc) * (rule.rowPerLane ? g.KH : 1);
+  const lanes = laneCount * ceilDiv(g.Cout_g, tm) * g.G;
+  return { kernel: 'wgrad', tm, tc, pv: T.wgPv, rowPerLane: rule.rowPerLane, wg: pickWg(laneCount, T.wg, sg), sg, ...splitRows(rows, lanes) };
+}
+
+/**
+ * Row ranges of the weight-gradient reduction over `rows` output rows: enough that
+ * splits x lanes reaches tuning.wgTarget invocations, MIN_SPLIT_ROWS rows or more each
+ * (tuning.wgSplits forces the count).
+ */
+function splitRows(rows: number, lanes: number): { splits: number; rowsPerSplit: number } {
+  const T = tuning;
+  let S = T.wgSplits > 0 ? T.wgSplits : Math.max(1, Math.min(Math.floor(T.wgTarget / lanes), Math.ceil(rows / MIN_SPLIT_ROWS)));
+  S = Math.min(S, rows);
+  const rowsPerSplit = ceilDiv(rows, S);
+  return { splits: ceilDiv(rows, rowsPerSplit), rowsPerSplit };
+}
+
+/** 1x1, stride 1, unpadded, ungrouped: conv2d is then a matmul [Cout, Cin] @ [N, Cin, H*W] (see ConvTuning.matmul1x1). */
+function takesMatmul(g: Geom, deviceSg: number): boolean {
+  return tuning.matmul1x1 && deviceSg > 0 && g.KH === 1 && g.KW === 1 && g.sy === 1 && g.sx === 1 && g.pt + g.pb + g.pl + g.pr === 0 && g.G === 1;
+}
+
+/**
+ * The kernels and tiles conv2d picks for an input of `inputShape` and a weight of `weightShape`
+ * under the current tuning (setConvTuning), with input and output gradient contiguous.
+ * `device.subgroupSize` stands in for the device's (0: no subgroups), for other devices' plans.
+ */
+export function planConv2d(inputShape: readonly number[], weightShape: readonly number[], opts: Conv2dOptions = {}, device: { subgroupSize?: number } = {}): ConvPlan {
+  const g = geometry(inputShape.length === 3 ? [1, ...inputShape] : inputShape, weightShape, null, opts);
+  const deviceSg = device.subgroupSize ?? deviceSubgroupSize();
+  if (takesMatmul(g, deviceSg)) return { kernel: 'matmul' };
+  const sg = tuning.subgroups ? deviceSg : 0;
+  return { kernel: 'conv', forward: forwardPlan(forwardProblem(g), true, sg), inputGrad: forwardPlan(inputGradProblem(g), true, sg), weightGrad: weightGradPlan(g, sg) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
 /** Runs a problem's forward convolution; returns [N, Cout, OH, OW]. */
 function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, act: Activation | null = null): Tensor {
   const detail = problemDetail(P);
   const out = Tensor.empty([P.N, P.Cout, P.OH, P.OW], 'f32');
   if (out.size === 0) return out;
-  const T = tuning;
+  const plan = forwardPlan(P, x.isContiguous() && x.offset % 4 === 0, subgroupSize());
   const outVec = P.OW % 4 === 0;
   const b = bias ? (bias.isContiguous() ? bias : contiguous(bias)) : null;
-  if (P.Cout_g >= 4) {
-    const tm = tileFor(P.Cout_g, T.tm);
-    const tn = T.tn;
+  const common = { cinPerGroup: P.Cin_g, cout: P.Cout, outH: P.OH, outW: P.OW, coutPerGroup: P.Cout_g, cin: P.Cin, biasOffset: b?.offset ?? 0, hasBias: b ? 1 : 0 };
+  if (plan.kernel === 'gemm') {
+    const { tm, tn, wg, sg } = plan;
     const tilesW = ceilDiv(P.OW, tn);
     const nv = gemmRowVecs(tn, P.KW, P.sx, P.dx);
     const needH = (P.OH - 1) * P.sy + (P.KH - 1) * P.dy + 1;
@@ -241,46 +442,34 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     const coTiles = ceilDiv(P.Cout_g, tm);
     const wt = prepGemm(P, w, tm);
     const ntiles = P.OH * tilesW;
-    const sg = subgroupSize();
-    const wg = pickWg(ntiles, T.wg, sg);
     const grid: [number, number, number] = [ceilDiv(ntiles, wg), coTiles, P.N * P.G];
     checkGrid('conv2d', grid);
     const Wp4 = xp.Wp / 4;
-    const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, coTiles, tilesW, P.G, P.KH, P.sy * Wp4, P.dy * Wp4, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
+    const prm = ConvGemmParams.pack({
+      ...common, planeVec4s: xp.Hp * Wp4, coutTiles: coTiles, tilesW, groups: P.G, kernelH: P.KH,
+      strideRowVec4s: P.sy * Wp4, dilationRowVec4s: P.dy * Wp4, xOffset4: xp.off4,
+    });
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg, act }), bufs, prm.build(), grid, detail, { flops: problemFlops(P) });
+    dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg, act }), bufs, prm, grid, detail, { flops: problemFlops(P) });
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   } else {
-    // Tile by output plane and stride, measured on lavapipe (depthwise 3x3, 8 images, ms per
-    // call for 1x4 / 2x8 / 4x8 rows x columns): 7x7 4.3 / - / 8.3 (tiny planes: padding waste,
-    // and short LLVM compiles for test-sized problems), 14x14 6.3 / 4.5 / 5.5, 18x18 10.8 / 7.9 /
-    // 6.8, 28x28 9.4 / 5.6 / 4.3; stride 2 to 14x14 6.4 / 5.0 / 11.1, to 56x56 19.1 / 15.5 / 20.8
-    // (a taller strided tile reads 9 input rows). The output rows of a tile share input rows
-    // only when the dilation divides the stride.
-    const px = P.OH * P.OW;
-    const tn = px < 64 ? 4 : T.directTn;
-    const tr = px < 64 || P.sy % P.dy !== 0 ? 1 : P.sy > 1 || px < 256 ? Math.min(2, T.directTr) : T.directTr;
-    // the input read as it is where its rows are whole vec4s (out-of-range reads load zeros),
-    // which saves the padded copy, a pass as long as a third of the convolution's own
-    const raw = T.directUnpadded && P.siy === 1 && P.six === 1 && P.W % 4 === 0 && x.isContiguous() && x.offset % 4 === 0;
-    const lead = raw ? (((-P.padL) % 4) + 4) % 4 : null;
+    const { tr, tn, wg, lead } = plan;
     const cfg = { tr, tn, kh: P.KH, kw: P.KW, sy: P.sy, sx: P.sx, dy: P.dy, dx: P.dx, lead };
     const tilesW = ceilDiv(P.OW, tn);
     const tilesH = ceilDiv(P.OH, tr);
     const needH = (tilesH - 1) * tr * P.sy + directRows(cfg);
     const needW = (((tilesW - 1) * tn * P.sx) / 4 + directRowVecs(cfg)) * 4;
-    const xp: Padded = raw ? { t: x, off4: x.offset / 4, Hp: P.H, Wp: P.W, temp: false } : padded(x, P, needH, needW);
+    const xp: Padded = lead !== null ? { t: x, off4: x.offset / 4, Hp: P.H, Wp: P.W, temp: false } : padded(x, P, needH, needW);
     const wt = prepDirect(P, w);
     const ntiles = tilesH * tilesW;
-    const wg = pickWg(ntiles, T.wg, 0);
     const grid: [number, number, number] = [ceilDiv(ntiles, wg), P.Cout, P.N];
     checkGrid('conv2d', grid);
     const Wp4 = xp.Wp / 4;
-    const prm = new Params().u32(P.Cin_g, xp.Hp * Wp4, Wp4, P.Cout, P.OH, P.OW, P.Cout_g, tilesW, tilesH, P.G, P.Cin, xp.off4, b?.offset ?? 0, b ? 1 : 0);
-    if (raw) prm.u32(P.H).i32(P.padT, P.padL + lead!);
+    const direct = { ...common, planeVec4s: xp.Hp * Wp4, rowVec4s: Wp4, tilesW, tilesH, xOffset4: xp.off4 };
+    const prm = lead === null ? ConvDirectParams.pack(direct) : ConvDirectUnpaddedParams.pack({ ...direct, inH: P.H, padTop: P.padT, padLeftLead: P.padL + lead });
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
-    dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm.build(), grid, detail, { flops: problemFlops(P) });
+    dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm, grid, detail, { flops: problemFlops(P) });
     if (xp.temp) xp.t.dispose();
     wt.dispose();
   }
@@ -309,12 +498,19 @@ function tileFor(n: number, max: number): number {
   return Math.min(t, Math.max(4, max));
 }
 
-/** Workgroup size: `max`, unless that leaves over a quarter of the lanes idle; then 16 (or the subgroup size). */
+/** Workgroup size when the largest would idle too many lanes (or the subgroup size, if larger). */
+const SMALL_WG = 16;
+/** Smallest workgroup size at all. */
+const MIN_WG = 8;
+/** Share of the launched lanes that may idle in the last workgroup before the small size is taken. */
+const MAX_IDLE_SHARE = 0.25;
+
+/** Workgroup size: `max`, unless that leaves over MAX_IDLE_SHARE of the lanes idle; then SMALL_WG (or the subgroup size). */
 function pickWg(lanes: number, max: number, sg: number): number {
-  const small = Math.max(16, sg);
-  if (max <= small) return Math.max(max, sg, 8);
+  const small = Math.max(SMALL_WG, sg);
+  if (max <= small) return Math.max(max, sg, MIN_WG);
   const waste = (w: number) => ceilDiv(lanes, w) * w - lanes;
-  return waste(max) <= lanes / 4 ? max : small;
+  return waste(max) <= lanes * MAX_IDLE_SHARE ? max : small;
 }
 
 function forwardProblem(g: Geom): Problem {
@@ -324,23 +520,27 @@ function forwardProblem(g: Geom): Problem {
   };
 }
 
-/** dL/dx: the stride-1 convolution of the zero-inserted gradient with flipped, transposed weights. */
-function inputGrad(gy: Tensor, w: Tensor, g: Geom): Tensor {
-  const P: Problem = {
+/** The input gradient as a problem: the stride-1 convolution of the zero-inserted gradient with flipped, transposed weights. */
+function inputGradProblem(g: Geom): Problem {
+  return {
     N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, siy: g.sy, six: g.sx, Cout: g.Cin, G: g.G, Cin_g: g.Cout_g, Cout_g: g.Cin_g,
     KH: g.KH, KW: g.KW, sy: 1, sx: 1, dy: g.dy, dx: g.dx,
     padT: g.dy * (g.KH - 1) - g.pt, padL: g.dx * (g.KW - 1) - g.pl, OH: g.H, OW: g.W,
   };
-  return convForward(P, gy, { t: w, flip: true }, null);
+}
+
+/** dL/dx (see inputGradProblem). */
+function inputGrad(gy: Tensor, w: Tensor, g: Geom): Tensor {
+  return convForward(inputGradProblem(g), gy, { t: w, flip: true }, null);
 }
 
 /** dL/dw [Cout, Cin_g, KH, KW]: reductions over output pixels, split over row ranges. */
 function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
   if (g.N === 0) return zeros([g.Cout, g.Cin_g, g.KH, g.KW]);
-  const T = tuning;
+  const plan = weightGradPlan(g, subgroupSize());
+  const { tm, tc, pv, wg, sg, rowPerLane, splits: S, rowsPerSplit } = plan;
   const KK = g.KH * g.KW;
-  const direct = g.Cout_g < 4;
-  const pv = direct ? 1 : T.wgPv;
+  const direct = plan.kernel === 'wgradDirect';
   const OWp = Math.ceil(g.OW / (4 * pv)) * 4 * pv;
   const OWp4 = OWp / 4;
   const nv = wgradRowVecs(pv, g.KW, g.sx, g.dx);
@@ -349,38 +549,24 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
   const xp = padded(x, { padT: g.pt, padL: g.pl, siy: 1, six: 1 }, needH, needW);
   const dyp = padded(gy, { padT: 0, padL: 0, siy: 1, six: 1 }, g.OH, OWp);
   const rows = g.N * g.OH;
-  let lanes: number, wg: number, gridXY: [number, number], kernel;
-  const tcWant = T.wgTc > 0 ? T.wgTc : KK === 1 ? 4 : 1;
-  const tc = direct || g.Cin_g < tcWant ? 1 : tcWant;
-  // accumulators per invocation are tm * KH * KW (KW alone for large kernels, one row per
-  // invocation): near 144 was fastest on lavapipe
-  const rowPerLane = KK > 9;
-  const tm = direct ? 1 : tileFor(g.Cout_g, T.wgTm > 0 ? T.wgTm : KK === 1 ? 16 : rowPerLane ? Math.max(4, 2 ** Math.floor(Math.log2(48 / g.KW))) : 16);
   const nCb = ceilDiv(g.Cin_g, tc);
-  if (direct) {
-    lanes = g.G * g.Cout_g * g.Cin_g;
-    wg = pickWg(lanes, T.wg, 0);
-    gridXY = [ceilDiv(lanes, wg), 1];
-    kernel = wgradDirectKernel({ kh: g.KH, kw: g.KW, sx: g.sx, dx: g.dx, wg });
-  } else {
-    const sg = subgroupSize();
-    const laneCount = nCb * (rowPerLane ? g.KH : 1);
-    lanes = laneCount * ceilDiv(g.Cout_g, tm) * g.G;
-    wg = pickWg(laneCount, T.wg, sg);
-    gridXY = [ceilDiv(laneCount, wg), ceilDiv(g.Cout_g, tm)];
-    kernel = wgradKernel({ tm, tc, pv, kh: g.KH, kw: g.KW, sx: g.sx, dx: g.dx, wg, sg, rowPerLane });
-  }
-  let S = T.wgSplits > 0 ? T.wgSplits : Math.max(1, Math.min(Math.floor(T.wgTarget / lanes), Math.ceil(rows / 4)));
-  S = Math.min(S, rows);
-  const per = ceilDiv(rows, S);
-  S = ceilDiv(rows, per);
+  const pairs = g.G * g.Cout_g * g.Cin_g;
+  const laneCount = direct ? pairs : nCb * (rowPerLane ? g.KH : 1);
+  const gridXY: [number, number] = [ceilDiv(laneCount, wg), direct ? 1 : ceilDiv(g.Cout_g, tm)];
+  const kernel = direct
+    ? wgradDirectKernel({ kh: g.KH, kw: g.KW, sx: g.sx, dx: g.dx, wg })
+    : wgradKernel({ tm, tc, pv, kh: g.KH, kw: g.KW, sx: g.sx, dx: g.dx, wg, sg, rowPerLane });
   const total = g.Cout * g.Cin_g * KK;
   const part = Tensor.empty(S > 1 ? [S, g.Cout, g.Cin_g, g.KH, g.KW] : [g.Cout, g.Cin_g, g.KH, g.KW], 'f32');
   const Wp4 = xp.Wp / 4;
-  const prm = new Params().u32(g.Cin_g, g.Cout_g, g.Cin, g.Cout, g.OH, OWp4, xp.Hp * Wp4, Wp4, g.sy * Wp4, g.dy * Wp4, g.G, per, rows, direct ? lanes : nCb, xp.off4, dyp.off4);
+  const fields = {
+    cinPerGroup: g.Cin_g, coutPerGroup: g.Cout_g, cin: g.Cin, cout: g.Cout, outH: g.OH, outW4: OWp4, planeVec4s: xp.Hp * Wp4,
+    strideRowVec4s: g.sy * Wp4, dilationRowVec4s: g.dy * Wp4, rowsPerSplit, rows, xOffset4: xp.off4, dyOffset4: dyp.off4,
+  };
+  const prm = direct ? ConvWgradDirectParams.pack({ ...fields, pairs }) : ConvWgradParams.pack({ ...fields, groups: g.G, cinBlocks: nCb });
   const grid: [number, number, number] = [gridXY[0], gridXY[1], direct ? S : S * g.G];
   checkGrid('conv2d backward (weight)', grid);
-  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm.build(), grid, problemDetail(forwardProblem(g)), { flops: problemFlops(forwardProblem(g)) });
+  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm, grid, problemDetail(forwardProblem(g)), { flops: problemFlops(forwardProblem(g)) });
   if (xp.temp) xp.t.dispose();
   if (dyp.temp) dyp.t.dispose();
   if (S === 1 || total === 0) return part;
@@ -412,11 +598,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   if (g.Cin_g === 0) throw new Error(`conv2d: weight ${fmt(weight.shape)} has no input channels`);
   const act = opts.activation ?? null;
   if (act !== null && act !== 'relu' && act !== 'relu6') throw new Error(`conv2d: activation must be 'relu', 'relu6' or null, got '${act}'`);
-  if (
-    tuning.matmul1x1 && deviceSubgroupSize() > 0 && g.KH === 1 && g.KW === 1 && g.sy === 1 && g.sx === 1 && g.pt + g.pb + g.pl + g.pr === 0 && g.G === 1
-  ) {
-    return conv1x1Matmul(x, weight, bias, g, act);
-  }
+  if (takesMatmul(g, deviceSubgroupSize())) return conv1x1Matmul(x, weight, bias, g, act);
   const out = convForward(forwardProblem(g), x, { t: weight, flip: false }, bias, act);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(

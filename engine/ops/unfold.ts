@@ -5,12 +5,11 @@ import { pair, type Pair } from './args.ts';
 import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
 import { tidy } from '../core/memory.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { unfoldKernel, foldKernel, CHUNK } from '../wgsl/unfold.ts';
+import { unfoldKernel, foldKernel, CHUNK, UnfoldParams, FoldParams } from '../wgsl/unfold.ts';
 import { fmt } from '../core/shape.ts';
 import { reshape } from './views.ts';
-
 
 export interface UnfoldOptions {
   kernelSize: Pair;
@@ -40,8 +39,12 @@ function geometry(op: string, H: number, W: number, o: UnfoldOptions): Geom {
   return { kh, kw, dh, dw, ph, pw, sh, sw, H, W, Lh, Lw };
 }
 
-function geomParams(total: number, C: number, g: Geom): Params {
-  return new Params().u32(total, C, g.H, g.W, g.kh, g.kw, g.dh, g.dw, g.ph, g.pw, g.sh, g.sw, g.Lh, g.Lw);
+/** The geometry fields both kernels' parameters share. */
+function geomParams(invocations: number, channels: number, g: Geom) {
+  return {
+    invocations, channels, imageH: g.H, imageW: g.W, kernelH: g.kh, kernelW: g.kw, dilationH: g.dh, dilationW: g.dw,
+    padH: g.ph, padW: g.pw, strideH: g.sh, strideW: g.sw, blocksH: g.Lh, blocksW: g.Lw,
+  };
 }
 
 function unfoldRaw(x: Tensor, g: Geom): Tensor {
@@ -50,7 +53,7 @@ function unfoldRaw(x: Tensor, g: Geom): Tensor {
   if (out.size > 0) {
     const nch = Math.ceil(g.Lw / CHUNK);
     const total = N * C * g.kh * g.kw * g.Lh * nch;
-    const p = geomParams(total, C, g).u32(x.offset, ...x.strides, nch).build();
+    const p = UnfoldParams.pack({ ...geomParams(total, C, g), xOffset: x.offset, xStrides: x.strides, chunksPerRow: nch });
     dispatch(unfoldKernel(), [x.storage.buffer, out.storage.buffer], p, grid1d(total));
   }
   return out;
@@ -62,7 +65,7 @@ function foldRaw(col: Tensor, C: number, g: Geom): Tensor {
   if (out.size > 0) {
     const nch = Math.ceil(g.W / CHUNK);
     const total = N * C * g.H * nch;
-    const p = geomParams(total, C, g).u32(col.offset, ...col.strides, 0, nch).build();
+    const p = FoldParams.pack({ ...geomParams(total, C, g), colOffset: col.offset, colStrides: col.strides, chunksPerRow: nch });
     dispatch(foldKernel(), [col.storage.buffer, out.storage.buffer], p, grid1d(total));
   }
   return out;

@@ -11,14 +11,15 @@
 //           invocation; each input row segment is loaded once and reused by all kw taps.
 // - direct: one output channel per invocation, TR x TN pixels (depthwise and Cout/groups < 4);
 //           also reads an unpadded input (W % 4 == 0) with per-row and per-vec4 bounds masks
-//           computed once per invocation: one vec4 more per row, but no copy (1.1-1.4x faster
-//           with the copy counted, MobileNet's depthwise layers on lavapipe).
+//           computed once per invocation: one vec4 more per row, but no copy (faster than
+//           pad + padded read with the copy counted, on MobileNet's depthwise layers).
 // - wgrad / wgradDirect: weight gradients as reductions over output pixels, optionally split
 //           over row ranges (partial sums reduced afterwards).
-// Fully unrolled tiles compile slowly in LLVM the first time (1-4 s for the large ones on
+// Fully unrolled tiles compile slowly in LLVM the first time (seconds for the large ones on
 // lavapipe; Mesa's shader cache keeps them), so ops/conv.ts sizes tiles to the problem.
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, pi, storage, C4, storeRows, activate, type Activation } from './common.ts';
+import { main1d, storage, C4, storeRows, activate, type Activation } from './common.ts';
+import { paramStruct } from './params.ts';
 
 /** Element u of a row segment held in vec4 registers v0, v1, ... */
 const el = (prefix: string, u: number) => `${prefix}${u >> 2}.${C4[u & 3]}`;
@@ -26,50 +27,70 @@ const el = (prefix: string, u: number) => `${prefix}${u >> 2}.${C4[u & 3]}`;
 // ---------------------------------------------------------------------------------------------
 // pad: out[n, c, yp, xp] = x[n, c, (yp - padT) / sy, (xp - padL) / sx] where that is an input
 // element (and the offsets divide by the insertion strides), else 0. Written 4 columns at a time.
-// Params: 0 C, 1 Hp, 2 Wp4, 3 H, 4 W, 5 padT (i32), 6 padL (i32), 7 sy, 8 sx, 9 off, 10 sN,
-// 11 sC, 12 sH, 13 sW, 14 total (N*C*Hp*Wp4)
 // `unit` (sy = sx = 1, every forward convolution): one invocation per padded row (total is then
 // N*C*Hp), so the index divisions are paid once per row and the per-element insertion divisions
-// disappear: 3x faster on lavapipe, where integer division is emulated per lane.
+// disappear, which matters on lavapipe, where integer division is emulated per lane.
+export const ConvPadParams = paramStruct('ConvPadParams', {
+  /** Invocations: N*C*Hp rows (unit), else N*C*Hp*Wp/4 vec4s. */
+  invocations: 'u32',
+  channels: 'u32',
+  /** Rows (Hp) and vec4s per row (Wp / 4) of the padded copy. */
+  outH: 'u32',
+  outW4: 'u32',
+  inH: 'i32',
+  inW: 'i32',
+  /** Zero rows above and zero columns left of the input (negative: leading input rows/columns are cut). */
+  padTop: 'i32',
+  padLeft: 'i32',
+  /** Zero insertion: input row y lands on padded row padTop + y * insertY (likewise columns). */
+  insertY: 'i32',
+  insertX: 'i32',
+  xOffset: 'u32',
+  /** x's strides (n, c, h, w) in elements. */
+  xStrides: ['u32', 4],
+});
+
 export function padKernel(unit = false): Kernel {
+  const P = ConvPadParams;
+  const [sN, sC, sH, sW] = P.at.xStrides;
   // the padded row this invocation writes (unit) or the row of its vec4 (general)
   const row = unit ? 'let yp = gi % Hp;\n  let nc = gi / Hp;' : 'let xq = gi % Wp4;\n  let r = gi / Wp4;\n  let yp = r % Hp;\n  let nc = r / Hp;';
   const body = unit
-    ? `let yi = i32(yp) - ${pi(5)};
+    ? `let yi = i32(yp) - ${P.at.padTop};
   let o = gi * Wp4;
   if (yi < 0 || yi >= H) {
     for (var q = 0u; q < Wp4; q++) { Out[o + q] = vec4<f32>(0.0); }
     return;
   }
-  let rowBase = ${pu(9)} + n * ${pu(10)} + c * ${pu(11)} + u32(yi) * ${pu(12)};
+  let rowBase = ${P.at.xOffset} + n * ${sN} + c * ${sC} + u32(yi) * ${sH};
   for (var q = 0u; q < Wp4; q++) {
     var v = vec4<f32>(0.0);
-    ${C4.map((comp, k) => `{ let xi = i32(q * 4u + ${k}u) - ${pi(6)}; let ok = xi >= 0 && xi < W; v.${comp} = select(0.0, X[select(0u, rowBase + u32(max(xi, 0)) * ${pu(13)}, ok)], ok); }`).join('\n    ')}
+    ${C4.map((comp, k) => `{ let xi = i32(q * 4u + ${k}u) - ${P.at.padLeft}; let ok = xi >= 0 && xi < W; v.${comp} = select(0.0, X[select(0u, rowBase + u32(max(xi, 0)) * ${sW}, ok)], ok); }`).join('\n    ')}
     Out[o + q] = v;
   }`
-    : `let sy = ${pi(7)}; let sx = ${pi(8)};
-  let ys = i32(yp) - ${pi(5)};
+    : `let sy = ${P.at.insertY}; let sx = ${P.at.insertX};
+  let ys = i32(yp) - ${P.at.padTop};
   let yi = ys / sy;
   let rowOk = ys >= 0 && ys - yi * sy == 0 && yi < H;
-  let rowBase = ${pu(9)} + n * ${pu(10)} + c * ${pu(11)} + u32(max(yi, 0)) * ${pu(12)};
+  let rowBase = ${P.at.xOffset} + n * ${sN} + c * ${sC} + u32(max(yi, 0)) * ${sH};
   var v = vec4<f32>(0.0);
   for (var k = 0u; k < 4u; k++) {
-    let xs = i32(xq * 4u + k) - ${pi(6)};
+    let xs = i32(xq * 4u + k) - ${P.at.padLeft};
     let xi = xs / sx;
     let ok = rowOk && xs >= 0 && xs - xi * sx == 0 && xi < W;
-    v[k] = select(0.0, X[select(0u, rowBase + u32(max(xi, 0)) * ${pu(13)}, ok)], ok);
+    v[k] = select(0.0, X[select(0u, rowBase + u32(max(xi, 0)) * ${sW}, ok)], ok);
   }
   Out[gi] = v;`;
   return {
     name: 'conv2d.pad',
     key: `conv2d.pad:${unit ? 'unit' : 'any'}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'X', 'f32')}
 ${storage(2, 'Out', 'vec4<f32>', true)}
 ${main1d()}
-  if (gi >= ${pu(14)}) { return; }
-  let C = ${pu(0)}; let Hp = ${pu(1)}; let Wp4 = ${pu(2)};
-  let H = ${pi(3)}; let W = ${pi(4)};
+  if (gi >= ${P.at.invocations}) { return; }
+  let C = ${P.at.channels}; let Hp = ${P.at.outH}; let Wp4 = ${P.at.outW4};
+  let H = ${P.at.inH}; let W = ${P.at.inW};
   ${row}
   let n = nc / C;
   let c = nc - n * C;
@@ -79,29 +100,44 @@ ${main1d()}
 }
 
 // ---------------------------------------------------------------------------------------------
-// prep: out[i0..i5] (dims D0..D5, contiguous) = W[base + sum(ik * Sk)] when i1 * D5 + i5 < L,
+// prep: out[i0..i5] (dims D0..D5, contiguous) = W[base + sum(ik * Sk)] when i1 * D5 + i5 < extent,
 // else 0 (zero padding of a tiled channel dim). Signed strides express flips.
-// Params: 0..5 D, 6..11 S (i32), 12 base, 13 L, 14 total
+export const ConvPrepParams = paramStruct('ConvPrepParams', {
+  /** Output dims D0..D5 (the output is contiguous). */
+  dims: ['u32', 6],
+  /** Weight strides per output dim, in elements; negative where the weight is read flipped. */
+  strides: ['i32', 6],
+  /** Weight element read at output index 0. */
+  base: 'u32',
+  /** Extent of the tiled channel dim (i1 * D5 + i5) that exists; the rest is zero padding. */
+  extent: 'u32',
+  /** Output elements. */
+  total: 'u32',
+});
+
 export function prepKernel(): Kernel {
+  const P = ConvPrepParams;
+  const D = P.at.dims;
+  const S = P.at.strides;
   return {
     name: 'conv2d.prep',
     key: 'conv2d.prep',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'Wsrc', 'f32')}
 ${storage(2, 'Out', 'f32', true)}
 ${main1d()}
   // one invocation per run of the innermost dimension: the index divisions (emulated per lane on
   // lavapipe) are paid once per run, not per element
-  let D5 = ${pu(5)};
-  if (gi >= ${pu(14)} / D5) { return; }
+  let D5 = ${D[5]};
+  if (gi >= ${P.at.total} / D5) { return; }
   var r = gi;
-  let i4 = r % ${pu(4)}; r = r / ${pu(4)};
-  let i3 = r % ${pu(3)}; r = r / ${pu(3)};
-  let i2 = r % ${pu(2)}; r = r / ${pu(2)};
-  let i1 = r % ${pu(1)}; let i0 = r / ${pu(1)};
-  let row = i32(${pu(12)}) + i32(i0) * ${pi(6)} + i32(i1) * ${pi(7)} + i32(i2) * ${pi(8)} + i32(i3) * ${pi(9)} + i32(i4) * ${pi(10)};
-  let s5 = ${pi(11)};
-  let live = min(D5, ${pu(13)} - min(i1 * D5, ${pu(13)}));
+  let i4 = r % ${D[4]}; r = r / ${D[4]};
+  let i3 = r % ${D[3]}; r = r / ${D[3]};
+  let i2 = r % ${D[2]}; r = r / ${D[2]};
+  let i1 = r % ${D[1]}; let i0 = r / ${D[1]};
+  let row = i32(${P.at.base}) + i32(i0) * ${S[0]} + i32(i1) * ${S[1]} + i32(i2) * ${S[2]} + i32(i3) * ${S[3]} + i32(i4) * ${S[4]};
+  let s5 = ${S[5]};
+  let live = min(D5, ${P.at.extent} - min(i1 * D5, ${P.at.extent}));
   for (var i5 = 0u; i5 < D5; i5++) {
     let ok = i5 < live;
     Out[gi * D5 + i5] = select(0.0, Wsrc[select(0u, u32(row + i32(i5) * s5), ok)], ok);
@@ -138,11 +174,35 @@ export function gemmRowVecs(tn: number, kw: number, sx: number, dx: number): num
 }
 
 // Weights: [G, Cout_g / tm, KH, Cin_g, KW, tm] (one contiguous block of KW*tm/4 vec4s per step).
-// Params: 0 Cin_g, 1 HWp4, 2 Wp4, 3 Cout, 4 OH, 5 OW, 6 Cout_g, 7 coTiles, 8 tilesW, 9 G, 10 KH,
-// 11 SY*Wp4, 12 DY*Wp4, 13 Cin (total), 14 xOff4, 15 biasOff, 16 hasBias (the Bias binding is
-// always present, so one pipeline serves both; without a bias any buffer is bound and not read)
+export const ConvGemmParams = paramStruct('ConvGemmParams', {
+  cinPerGroup: 'u32',
+  /** vec4s per plane of the (padded) input. */
+  planeVec4s: 'u32',
+  cout: 'u32',
+  outH: 'u32',
+  outW: 'u32',
+  coutPerGroup: 'u32',
+  /** Tiles of tm output channels per group. */
+  coutTiles: 'u32',
+  /** Tiles of tn columns per output row. */
+  tilesW: 'u32',
+  groups: 'u32',
+  kernelH: 'u32',
+  /** vec4s between the input rows of consecutive output rows (stride y * row vec4s). */
+  strideRowVec4s: 'u32',
+  /** vec4s between the input rows of consecutive kernel rows (dilation y * row vec4s). */
+  dilationRowVec4s: 'u32',
+  /** Channels of the whole input. */
+  cin: 'u32',
+  xOffset4: 'u32',
+  biasOffset: 'u32',
+  /** 0 or 1. The Bias binding is always present, so one pipeline serves both; without a bias any buffer is bound and not read. */
+  hasBias: 'u32',
+});
+
 export function gemmKernel(c: GemmConfig): Kernel {
   const { tm, tn, kw, sx, dx, wg, outVec, sg, act } = c;
+  const P = ConvGemmParams;
   const key = `conv2d.gemm:${tm}x${tn}:k${kw}s${sx}d${dx}:wg${wg}:${outVec}:sg${sg}:${act ?? ''}`;
   return {
     name: 'conv2d.gemm',
@@ -167,7 +227,7 @@ export function gemmKernel(c: GemmConfig): Kernel {
       }
       // rows (output channels m; component m % 4 of the tile's vec4s) stored by a loop (storeRows)
       const rowStore = ['    let oc = g * Cout_g + co0 + m;', '    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;'];
-      rowStore.push(`    let b = select(0.0, Bias[select(0u, ${pu(15)} + oc, hasBias)], hasBias);`);
+      rowStore.push(`    let b = select(0.0, Bias[select(0u, ${P.at.biasOffset} + oc, hasBias)], hasBias);`);
       rowStore.push(`    let tq = (m / 4u) * ${tn}u; let cc = m % 4u;`);
       if (outVec)
         for (let jb = 0; jb < tn / 4; jb++) {
@@ -177,16 +237,16 @@ export function gemmKernel(c: GemmConfig): Kernel {
       else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = ${activate(`tile[tq + ${j}u][cc] + b`, act)}; }`);
       const accs = Array.from({ length: Q * tn }, (_, i) => `a${Math.floor(i / tn)}_${i % tn}`);
       const store = storeRows({ live: 'live', type: 'vec4<f32>', accs, rows: `min(${tm}u, Cout_g - min(co0, Cout_g))`, r: 'm', body: rowStore });
-      return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
+      return `${sg ? 'enable subgroups;\n' : ''}${P.decl}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'Wt', 'vec4<f32>')}
 ${storage(3, 'Y', outVec ? 'vec4<f32>' : 'f32', true)}
 ${storage(4, 'Bias', 'f32')}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
-  let Cin_g = ${pu(0)}; let HWp4 = ${pu(1)}; let Cout = ${pu(3)}; let OH = ${pu(4)}; let OW = ${pu(5)};
-  let hasBias = ${pu(16)} != 0u;
-  let Cout_g = ${pu(6)}; let tilesW = ${pu(8)}; let G = ${pu(9)}; let KH = ${pu(10)};
+  let Cin_g = ${P.at.cinPerGroup}; let HWp4 = ${P.at.planeVec4s}; let Cout = ${P.at.cout}; let OH = ${P.at.outH}; let OW = ${P.at.outW};
+  let hasBias = ${P.at.hasBias} != 0u;
+  let Cout_g = ${P.at.coutPerGroup}; let tilesW = ${P.at.tilesW}; let G = ${P.at.groups}; let KH = ${P.at.kernelH};
   ${sg ? `let lane = sid % ${sg}u;` : ''}
   let ntiles = OH * tilesW;
   let tRaw = wid.x * ${wg}u + lid;
@@ -197,11 +257,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let co0 = wid.y * ${tm}u;
   let n = wid.z / G;
   let g = wid.z - n * G;
-  let xBase = ${pu(14)} + (n * ${pu(13)} + g * Cin_g) * HWp4 + oh * ${pu(11)} + ow0 * ${sx}u / 4u;
-  var wi = (g * ${pu(7)} + wid.y) * KH * Cin_g * ${NW}u;
+  let xBase = ${P.at.xOffset4} + (n * ${P.at.cin} + g * Cin_g) * HWp4 + oh * ${P.at.strideRowVec4s} + ow0 * ${sx}u / 4u;
+  var wi = (g * ${P.at.coutTiles} + wid.y) * KH * Cin_g * ${NW}u;
 ${L.join('\n')}
   for (var ky = 0u; ky < KH; ky++) {
-    var xp = xBase + ky * ${pu(12)};
+    var xp = xBase + ky * ${P.at.dilationRowVec4s};
     for (var ci = 0u; ci < Cin_g; ci++) {
 ${body.join('\n')}
       xp += HWp4;
@@ -247,13 +307,42 @@ export function directRows(c: { tr: number; kh: number; sy: number; dy: number }
   return (c.tr - 1) * c.sy + (c.kh - 1) * c.dy + 1;
 }
 
-// Weights: [G, Cout_g, Cin_g, KH, KWP4*4]. Params: 0 Cin_g, 1 HWp4, 2 Wp4, 3 Cout, 4 OH, 5 OW,
-// 6 Cout_g, 7 tilesW, 8 tilesH, 9 G, 10 Cin (total), 11 xOff4, 12 biasOff, 13 hasBias; reading the
-// input unpadded (lead != null; HWp4 and Wp4 are then the input's own): 14 H, 15 padT (i32),
-// 16 padL + lead (i32)
+// Weights: [G, Cout_g, Cin_g, KH, KWP4*4].
+const DIRECT_FIELDS = {
+  cinPerGroup: 'u32',
+  /** vec4s per plane and per row of the input read (the padded copy, or the input itself). */
+  planeVec4s: 'u32',
+  rowVec4s: 'u32',
+  cout: 'u32',
+  outH: 'u32',
+  outW: 'u32',
+  coutPerGroup: 'u32',
+  /** Tiles of tn columns per output row and of tr rows per output plane. */
+  tilesW: 'u32',
+  tilesH: 'u32',
+  /** Channels of the whole input. */
+  cin: 'u32',
+  xOffset4: 'u32',
+  biasOffset: 'u32',
+  /** 0 or 1 (see ConvGemmParams.hasBias). */
+  hasBias: 'u32',
+} as const;
+export const ConvDirectParams = paramStruct('ConvDirectParams', DIRECT_FIELDS);
+
+/** The direct kernel reading its input unpadded (DirectConfig.lead != null). */
+export const ConvDirectUnpaddedParams = paramStruct('ConvDirectUnpaddedParams', {
+  ...DIRECT_FIELDS,
+  inH: 'u32',
+  padTop: 'i32',
+  /** padLeft + lead: the column of the first vec4 a tile loads is ow0 * sx - padLeftLead. */
+  padLeftLead: 'i32',
+});
+
 export function directKernel(c: DirectConfig): Kernel {
   const { tr, tn, kh, kw, sy, sx, dy, dx, wg, outVec, act } = c;
   const lead = c.lead ?? null;
+  const P = lead === null ? ConvDirectParams : ConvDirectUnpaddedParams;
+  const U = ConvDirectUnpaddedParams.at;
   const key = `conv2d.direct:${tr}x${tn}:k${kh}x${kw}:s${sy}x${sx}:d${dy}x${dx}:wg${wg}:${outVec}:${act ?? ''}${lead === null ? '' : `:raw${lead}`}`;
   return {
     name: 'conv2d.direct',
@@ -269,7 +358,7 @@ export function directKernel(c: DirectConfig): Kernel {
       // for every input channel); a missing one loads as zeros
       const bounds: string[] = [];
       if (lead !== null) {
-        bounds.push(`  let H = i32(${pu(14)});`, `  let iy0 = i32(oh0 * ${sy}u) - ${pi(15)};`, `  let q0 = (i32(ow0 * ${sx}u) - ${pi(16)}) / 4;`);
+        bounds.push(`  let H = i32(${U.inH});`, `  let iy0 = i32(oh0 * ${sy}u) - ${U.padTop};`, `  let q0 = (i32(ow0 * ${sx}u) - ${U.padLeftLead}) / 4;`);
         for (let row = 0; row < nr; row++) bounds.push(`  let rk${row} = iy0 + ${row} >= 0 && iy0 + ${row} < H; let ro${row} = u32(clamp(iy0 + ${row}, 0, H - 1)) * Wp4;`);
         for (let v = 0; v < nv; v++) bounds.push(`  let ck${v} = q0 + ${v} >= 0 && q0 + ${v} < i32(Wp4); let co${v} = u32(clamp(q0 + ${v}, 0, i32(Wp4) - 1));`);
       }
@@ -297,16 +386,16 @@ export function directKernel(c: DirectConfig): Kernel {
       else for (let j = 0; j < tn; j++) rowStore.push(`    if (ow0 + ${j}u < OW) { Y[ob + ${j}u] = ${activate(`tile[tt + ${j}u] + b`, act)}; }`);
       const accs = Array.from({ length: tr * tn }, (_, i) => `a${Math.floor(i / tn)}_${i % tn}`);
       const store = storeRows({ live: 'live', type: 'f32', accs, rows: `min(${tr}u, OH - min(oh0, OH))`, r: 't', body: rowStore });
-      return `${PARAMS_DECL}
+      return `${P.decl}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'Wt', 'vec4<f32>')}
 ${storage(3, 'Y', outVec ? 'vec4<f32>' : 'f32', true)}
 ${storage(4, 'Bias', 'f32')}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let Cin_g = ${pu(0)}; let HWp4 = ${pu(1)}; let Wp4 = ${pu(2)}; let Cout = ${pu(3)}; let OH = ${pu(4)}; let OW = ${pu(5)};
-  let Cout_g = ${pu(6)}; let tilesW = ${pu(7)}; let G = ${pu(9)};
-  let ntiles = ${pu(8)} * tilesW;
+  let Cin_g = ${P.at.cinPerGroup}; let HWp4 = ${P.at.planeVec4s}; let Wp4 = ${P.at.rowVec4s}; let Cout = ${P.at.cout}; let OH = ${P.at.outH}; let OW = ${P.at.outW};
+  let Cout_g = ${P.at.coutPerGroup}; let tilesW = ${P.at.tilesW};
+  let ntiles = ${P.at.tilesH} * tilesW;
   let tRaw = wid.x * ${wg}u + lid;
   let live = tRaw < ntiles;
   let t = min(tRaw, ntiles - 1u);
@@ -317,7 +406,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n = wid.z;
   let g = oc / Cout_g;
   let nOc = n * Cout + oc;
-  let xBase = ${pu(11)} + (n * ${pu(10)} + g * Cin_g) * HWp4${lead === null ? ` + oh0 * ${sy}u * Wp4 + ow0 * ${sx}u / 4u` : ''};
+  let xBase = ${P.at.xOffset4} + (n * ${P.at.cin} + g * Cin_g) * HWp4${lead === null ? ` + oh0 * ${sy}u * Wp4 + ow0 * ${sx}u / 4u` : ''};
   var wi = oc * Cin_g * ${kh * kwp4}u;
 ${bounds.join('\n')}
 ${L.join('\n')}
@@ -327,8 +416,8 @@ ${body.join('\n')}
       xp += HWp4;
       wi += ${kh * kwp4}u;
   }
-  let hasBias = ${pu(13)} != 0u;
-  let b = select(0.0, Bias[select(0u, ${pu(12)} + oc, hasBias)], hasBias);
+  let hasBias = ${P.at.hasBias} != 0u;
+  let b = select(0.0, Bias[select(0u, ${P.at.biasOffset} + oc, hasBias)], hasBias);
 ${store.join('\n')}
 }`;
     },
@@ -363,10 +452,37 @@ export function wgradRowVecs(pv: number, kw: number, sx: number, dx: number): nu
   return Math.ceil(((4 * pv - 1) * sx + (kw - 1) * dx + 1) / 4);
 }
 
-// Params: 0 Cin_g, 1 Cout_g, 2 Cin, 3 Cout, 4 OH, 5 OWp4, 6 HWp4 (x), 7 Wp4 (x), 8 SY*Wp4,
-// 9 DY*Wp4, 10 G, 11 rowsPerSplit, 12 N*OH, 13 nCb (ci blocks), 14 xOff4, 15 dyOff4
+const WGRAD_FIELDS = {
+  cinPerGroup: 'u32',
+  coutPerGroup: 'u32',
+  /** Channels of the whole input and output gradient. */
+  cin: 'u32',
+  cout: 'u32',
+  outH: 'u32',
+  /** vec4s per row of the (padded) output gradient. */
+  outW4: 'u32',
+  /** vec4s per plane of the (padded) input. */
+  planeVec4s: 'u32',
+  /** vec4s between the input rows of consecutive output rows and of consecutive kernel rows. */
+  strideRowVec4s: 'u32',
+  dilationRowVec4s: 'u32',
+  /** Output rows (of all N * outH) each split reduces, and all of them. */
+  rowsPerSplit: 'u32',
+  rows: 'u32',
+  xOffset4: 'u32',
+  dyOffset4: 'u32',
+} as const;
+
+export const ConvWgradParams = paramStruct('ConvWgradParams', {
+  ...WGRAD_FIELDS,
+  groups: 'u32',
+  /** Blocks of tc input channels per group. */
+  cinBlocks: 'u32',
+});
+
 export function wgradKernel(c: WgradConfig): Kernel {
   const { tm, tc, pv, kw, sx, dx, wg, sg, rowPerLane } = c;
+  const P = ConvWgradParams;
   const kh = rowPerLane ? 1 : c.kh;
   const KK = c.kh * kw;
   const key = `conv2d.wgrad:${tm}x${tc}x${pv}:k${c.kh}x${kw}:s${sx}:d${dx}:wg${wg}:sg${sg}:${rowPerLane ? 'row' : 'all'}`;
@@ -419,14 +535,14 @@ export function wgradKernel(c: WgradConfig): Kernel {
         rowStore.push('    }');
       }
       const store = storeRows({ live: 'live', type: 'f32', accs, rows: `min(${tm}u, Cout_g - min(co0, Cout_g))`, r: 'm', body: rowStore });
-      return `${sg ? 'enable subgroups;\n' : ''}${PARAMS_DECL}
+      return `${sg ? 'enable subgroups;\n' : ''}${P.decl}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'DY', 'vec4<f32>')}
 ${storage(3, 'dW', 'f32', true)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
-  let Cin_g = ${pu(0)}; let Cout_g = ${pu(1)}; let OH = ${pu(4)}; let OWp4 = ${pu(5)}; let HWp4 = ${pu(6)};
-  let G = ${pu(10)}; let DYW4 = ${pu(9)}; let nCb = ${pu(13)};
+  let Cin_g = ${P.at.cinPerGroup}; let Cout_g = ${P.at.coutPerGroup}; let OH = ${P.at.outH}; let OWp4 = ${P.at.outW4}; let HWp4 = ${P.at.planeVec4s};
+  let G = ${P.at.groups}; let DYW4 = ${P.at.dilationRowVec4s}; let nCb = ${P.at.cinBlocks};
   ${sg ? `let lane = sid % ${sg}u;` : ''}
   let laneRaw = wid.x * ${wg}u + lid;
   let live = laneRaw < nCb * ${rowPerLane ? c.kh : 1}u;
@@ -436,16 +552,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let co0 = wid.y * ${tm}u;
   let s = wid.z / G;
   let g = wid.z - s * G;
-  let r0 = s * ${pu(11)};
-  let r1 = min(${pu(12)}, r0 + ${pu(11)});
+  let r0 = s * ${P.at.rowsPerSplit};
+  let r1 = min(${P.at.rows}, r0 + ${P.at.rowsPerSplit});
   let outBase = s * G * Cout_g * Cin_g * ${KK}u;
 ${pre.join('\n')}
 ${L.join('\n')}
   for (var r = r0; r < r1; r++) {
     let n = r / OH;
     let oh = r - n * OH;
-    var xp = ${pu(14)} + (n * ${pu(2)} + g * Cin_g) * HWp4 + oh * ${pu(8)} + ky0 * DYW4;
-    var dyp = ${pu(15)} + ((n * ${pu(3)} + g * Cout_g) * OH + oh) * OWp4;
+    var xp = ${P.at.xOffset4} + (n * ${P.at.cin} + g * Cin_g) * HWp4 + oh * ${P.at.strideRowVec4s} + ky0 * DYW4;
+    var dyp = ${P.at.dyOffset4} + ((n * ${P.at.cout} + g * Cout_g) * OH + oh) * OWp4;
     for (var q = 0u; q < OWp4; q += ${pv}u) {
 ${body.join('\n')}
       xp += ${sx * pv}u;
@@ -459,9 +575,15 @@ ${store.join('\n')}
 }
 
 // wgradDirect: one (co, ci) pair per invocation (all KH x KW taps), for Cout_g < 4.
-// Params as wgrad, plus 13 = G*Cout_g*Cin_g (pairs).
+export const ConvWgradDirectParams = paramStruct('ConvWgradDirectParams', {
+  ...WGRAD_FIELDS,
+  /** (output channel, input channel) pairs: G * Cout_g * Cin_g. */
+  pairs: 'u32',
+});
+
 export function wgradDirectKernel(c: Omit<WgradConfig, 'tm' | 'tc' | 'pv' | 'sg' | 'rowPerLane'>): Kernel {
   const { kh, kw, sx, dx, wg } = c;
+  const P = ConvWgradDirectParams;
   const key = `conv2d.wgradDirect:k${kh}x${kw}:s${sx}:d${dx}:wg${wg}`;
   return {
     name: 'conv2d.wgradDirect',
@@ -480,14 +602,14 @@ export function wgradDirectKernel(c: Omit<WgradConfig, 'tm' | 'tc' | 'pv' | 'sg'
       }
       const store: string[] = [];
       for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) store.push(`    dW[o + ${ky * kw + kx}u] = a${ky}_${kx};`);
-      return `${PARAMS_DECL}
+      return `${P.decl}
 ${storage(1, 'X', 'vec4<f32>')}
 ${storage(2, 'DY', 'vec4<f32>')}
 ${storage(3, 'dW', 'f32', true)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let Cin_g = ${pu(0)}; let Cout_g = ${pu(1)}; let OH = ${pu(4)}; let OWp4 = ${pu(5)}; let HWp4 = ${pu(6)};
-  let G = ${pu(10)}; let DYW4 = ${pu(9)}; let pairs = ${pu(13)};
+  let Cin_g = ${P.at.cinPerGroup}; let Cout_g = ${P.at.coutPerGroup}; let OH = ${P.at.outH}; let OWp4 = ${P.at.outW4}; let HWp4 = ${P.at.planeVec4s};
+  let DYW4 = ${P.at.dilationRowVec4s}; let pairs = ${P.at.pairs};
   let pRaw = wid.x * ${wg}u + lid;
   let live = pRaw < pairs;
   let pr = min(pRaw, pairs - 1u);
@@ -495,14 +617,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let oc = pr / Cin_g;
   let g = oc / Cout_g;
   let s = wid.z;
-  let r0 = s * ${pu(11)};
-  let r1 = min(${pu(12)}, r0 + ${pu(11)});
+  let r0 = s * ${P.at.rowsPerSplit};
+  let r1 = min(${P.at.rows}, r0 + ${P.at.rowsPerSplit});
 ${L.join('\n')}
   for (var r = r0; r < r1; r++) {
     let n = r / OH;
     let oh = r - n * OH;
-    var xp = ${pu(14)} + (n * ${pu(2)} + g * Cin_g + ci) * HWp4 + oh * ${pu(8)};
-    var dyp = ${pu(15)} + (n * ${pu(3)} + oc) * OH * OWp4 + oh * OWp4;
+    var xp = ${P.at.xOffset4} + (n * ${P.at.cin} + g * Cin_g + ci) * HWp4 + oh * ${P.at.strideRowVec4s};
+    var dyp = ${P.at.dyOffset4} + (n * ${P.at.cout} + oc) * OH * OWp4 + oh * OWp4;
     for (var q = 0u; q < OWp4; q++) {
 ${body.join('\n')}
       xp += ${sx}u;

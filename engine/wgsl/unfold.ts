@@ -2,32 +2,74 @@
 // gathers, one invocation per output element; fold sums the at most kh*kw columns that cover
 // a pixel, so neither direction needs atomics.
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
+import { main1d, storage } from './common.ts';
+import { paramStruct, type ParamRefs } from './params.ts';
 
-// Shared geometry words: 1 C, 2 H, 3 W, 4 kh, 5 kw, 6 dh, 7 dw, 8 ph, 9 pw, 10 sh, 11 sw, 12 Lh, 13 Lw
-const GEOM = `
-  let C = ${pu(1)}; let H = i32(${pu(2)}); let W = i32(${pu(3)});
-  let kh = ${pu(4)}; let kw = ${pu(5)};
-  let dh = i32(${pu(6)}); let dw = i32(${pu(7)}); let ph = i32(${pu(8)}); let pw = i32(${pu(9)});
-  let sh = i32(${pu(10)}); let sw = i32(${pu(11)}); let Lh = i32(${pu(12)}); let Lw = i32(${pu(13)});`;
+/** The geometry both directions share (torch's names: kernel_size, dilation, padding, stride). */
+const GEOMETRY_FIELDS = {
+  /** Invocations: rows * chunksPerRow. */
+  invocations: 'u32',
+  channels: 'u32',
+  /** The image: unfold's input, fold's output. */
+  imageH: 'u32',
+  imageW: 'u32',
+  kernelH: 'u32',
+  kernelW: 'u32',
+  dilationH: 'u32',
+  dilationW: 'u32',
+  padH: 'u32',
+  padW: 'u32',
+  strideH: 'u32',
+  strideW: 'u32',
+  /** Block positions per column and per row (L = blocksH * blocksW). */
+  blocksH: 'u32',
+  blocksW: 'u32',
+} as const;
+
+/** unfold: rows = N * C * kh * kw * blocksH, each of blocksW columns. */
+export const UnfoldParams = paramStruct('UnfoldParams', {
+  ...GEOMETRY_FIELDS,
+  xOffset: 'u32',
+  /** x's strides (n, c, h, w) in elements. */
+  xStrides: ['u32', 4],
+  chunksPerRow: 'u32',
+});
+
+/** fold: rows = N * C * imageH, each of imageW columns. */
+export const FoldParams = paramStruct('FoldParams', {
+  ...GEOMETRY_FIELDS,
+  colOffset: 'u32',
+  /** The columns' strides (n, c*kh*kw, L) in elements. */
+  colStrides: ['u32', 3],
+  chunksPerRow: 'u32',
+});
+
+/** WGSL lets binding the geometry to the names both kernels use. */
+function geometry(g: ParamRefs<typeof GEOMETRY_FIELDS>): string {
+  return `
+  let C = ${g.channels}; let H = i32(${g.imageH}); let W = i32(${g.imageW});
+  let kh = ${g.kernelH}; let kw = ${g.kernelW};
+  let dh = i32(${g.dilationH}); let dw = i32(${g.dilationW}); let ph = i32(${g.padH}); let pw = i32(${g.padW});
+  let sh = i32(${g.strideH}); let sw = i32(${g.strideW}); let Lh = i32(${g.blocksH}); let Lw = i32(${g.blocksW});`;
+}
 
 /** Columns per invocation (index arithmetic once per chunk of a row: u32 division is slow on
  * CPU drivers). */
 export const CHUNK = 32;
 
-// params: 0 rows*chunks (rows = N*C*kh*kw*Lh), geometry, 14 x offset, 15..18 x strides
-// (n, c, h, w), 19 chunks per row
 export function unfoldKernel(): Kernel {
+  const P = UnfoldParams;
+  const [sN, sC, sH, sW] = P.at.xStrides;
   return {
     name: 'unfold',
     key: 'unfold:fwd',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'x', 'f32')}
 ${storage(2, 'out', 'f32', true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  ${GEOM}
-  let nch = ${pu(19)};
+  if (gi >= ${P.at.invocations}) { return; }
+  ${geometry(P.at)}
+  let nch = ${P.at.chunksPerRow};
   let row = gi / nch;
   let lx0 = i32((gi % nch) * ${CHUNK}u);
   let kk = kh * kw;
@@ -39,8 +81,8 @@ ${main1d()}
   let kj = i32(ck % kw);
   let y = ly * sh - ph + ki * dh;
   let rowIn = y >= 0 && y < H;
-  let rbase = ${pu(14)} + n * ${pu(15)} + c * ${pu(16)} + u32(max(y, 0)) * ${pu(17)};
-  let sx = ${pu(18)};
+  let rbase = ${P.at.xOffset} + n * ${sN} + c * ${sC} + u32(max(y, 0)) * ${sH};
+  let sx = ${sW};
   let obase = row * u32(Lw);
   for (var lx = lx0; lx < min(Lw, lx0 + ${CHUNK}); lx++) {
     let xx = lx * sw - pw + kj * dw;
@@ -52,26 +94,26 @@ ${main1d()}
   };
 }
 
-// params: 0 rows*chunks (rows = N*C*H), geometry, 14 col offset, 15..17 col strides
-// (n, ck, l), 18 unused, 19 chunks per row
 export function foldKernel(): Kernel {
+  const P = FoldParams;
+  const [sN, sCk, sL] = P.at.colStrides;
   return {
     name: 'fold',
     key: 'unfold:fold',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'col', 'f32')}
 ${storage(2, 'out', 'f32', true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  ${GEOM}
-  let nch = ${pu(19)};
+  if (gi >= ${P.at.invocations}) { return; }
+  ${geometry(P.at)}
+  let nch = ${P.at.chunksPerRow};
   let row = gi / nch;
   let x0 = i32((gi % nch) * ${CHUNK}u);
   let y = i32(row % u32(H));
   let c = (row / u32(H)) % C;
   let n = row / (u32(H) * C);
-  let base = ${pu(14)} + n * ${pu(15)};
-  let sck = ${pu(16)}; let sl = ${pu(17)};
+  let base = ${P.at.colOffset} + n * ${sN};
+  let sck = ${sCk}; let sl = ${sL};
   let cnt = min(W, x0 + ${CHUNK}) - x0;
   var acc: array<f32, ${CHUNK}>;
   for (var ki = 0u; ki < kh; ki++) {
