@@ -1,73 +1,108 @@
 // Pooling with PyTorch's semantics: max_pool2d (dilation, ceil_mode, first-max argmax routing
-// the gradient), avg_pool2d (ceil_mode, count_include_pad, divisor_override), and
+// the gradient, return_indices), avg_pool2d (ceil_mode, count_include_pad, divisor_override), and
 // adaptive_avg_pool1d/2d with torch's bins [floor(i*L/O), ceil((i+1)*L/O)) (uneven and
-// overlapping bins included). Kernels in wgsl/pool.ts; backward passes gather per input element.
+// overlapping bins included). Beyond torch's symmetric padding, max and average pooling take
+// F.pad's 4-tuple [left, right, top, bottom]: the result of F.pad (zeros for average pooling,
+// -inf for max) then pooling, except that the padding never counts when countIncludePad is false
+// and ceil mode keeps only windows that start inside the input or the left/top padding (torch's
+// pooling_output_shape_pad_lr). Kernels in wgsl/pool.ts; backward passes gather per input element.
 import { pair, type Pair } from './args.ts';
 import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
   maxPoolKernel, maxPoolBackwardKernel, avgPoolKernel, avgPoolBackwardKernel, adaptiveAvgKernel, adaptiveAvgBackwardKernel,
-  adaptiveRowKernel, adaptiveRowBackwardKernel,
+  adaptiveRowKernel, adaptiveRowBackwardKernel, PoolParams, AdaptivePoolParams, AdaptiveRowParams, AdaptiveRowBackwardParams,
 } from '../wgsl/pool.ts';
 import { fmt } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
 import { cast } from './unary.ts';
 
+/** torch's padding=(h, w) (or one number for both), or F.pad's [left, right, top, bottom]. */
+export type PoolPadding = Pair | readonly [number, number, number, number];
 
 export interface MaxPool2dOptions {
   kernelSize: Pair;
   /** Defaults to kernelSize (torch's stride=None). */
   stride?: Pair | null;
-  padding?: Pair;
+  padding?: PoolPadding;
   dilation?: Pair;
   ceilMode?: boolean;
+  /** When true, maxPool2d returns [values, indices] (torch's return_indices). */
+  returnIndices?: boolean;
 }
 
 export interface AvgPool2dOptions {
   kernelSize: Pair;
   stride?: Pair | null;
-  padding?: Pair;
+  padding?: PoolPadding;
   ceilMode?: boolean;
   /** Default true, as in torch. */
   countIncludePad?: boolean;
   divisorOverride?: number | null;
 }
 
-/** torch's pooling_output_shape: ceil mode drops a last window that starts in the right padding. */
-function outSize(L: number, k: number, pad: number, stride: number, dil: number, ceil: boolean): number {
-  let o = Math.floor((L + 2 * pad - dil * (k - 1) - 1 + (ceil ? stride - 1 : 0)) / stride) + 1;
-  if (ceil && (o - 1) * stride >= L + pad) o--;
+/**
+ * torch's pooling_output_shape_pad_lr: ceil mode drops a last window that starts in the end
+ * padding (with symmetric padding this is pooling_output_shape).
+ */
+function outSize(L: number, k: number, padBegin: number, padEnd: number, stride: number, dil: number, ceil: boolean): number {
+  let o = Math.floor((L + padBegin + padEnd - dil * (k - 1) - 1 + (ceil ? stride - 1 : 0)) / stride) + 1;
+  if (ceil && (o - 1) * stride >= L + padBegin) o--;
   return o;
 }
 
 interface Win {
   NC: number; H: number; W: number; OH: number; OW: number;
-  kh: number; kw: number; sy: number; sx: number; py: number; px: number; dy: number; dx: number;
+  kh: number; kw: number; sy: number; sx: number; dy: number; dx: number;
+  top: number; bottom: number; left: number; right: number;
   outShape: number[];
 }
 
-function window(op: string, x: Tensor, k: Pair, s: Pair | undefined | null, p: Pair | undefined, d: Pair | undefined, ceil: boolean): Win {
+/** [top, bottom, left, right] from torch's (h, w) padding or F.pad's [left, right, top, bottom]. */
+function pads(op: string, p: PoolPadding | undefined): [number, number, number, number] {
+  if (typeof p === 'object' && p !== null && p.length === 4) {
+    if (p.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0))
+      throw new Error(`${op}: padding must be integers >= 0, got ${JSON.stringify(p)}`);
+    return [p[2], p[3], p[0], p[1]];
+  }
+  if (typeof p === 'object' && p !== null && p.length !== 2)
+    throw new Error(`${op}: padding must be a number, a pair (h, w) or F.pad's [left, right, top, bottom], got ${JSON.stringify(p)}`);
+  const [py, px] = pair(op, 'padding', p as Pair | undefined, [0, 0], 0);
+  return [py, py, px, px];
+}
+
+function window(op: string, x: Tensor, k: Pair, s: Pair | undefined | null, p: PoolPadding | undefined, d: Pair | undefined, ceil: boolean): Win {
   if (x.rank !== 3 && x.rank !== 4) throw new Error(`${op}: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got ${fmt(x.shape)}`);
   const [kh, kw] = pair(op, 'kernelSize', k, [0, 0], 1);
   const [sy, sx] = pair(op, 'stride', s, [kh, kw], 1);
-  const [py, px] = pair(op, 'padding', p, [0, 0], 0);
+  const [top, bottom, left, right] = pads(op, p);
   const [dy, dx] = pair(op, 'dilation', d, [1, 1], 1);
-  if (py > kh / 2 || px > kw / 2)
-    throw new Error(`${op}: padding [${py}, ${px}] must be at most half of the kernel size [${kh}, ${kw}] (input ${fmt(x.shape)})`);
+  // torch's limit, per side: it keeps every window holding at least one input element
+  const symmetric = top === bottom && left === right;
+  if (Math.max(top, bottom) > kh / 2 || Math.max(left, right) > kw / 2)
+    throw new Error(
+      `${op}: padding ${symmetric ? `[${top}, ${left}]` : `[left ${left}, right ${right}, top ${top}, bottom ${bottom}]`} must be at most half of the kernel size [${kh}, ${kw}] (input ${fmt(x.shape)})`,
+    );
   const H = x.shape[x.rank - 2];
   const W = x.shape[x.rank - 1];
-  const OH = outSize(H, kh, py, sy, dy, ceil);
-  const OW = outSize(W, kw, px, sx, dx, ceil);
+  const OH = outSize(H, kh, top, bottom, sy, dy, ceil);
+  const OW = outSize(W, kw, left, right, sx, dx, ceil);
   if (OH < 1 || OW < 1)
-    throw new Error(`${op}: output size ${OH}x${OW} is too small for input ${fmt(x.shape)} (kernel [${kh}, ${kw}], stride [${sy}, ${sx}], padding [${py}, ${px}], dilation [${dy}, ${dx}])`);
+    throw new Error(
+      `${op}: output size ${OH}x${OW} is too small for input ${fmt(x.shape)} (kernel [${kh}, ${kw}], stride [${sy}, ${sx}], padding ${symmetric ? `[${top}, ${left}]` : `[${left}, ${right}, ${top}, ${bottom}]`}, dilation [${dy}, ${dx}])`,
+    );
   const NC = x.shape.slice(0, -2).reduce((a, b) => a * b, 1);
-  return { NC, H, W, OH, OW, kh, kw, sy, sx, py, px, dy, dx, outShape: [...x.shape.slice(0, -2), OH, OW] };
+  return { NC, H, W, OH, OW, kh, kw, sy, sx, dy, dx, top, bottom, left, right, outShape: [...x.shape.slice(0, -2), OH, OW] };
 }
 
-function winParams(w: Win, total: number, off: number, mode = 0, override = 0): Uint32Array {
-  return new Params().u32(total).i32(w.H, w.W).u32(w.OH, w.OW).i32(w.kh, w.kw, w.sy, w.sx, w.py, w.px, w.dy, w.dx).u32(off, mode).f32(override).build();
+function winParams(w: Win, total: number, offset: number, avgMode = 0, divisorOverride = 0): Uint32Array {
+  return PoolParams.pack({
+    total, H: w.H, W: w.W, OH: w.OH, OW: w.OW, kernelH: w.kh, kernelW: w.kw, strideH: w.sy, strideW: w.sx,
+    padTop: w.top, padLeft: w.left, dilationH: w.dy, dilationW: w.dx, offset, avgMode, divisorOverride,
+    padBottom: w.bottom, padRight: w.right,
+  });
 }
 
 function dense(x: Tensor): Tensor {
@@ -105,22 +140,29 @@ function recordMax(x: Tensor, out: Tensor, idx: Tensor, w: Win): Tensor {
 /**
  * torch.nn.functional.max_pool2d on [N, C, H, W] or [C, H, W]. The gradient goes to the first
  * maximum of each window, or to its last NaN (torch's kernels: a NaN is the maximum and every
- * NaN replaces the one before).
+ * NaN replaces the one before). With returnIndices: [values, i32 indices], each the flat index
+ * h * W + w into its input plane (never into the padding), as torch's return_indices=True.
  */
-export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions & { returnIndices: true }): [Tensor, Tensor];
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions & { returnIndices?: false }): Tensor;
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor | [Tensor, Tensor];
+export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor | [Tensor, Tensor] {
   const { out, idx, w } = maxPoolRaw(x, opts);
   const r = recordMax(x, out, idx, w);
+  if (opts.returnIndices) return [r, idx];
   idx.dispose();
   return r;
 }
 
-/** max_pool2d with return_indices=True: [values, i32 indices into each H*W plane]. */
+/** max_pool2d with return_indices=True: maxPool2d(x, { ...opts, returnIndices: true }). */
 export function maxPool2dWithIndices(x: Tensor, opts: MaxPool2dOptions): [Tensor, Tensor] {
-  const { out, idx, w } = maxPoolRaw(x, opts);
-  return [recordMax(x, out, idx, w), idx];
+  return maxPool2d(x, { ...opts, returnIndices: true });
 }
 
-/** torch.nn.functional.avg_pool2d on [N, C, H, W] or [C, H, W]. */
+/**
+ * torch.nn.functional.avg_pool2d on [N, C, H, W] or [C, H, W]. countIncludePad: false divides by
+ * the window's input elements only, with any padding (4-tuples and ceil mode included).
+ */
 export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   const w = window('avgPool2d', x, opts.kernelSize, opts.stride, opts.padding, 1, opts.ceilMode ?? false);
   const ov = opts.divisorOverride ?? null;
@@ -159,10 +201,10 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   const out = Tensor.empty([...x.shape.slice(0, -2), OH, OW], 'f32');
   // one row per bin in H (adaptive_avg_pool1d): the vec4 row kernels
   const rows = OH === H && W % 4 === 0 ? out.size / OW : 0;
-  const prm = (n: number, off: number) => new Params().u32(n, H, W, OH, OW, off).build();
+  const prm = (total: number, offset: number) => AdaptivePoolParams.pack({ total, H, W, OH, OW, offset });
   if (rows > 0) {
     const n = rows * Math.ceil(OW / 4);
-    if (xc.offset % 4 === 0) dispatch(adaptiveRowKernel(OW % 4 === 0), [xc.storage.buffer, out.storage.buffer], new Params().u32(n, W, OW, xc.offset / 4).build(), grid1d(n));
+    if (xc.offset % 4 === 0) dispatch(adaptiveRowKernel(OW % 4 === 0), [xc.storage.buffer, out.storage.buffer], AdaptiveRowParams.pack({ invocations: n, W, OW, xOffset4: xc.offset / 4 }), grid1d(n));
     else dispatch(adaptiveAvgKernel(), [xc.storage.buffer, out.storage.buffer], prm(out.size, xc.offset), grid1d(out.size));
   } else if (out.size > 0) dispatch(adaptiveAvgKernel(), [xc.storage.buffer, out.storage.buffer], prm(out.size, xc.offset), grid1d(out.size));
   if (xc !== x) xc.dispose();
@@ -171,7 +213,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
     const dx = Tensor.empty(x.shape, 'f32');
     if (rows > 0) {
       const n = dx.size / 4;
-      dispatch(adaptiveRowBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], new Params().u32(n, W, OW, gc.offset).build(), grid1d(n));
+      dispatch(adaptiveRowBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], AdaptiveRowBackwardParams.pack({ invocations: n, W, OW, gOffset: gc.offset }), grid1d(n));
     } else if (dx.size > 0) dispatch(adaptiveAvgBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], prm(dx.size, gc.offset), grid1d(dx.size));
     return [dx];
   });
