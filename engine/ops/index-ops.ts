@@ -1,15 +1,15 @@
 // Index ops: torch.gather(x, dim, index) and torch.index_select(x, dim, index) with i32 indices
 // (torch uses int64). Both read their operands through strides; index_select is gather with the
 // 1-D index broadcast (stride 0) over the other dims, so one kernel serves both. The backward
-// is a gather over the index entries of each line (wgsl/index.ts): no float atomics, cost
+// is a gather over the index entries of each line (wgsl/gather.ts): no float atomics, cost
 // numel(x) * index.size(dim). Out-of-range indices cannot be reported without a readback; they
 // yield NaN (float) or 0 (integer) instead of reading out of bounds.
 import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
 import { tidy } from '../core/memory.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { gatherKernel, gatherBackwardKernel } from '../wgsl/gather.ts';
+import { gatherKernel, gatherBackwardKernel, gatherParams, gatherBackwardParams } from '../wgsl/gather.ts';
 import { DTYPES } from '../core/dtype.ts';
 import { normDim, fmt } from '../core/shape.ts';
 import { reshape, expand, contiguous } from './views.ts';
@@ -20,6 +20,10 @@ function checkIndex(op: string, index: Tensor): void {
   if (index.dtype !== 'i32' && index.dtype !== 'u32') throw new Error(`${op}: index must be an i32 tensor, got ${index.dtype}`);
 }
 
+// Strides pass as their u32 two's complement: the kernels' u32 index arithmetic wraps, so a
+// negative stride (a flipped view) addresses the right elements.
+const wrap = (s: readonly number[]) => s.map((v) => v >>> 0);
+
 /** Raw gather (no autograd): out[c] = x[c with c[dim] = index[c]], out shaped like index. */
 function gatherRaw(x: Tensor, d: number, index: Tensor): Tensor {
   const rank = Math.max(x.rank, 1);
@@ -29,7 +33,7 @@ function gatherRaw(x: Tensor, d: number, index: Tensor): Tensor {
   const xs = x.rank ? x.strides : [1];
   const is = index.rank ? index.strides : [1];
   const xDim = x.rank ? x.shape[d] : 1;
-  const p = new Params().u32(out.size, x.offset, index.offset, xDim, ...shape, ...xs, ...is).build();
+  const p = gatherParams(rank).pack({ total: out.size, xOffset: x.offset, idxOffset: index.offset, xDimSize: xDim, outShape: shape, xStrides: wrap(xs), idxStrides: wrap(is) });
   dispatch(gatherKernel(rank, d, DTYPES[x.dtype].wgsl), [x.storage.buffer, index.storage.buffer, out.storage.buffer], p, grid1d(out.size));
   return out;
 }
@@ -40,9 +44,15 @@ function gatherGrad(g: Tensor, xShape: readonly number[], d: number, index: Tens
   if (out.size === 0) return out;
   const gc = contiguous(g);
   const one = (s: readonly number[]) => (s.length ? s : [1]);
-  const p = new Params()
-    .u32(out.size, index.offset, gc.offset, ...one(xShape), ...one(index.shape), ...one(index.strides), ...one(gc.strides))
-    .build();
+  const p = gatherBackwardParams(rank).pack({
+    total: out.size,
+    idxOffset: index.offset,
+    gOffset: gc.offset,
+    xShape: one(xShape),
+    idxShape: one(index.shape),
+    idxStrides: wrap(one(index.strides)),
+    gStrides: wrap(one(gc.strides)),
+  });
   dispatch(gatherBackwardKernel(rank, d), [index.storage.buffer, gc.storage.buffer, out.storage.buffer], p, grid1d(out.size));
   if (gc !== g) gc.dispose();
   return out;

@@ -1,16 +1,16 @@
 // Losses: binary cross-entropy (torch.nn.functional.binary_cross_entropy, logs clamped at
 // -100, torch's backward formula with its 1e-12 floor; inputs outside [0, 1] are not checked,
 // that would need a readback: torch raises for them, NaN included, and here a NaN input or
-// target gives a NaN loss rather than the clamp's 100), MSE, and the focal loss of the GLASS
-// reference implementation (its loss.py FocalLoss, a copy of Hsuxu's Loss_ToolBox FocalLoss,
-// with GLASS's defaults gamma = 2, smooth = 1e-5, alpha = None, size_average = True).
+// target gives a NaN loss rather than the clamp's 100), MSE, and the focal loss (Lin et al.) as
+// in the common `FocalLoss` implementation (Hsuxu's Loss_ToolBox, copied into many projects),
+// with its defaults gamma = 2, smooth = 1e-5, alpha = None, size_average = True.
 //
-// focalLoss input layout (as the reference's forward(logit, target)):
-// - input: class probabilities [M, C], or [N, C, d1, ...] (moved to [N*d1*..., C] like the
-//   reference's view/permute). No nonlinearity is applied (apply_nonlin = None).
-//   GLASS builds it from the discriminator scores s [K, 1] as cat([1 - s, s], dim 1), C = 2.
-// - target: class indices as floats or ints, [M], [M, 1] or [N, 1, d1, ...] (GLASS: the 0/1
-//   mask [K, 1]); floats are truncated like `.long()`.
+// focalLoss input layout (as that FocalLoss's forward(logit, target)):
+// - input: class probabilities [M, C], or [N, C, d1, ...] (moved to [N*d1*..., C] like its
+//   view/permute). No nonlinearity is applied (apply_nonlin = None). A binary classifier's
+//   scores s [K, 1] make the two-class input cat([1 - s, s], dim 1).
+// - target: class indices as floats or ints, [M], [M, 1] or [N, 1, d1, ...] (e.g. a 0/1 mask
+//   [K, 1]); floats are truncated like `.long()`.
 // Per row: one_hot clamped to [smooth / (C - 1), 1 - smooth], pt = sum(one_hot * p) + smooth,
 // loss = -alpha[t] * (1 - pt)^gamma * log(pt); mean over rows ('mean', the default).
 import { Tensor } from '../core/tensor.ts';
@@ -97,19 +97,19 @@ function mseLossImpl(a: Tensor, b: Tensor, opts: { reduction?: Reduction } = {})
 }
 
 export interface FocalLossOptions {
-  /** Focusing exponent (reference default 2). */
+  /** Focusing exponent (default 2). */
   gamma?: number;
-  /** Label smoothing and log offset (reference default 1e-5; 0 disables the clamp). */
+  /** Label smoothing and log offset (default 1e-5; 0 disables the clamp). */
   smooth?: number;
   /** Class weights: a list (normalised to sum 1) or a number for class `balanceIndex`
-   * (the others get 1 - alpha); default none (all 1), as GLASS uses it. */
+   * (the others get 1 - alpha); default none (all 1). */
   alpha?: number | readonly number[] | null;
   balanceIndex?: number;
-  /** 'mean' = the reference's size_average=True; 'none' returns the per-row losses. */
+  /** 'mean' = FocalLoss's size_average=True (default); 'none' returns the per-row losses. */
   reduction?: Reduction;
 }
 
-/** GLASS's FocalLoss()(input, target); see the header for the input layout. */
+/** FocalLoss()(input, target) with FocalLoss's defaults; see the header for the input layout. */
 export function focalLoss(input: Tensor, target: Tensor, opts: FocalLossOptions = {}): Tensor {
   return tidy(() => focalLossImpl(input, target, opts));
 }

@@ -6,7 +6,7 @@
 // Two indexing forms, as in torch:
 // - maskedSelect*(x, mask): torch.masked_select, x and mask broadcast together, 1-D result.
 // - maskedIndex*(x, mask): x[mask] where mask's shape equals the leading dims of x, result
-//   [count, ...x.shape[mask.rank:]] (GLASS: feats[mask] with feats [M, D] and mask [M]).
+//   [count, ...x.shape[mask.rank:]] (e.g. feats[mask] with feats [M, D] and mask [M]).
 // The result size must be known on the host: the *Async forms read back one number (the
 // count); the *Count forms take it from the caller (rows past the real count come out as 0,
 // selected rows past `count` are dropped). maskedAssign (x[mask] = values) needs no count
@@ -14,9 +14,12 @@
 import { Tensor } from '../core/tensor.ts';
 import { record, isGradEnabled, noGrad } from '../autograd/tape.ts';
 import { tidy } from '../core/memory.ts';
-import { dispatch, readback, Params } from '../runtime/dispatch.ts';
+import { dispatch, readback } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { maskBlockCounts, scanBlocks, maskPositions, gatherRows, scatterRows, ROW_CHUNK } from '../wgsl/scan.ts';
+import {
+  maskBlockCounts, scanBlocks, maskPositions, gatherRows, scatterRows, ROW_CHUNK,
+  MaskCountParams, ScanParams, MaskPositionsParams, GatherRowsParams, ScatterRowsParams,
+} from '../wgsl/scan.ts';
 import { DTYPES } from '../core/dtype.ts';
 import { broadcastShapes, fmt, numel } from '../core/shape.ts';
 import { contiguous, expand, reshape, squeeze } from './views.ts';
@@ -39,8 +42,9 @@ function scanMask(mask: Tensor): MaskScan {
   const B = Math.max(32, Math.ceil(Math.sqrt(m)));
   const nb = Math.max(1, Math.ceil(m / B));
   const offs = Tensor.empty([nb + 1], 'u32');
-  dispatch(maskBlockCounts(), [mc.storage.buffer, offs.storage.buffer], new Params().u32(nb, m, B, mc.offset).build(), grid1d(nb));
-  dispatch(scanBlocks('u32'), [offs.storage.buffer], new Params().u32(1, nb, nb + 1, 1).build(), [1]);
+  const counts = MaskCountParams.pack({ blocks: nb, maskLen: m, blockLen: B, maskOffset: mc.offset });
+  dispatch(maskBlockCounts(), [mc.storage.buffer, offs.storage.buffer], counts, grid1d(nb));
+  dispatch(scanBlocks('u32'), [offs.storage.buffer], ScanParams.pack({ lines: 1, count: nb, stride: nb + 1, writeTotal: 1 }), [1]);
   return { mask: mc, m, B, nb, offs };
 }
 
@@ -54,7 +58,7 @@ function positions(s: MaskScan, cap: number): { pos: Tensor; sel: Tensor } {
   const pos = Tensor.empty([s.m], 'i32');
   const sel = Tensor.empty([Math.max(cap, 1)], 'i32');
   if (s.m > 0) {
-    const p = new Params().u32(s.nb, s.m, s.B, s.mask.offset, cap).build();
+    const p = MaskPositionsParams.pack({ blocks: s.nb, maskLen: s.m, blockLen: s.B, maskOffset: s.mask.offset, cap });
     dispatch(maskPositions(), [s.mask.storage.buffer, s.offs.storage.buffer, pos.storage.buffer, sel.storage.buffer], p, grid1d(s.nb));
   }
   return { pos, sel };
@@ -66,7 +70,7 @@ function gatherSelected(src: Tensor, sel: Tensor, offs: Tensor, nb: number, rows
   const out = Tensor.empty([rows, ...rest], src.dtype);
   if (out.size > 0) {
     const nch = Math.ceil(inner / ROW_CHUNK);
-    const p = new Params().u32(rows * nch, inner, nb, src.offset, nch).build();
+    const p = GatherRowsParams.pack({ total: rows * nch, inner, blocks: nb, srcOffset: src.offset, chunksPerRow: nch });
     dispatch(gatherRows(DTYPES[src.dtype].wgsl), [src.storage.buffer, sel.storage.buffer, offs.storage.buffer, out.storage.buffer], p, grid1d(rows * nch));
   }
   return out;
@@ -78,7 +82,7 @@ function scatterSelected(rows: Tensor, pos: Tensor, count: number, shape: readon
   const out = Tensor.empty(shape, rows.dtype);
   if (out.size > 0) {
     const nch = Math.ceil(inner / ROW_CHUNK);
-    const p = new Params().u32(m * nch, inner, count, rows.offset, base?.offset ?? 0, nch).build();
+    const p = ScatterRowsParams.pack({ total: m * nch, inner, rows: count, rowsOffset: rows.offset, baseOffset: base?.offset ?? 0, chunksPerRow: nch });
     const bufs = base ? [rows.storage.buffer, pos.storage.buffer, base.storage.buffer, out.storage.buffer] : [rows.storage.buffer, pos.storage.buffer, out.storage.buffer];
     dispatch(scatterRows(DTYPES[rows.dtype].wgsl, base !== null), bufs, p, grid1d(m * nch));
   }

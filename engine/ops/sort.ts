@@ -7,13 +7,14 @@
 import { Tensor } from '../core/tensor.ts';
 import { record, noGrad } from '../autograd/tape.ts';
 import { tidy } from '../core/memory.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
   sortInit, sortGlobalStep, sortLocalSteps, sortFinish, unsortScatter, LOCAL_WG,
-  quantileForward, quantileBackward, QUANTILE_MAX_Q,
+  SortInitParams, SortStepParams, SortLocalParams, SortFinishParams, UnsortParams,
+  quantileForward, quantileBackward, quantileParams, quantileBackwardParams, QUANTILE_MAX_Q,
 } from '../wgsl/sort.ts';
-import { cumsumBlockSums, scanBlocks, cumsumApply } from '../wgsl/scan.ts';
+import { cumsumBlockSums, scanBlocks, cumsumApply, CumsumParams, ScanParams } from '../wgsl/scan.ts';
 import { DTYPES } from '../core/dtype.ts';
 import { normDim, numel, fmt } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
@@ -41,18 +42,21 @@ function sortRaw(x: Tensor, d: number, desc: boolean, kOut: number): [Tensor, Te
     const idx = Tensor.empty([R * P], 'i32');
     const kb = keys.storage.buffer;
     const ib = idx.storage.buffer;
-    dispatch(sortInit(T), [xc.storage.buffer, kb, ib], new Params().u32(R * P, P, n, inner, xc.offset).build(), grid1d(R * P));
+    const descending = desc ? 1 : 0;
+    dispatch(sortInit(T), [xc.storage.buffer, kb, ib], SortInitParams.pack({ total: R * P, padded: P, n, inner, xOffset: xc.offset }), grid1d(R * P));
     const L = Math.min(64, P);
-    const local = (k0: number, k1: number) =>
-      dispatch(sortLocalSteps(L, T), [kb, ib], new Params().u32((R * P) / L, P, n, desc ? 1 : 0, k0, k1, L).build(), grid1d((R * P) / L, LOCAL_WG));
+    const local = (kStart: number, kEnd: number) => {
+      const p = SortLocalParams.pack({ total: (R * P) / L, padded: P, n, descending, kStart, kEnd, L });
+      dispatch(sortLocalSteps(L, T), [kb, ib], p, grid1d((R * P) / L, LOCAL_WG));
+    };
     local(2, L);
     for (let k = 2 * L; k <= P; k *= 2) {
       for (let j = k / 2; j >= L; j /= 2) {
-        dispatch(sortGlobalStep(T), [kb, ib], new Params().u32((R * P) / 2, P, n, desc ? 1 : 0, k, j).build(), grid1d((R * P) / 2));
+        dispatch(sortGlobalStep(T), [kb, ib], SortStepParams.pack({ total: (R * P) / 2, padded: P, n, descending, k, j }), grid1d((R * P) / 2));
       }
       local(k, k);
     }
-    const p = new Params().u32(vals.size, P, kOut, inner).build();
+    const p = SortFinishParams.pack({ total: vals.size, padded: P, kOut, inner });
     dispatch(sortFinish(T), [kb, ib, vals.storage.buffer, inds.storage.buffer], p, grid1d(vals.size));
     keys.dispose();
     idx.dispose();
@@ -69,7 +73,7 @@ function unsort(g: Tensor, inds: Tensor, xShape: readonly number[], d: number): 
   const total = inds.size;
   if (total > 0) {
     const gc = contiguous(g);
-    const p = new Params().u32(total, kOut, n, inner, gc.offset, inds.offset).build();
+    const p = UnsortParams.pack({ total, kOut, n, inner, gOffset: gc.offset, idxOffset: inds.offset });
     dispatch(unsortScatter(), [gc.storage.buffer, inds.storage.buffer, out.storage.buffer], p, grid1d(total));
     if (gc !== g) gc.dispose();
   }
@@ -138,16 +142,16 @@ function quantileImpl(x: Tensor, q: number | readonly number[], dim?: number | n
   const chunks: number[][] = [];
   for (let i = 0; i < qs.length; i += QUANTILE_MAX_Q) chunks.push(qs.slice(i, i + QUANTILE_MAX_Q));
   chunks.forEach((c, ci) => {
-    const p = new Params().u32(c.length * R, R, n, inner, sorted.offset, ci * QUANTILE_MAX_Q).f32(...c).build();
-    dispatch(quantileForward(), [sorted.storage.buffer, out.storage.buffer], p, grid1d(c.length * R));
+    const p = quantileParams(c.length).pack({ total: c.length * R, lines: R, n, inner, sOffset: sorted.offset, outRow: ci * QUANTILE_MAX_Q, q: c });
+    dispatch(quantileForward(c.length), [sorted.storage.buffer, out.storage.buffer], p, grid1d(c.length * R));
   });
   const res = record(out, 'quantile', [sorted], (g) => {
     const gc = contiguous(g);
     let acc: Tensor | null = null;
     chunks.forEach((c, ci) => {
       const part = Tensor.empty(src.shape, 'f32');
-      const p = new Params().u32(part.size, R, n, inner, c.length, gc.offset + ci * QUANTILE_MAX_Q * R).f32(...c).build();
-      dispatch(quantileBackward(), [gc.storage.buffer, part.storage.buffer], p, grid1d(part.size));
+      const p = quantileBackwardParams(c.length).pack({ total: part.size, lines: R, n, inner, gOffset: gc.offset + ci * QUANTILE_MAX_Q * R, q: c });
+      dispatch(quantileBackward(c.length), [gc.storage.buffer, part.storage.buffer], p, grid1d(part.size));
       acc = acc ? add(acc, part) : part;
     });
     return [acc ?? zeros(src.shape)];
@@ -173,9 +177,9 @@ function cumsumRaw(x: Tensor, d: number, reverse: boolean): Tensor {
     const B = n <= 64 ? n : Math.max(32, Math.ceil(Math.sqrt(n)));
     const nb = Math.ceil(n / B);
     const sums = Tensor.empty([nLines * nb], src.dtype);
-    const p = new Params().u32(nLines * nb, n, inner, reverse ? 1 : 0, B, nb, xc.offset).build();
+    const p = CumsumParams.pack({ total: nLines * nb, n, inner, reverse: reverse ? 1 : 0, blockLen: B, blocks: nb, xOffset: xc.offset });
     dispatch(cumsumBlockSums(T), [xc.storage.buffer, sums.storage.buffer], p, grid1d(nLines * nb));
-    dispatch(scanBlocks(T), [sums.storage.buffer], new Params().u32(nLines, nb, nb, 0).build(), grid1d(nLines, 64));
+    dispatch(scanBlocks(T), [sums.storage.buffer], ScanParams.pack({ lines: nLines, count: nb, stride: nb, writeTotal: 0 }), grid1d(nLines, 64));
     dispatch(cumsumApply(T), [xc.storage.buffer, sums.storage.buffer, out.storage.buffer], p, grid1d(nLines * nb));
     sums.dispose();
   }

@@ -3,9 +3,9 @@
 // amsgrad and maximize; Adam adds weight decay to the gradient, AdamW scales the parameter by
 // 1 - lr * wd first. The step count lives on the host; one fused kernel per parameter tensor.
 import type { Tensor } from '../core/tensor.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { adamKernel } from '../wgsl/optim.ts';
+import { adamKernel, AdamParams } from '../wgsl/optim.ts';
 import { Optimizer, type ParamsInput, type ParamGroup, type StateEntry } from './optimizer.ts';
 
 export interface AdamOptions {
@@ -53,10 +53,20 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     const bufs = [p.buffer, grad.buffer, (st.exp_avg as Tensor).buffer, (st.exp_avg_sq as Tensor).buffer];
     if (g.amsgrad) bufs.push((st.max_exp_avg_sq as Tensor).buffer);
     const cfg = { weightDecay: !this.decoupled && g.weightDecay !== 0, decoupled: this.decoupled, amsgrad: g.amsgrad, maximize: g.maximize };
-    const params = new Params()
-      .u32(p.size, p.offset, grad.offset)
-      .f32(1 - g.lr * g.weightDecay, g.weightDecay, b1, 1 - b1, b2, 1 - b2, -stepSize, Math.sqrt(bc2), g.eps)
-      .build();
+    const params = AdamParams.pack({
+      n: p.size,
+      paramOffset: p.offset,
+      gradOffset: grad.offset,
+      decay: 1 - g.lr * g.weightDecay,
+      weightDecay: g.weightDecay,
+      beta1: b1,
+      oneMinusBeta1: 1 - b1,
+      beta2: b2,
+      oneMinusBeta2: 1 - b2,
+      negStepSize: -stepSize,
+      sqrtBiasCorrection2: Math.sqrt(bc2),
+      eps: g.eps,
+    });
     dispatch(adamKernel(cfg), bufs, params, grid1d(p.size));
   }
 }

@@ -1,9 +1,9 @@
 // torch.optim.SGD (1.13 _single_tensor_sgd): weight decay, momentum with dampening (the buffer
 // starts as the first d_p), Nesterov, maximize; one fused kernel per parameter tensor.
 import type { Tensor } from '../core/tensor.ts';
-import { dispatch, Params } from '../runtime/dispatch.ts';
+import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { sgdKernel } from '../wgsl/optim.ts';
+import { sgdKernel, SgdParams } from '../wgsl/optim.ts';
 import { Optimizer, type ParamsInput, type ParamGroup, type StateEntry } from './optimizer.ts';
 
 export interface SGDOptions {
@@ -49,7 +49,16 @@ export class SGD extends Optimizer<SGDOptions> {
       bufs.push(buf.buffer);
     }
     const cfg = { weightDecay: g.weightDecay !== 0, momentum, nesterov: g.nesterov, maximize: g.maximize };
-    const params = new Params().u32(p.size, p.offset, grad.offset).f32(-g.lr, g.weightDecay, g.momentum, 1 - g.dampening).u32(first).build();
+    const params = SgdParams.pack({
+      n: p.size,
+      paramOffset: p.offset,
+      gradOffset: grad.offset,
+      negLr: -g.lr,
+      weightDecay: g.weightDecay,
+      momentum: g.momentum,
+      dampKeep: 1 - g.dampening,
+      first,
+    });
     dispatch(sgdKernel(cfg), bufs, params, grid1d(p.size));
   }
 }

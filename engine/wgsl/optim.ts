@@ -5,7 +5,8 @@
 // (value*m)/denom). Structural options are in the key; numbers (lr, step-derived scalars, the
 // first-step flag) are parameters, so changing a learning rate never compiles a pipeline.
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, pf, storage } from './common.ts';
+import { isNan, main1d, storage } from './common.ts';
+import { paramStruct } from './params.ts';
 
 export interface SgdKernelConfig {
   weightDecay: boolean;
@@ -14,31 +15,45 @@ export interface SgdKernelConfig {
   maximize: boolean;
 }
 
-/** Params: n, pOff, gOff, -lr, weightDecay, momentum, 1 - dampening, first (u32: buffer = d_p). */
+/** One SGD step; fields a configuration does not use are packed all the same. */
+export const SgdParams = paramStruct('SgdParams', {
+  n: 'u32',
+  paramOffset: 'u32',
+  gradOffset: 'u32',
+  negLr: 'f32',
+  weightDecay: 'f32',
+  momentum: 'f32',
+  /** 1 - dampening */
+  dampKeep: 'f32',
+  /** 1 on the first step: the momentum buffer starts as d_p */
+  first: 'u32',
+});
+
 export function sgdKernel(c: SgdKernelConfig): Kernel {
+  const P = SgdParams;
   const b = [storage(1, 'param', 'f32', true), storage(2, 'grad', 'f32')];
   if (c.momentum) b.push(storage(3, 'buf', 'f32', true));
   return {
     name: 'optim.sgd',
     key: `optim:sgd:${c.weightDecay}:${c.momentum}:${c.nesterov}:${c.maximize}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${b.join('\n')}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let pi = ${pu(1)} + gi;
+  if (gi >= ${P.at.n}) { return; }
+  let pi = ${P.at.paramOffset} + gi;
   let pv = param[pi];
-  var d = grad[${pu(2)} + gi];
+  var d = grad[${P.at.gradOffset} + gi];
   ${c.maximize ? 'd = -d;' : ''}
-  ${c.weightDecay ? `d = d + ${pf(4)} * pv;` : ''}
+  ${c.weightDecay ? `d = d + ${P.at.weightDecay} * pv;` : ''}
   ${
     c.momentum
       ? `var bv = d;
-  if (${pu(7)} == 0u) { let decayed = buf[gi] * ${pf(5)}; bv = decayed + ${pf(6)} * d; }
+  if (${P.at.first} == 0u) { let decayed = buf[gi] * ${P.at.momentum}; bv = decayed + ${P.at.dampKeep} * d; }
   buf[gi] = bv;
-  ${c.nesterov ? `d = d + ${pf(5)} * bv;` : 'd = bv;'}`
+  ${c.nesterov ? `d = d + ${P.at.momentum} * bv;` : 'd = bv;'}`
       : ''
   }
-  param[pi] = pv + ${pf(3)} * d;
+  param[pi] = pv + ${P.at.negLr} * d;
 }`,
   };
 }
@@ -52,35 +67,57 @@ export interface AdamKernelConfig {
   maximize: boolean;
 }
 
-/**
- * Params: n, pOff, gOff, decay (1 - lr*wd), weightDecay, beta1, 1 - beta1, beta2, 1 - beta2,
- * -stepSize (-lr / (1 - beta1^t)), sqrt(1 - beta2^t), eps.
- */
+/** One Adam / AdamW step at step count t; fields a configuration does not use are packed all the same. */
+export const AdamParams = paramStruct('AdamParams', {
+  n: 'u32',
+  paramOffset: 'u32',
+  gradOffset: 'u32',
+  /** AdamW's parameter scale 1 - lr * weightDecay */
+  decay: 'f32',
+  weightDecay: 'f32',
+  beta1: 'f32',
+  oneMinusBeta1: 'f32',
+  beta2: 'f32',
+  oneMinusBeta2: 'f32',
+  /** -lr / (1 - beta1^t) */
+  negStepSize: 'f32',
+  /** sqrt(1 - beta2^t) */
+  sqrtBiasCorrection2: 'f32',
+  eps: 'f32',
+});
+
+// torch.maximum(max_exp_avg_sq, exp_avg_sq): a NaN in either gives NaN, as the engine's maximum
+// (ops/binary.ts) does. WGSL's max may return the other operand (lavapipe does), which would drop
+// a NaN from the state, and from the step when only the state held it.
+const AMSGRAD_MAX = `let vo = maxExpAvgSq[gi];
+  let vm = select(select(max(vo, v), v, ${isNan('v')}), vo, ${isNan('vo')});`;
+
 export function adamKernel(c: AdamKernelConfig): Kernel {
+  const P = AdamParams;
   const b = [storage(1, 'param', 'f32', true), storage(2, 'grad', 'f32'), storage(3, 'expAvg', 'f32', true), storage(4, 'expAvgSq', 'f32', true)];
   if (c.amsgrad) b.push(storage(5, 'maxExpAvgSq', 'f32', true));
   return {
     name: c.decoupled ? 'optim.adamw' : 'optim.adam',
     key: `optim:adam:${c.weightDecay}:${c.decoupled}:${c.amsgrad}:${c.maximize}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${b.join('\n')}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let pi = ${pu(1)} + gi;
+  if (gi >= ${P.at.n}) { return; }
+  let pi = ${P.at.paramOffset} + gi;
   var pv = param[pi];
-  var g = grad[${pu(2)} + gi];
+  var g = grad[${P.at.gradOffset} + gi];
   ${c.maximize ? 'g = -g;' : ''}
-  ${c.decoupled ? `pv = pv * ${pf(3)};` : ''}
-  ${c.weightDecay ? `g = g + ${pf(4)} * pv;` : ''}
-  let m1 = expAvg[gi] * ${pf(5)};
-  let m = m1 + ${pf(6)} * g;
+  ${c.decoupled ? `pv = pv * ${P.at.decay};` : ''}
+  ${c.weightDecay ? `g = g + ${P.at.weightDecay} * pv;` : ''}
+  let m1 = expAvg[gi] * ${P.at.beta1};
+  let m = m1 + ${P.at.oneMinusBeta1} * g;
   expAvg[gi] = m;
-  let v1 = expAvgSq[gi] * ${pf(7)};
-  let v = v1 + ${pf(8)} * g * g;
+  let v1 = expAvgSq[gi] * ${P.at.beta2};
+  let v = v1 + ${P.at.oneMinusBeta2} * g * g;
   expAvgSq[gi] = v;
-  ${c.amsgrad ? 'let vm = max(maxExpAvgSq[gi], v); maxExpAvgSq[gi] = vm;' : 'let vm = v;'}
-  let denom = sqrt(vm) / ${pf(10)} + ${pf(11)};
-  param[pi] = pv + ${pf(9)} * m / denom;
+  ${c.amsgrad ? `${AMSGRAD_MAX}\n  maxExpAvgSq[gi] = vm;` : 'let vm = v;'}
+  let denom = sqrt(vm) / ${P.at.sqrtBiasCorrection2} + ${P.at.eps};
+  param[pi] = pv + ${P.at.negStepSize} * m / denom;
 }`,
   };
 }

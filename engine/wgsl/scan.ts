@@ -2,76 +2,129 @@
 // serial block, one small pass scans the block totals per line, and a last pass rescans each
 // block from its offset. Used by cumsum (ops/sort.ts) and boolean-mask compaction (ops/mask.ts).
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, storage } from './common.ts';
+import { main1d, storage } from './common.ts';
+import { paramStruct } from './params.ts';
 
-// Lines are x viewed as [outer, n, inner]; line l = o * inner + i; element t of line l sits at
-// o*n*inner + t*inner + i. `rev` walks each line from its end (the backward of cumsum).
+/**
+ * cumsum's block passes (block sums, then apply): lines are x viewed as [outer, n, inner], each
+ * cut into `blocks` blocks of `blockLen` elements, one invocation per block.
+ */
+export const CumsumParams = paramStruct('CumsumParams', {
+  /** lines * blocks */
+  total: 'u32',
+  n: 'u32',
+  inner: 'u32',
+  /** 1: walk each line from its end (the backward of cumsum). */
+  reverse: 'u32',
+  blockLen: 'u32',
+  blocks: 'u32',
+  xOffset: 'u32',
+});
+
+/** In-place exclusive scan of `count` values per line, lines `stride` apart. */
+export const ScanParams = paramStruct('ScanParams', {
+  lines: 'u32',
+  count: 'u32',
+  stride: 'u32',
+  /** 1: write the line total after its `count` values. */
+  writeTotal: 'u32',
+});
+
+/** Selected-element counts of a bool mask of `maskLen` elements, `blocks` blocks of `blockLen`. */
+export const MaskCountParams = paramStruct('MaskCountParams', { blocks: 'u32', maskLen: 'u32', blockLen: 'u32', maskOffset: 'u32' });
+
+/** As MaskCountParams; `cap`: the selected-index list has room for ranks below it. */
+export const MaskPositionsParams = paramStruct('MaskPositionsParams', { blocks: 'u32', maskLen: 'u32', blockLen: 'u32', maskOffset: 'u32', cap: 'u32' });
+
+/** Row copies by chunks of ROW_CHUNK elements of rows of `inner` elements. */
+export const GatherRowsParams = paramStruct('GatherRowsParams', {
+  /** rows * chunksPerRow */
+  total: 'u32',
+  inner: 'u32',
+  /** mask blocks: offs[blocks] holds the selected total */
+  blocks: 'u32',
+  srcOffset: 'u32',
+  chunksPerRow: 'u32',
+});
+
+export const ScatterRowsParams = paramStruct('ScatterRowsParams', {
+  /** mask length * chunksPerRow */
+  total: 'u32',
+  inner: 'u32',
+  /** rows available in rowsSrc: positions at or past it take the base (or 0) */
+  rows: 'u32',
+  rowsOffset: 'u32',
+  /** unused without a base */
+  baseOffset: 'u32',
+  chunksPerRow: 'u32',
+});
+
+// Line l = o * inner + i; element t of line l sits at o*n*inner + t*inner + i.
+const C = CumsumParams;
 const LINE = `
-  let n = ${pu(1)}; let inner = ${pu(2)}; let rev = ${pu(3)} == 1u;
-  let B = ${pu(4)}; let nb = ${pu(5)};`;
+  let n = ${C.at.n}; let inner = ${C.at.inner}; let rev = ${C.at.reverse} == 1u;
+  let B = ${C.at.blockLen}; let nb = ${C.at.blocks};`;
 const POS = `fn at(o: u32, t: u32, i: u32, n: u32, inner: u32, rev: bool) -> u32 {
   let tt = select(t, n - 1u - t, rev);
   return o * n * inner + tt * inner + i;
 }`;
 
-// params: 0 lines*nb, 1 n, 2 inner, 3 rev, 4 B, 5 nb, 6 x offset
 export function cumsumBlockSums(type: string): Kernel {
   return {
     name: 'cumsum.blocks',
     key: `cumsum.blocks:${type}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${C.decl}
 ${storage(1, 'x', type)}
 ${storage(2, 'sums', type, true)}
 ${POS}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
+  if (gi >= ${C.at.total}) { return; }
   ${LINE}
   let line = gi / nb; let b = gi % nb;
   let o = line / inner; let i = line % inner;
   var acc = ${type}(0);
-  for (var t = b * B; t < min(n, b * B + B); t++) { acc += x[${pu(6)} + at(o, t, i, n, inner, rev)]; }
+  for (var t = b * B; t < min(n, b * B + B); t++) { acc += x[${C.at.xOffset} + at(o, t, i, n, inner, rev)]; }
   sums[gi] = acc;
 }`,
   };
 }
 
-// In-place exclusive scan of `count` values per line (stride `stride`); with `total` set, the
-// line total is written after them. params: 0 lines, 1 count, 2 stride, 3 total
 export function scanBlocks(type: string): Kernel {
+  const P = ScanParams;
   return {
     name: 'scan.blocks',
     key: `scan.blocks:${type}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'v', type, true)}
 ${main1d(64)}
-  if (gi >= ${pu(0)}) { return; }
-  let base = gi * ${pu(2)};
+  if (gi >= ${P.at.lines}) { return; }
+  let base = gi * ${P.at.stride};
   var acc = ${type}(0);
-  for (var b = 0u; b < ${pu(1)}; b++) { let c = v[base + b]; v[base + b] = acc; acc += c; }
-  if (${pu(3)} == 1u) { v[base + ${pu(1)}] = acc; }
+  for (var b = 0u; b < ${P.at.count}; b++) { let c = v[base + b]; v[base + b] = acc; acc += c; }
+  if (${P.at.writeTotal} == 1u) { v[base + ${P.at.count}] = acc; }
 }`,
   };
 }
 
-// params: 0 lines*nb, 1 n, 2 inner, 3 rev, 4 B, 5 nb, 6 x offset. Output dense like x.
+/** Output dense like x. */
 export function cumsumApply(type: string): Kernel {
   return {
     name: 'cumsum.apply',
     key: `cumsum.apply:${type}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${C.decl}
 ${storage(1, 'x', type)}
 ${storage(2, 'sums', type)}
 ${storage(3, 'out', type, true)}
 ${POS}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
+  if (gi >= ${C.at.total}) { return; }
   ${LINE}
   let line = gi / nb; let b = gi % nb;
   let o = line / inner; let i = line % inner;
   var acc = sums[gi];
   for (var t = b * B; t < min(n, b * B + B); t++) {
     let a = at(o, t, i, n, inner, rev);
-    acc += x[${pu(6)} + a];
+    acc += x[${C.at.xOffset} + a];
     out[a] = acc;
   }
 }`,
@@ -80,17 +133,17 @@ ${main1d()}
 
 // ---- boolean masks: mask is u32 (bool) of length m, cut into nb blocks of B ----
 
-// params: 0 nb, 1 m, 2 B, 3 mask offset
 export function maskBlockCounts(): Kernel {
+  const P = MaskCountParams;
   return {
     name: 'mask.count',
     key: 'mask.count',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'mask', 'u32')}
 ${storage(2, 'offs', 'u32', true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let m = ${pu(1)}; let B = ${pu(2)}; let mo = ${pu(3)};
+  if (gi >= ${P.at.blocks}) { return; }
+  let m = ${P.at.maskLen}; let B = ${P.at.blockLen}; let mo = ${P.at.maskOffset};
   var c = 0u;
   for (var i = gi * B; i < min(m, gi * B + B); i++) { c += select(0u, 1u, mask[mo + i] != 0u); }
   offs[gi] = c;
@@ -99,19 +152,20 @@ ${main1d()}
 }
 
 // Writes pos[i] (rank of element i among the selected ones, -1 when unselected) and
-// sel[r] = i for ranks r < cap. params: 0 nb, 1 m, 2 B, 3 mask offset, 4 cap
+// sel[r] = i for ranks r < cap.
 export function maskPositions(): Kernel {
+  const P = MaskPositionsParams;
   return {
     name: 'mask.positions',
     key: 'mask.positions',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'mask', 'u32')}
 ${storage(2, 'offs', 'u32')}
 ${storage(3, 'pos', 'i32', true)}
 ${storage(4, 'sel', 'i32', true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let m = ${pu(1)}; let B = ${pu(2)}; let mo = ${pu(3)}; let cap = ${pu(4)};
+  if (gi >= ${P.at.blocks}) { return; }
+  let m = ${P.at.maskLen}; let B = ${P.at.blockLen}; let mo = ${P.at.maskOffset}; let cap = ${P.at.cap};
   var r = offs[gi];
   for (var i = gi * B; i < min(m, gi * B + B); i++) {
     if (mask[mo + i] != 0u) {
@@ -130,25 +184,25 @@ ${main1d()}
 export const ROW_CHUNK = 32;
 
 // out[p, j] = src[sel[p], j] for rows p below the selected total (offs[nb]), else 0.
-// params: 0 rows*chunks, 1 inner, 2 nb, 3 src offset, 4 chunks per row
 export function gatherRows(type: string): Kernel {
+  const P = GatherRowsParams;
   return {
     name: 'mask.gatherRows',
     key: `mask.gatherRows:${type}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'src', type)}
 ${storage(2, 'sel', 'i32')}
 ${storage(3, 'offs', 'u32')}
 ${storage(4, 'out', type, true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let inner = ${pu(1)}; let nch = ${pu(4)};
+  if (gi >= ${P.at.total}) { return; }
+  let inner = ${P.at.inner}; let nch = ${P.at.chunksPerRow};
   let p = gi / nch;
   let j0 = (gi % nch) * ${ROW_CHUNK}u;
   let j1 = min(inner, j0 + ${ROW_CHUNK}u);
   let ob = p * inner;
-  if (p < offs[${pu(2)}]) {
-    let sb = ${pu(3)} + u32(sel[p]) * inner;
+  if (p < offs[${P.at.blocks}]) {
+    let sb = ${P.at.srcOffset} + u32(sel[p]) * inner;
     for (var j = j0; j < j1; j++) { out[ob + j] = src[sb + j]; }
   } else {
     for (var j = j0; j < j1; j++) { out[ob + j] = ${type}(0); }
@@ -158,29 +212,29 @@ ${main1d()}
 }
 
 // out[i, j] = pos[i] in [0, rows) ? rowsSrc[pos[i], j] : (withBase ? base[i, j] : 0)
-// params: 0 m*chunks, 1 inner, 2 rows, 3 rowsSrc offset, 4 base offset, 5 chunks per row
 export function scatterRows(type: string, withBase: boolean): Kernel {
+  const P = ScatterRowsParams;
   return {
     name: withBase ? 'mask.assignRows' : 'mask.scatterRows',
     key: `mask.scatterRows:${type}:${withBase}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'rowsSrc', type)}
 ${storage(2, 'pos', 'i32')}
 ${withBase ? storage(3, 'base', type) : ''}
 ${storage(withBase ? 4 : 3, 'out', type, true)}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
-  let inner = ${pu(1)}; let nch = ${pu(5)};
+  if (gi >= ${P.at.total}) { return; }
+  let inner = ${P.at.inner}; let nch = ${P.at.chunksPerRow};
   let i = gi / nch;
   let j0 = (gi % nch) * ${ROW_CHUNK}u;
   let j1 = min(inner, j0 + ${ROW_CHUNK}u);
   let ob = i * inner;
   let ps = pos[i];
-  if (ps >= 0 && u32(ps) < ${pu(2)}) {
-    let sb = ${pu(3)} + u32(ps) * inner;
+  if (ps >= 0 && u32(ps) < ${P.at.rows}) {
+    let sb = ${P.at.rowsOffset} + u32(ps) * inner;
     for (var j = j0; j < j1; j++) { out[ob + j] = rowsSrc[sb + j]; }
   } else {
-    for (var j = j0; j < j1; j++) { out[ob + j] = ${withBase ? `base[${pu(4)} + ob + j]` : `${type}(0)`}; }
+    for (var j = j0; j < j1; j++) { out[ob + j] = ${withBase ? `base[${P.at.baseOffset} + ob + j]` : `${type}(0)`}; }
   }
 }`,
   };

@@ -1,5 +1,5 @@
-// Losses (binary cross-entropy, MSE, GLASS's focal loss) against PyTorch fixtures
-// (test/fixtures/gen/shape_ops.py, which transcribes the reference FocalLoss class), finite-
+// Losses (binary cross-entropy, MSE, the FocalLoss focal loss) against PyTorch fixtures
+// (test/fixtures/gen/shape_ops.py, which transcribes the FocalLoss class), finite-
 // difference gradients and error messages.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,7 +11,7 @@ const ops: Record<string, OpFn> = {
   bce: ([p, t], a) => E.binaryCrossEntropy(p, t, { reduction: a.reduction }),
   bce_w: ([p, t, w], a) => E.binaryCrossEntropy(p, t, { weight: w, reduction: a.reduction }),
   mse: ([x, y], a) => E.mseLoss(x, y, { reduction: a.reduction }),
-  // exactly as glass.py: output = cat([1 - s, s], 1); focal_loss(output, mask_)
+  // a binary classifier's two-class input: cat([1 - s, s], 1) against a 0/1 mask (the fixture's op name)
   focal_glass: ([s, m]) => E.focalLoss(E.cat([E.sub(1, s), s], 1), m),
   focal: ([p, t], a) => E.focalLoss(p, t, { alpha: a.alpha, balanceIndex: a.balanceIndex, gamma: a.gamma, smooth: a.smooth, reduction: a.reduction }),
 };
@@ -33,7 +33,7 @@ gc('binaryCrossEntropy (input and target)', () =>
 gc('binaryCrossEntropy weighted mean', () =>
   gradcheck(([p]) => E.binaryCrossEntropy(p, E.tensor([0, 1, 1, 0, 0.5, 1], { shape: [2, 3] }), { weight: E.tensor([0.5, 2, 1]) }), [{ shape: [2, 3], data: probs(6, 3) }], { eps: 1e-3 }));
 gc('mseLoss (broadcast)', () => gradcheck(([a, b]) => E.mseLoss(a, b, { reduction: 'sum' }), [{ shape: [2, 3] }, { shape: [3] }]));
-gc('focalLoss GLASS layout', () => {
+gc('focalLoss two-class layout cat([1 - s, s], 1)', () => {
   const m = E.tensor([0, 1, 1, 0, 1], { shape: [5, 1] });
   return gradcheck(([s]) => E.focalLoss(E.cat([E.sub(1, s), s], 1), m), [{ shape: [5, 1], data: probs(5, 4) }], { eps: 1e-3 });
 });

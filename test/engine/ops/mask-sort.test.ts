@@ -110,6 +110,28 @@ st('3 x 5000 with many ties, both directions, and topk', async () => {
     assertClose(await tv.data(), await E.contiguous(E.slice(sv, 1, 0, 7)).data(), 0, 0, 'topk = sorted prefix');
   });
 });
+// q lists longer than one dispatch takes (48) run in chunks, each kernel built for its chunk's q
+// count; the q values are shuffled so a q read from the wrong slot shows.
+const manyQ = Array.from({ length: 50 }, (_, k) => ((k * 37) % 50) / 49);
+st('quantile of 50 q values (two chunks) against the f32 linear interpolation of torch', async () => {
+  await E.tidyAsync(async () => {
+    const R = 3, n = 37;
+    const raw = randomValues(R * n, 12);
+    const got = await E.quantile(E.tensor(raw, { shape: [R, n] }), manyQ, 1).data();
+    const f = Math.fround;
+    const want: number[] = [];
+    for (const q of manyQ) {
+      for (let r = 0; r < R; r++) {
+        const line = Float32Array.from(raw.slice(r * n, (r + 1) * n)).sort();
+        const rank = f(f(q) * (n - 1));
+        const lo = Math.floor(rank), w = f(rank - lo);
+        const a = line[lo], b = line[Math.ceil(rank)];
+        want.push(w < 0.5 ? f(a + f(w * f(b - a))) : f(b - f(f(b - a) * f(1 - w))));
+      }
+    }
+    assertClose(got, want, 1e-6, 1e-6, 'quantile [50, 3]');
+  });
+});
 st.run();
 
 const gc = suite('mask / sort / softmax: finite-difference gradients');
@@ -131,6 +153,7 @@ gc('maskedAssign broadcast row', () => gradcheck(([x, v]) => E.maskedAssign(x, m
 gc('sort values', () => gradcheck(([x]) => E.sort(x, 1, true)[0], [{ shape: [2, 9], data: spaced(18, 3) }]));
 gc('topk values', () => gradcheck(([x]) => E.topk(x, 3, 0, false)[0], [{ shape: [7, 2], data: spaced(14, 4) }]));
 gc('quantile', () => gradcheck(([x]) => E.quantile(x, [0.1, 0.5, 0.93], 1), [{ shape: [2, 8], data: spaced(16, 5) }]));
+gc('quantile, 50 q values (two chunks)', () => gradcheck(([x]) => E.quantile(x, manyQ, 1), [{ shape: [2, 8], data: spaced(16, 7) }]));
 gc('quantile all', () => gradcheck(([x]) => E.quantile(x, 0.75), [{ shape: [3, 3], data: spaced(9, 6) }]));
 gc('cumsum', () => gradcheck(([x]) => E.cumsum(x, 0), [{ shape: [5, 3] }]));
 gc('cumsum long (blocked)', () => gradcheck(([x]) => E.cumsum(x, 0), [{ shape: [70] }]));

@@ -87,7 +87,7 @@ er('interpolate', () => {
   throwsWith(() => E.interpolate(x, { size: 2, scaleFactor: 2 }), /exactly one of size or scaleFactor/);
   throwsWith(() => E.interpolate(x, {}), /exactly one of size or scaleFactor/);
   throwsWith(() => E.interpolate(x, { size: 2, alignCorners: true }), /alignCorners can only be set with .*bilinear/);
-  throwsWith(() => E.interpolate(x, { size: 2, mode: 'bicubic' as 'bilinear' }), /mode 'bicubic' is not supported/);
+  throwsWith(() => E.interpolate(x, { size: 2, mode: 'area' as 'bilinear' }), /mode 'area' is not supported/);
   throwsWith(() => E.interpolate(x, { scaleFactor: 0.1 }), /output size \[0, 0\] must be positive/);
 });
 er('unfold / fold', () => {
@@ -124,6 +124,17 @@ er('out-of-range gather indices give NaN instead of reading out of bounds', asyn
   assert.equal(d[0], 1);
   assert.ok(Number.isNaN(d[1]) && Number.isNaN(d[2]));
   assert.equal(d[3], 1);
+});
+// views with negative strides (how flip addresses its source) reach the kernels' wrapping u32
+// index arithmetic as two's complement strides
+er('gather through negative-stride views of x and index', async () => {
+  await E.tidyAsync(async () => {
+    const x = E.tensor([0, 1, 2, 3, 4, 5], { shape: [2, 3] });
+    const xr = x.view_([2, 3], [3, -1], 2); // rows reversed: [[2, 1, 0], [5, 4, 3]]
+    const i = E.tensor(new Int32Array([0, 2, 1, 1]), { shape: [2, 2] });
+    const ir = i.view_([2, 2], [-2, 1], 2); // index rows swapped: [[1, 1], [0, 2]]
+    assert.equal(Array.from(await E.gather(xr, 1, ir).data()), [1, 1, 5, 3]);
+  });
 });
 er.run();
 

@@ -177,6 +177,35 @@ misc('zeroGrad drops or zeroes gradients; step skips parameters without one', as
   q.dispose();
 });
 
+// torch.maximum(max_exp_avg_sq, exp_avg_sq) gives NaN when either is NaN; WGSL's max may return
+// the other operand (lavapipe does), so each side is poisoned once here.
+misc('Adam amsgrad: a NaN in the second moment or its running max propagates like torch.maximum', async () => {
+  const nanAt = async (t: E.Tensor) => [...(await t.data())].map((v) => Number.isNaN(v));
+  // a NaN gradient makes the new second moment NaN: the running max must become NaN too
+  const p = E.keep(E.tensor([1, 2, 3, 4], { requiresGrad: true }));
+  const opt = new optim.Adam([p], { lr: 0.1, amsgrad: true });
+  p.grad = E.keep(E.tensor([NaN, 0.5, -1, 2]));
+  opt.step();
+  await E.tidyAsync(async () => {
+    assert.equal(await nanAt(opt.stateDict().state[0].max_exp_avg_sq as E.Tensor), [true, false, false, false], 'max_exp_avg_sq after a NaN gradient');
+  });
+  // NaN only in loaded state (max at 1, second moment at 2), finite gradient: those steps are NaN
+  const q = E.keep(E.tensor([1, 2, 3, 4], { requiresGrad: true }));
+  const optQ = new optim.Adam([q], { lr: 0.1, amsgrad: true });
+  const host = (data: number[]) => ({ shape: [4], data: Float32Array.from(data) });
+  optQ.loadStateDict({
+    state: { 0: { step: 1, exp_avg: host([0.1, 0.1, 0.1, 0.1]), exp_avg_sq: host([0.01, 0.01, NaN, 0.01]), max_exp_avg_sq: host([0.01, NaN, 0.01, 0.01]) } },
+    param_groups: [{ params: [0] }],
+  });
+  q.grad = E.keep(E.tensor([0.5, 0.5, 0.5, 0.5]));
+  optQ.step();
+  assert.equal(await nanAt(q), [false, true, true, false], 'parameters after a step from NaN state');
+  await E.tidyAsync(async () => {
+    assert.equal(await nanAt(optQ.stateDict().state[0].max_exp_avg_sq as E.Tensor), [false, true, true, false], 'max_exp_avg_sq after a step from NaN state');
+  });
+  for (const t of [opt, optQ, p, q]) t.dispose();
+});
+
 misc('argument errors name the optimizer and the problem', () => {
   const p = E.keep(E.tensor([1, 2], { requiresGrad: true }));
   assert.throws(() => new optim.SGD([p], { lr: 0.1, nesterov: true }), /Nesterov momentum requires a momentum and zero dampening/);
