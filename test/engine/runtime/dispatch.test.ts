@@ -4,8 +4,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
-import { dispatch, Params, runtimeStats } from '../../../engine/runtime/dispatch.ts';
-import { PARAMS_DECL, storage, pu, pf } from '../../../engine/wgsl/common.ts';
+import { dispatch, runtimeStats } from '../../../engine/runtime/dispatch.ts';
+import { storage } from '../../../engine/wgsl/common.ts';
+import { paramStruct } from '../../../engine/wgsl/params.ts';
+
+const PokeParams = paramStruct('PokeParams', { index: 'u32', value: 'f32' });
 
 const t = suite('dispatch runtime');
 t.before(async () => {
@@ -16,10 +19,10 @@ t.before(async () => {
 const poke = (tag: string) => ({
   name: 'test.poke',
   key: `test.poke:${tag}`,
-  code: () => `${PARAMS_DECL}
+  code: () => `${PokeParams.decl}
 ${storage(1, 'Out', 'f32', true)}
 @compute @workgroup_size(1)
-fn main() { Out[${pu(0)}] = ${pf(1)}; // ${tag}
+fn main() { Out[${PokeParams.at.index}] = ${PokeParams.at.value}; // ${tag}
 }`,
 });
 
@@ -29,16 +32,16 @@ t('repeated bindings reuse one bind group, and every dispatch reads its own para
   const other = E.keep(E.tensor(new Float32Array(8)));
   const s0 = runtimeStats();
   // eight dispatches in one batch: same kernel, same buffer, different parameter slots
-  for (let i = 0; i < 8; i++) dispatch(poke('a'), [out.storage.buffer], new Params().u32(out.offset + i).f32(10 + i).build(), [1]);
+  for (let i = 0; i < 8; i++) dispatch(poke('a'), [out.storage.buffer], PokeParams.pack({ index: out.offset + i, value: 10 + i }), [1]);
   const s1 = runtimeStats();
   assert.ok(s1.bindGroupHits - s0.bindGroupHits >= 7, `hits ${s1.bindGroupHits - s0.bindGroupHits}`);
   assert.ok(s1.bindGroupMisses - s0.bindGroupMisses <= 1, `misses ${s1.bindGroupMisses - s0.bindGroupMisses}`);
   // another kernel with the same signature shares the bind group; another buffer gets its own
   // (its values below land in it, not in out)
-  dispatch(poke('b'), [out.storage.buffer], new Params().u32(out.offset).f32(-1).build(), [1]);
+  dispatch(poke('b'), [out.storage.buffer], PokeParams.pack({ index: out.offset, value: -1 }), [1]);
   const s2 = runtimeStats();
   assert.is(s2.bindGroupHits - s1.bindGroupHits, 1, 'same signature, same buffers');
-  for (let i = 0; i < 8; i++) dispatch(poke('a'), [other.storage.buffer], new Params().u32(other.offset + i).f32(20 + i).build(), [1]);
+  for (let i = 0; i < 8; i++) dispatch(poke('a'), [other.storage.buffer], PokeParams.pack({ index: other.offset + i, value: 20 + i }), [1]);
   const s3 = runtimeStats();
   assert.ok(other.storage.buffer !== out.storage.buffer);
   assert.ok(s3.bindGroupHits - s2.bindGroupHits >= 7 && s3.bindGroupMisses - s2.bindGroupMisses <= 1);
@@ -51,7 +54,7 @@ t('repeated bindings reuse one bind group, and every dispatch reads its own para
 t('parameters stay right across batches (the arena alternates buffers between submits)', async () => {
   const out = E.keep(E.tensor(new Float32Array(4)));
   for (let i = 0; i < 4; i++) {
-    dispatch(poke('a'), [out.storage.buffer], new Params().u32(out.offset + i).f32(100 + i).build(), [1]);
+    dispatch(poke('a'), [out.storage.buffer], PokeParams.pack({ index: out.offset + i, value: 100 + i }), [1]);
     E.flush();
   }
   assert.equal([...(await out.data())], [100, 101, 102, 103]);

@@ -4,8 +4,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
-import { dispatch, maxBatch, Params, type Kernel } from '../../../engine/runtime/dispatch.ts';
-import { PARAMS_DECL, pu } from '../../../engine/wgsl/common.ts';
+import { dispatch, maxBatch, type Kernel } from '../../../engine/runtime/dispatch.ts';
+import { paramStruct } from '../../../engine/wgsl/params.ts';
+
+const ScaleParams = paramStruct('ScaleParams', { n: 'u32', scale: 'f32' });
 import { deviceInfo, hasFeature } from '../../../engine/runtime/device.ts';
 
 const t = suite('profiler');
@@ -24,18 +26,18 @@ function freshKernel(name: string): Kernel {
   return {
     name,
     key: `test.profiler:${name}:${unique}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${ScaleParams.decl}
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n = ${pu(0)};
-  if (gid.x < n) { out[gid.x] = f32(gid.x) * bitcast<f32>(${pu(1)}) + select(0.0, 1.0, n == ${unique}u); }
+  let n = ${ScaleParams.at.n};
+  if (gid.x < n) { out[gid.x] = f32(gid.x) * ${ScaleParams.at.scale} + select(0.0, 1.0, n == ${unique}u); }
 }`,
   };
 }
 
 function run(k: Kernel, out: E.Tensor, scale: number, work?: { flops?: number; bytes?: number }): void {
-  dispatch(k, [out.storage.buffer], new Params().u32(out.size).f32(scale).build(), [Math.ceil(out.size / 64)], undefined, work);
+  dispatch(k, [out.storage.buffer], ScaleParams.pack({ n: out.size, scale }), [Math.ceil(out.size / 64)], undefined, work);
 }
 
 const modes: ('timestamp-query' | 'cpu-sync')[] = ['timestamp-query', 'cpu-sync'];

@@ -5,8 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
-import { dispatch, Params, type Kernel } from '../../../engine/runtime/dispatch.ts';
-import { PARAMS_DECL, UDIVF, grid1d, main1d, pu, storage } from '../../../engine/wgsl/common.ts';
+import { dispatch, type Kernel } from '../../../engine/runtime/dispatch.ts';
+import { UDIVF, grid1d, main1d, storage } from '../../../engine/wgsl/common.ts';
+import { paramStruct } from '../../../engine/wgsl/params.ts';
+
+const CountParams = paramStruct('CountParams', { n: 'u32' });
 
 const t = suite('wgsl helpers');
 t.before(async () => {
@@ -16,13 +19,13 @@ t.before(async () => {
 const udivKernel: Kernel = {
   name: 'test.udivf',
   key: 'test.udivf',
-  code: () => `${PARAMS_DECL}
+  code: () => `${CountParams.decl}
 ${storage(1, 'ab', 'u32')}
 ${storage(2, 'inv', 'f32')}
 ${storage(3, 'q', 'u32', true)}
 ${UDIVF}
 ${main1d()}
-  if (gi >= ${pu(0)}) { return; }
+  if (gi >= ${CountParams.at.n}) { return; }
   q[gi] = udivf(ab[2u * gi], ab[2u * gi + 1u], inv[gi]);
 }`,
 };
@@ -49,7 +52,7 @@ t('udivf equals floor(a / b) on its domain', async () => {
     const ab = E.tensor(Uint32Array.from(pairs.flat()), { shape: [2 * n], dtype: 'u32' });
     const inv = E.tensor(Float32Array.from(pairs, ([, b]) => Math.fround(1 / b)), { shape: [n] });
     const q = E.Tensor.empty([n], 'u32');
-    dispatch(udivKernel, [ab.storage.buffer, inv.storage.buffer, q.storage.buffer], new Params().u32(n).build(), grid1d(n));
+    dispatch(udivKernel, [ab.storage.buffer, inv.storage.buffer, q.storage.buffer], CountParams.pack({ n }), grid1d(n));
     const got = await q.data();
     let bad = 0;
     for (let i = 0; i < n && bad < 5; i++) {
