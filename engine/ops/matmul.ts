@@ -23,6 +23,18 @@ export function setMatmulVariant(v: MatmulVariant | string | null): void {
   variantOverride = typeof v === 'string' ? variantByName(v) : v;
 }
 
+/** The forced variant: setMatmulVariant's, else WGT_MATMUL_VARIANT's (an unknown name is an error), else null. */
+function forcedVariant(): MatmulVariant | null {
+  if (variantOverride) return variantOverride;
+  const name = env('WGT_MATMUL_VARIANT');
+  if (!name) return null;
+  try {
+    return variantByName(name);
+  } catch (err) {
+    throw new Error(`WGT_MATMUL_VARIANT: ${(err as Error).message}`);
+  }
+}
+
 /** Per shape class choices made by the autotuner (engine/runtime/autotune.ts). */
 const tuned = new Map<string, MatmulVariant>();
 export function setTunedVariants(choices: Record<string, string>): void {
@@ -76,14 +88,15 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   if (bias && (bias.rank !== 1 || bias.shape[0] !== (epi.biasRows ? M : N)))
     throw new Error(`matmul: bias ${fmt(bias.shape)} does not match the ${epi.biasRows ? `${M} rows` : `${N} columns`} of the product`);
   const batchShape = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const forced = forcedVariant();
   // the outer-product and matrix-vector paths have no epilogue: the same ops, unfused
-  if ((epi.biasRows || epi.act) && !variantOverride && ((K === 1 && M * N > 0) || N === 1))
+  if ((epi.biasRows || epi.act) && !forced && ((K === 1 && M * N > 0) || N === 1))
     return noGrad(() => {
       let y = matmulRaw(a, b, epi.biasRows ? null : bias);
       if (bias && epi.biasRows) y = add(y, reshape(bias, [M, 1]));
       return epi.act ? unaryOp(epi.act, y) : y;
     });
-  if (K === 1 && !variantOverride && M * N > 0) return outerProduct(a, b, bias);
+  if (K === 1 && !forced && M * N > 0) return outerProduct(a, b, bias);
   const outShape = [...batchShape, M, N];
   // named here, where the operands are known (the allocation knows only the product's shape)
   if (numel(outShape) * 4 > maxBindingBytes())
@@ -131,7 +144,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   //   N = 64 or K = 512 lost.
   const copyB = lb === 'row' && la !== 'scalar' && b.rank === 2 && K >= 512 && M >= Math.max(256, K);
   const copyA = la === 'col' && lb !== 'scalar' && a.rank === 2 && K >= 1024 && M >= 256 && N >= 256;
-  if ((copyA || copyB) && !variantOverride && layoutCopies()) {
+  if ((copyA || copyB) && !forced && layoutCopies()) {
     const at = copyA ? contiguous(a) : a; // [M, K], K contiguous
     const bt = copyB ? contiguous(transpose(b)) : null; // [N, K]
     const y = matmulRaw(at, bt ? transpose(bt) : b, bias, epi);
@@ -160,7 +173,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   });
   // profiler label: [batch x] M x K x N and how A and B are laid out
   const detail = `${batch > 1 ? `${batch}x ` : ''}${M}x${K}x${N} ${la}/${lb}`;
-  if (N === 1 && !variantOverride && M <= 65535 * GEMV_WG) {
+  if (N === 1 && !forced && M <= 65535 * GEMV_WG) {
     // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
     const vec = la === 'row' && lb === 'col';
     const colVec = la === 'col' && sAm === 1 && M % 4 === 0 && sAk % 4 === 0;
@@ -168,7 +181,7 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
-  let variant = variantOverride ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
+  let variant = forced ?? (tuned.size ? tuned.get(matmulShapeClass(M, N, K, la, lb)) : undefined) ?? (sg ? defaultSgVariant(M) : DEFAULT_VARIANT);
   // a subgroup variant (named or tuned) where this call cannot use subgroups: the plain default tile
   if (variant.sg && !sg) variant = { ...DEFAULT_VARIANT, tnv: variant.tnv };
   const cfg = { a: la, b: lb, cVec: N % 4 === 0, bias: bias !== null, biasRows: epi.biasRows, act: epi.act, batchRank: bs.length, variant };

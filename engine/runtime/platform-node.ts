@@ -32,7 +32,7 @@ const cache: KeyValueCache = {
 // caller is passed straight through.
 const nativeSetImmediate = globalThis.setImmediate;
 // Atomics.wait on a word nobody writes: a sleep with sub-millisecond resolution (a timer's
-// 1 ms floor made every short wait of the test suite 1 ms longer: 24 -> 32 s)
+// 1 ms floor makes every short wait 1 ms longer)
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 
 function isNative(fn: unknown): boolean {

@@ -1,5 +1,5 @@
-// The host seam: what the engine, the weight readers, the data pipeline and GLASS need from their
-// surroundings, where Node (Dawn through npm `webgpu`) and a browser (navigator.gpu) differ.
+// The host seam: what the engine and the libraries built on it (weight readers, data pipelines)
+// need from their surroundings, where Node (Dawn through npm `webgpu`) and a browser (navigator.gpu) differ.
 // Everything outside platform-node.ts and platform-browser.ts stays host-neutral and reaches the
 // host only through here, so one source runs in both.
 //
@@ -42,7 +42,7 @@ export interface WaitHooks {
 
 export interface Host {
   readonly name: string;
-  /** An environment variable (GLASS_*): process.env in Node, a settable map in a browser. */
+  /** An environment variable (the engine's are WGT_*): process.env in Node, a settable map in a browser. */
   env(name: string): string | undefined;
   setEnv(name: string, value: string | undefined): void;
   /** The WebGPU entry point: Dawn created with `req`'s options in Node, navigator.gpu in a browser. */

@@ -1,7 +1,7 @@
 // Size-bucketed pool of GPU storage buffers. Released buffers go back to their bucket and are
 // handed out again, so a training loop allocates nothing after its first iteration.
 // Reuse is safe without waiting: all work goes through one queue in order, and uploads flush
-// pending dispatches before writing (see runtime.ts).
+// pending dispatches before writing (see dispatch.ts).
 import { device, onRelease } from './device.ts';
 import { maxBindingBytes, bindingLimitMessage, publicOp } from './dispatch.ts';
 

@@ -5,7 +5,7 @@
 // (slower and coarser, but still attributable). Also reports dispatches, submits, pipeline-cache
 // and pool hit rates and peak bytes for the profiled span.
 // The first dispatch of a pipeline created during the span is counted apart ("1st ms"): lazy
-// drivers compile there (lavapipe: 0.1-3 s of LLVM per pipeline, inside the pass's timestamps),
+// drivers compile there (lavapipe runs LLVM there, inside the pass's timestamps),
 // so a cold profile would otherwise rank kernels by compile time. Pipeline creation's CPU time
 // (where drivers compile eagerly) is reported beside it.
 import { device, hasFeature } from './device.ts';
@@ -44,7 +44,7 @@ export interface ProfileReport {
   pipelinesCreated: number;
   pipelineCreateMs: number;
   pipelineHitRate: number;
-  /** dispatches that reused a cached bind group (runtime.ts) */
+  /** dispatches that reused a cached bind group (dispatch.ts) */
   bindGroupHitRate: number;
   poolHitRate: number;
   peakBytes: number;

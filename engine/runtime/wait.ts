@@ -2,8 +2,8 @@
 // (onSubmittedWorkDone, mapAsync, popErrorScope) by polling on the main thread for as long as any
 // of them is pending: a busy loop. On a GPU that costs one CPU core and gives the lowest latency.
 // On a CPU adapter (lavapipe) the loop takes a core from the driver's own threads, which run the
-// shaders: four 2048^3 matmuls took 1.67-1.85 s awaited at once and 1.10 s when the wait began
-// 0.6 s after the submit (2-core VM). So with the 'sleep' policy (the default on CPU adapters) each
+// shaders, and awaited work finishes markedly later (docs/PERF.md, "Waiting on a CPU adapter").
+// So with the 'sleep' policy (the default on CPU adapters) each
 // of the binding's ticks, once a wait has lasted a few ticks, first sleeps an eighth of the time
 // waited so far (at most 1 ms): the main thread idles, and a wait ends at most ~12% late.
 //
@@ -84,9 +84,9 @@ function install(): void {
 }
 
 /**
- * Marks the start of a wait (runtime.ts: sync and readback): its first ticks spin even when
+ * Marks the start of a wait (dispatch.ts: sync and readback): its first ticks spin even when
  * the previous wait ended moments ago, instead of the streak carrying on with up to 1 ms naps
- * (a loop of small readbacks stays at ~0.3 ms each on lavapipe).
+ * (which would make a loop of small readbacks pay a nap each).
  */
 export function markWait(): void {
   streakStart = lastTick = performance.now();

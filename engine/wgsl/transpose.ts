@@ -2,7 +2,8 @@
 // two dims swapped), R and C multiples of 4. One invocation per 4x4 block: four aligned vec4 loads
 // along the source's rows, four vec4 stores along the output's. Why: the strided elementwise copy
 // reads one element per load, and on lavapipe a vec4 load costs about what a scalar one does, so
-// transposes (matmulRaw's layout copies) ran at 1.2-4.7 GB/s. 32-bit types are copied as bits.
+// transposes (matmulRaw's layout copies) ran well below plain copies (docs/PERF.md). 32-bit types
+// are copied as bits.
 import type { Kernel } from '../runtime/dispatch.ts';
 import { main1d, storage } from './common.ts';
 import { paramStruct } from './params.ts';

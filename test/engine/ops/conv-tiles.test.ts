@@ -1,5 +1,5 @@
 // conv2d's kernel and tile choices (planConv2d, from the rule tables of engine/ops/conv.ts) pinned
-// for representative shapes: GLASS's 1x1 convolutions (256-1536 channels on 28x28 maps), 3x3,
+// for representative shapes: projection-style 1x1 convolutions (256-1536 channels on 28x28 maps), 3x3,
 // strided, depthwise, dilated and grouped ones, with and without subgroups. The expectations are
 // what conv2d chose before its rules became tables, so a rule that changes must change them on
 // purpose. Then each plan against the kernels conv2d dispatches, forward and backward.
@@ -18,17 +18,17 @@ const describe = (p: E.ConvPlan) => (p.kernel === 'matmul' ? 'matmul' : `${fwd(p
 // name, input, weight, options, device subgroup size, tuning, expected plan
 type Pin = [string, number[], number[], E.Conv2dOptions, number, Partial<E.ConvTuning> | null, string];
 const pins: Pin[] = [
-  ['GLASS 1x1 256->512 on 28x28 with subgroups: the matmul kernel', [8, 256, 28, 28], [512, 256, 1, 1], {}, 8, null,
+  ['1x1 256->512 on 28x28 with subgroups: the matmul kernel', [8, 256, 28, 28], [512, 256, 1, 1], {}, 8, null,
     'matmul'],
-  ['GLASS 1x1 256->512 on 28x28', [8, 256, 28, 28], [512, 256, 1, 1], {}, 0, null,
+  ['1x1 256->512 on 28x28', [8, 256, 28, 28], [512, 256, 1, 1], {}, 0, null,
     'gemm 32x4 wg16 sg0 | gemm 32x4 wg16 sg0 | wgrad 16x4x1 all wg64 sg0 splits2'],
-  ['GLASS 1x1 512->1024 on 28x28', [8, 512, 28, 28], [1024, 512, 1, 1], {}, 0, null,
+  ['1x1 512->1024 on 28x28', [8, 512, 28, 28], [1024, 512, 1, 1], {}, 0, null,
     'gemm 32x4 wg16 sg0 | gemm 32x4 wg16 sg0 | wgrad 16x4x1 all wg64 sg0 splits1'],
-  ['GLASS 1x1 1536->1536 on 28x28', [8, 1536, 28, 28], [1536, 1536, 1, 1], {}, 0, null,
+  ['1x1 1536->1536 on 28x28', [8, 1536, 28, 28], [1536, 1536, 1, 1], {}, 0, null,
     'gemm 32x4 wg16 sg0 | gemm 32x4 wg16 sg0 | wgrad 16x4x1 all wg64 sg0 splits1'],
-  ['GLASS 1x1 1024->256 on 28x28, one image', [1, 1024, 28, 28], [256, 1024, 1, 1], {}, 0, null,
+  ['1x1 1024->256 on 28x28, one image', [1, 1024, 28, 28], [256, 1024, 1, 1], {}, 0, null,
     'gemm 32x4 wg16 sg0 | gemm 32x4 wg16 sg0 | wgrad 16x4x1 all wg64 sg0 splits1'],
-  ['GLASS 1x1 1536->1024 on 28x28, gemm kernel asked for', [8, 1536, 28, 28], [1024, 1536, 1, 1], {}, 8, { matmul1x1: false },
+  ['1x1 1536->1024 on 28x28, gemm kernel asked for', [8, 1536, 28, 28], [1024, 1536, 1, 1], {}, 8, { matmul1x1: false },
     'gemm 32x4 wg16 sg8 | gemm 32x4 wg16 sg8 | wgrad 16x4x1 all wg64 sg8 splits1'],
   ['3x3 128->128 pad 1 on 28x28', [8, 128, 28, 28], [128, 128, 3, 3], { padding: 1 }, 8, null,
     'gemm 32x4 wg16 sg8 | gemm 32x4 wg16 sg8 | wgrad 16x1x1 all wg64 sg8 splits4'],

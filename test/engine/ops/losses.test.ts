@@ -12,7 +12,7 @@ const ops: Record<string, OpFn> = {
   bce_w: ([p, t, w], a) => E.binaryCrossEntropy(p, t, { weight: w, reduction: a.reduction }),
   mse: ([x, y], a) => E.mseLoss(x, y, { reduction: a.reduction }),
   // a binary classifier's two-class input: cat([1 - s, s], 1) against a 0/1 mask (the fixture's op name)
-  focal_glass: ([s, m]) => E.focalLoss(E.cat([E.sub(1, s), s], 1), m),
+  focal_two_class: ([s, m]) => E.focalLoss(E.cat([E.sub(1, s), s], 1), m),
   focal: ([p, t], a) => E.focalLoss(p, t, { alpha: a.alpha, balanceIndex: a.balanceIndex, gamma: a.gamma, smooth: a.smooth, reduction: a.reduction }),
 };
 

@@ -223,6 +223,25 @@ t('the default takes the subgroup kernel where the device has subgroups', async 
   assert.is(mm[0].startsWith('matmul.sg:'), sg > 0, `kernel ${mm[0]} with subgroup size ${sg}`);
 });
 
+t('WGT_MATMUL_VARIANT forces a tile by name like setMatmulVariant; an unknown name is an error naming the variable', async () => {
+  const keys: string[] = [];
+  const prev = E.env('WGT_MATMUL_VARIANT');
+  setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    E.setEnv('WGT_MATMUL_VARIANT', 'wg16x8');
+    const y = await E.tidyAsync(async () => E.matmul(E.ones([64, 32]), E.ones([32, 64])).data());
+    assert.is(y[0], 32);
+    const mm = keys.filter((k) => k.startsWith('matmul'));
+    assert.is(mm.length, 1);
+    assert.ok(mm[0].includes('16') && mm[0].includes('8') && !mm[0].startsWith('matmul.sg:'), mm[0]);
+    E.setEnv('WGT_MATMUL_VARIANT', 'huge');
+    assert.throws(() => E.tidy(() => E.matmul(E.ones([4, 4]), E.ones([4, 4]))), /WGT_MATMUL_VARIANT: matmul: unknown variant 'huge'/);
+  } finally {
+    E.setEnv('WGT_MATMUL_VARIANT', prev);
+    setDispatchHook(null);
+  }
+});
+
 // The layout copies for CPU drivers (matmulRaw): a large row-major B, and a column-major A with a
 // long reduction, each read through a transposed copy. Same bits as without, gradients included
 // (the backward's own products take the copies too where they qualify), and the copy is made.
