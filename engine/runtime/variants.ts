@@ -5,7 +5,7 @@ import { env } from './platform.ts';
 export interface NamedVariant<T extends string> {
   /** Forces a variant (null: the op's default); returns the previous override. Unknown names throw. */
   set(v: T | null): T | null;
-  /** The forced variant: set()'s, else the environment's (when it names one), else null. */
+  /** The forced variant: set()'s, else the environment's (an unknown name there is an error), else null. */
   forced(): T | null;
 }
 
@@ -20,8 +20,12 @@ export function namedVariant<T extends string>(op: string, names: readonly T[], 
       return prev;
     },
     forced() {
+      if (override) return override;
       const v = env(envVar);
-      return override ?? (known(v) ? v : null);
+      if (v === undefined || v === '') return null;
+      // a misspelt name would otherwise silently measure the default
+      if (!known(v)) throw new Error(`${op}: ${envVar}='${v}' is not a variant (${names.join(', ')})`);
+      return v;
     },
   };
 }

@@ -155,4 +155,25 @@ t('one parameter struct per (rank, inputs, scalars, layout): the kernel declares
   throwsWith(() => elementwiseParams(1, 0, 0, true).pack({ n: 8, outOffset: -1, inOffsets: [0] }), 'outOffset = -1 is not a u32');
 });
 
+t('WGT_ELEMENTWISE_VARIANT picks a variant by name; a misspelt one is an error, not a silent default', async () => {
+  const prev = E.env('WGT_ELEMENTWISE_VARIANT');
+  const keys: string[] = [];
+  setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
+  try {
+    E.setEnv('WGT_ELEMENTWISE_VARIANT', 'scalar');
+    const a = await E.tidyAsync(async () => E.add(E.ones([64]), 1).data());
+    E.setEnv('WGT_ELEMENTWISE_VARIANT', 'vec4');
+    const b = await E.tidyAsync(async () => E.add(E.ones([64]), 1).data());
+    assert.equal(Array.from(a), Array.from(b));
+    const ew = keys.filter((k) => k.includes('add'));
+    assert.is(ew.length, 2);
+    assert.is.not(ew[0], ew[1], 'the two variants are different kernels');
+    E.setEnv('WGT_ELEMENTWISE_VARIANT', 'vec8');
+    throwsWith(() => E.add(E.ones([64]), 1), "elementwise: WGT_ELEMENTWISE_VARIANT='vec8' is not a variant (vec4, scalar)");
+  } finally {
+    E.setEnv('WGT_ELEMENTWISE_VARIANT', prev);
+    setDispatchHook(null);
+  }
+});
+
 t.run();
