@@ -8,10 +8,11 @@
 // passes gradients through unchanged; the truncation is differentiated (norm, clamp with
 // inclusive bounds, division, product), towards x and, in manifold mode, towards p.
 // gasHiddenStep is the same ascent step taken in the discriminator's hidden space
-// (Glass.hiddenAscent), also one kernel per row.
+// (glass/ascent.ts hiddenAscent), also one kernel per row.
 import * as E from '../engine/index.ts';
-import { dispatch, Params } from '../engine/runtime/dispatch.ts';
-import { PARAMS_DECL, pu, pf } from '../engine/wgsl/common.ts';
+
+const { dispatch, paramStruct, storage, isNan } = E.kernels;
+type Kernel = E.kernels.Kernel;
 
 export interface GasUpdate {
   /** Gradient to ascend along (rows L2-normalised), or null for a projection only. */
@@ -36,39 +37,69 @@ export interface GasUpdate {
 
 const WG = 64;
 
+/**
+ * The fused update and its backward: N rows of D elements (`dim`, in units of the bound element);
+ * element offsets of the features, the gradient and the anchor (same units) and of the row mask;
+ * the ascent's step size, the truncation's bound factors and the radius tensor's offset.
+ */
+export const GasUpdateParams = paramStruct('GasUpdateParams', {
+  rows: 'u32',
+  dim: 'u32',
+  xOffset: 'u32',
+  gOffset: 'u32',
+  anchorOffset: 'u32',
+  maskOffset: 'u32',
+  stepSize: 'f32',
+  loFactor: 'f32',
+  hiFactor: 'f32',
+  radiusOffset: 'u32',
+});
+
+/** The hidden-space step: N rows of H (`dim`, in bound elements); offsets of h, dh, q, acc; the step size. */
+export const GasHiddenParams = paramStruct('GasHiddenParams', {
+  rows: 'u32',
+  dim: 'u32',
+  hOffset: 'u32',
+  dhOffset: 'u32',
+  qOffset: 'u32',
+  accOffset: 'u32',
+  stepSize: 'f32',
+});
+
 // Rows are walked one element (f32) or, when D and every offset are multiples of 4, one vec4 at a
 // time (`vec`: D and the offsets in the params are then in vec4 units): CPU drivers pay per load.
 const elem = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
 const sq = (vec: boolean, a: string, b: string) => (vec ? `dot(${a}, ${b})` : `${a} * ${b}`);
 
 // entry point of the per-row kernels: invocation n owns row n (elements row .. row + D)
-const rowMain = () => `@compute @workgroup_size(${WG})
+const rowMain = (P: typeof GasUpdateParams | typeof GasHiddenParams) => `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let N = ${pu(0)}; let D = ${pu(1)};
+  let N = ${P.at.rows}; let D = ${P.at.dim};
   let n = gid.x;
   if (n >= N) { return; }
   let row = n * D;`;
 
 // flags: 1 ascent, 2 project, 4 row mask, 8 write the truncation factors
-function forwardKernel(flags: number, vec: boolean) {
+function forwardKernel(flags: number, vec: boolean): Kernel {
+  const P = GasUpdateParams;
   const T = elem(vec);
   return {
     name: 'glass.gasUpdate',
     key: `glass.gasUpdate:${flags}:${vec}`,
-    code: () => `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> X: array<${T}>;
-${flags & 1 ? `@group(0) @binding(2) var<storage, read> G: array<${T}>;` : ''}
-${flags & 2 ? `@group(0) @binding(3) var<storage, read> Pa: array<${T}>;\n@group(0) @binding(4) var<storage, read> R: array<f32>;` : ''}
-${flags & 4 ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
-@group(0) @binding(6) var<storage, read_write> Y: array<${T}>;
-@group(0) @binding(7) var<storage, read_write> Xs: array<${T}>;
-${flags & 8 ? '@group(0) @binding(8) var<storage, read_write> Sc: array<f32>;' : ''}
-${rowMain()}
-  let oX = ${pu(2)}; let oG = ${pu(3)}; let oP = ${pu(4)};
+    code: () => `${P.decl}
+${storage(1, 'X', T)}
+${flags & 1 ? storage(2, 'G', T) : ''}
+${flags & 2 ? `${storage(3, 'Pa', T)}\n${storage(4, 'R', 'f32')}` : ''}
+${flags & 4 ? storage(5, 'Mk', 'u32') : ''}
+${storage(6, 'Y', T, true)}
+${storage(7, 'Xs', T, true)}
+${flags & 8 ? storage(8, 'Sc', 'f32', true) : ''}
+${rowMain(P)}
+  let oX = ${P.at.xOffset}; let oG = ${P.at.gOffset}; let oP = ${P.at.anchorOffset};
   var live = true;
-  ${flags & 4 ? `live = Mk[${pu(5)} + n] != 0u;` : ''}
+  ${flags & 4 ? `live = Mk[${P.at.maskOffset} + n] != 0u;` : ''}
   var inv = 0.0;
-  ${flags & 1 ? `if (live) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += ${sq(vec, 'g', 'g')}; } inv = ${pf(6)} / (sqrt(gg) + 1e-10); }` : ''}
+  ${flags & 1 ? `if (live) { var gg = 0.0; for (var d = 0u; d < D; d++) { let g = G[oG + row + d]; gg += ${sq(vec, 'g', 'g')}; } inv = ${P.at.stepSize} / (sqrt(gg) + 1e-10); }` : ''}
   if (!live ${flags & 2 ? '' : '|| true'}) {
     for (var d = 0u; d < D; d++) {
       let x = X[oX + row + d]${flags & 1 ? ` + inv * G[oG + row + d]` : ''};
@@ -93,8 +124,8 @@ const projection = (flags: number, vec: boolean) => `
     hh += ${sq(vec, 'h', 'h')};
   }
   let nrm = sqrt(hh);
-  let r = R[${pu(9)}];
-  let a = clamp(nrm, ${pf(7)} * r, ${pf(8)} * r);
+  let r = R[${GasUpdateParams.at.radiusOffset}];
+  let a = clamp(nrm, ${GasUpdateParams.at.loFactor} * r, ${GasUpdateParams.at.hiFactor} * r);
   let s = a / (nrm + 1e-10);
   ${flags & 8 ? 'Sc[n] = s;' : ''}
   for (var d = 0u; d < D; d++) {
@@ -103,22 +134,23 @@ const projection = (flags: number, vec: boolean) => `
   }`;
 
 // VJP of the truncation per row: g_h = s g + (h.g) (a'(n)(n+eps) - a) / ((n+eps)^2 n) h
-function backwardKernel(masked: boolean, vec: boolean) {
+function backwardKernel(masked: boolean, vec: boolean): Kernel {
+  const P = GasUpdateParams;
   const T = elem(vec);
   return {
     name: 'glass.gasUpdate.grad',
     key: `glass.gasUpdate.grad:${masked}:${vec}`,
-    code: () => `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> Gy: array<${T}>;
-@group(0) @binding(2) var<storage, read> Xs: array<${T}>;
-@group(0) @binding(3) var<storage, read> Pa: array<${T}>;
-@group(0) @binding(4) var<storage, read> R: array<f32>;
-${masked ? '@group(0) @binding(5) var<storage, read> Mk: array<u32>;' : ''}
-@group(0) @binding(6) var<storage, read_write> Gx: array<${T}>;
-@group(0) @binding(7) var<storage, read_write> Gp: array<${T}>;
-${rowMain()}
-  let oG = ${pu(2)}; let oP = ${pu(4)};
-  ${masked ? `if (Mk[${pu(5)} + n] == 0u) { for (var d = 0u; d < D; d++) { Gx[row + d] = Gy[oG + row + d]; Gp[row + d] = ${T}(0.0); } return; }` : ''}
+    code: () => `${P.decl}
+${storage(1, 'Gy', T)}
+${storage(2, 'Xs', T)}
+${storage(3, 'Pa', T)}
+${storage(4, 'R', 'f32')}
+${masked ? storage(5, 'Mk', 'u32') : ''}
+${storage(6, 'Gx', T, true)}
+${storage(7, 'Gp', T, true)}
+${rowMain(P)}
+  let oG = ${P.at.gOffset}; let oP = ${P.at.anchorOffset};
+  ${masked ? `if (Mk[${P.at.maskOffset} + n] == 0u) { for (var d = 0u; d < D; d++) { Gx[row + d] = Gy[oG + row + d]; Gp[row + d] = ${T}(0.0); } return; }` : ''}
   var hh = 0.0; var hg = 0.0;
   for (var d = 0u; d < D; d++) {
     let h = Xs[row + d] - Pa[oP + row + d];
@@ -126,8 +158,8 @@ ${rowMain()}
     hg += ${sq(vec, 'h', `Gy[oG + row + d]`)};
   }
   let nrm = sqrt(hh);
-  let r = R[${pu(9)}];
-  let lo = ${pf(7)} * r; let hi = ${pf(8)} * r;
+  let r = R[${P.at.radiusOffset}];
+  let lo = ${P.at.loFactor} * r; let hi = ${P.at.hiFactor} * r;
   let a = clamp(nrm, lo, hi);
   let da = select(0.0, 1.0, nrm >= lo && nrm <= hi);
   let ne = nrm + 1e-10;
@@ -167,11 +199,18 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   const Xs = E.Tensor.empty([N, D]);
   const one = radius ?? E.ones([1]);
   const scale = opts.keepScale ? E.Tensor.empty([N, 1]) : null;
-  const params = new Params()
-    .u32(N, D / q, xc.offset / q, (grad?.offset ?? 0) / q, (anchor?.offset ?? 0) / q, mask?.offset ?? 0)
-    .f32(opts.stepSize ?? 0.001, opts.loFactor ?? 1, opts.hiFactor ?? 2)
-    .u32(one.offset)
-    .build();
+  const params = GasUpdateParams.pack({
+    rows: N,
+    dim: D / q,
+    xOffset: xc.offset / q,
+    gOffset: (grad?.offset ?? 0) / q,
+    anchorOffset: (anchor?.offset ?? 0) / q,
+    maskOffset: mask?.offset ?? 0,
+    stepSize: opts.stepSize ?? 0.001,
+    loFactor: opts.loFactor ?? 1,
+    hiFactor: opts.hiFactor ?? 2,
+    radiusOffset: one.offset,
+  });
   dispatch(
     forwardKernel(flags, vec),
     [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer, scale?.storage.buffer ?? null],
@@ -196,11 +235,19 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
       const bq = vec && gc.offset % 4 === 0 ? 4 : 1; // xsS and pS are the aligned Xs and anchor
       const Gx = E.Tensor.empty([N, D]);
       const Gp = E.Tensor.empty([N, D]);
-      const bp = new Params()
-        .u32(N, D / bq, gc.offset / bq, 0, pS.offset / bq, mS ? mS.offset : 0)
-        .f32(0, opts.loFactor ?? 1, opts.hiFactor ?? 2)
-        .u32(rS.offset)
-        .build();
+      // gOffset: the upstream gradient's
+      const bp = GasUpdateParams.pack({
+        rows: N,
+        dim: D / bq,
+        xOffset: 0,
+        gOffset: gc.offset / bq,
+        anchorOffset: pS.offset / bq,
+        maskOffset: mS ? mS.offset : 0,
+        stepSize: 0,
+        loFactor: opts.loFactor ?? 1,
+        hiFactor: opts.hiFactor ?? 2,
+        radiusOffset: rS.offset,
+      });
       dispatch(backwardKernel(!!mask, bq === 4), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, mS?.storage.buffer ?? null, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
       return [needs[0] ? Gx : null, needs[1] ? Gp : null];
     },
@@ -212,10 +259,11 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
 }
 
 /**
- * One GAS step in the discriminator's hidden space (Glass.hiddenAscent), fused per row:
+ * One GAS step in the discriminator's hidden space (glass/ascent.ts hiddenAscent), fused per row:
  *   beta = stepSize / (sqrt(max(dh . q, 0)) + 1e-10),  h' = h + beta q,  acc' = acc + beta dh
  * with q = dh @ W W^T, so dh . q = ||dh @ W||^2 = ||g||^2 and beta q is the step's move of
- * h = gaus @ W^T + b. `acc` null starts the sum. Values only: the ascent is not differentiated.
+ * h = gaus @ W^T + b. `acc` null starts the sum. A NaN dh . q makes the row's h' and acc' NaN (as
+ * the feature-space step's norm would). Values only: the ascent is not differentiated.
  */
 export function gasHiddenStep(h: E.Tensor, dh: E.Tensor, q: E.Tensor, acc: E.Tensor | null, stepSize = 0.001): { h: E.Tensor; acc: E.Tensor } {
   if (h.rank !== 2) throw new Error(`gasHiddenStep: expected [N, H] hidden features, got [${h.shape}]`);
@@ -228,29 +276,35 @@ export function gasHiddenStep(h: E.Tensor, dh: E.Tensor, q: E.Tensor, acc: E.Ten
   const u = vec ? 4 : 1;
   const hOut = E.Tensor.empty([N, H]);
   const accOut = E.Tensor.empty([N, H]);
-  const p = new Params().u32(N, H / u, ...[0, 1, 2, 3].map((i) => (ins[i]?.offset ?? 0) / u)).f32(stepSize).build();
+  const [hOffset, dhOffset, qOffset, accOffset] = [0, 1, 2, 3].map((i) => (ins[i]?.offset ?? 0) / u);
+  const p = GasHiddenParams.pack({ rows: N, dim: H / u, hOffset, dhOffset, qOffset, accOffset, stepSize });
   dispatch(hiddenStepKernel(acc !== null, vec), [...ins.map((t) => t.storage.buffer), ...(acc ? [] : [null]), hOut.storage.buffer, accOut.storage.buffer], p, [Math.ceil(N / WG)], `${N}x${H}`, { bytes: 4 * N * H * (ins.length + 2) });
   ins.forEach((t, i) => t !== [h, dh, q, acc][i] && t.dispose());
   return { h: hOut, acc: accOut };
 }
 
-function hiddenStepKernel(hasAcc: boolean, vec: boolean) {
+function hiddenStepKernel(hasAcc: boolean, vec: boolean): Kernel {
+  const P = GasHiddenParams;
   const T = elem(vec);
   return {
     name: 'glass.gasHiddenStep',
     key: `glass.gasHiddenStep:${hasAcc}:${vec}`,
-    code: () => `${PARAMS_DECL}
-@group(0) @binding(1) var<storage, read> Hh: array<${T}>;
-@group(0) @binding(2) var<storage, read> Dh: array<${T}>;
-@group(0) @binding(3) var<storage, read> Q: array<${T}>;
-${hasAcc ? `@group(0) @binding(4) var<storage, read> Acc: array<${T}>;` : ''}
-@group(0) @binding(5) var<storage, read_write> Ho: array<${T}>;
-@group(0) @binding(6) var<storage, read_write> Ao: array<${T}>;
-${rowMain()}
-  let oH = ${pu(2)} + row; let oD = ${pu(3)} + row; let oQ = ${pu(4)} + row; let oA = ${pu(5)} + row;
+    code: () => `${P.decl}
+${storage(1, 'Hh', T)}
+${storage(2, 'Dh', T)}
+${storage(3, 'Q', T)}
+${hasAcc ? storage(4, 'Acc', T) : ''}
+${storage(5, 'Ho', T, true)}
+${storage(6, 'Ao', T, true)}
+${rowMain(P)}
+  let oH = ${P.at.hOffset} + row; let oD = ${P.at.dhOffset} + row; let oQ = ${P.at.qOffset} + row; let oA = ${P.at.accOffset} + row;
   var gg = 0.0;
   for (var d = 0u; d < D; d++) { gg += ${sq(vec, 'Dh[oD + d]', 'Q[oQ + d]')}; }
-  let beta = ${pf(6)} / (sqrt(max(gg, 0.0)) + 1e-10);
+  // gg may round below zero (sqrt of a negative is NaN); a NaN gg (a NaN or an infinity in the
+  // rows) stays NaN, so the row's step is NaN rather than a huge finite one (max(NaN, 0) is 0 on
+  // some drivers)
+  let gp = select(max(gg, 0.0), gg, ${isNan('gg')});
+  let beta = ${P.at.stepSize} / (sqrt(gp) + 1e-10);
   for (var d = 0u; d < D; d++) {
     Ho[row + d] = Hh[oH + d] + beta * Q[oQ + d];
     Ao[row + d] = ${hasAcc ? 'Acc[oA + d] + ' : ''}beta * Dh[oD + d];

@@ -5,6 +5,7 @@
 // init_weight: xavier-normal Linear weights; biases keep torch's default uniform init;
 // BatchNorm1d stays at weight 1, bias 0 (the reference only re-initialises BatchNorm2d).
 import * as E from '../engine/index.ts';
+import { batchNorm1dWithContext, type BnPartials } from './fused-batchnorm.ts';
 
 const { Module, Linear, BatchNorm1d, LeakyReLU, Sigmoid, Sequential } = E.nn;
 
@@ -88,18 +89,18 @@ export class Discriminator extends Module {
    * scores feed nothing else, so this is the whole of what GLASS's gradient ascent needs.
    * `hTrue` may be given as its batchNormPartials, computed once for all the ascent steps.
    */
-  scoresWithContext(hTrue: E.Tensor | E.BnPartials, h: E.Tensor): E.Tensor {
+  scoresWithContext(hTrue: E.Tensor | BnPartials, h: E.Tensor): E.Tensor {
     const block = this.firstBlock();
     if (this.body.order.length !== 1) throw new Error('Discriminator.scoresWithContext: needs exactly one hidden block (dsc_layers 2)');
     const [, bn, act] = block.layers;
     if (block.layers.length !== 3 || !(bn instanceof E.nn.BatchNorm1d) || !(act instanceof E.nn.LeakyReLU))
       throw new Error('Discriminator.scoresWithContext: expected the block Linear, BatchNorm1d, LeakyReLU');
-    // the tail's Linear(H, 1) runs inside BatchNorm's op: its input gradient, an outer product,
-    // never becomes an [N, H] tensor (same values and gradients as the two modules)
+    // the tail's Linear(H, 1) runs inside the BatchNorm op (glass/fused-batchnorm.ts): its input
+    // gradient, an outer product, never becomes an [N, H] tensor (same values and gradients)
     const [lin, sig] = this.tail.layers;
     if (this.tail.layers.length !== 2 || !(lin instanceof E.nn.Linear) || lin.outFeatures !== 1 || !(sig instanceof E.nn.Sigmoid))
       throw new Error('Discriminator.scoresWithContext: expected the tail Linear(H, 1), Sigmoid');
-    return sig.forward(bn.forwardActivated(h, act.negativeSlope, hTrue, { weight: lin.weight, bias: lin.bias }));
+    return sig.forward(batchNorm1dWithContext(bn, h, { statsWith: hTrue, negativeSlope: act.negativeSlope, head: { weight: lin.weight, bias: lin.bias } }));
   }
 
   private firstBlock(): E.nn.Sequential {

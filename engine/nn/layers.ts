@@ -8,7 +8,7 @@ import { Module } from './module.ts';
 import { kaimingUniform, uniform, calculateFans } from './init.ts';
 import { linear } from '../ops/matmul.ts';
 import { relu, leakyRelu, sigmoid } from '../ops/unary.ts';
-import { batchNorm, incrementCounter, type BnPartials, type BatchNormOptions } from '../ops/batchnorm.ts';
+import { batchNorm, incrementCounter } from '../ops/batchnorm.ts';
 import * as convOps from '../ops/conv.ts';
 import { fmt } from '../core/shape.ts';
 
@@ -151,11 +151,8 @@ abstract class BatchNormBase extends Module {
   /**
    * forward(x) followed by LeakyReLU(negativeSlope) in the same kernels (null: none); the same
    * values and gradients as the two modules in a row. Sequential uses it for such pairs.
-   * `statsWith`: rows that join the batch statistics without output or gradient (batchNorm's
-   * option, or their batchNormPartials): forward(cat([statsWith, x]))[M:] in training mode.
-   * `head`: a Linear(C, 1)'s weight and bias applied in the same op (batchNorm's option).
    */
-  forwardActivated(x: Tensor, negativeSlope: number | null, statsWith: Tensor | BnPartials | null = null, head: BatchNormOptions['head'] = null): Tensor {
+  forwardActivated(x: Tensor, negativeSlope: number | null): Tensor {
     this.checkInput(x);
     if (x.shape[1] !== this.numFeatures)
       throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
@@ -169,8 +166,6 @@ abstract class BatchNormBase extends Module {
       eps: this.eps,
       numBatchesTracked: nbt,
       negativeSlope,
-      statsWith,
-      head,
     });
   }
 }

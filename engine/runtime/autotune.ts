@@ -2,8 +2,8 @@
 // seen in a workload (or a default set), keeps the fastest per shape class, and caches the table
 // per adapter in the host's cache (platform.ts; Node: $WGT_CACHE_DIR, default
 // ~/.cache/wgt; a browser: localStorage) so later runs load it instantly.
-// Opt-in (`await autotune()`, or GLASS_AUTOTUNE=1 in glass-ts's CLI and benchmarks): tuning costs
-// seconds, and defaults are reasonable everywhere.
+// Opt-in (`await autotune()`, typically behind an application's own switch): tuning costs seconds,
+// and defaults are reasonable everywhere.
 import { deviceInfo } from './device.ts';
 import { host } from './platform.ts';
 import { sync } from './dispatch.ts';
@@ -20,7 +20,10 @@ export interface TuneShape {
   bT?: boolean;
 }
 
-/** Shapes GLASS and the backbones hit: discriminator and projection layers, square sizes. */
+/**
+ * A default workload: Linear layers over a few thousand rows of a few hundred features (tall,
+ * narrow products, the weight read transposed or not) and square sizes.
+ */
 export const DEFAULT_TUNE_SHAPES: TuneShape[] = [
   { M: 1024, N: 1024, K: 1024 },
   { M: 6272, N: 256, K: 384, bT: true },
@@ -30,8 +33,8 @@ export const DEFAULT_TUNE_SHAPES: TuneShape[] = [
 ];
 
 /**
- * Added on GPUs: the paper preset's discriminator shapes and 4096^3 (on a CPU adapter each would
- * take minutes across every variant).
+ * Added on GPUs: Linear layers over ten thousand rows of 1024-1536 features and 4096^3 (on a CPU
+ * adapter each would take minutes across every variant).
  */
 export const GPU_TUNE_SHAPES: TuneShape[] = [
   { M: 4096, N: 4096, K: 4096 },

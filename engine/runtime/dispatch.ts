@@ -13,7 +13,7 @@ export interface Kernel {
   name: string;
   /** Pipeline cache key: everything the WGSL source depends on. */
   key: string;
-  /** WGSL source; binding 0 is the `prm_` uniform array when the kernel takes parameters. */
+  /** WGSL source; binding 0 is its paramStruct (wgsl/params.ts) when the kernel takes parameters. */
   code: () => string;
 }
 
@@ -27,9 +27,9 @@ interface Cached {
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
 const MAX_PARAMS = UNIFORM_SLOT / 4;
 const pipelines = new Map<string, Cached>();
-// Bind groups are cached by layout signature and buffers: creating one costs ~15 us of CPU in
-// Dawn's Node binding (2.4 us for setPipeline + setBindGroup + dispatch), and a training
-// iteration binds the same pooled buffers each time. The parameter slot is a dynamic offset so
+// Bind groups are cached by layout signature and buffers: creating one costs several times the
+// CPU of the dispatch itself in Dawn's Node binding (docs/PERF.md), and a training iteration
+// binds the same pooled buffers each time. The parameter slot is a dynamic offset so
 // that it is not part of the key.
 const layouts = new Map<string, GPUBindGroupLayout>();
 const bindGroups = new Map<string, GPUBindGroup>();
@@ -279,8 +279,8 @@ type Workgroups = [number, number?, number?];
 
 /**
  * Records one dispatch of `k`. `buffers` bind to 1..n in order (0 is the uniform slot when
- * `params` is given; a null entry skips its binding). Params are 32-bit words (build them with
- * `Params`). `detail` (e.g. the problem shape) only labels the dispatch for the profiler, which
+ * `params` is given; a null entry skips its binding). `params` is the packed parameter struct
+ * (`SomeParams.pack({...})`, wgsl/params.ts). `detail` (e.g. the problem shape) only labels the dispatch for the profiler, which
  * can aggregate by kernel name and detail; `work` (its FLOPs or bytes) gives the profiler a rate.
  */
 export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint32Array | null, wg: Workgroups, detail?: string, work?: Work): void {
@@ -461,31 +461,3 @@ onRelease(() => {
   staging.length = 0;
   pendingErrors = [];
 });
-
-/** Builds the 32-bit parameter words of a dispatch. */
-export class Params {
-  private words: number[] = [];
-  private static f = new Float32Array(1);
-  private static u = new Uint32Array(Params.f.buffer);
-  u32(...xs: number[]): this {
-    for (const x of xs) this.words.push(x >>> 0);
-    return this;
-  }
-  i32(...xs: number[]): this {
-    for (const x of xs) this.words.push(x | 0);
-    return this;
-  }
-  f32(...xs: number[]): this {
-    for (const x of xs) {
-      Params.f[0] = x;
-      this.words.push(Params.u[0]);
-    }
-    return this;
-  }
-  get length(): number {
-    return this.words.length;
-  }
-  build(): Uint32Array {
-    return Uint32Array.from(this.words, (w) => w >>> 0);
-  }
-}

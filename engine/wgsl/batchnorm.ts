@@ -4,14 +4,15 @@
 // barriers (slow on lavapipe). Forward partials hold (mean, M2) of their chunk and the combine
 // merges them with Chan's formula, which keeps the two-pass accuracy of torch's variance.
 import type { Kernel } from '../runtime/dispatch.ts';
-import { PARAMS_DECL, main1d, pu, pf, storage } from './common.ts';
+import { main1d, storage } from './common.ts';
+import { paramStruct } from './params.ts';
 
 /**
  * How a kernel walks x. 'scalar': one f32 per step, any shape. 'c4' ([N, C] with C % 4 == 0): vec4
  * over four neighbouring channels, so the lanes of a workgroup read consecutive memory. 's4'
  * (spatial size S % 4 == 0): vec4 over four spatial positions of one channel. CPU drivers
- * (lavapipe) pay per load and per invocation, not per byte, so the vec4 layouts move 3-6x more
- * data per second; on GPUs they are wider, coalesced loads.
+ * (lavapipe) pay per load and per invocation, not per byte, so the vec4 layouts move several
+ * times more data per second; on GPUs they are wider, coalesced loads.
  */
 export type BnLayout = 'scalar' | 'c4' | 's4';
 
@@ -67,19 +68,27 @@ function partialStore(l: BnLayout, a: string, b: string): string {
 /** Sum of a partial accumulator to one channel's scalar (s4 folds its four lanes). */
 const fold = (l: BnLayout, v: string) => (l === 's4' ? `dot(${v}, vec4<f32>(1.0))` : v);
 
-/** Partial (mean, M2) per (channel, chunk). Params: C, S, R, K, chunk, xOff (in units of the layout's element). */
+/**
+ * The per-channel partial reductions (statistics, gradient sums) over x viewed as [N, C, S]: `rows`
+ * = N * S values per channel in `chunks` chunks of `chunk` rows; offsets in units of the layout's
+ * element.
+ */
+export const BnStatsParams = paramStruct('BnStatsParams', { channels: 'u32', spatial: 'u32', rows: 'u32', chunks: 'u32', chunk: 'u32', xOffset: 'u32' });
+
+/** Partial (mean, M2) per (channel, chunk). */
 export function bnStatsPartialKernel(l: BnLayout = 'scalar'): Kernel {
+  const P = BnStatsParams;
   const T = vt(l);
   // mean of the chunk first, then M2 around it: the two-pass accuracy at the cost of reading twice
   const m = l === 's4' ? `let m = vec4<f32>(${fold(l, 'acc')} / f32(r1 - r0));` : 'let m = acc / f32(r1 - r0);';
   return {
     name: 'batchnorm.stats',
     key: `bn:stats:${l}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'x', T)}
 ${storage(2, 'part', 'f32', true)}
 ${main1d()}
-  let C = ${pu(0)}; let S = ${pu(1)}; let R = ${pu(2)}; let K = ${pu(3)}; let chunk = ${pu(4)}; let xo = ${pu(5)};
+  let C = ${P.at.channels}; let S = ${P.at.spatial}; let R = ${P.at.rows}; let K = ${P.at.chunks}; let chunk = ${P.at.chunk}; let xo = ${P.at.xOffset};
   ${partialHeader(l)}
   let r0 = k * chunk; let r1 = min(R, r0 + chunk);
   var acc = ${T}(0.0);
@@ -93,48 +102,61 @@ ${main1d()}
 }
 
 /**
+ * The per-channel combine: `chunks` partials of `chunk` rows (`rows` in all) per channel; `eps`;
+ * the running update's `momentum` and the running statistics' (and the counter's) offsets and
+ * strides in elements.
+ */
+export const BnCombineParams = paramStruct('BnCombineParams', {
+  channels: 'u32',
+  chunks: 'u32',
+  chunk: 'u32',
+  rows: 'u32',
+  eps: 'f32',
+  momentum: 'f32',
+  meanOffset: 'u32',
+  meanStride: 'u32',
+  varOffset: 'u32',
+  varStride: 'u32',
+  countOffset: 'u32',
+});
+
+/**
  * Combines the partials of each channel: stats[c] = mean, stats[C + c] = 1 / sqrt(var + eps)
  * (biased var) and, with `update`, the in-place running-stat update with the unbiased var.
  * `cumulative`: the factor is 1 / numBatchesTracked read from an i32 buffer (momentum = None).
- * `two`: a second partials buffer (rows of another tensor that join the statistics) is merged too.
- * Params: C, K, chunk, R, eps, momentum, rmOff, rmStride, rvOff, rvStride, nbtOff, then with
- * `two` K2, chunk2, R2 of the second buffer (R counts the first buffer's rows).
  */
-export function bnStatsFinalKernel(update: boolean, cumulative: boolean, two = false): Kernel {
+export function bnStatsFinalKernel(update: boolean, cumulative: boolean): Kernel {
+  const P = BnCombineParams;
   const bindings = [storage(1, 'part', 'f32'), storage(2, 'stats', 'f32', true)];
   if (update) bindings.push(storage(3, 'rm', 'f32', true), storage(4, 'rv', 'f32', true));
   if (update && cumulative) bindings.push(storage(5, 'nbt', 'i32'));
-  if (two) bindings.push(storage(6, 'part2', 'f32'));
-  const factor = cumulative ? `1.0 / f32(max(nbt[${pu(10)}], 1))` : pf(5);
-  // Chan's merge of one buffer's (mean, M2) partials into (cnt, mean, m2)
-  const merge = (buf: string, K: string, chunk: string, R: string) => `for (var k = 0u; k < ${K}; k++) {
-    let nb = f32(min(${R}, (k + 1u) * ${chunk}) - k * ${chunk});
-    let mb = ${buf}[(gi * ${K} + k) * 2u];
+  const factor = cumulative ? `1.0 / f32(max(nbt[${P.at.countOffset}], 1))` : P.at.momentum;
+  return {
+    name: 'batchnorm.combine',
+    key: `bn:final:${update}:${cumulative}`,
+    code: () => `${P.decl}
+${bindings.join('\n')}
+${main1d()}
+  let C = ${P.at.channels}; let K = ${P.at.chunks}; let chunk = ${P.at.chunk}; let R = ${P.at.rows};
+  if (gi >= C) { return; }
+  var cnt = 0.0; var mean = 0.0; var m2 = 0.0;
+  // Chan's merge of the (mean, M2) partials into (cnt, mean, m2)
+  for (var k = 0u; k < K; k++) {
+    let nb = f32(min(R, (k + 1u) * chunk) - k * chunk);
+    let mb = part[(gi * K + k) * 2u];
     let tot = cnt + nb;
     let d = mb - mean;
     mean = mean + d * (nb / tot);
-    m2 = m2 + ${buf}[(gi * ${K} + k) * 2u + 1u] + d * d * (cnt * nb / tot);
+    m2 = m2 + part[(gi * K + k) * 2u + 1u] + d * d * (cnt * nb / tot);
     cnt = tot;
-  }`;
-  return {
-    name: 'batchnorm.combine',
-    key: `bn:final:${update}:${cumulative}:${two}`,
-    code: () => `${PARAMS_DECL}
-${bindings.join('\n')}
-${main1d()}
-  let C = ${pu(0)}; let K = ${pu(1)}; let chunk = ${pu(2)}; let R1 = ${pu(3)};
-  if (gi >= C) { return; }
-  var cnt = 0.0; var mean = 0.0; var m2 = 0.0;
-  ${merge('part', 'K', 'chunk', 'R1')}
-  ${two ? merge('part2', pu(11), pu(12), pu(13)) : ''}
-  let R = ${two ? `R1 + ${pu(13)}` : 'R1'};
+  }
   stats[gi] = mean;
-  stats[C + gi] = 1.0 / sqrt(m2 / f32(R) + ${pf(4)});
+  stats[C + gi] = 1.0 / sqrt(m2 / f32(R) + ${P.at.eps});
   ${
     update
       ? `let f = ${factor};
-  let im = ${pu(6)} + gi * ${pu(7)};
-  let iv = ${pu(8)} + gi * ${pu(9)};
+  let im = ${P.at.meanOffset} + gi * ${P.at.meanStride};
+  let iv = ${P.at.varOffset} + gi * ${P.at.varStride};
   rm[im] = f * mean + (1.0 - f) * rm[im];
   rv[iv] = f * (m2 / f32(R - 1u)) + (1.0 - f) * rv[iv];`
       : ''
@@ -143,34 +165,42 @@ ${main1d()}
   };
 }
 
-/** Eval mode: stats from the running estimates. Params: C, eps, rmOff, rmStride, rvOff, rvStride. */
+/** Eval mode: `channels`, `eps`, the running statistics' offsets and strides in elements. */
+export const BnRunningParams = paramStruct('BnRunningParams', { channels: 'u32', eps: 'f32', meanOffset: 'u32', meanStride: 'u32', varOffset: 'u32', varStride: 'u32' });
+
+/** Eval mode: stats from the running estimates. */
 export function bnStatsRunningKernel(): Kernel {
+  const P = BnRunningParams;
   return {
     name: 'batchnorm.running',
     key: 'bn:running',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'rm', 'f32')}
 ${storage(2, 'rv', 'f32')}
 ${storage(3, 'stats', 'f32', true)}
 ${main1d()}
-  let C = ${pu(0)};
+  let C = ${P.at.channels};
   if (gi >= C) { return; }
-  stats[gi] = rm[${pu(2)} + gi * ${pu(3)}];
-  stats[C + gi] = 1.0 / sqrt(rv[${pu(4)} + gi * ${pu(5)}] + ${pf(1)});
+  stats[gi] = rm[${P.at.meanOffset} + gi * ${P.at.meanStride}];
+  stats[C + gi] = 1.0 / sqrt(rv[${P.at.varOffset} + gi * ${P.at.varStride}] + ${P.at.eps});
 }`,
   };
 }
 
-/** Increments an i32 counter in place (num_batches_tracked). Params: offset. */
+/** The counter's element offset. */
+export const BnCountParams = paramStruct('BnCountParams', { offset: 'u32' });
+
+/** Increments an i32 counter in place (num_batches_tracked). */
 export function bnCountKernel(): Kernel {
+  const P = BnCountParams;
   return {
     name: 'batchnorm.count',
     key: 'bn:count',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'nbt', 'i32', true)}
 ${main1d()}
   if (gi >= 1u) { return; }
-  nbt[${pu(0)}] = nbt[${pu(0)}] + 1;
+  nbt[${P.at.offset}] = nbt[${P.at.offset}] + 1;
 }`,
   };
 }
@@ -235,11 +265,25 @@ const leaky = (l: BnLayout, t: string, slope: string) => `select(${t} * ${slope}
 const leakyGrad = (l: BnLayout, g: string, z: string, slope: string) => `select(${g} * ${slope}, ${g}, ${z} > ${vt(l)}(0.0))`;
 
 /**
- * y = (x - mean) * invstd * w + b, then LeakyReLU with `act`. Params: total (in layout elements),
- * C, S, xOff, wOff, wStride, bOff, bStride, slope (f32). c4: w and b are read as vec4 (offsets in
- * vec4 units, stride 1).
+ * Normalise: `total` elements (in layout elements) of [N, C, S]; the input's offset (in layout
+ * elements); the weight's and bias's offsets (c4: in vec4 units, stride 1) and strides; the fused
+ * LeakyReLU's slope.
  */
+export const BnNormalizeParams = paramStruct('BnNormalizeParams', {
+  total: 'u32',
+  channels: 'u32',
+  spatial: 'u32',
+  xOffset: 'u32',
+  weightOffset: 'u32',
+  weightStride: 'u32',
+  biasOffset: 'u32',
+  biasStride: 'u32',
+  slope: 'f32',
+});
+
+/** y = (x - mean) * invstd * w + b, then LeakyReLU with `act`. c4: w and b are read as vec4. */
 export function bnNormalizeKernel(hasW: boolean, hasB: boolean, l: BnLayout = 'scalar', act = false): Kernel {
+  const P = BnNormalizeParams;
   const T = vt(l);
   const vec = l === 'c4' ? T : 'f32';
   const bindings = [storage(1, 'x', T), storage(2, 'stats', vec)];
@@ -248,48 +292,61 @@ export function bnNormalizeKernel(hasW: boolean, hasB: boolean, l: BnLayout = 's
   if (hasB) bindings.push(storage(next++, 'b', vec));
   bindings.push(storage(next, 'y', T, true));
   const pre = [`let mean = ${perChannel(l, 'stats')};`, `let inv = ${perChannel(l, 'stats', { second: true })};`];
-  if (hasW) pre.push(`let wv = ${perChannel(l, 'w', { off: pu(4), stride: pu(5) })};`);
-  if (hasB) pre.push(`let bv = ${perChannel(l, 'b', { off: pu(6), stride: pu(7) })};`);
-  const v = `(x[${pu(3)} + e] - mean) * inv${hasW ? ' * wv' : ''}${hasB ? ' + bv' : ''}`;
-  if (act) pre.push(`let slope = ${pf(8)};`);
+  if (hasW) pre.push(`let wv = ${perChannel(l, 'w', { off: P.at.weightOffset, stride: P.at.weightStride })};`);
+  if (hasB) pre.push(`let bv = ${perChannel(l, 'b', { off: P.at.biasOffset, stride: P.at.biasStride })};`);
+  const v = `(x[${P.at.xOffset} + e] - mean) * inv${hasW ? ' * wv' : ''}${hasB ? ' + bv' : ''}`;
+  if (act) pre.push(`let slope = ${P.at.slope};`);
   const body = act ? `let t = ${v}; y[e] = ${leaky(l, 't', 'slope')};` : `y[e] = ${v};`;
   return {
     name: act ? 'batchnorm.normalize.leaky' : 'batchnorm.normalize',
     key: `bn:norm:${hasW}:${hasB}:${l}:${act}`,
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${bindings.join('\n')}
 ${main1d()}
-  let C = ${pu(1)};
-  ${elementLoop(l, pu(0), pu(2), pre.join(' '), body)}
+  let C = ${P.at.channels};
+  ${elementLoop(l, P.at.total, P.at.spatial, pre.join(' '), body)}
 }`,
   };
 }
 
 /**
+ * The backward's partial sums, as BnStatsParams plus the upstream gradient's offset and, with the
+ * fused LeakyReLU, its output's offset and slope (offsets in layout elements).
+ */
+export const BnGradPartialParams = paramStruct('BnGradPartialParams', {
+  channels: 'u32',
+  spatial: 'u32',
+  rows: 'u32',
+  chunks: 'u32',
+  chunk: 'u32',
+  xOffset: 'u32',
+  gOffset: 'u32',
+  zOffset: 'u32',
+  slope: 'f32',
+});
+
+/**
  * Backward partials per (channel, chunk): sum(g), sum(g * (x - mean)); with `act`, g is first
  * taken through the LeakyReLU's gradient (sign from z, the activated output).
- * Params: C, S, R, K, chunk, xOff, gOff, zOff, slope (f32).
  */
-export function bnGradPartialKernel(l: BnLayout = 'scalar', act = false, outer = false): Kernel {
+export function bnGradPartialKernel(l: BnLayout = 'scalar', act = false): Kernel {
+  const P = BnGradPartialParams;
   const T = vt(l);
   const mean = l === 'c4' ? 'stats[c4]' : l === 's4' ? 'vec4<f32>(stats[c])' : 'stats[c]';
-  const g0 = outer ? 'gu[uo + n] * gwv' : 'g[go + e]';
-  const gv = act ? `let g0 = ${g0}; let gv = ${leakyGrad(l, 'g0', 'z[zo + e]', 'slope')};` : `let gv = ${g0};`;
+  const gv = act ? `let g0 = g[go + e]; let gv = ${leakyGrad(l, 'g0', 'z[zo + e]', 'slope')};` : 'let gv = g[go + e];';
   return {
     name: act ? 'batchnorm.grad.partial.leaky' : 'batchnorm.grad.partial',
-    key: `bn:gpart:${l}:${act}${outer ? ':outer' : ''}`,
-    code: () => `${PARAMS_DECL}
+    key: `bn:gpart:${l}:${act}`,
+    code: () => `${P.decl}
 ${storage(1, 'x', T)}
-${outer ? storage(2, 'gu', 'f32') : storage(2, 'g', T)}
+${storage(2, 'g', T)}
 ${storage(3, 'stats', l === 'c4' ? T : 'f32')}
 ${storage(4, 'part', 'f32', true)}
 ${act ? storage(5, 'z', T) : ''}
-${outer ? storage(6, 'gw', l === 'c4' ? T : 'f32') : ''}
 ${main1d()}
-  let C = ${pu(0)}; let S = ${pu(1)}; let R = ${pu(2)}; let K = ${pu(3)}; let chunk = ${pu(4)};
-  let xo = ${pu(5)}; let go = ${pu(6)};${act ? ` let zo = ${pu(7)}; let slope = ${pf(8)};` : ''}
-  ${partialHeader(l)}${outer ? `
-  let uo = ${pu(9)}; let gwv = ${l === 'c4' ? `gw[${pu(10)} + c4]` : `gw[${pu(10)} + c]`};` : ''}
+  let C = ${P.at.channels}; let S = ${P.at.spatial}; let R = ${P.at.rows}; let K = ${P.at.chunks}; let chunk = ${P.at.chunk};
+  let xo = ${P.at.xOffset}; let go = ${P.at.gOffset};${act ? ` let zo = ${P.at.zOffset}; let slope = ${P.at.slope};` : ''}
+  ${partialHeader(l)}
   let r0 = k * chunk; let r1 = min(R, r0 + chunk);
   let mean = ${mean};
   var sg = ${T}(0.0); var sgx = ${T}(0.0);
@@ -299,17 +356,21 @@ ${main1d()}
   };
 }
 
-/** red[c] = sum(g) (= dbias), red[C + c] = sum(g * xhat) (= dweight). Params: C, K. */
+/** The backward's combine: `chunks` partials per channel. */
+export const BnGradCombineParams = paramStruct('BnGradCombineParams', { channels: 'u32', chunks: 'u32' });
+
+/** red[c] = sum(g) (= dbias), red[C + c] = sum(g * xhat) (= dweight). */
 export function bnGradFinalKernel(): Kernel {
+  const P = BnGradCombineParams;
   return {
     name: 'batchnorm.grad.combine',
     key: 'bn:gfinal',
-    code: () => `${PARAMS_DECL}
+    code: () => `${P.decl}
 ${storage(1, 'part', 'f32')}
 ${storage(2, 'stats', 'f32')}
 ${storage(3, 'red', 'f32', true)}
 ${main1d()}
-  let C = ${pu(0)}; let K = ${pu(1)};
+  let C = ${P.at.channels}; let K = ${P.at.chunks};
   if (gi >= C) { return; }
   var sg = 0.0; var sgx = 0.0;
   for (var k = 0u; k < K; k++) {
@@ -323,51 +384,65 @@ ${main1d()}
 }
 
 /**
+ * The input gradient: `total` elements (in layout elements) of [N, C, S]; `rows` = N * S values
+ * per channel in the statistics; offsets of x, g and the activated output z in layout elements;
+ * the weight's offset (c4: in vec4 units, stride 1) and stride; the fused LeakyReLU's slope.
+ */
+export const BnGradInputParams = paramStruct('BnGradInputParams', {
+  total: 'u32',
+  channels: 'u32',
+  spatial: 'u32',
+  rows: 'u32',
+  xOffset: 'u32',
+  gOffset: 'u32',
+  weightOffset: 'u32',
+  weightStride: 'u32',
+  zOffset: 'u32',
+  slope: 'f32',
+});
+
+/**
  * Input gradient. Training: dx = w * invstd * (g - sum(g) / R - xhat * sum(g * xhat) / R);
  * eval: dx = g * w * invstd (the statistics are constants). With `act`, g is first taken through
- * the LeakyReLU's gradient (sign from z, the activated output). R counts every row of the
- * statistics (rows without output have g = 0 and add nothing to the sums).
- * Params: total (in layout elements), C, S, R, xOff, gOff, wOff, wStride, zOff, slope (f32).
+ * the LeakyReLU's gradient (sign from z, the activated output).
  */
-export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar', act = false, outer = false): Kernel {
+export function bnGradInputKernel(training: boolean, hasW: boolean, l: BnLayout = 'scalar', act = false): Kernel {
+  const P = BnGradInputParams;
   const T = vt(l);
   const vec = l === 'c4' ? T : 'f32';
-  const bindings = [outer ? storage(1, 'gu', 'f32') : storage(1, 'g', T), storage(2, 'stats', vec)];
+  const bindings = [storage(1, 'g', T), storage(2, 'stats', vec)];
   let next = 3;
   if (training) bindings.push(storage(next++, 'x', T), storage(next++, 'red', vec));
   if (hasW) bindings.push(storage(next++, 'w', vec));
   if (act) bindings.push(storage(next++, 'z', T));
-  if (outer) bindings.push(storage(next++, 'gw', vec));
   bindings.push(storage(next, 'dx', T, true));
   const pre = [`let inv = ${perChannel(l, 'stats', { second: true })};`];
-  // outer: g = gu[n] * gw[c] (a [N] column times a [C] row), rows of one channel each (S = 1)
-  if (outer) pre.push(`let gwv = ${perChannel(l, 'gw', { off: pu(11) })};`, ...(l === 'c4' ? [] : ['let n = gi / C;']));
-  if (hasW) pre.push(`let sc = inv * ${perChannel(l, 'w', { off: pu(6), stride: pu(7) })};`);
+  if (hasW) pre.push(`let sc = inv * ${perChannel(l, 'w', { off: P.at.weightOffset, stride: P.at.weightStride })};`);
   const scale = hasW ? 'sc' : 'inv';
   if (training)
     pre.push(
       `let mean = ${perChannel(l, 'stats')};`,
-      `let Rf = f32(${pu(3)});`,
+      `let Rf = f32(${P.at.rows});`,
       `let mg = ${perChannel(l, 'red')} / Rf;`,
       `let mgx = ${perChannel(l, 'red', { second: true })} / Rf;`,
     );
-  if (act) pre.push(`let slope = ${pf(9)};`);
-  const g0 = outer ? `gu[${pu(10)} + n] * gwv` : `g[${pu(5)} + e]`;
-  const gv = act ? `let g0 = ${g0}; let gv = ${leakyGrad(l, 'g0', `z[${pu(8)} + e]`, 'slope')};` : `let gv = ${g0};`;
+  if (act) pre.push(`let slope = ${P.at.slope};`);
+  const g0 = `g[${P.at.gOffset} + e]`;
+  const gv = act ? `let g0 = ${g0}; let gv = ${leakyGrad(l, 'g0', `z[${P.at.zOffset} + e]`, 'slope')};` : `let gv = ${g0};`;
   const body = training
     ? `${gv}
-    let xhat = (x[${pu(4)} + e] - mean) * inv;
+    let xhat = (x[${P.at.xOffset} + e] - mean) * inv;
     dx[e] = ${scale} * (gv - mg - xhat * mgx);`
     : `${gv}
     dx[e] = gv * ${scale};`;
   return {
     name: act ? 'batchnorm.grad.input.leaky' : 'batchnorm.grad.input',
-    key: `bn:gin:${training}:${hasW}:${l}:${act}${outer ? ':outer' : ''}`,
-    code: () => `${PARAMS_DECL}
+    key: `bn:gin:${training}:${hasW}:${l}:${act}`,
+    code: () => `${P.decl}
 ${bindings.join('\n')}
 ${main1d()}
-  let C = ${pu(1)};
-  ${elementLoop(l, pu(0), pu(2), pre.join(' '), body)}
+  let C = ${P.at.channels};
+  ${elementLoop(l, P.at.total, P.at.spatial, pre.join(' '), body)}
 }`,
   };
 }

@@ -1,19 +1,6 @@
-// WGSL helpers shared by the kernel generators: parameter access, 1-D/2-D launch grids.
-// Parameters are 32-bit words in a uniform array `prm_` (16 vec4s = 64 words, see runtime.ts;
-// the odd name keeps kernels free to use short local names such as `p`);
-// generators know each word's index at generation time, so accesses use constant indices.
-
-export const PARAMS_DECL = '@group(0) @binding(0) var<uniform> prm_: array<vec4<u32>, 16>;';
-
-export function pu(i: number): string {
-  return `prm_[${i >> 2}][${i & 3}]`;
-}
-export function pf(i: number): string {
-  return `bitcast<f32>(${pu(i)})`;
-}
-export function pi(i: number): string {
-  return `bitcast<i32>(${pu(i)})`;
-}
+// WGSL helpers shared by the kernel generators: launch grids and entry points, storage bindings,
+// and small functions several kernels need (udivf, isNan, fused activations). Parameters are
+// declared per kernel with paramStruct (params.ts).
 
 export const WG = 256;
 const MAX_X = 32768;

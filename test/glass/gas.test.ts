@@ -125,6 +125,37 @@ t('keepScale: the truncation factor per row, y = anchor + s (x - anchor), 1 on m
     assert.throws(() => gasUpdatePre(x, { keepScale: true }), /keepScale needs an anchor/);
   }),
 );
+// A NaN norm (a NaN in q, or an infinity times zero in dh . q) must make the row's step NaN, as
+// the feature-space step's norm does: max(NaN, 0) is 0 on lavapipe, which once gave such a row a
+// finite step of 0.001 / 1e-10. Other rows are untouched by it. vec4 rows (H 8) and scalar (H 6).
+for (const H of [8, 6])
+  t(`hidden step H ${H}: a NaN norm gives a NaN row, not a huge finite step`, () =>
+    E.tidyAsync(async () => {
+      const N = 4;
+      const hv = data(N, H, 31, 0.5), dhv = data(N, H, 32, 0.9), qv = data(N, H, 33, 0.7), av = data(N, H, 34, 0.3);
+      qv[1 * H + 2] = NaN; // row 1: dh . q is NaN
+      dhv[2 * H + 3] = Infinity; // row 2: inf * 0 is NaN
+      qv[2 * H + 3] = 0;
+      const T = (v: Float32Array) => E.tensor(v, { shape: [N, H] });
+      const r = gasHiddenStep(T(hv), T(dhv), T(qv), T(av), STEP);
+      const [h, acc] = [await r.h.data(), await r.acc.data()];
+      for (const row of [1, 2])
+        for (let d = 0; d < H; d++) {
+          assert.ok(Number.isNaN(h[row * H + d]), `h row ${row} col ${d}: ${h[row * H + d]}`);
+          assert.ok(Number.isNaN(acc[row * H + d]), `acc row ${row} col ${d}: ${acc[row * H + d]}`);
+        }
+      for (const row of [0, 3]) {
+        let gg = 0;
+        for (let d = 0; d < H; d++) gg += dhv[row * H + d] * qv[row * H + d];
+        const beta = STEP / (Math.sqrt(gg) + 1e-10);
+        for (let d = 0; d < H; d++) {
+          const i = row * H + d;
+          assert.ok(Math.abs(h[i] - (hv[i] + beta * qv[i])) < 1e-5, `h row ${row}`);
+          assert.ok(Math.abs(acc[i] - (av[i] + beta * dhv[i])) < 1e-5, `acc row ${row}`);
+        }
+      }
+    }),
+  );
 t('hidden step: mismatched operands are an error naming them', () =>
   E.tidy(() => {
     assert.throws(() => gasHiddenStep(E.zeros([4, 8]), E.zeros([4, 8]), E.zeros([4, 7]), null), /gasHiddenStep: operand 2 \[4,7\] does not match h \[4, 8\]/);

@@ -1,6 +1,5 @@
 // engine/nn and ops/batchnorm: F.batch_norm fixtures (train/eval forward, gradients, running
-// stats; also followed by F.leaky_relu for the fused negativeSlope, and over torch.cat([ctx, x])
-// sliced for statsWith) and finite-difference checks,
+// stats; also followed by F.leaky_relu for the fused negativeSlope) and finite-difference checks,
 // Module state dicts (torch key names, strict loading errors, CPU tensors, in-place copies),
 // train()/eval() switching of BatchNorm, layer defaults, and torch.nn.init's fan/gain rules and
 // distributions (test/fixtures/gen/nn.py).
@@ -37,14 +36,13 @@ const ops: Record<string, OpFn> = {
   bn_train_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope }), rm, rv],
   bn_train_nostats_leaky: ([x, w, b], a) => E.batchNorm(x, null, null, w, b, { ...bnOpts(true, a), negativeSlope: a.slope }),
   bn_eval_leaky: ([x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(false, a), negativeSlope: a.slope }), rm, rv],
-  // statsWith against F.batch_norm(cat([ctx, x]))[M:] (and F.leaky_relu of it)
-  bn_train_ctx: ([ctx, x, rm, rv, w, b], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope ?? null, statsWith: ctx }), rm, rv],
-  // the head option against F.linear(F.leaky_relu(F.batch_norm(cat([ctx, x]))[M:]), hw, hb)
-  bn_train_head: ([ctx, x, rm, rv, w, b, hw, hb], a) => [E.batchNorm(x, rm, rv, w, b, { ...bnOpts(true, a), negativeSlope: a.slope ?? null, statsWith: a.ctx ? ctx : null, head: { weight: hw, bias: hb ?? null } }), rm, rv],
 };
+// the fixture's bn_train_ctx / bn_train_head cases are GLASS's fused batch norm
+// (test/glass/fused-batchnorm.test.ts)
+const APP_FUSION_OPS = new Set(['bn_train_ctx', 'bn_train_head']);
 const cases = suite('batch_norm vs torch');
 cases.before(before);
-registerCases(cases, fx.cases, ops);
+registerCases(cases, fx.cases.filter((c) => !APP_FUSION_OPS.has(c.op)), ops);
 cases.run();
 
 // ---- finite differences ----
@@ -114,158 +112,6 @@ lay('input and weight at unaligned offsets give what aligned copies give (scalar
   }),
 );
 lay.run();
-
-// ---- statsWith: rows that join the statistics but get no output or gradient ----
-const sw = suite('batchNorm statsWith');
-sw.before(before);
-// batchNorm(x, { statsWith: c }) against slice(batchNorm(cat([c, x])), 0, M): values, the input,
-// weight and bias gradients (upstream on x's rows only), running statistics; layouts c4, s4,
-// scalar and an unaligned input; fused LeakyReLU or not; chunked reductions (long inputs).
-sw('equals the slice of batchNorm over cat([statsWith, x]), also from batchNormPartials: layouts, slopes, running stats, gradients', () =>
-  E.tidyAsync(async () => {
-    const cases: [number[], number, number][] = [[[40, 8], 24, 0], [[3, 4, 2, 4], 2, 0], [[6, 3, 5], 3, 0], [[40, 8], 24, 1], [[300, 8], 600, 0]];
-    for (const [shape, M, offset] of cases)
-      for (const slope of [null, 0.2]) {
-        const n = shape.reduce((a, b) => a * b), C = shape[1];
-        const ctxShape = [M, ...shape.slice(1)];
-        const m = ctxShape.reduce((a, b) => a * b);
-        const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
-        const ctx = E.tensor(Float32Array.from({ length: m }, (_, i) => Math.cos(i * 0.11) * 3 + 0.5), { shape: ctxShape });
-        const make = () => ({
-          x: offset ? offsetView(data, shape, offset, true) : E.tensor(data, { shape }).requiresGrad_(),
-          w: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_(),
-          b: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_(),
-          rm: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), { shape: [C] }),
-          rv: E.tensor(Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i), { shape: [C] }),
-        });
-        const f = make(), u = make();
-        const label = `${shape} with ${M} rows, offset ${offset}, slope ${slope}`;
-        const yf = E.batchNorm(f.x, f.rm, f.rv, f.w, f.b, { training: true, negativeSlope: slope, statsWith: ctx });
-        const yu = E.slice(E.batchNorm(E.cat([ctx, u.x]), u.rm, u.rv, u.w, u.b, { training: true, negativeSlope: slope }), 0, M, M + shape[0]);
-        assert.equal(yf.shape, shape, label);
-        const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
-        E.sum(E.mul(yf, dy)).backward();
-        E.sum(E.mul(yu, dy)).backward();
-        assertClose(await yf.data(), await yu.data(), 1e-5, 1e-5, `y ${label}`);
-        assertClose(await f.x.grad!.data(), await u.x.grad!.data(), 1e-5, 1e-4, `dx ${label}`);
-        assertClose(await f.w.grad!.data(), await u.w.grad!.data(), 1e-4, 1e-4, `dw ${label}`);
-        assertClose(await f.b.grad!.data(), await u.b.grad!.data(), 1e-4, 1e-4, `db ${label}`);
-        assertClose(await f.rm.data(), await u.rm.data(), 1e-6, 1e-5, `running mean ${label}`);
-        assertClose(await f.rv.data(), await u.rv.data(), 1e-6, 1e-5, `running var ${label}`);
-        // the context given as its batchNormPartials, used twice (not consumed): the same bits as
-        // the tensor where the layouts agree (aligned inputs), else the same values
-        const parts = E.batchNormPartials(ctx);
-        for (let use = 0; use < 2; use++) {
-          const q = make();
-          const yq = E.batchNorm(q.x, q.rm, q.rv, q.w, q.b, { training: true, negativeSlope: slope, statsWith: parts });
-          E.sum(E.mul(yq, dy)).backward();
-          const tol = offset ? 1e-6 : 0;
-          assertClose(await yq.data(), await yf.data(), tol, tol, `y from partials ${use} ${label}`);
-          assertClose(await q.x.grad!.data(), await f.x.grad!.data(), tol, tol, `dx from partials ${label}`);
-          assertClose(await q.w.grad!.data(), await f.w.grad!.data(), tol, tol, `dw from partials ${label}`);
-          assertClose(await q.rm.data(), await f.rm.data(), tol, tol, `running mean from partials ${label}`);
-          assertClose(await q.rv.data(), await f.rv.data(), tol, tol, `running var from partials ${label}`);
-        }
-        parts.dispose();
-        // the context moved the statistics: without it the output differs
-        const alone = await E.noGrad(() => E.batchNorm(E.tensor(data, { shape }), null, null, f.w, f.b, { training: true, negativeSlope: slope })).data();
-        const got = await yf.data();
-        assert.ok(got.some((v, i) => Math.abs(v - alone[i]) > 1e-3), `statsWith changed nothing: ${label}`);
-      }
-  }),
-);
-sw('finite-difference gradients with a context; a one-row input is allowed; wrong context shape throws', async () => {
-  const ctx = E.keep(E.tensor(Float32Array.from({ length: 24 }, (_, i) => Math.sin(i) * 2), { shape: [3, 8] }));
-  try {
-    await gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, statsWith: ctx }), [{ shape: [5, 8] }, { shape: [8] }, { shape: [8] }], { seed: 4 });
-    await gradcheck(([x, w]) => E.batchNorm(x, null, null, w, null, { training: true, statsWith: ctx, negativeSlope: 0.2 }), [{ shape: [1, 8] }, { shape: [8] }], { seed: 8, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
-    E.tidy(() => assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, statsWith: E.ones([2, 5]) }), /statsWith must be f32 \[M, 4\]/));
-    E.tidy(() => assert.throws(() => E.batchNorm(E.ones([1, 4]), null, null, null, null, { training: true, statsWith: E.ones([0, 4]) }), /more than 1 value per channel/));
-    E.tidy(() => assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, statsWith: E.batchNormPartials(E.ones([2, 5])) }), /statsWith partials of rows \[M, 5\] do not match the input \[2, 4\]/));
-    E.tidy(() => assert.throws(() => E.batchNormPartials(E.ones([0, 4])), /batchNormPartials: no rows in \[0, 4\]/));
-    // an empty input still updates the running statistics from statsWith's rows, as cat would
-    await E.tidyAsync(async () => {
-      const rm = [E.zeros([8]), E.zeros([8])], rv = [E.ones([8]), E.ones([8])];
-      const y = E.batchNorm(E.zeros([0, 8]), rm[0], rv[0], null, null, { training: true, statsWith: ctx });
-      E.batchNorm(ctx, rm[1], rv[1], null, null, { training: true });
-      assert.equal(y.shape, [0, 8]);
-      const rm2 = E.zeros([8]), rv2 = E.ones([8]);
-      E.batchNorm(E.zeros([0, 8]), rm2, rv2, null, null, { training: true, statsWith: E.batchNormPartials(ctx) });
-      assertClose(await rm2.data(), await rm[1].data(), 0, 0, 'running mean from partials');
-      assertClose(await rv2.data(), await rv[1].data(), 0, 0, 'running var from partials');
-      assertClose(await rm[0].data(), await rm[1].data(), 0, 0, 'running mean');
-      assertClose(await rv[0].data(), await rv[1].data(), 0, 0, 'running var');
-    });
-  } finally {
-    ctx.dispose();
-  }
-});
-sw.run();
-
-// ---- head: Linear(C, 1) fused into batchNorm ----
-const hd = suite('batchNorm head');
-hd.before(before);
-// batchNorm(x, { head: { weight, bias } }) against linear(batchNorm(x), weight, bias): the same
-// bits for the scores, the gradients of x, BN's weight and bias, the head's weight and bias, and
-// the running statistics; c4 (C = 8) and scalar (C = 6) layouts, slope or not, a statsWith
-// context or not, head bias or not, eval mode; finite differences; shape errors.
-hd('equals linear(batchNorm(...)) bit for bit: layouts, slope, context, bias, eval; gradients', () =>
-  E.tidyAsync(async () => {
-    for (const C of [8, 6])
-      for (const [slope, withCtx, withBias, training] of [[0.2, true, false, true], [null, false, true, true], [0.2, false, true, true], [0.2, false, true, false]] as const) {
-        const N = 37;
-        const data = Float32Array.from({ length: N * C }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
-        const ctx = withCtx ? E.tensor(Float32Array.from({ length: 11 * C }, (_, i) => Math.cos(i * 0.11) * 3), { shape: [11, C] }) : null;
-        const make = () => ({
-          x: E.tensor(data, { shape: [N, C] }).requiresGrad_(),
-          w: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_(),
-          b: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_(),
-          rm: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), { shape: [C] }),
-          rv: E.tensor(Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i), { shape: [C] }),
-          hw: E.tensor(Float32Array.from({ length: C }, (_, i) => Math.cos(i) * 0.7), { shape: [1, C] }).requiresGrad_(),
-          hb: withBias ? E.tensor(Float32Array.of(0.3), { shape: [1] }).requiresGrad_() : null,
-        });
-        const f = make(), u = make();
-        const opts = { training, negativeSlope: slope, statsWith: ctx };
-        const label = `C ${C}, slope ${slope}, context ${withCtx}, bias ${withBias}, training ${training}`;
-        const yf = E.batchNorm(f.x, f.rm, f.rv, f.w, f.b, { ...opts, head: { weight: f.hw, bias: f.hb } });
-        const yu = E.linear(E.batchNorm(u.x, u.rm, u.rv, u.w, u.b, opts), u.hw, u.hb);
-        assert.equal(yf.shape, [N, 1], label);
-        const dy = E.tensor(Float32Array.from({ length: N }, (_, i) => Math.cos(i * 0.21)), { shape: [N, 1] });
-        E.sum(E.mul(yf, dy)).backward();
-        E.sum(E.mul(yu, dy)).backward();
-        assertClose(await yf.data(), await yu.data(), 0, 0, `scores ${label}`);
-        for (const k of ['x', 'w', 'b', 'hw', ...(withBias ? ['hb' as const] : [])] as const)
-          assertClose(await f[k]!.grad!.data(), await u[k]!.grad!.data(), 0, 0, `d${k} ${label}`);
-        assertClose(await f.rm.data(), await u.rm.data(), 0, 0, `running mean ${label}`);
-        assertClose(await f.rv.data(), await u.rv.data(), 0, 0, `running var ${label}`);
-      }
-  }),
-);
-hd('finite-difference gradients; kernels take the outer product; shape errors', async () => {
-  await gradcheck(([x, w, b, hw]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.1, head: { weight: hw } }), [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }, { shape: [1, 8] }], { seed: 5, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
-  await gradcheck(([x, hw, hb]) => E.batchNorm(x, null, null, null, null, { training: true, head: { weight: hw, bias: hb } }), [{ shape: [5, 6] }, { shape: [1, 6] }, { shape: [1] }], { seed: 6 });
-  const keys: string[] = [];
-  setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
-  try {
-    await E.tidyAsync(async () => {
-      const x = E.randn([16, 8]).requiresGrad_();
-      const y = E.batchNorm(x, null, null, null, null, { training: true, negativeSlope: 0.2, head: { weight: E.randn([1, 8]) } });
-      const [dx] = E.grad(E.sum(y), [x]);
-      await dx!.data();
-    });
-  } finally {
-    setDispatchHook(null);
-  }
-  assert.ok(keys.some((k) => k.startsWith('bn:gpart:') && k.endsWith(':outer')) && keys.some((k) => k.startsWith('bn:gin:') && k.endsWith(':outer')), keys.join(' '));
-  assert.ok(!keys.some((k) => k.startsWith('ew:mul')), `the outer product was written: ${keys.join(' ')}`);
-  E.tidy(() => {
-    assert.throws(() => E.batchNorm(E.ones([2, 4, 3]), null, null, null, null, { training: true, head: { weight: E.ones([1, 4]) } }), /batchNorm: a head needs an \[N, C\] input, got \[2, 4, 3\]/);
-    assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, head: { weight: E.ones([2, 4]) } }), /head weight must be f32 \[1, 4\]/);
-    assert.throws(() => E.batchNorm(E.ones([2, 4]), null, null, null, null, { training: true, head: { weight: E.ones([1, 4]), bias: E.ones([2]) } }), /head bias must be \[1\]/);
-  });
-});
-hd.run();
 
 // ---- BatchNorm + LeakyReLU fused (negativeSlope) ----
 const fused = suite('batchNorm + LeakyReLU fused');
