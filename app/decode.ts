@@ -22,7 +22,8 @@ export async function rgbaByWebGPU(bmp: ImageBitmap): Promise<Uint8Array> {
   const device = await E.initDevice();
   const { width, height } = bmp;
   const texture = device.createTexture({
-    size: [width, height], format: 'rgba8unorm',
+    size: [width, height],
+    format: 'rgba8unorm',
     usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC | GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.TEXTURE_BINDING,
   });
   const bytesPerRow = Math.ceil((width * 4) / 256) * 256;
@@ -47,7 +48,10 @@ export async function rgbaByWebGPU(bmp: ImageBitmap): Promise<Uint8Array> {
 export type DecodeWay = 'canvas' | 'webgpu';
 
 /** Decodes image bytes (any format the browser reads) to RGBA, and counts the pixels with alpha below 255. */
-export async function decodeRGBA(file: Blob, way: DecodeWay = 'webgpu'): Promise<{ rgba: Uint8Array | Uint8ClampedArray; width: number; height: number; alphaBelow255: number }> {
+export async function decodeRGBA(
+  file: Blob,
+  way: DecodeWay = 'webgpu',
+): Promise<{ rgba: Uint8Array | Uint8ClampedArray; width: number; height: number; alphaBelow255: number }> {
   const bmp = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   try {
     const rgba = way === 'canvas' ? rgbaByCanvas(bmp) : await rgbaByWebGPU(bmp);

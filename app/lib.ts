@@ -19,8 +19,15 @@ export { env, setEnv, host, setHost, type Host, type GpuRequest, type KeyValueCa
 // backbones and weights
 export type { Backbone } from '../models/backbone.ts';
 export {
-  BACKBONES, backboneFromBytes, backboneFromWeights, randomBackbone, readResnetWeights, readTfjsModel, resnetArch,
-  type BackboneName, type BuildOptions,
+  BACKBONES,
+  backboneFromBytes,
+  backboneFromWeights,
+  randomBackbone,
+  readResnetWeights,
+  readTfjsModel,
+  resnetArch,
+  type BackboneName,
+  type BuildOptions,
 } from '../models/backbones.ts';
 export { ResNet, RESNET_CONFIGS, type WeightMap } from '../models/resnet.ts';
 export { MobileNetV1 } from '../models/mobilenet.ts';
@@ -36,10 +43,21 @@ export * from '../data/las.ts';
 export * from '../data/perlin.ts';
 export { Rng, deriveSeed } from '../data/rng.ts';
 export {
-  builtinTexture, builtinTextureNames, builtinTextureName, isBuiltinTexture, BUILTIN_TEXTURE_COUNT, BUILTIN_TEXTURE_SIZE,
+  builtinTexture,
+  builtinTextureNames,
+  builtinTextureName,
+  isBuiltinTexture,
+  BUILTIN_TEXTURE_COUNT,
+  BUILTIN_TEXTURE_SIZE,
 } from '../data/procedural-textures.ts';
 export {
-  renderSample, SYNTHETIC_CLASSES, DEFECT_TYPES, MASK_COVERAGE, type SyntheticClass, type DefectType, type SyntheticSample,
+  renderSample,
+  SYNTHETIC_CLASSES,
+  DEFECT_TYPES,
+  MASK_COVERAGE,
+  type SyntheticClass,
+  type DefectType,
+  type SyntheticSample,
 } from '../data/synthetic-render.ts';
 
 // GLASS

@@ -15,12 +15,31 @@
 // ?size=N and ?epochs=N override the demo's, ?weights=URL loads backbone weights at start;
 // window.glassApp exposes the state for tests and the console.
 import {
-  E, Glass, batchesOf, checkpointSpecFromBytes, glassConfigFromSpec, loadCheckpointBytes, predict,
-  type Image, type ModelSpec, type Prediction,
+  E,
+  Glass,
+  batchesOf,
+  checkpointSpecFromBytes,
+  glassConfigFromSpec,
+  loadCheckpointBytes,
+  predict,
+  type Image,
+  type ModelSpec,
+  type Prediction,
 } from './lib.ts';
 import {
-  DEMO_SETTINGS, TEST_SETTINGS, holdOutSplit, isSyntheticClass, modelSpec, prepare, syntheticSet, trainGlass, trainedCheckpoint,
-  type Picture, type Progress, type Trained, type TrainSettings,
+  DEMO_SETTINGS,
+  TEST_SETTINGS,
+  holdOutSplit,
+  isSyntheticClass,
+  modelSpec,
+  prepare,
+  syntheticSet,
+  trainGlass,
+  trainedCheckpoint,
+  type Picture,
+  type Progress,
+  type Trained,
+  type TrainSettings,
 } from './train.ts';
 import { decodeImage } from './decode.ts';
 import { drawChart, imageRGBA, mapToOriginal, maskRGBA, outlineMask, overlayRGBA, overlayScale, paint, type ChartData } from './visual.ts';
@@ -77,8 +96,14 @@ function defaults(): TrainSettings {
   return s;
 }
 const fields: [keyof TrainSettings, string][] = [
-  ['resize', 's-resize'], ['imagesize', 's-imagesize'], ['epochs', 's-epochs'], ['batchSize', 's-batch'], ['embed', 's-embed'],
-  ['hidden', 's-hidden'], ['lr', 's-lr'], ['limit', 's-limit'],
+  ['resize', 's-resize'],
+  ['imagesize', 's-imagesize'],
+  ['epochs', 's-epochs'],
+  ['batchSize', 's-batch'],
+  ['embed', 's-embed'],
+  ['hidden', 's-hidden'],
+  ['lr', 's-lr'],
+  ['limit', 's-limit'],
 ];
 
 function showSettings(s: TrainSettings) {
@@ -88,7 +113,9 @@ function showSettings(s: TrainSettings) {
 
 function readSettings(): TrainSettings {
   const s = defaults();
-  s.layers = $<HTMLInputElement>('s-layers').value.split(/[\s,]+/).filter(Boolean);
+  s.layers = $<HTMLInputElement>('s-layers')
+    .value.split(/[\s,]+/)
+    .filter(Boolean);
   for (const [k, id] of fields) {
     const v = Number($<HTMLInputElement>(id).value);
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${k}: expected a positive number, got '${$<HTMLInputElement>(id).value}'`);
@@ -244,14 +271,19 @@ function progressUI(p: Progress) {
   app.chart.total = p.iterations;
   drawChart($<HTMLCanvasElement>('chart'), app.chart);
   const per = p.steps ? `${((1000 * p.stepSeconds) / p.steps).toFixed(0)} ms/iteration` : '';
-  status($('train-status'), `epoch ${p.epoch + 1}/${p.epochs} · iteration ${p.iteration}/${p.iterations}` +
-    (p.stats ? ` · loss ${p.stats.loss.toFixed(4)} · p_true ${p.stats.pTrue.toFixed(3)} · p_fake ${p.stats.pFake.toFixed(3)}` : '') +
-    (p.metrics ? ` · image AUROC ${f4(p.metrics.image_auroc)} · pixel AUROC ${f4(p.metrics.pixel_auroc)}` : '') + (per ? ` · ${per}` : ''));
+  status(
+    $('train-status'),
+    `epoch ${p.epoch + 1}/${p.epochs} · iteration ${p.iteration}/${p.iterations}` +
+      (p.stats ? ` · loss ${p.stats.loss.toFixed(4)} · p_true ${p.stats.pTrue.toFixed(3)} · p_fake ${p.stats.pFake.toFixed(3)}` : '') +
+      (p.metrics ? ` · image AUROC ${f4(p.metrics.image_auroc)} · pixel AUROC ${f4(p.metrics.pixel_auroc)}` : '') +
+      (per ? ` · ${per}` : ''),
+  );
 }
 
 function setRunning(on: boolean) {
   app.running = on;
-  for (const id of ['demo-run', 'own-train', 'bb-url-load', 'bb-files', 'bb-name']) $<HTMLButtonElement>(id).disabled = on || (id === 'own-train' && !ownPictures.length);
+  for (const id of ['demo-run', 'own-train', 'bb-url-load', 'bb-files', 'bb-name'])
+    $<HTMLButtonElement>(id).disabled = on || (id === 'own-train' && !ownPictures.length);
   $<HTMLButtonElement>('train-stop').disabled = !on;
   if (on) $<HTMLButtonElement>('train-save').disabled = true;
 }
@@ -290,9 +322,16 @@ async function runTraining(title: string, train: Picture[], test: Picture[], tra
     const sum = $('summary');
     if (t.metrics) sum.append(metric('image AUROC', f4(t.metrics.image_auroc)), metric('pixel AUROC', f4(t.metrics.pixel_auroc)));
     if (t.threshold) sum.append(metric('image threshold', t.threshold.image.toPrecision(4)), metric('pixel threshold', t.threshold.pixel.toPrecision(4)));
-    sum.append(metric('ms / training iteration', t.stepMs.toFixed(0)), metric('test images / s', t.imagesPerSecond.toFixed(1)), metric('epochs', String(t.epochsDone)));
-    status(el, `done: ${t.epochsDone} epoch(s)${t.threshold ? `; threshold from ${t.threshold.images} ${trainedOn.dataset === 'folder' ? 'held-out' : 'good test'} images` : ''}. ` +
-      'Heatmaps: blue at the good images\' median map value, green at the pixel threshold, red above.');
+    sum.append(
+      metric('ms / training iteration', t.stepMs.toFixed(0)),
+      metric('test images / s', t.imagesPerSecond.toFixed(1)),
+      metric('epochs', String(t.epochsDone)),
+    );
+    status(
+      el,
+      `done: ${t.epochsDone} epoch(s)${t.threshold ? `; threshold from ${t.threshold.images} ${trainedOn.dataset === 'folder' ? 'held-out' : 'good test'} images` : ''}. ` +
+        "Heatmaps: blue at the good images' median map value, green at the pixel threshold, red above.",
+    );
     showTrainedResults(t, test);
     $<HTMLButtonElement>('train-save').disabled = false;
     setState('done');
@@ -397,7 +436,12 @@ async function trainOwn() {
   if (app.running || ownPictures.length < 4) return;
   const seed = readSettings().seed;
   const split = holdOutSplit(ownPictures, seed);
-  await runTraining(`Your images: ${ownName}`, split.train, split.heldOut.map((p) => ({ ...p, label: 0 as const })), { dataset: 'folder', className: ownName });
+  await runTraining(
+    `Your images: ${ownName}`,
+    split.train,
+    split.heldOut.map((p) => ({ ...p, label: 0 as const })),
+    { dataset: 'folder', className: ownName },
+  );
 }
 
 function download(bytes: Uint8Array, name: string) {
@@ -432,7 +476,10 @@ async function loadInspectCheckpoint(file: File) {
   try {
     const bytes = await fileBytes(file);
     const spec = checkpointSpecFromBytes(bytes, file.name);
-    if (!spec) throw new Error(`${file.name}: no model definition (ModelSpec) in it: a checkpoint from an older glass-ts or the reference's .pth; test it with the CLI and its flags`);
+    if (!spec)
+      throw new Error(
+        `${file.name}: no model definition (ModelSpec) in it: a checkpoint from an older glass-ts or the reference's .pth; test it with the CLI and its flags`,
+      );
     let own: LoadedWeights | null = null;
     let backboneW: LoadedWeights;
     if (spec.weights.kind === 'random') {
@@ -441,8 +488,10 @@ async function loadInspectCheckpoint(file: File) {
     } else {
       const w = app.weights;
       if (!w || !sameWeights(w.weights, spec.weights)) {
-        throw new Error(`${file.name} was trained with ${spec.backbone} weights ${spec.weights.path ?? ''} (sha256 ${spec.weights.sha256?.slice(0, 12)}…): ` +
-          'load the same weights on the left first');
+        throw new Error(
+          `${file.name} was trained with ${spec.backbone} weights ${spec.weights.path ?? ''} (sha256 ${spec.weights.sha256?.slice(0, 12)}…): ` +
+            'load the same weights on the left first',
+        );
       }
       backboneW = w;
     }
@@ -451,9 +500,12 @@ async function loadInspectCheckpoint(file: File) {
     loadCheckpointBytes(glass, bytes, file.name);
     app.inspect = { glass, spec, own, pictures: [], pred: null };
     const thr = spec.threshold;
-    status(el, `${file.name}: ${spec.backbone} [${spec.layers.join(', ')}], ${spec.imagesize} px (resize ${spec.resize}), embed ${spec.targetEmbedDimension}` +
-      (thr ? `, threshold image ${thr.image.toPrecision(4)} / pixel ${thr.pixel.toPrecision(4)}` : ', no threshold stored') +
-      (spec.weights.kind === 'random' ? ' · random backbone weights (as trained)' : ''));
+    status(
+      el,
+      `${file.name}: ${spec.backbone} [${spec.layers.join(', ')}], ${spec.imagesize} px (resize ${spec.resize}), embed ${spec.targetEmbedDimension}` +
+        (thr ? `, threshold image ${thr.image.toPrecision(4)} / pixel ${thr.pixel.toPrecision(4)}` : ', no threshold stored') +
+        (spec.weights.kind === 'random' ? ' · random backbone weights (as trained)' : ''),
+    );
     setupSliders();
   } catch (err) {
     fail(el, err);
@@ -478,7 +530,11 @@ async function inspectImages(files: NamedFile[]) {
     const tensors = pics.map((p) => prepare(p, ins.spec, norm).tensor);
     status(el, `scoring ${pics.length} image(s)…`);
     const t0 = performance.now();
-    const pred = await predict(ins.glass, batchesOf(tensors, [ins.spec.imagesize, ins.spec.imagesize], { batchSize: ins.spec.batchSize, paths: pics.map((p) => p.name) }), null);
+    const pred = await predict(
+      ins.glass,
+      batchesOf(tensors, [ins.spec.imagesize, ins.spec.imagesize], { batchSize: ins.spec.batchSize, paths: pics.map((p) => p.name) }),
+      null,
+    );
     const ips = pics.length / ((performance.now() - t0) / 1000);
     ins.pictures = pics;
     ins.pred = pred;
@@ -588,7 +644,8 @@ async function main() {
     status($('train-status'), 'stopping after this iteration…');
   });
   $('train-save').addEventListener('click', () => void saveCheckpoint());
-  for (const id of ['own-dir', 'own-files']) $<HTMLInputElement>(id).addEventListener('change', (e) => void takeOwn(listed((e.target as HTMLInputElement).files)));
+  for (const id of ['own-dir', 'own-files'])
+    $<HTMLInputElement>(id).addEventListener('change', (e) => void takeOwn(listed((e.target as HTMLInputElement).files)));
   dropZone($('own-drop'), (f) => void takeOwn(f));
   $<HTMLInputElement>('ins-ckpt').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];

@@ -8,10 +8,41 @@
 // `glass-ts test/predict --checkpoint` loads. Host-neutral (it runs in Node too: the timing
 // comparison in the report drives it there); the page passes hooks to stay responsive.
 import {
-  E, BUILTIN_TEXTURES, DEFAULT_CONFIG, EmbeddingCache, Glass, Rng, TextureSource, batchesOf, centerCrop, checkpointBytes, deriveSeed,
-  concatFloat32, embedFixed, evaluate, goodImageThreshold, holdOutSplit, isLabelled, predict, renderSample, resize, synthesize, toTensor, trainStep,
-  DEFECT_TYPES, type Backbone, type GlassConfig, type Image, type IterationStats, type Metrics, type ModelSpec, type Normalization,
-  type Prediction, type SyntheticClass, type Threshold, type WeightsIdentity,
+  E,
+  BUILTIN_TEXTURES,
+  DEFAULT_CONFIG,
+  EmbeddingCache,
+  Glass,
+  Rng,
+  TextureSource,
+  batchesOf,
+  centerCrop,
+  checkpointBytes,
+  deriveSeed,
+  concatFloat32,
+  embedFixed,
+  evaluate,
+  goodImageThreshold,
+  holdOutSplit,
+  isLabelled,
+  predict,
+  renderSample,
+  resize,
+  synthesize,
+  toTensor,
+  trainStep,
+  DEFECT_TYPES,
+  type Backbone,
+  type GlassConfig,
+  type Image,
+  type IterationStats,
+  type Metrics,
+  type ModelSpec,
+  type Normalization,
+  type Prediction,
+  type SyntheticClass,
+  type Threshold,
+  type WeightsIdentity,
 } from './lib.ts';
 
 export interface TrainSettings {
@@ -32,10 +63,30 @@ export interface TrainSettings {
 
 /** The demo's sizes (the CLI demo's, smaller for a browser) and the test page's tiny ones. */
 export const DEMO_SETTINGS: TrainSettings = {
-  layers: ['conv_pw_3', 'conv_pw_5'], resize: 72, imagesize: 64, embed: 128, hidden: 64, epochs: 6, batchSize: 8, lr: 0.0005, limit: 24, seed: 0, svd: 0,
+  layers: ['conv_pw_3', 'conv_pw_5'],
+  resize: 72,
+  imagesize: 64,
+  embed: 128,
+  hidden: 64,
+  epochs: 6,
+  batchSize: 8,
+  lr: 0.0005,
+  limit: 24,
+  seed: 0,
+  svd: 0,
 };
 export const TEST_SETTINGS: TrainSettings = {
-  layers: ['conv_pw_3', 'conv_pw_5'], resize: 32, imagesize: 32, embed: 32, hidden: 16, epochs: 2, batchSize: 4, lr: 0.0005, limit: 8, seed: 0, svd: 0,
+  layers: ['conv_pw_3', 'conv_pw_5'],
+  resize: 32,
+  imagesize: 32,
+  embed: 32,
+  hidden: 16,
+  epochs: 2,
+  batchSize: 4,
+  lr: 0.0005,
+  limit: 8,
+  seed: 0,
+  svd: 0,
 };
 
 /** A picture the model scores: its name, the decoded pixels, and when known its label and ground truth. */
@@ -53,7 +104,11 @@ export function modelInput(img: Image, s: { resize: number; imagesize: number })
 }
 
 /** A picture as the normalised CHW tensor of the model's input (and its crop, for display). */
-export function prepare(p: Picture, s: { resize: number; imagesize: number }, norm: Normalization): { tensor: Float32Array; crop: Image; mask: Float32Array | null } {
+export function prepare(
+  p: Picture,
+  s: { resize: number; imagesize: number },
+  norm: Normalization,
+): { tensor: Float32Array; crop: Image; mask: Float32Array | null } {
   const crop = modelInput(p.image, s);
   let mask: Float32Array | null = null;
   if (p.mask) {
@@ -65,7 +120,11 @@ export function prepare(p: Picture, s: { resize: number; imagesize: number }, no
 
 /** The built-in synthetic class in memory: `train` good images, `test` half good, half defective (every defect type), alternating. */
 export function syntheticSet(cls: SyntheticClass, size: number, counts: { train: number; test: number }, seed = 0): { train: Picture[]; test: Picture[] } {
-  const train = Array.from({ length: counts.train }, (_, i) => ({ name: `train/good/${String(i).padStart(3, '0')}`, image: renderSample(cls, size, new Rng(deriveSeed(seed, 0, i))).image, label: 0 as const }));
+  const train = Array.from({ length: counts.train }, (_, i) => ({
+    name: `train/good/${String(i).padStart(3, '0')}`,
+    image: renderSample(cls, size, new Rng(deriveSeed(seed, 0, i))).image,
+    label: 0 as const,
+  }));
   // good and defective alternate (every defect type in turn), so that any first row shows both
   const test: Picture[] = [];
   for (let i = 0; i < counts.test; i++) {
@@ -114,9 +173,16 @@ export interface Trained {
 }
 
 export function glassConfig(s: TrainSettings): GlassConfig {
-  return { ...DEFAULT_CONFIG, layers: [...s.layers], pretrainEmbedDimension: s.embed, targetEmbedDimension: s.embed, dscHidden: s.hidden, lr: s.lr, svd: s.svd };
+  return {
+    ...DEFAULT_CONFIG,
+    layers: [...s.layers],
+    pretrainEmbedDimension: s.embed,
+    targetEmbedDimension: s.embed,
+    dscHidden: s.hidden,
+    lr: s.lr,
+    svd: s.svd,
+  };
 }
-
 
 /** Trains GLASS on `train` (good pictures) and scores `test` after every epoch (metrics where labelled). */
 export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Picture[], test: Picture[], hooks: TrainHooks = {}): Promise<Trained> {
@@ -127,7 +193,12 @@ export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Pi
   const trainT = train.map((p) => prepare(p, s, norm).tensor);
   const testP = test.map((p) => prepare(p, s, norm));
   const labels = test.map((p) => p.label ?? 0);
-  const testBatches = () => batchesOf(testP.map((t) => t.tensor), [I, I], { batchSize: s.batchSize, labels, masks: testP.map((t) => t.mask), paths: test.map((p) => p.name) });
+  const testBatches = () =>
+    batchesOf(
+      testP.map((t) => t.tensor),
+      [I, I],
+      { batchSize: s.batchSize, labels, masks: testP.map((t) => t.mask), paths: test.map((p) => p.name) },
+    );
   const labelled = isLabelled(labels);
   const cfg = glassConfig(s);
   E.manualSeed(s.seed);
@@ -153,7 +224,16 @@ export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Pi
       const embs: { emb: E.Tensor; batch: number }[] = [];
       for (let b = 0; b < plain.length; b += s.batchSize) {
         const idx = plain.slice(b, b + s.batchSize);
-        embs.push({ emb: embedFixed(glass, trainCache, idx.map((i) => names[i]), concatFloat32(idx.map((i) => trainT[i])), [idx.length, 3, I, I]), batch: idx.length });
+        embs.push({
+          emb: embedFixed(
+            glass,
+            trainCache,
+            idx.map((i) => names[i]),
+            concatFloat32(idx.map((i) => trainT[i])),
+            [idx.length, 3, I, I],
+          ),
+          batch: idx.length,
+        });
       }
       glass.setCenterFromBatches(embs);
       embs.forEach((e) => e.emb.dispose());
@@ -168,10 +248,17 @@ export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Pi
           return synthesize(trainT[i], textures, rng.fork(11), las);
         });
         const t0 = performance.now();
-        const stats = await trainStep(glass, {
-          paths: idx.map((i) => names[i]), images: concatFloat32(idx.map((i) => trainT[i])), augs: concatFloat32(made.map((m) => m.aug)), masksS: concatFloat32(made.map((m) => m.maskS)),
-          shape: [idx.length, 3, I, I],
-        }, trainCache);
+        const stats = await trainStep(
+          glass,
+          {
+            paths: idx.map((i) => names[i]),
+            images: concatFloat32(idx.map((i) => trainT[i])),
+            augs: concatFloat32(made.map((m) => m.aug)),
+            masksS: concatFloat32(made.map((m) => m.maskS)),
+            shape: [idx.length, 3, I, I],
+          },
+          trainCache,
+        );
         const dt = (performance.now() - t0) / 1000;
         if (steps === 0) firstStep = dt;
         stepSeconds += dt;
@@ -214,9 +301,23 @@ export async function trainGlass(backbone: Backbone, s: TrainSettings, train: Pi
 export function modelSpec(t: Trained, backbone: Backbone, weights: WeightsIdentity, trainedOn: { dataset: string; className: string }): ModelSpec {
   const s = t.settings;
   return {
-    backbone: backbone.name, weights, layers: [...s.layers], resize: s.resize, imagesize: s.imagesize, mean: [...backbone.mean], std: [...backbone.std],
-    pretrainEmbedDimension: t.cfg.pretrainEmbedDimension, targetEmbedDimension: t.cfg.targetEmbedDimension, dscLayers: t.cfg.dscLayers,
-    dscHidden: t.cfg.dscHidden, preProj: t.cfg.preProj, patchsize: 3, svd: t.cfg.svd, batchSize: s.batchSize, threshold: t.threshold, trainedOn,
+    backbone: backbone.name,
+    weights,
+    layers: [...s.layers],
+    resize: s.resize,
+    imagesize: s.imagesize,
+    mean: [...backbone.mean],
+    std: [...backbone.std],
+    pretrainEmbedDimension: t.cfg.pretrainEmbedDimension,
+    targetEmbedDimension: t.cfg.targetEmbedDimension,
+    dscLayers: t.cfg.dscLayers,
+    dscHidden: t.cfg.dscHidden,
+    preProj: t.cfg.preProj,
+    patchsize: 3,
+    svd: t.cfg.svd,
+    batchSize: s.batchSize,
+    threshold: t.threshold,
+    trainedOn,
   };
 }
 
@@ -224,7 +325,11 @@ export function modelSpec(t: Trained, backbone: Backbone, weights: WeightsIdenti
 export function trainedCheckpoint(t: Trained, spec: ModelSpec): Promise<Uint8Array> {
   const m = t.metrics;
   return checkpointBytes(t.glass, {
-    epoch: t.epochsDone - 1, epoch_base: 0, seed: t.settings.seed, config: t.cfg, source: 'glass-ts web app',
+    epoch: t.epochsDone - 1,
+    epoch_base: 0,
+    seed: t.settings.seed,
+    config: t.cfg,
+    source: 'glass-ts web app',
     metrics: m ? { image_auroc: m.image_auroc, image_ap: m.image_ap, pixel_auroc: m.pixel_auroc, pixel_ap: m.pixel_ap, pixel_pro: m.pixel_pro } : null,
     model: spec,
   });

@@ -86,8 +86,12 @@ export function drawChart(canvas: HTMLCanvasElement, d: ChartData): void {
   g.clearRect(0, 0, cssW, cssH);
   g.fillStyle = '#ffffff';
   g.fillRect(0, 0, cssW, cssH);
-  const L = 46, R = 46, T = 30, B = 26;
-  const w = cssW - L - R, h = cssH - T - B;
+  const L = 46,
+    R = 46,
+    T = 30,
+    B = 26;
+  const w = cssW - L - R,
+    h = cssH - T - B;
   const total = Math.max(d.total, d.loss.length, 1);
   const x = (i: number) => L + (w * i) / total;
   const finite = d.loss.filter(Number.isFinite);
@@ -124,7 +128,10 @@ export function drawChart(canvas: HTMLCanvasElement, d: ChartData): void {
     g.stroke();
   }
   // AUROC
-  const series: [keyof (typeof d.evals)[number], string][] = [['image', '#e8590c'], ['pixel', '#2f9e44']];
+  const series: [keyof (typeof d.evals)[number], string][] = [
+    ['image', '#e8590c'],
+    ['pixel', '#2f9e44'],
+  ];
   for (const [k, colour] of series) {
     const pts = d.evals.filter((e) => e[k] !== null);
     if (!pts.length) continue;
@@ -141,7 +148,11 @@ export function drawChart(canvas: HTMLCanvasElement, d: ChartData): void {
     }
   }
   // legend
-  const legend: [string, string][] = [['loss', '#3b5bdb'], ['image AUROC', '#e8590c'], ['pixel AUROC', '#2f9e44']];
+  const legend: [string, string][] = [
+    ['loss', '#3b5bdb'],
+    ['image AUROC', '#e8590c'],
+    ['pixel AUROC', '#2f9e44'],
+  ];
   let lx = L;
   g.textAlign = 'left';
   for (const [name, colour] of legend) {

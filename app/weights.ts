@@ -61,10 +61,16 @@ export async function weightsFromFiles(name: string, files: ReadonlyMap<string, 
   if (files.has('model.json')) {
     const backbone = backboneFromBytes('mobilenet_v1', files, { label: `${where}/model.json` });
     const sha = await tfjsSha256(files);
-    return { backbone, weights: { kind: 'tfjs', name: 'mobilenet_v1', sha256: sha, path: where }, label: `mobilenet_v1: TF.js model ${where} (sha256 ${sha.slice(0, 12)})` };
+    return {
+      backbone,
+      weights: { kind: 'tfjs', name: 'mobilenet_v1', sha256: sha, path: where },
+      label: `mobilenet_v1: TF.js model ${where} (sha256 ${sha.slice(0, 12)})`,
+    };
   }
-  if (files.size !== 1) throw new Error(`${files.size} files without a model.json: give one .pth / .safetensors file (ResNets) or model.json with its shards (MobileNetV1)`);
-  if (name === 'mobilenet_v1') throw new Error('mobilenet_v1 needs its TF.js files (model.json and the shards); for a .pth / .safetensors file choose a ResNet');
+  if (files.size !== 1)
+    throw new Error(`${files.size} files without a model.json: give one .pth / .safetensors file (ResNets) or model.json with its shards (MobileNetV1)`);
+  if (name === 'mobilenet_v1')
+    throw new Error('mobilenet_v1 needs its TF.js files (model.json and the shards); for a .pth / .safetensors file choose a ResNet');
   const [[file, bytes]] = [...files];
   const backbone = backboneFromBytes(name, bytes, { label: file });
   const sha = await sha256(bytes);

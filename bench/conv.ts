@@ -9,8 +9,16 @@
 import * as E from '../engine/index.ts';
 import { device } from '../engine/runtime/device.ts';
 import {
-  adapterLabel, conv2dFlops, convShape, emitResults, hostMeta, makeRecord, measure,
-  type BenchRecord, type Conv2dSpec, type Measurement,
+  adapterLabel,
+  conv2dFlops,
+  convShape,
+  emitResults,
+  hostMeta,
+  makeRecord,
+  measure,
+  type BenchRecord,
+  type Conv2dSpec,
+  type Measurement,
 } from './harness.ts';
 
 const argv = process.argv.slice(2);
@@ -71,9 +79,11 @@ for (const s of SHAPES) {
   const flops = conv2dFlops(s);
   for (const pass of PASSES) {
     const step =
-      pass === 'fwd' ? () => void E.noGrad(() => E.conv2d(x, w, null, opts))
-      : pass === 'bwd_input' ? () => void E.conv2dInputGrad(x.shape, w, gy, opts)
-      : () => void E.conv2dWeightGrad(x, w.shape, gy, opts);
+      pass === 'fwd'
+        ? () => void E.noGrad(() => E.conv2d(x, w, null, opts))
+        : pass === 'bwd_input'
+          ? () => void E.conv2dInputGrad(x.shape, w, gy, opts)
+          : () => void E.conv2dWeightGrad(x, w.shape, gy, opts);
     const m = await ours(step);
     const p = peer ? await peer.tfjsConv2d(s, pass, peerTiming) : null;
     const r = makeRecord({ suite: 'conv', case: `${s.name} ${pass}`, shape: convShape(s), ours: m, flops, peer: p, ...label });

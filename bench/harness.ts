@@ -65,7 +65,15 @@ export function matmulFlops(m: number, n: number, k: number): number {
 }
 
 export interface Conv2dSpec {
-  n: number; cin: number; h: number; w: number; cout: number; kh: number; kw: number; stride: number; pad: number;
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: number;
 }
 
 export function convOutSize(s: Conv2dSpec): { ho: number; wo: number } {
@@ -200,7 +208,10 @@ export function fmtNum(x: number | null | undefined): string {
 export function formatColumns(headers: string[], rows: string[][], numeric: boolean[] = []): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

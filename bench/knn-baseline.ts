@@ -164,9 +164,17 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   bank.finish();
   const t1 = performance.now();
   // one image at a time: its distances to one bank chunk at a time stay under the binding limit
-  const test = new DataLoader(AnomalyDataset.open({ ...common, split: 'test', maskResample: MASK_RULES[maskRule] }), { batchSize: 1, shuffle: false, workers: 0 });
-  const scores: number[] = [], labels: number[] = [], types: string[] = [];
-  const maps: Float32Array[] = [], masks: Uint8Array[] = [], rawMasks: Float32Array[] = [];
+  const test = new DataLoader(AnomalyDataset.open({ ...common, split: 'test', maskResample: MASK_RULES[maskRule] }), {
+    batchSize: 1,
+    shuffle: false,
+    workers: 0,
+  });
+  const scores: number[] = [],
+    labels: number[] = [],
+    types: string[] = [];
+  const maps: Float32Array[] = [],
+    masks: Uint8Array[] = [],
+    rawMasks: Float32Array[] = [];
   let size: [number, number] = [0, 0];
   for await (const raw of test.epoch(0)) {
     const b = raw as TestBatch;
@@ -193,7 +201,8 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   g.dispose();
   const pixelAuc = (keep: (i: number) => boolean) => {
     const idx = [...maps.keys()].filter(keep);
-    const m = new Uint8Array(idx.length * maps[0].length), s = new Float32Array(m.length);
+    const m = new Uint8Array(idx.length * maps[0].length),
+      s = new Float32Array(m.length);
     idx.forEach((i, k) => (m.set(masks[i], k * maps[0].length), s.set(maps[i], k * maps[0].length)));
     return m.some((v) => v) ? rocAuc(m, s) : null;
   };
@@ -201,7 +210,15 @@ export async function knnBaseline(backbone: Backbone, o: KnnOptions): Promise<Kn
   for (const t of new Set(types)) if (t !== 'good') byType[t] = pixelAuc((i) => types[i] === t || labels[i] === 0) ?? NaN;
   // the metrics exactly as `glass test` computes them from its predictions
   const metrics = evaluate(
-    { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: concatFloat32(maps), masks: concatFloat32(rawMasks), paths: [], images: [], size },
+    {
+      scores: Float32Array.from(scores),
+      labels: Uint8Array.from(labels),
+      maps: concatFloat32(maps),
+      masks: concatFloat32(rawMasks),
+      paths: [],
+      images: [],
+      size,
+    },
     true,
   );
   return {
@@ -226,13 +243,29 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     '  nearest-neighbour patch scores on MobileNetV1 conv_pw_5 + conv_pw_11 features (the bank is kept in chunks,\n' +
     '  so any training-set size works); prints image AUROC/AP and pixel AUROC/AP/PRO computed as `glass test` does,\n' +
     '  pixel AUROC per defect type, and the seconds taken; --json writes them';
-  let v: { data?: string; d?: string; imagesize: string; resize: string; weights: string; random_backbone: boolean; help: boolean; mask_rule: string; json?: string };
+  let v: {
+    data?: string;
+    d?: string;
+    imagesize: string;
+    resize: string;
+    weights: string;
+    random_backbone: boolean;
+    help: boolean;
+    mask_rule: string;
+    json?: string;
+  };
   try {
     v = parseArgs({
       options: {
-        data: { type: 'string' }, d: { type: 'string' }, imagesize: { type: 'string', default: '128' }, resize: { type: 'string', default: '144' },
-        weights: { type: 'string', default: SHARED_MOBILENET }, random_backbone: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
-        mask_rule: { type: 'string', default: 'binary' }, json: { type: 'string' },
+        data: { type: 'string' },
+        d: { type: 'string' },
+        imagesize: { type: 'string', default: '128' },
+        resize: { type: 'string', default: '144' },
+        weights: { type: 'string', default: SHARED_MOBILENET },
+        random_backbone: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        mask_rule: { type: 'string', default: 'binary' },
+        json: { type: 'string' },
       },
     }).values as typeof v;
   } catch (err) {
@@ -265,11 +298,22 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   console.log(`${v.d} ${v.imagesize} px, ${v.random_backbone ? 'random' : 'ImageNet'} MobileNetV1, nearest-neighbour (mask rule ${r.maskRule}):`);
   console.log('| image AUROC | image AP | pixel AUROC | pixel AP | PRO | bank s | test s |');
   console.log('|---|---|---|---|---|---|---|');
-  console.log(`| ${f(r.image_auroc)} | ${f(r.image_ap)} | ${f(r.pixel_auroc)} | ${f(r.pixel_ap)} | ${f(r.pixel_pro)} | ${r.seconds.bank.toFixed(1)} | ${r.seconds.test.toFixed(1)} |`);
+  console.log(
+    `| ${f(r.image_auroc)} | ${f(r.image_ap)} | ${f(r.pixel_auroc)} | ${f(r.pixel_ap)} | ${f(r.pixel_pro)} | ${r.seconds.bank.toFixed(1)} | ${r.seconds.test.toFixed(1)} |`,
+  );
   for (const [t, a] of Object.entries(r.byType)) console.log(`  ${t}: pixel AUROC ${a.toFixed(4)}`);
   if (v.json) {
     const { imageScores: _, ...rest } = r;
-    const record = { baseline: 'knn', data: v.data, class: v.d, imagesize: +v.imagesize, resize: +v.resize, layers, backbone: v.random_backbone ? 'random' : v.weights, ...rest };
+    const record = {
+      baseline: 'knn',
+      data: v.data,
+      class: v.d,
+      imagesize: +v.imagesize,
+      resize: +v.resize,
+      layers,
+      backbone: v.random_backbone ? 'random' : v.weights,
+      ...rest,
+    };
     writeFileSync(v.json, JSON.stringify(record, null, 2) + '\n');
     console.log(`wrote ${v.json}`);
   }

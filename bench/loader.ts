@@ -37,7 +37,13 @@ interface Row {
 
 async function run(split: Split, workers: number): Promise<Row[]> {
   const ds = AnomalyDataset.open({
-    kind: 'mvtec', root, className, split, resize: 329, imagesize: 288, textures: split === 'train' ? textures : undefined,
+    kind: 'mvtec',
+    root,
+    className,
+    split,
+    resize: 329,
+    imagesize: 288,
+    textures: split === 'train' ? textures : undefined,
     warn: () => {},
   });
   const dl = new DataLoader(ds, { batchSize, workers, seed: 0, dropLast: split === 'train' });
@@ -67,7 +73,14 @@ for (const w of workerCounts) {
 }
 
 const head = ['split', 'workers', 'epoch', 'images', 'seconds', 'images/s'];
-const body = rows.map((r) => [r.split, String(r.workers), r.epoch === 0 ? '0 (decode)' : `${r.epoch} (cached)`, String(r.images), r.seconds.toFixed(2), r.imagesPerSec.toFixed(1)]);
+const body = rows.map((r) => [
+  r.split,
+  String(r.workers),
+  r.epoch === 0 ? '0 (decode)' : `${r.epoch} (cached)`,
+  String(r.images),
+  r.seconds.toFixed(2),
+  r.imagesPerSec.toFixed(1),
+]);
 const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
 console.log(`loader: ${root}/${className}, Resize 329 -> CenterCrop 288, batch ${batchSize}, textures ${textures}`);
@@ -76,8 +89,26 @@ console.log(line(head));
 for (const b of body) console.log(line(b));
 
 mkdirSync(dirname(jsonPath), { recursive: true });
-writeFileSync(jsonPath, JSON.stringify({
-  meta: { bench: 'loader', date: new Date().toISOString(), root, className, textures, resize: 329, imagesize: 288, batchSize, cpus: cpus().length, load1: loadavg()[0] },
-  records: rows,
-}, null, 2));
+writeFileSync(
+  jsonPath,
+  JSON.stringify(
+    {
+      meta: {
+        bench: 'loader',
+        date: new Date().toISOString(),
+        root,
+        className,
+        textures,
+        resize: 329,
+        imagesize: 288,
+        batchSize,
+        cpus: cpus().length,
+        load1: loadavg()[0],
+      },
+      records: rows,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`wrote ${jsonPath}`);

@@ -5,7 +5,18 @@
 // Prints a table (ratio = peer time / our time: above 1 we are faster) and writes JSON.
 import * as E from '../engine/index.ts';
 import { device, deviceInfo, subgroupSize } from '../engine/runtime/device.ts';
-import { measure, makeRecord, emitResults, hostMeta, matmulFlops, parseBenchArgs, BENCH_USAGE, type BenchArgs, type BenchRecord, type Measurement } from './harness.ts';
+import {
+  measure,
+  makeRecord,
+  emitResults,
+  hostMeta,
+  matmulFlops,
+  parseBenchArgs,
+  BENCH_USAGE,
+  type BenchArgs,
+  type BenchRecord,
+  type Measurement,
+} from './harness.ts';
 import { Glass, DEFAULT_CONFIG } from '../glass/glass.ts';
 import { gasUpdate } from '../glass/gas.ts';
 import { createBackbone } from '../models/registry.ts';
@@ -86,7 +97,8 @@ async function suiteMatmul(): Promise<void> {
     records.push(makeRecord({ suite: 'matmul', case: name, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: p, ...label }));
     if (name === 'square 1024') {
       // the machine's practical ceiling: PyTorch's sgemm on the CPU
-      for (const r of (await torchRef({ op: 'matmul', m, n, k })) ?? []) records.push(makeRecord({ suite: 'matmul', case: `${name} vs CPU`, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: r, ...label }));
+      for (const r of (await torchRef({ op: 'matmul', m, n, k })) ?? [])
+        records.push(makeRecord({ suite: 'matmul', case: `${name} vs CPU`, shape: `${m}x${k}x${n}`, ours: o, flops: f, peer: r, ...label }));
     }
     a.dispose();
     b.dispose();
@@ -110,7 +122,9 @@ async function suiteConv(): Promise<void> {
     const gy = E.keep(E.randn([s.n, s.cout, ho, wo]));
     const shape = `${s.n}x${s.cin}x${s.h}x${s.w} k${s.kh} -> ${s.cout}`;
     const fwd = await ours(`conv ${s.name} fwd`, () => void E.conv2d(x, w, null, { stride: s.stride, padding: s.pad }), itersFor(f));
-    records.push(makeRecord({ suite: 'conv', case: `${s.name} fwd`, shape, ours: fwd, flops: f, peer: t ? await t.tfjsConv2d(s, 'fwd', timing) : null, ...label }));
+    records.push(
+      makeRecord({ suite: 'conv', case: `${s.name} fwd`, shape, ours: fwd, flops: f, peer: t ? await t.tfjsConv2d(s, 'fwd', timing) : null, ...label }),
+    );
     const xg = E.keep(E.detach(x).requiresGrad_());
     const wg = E.keep(E.detach(w).requiresGrad_());
     const bwd = (which: 0 | 1) => () => {
@@ -118,9 +132,29 @@ async function suiteConv(): Promise<void> {
       E.grad(y, [which === 0 ? xg : wg], { gradOutputs: [gy] });
     };
     const bi = await ours(`conv ${s.name} bwd input (+fwd)`, bwd(0), itersFor(2 * f));
-    records.push(makeRecord({ suite: 'conv', case: `${s.name} bwd input (+fwd)`, shape, ours: bi, flops: 2 * f, peer: t ? await withFwd(t, s, 'bwd_input') : null, ...label }));
+    records.push(
+      makeRecord({
+        suite: 'conv',
+        case: `${s.name} bwd input (+fwd)`,
+        shape,
+        ours: bi,
+        flops: 2 * f,
+        peer: t ? await withFwd(t, s, 'bwd_input') : null,
+        ...label,
+      }),
+    );
     const bw = await ours(`conv ${s.name} bwd weight (+fwd)`, bwd(1), itersFor(2 * f));
-    records.push(makeRecord({ suite: 'conv', case: `${s.name} bwd weight (+fwd)`, shape, ours: bw, flops: 2 * f, peer: t ? await withFwd(t, s, 'bwd_filter') : null, ...label }));
+    records.push(
+      makeRecord({
+        suite: 'conv',
+        case: `${s.name} bwd weight (+fwd)`,
+        shape,
+        ours: bw,
+        flops: 2 * f,
+        peer: t ? await withFwd(t, s, 'bwd_filter') : null,
+        ...label,
+      }),
+    );
     for (const z of [x, w, gy, xg, wg]) z.dispose();
   }
 }
@@ -153,7 +187,9 @@ async function suiteElementwise(): Promise<void> {
     }
     const bias = E.keep(E.randn([1024]));
     const o = await ours(`elementwise add row-broadcast ${n}`, () => void E.add(E.reshape(a, [-1, 1024]), bias), 8);
-    records.push(makeRecord({ suite: 'elementwise', case: 'add row-broadcast', shape: `${n / 1024}x1024 + 1024`, ours: o, bytes: 2 * n * 4, peer: null, ...label }));
+    records.push(
+      makeRecord({ suite: 'elementwise', case: 'add row-broadcast', shape: `${n / 1024}x1024 + 1024`, ours: o, bytes: 2 * n * 4, peer: null, ...label }),
+    );
     for (const z of [a, b, bias]) z.dispose();
   }
 }
@@ -184,21 +220,38 @@ async function suiteReduce(): Promise<void> {
 
 /** The fused GAS update against the same maths composed from separate ops. */
 async function suiteGa(): Promise<void> {
-  for (const [N, D] of [[6272, 384], [10368, 1536]] as const) {
+  for (const [N, D] of [
+    [6272, 384],
+    [10368, 1536],
+  ] as const) {
     const x = E.keep(E.randn([N, D]));
     const g = E.keep(E.randn([N, D]));
     const c = E.keep(E.randn([N, D]));
     const r = E.keep(E.full([1], 1.5));
     const bytes = 4 * N * D * 4;
     const fused = await ours(`ga fused ${N}x${D}`, () => void gasUpdate(x, { grad: g, anchor: c, radius: r, loFactor: 1, hiFactor: 2 }), 4);
-    const composed = await ours(`ga composed ${N}x${D}`, () => {
-      const step = E.add(x, E.mul(E.div(g, E.add(E.norm(g, 1, true), 1e-10)), 0.001));
-      const h = E.sub(step, c);
-      const n = E.norm(h, 1, true);
-      const a = E.clamp(n, 1.5, 3.0);
-      void E.add(c, E.mul(E.div(a, E.add(n, 1e-10)), h));
-    }, 4);
-    records.push(makeRecord({ suite: 'ga', case: 'fused ascent+truncation', shape: `${N}x${D}`, ours: fused, bytes, peer: { name: 'composed ops', ms_median: composed.medianMs }, ...label }));
+    const composed = await ours(
+      `ga composed ${N}x${D}`,
+      () => {
+        const step = E.add(x, E.mul(E.div(g, E.add(E.norm(g, 1, true), 1e-10)), 0.001));
+        const h = E.sub(step, c);
+        const n = E.norm(h, 1, true);
+        const a = E.clamp(n, 1.5, 3.0);
+        void E.add(c, E.mul(E.div(a, E.add(n, 1e-10)), h));
+      },
+      4,
+    );
+    records.push(
+      makeRecord({
+        suite: 'ga',
+        case: 'fused ascent+truncation',
+        shape: `${N}x${D}`,
+        ours: fused,
+        bytes,
+        peer: { name: 'composed ops', ms_median: composed.medianMs },
+        ...label,
+      }),
+    );
     for (const z of [x, g, c, r]) z.dispose();
   }
 }
@@ -228,8 +281,12 @@ async function suiteBackbone(): Promise<void> {
     const x = E.keep(E.randn([8, 3, size, size]));
     const m = await ours(`backbone ${name} @${size}`, () => void bb.forward(x, taps), 1);
     const ref = name.startsWith('wide') ? await torchRef({ op: 'backbone', arch: 'wide_resnet50_2', until: 'layer3', batch: 8, size }) : null;
-    for (const p of ref ?? [null]) records.push(makeRecord({ suite: 'backbone', case: `${name} @${size}, batch 8`, shape: `8x3x${size}x${size}`, ours: m, peer: p, ...label }));
-    console.log(`  ${name}: ${((8 * 1000) / m.medianMs).toFixed(2)} images/s` + (ref ? `; ${ref.map((p) => `${p.name} ${((8 * 1000) / p.ms_median).toFixed(2)} images/s`).join(', ')}` : ''));
+    for (const p of ref ?? [null])
+      records.push(makeRecord({ suite: 'backbone', case: `${name} @${size}, batch 8`, shape: `8x3x${size}x${size}`, ours: m, peer: p, ...label }));
+    console.log(
+      `  ${name}: ${((8 * 1000) / m.medianMs).toFixed(2)} images/s` +
+        (ref ? `; ${ref.map((p) => `${p.name} ${((8 * 1000) / p.ms_median).toFixed(2)} images/s`).join(', ')}` : ''),
+    );
     x.dispose();
     bb.dispose();
   }
@@ -263,9 +320,19 @@ async function torchGlass(spec: object): Promise<{ name: string; ms_median: numb
 /** One GLASS training iteration from backbone taps (as the PyTorch reference times it), and inference. */
 async function suiteGlass(): Promise<void> {
   // MobileNetV1 taps conv_pw_5 (stride 8, 256 ch) and conv_pw_11 (stride 16, 512 ch)
-  const presets: [string, number, number, number][] = [['fast', 224, 384, 256], ...(full ? [['paper', 288, 1536, 1024] as [string, number, number, number]] : [])];
+  const presets: [string, number, number, number][] = [
+    ['fast', 224, 384, 256],
+    ...(full ? [['paper', 288, 1536, 1024] as [string, number, number, number]] : []),
+  ];
   for (const [name, size, D, H] of presets) {
-    const glass = new Glass(null, { ...DEFAULT_CONFIG, layers: ['conv_pw_5', 'conv_pw_11'], pretrainEmbedDimension: D, targetEmbedDimension: D, dscHidden: H, svd: 1 });
+    const glass = new Glass(null, {
+      ...DEFAULT_CONFIG,
+      layers: ['conv_pw_5', 'conv_pw_11'],
+      pretrainEmbedDimension: D,
+      targetEmbedDimension: D,
+      dscHidden: H,
+      svd: 1,
+    });
     const taps = [E.keep(E.abs(E.randn([8, 256, size / 8, size / 8]))), E.keep(E.abs(E.randn([8, 512, size / 16, size / 16])))];
     const tapsAug = taps.map((t) => E.keep(E.add(t, E.abs(E.mul(E.randn(t.shape), 0.1)))));
     const emb = E.keep(glass.embedTaps(taps));
@@ -273,24 +340,35 @@ async function suiteGlass(): Promise<void> {
     const mask = new Float32Array(emb.shape[0]).map((_, i) => (i % 7 === 0 ? 1 : 0));
     const stepOf = (g: Glass) => () => void g.trainIteration(g.embedTaps(taps), g.embedTaps(tapsAug), mask);
     const timeIterations = (g: Glass) =>
-      measure(async () => {
-        E.tidy(stepOf(g));
-        await E.sync();
-      }, { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 });
+      measure(
+        async () => {
+          E.tidy(stepOf(g));
+          await E.sync();
+        },
+        { warmup: 1, runs: quick ? 1 : 3, minTimeMs: 0 },
+      );
     const step = stepOf(glass);
     const it = await timeIterations(glass);
     const peer = await torchGlass({ batch: 8, taps: taps.map((t) => t.shape.slice(1)), P: D, D, H, step: 20, svd: 1, runs: quick ? 1 : 2 });
-    records.push(makeRecord({ suite: 'glass', case: `${name}: training iteration from taps (batch 8)`, shape: `${size}px D${D} H${H}`, ours: it, peer, ...label }));
+    records.push(
+      makeRecord({ suite: 'glass', case: `${name}: training iteration from taps (batch 8)`, shape: `${size}px D${D} H${H}`, ours: it, peer, ...label }),
+    );
     // the same iteration with the ascent written as the reference writes it (on the features):
     // the kernels' own speed against PyTorch, without the hidden-space saving
     const asWritten = new Glass(null, { ...glass.cfg, ascentSpace: 'features' });
     asWritten.setCenterFromBatches([{ emb, batch: 8 }]);
     const itF = await timeIterations(asWritten);
     asWritten.dispose();
-    records.push(makeRecord({ suite: 'glass', case: `${name}: same, ascent on the features (as written)`, shape: `${size}px D${D} H${H}`, ours: itF, peer, ...label }));
+    records.push(
+      makeRecord({ suite: 'glass', case: `${name}: same, ascent on the features (as written)`, shape: `${size}px D${D} H${H}`, ours: itF, peer, ...label }),
+    );
     const inf = await ours(`glass ${name} inference heads`, () => void glass.patchScores(glass.embedTaps(taps), 8), 1);
     records.push(makeRecord({ suite: 'glass', case: `${name}: inference heads (batch 8)`, shape: `${size}px D${D} H${H}`, ours: inf, peer: null, ...label }));
-    console.log(`  ${name}: ${(it.medianMs / 1000).toFixed(2)} s per training iteration (${(itF.medianMs / 1000).toFixed(2)} s with the ascent on the features)` + (peer ? ` (PyTorch CPU 2 threads: ${(peer.ms_median / 1000).toFixed(2)} s)` : '') + `, heads ${((8 * 1000) / inf.medianMs).toFixed(1)} images/s`);
+    console.log(
+      `  ${name}: ${(it.medianMs / 1000).toFixed(2)} s per training iteration (${(itF.medianMs / 1000).toFixed(2)} s with the ascent on the features)` +
+        (peer ? ` (PyTorch CPU 2 threads: ${(peer.ms_median / 1000).toFixed(2)} s)` : '') +
+        `, heads ${((8 * 1000) / inf.medianMs).toFixed(1)} images/s`,
+    );
     if (profile) {
       const p = new E.Profiler();
       await p.begin();

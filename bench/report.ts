@@ -81,7 +81,10 @@ export function collectRows(records: readonly BenchRecord[]): { rows: Row[]; pee
     const unit = unitOf(recs);
     const o = recs.find((r) => r.ms_median !== null && r.ms_median !== undefined);
     const row: Row = {
-      suite: recs[0].suite, case: recs[0].case, shape: recs[0].shape, unit,
+      suite: recs[0].suite,
+      case: recs[0].case,
+      shape: recs[0].shape,
+      unit,
       ours: o ? { ms: o.ms_median as number, rate: rateIn(unit, o) } : null,
       peers: new Map(),
     };
@@ -122,8 +125,7 @@ export function buildChart(f: BenchFile, title?: string): BarChart {
   for (const unit of ['GFLOP/s', 'GB/s', 'ms'] as Unit[]) {
     const rs = rows.filter((r) => r.unit === unit);
     if (rs.length === 0) continue;
-    const value = (x: { ms: number; rate: number | null } | undefined | null) =>
-      !x ? null : unit === 'ms' ? x.ms : x.rate;
+    const value = (x: { ms: number; rate: number | null } | undefined | null) => (!x ? null : unit === 'ms' ? x.ms : x.rate);
     panels.push({
       title: unit === 'GFLOP/s' ? 'Compute' : unit === 'GB/s' ? 'Memory-bound' : 'Time',
       yLabel: unit === 'ms' ? 'ms per op, lower is better' : `${unit}, higher is better`,

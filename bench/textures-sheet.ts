@@ -15,9 +15,13 @@ if (!out) {
   console.error('usage: npx tsx bench/textures-sheet.ts OUT.png [--thumb 64] [--cols 8] [--size 256] [--first 0 --count 64]');
   process.exit(2);
 }
-const thumb = opt('thumb', 64), cols = opt('cols', 8), size = opt('size', BUILTIN_TEXTURE_SIZE);
-const first = opt('first', 0), count = Math.min(opt('count', BUILTIN_TEXTURE_COUNT), BUILTIN_TEXTURE_COUNT - first);
-const rows = Math.ceil(count / cols), gap = 2;
+const thumb = opt('thumb', 64),
+  cols = opt('cols', 8),
+  size = opt('size', BUILTIN_TEXTURE_SIZE);
+const first = opt('first', 0),
+  count = Math.min(opt('count', BUILTIN_TEXTURE_COUNT), BUILTIN_TEXTURE_COUNT - first);
+const rows = Math.ceil(count / cols),
+  gap = 2;
 const sheet = createImage(cols * (thumb + gap) - gap, rows * (thumb + gap) - gap, 3, 255);
 const times: number[] = [];
 for (let j = 0; j < count; j++) {
@@ -26,7 +30,8 @@ for (let j = 0; j < count; j++) {
   const tex = builtinTexture(i, size);
   times.push(performance.now() - t0);
   const small = resize(tex, thumb);
-  const ox = (j % cols) * (thumb + gap), oy = Math.floor(j / cols) * (thumb + gap);
+  const ox = (j % cols) * (thumb + gap),
+    oy = Math.floor(j / cols) * (thumb + gap);
   for (let y = 0; y < thumb; y++) {
     const src = small.data.subarray(y * small.width * 3, (y * small.width + thumb) * 3);
     sheet.data.set(src, ((oy + y) * sheet.width + ox) * 3);
@@ -42,9 +47,14 @@ for (let j = 0; j < count; j++) {
 }
 const summary = (ts: number[]) => {
   const sorted = [...ts].sort((a, b) => a - b);
-  const slow = ts.map((t, j) => [t, first + j] as const).sort((a, b) => b[0] - a[0]).slice(0, 3);
-  return `median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, mean ${(ts.reduce((s, t) => s + t, 0) / ts.length).toFixed(1)} ms, ` +
-    `slowest ${slow.map(([t, i]) => `${builtinTextureName(i)} ${t.toFixed(1)} ms`).join(', ')}`;
+  const slow = ts
+    .map((t, j) => [t, first + j] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 3);
+  return (
+    `median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, mean ${(ts.reduce((s, t) => s + t, 0) / ts.length).toFixed(1)} ms, ` +
+    `slowest ${slow.map(([t, i]) => `${builtinTextureName(i)} ${t.toFixed(1)} ms`).join(', ')}`
+  );
 };
 console.log(`${count} textures at ${size}x${size}\n  first pass: ${summary(times)}\n  second pass: ${summary(warm)}`);
 console.log(`wrote ${out} (${sheet.width}x${sheet.height}, ${cols} per row, row-major by index)`);

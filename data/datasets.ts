@@ -11,8 +11,18 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { type Image, byteOrder, imageFiles, listImages, readImage } from './image.ts';
 import {
-  IMAGENET, type Normalization, type Interp, centerCrop, colorJitter, randomAffine, randomGrayscale, randomHflip,
-  randomVflip, resize, roundHalfEven, toTensor,
+  IMAGENET,
+  type Normalization,
+  type Interp,
+  centerCrop,
+  colorJitter,
+  randomAffine,
+  randomGrayscale,
+  randomHflip,
+  randomVflip,
+  resize,
+  roundHalfEven,
+  toTensor,
 } from './transforms.ts';
 import { TextureSource, synthesize, type LasOptions } from './las.ts';
 import { Rng, deriveSeed } from './rng.ts';
@@ -158,7 +168,9 @@ function isDir(p: string): boolean {
 }
 
 function subfolders(dir: string): string[] {
-  return readdirSync(dir).filter((n) => isDir(join(dir, n))).sort(byteOrder);
+  return readdirSync(dir)
+    .filter((n) => isDir(join(dir, n)))
+    .sort(byteOrder);
 }
 
 function requireDir(p: string, what: string, hint = ''): void {
@@ -268,8 +280,11 @@ export function listMVTec(root: string, className: string, split: Split): Listin
 function parseCSV(text: string): { rows: string[][]; lines: number[] } {
   const rows: string[][] = [];
   const lines: number[] = [];
-  let row: string[] = [], field = '', quoted = false;
-  let line = 1, rowLine = 1;
+  let row: string[] = [],
+    field = '',
+    quoted = false;
+  let line = 1,
+    rowLine = 1;
   const endRow = () => {
     row.push(field);
     if (row.some((f) => f !== '')) {
@@ -283,15 +298,19 @@ function parseCSV(text: string): { rows: string[][]; lines: number[] } {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
       else {
         if (ch === '\n') line++;
         field += ch;
       }
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') { row.push(field); field = ''; }
-    else if (ch === '\n' || ch === '\r') {
+    else if (ch === ',') {
+      row.push(field);
+      field = '';
+    } else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
       line++;
       endRow();
@@ -347,7 +366,10 @@ export function datasetClasses(kind: DatasetKind, root: string): string[] {
     return [...new Set(rows.map((r) => r[i]!))].sort(byteOrder);
   }
   requireDir(root, 'dataset root');
-  return subfolders(root).filter((d) => isDir(join(root, d, 'train'))).map((d) => checkClassName(d, `dataset root ${root}`)).sort(byteOrder);
+  return subfolders(root)
+    .filter((d) => isDir(join(root, d, 'train')))
+    .map((d) => checkClassName(d, `dataset root ${root}`))
+    .sort(byteOrder);
 }
 
 /** VisA with its 1-class split file <root>/split_csv/1cls.csv (object,split,label,image,mask). */
@@ -357,7 +379,8 @@ export function listVisA(root: string, className: string, split: Split): Listing
   const { csvPath, rows, col } = readVisASplit(root);
   const [cObj, cSplit, cLabel, cImg, cMask] = ['object', 'split', 'label', 'image', 'mask'].map(col) as [number, number, number, number, number];
   const classes = new Set(rows.map((r) => r[cObj]));
-  if (!classes.has(className)) throw new Error(`VisA split file ${csvPath}: no rows for class '${className}' (classes: ${preview([...classes].map(String).sort(byteOrder), 20)})`);
+  if (!classes.has(className))
+    throw new Error(`VisA split file ${csvPath}: no rows for class '${className}' (classes: ${preview([...classes].map(String).sort(byteOrder), 20)})`);
   const mine = rows.filter((r) => r[cObj] === className && r[cSplit] === split);
   // The reference orders by label name: 'anomaly' before 'normal'; training uses normal rows only.
   const labels = split === 'train' ? ['normal'] : ['anomaly', 'normal'];
@@ -405,7 +428,8 @@ export function listFolder(layout: FolderLayout, split: Split): Listing {
   const types = Object.keys(testDirs).sort(byteOrder);
   if (!types.length) throw new Error('folder dataset: the test folder has no type sub-folders');
   const defects = types.filter((t) => t !== good);
-  if (!maskDirs && defects.length) warnings.push(`folder dataset: no mask folder given; anomalous test images get all-zero masks, so pixel-level metrics are unavailable`);
+  if (!maskDirs && defects.length)
+    warnings.push(`folder dataset: no mask folder given; anomalous test images get all-zero masks, so pixel-level metrics are unavailable`);
   const entries: Entry[] = [];
   for (const t of types) {
     const files = filesOf(testDirs[t]!, `test type '${t}'`, warnings);
@@ -519,10 +543,13 @@ export class AnomalyDataset {
     this.norm = options.norm === undefined ? IMAGENET : options.norm;
     const wantLas = options.split === 'train' && options.las !== false;
     if (wantLas) {
-      if (!options.textures) throw new Error('dataset: training with LAS needs `textures` (an anomaly-source image folder); pass las: false to train without it');
+      if (!options.textures)
+        throw new Error('dataset: training with LAS needs `textures` (an anomaly-source image folder); pass las: false to train without it');
       this.textures = new TextureSource(options.textures, texturePaths ?? undefined, undefined, imageFiles);
       if (!texturePaths && this.textures.ignored.length) {
-        this.warnings.push(`textures ${options.textures}: ignored ${this.textures.ignored.length} non-image file(s): ${preview(this.textures.ignored.map((p) => basename(p)))}`);
+        this.warnings.push(
+          `textures ${options.textures}: ignored ${this.textures.ignored.length} non-image file(s): ${preview(this.textures.ignored.map((p) => basename(p)))}`,
+        );
       }
     } else this.textures = null;
     this.fgDir = null;
@@ -604,10 +631,14 @@ export class AnomalyDataset {
     const o = this.options;
     return {
       // 'full' has no shorter-side step: textures are brought to the input size before their crop
-      resize: this.geometry === 'full' ? this.imagesize : this.resize, imagesize: this.imagesize, norm: this.norm, featSize: this.featSize,
+      resize: this.geometry === 'full' ? this.imagesize : this.resize,
+      imagesize: this.imagesize,
+      norm: this.norm,
+      featSize: this.featSize,
       randAug: o.randAug ?? true,
       textureTransform: (img, rng) => this.jitterAndCrop(this.fit(img), rng),
-      betaMean: o.betaMean, betaStd: o.betaStd,
+      betaMean: o.betaMean,
+      betaStd: o.betaStd,
     };
   }
 
@@ -626,7 +657,8 @@ export class AnomalyDataset {
   /** A training item; all randomness comes from `rng`. */
   trainItem(index: number, rng: Rng): TrainItem {
     const e = this.entry(index);
-    const rImg = rng.fork(10), rLas = rng.fork(11);
+    const rImg = rng.fork(10),
+      rLas = rng.fork(11);
     const image = toTensor(this.jitterAndCrop(this.loadResized(index), rImg), this.norm);
     if (!this.textures) return { index, path: e.path, image };
     const las = synthesize(image, this.textures, rLas, this.lasOptions(), this.foreground(e.path));
@@ -659,7 +691,8 @@ export class AnomalyDataset {
     if (this.maskSizeWarned || !size || (size[0] === mask.width && size[1] === mask.height)) return;
     this.maskSizeWarned = true;
     const e = this.entries[index]!;
-    const msg = `mask ${e.maskPath} is ${mask.width}x${mask.height} but its image ${e.path} is ${size[0]}x${size[1]}: ` +
+    const msg =
+      `mask ${e.maskPath} is ${mask.width}x${mask.height} but its image ${e.path} is ${size[0]}x${size[1]}: ` +
       'the mask is resized and cropped like the image, so pixel metrics may be off (said once per dataset)';
     (this.warnSink ?? ((m: string) => console.warn(`warning: ${m}`)))(msg);
   }

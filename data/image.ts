@@ -46,9 +46,11 @@ export function maxImagePixels(option?: number): number {
 function checkPixels(width: number, height: number, fileBytes: number, name: string, maxPixels: number): void {
   const px = width * height;
   if (px <= maxPixels) return;
-  throw new Error(`image ${name}: ${width}x${height} pixels (${(px / 1e6).toFixed(1)} megapixels, from a ${fileBytes}-byte file) ` +
-    `is over the limit of ${maxPixels} pixels (a decompression bomb?); if the image is genuine, raise it with ` +
-    `${IMAGE_PIXELS_ENV}=<pixels> or the maxPixels option`);
+  throw new Error(
+    `image ${name}: ${width}x${height} pixels (${(px / 1e6).toFixed(1)} megapixels, from a ${fileBytes}-byte file) ` +
+      `is over the limit of ${maxPixels} pixels (a decompression bomb?); if the image is genuine, raise it with ` +
+      `${IMAGE_PIXELS_ENV}=<pixels> or the maxPixels option`,
+  );
 }
 
 export function isImageFile(name: string): boolean {
@@ -199,8 +201,14 @@ function jpegFrame(b: Uint8Array): JpegFrame | null {
   while (p + 4 <= b.length) {
     if (b[p] !== 0xff) return null;
     const m = b[p + 1]!;
-    if (m === 0xff) { p++; continue; } // fill byte
-    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) { p += 2; continue; }
+    if (m === 0xff) {
+      p++;
+      continue;
+    } // fill byte
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
     const len = (b[p + 2]! << 8) | b[p + 3]!;
     if (m === 0xee && len >= 12 && b[p + 4] === 0x41 && b[p + 5] === 0x64) adobeTransform = (b[p + 15] ?? 0) !== 0;
     const isSOF = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
@@ -241,8 +249,11 @@ function decodeJPEG(bytes: Uint8Array, name: string, maxPixels: number): Image {
   try {
     // jpeg-js has its own caps (100 MP, a memory budget); ours was checked above, so theirs follow it.
     dec = jpeg.decode(bytes, {
-      useTArray: true, formatAsRGBA: false, tolerantDecoding: false,
-      maxResolutionInMP: (maxPixels + 1) / 1e6, maxMemoryUsageInMB: Math.max(2048, Math.ceil((maxPixels * 16) / 2 ** 20)),
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: (maxPixels + 1) / 1e6,
+      maxMemoryUsageInMB: Math.max(2048, Math.ceil((maxPixels * 16) / 2 ** 20)),
       ...(raw ? { colorTransform: false } : {}),
     });
   } catch (err) {
@@ -275,12 +286,15 @@ function upsample(p: Uint8Array, w: number, h: number, fx: number, fy: number, W
   const out = new Uint8Array(W * H);
   const row = (y: number) => Math.min(h - 1, Math.max(0, y)) * w; // edge rows are replicated, as libjpeg's context rows
   const fancy = w > 2;
-  const put = (x: number, y: number, v: number) => { if (x < W && y < H) out[y * W + x] = v; };
+  const put = (x: number, y: number, v: number) => {
+    if (x < W && y < H) out[y * W + x] = v;
+  };
   if (fancy && fx === 2 && fy === 2) {
     const sums = new Int32Array(w);
     for (let y = 0; y < h; y++) {
       for (let v = 0; v < 2; v++) {
-        const r0 = row(y), r1 = row(v === 0 ? y - 1 : y + 1);
+        const r0 = row(y),
+          r1 = row(v === 0 ? y - 1 : y + 1);
         for (let x = 0; x < w; x++) sums[x] = p[r0 + x]! * 3 + p[r1 + x]!;
         const oy = y * 2 + v;
         put(0, oy, (sums[0]! * 4 + 8) >> 4);
@@ -308,7 +322,9 @@ function upsample(p: Uint8Array, w: number, h: number, fx: number, fy: number, W
   } else if (fancy && fx === 1 && fy === 2) {
     for (let y = 0; y < h; y++) {
       for (let v = 0; v < 2; v++) {
-        const r0 = row(y), r1 = row(v === 0 ? y - 1 : y + 1), bias = v === 0 ? 1 : 2;
+        const r0 = row(y),
+          r1 = row(v === 0 ? y - 1 : y + 1),
+          bias = v === 0 ? 1 : 2;
         for (let x = 0; x < w; x++) put(x, y * 2 + v, (p[r0 + x]! * 3 + p[r1 + x]! + bias) >> 2);
       }
     }
@@ -322,7 +338,10 @@ function upsample(p: Uint8Array, w: number, h: number, fx: number, fy: number, W
 }
 
 /** libjpeg's integer YCbCr -> RGB (jdcolor.c, 16-bit fixed point tables). */
-const CR_R = new Int32Array(256), CB_B = new Int32Array(256), CR_G = new Int32Array(256), CB_G = new Int32Array(256);
+const CR_R = new Int32Array(256),
+  CB_B = new Int32Array(256),
+  CR_G = new Int32Array(256),
+  CB_G = new Int32Array(256);
 for (let i = 0; i < 256; i++) {
   const x = i - 128;
   CR_R[i] = (91881 * x + 32768) >> 16;
@@ -335,7 +354,8 @@ function ycbcrToRGB(data: Uint8Array, W: number, H: number, comps: { h: number; 
   const maxH = Math.max(...comps.map((c) => c.h));
   const maxV = Math.max(...comps.map((c) => c.v));
   const planes = comps.map((c, i) => {
-    const fx = maxH / c.h, fy = maxV / c.v;
+    const fx = maxH / c.h,
+      fy = maxV / c.v;
     if (fx === 1 && fy === 1) return null; // full resolution: read straight from jpeg-js's output
     if (!Number.isInteger(fx) || !Number.isInteger(fy)) return null;
     const { plane, w, h } = componentPlane(data, W, H, i, fx, fy);
@@ -349,7 +369,9 @@ function ycbcrToRGB(data: Uint8Array, W: number, H: number, comps: { h: number; 
     const y = p0 ? p0[i]! : data[i * 3]!;
     const cb = p1 ? p1[i]! : data[i * 3 + 1]!;
     const cr = p2 ? p2[i]! : data[i * 3 + 2]!;
-    const r = y + CR_R[cr]!, g = y + ((CB_G[cb]! + CR_G[cr]!) >> 16), b = y + CB_B[cb]!;
+    const r = y + CR_R[cr]!,
+      g = y + ((CB_G[cb]! + CR_G[cr]!) >> 16),
+      b = y + CB_B[cb]!;
     o[i * 3] = r < 0 ? 0 : r > 255 ? 255 : r;
     o[i * 3 + 1] = g < 0 ? 0 : g > 255 ? 255 : g;
     o[i * 3 + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
@@ -384,10 +406,12 @@ export function readMask(path: string, opts: DecodeOptions = {}): Image {
 export function encodePNG(img: Image): Buffer {
   checkImage(img, 'encodePNG');
   const colorType = img.channels === 1 ? 0 : 2;
-  return PNG.sync.write(
-    { width: img.width, height: img.height, data: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength) } as PNG,
-    { colorType, inputColorType: colorType, inputHasAlpha: false, bitDepth: 8 },
-  );
+  return PNG.sync.write({ width: img.width, height: img.height, data: Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength) } as PNG, {
+    colorType,
+    inputColorType: colorType,
+    inputHasAlpha: false,
+    bitDepth: 8,
+  });
 }
 
 export function writePNG(path: string, img: Image): void {

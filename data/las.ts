@@ -36,7 +36,8 @@ export function lasBlend(image: Float32Array, texture: Float32Array, maskL: Arra
   }
   const dst = out ?? new Float32Array(image.length);
   for (let i = 0; i < image.length; i++) {
-    const m = maskL[i % hw]!, x = image[i]!;
+    const m = maskL[i % hw]!,
+      x = image[i]!;
     dst[i] = x * (1 - m) + (1 - beta) * texture[i]! * m + beta * x * m;
   }
   return dst;
@@ -65,7 +66,12 @@ export class TextureSource {
   private cache = new Map<string, Image>();
   private cacheBytes = 0;
 
-  constructor(dir: string, paths?: string[], private maxCacheBytes = 128 << 20, private readonly files: TextureFiles | null = null) {
+  constructor(
+    dir: string,
+    paths?: string[],
+    private maxCacheBytes = 128 << 20,
+    private readonly files: TextureFiles | null = null,
+  ) {
     this.dir = dir;
     if (paths) {
       this.paths = paths;
@@ -93,8 +99,10 @@ export class TextureSource {
 
   private folder(): TextureFiles {
     if (this.files) return this.files;
-    throw new Error(`textures ${this.dir}: reading a texture folder needs file access (in Node pass data/image.ts's imageFiles); ` +
-      `without it use '${BUILTIN_TEXTURES}' or TextureSource.fromImages`);
+    throw new Error(
+      `textures ${this.dir}: reading a texture folder needs file access (in Node pass data/image.ts's imageFiles); ` +
+        `without it use '${BUILTIN_TEXTURES}' or TextureSource.fromImages`,
+    );
   }
 
   pick(rng: Rng): string {
@@ -111,9 +119,7 @@ export class TextureSource {
     const key = shorterSide ? `${shorterSide}:${path}` : path;
     const hit = this.cache.get(key);
     if (hit) return hit;
-    const raw = isBuiltinTexture(path)
-      ? builtinTexture(parseBuiltinTexture(path), Math.max(BUILTIN_TEXTURE_SIZE, shorterSide ?? 0))
-      : this.folder().read(path);
+    const raw = isBuiltinTexture(path) ? builtinTexture(parseBuiltinTexture(path), Math.max(BUILTIN_TEXTURE_SIZE, shorterSide ?? 0)) : this.folder().read(path);
     const img = shorterSide ? resize(raw, shorterSide) : raw;
     if (this.cacheBytes + img.data.length <= this.maxCacheBytes) {
       this.cache.set(key, img);
@@ -170,13 +176,26 @@ export function prepareTexture(img: Image, rng: Rng, o: LasOptions, resized = fa
  * of `rng` drive the texture, the mask and beta, so changing one part does not reshuffle the others.
  */
 export function synthesize(image: Float32Array, textures: TextureSource, rng: Rng, o: LasOptions, foreground?: ArrayLike<number> | null): LasResult {
-  const H = o.imagesize, W = o.imagesize;
+  const H = o.imagesize,
+    W = o.imagesize;
   if (image.length !== 3 * H * W) throw new Error(`synthesize: image has ${image.length} values, expected 3x${H}x${W}`);
-  const rTex = rng.fork(1), rMask = rng.fork(2), rBeta = rng.fork(3);
+  const rTex = rng.fork(1),
+    rMask = rng.fork(2),
+    rBeta = rng.fork(3);
   const texture = textures.pick(rTex);
   const pre = o.randAug !== false;
   const { tensor, ops } = prepareTexture(textures.load(texture, pre ? o.resize : undefined), rTex, o, pre);
   const m = perlinMask(H, W, o.featSize, rMask, { foreground, minScale: o.minScale, maxScale: o.maxScale });
   const beta = sampleBeta(rBeta, o.betaMean, o.betaStd);
-  return { aug: lasBlend(image, tensor, m.maskL, beta), maskL: m.maskL, maskS: m.maskS, featH: m.featH, featW: m.featW, beta, texture, ops, combine: m.combine };
+  return {
+    aug: lasBlend(image, tensor, m.maskL, beta),
+    maskL: m.maskL,
+    maskS: m.maskS,
+    featH: m.featH,
+    featW: m.featW,
+    beta,
+    texture,
+    ops,
+    combine: m.combine,
+  };
 }

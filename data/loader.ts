@@ -62,11 +62,14 @@ const SHUFFLE_KEY = -1 >>> 0;
 export function collate(ds: AnomalyDataset, indices: number[], seed: number, epoch: number): Batch {
   const B = indices.length;
   const [C, H, W] = ds.imageShape;
-  const per = C * H * W, hw = H * W;
+  const per = C * H * W,
+    hw = H * W;
   const images = new Float32Array(B * per);
   const paths: string[] = [];
   if (ds.split === 'test') {
-    const labels = new Uint8Array(B), masks = new Float32Array(B * hw), defects: string[] = [];
+    const labels = new Uint8Array(B),
+      masks = new Float32Array(B * hw),
+      defects: string[] = [];
     indices.forEach((idx, b) => {
       const it = ds.item(idx, seed, epoch) as TestItem;
       images.set(it.image, b * per);
@@ -78,7 +81,10 @@ export function collate(ds: AnomalyDataset, indices: number[], seed: number, epo
     return { split: 'test', epoch, indices, paths, images, labels, defects, masks, shape: [B, C, H, W] };
   }
   const [fh, fw] = ds.featShape;
-  let augs: Float32Array | null = null, masksS: Float32Array | null = null, masksL: Float32Array | null = null, betas: Float32Array | null = null;
+  let augs: Float32Array | null = null,
+    masksS: Float32Array | null = null,
+    masksL: Float32Array | null = null,
+    betas: Float32Array | null = null;
   indices.forEach((idx, b) => {
     const it = ds.item(idx, seed, epoch) as TrainItem;
     images.set(it.image, b * per);
@@ -221,7 +227,9 @@ export class DataLoader {
         }
       };
       worker.on('error', (err) => fail(new Error(`DataLoader worker ${i}: ${err.message}`)));
-      worker.on('exit', (code) => { if (!slot.dead && this.pool) fail(new Error(`DataLoader worker ${i} exited with code ${code}`)); });
+      worker.on('exit', (code) => {
+        if (!slot.dead && this.pool) fail(new Error(`DataLoader worker ${i} exited with code ${code}`));
+      });
       this.pool.push(slot);
     }
   }

@@ -20,14 +20,18 @@ export function perlinNoise(height: number, width: number, resY: number, resX: n
   if (angles.length !== (resY + 1) * (resX + 1)) {
     throw new Error(`perlinNoise: need ${(resY + 1) * (resX + 1)} angles for res ${resY}x${resX}, got ${angles.length}`);
   }
-  const gx = new Float64Array(angles.length), gy = new Float64Array(angles.length);
+  const gx = new Float64Array(angles.length),
+    gy = new Float64Array(angles.length);
   for (let i = 0; i < angles.length; i++) {
     gx[i] = Math.cos(angles[i]!);
     gy[i] = Math.sin(angles[i]!);
   }
   const axis = (size: number, res: number) => {
-    const delta = res / size, d = Math.floor(size / res), exact = size % res === 0;
-    const cell = new Int32Array(size), frac = new Float64Array(size);
+    const delta = res / size,
+      d = Math.floor(size / res),
+      exact = size % res === 0;
+    const cell = new Int32Array(size),
+      frac = new Float64Array(size);
     for (let i = 0; i < size; i++) {
       const p = i * delta;
       cell[i] = exact ? Math.floor(i / d) : Math.min(res - 1, Math.floor(p));
@@ -35,20 +39,29 @@ export function perlinNoise(height: number, width: number, resY: number, resX: n
     }
     return { cell, frac };
   };
-  const Y = axis(height, resY), X = axis(width, resX);
+  const Y = axis(height, resY),
+    X = axis(width, resX);
   const out = new Float32Array(height * width);
   const stride = resX + 1;
   for (let i = 0; i < height; i++) {
-    const c0 = Y.cell[i]!, u = Y.frac[i]!, tu = fade(u);
+    const c0 = Y.cell[i]!,
+      u = Y.frac[i]!,
+      tu = fade(u);
     for (let j = 0; j < width; j++) {
-      const c1 = X.cell[j]!, v = X.frac[j]!, tv = fade(v);
-      const k00 = c0 * stride + c1, k10 = k00 + stride, k01 = k00 + 1, k11 = k10 + 1;
+      const c1 = X.cell[j]!,
+        v = X.frac[j]!,
+        tv = fade(v);
+      const k00 = c0 * stride + c1,
+        k10 = k00 + stride,
+        k01 = k00 + 1,
+        k11 = k10 + 1;
       // gradient . offset to each lattice corner; component 0 runs along the height axis
       const n00 = u * gx[k00]! + v * gy[k00]!;
       const n10 = (u - 1) * gx[k10]! + v * gy[k10]!;
       const n01 = u * gx[k01]! + (v - 1) * gy[k01]!;
       const n11 = (u - 1) * gx[k11]! + (v - 1) * gy[k11]!;
-      const a = n00 + (n10 - n00) * tu, b = n01 + (n11 - n01) * tu;
+      const a = n00 + (n10 - n00) * tu,
+        b = n01 + (n11 - n01) * tu;
       out[i * width + j] = Math.SQRT2 * (a + (b - a) * tv);
     }
   }
@@ -68,17 +81,24 @@ export function randPerlin(height: number, width: number, resY: number, resX: nu
  */
 export function rotateMap(src: Float32Array, height: number, width: number, angleDeg: number): Float32Array {
   const out = new Float32Array(height * width);
-  const r = (angleDeg * Math.PI) / 180, cos = Math.cos(r), sin = Math.sin(r);
-  const cx = (width - 1) / 2, cy = (height - 1) / 2;
+  const r = (angleDeg * Math.PI) / 180,
+    cos = Math.cos(r),
+    sin = Math.sin(r);
+  const cx = (width - 1) / 2,
+    cy = (height - 1) / 2;
   const at = (x: number, y: number) => (x >= 0 && x < width && y >= 0 && y < height ? src[y * width + x]! : 0);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       // inverse of the forward rotation dst = R(r) (src - c) + c
-      const dx = x - cx, dy = y - cy;
-      const sx = cos * dx + sin * dy + cx, sy = -sin * dx + cos * dy + cy;
-      const x0 = Math.floor(sx), y0 = Math.floor(sy);
+      const dx = x - cx,
+        dy = y - cy;
+      const sx = cos * dx + sin * dy + cx,
+        sy = -sin * dx + cos * dy + cy;
+      const x0 = Math.floor(sx),
+        y0 = Math.floor(sy);
       if (x0 < -1 || y0 < -1 || x0 >= width || y0 >= height) continue;
-      const fx = sx - x0, fy = sy - y0;
+      const fx = sx - x0,
+        fy = sy - y0;
       const top = at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx;
       const bot = at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx;
       out[y * width + x] = top * (1 - fy) + bot * fy;
@@ -96,8 +116,11 @@ export interface PerlinOptions {
 
 /** generate_thr: one rotated, thresholded Perlin map (0/1 bytes). */
 export function perlinThreshold(height: number, width: number, rng: Rng, opts: PerlinOptions = {}): Uint8Array {
-  const lo = opts.minScale ?? 0, hi = opts.maxScale ?? 6, thr = opts.threshold ?? 0.5;
-  const sy = 2 ** rng.int(lo, hi), sx = 2 ** rng.int(lo, hi);
+  const lo = opts.minScale ?? 0,
+    hi = opts.maxScale ?? 6,
+    thr = opts.threshold ?? 0.5;
+  const sy = 2 ** rng.int(lo, hi),
+    sx = 2 ** rng.int(lo, hi);
   const noise = randPerlin(height, width, sy, sx, rng);
   const rot = rotateMap(noise, height, width, rng.uniform(-90, 90));
   const out = new Uint8Array(height * width);
@@ -128,9 +151,11 @@ export interface PerlinMaskOptions extends PerlinOptions {
 
 /** Max-pool with kernel = stride = (trunc(H/featSize), trunc(W/featSize)), no padding (torch max_pool2d). */
 export function maxPoolMask(mask: ArrayLike<number>, height: number, width: number, featSize: number): { data: Float32Array; featH: number; featW: number } {
-  const ky = Math.trunc(height / featSize), kx = Math.trunc(width / featSize);
+  const ky = Math.trunc(height / featSize),
+    kx = Math.trunc(width / featSize);
   if (ky < 1 || kx < 1) throw new Error(`maxPoolMask: feature size ${featSize} exceeds image ${height}x${width}`);
-  const featH = Math.floor(height / ky), featW = Math.floor(width / kx);
+  const featH = Math.floor(height / ky),
+    featW = Math.floor(width / kx);
   const data = new Float32Array(featH * featW);
   for (let fy = 0; fy < featH; fy++) {
     for (let fx = 0; fx < featW; fx++) {

@@ -14,7 +14,19 @@ export const BUILTIN_TEXTURE_SIZE = 256;
 export const BUILTIN_TEXTURE_PREFIX = 'builtin:';
 
 export const BUILTIN_TEXTURE_FAMILIES = [
-  'clouds', 'marble', 'wood', 'cells', 'cracks', 'stripes', 'checks', 'plaid', 'weave', 'dots', 'fibres', 'speckle', 'blotches',
+  'clouds',
+  'marble',
+  'wood',
+  'cells',
+  'cracks',
+  'stripes',
+  'checks',
+  'plaid',
+  'weave',
+  'dots',
+  'fibres',
+  'speckle',
+  'blotches',
 ] as const;
 export type BuiltinTextureFamily = (typeof BUILTIN_TEXTURE_FAMILIES)[number];
 
@@ -45,7 +57,9 @@ export function parseBuiltinTexture(name: string): number {
   const m = /^builtin:([a-z]+)-(\d+)$/.exec(name);
   const index = m ? Number(m[2]) : -1;
   if (!m || index >= BUILTIN_TEXTURE_COUNT || builtinTextureFamily(index) !== m[1]) {
-    throw new Error(`texture ${name}: not a builtin texture (expected builtin:<family>-<index>, e.g. ${builtinTextureName(1)}, index < ${BUILTIN_TEXTURE_COUNT})`);
+    throw new Error(
+      `texture ${name}: not a builtin texture (expected builtin:<family>-<index>, e.g. ${builtinTextureName(1)}, index < ${BUILTIN_TEXTURE_COUNT})`,
+    );
   }
   return index;
 }
@@ -97,18 +111,29 @@ class Noise {
   }
 
   at(x: number, y: number): number {
-    const xf = Math.floor(x), yf = Math.floor(y);
-    const fx = x - xf, fy = y - yf;
-    const P = this.perm, GX = this.gx, GY = this.gy;
-    const X = xf & 255, Y = yf & 255; // & wraps negatives too, so any coordinate is valid
-    const a = P[X]! + Y, b = P[X + 1]! + Y;
-    const h00 = P[a]!, h01 = P[a + 1]!, h10 = P[b]!, h11 = P[b + 1]!;
+    const xf = Math.floor(x),
+      yf = Math.floor(y);
+    const fx = x - xf,
+      fy = y - yf;
+    const P = this.perm,
+      GX = this.gx,
+      GY = this.gy;
+    const X = xf & 255,
+      Y = yf & 255; // & wraps negatives too, so any coordinate is valid
+    const a = P[X]! + Y,
+      b = P[X + 1]! + Y;
+    const h00 = P[a]!,
+      h01 = P[a + 1]!,
+      h10 = P[b]!,
+      h11 = P[b + 1]!;
     const n00 = fx * GX[h00]! + fy * GY[h00]!;
     const n10 = (fx - 1) * GX[h10]! + fy * GY[h10]!;
     const n01 = fx * GX[h01]! + (fy - 1) * GY[h01]!;
     const n11 = (fx - 1) * GX[h11]! + (fy - 1) * GY[h11]!;
-    const u = fade(fx), v = fade(fy);
-    const x0 = n00 + u * (n10 - n00), x1 = n01 + u * (n11 - n01);
+    const u = fade(fx),
+      v = fade(fy);
+    const x0 = n00 + u * (n10 - n00),
+      x1 = n01 + u * (n11 - n01);
     return x0 + v * (x1 - x0);
   }
 
@@ -162,7 +187,12 @@ class Noise {
 const MAX_OCTAVES = 12;
 const OCT = (() => {
   const t = new Float64Array(MAX_OCTAVES * 6);
-  let a = 1, b = 0, c = 0, d = 1, e = 0, f = 0;
+  let a = 1,
+    b = 0,
+    c = 0,
+    d = 1,
+    e = 0,
+    f = 0;
   for (let o = 0; o < MAX_OCTAVES; o++) {
     t.set([a, b, c, d, e, f], o * 6);
     [a, b, c, d, e, f] = [1.6 * a + 1.2 * c, 1.6 * b + 1.2 * d, -1.2 * a + 1.6 * c, -1.2 * b + 1.6 * d, 1.6 * e + 1.2 * f + 17.31, -1.2 * e + 1.6 * f + 5.83];
@@ -187,8 +217,13 @@ class Worley {
   private readonly py: Float64Array;
   private readonly pid: Int32Array;
 
-  constructor(readonly g: number, rng: Rng, jitter: number) {
-    const jx = new Float64Array(g * g), jy = new Float64Array(g * g);
+  constructor(
+    readonly g: number,
+    rng: Rng,
+    jitter: number,
+  ) {
+    const jx = new Float64Array(g * g),
+      jy = new Float64Array(g * g);
     for (let i = 0; i < g * g; i++) {
       jx[i] = 0.5 + jitter * (rng.random() - 0.5);
       jy[i] = 0.5 + jitter * (rng.random() - 0.5);
@@ -199,7 +234,8 @@ class Worley {
     this.pid = new Int32Array(G * G);
     for (let yy = -1; yy <= g; yy++) {
       for (let xx = -1; xx <= g; xx++) {
-        const j = (((yy + g) % g) * g + ((xx + g) % g)), p = (yy + 1) * G + xx + 1;
+        const j = ((yy + g) % g) * g + ((xx + g) % g),
+          p = (yy + 1) * G + xx + 1;
         this.px[p] = xx + jx[j]!;
         this.py[p] = yy + jy[j]!;
         this.pid[p] = j;
@@ -209,17 +245,23 @@ class Worley {
 
   /** F1, F2 and the id for point (x, y) in cell units (any value: it wraps), into f1[k], f2[k], id[k]. */
   eval(x: number, y: number, k: number, f1: Float32Array, f2: Float32Array, id: Int32Array): void {
-    const g = this.g, G = g + 2;
+    const g = this.g,
+      G = g + 2;
     x -= g * Math.floor(x / g);
     y -= g * Math.floor(y / g);
-    const cx = Math.min(g - 1, Math.floor(x)), cy = Math.min(g - 1, Math.floor(y));
-    const PX = this.px, PY = this.py;
-    let d1 = 1e9, d2 = 1e9, best = 0;
+    const cx = Math.min(g - 1, Math.floor(x)),
+      cy = Math.min(g - 1, Math.floor(y));
+    const PX = this.px,
+      PY = this.py;
+    let d1 = 1e9,
+      d2 = 1e9,
+      best = 0;
     for (let dy = 0; dy < 3; dy++) {
       const row = (cy + dy) * G + cx;
       for (let dx = 0; dx < 3; dx++) {
         const p = row + dx;
-        const ex = PX[p]! - x, ey = PY[p]! - y;
+        const ex = PX[p]! - x,
+          ey = PY[p]! - y;
         const d = ex * ex + ey * ey;
         if (d < d1) {
           d2 = d1;
@@ -235,11 +277,15 @@ class Worley {
 
   /** The whole image at g cells per side, through a coordinate warp (image units). */
   image(c: Canvas, wx: Float32Array | null, wy: Float32Array | null): { f1: Float32Array; f2: Float32Array; id: Int32Array } {
-    const f1 = new Float32Array(c.n), f2 = new Float32Array(c.n), id = new Int32Array(c.n);
-    const g = this.g, S = c.size;
+    const f1 = new Float32Array(c.n),
+      f2 = new Float32Array(c.n),
+      id = new Int32Array(c.n);
+    const g = this.g,
+      S = c.size;
     for (let y = 0, k = 0; y < S; y++) {
       for (let x = 0; x < S; x++, k++) {
-        const u = x / S + (wx ? wx[k]! : 0), v = y / S + (wy ? wy[k]! : 0);
+        const u = x / S + (wx ? wx[k]! : 0),
+          v = y / S + (wy ? wy[k]! : 0);
         this.eval(u * g, v * g, k, f1, f2, id);
       }
     }
@@ -302,7 +348,8 @@ function colourMap(rng: Rng, cols: RGB[], opts: { flip?: boolean; steps?: boolea
       a = b = stops[Math.min(m - 1, Math.floor(t * m))]!;
       f = 0;
     } else {
-      const p = t * (m - 1), k = Math.min(m - 2, Math.floor(p));
+      const p = t * (m - 1),
+        k = Math.min(m - 2, Math.floor(p));
       a = stops[k]!;
       b = stops[k + 1]!;
       f = p - k;
@@ -321,7 +368,10 @@ class Canvas {
   /** pixel-scale details are specified for 256 px and scaled by this */
   readonly px: number;
 
-  constructor(readonly size: number, readonly rng: Rng) {
+  constructor(
+    readonly size: number,
+    readonly rng: Rng,
+  ) {
     this.n = size * size;
     this.rgb = new Float32Array(this.n * 3);
     this.px = size / BUILTIN_TEXTURE_SIZE;
@@ -347,15 +397,19 @@ class Canvas {
       const gs = Math.floor((size - 1) / s) + 2;
       const grid = new Float32Array(gs * gs);
       for (let j = 0, k = 0; j < gs; j++) for (let i = 0; i < gs; i++, k++) grid[k] = f((i * s) / size, (j * s) / size, -1);
-      const ix = new Int32Array(size), fx = new Float32Array(size);
+      const ix = new Int32Array(size),
+        fx = new Float32Array(size);
       for (let x = 0; x < size; x++) {
         ix[x] = Math.floor(x / s);
         fx[x] = (x - ix[x]! * s) / s;
       }
       for (let y = 0, k = 0; y < size; y++) {
-        const r0 = ix[y]! * gs, r1 = r0 + gs, b = fx[y]!;
+        const r0 = ix[y]! * gs,
+          r1 = r0 + gs,
+          b = fx[y]!;
         for (let x = 0; x < size; x++, k++) {
-          const i = ix[x]!, a = fx[x]!;
+          const i = ix[x]!,
+            a = fx[x]!;
           const top = grid[r0 + i]! + (grid[r0 + i + 1]! - grid[r0 + i]!) * a;
           const bot = grid[r1 + i]! + (grid[r1 + i + 1]! - grid[r1 + i]!) * a;
           t[k] = (addTo ? t[k]! : 0) + top + (bot - top) * b;
@@ -367,7 +421,9 @@ class Canvas {
 
   /** Colours the canvas through a colour map, blending with alpha (a number or a per-pixel map). */
   paint(t: Float32Array, lut: Float32Array, alpha: number | Float32Array = 1): void {
-    const o = this.rgb, am = typeof alpha === 'number' ? null : alpha, a0 = typeof alpha === 'number' ? alpha : 0;
+    const o = this.rgb,
+      am = typeof alpha === 'number' ? null : alpha,
+      a0 = typeof alpha === 'number' ? alpha : 0;
     for (let k = 0; k < this.n; k++) {
       const a = am ? am[k]! : a0;
       if (a <= 0) continue;
@@ -398,7 +454,8 @@ class Canvas {
   blend(x: number, y: number, c: RGB, a: number): void {
     const s = this.size;
     const k = x >= 0 && y >= 0 && x < s && y < s ? y * s + x : (((y % s) + s) % s) * s + (((x % s) + s) % s);
-    const o = this.rgb, j = k * 3;
+    const o = this.rgb,
+      j = k * 3;
     o[j] = o[j]! + (c[0] - o[j]!) * a;
     o[j + 1] = o[j + 1]! + (c[1] - o[j + 1]!) * a;
     o[j + 2] = o[j + 2]! + (c[2] - o[j + 2]!) * a;
@@ -407,7 +464,10 @@ class Canvas {
   /** An anti-aliased soft disk of radius r px (r < 1 deposits a bilinear splat). */
   dot(x: number, y: number, r: number, c: RGB, a: number): void {
     if (r < 1) {
-      const x0 = Math.floor(x), y0 = Math.floor(y), fx = x - x0, fy = y - y0;
+      const x0 = Math.floor(x),
+        y0 = Math.floor(y),
+        fx = x - x0,
+        fy = y - y0;
       const w = a * Math.max(0.35, r);
       this.blend(x0, y0, c, w * (1 - fx) * (1 - fy));
       this.blend(x0 + 1, y0, c, w * fx * (1 - fy));
@@ -416,7 +476,8 @@ class Canvas {
       return;
     }
     const R = Math.ceil(r + 1);
-    const cx = Math.floor(x), cy = Math.floor(y);
+    const cx = Math.floor(x),
+      cy = Math.floor(y);
     for (let yy = cy - R; yy <= cy + R; yy++) {
       for (let xx = cx - R; xx <= cx + R; xx++) {
         const d = Math.hypot(xx + 0.5 - x, yy + 0.5 - y);
@@ -434,7 +495,8 @@ class Canvas {
 }
 
 function normalize(t: Float32Array): Float32Array {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let k = 0; k < t.length; k++) {
     const v = t[k]!;
     if (v < lo) lo = v;
@@ -455,7 +517,9 @@ function finish(c: Canvas): void {
   const rng = c.rng.fork(99);
   const o = c.rgb;
   if (rng.bernoulli(0.35)) {
-    const n = new Noise(rng), f = rng.uniform(0.5, 1.5), amt = rng.uniform(0.1, 0.3);
+    const n = new Noise(rng),
+      f = rng.uniform(0.5, 1.5),
+      amt = rng.uniform(0.1, 0.3);
     const light = c.field((u, v) => n.fbm(u * f, v * f, 2), 8);
     for (let k = 0; k < c.n; k++) {
       const m = 1 + amt * (light[k]! - 0.5);
@@ -477,12 +541,10 @@ function finish(c: Canvas): void {
 
 /** Low-frequency coordinate warp (two fBm fields), amplitude in image units; null when amp is 0. */
 function warpFields(c: Canvas, amp: number, freq: number): [Float32Array, Float32Array] | [null, null] {
-  const nx = new Noise(c.rng), ny = new Noise(c.rng);
+  const nx = new Noise(c.rng),
+    ny = new Noise(c.rng);
   if (!(amp > 0)) return [null, null];
-  return [
-    c.field((u, v) => amp * nx.fbm(u * freq, v * freq, 3), 4, true),
-    c.field((u, v) => amp * ny.fbm(u * freq + 31.7, v * freq + 11.3, 3), 4, true),
-  ];
+  return [c.field((u, v) => amp * nx.fbm(u * freq, v * freq, 3), 4, true), c.field((u, v) => amp * ny.fbm(u * freq + 31.7, v * freq + 11.3, 3), 4, true)];
 }
 
 // ------------------------------------------------------------------------------- generators
@@ -495,7 +557,11 @@ function warpFields(c: Canvas, amp: number, freq: number): [Float32Array, Float3
 function octaveField(c: Canvas, g: (u: number, v: number, from: number, to: number) => number, freq: number, octaves: number): Float32Array {
   const out = new Float32Array(c.n);
   let o = 0;
-  for (const [step, minPx] of [[4, 24], [2, 8], [1, 0]] as const) {
+  for (const [step, minPx] of [
+    [4, 24],
+    [2, 8],
+    [1, 0],
+  ] as const) {
     const from = o;
     while (o < octaves && BUILTIN_TEXTURE_SIZE / (freq * 2 ** o) >= minPx) o++;
     if (o === from) continue;
@@ -510,7 +576,8 @@ function powTable(p: number): (x: number) => number {
   const tab = new Float32Array(1025);
   for (let i = 0; i <= 1024; i++) tab[i] = Math.pow(i / 1024, p);
   return (x) => {
-    const f = clamp01(x) * 1024, i = Math.floor(f);
+    const f = clamp01(x) * 1024,
+      i = Math.floor(f);
     return i >= 1024 ? tab[1024]! : tab[i]! + (tab[i + 1]! - tab[i]!) * (f - i);
   };
 }
@@ -519,10 +586,15 @@ function powTable(p: number): (x: number) => number {
 function clouds(c: Canvas): void {
   const r = c.rng;
   const variant = r.choice(['plain', 'warped', 'warped', 'ridged', 'billow'] as const);
-  const freq = r.uniform(2, 9), gain = r.uniform(0.4, 0.65);
+  const freq = r.uniform(2, 9),
+    gain = r.uniform(0.4, 0.65);
   const oct = octavesFor(freq, r.int(3, 7), c.size);
-  const fx = freq * Math.exp(r.uniform(-0.7, 0.7)), fy = (freq * freq) / fx, warp = r.uniform(0.4, 1.5);
-  const n = new Noise(r), w1 = new Noise(r), w2 = new Noise(r);
+  const fx = freq * Math.exp(r.uniform(-0.7, 0.7)),
+    fy = (freq * freq) / fx,
+    warp = r.uniform(0.4, 1.5);
+  const n = new Noise(r),
+    w1 = new Noise(r),
+    w2 = new Noise(r);
   const sum = variant === 'ridged' ? n.ridged.bind(n) : variant === 'billow' ? n.turbulence.bind(n) : n.fbm.bind(n);
   if (variant !== 'warped') {
     c.paint(normalize(octaveField(c, (u, v, a, b) => sum(u * fx, v * fy, oct, gain, a, b), freq, oct)), colourMap(r, palette(r, r.int(2, 5))));
@@ -538,10 +610,18 @@ function clouds(c: Canvas): void {
 /** Marble: a sine along one direction bent by turbulence into veins, over faint clouds. */
 function marble(c: Canvas): void {
   const r = c.rng;
-  const a = r.uniform(0, Math.PI), ca = Math.cos(a), sa = Math.sin(a);
-  const f = r.uniform(1, 5), tf = r.uniform(1.5, 5), power = r.uniform(2, 7), sharp = r.uniform(0.12, 0.6);
-  const n = new Noise(r), cl = new Noise(r), cloud = r.uniform(0.05, 0.3);
-  const to = octavesFor(tf, 5, c.size), co = octavesFor(4, 3, c.size);
+  const a = r.uniform(0, Math.PI),
+    ca = Math.cos(a),
+    sa = Math.sin(a);
+  const f = r.uniform(1, 5),
+    tf = r.uniform(1.5, 5),
+    power = r.uniform(2, 7),
+    sharp = r.uniform(0.12, 0.6);
+  const n = new Noise(r),
+    cl = new Noise(r),
+    cloud = r.uniform(0.05, 0.3);
+  const to = octavesFor(tf, 5, c.size),
+    co = octavesFor(4, 3, c.size);
   const turb = octaveField(c, (u, v, lo, hi) => n.turbulence(u * tf, v * tf, to, 0.5, lo, hi), tf, to);
   const clouds = normalize(octaveField(c, (u, v, lo, hi) => cl.fbm(u * 4, v * 4, co, 0.5, lo, hi), 4, co));
   const vein = powTable(sharp);
@@ -555,23 +635,34 @@ function marble(c: Canvas): void {
 /** Wood: rings about a (possibly off-image) centre, stretched along the grain, wobbled, with fibres. */
 function wood(c: Canvas): void {
   const r = c.rng;
-  const cx = r.uniform(-1.5, 2.5), cy = r.uniform(-1.5, 2.5);
-  const a = r.uniform(0, Math.PI), ca = Math.cos(a), sa = Math.sin(a);
-  const stretch = r.uniform(0.1, 0.8), rings = r.uniform(8, 35), wobble = r.uniform(0.01, 0.08), k = Math.exp(r.uniform(-1, 1.2));
+  const cx = r.uniform(-1.5, 2.5),
+    cy = r.uniform(-1.5, 2.5);
+  const a = r.uniform(0, Math.PI),
+    ca = Math.cos(a),
+    sa = Math.sin(a);
+  const stretch = r.uniform(0.1, 0.8),
+    rings = r.uniform(8, 35),
+    wobble = r.uniform(0.01, 0.08),
+    k = Math.exp(r.uniform(-1, 1.2));
   const fib = r.uniform(0.05, 0.3);
-  const n = new Noise(r), g = new Noise(r);
+  const n = new Noise(r),
+    g = new Noise(r);
   const wo = octavesFor(3, 4, c.size);
   const late = powTable(k); // latewood: a sharp edge at one side of each ring
   const wob = octaveField(c, (u, v, lo, hi) => n.fbm(u * 3, v * 3, wo, 0.5, lo, hi), 3, wo);
   const t = c.field((u, v, i) => {
-    const dx = u - cx, dy = v - cy;
-    const p = (dx * ca + dy * sa) * stretch, q = -dx * sa + dy * ca;
+    const dx = u - cx,
+      dy = v - cy;
+    const p = (dx * ca + dy * sa) * stretch,
+      q = -dx * sa + dy * ca;
     const d = Math.sqrt(p * p + q * q) + wobble * wob[i]!;
     const ring = late(frac(d * rings));
     return (1 - fib) * ring + fib * (g.at((u * ca + v * sa) * 4, (-u * sa + v * ca) * 120) + 0.5);
   });
   const earthy = r.bernoulli(0.7);
-  const cols = earthy ? [hsl(r.uniform(0.04, 0.11), r.uniform(0.3, 0.7), r.uniform(0.12, 0.3)), hsl(r.uniform(0.05, 0.12), r.uniform(0.3, 0.7), r.uniform(0.4, 0.75))] : palette(r, r.int(2, 4));
+  const cols = earthy
+    ? [hsl(r.uniform(0.04, 0.11), r.uniform(0.3, 0.7), r.uniform(0.12, 0.3)), hsl(r.uniform(0.05, 0.12), r.uniform(0.3, 0.7), r.uniform(0.4, 0.75))]
+    : palette(r, r.int(2, 4));
   c.paint(t, colourMap(r, cols));
 }
 
@@ -579,7 +670,8 @@ function wood(c: Canvas): void {
 function cells(c: Canvas): void {
   const r = c.rng;
   const variant = r.choice(['pebbles', 'pebbles', 'bubbles', 'membrane'] as const);
-  const g = r.int(4, 16), jitter = r.uniform(0.5, 1);
+  const g = r.int(4, 16),
+    jitter = r.uniform(0.5, 1);
   const W = new Worley(g, r, jitter);
   const [wx, wy] = warpFields(c, r.uniform(0, 0.4) / g, r.uniform(2, 6));
   const { f1, f2, id } = W.image(c, wx, wy);
@@ -591,8 +683,11 @@ function cells(c: Canvas): void {
     return;
   }
   const cellT = Float32Array.from({ length: g * g }, () => r.random());
-  const t = new Float32Array(c.n), s = new Float32Array(c.n);
-  const mortar = r.uniform(0.02, 0.15), dome = r.uniform(0.1, 0.6), mortarDark = r.uniform(0.2, 0.7);
+  const t = new Float32Array(c.n),
+    s = new Float32Array(c.n);
+  const mortar = r.uniform(0.02, 0.15),
+    dome = r.uniform(0.1, 0.6),
+    mortarDark = r.uniform(0.2, 0.7);
   for (let k = 0; k < c.n; k++) {
     t[k] = cellT[id[k]!]!;
     const edge = smoothstep(mortar * 0.5, mortar * 1.5, f2[k]! - f1[k]!);
@@ -605,18 +700,22 @@ function cells(c: Canvas): void {
 /** Cracked mud / dried paint: plates separated by warped Worley borders, with finer secondary cracks. */
 function cracks(c: Canvas): void {
   const r = c.rng;
-  const g = r.int(3, 10), width = r.uniform(0.03, 0.1);
+  const g = r.int(3, 10),
+    width = r.uniform(0.03, 0.1);
   const W = new Worley(g, r, r.uniform(0.7, 1));
   const fine = r.bernoulli(0.6) ? new Worley(g * r.int(2, 4), r, 1) : null;
   const [wx, wy] = warpFields(c, r.uniform(0.1, 0.35) / g, r.uniform(3, 8));
   const { f1, f2, id } = W.image(c, wx, wy);
   const sub = fine ? fine.image(c, wx, wy) : null;
   // mud: two close colours through clouds, plus a brightness per plate
-  const mud = new Noise(r), mf = r.uniform(4, 16), mo = octavesFor(mf, 4, c.size);
+  const mud = new Noise(r),
+    mf = r.uniform(4, 16),
+    mo = octavesFor(mf, 4, c.size);
   const base = normalize(octaveField(c, (u, v, lo, hi) => mud.fbm(u * mf, v * mf, mo, 0.5, lo, hi), mf, mo));
   c.paint(base, colourMap(r, palette(r, 2, r.uniform(0.1, 0.3))));
   const plate = Float32Array.from({ length: g * g }, () => r.uniform(0.85, 1.1));
-  const crackDark = r.uniform(0.1, 0.5), curl = r.uniform(0, 0.35);
+  const crackDark = r.uniform(0.1, 0.5),
+    curl = r.uniform(0, 0.35);
   const s = new Float32Array(c.n);
   for (let k = 0; k < c.n; k++) {
     const e = f2[k]! - f1[k]!;
@@ -632,10 +731,15 @@ function cracks(c: Canvas): void {
 function stripes(c: Canvas): void {
   const r = c.rng;
   const a = r.bernoulli(0.5) ? r.choice([0, Math.PI / 2, Math.PI / 4]) + r.uniform(-0.1, 0.1) : r.uniform(0, Math.PI);
-  const ca = Math.cos(a), sa = Math.sin(a);
-  const f = r.uniform(3, 40), profile = r.choice(['sine', 'square', 'square', 'triangle', 'saw'] as const), duty = r.uniform(0.2, 0.8);
-  const dist = r.bernoulli(0.6) ? r.uniform(0.05, 0.8) : 0, df = r.uniform(1, 5);
-  const zig = r.bernoulli(0.25) ? r.uniform(0.2, 1.2) : 0, zf = r.uniform(4, 20);
+  const ca = Math.cos(a),
+    sa = Math.sin(a);
+  const f = r.uniform(3, 40),
+    profile = r.choice(['sine', 'square', 'square', 'triangle', 'saw'] as const),
+    duty = r.uniform(0.2, 0.8);
+  const dist = r.bernoulli(0.6) ? r.uniform(0.05, 0.8) : 0,
+    df = r.uniform(1, 5);
+  const zig = r.bernoulli(0.25) ? r.uniform(0.2, 1.2) : 0,
+    zf = r.uniform(4, 20);
   const edge = r.uniform(0.02, 0.15);
   const n = new Noise(r);
   const nb = r.int(2, 5);
@@ -660,9 +764,12 @@ function stripes(c: Canvas): void {
     return;
   }
   // each band its own colour, shaded towards the darkest colour by the profile
-  const depth = r.uniform(0.15, 0.6), o = c.rgb, lo = cols[0]!;
+  const depth = r.uniform(0.15, 0.6),
+    o = c.rgb,
+    lo = cols[0]!;
   for (let k = 0; k < c.n; k++) {
-    const col = cols[band[k]! + 1]!, sh = 1 - depth * (1 - t[k]!);
+    const col = cols[band[k]! + 1]!,
+      sh = 1 - depth * (1 - t[k]!);
     for (let ch = 0; ch < 3; ch++) o[k * 3 + ch] = lo[ch]! + (col[ch]! - lo[ch]!) * sh;
   }
 }
@@ -671,15 +778,22 @@ function stripes(c: Canvas): void {
 function checks(c: Canvas): void {
   const r = c.rng;
   const a = r.bernoulli(0.6) ? r.choice([0, Math.PI / 4]) + r.uniform(-0.08, 0.08) : r.uniform(0, Math.PI);
-  const ca = Math.cos(a), sa = Math.sin(a);
-  const f = r.uniform(2, 16), k = Math.exp(r.uniform(0.5, 4)), dist = r.bernoulli(0.6) ? r.uniform(0.05, 0.5) : 0, df = r.uniform(1, 4);
+  const ca = Math.cos(a),
+    sa = Math.sin(a);
+  const f = r.uniform(2, 16),
+    k = Math.exp(r.uniform(0.5, 4)),
+    dist = r.bernoulli(0.6) ? r.uniform(0.05, 0.5) : 0,
+    df = r.uniform(1, 4);
   const gingham = r.bernoulli(0.35);
-  const n1 = new Noise(r), n2 = new Noise(r);
+  const n1 = new Noise(r),
+    n2 = new Noise(r);
   const d1 = dist ? c.field((u, v) => 2 * dist * n1.fbm(u * df, v * df, 3), 4, true) : null;
   const d2 = dist ? c.field((u, v) => 2 * dist * n2.fbm(u * df, v * df, 3), 4, true) : null;
   const t = c.field((u, v, i) => {
-    const s1 = (u * ca + v * sa) * f + (d1 ? d1[i]! : 0), s2 = (-u * sa + v * ca) * f + (d2 ? d2[i]! : 0);
-    const a1 = Math.sin(Math.PI * s1), a2 = Math.sin(Math.PI * s2);
+    const s1 = (u * ca + v * sa) * f + (d1 ? d1[i]! : 0),
+      s2 = (-u * sa + v * ca) * f + (d2 ? d2[i]! : 0);
+    const a1 = Math.sin(Math.PI * s1),
+      a2 = Math.sin(Math.PI * s2);
     return gingham ? Math.tanh(k * a1) + Math.tanh(k * a2) : Math.tanh(k * a1 * a2);
   });
   c.paint(t, colourMap(r, palette(r, r.int(2, 4), r.uniform(0.4, 0.9))));
@@ -699,7 +813,8 @@ function plaid(c: Canvas): void {
     while ((i / 1024) * total > acc && b < nb - 1) acc += widths[++b]!;
     sett[i] = colOf[b]!;
   }
-  const repeats = r.uniform(1.5, 6), symmetric = r.bernoulli(0.5);
+  const repeats = r.uniform(1.5, 6),
+    symmetric = r.bernoulli(0.5);
   const thread = Math.max(1, Math.round(c.px * r.uniform(1, 3)));
   const [wx, wy] = warpFields(c, r.bernoulli(0.5) ? r.uniform(0.005, 0.03) : 0, r.uniform(2, 5));
   const at = (p: number) => {
@@ -711,7 +826,8 @@ function plaid(c: Canvas): void {
   const texture = r.uniform(0.05, 0.2);
   for (let y = 0, k = 0; y < c.size; y++) {
     for (let x = 0; x < c.size; x++, k++) {
-      const cw = at(x / c.size + (wx ? wx[k]! : 0)), cf = at(y / c.size + (wy ? wy[k]! : 0));
+      const cw = at(x / c.size + (wx ? wx[k]! : 0)),
+        cf = at(y / c.size + (wy ? wy[k]! : 0));
       // 2/2 twill: warp threads up on two of every four diagonals, and a little shadow between
       const twill = (Math.floor(x / thread) + Math.floor(y / thread)) & 3;
       const m = twill < 2 ? 0.75 : 0.25;
@@ -724,18 +840,28 @@ function plaid(c: Canvas): void {
 /** Woven fabric / basket weave / wickerwork: over-under threads with rounded cross-sections. */
 function weave(c: Canvas): void {
   const r = c.rng;
-  const f = r.uniform(4, 24), k = r.int(1, 4), gap = r.uniform(0.02, 0.15), fibre = r.uniform(0, 0.35);
-  const a = r.bernoulli(0.7) ? r.uniform(-0.1, 0.1) : r.uniform(0, Math.PI), ca = Math.cos(a), sa = Math.sin(a);
+  const f = r.uniform(4, 24),
+    k = r.int(1, 4),
+    gap = r.uniform(0.02, 0.15),
+    fibre = r.uniform(0, 0.35);
+  const a = r.bernoulli(0.7) ? r.uniform(-0.1, 0.1) : r.uniform(0, Math.PI),
+    ca = Math.cos(a),
+    sa = Math.sin(a);
   const dist = r.bernoulli(0.4) ? r.uniform(0.05, 0.3) : 0;
-  const n = new Noise(r), g = new Noise(r);
+  const n = new Noise(r),
+    g = new Noise(r);
   const wave = dist ? c.field((u, v) => 2 * dist * n.fbm(u * 3, v * 3, 2), 4, true) : null;
   const t = c.field((u, v, i) => {
-    const s1 = (u * ca + v * sa) * f + (wave ? wave[i]! : 0), s2 = (-u * sa + v * ca) * f;
-    const ci = Math.floor(s1), cj = Math.floor(s2);
-    const fu = s1 - ci, fv = s2 - cj;
+    const s1 = (u * ca + v * sa) * f + (wave ? wave[i]! : 0),
+      s2 = (-u * sa + v * ca) * f;
+    const ci = Math.floor(s1),
+      cj = Math.floor(s2);
+    const fu = s1 - ci,
+      fv = s2 - cj;
     const horiz = ((ci + cj) & 1) === 0;
     // across the threads on top: k threads per cell, each a rounded bump; along them a slight sag
-    const across = horiz ? fv : fu, along = horiz ? fu : fv;
+    const across = horiz ? fv : fu,
+      along = horiz ? fu : fv;
     const bump = Math.sin(Math.PI * frac(across * k)) * (0.75 + 0.25 * Math.sin(Math.PI * along));
     const edge = smoothstep(0, gap, Math.min(fu, 1 - fu, fv, 1 - fv));
     const fib = fibre ? fibre * g.at(horiz ? s1 * 2 : s1 * 40, horiz ? s2 * 40 : s2 * 2) : 0;
@@ -754,15 +880,19 @@ function dots(c: Canvas): void {
   const lut = colourMap(r, cols);
   const soft = r.uniform(0.01, 0.12);
   const [wx, wy] = warpFields(c, r.bernoulli(0.5) ? r.uniform(0.1, 0.4) / g : 0, r.uniform(2, 6));
-  const alpha = new Float32Array(c.n), t = new Float32Array(c.n);
+  const alpha = new Float32Array(c.n),
+    t = new Float32Array(c.n);
   if (variant === 'polka') {
-    const rad = r.uniform(0.12, 0.45), stagger = r.bernoulli(0.5) ? 0.5 : 0;
+    const rad = r.uniform(0.12, 0.45),
+      stagger = r.bernoulli(0.5) ? 0.5 : 0;
     const tone = Float32Array.from({ length: 4096 }, () => r.random());
     const multi = r.bernoulli(0.4);
     for (let y = 0, k = 0; y < c.size; y++) {
       for (let x = 0; x < c.size; x++, k++) {
-        const sy = (y / c.size + (wy ? wy[k]! : 0)) * g, row = Math.floor(sy);
-        const sx = (x / c.size + (wx ? wx[k]! : 0)) * g + (row & 1) * stagger, col = Math.floor(sx);
+        const sy = (y / c.size + (wy ? wy[k]! : 0)) * g,
+          row = Math.floor(sy);
+        const sx = (x / c.size + (wx ? wx[k]! : 0)) * g + (row & 1) * stagger,
+          col = Math.floor(sx);
         const d = Math.hypot(sx - col - 0.5, sy - row - 0.5);
         alpha[k] = 1 - smoothstep(rad - soft, rad + soft, d);
         t[k] = multi ? tone[(row * 64 + col) & 4095]! : 1 - d / rad;
@@ -774,7 +904,8 @@ function dots(c: Canvas): void {
     const rads = Float32Array.from({ length: g * g }, () => r.uniform(0.1, 0.45));
     const ringW = r.uniform(0.05, 0.15);
     for (let k = 0; k < c.n; k++) {
-      const rad = rads[id[k]!]!, d = f1[k]!;
+      const rad = rads[id[k]!]!,
+        d = f1[k]!;
       if (variant === 'spots') {
         alpha[k] = 1 - smoothstep(rad - soft, rad + soft, d);
         t[k] = 1 - d / rad;
@@ -795,23 +926,36 @@ function fibres(c: Canvas): void {
   const variant = r.choice(['scratches', 'fibres', 'fibres', 'brushed', 'hair'] as const);
   const cols = palette(r, r.int(4, 6), r.uniform(0.6, 0.9));
   // the ground takes the middle of the palette, lines its dark or light end, so lines always show
-  const mid = cols.slice(1, -1), light = r.bernoulli(0.5);
-  const a0 = r.uniform(0, Math.PI), ca = Math.cos(a0), sa = Math.sin(a0);
-  const gn = new Noise(r), gf = r.uniform(2, 8);
-  const stretch = variant === 'brushed' ? 30 : 1, go = octavesFor(gf * stretch, 4, c.size);
-  const ground = normalize(octaveField(c, (u, v, lo, hi) => gn.fbm((u * ca + v * sa) * gf, (-u * sa + v * ca) * gf * stretch, go, 0.5, lo, hi), gf * stretch, go));
+  const mid = cols.slice(1, -1),
+    light = r.bernoulli(0.5);
+  const a0 = r.uniform(0, Math.PI),
+    ca = Math.cos(a0),
+    sa = Math.sin(a0);
+  const gn = new Noise(r),
+    gf = r.uniform(2, 8);
+  const stretch = variant === 'brushed' ? 30 : 1,
+    go = octavesFor(gf * stretch, 4, c.size);
+  const ground = normalize(
+    octaveField(c, (u, v, lo, hi) => gn.fbm((u * ca + v * sa) * gf, (-u * sa + v * ca) * gf * stretch, go, 0.5, lo, hi), gf * stretch, go),
+  );
   c.paint(ground, colourMap(r, [mid[0]!, mid[mid.length - 1]!]));
   const flow = new Noise(r);
   const count = variant === 'scratches' ? r.int(15, 150) : variant === 'brushed' ? r.int(150, 400) : r.int(150, 600);
-  const spread = variant === 'scratches' ? (r.bernoulli(0.5) ? Math.PI : r.uniform(0.05, 0.6)) : variant === 'brushed' ? r.uniform(0.01, 0.05) : r.uniform(0.1, Math.PI);
+  const spread =
+    variant === 'scratches' ? (r.bernoulli(0.5) ? Math.PI : r.uniform(0.05, 0.6)) : variant === 'brushed' ? r.uniform(0.01, 0.05) : r.uniform(0.1, Math.PI);
   const bend = variant === 'fibres' || variant === 'hair' ? r.uniform(0.5, 3) : 0;
-  const lenLo = variant === 'fibres' ? 0.03 : variant === 'hair' ? 0.2 : 0.1, lenHi = variant === 'fibres' ? 0.25 : variant === 'hair' ? 0.8 : variant === 'brushed' ? 0.7 : 1.2;
-  const wLo = variant === 'brushed' ? 0.5 : 0.8, wHi = variant === 'scratches' ? 3 : variant === 'brushed' ? 1.2 : 2;
-  const S = c.size, step = 1;
+  const lenLo = variant === 'fibres' ? 0.03 : variant === 'hair' ? 0.2 : 0.1,
+    lenHi = variant === 'fibres' ? 0.25 : variant === 'hair' ? 0.8 : variant === 'brushed' ? 0.7 : 1.2;
+  const wLo = variant === 'brushed' ? 0.5 : 0.8,
+    wHi = variant === 'scratches' ? 3 : variant === 'brushed' ? 1.2 : 2;
+  const S = c.size,
+    step = 1;
   for (let i = 0; i < count; i++) {
-    let x = r.uniform(0, S), y = r.uniform(0, S);
+    let x = r.uniform(0, S),
+      y = r.uniform(0, S);
     let ang = a0 + r.uniform(-spread, spread);
-    const len = r.uniform(lenLo, lenHi) * S, w = r.uniform(wLo, wHi) * c.px;
+    const len = r.uniform(lenLo, lenHi) * S,
+      w = r.uniform(wLo, wHi) * c.px;
     const col = light ? cols[cols.length - 1 - r.int(0, 1 + (cols.length > 3 ? 1 : 0))]! : cols[r.int(0, 1 + (cols.length > 3 ? 1 : 0))]!;
     const alpha = r.uniform(0.35, 0.9);
     const seed = r.uniform(0, 100);
@@ -833,18 +977,21 @@ function speckle(c: Canvas): void {
   const pr = r.fork(7); // per-pixel draws come from their own stream: their count depends on the size
   const n = new Noise(r);
   if (variant === 'granite') {
-    const f = r.uniform(10, 50), o = octavesFor(f, 3, c.size, 2);
+    const f = r.uniform(10, 50),
+      o = octavesFor(f, 3, c.size, 2);
     const t = octaveField(c, (u, v, lo, hi) => n.fbm(u * f, v * f, o, 0.7, lo, hi), f, o);
     for (let k = 0; k < c.n; k++) t[k] = t[k]! + 0.1 * grain(pr);
     normalize(t);
     c.paint(t, colourMap(r, cols, { steps: r.bernoulli(0.6) }));
     return;
   }
-  const f = r.uniform(2, 8), o = octavesFor(f, 4, c.size);
+  const f = r.uniform(2, 8),
+    o = octavesFor(f, 4, c.size);
   const base = normalize(octaveField(c, (u, v, lo, hi) => n.fbm(u * f, v * f, o, 0.5, lo, hi), f, o));
   c.paint(base, colourMap(r, [cols[0]!, cols[1]!]));
   if (variant === 'salt') {
-    const density = r.uniform(0.01, 0.15), rad = r.uniform(0.3, 1.8) * c.px;
+    const density = r.uniform(0.01, 0.15),
+      rad = r.uniform(0.3, 1.8) * c.px;
     const count = Math.round((density * c.n) / Math.max(1, Math.PI * rad * rad));
     for (let i = 0; i < count; i++) {
       const col = cols[pr.int(0, cols.length)]!;
@@ -852,7 +999,9 @@ function speckle(c: Canvas): void {
     }
     return;
   }
-  const amp = r.uniform(15, 60), chroma = r.uniform(0, 1), o3 = c.rgb;
+  const amp = r.uniform(15, 60),
+    chroma = r.uniform(0, 1),
+    o3 = c.rgb;
   for (let k = 0; k < c.n; k++) {
     const m = grain(pr);
     for (let ch = 0; ch < 3; ch++) o3[k * 3 + ch] = o3[k * 3 + ch]! + amp * ((1 - chroma) * m + chroma * grain(pr));
@@ -863,17 +1012,25 @@ function speckle(c: Canvas): void {
 function blotches(c: Canvas): void {
   const r = c.rng;
   const cols = palette(r, r.int(2, 5), r.uniform(0.3, 0.8));
-  const bn = new Noise(r), bf = r.uniform(2, 6), bo = octavesFor(bf, 4, c.size);
+  const bn = new Noise(r),
+    bf = r.uniform(2, 6),
+    bo = octavesFor(bf, 4, c.size);
   const ground = normalize(octaveField(c, (u, v, lo, hi) => bn.fbm(u * bf, v * bf, bo, 0.5, lo, hi), bf, bo));
   c.paint(ground, colourMap(r, [cols[cols.length - 1]!, cols[Math.max(0, cols.length - 2)]!]));
   const layers = r.int(1, 4);
   for (let l = 0; l < layers; l++) {
-    const n = new Noise(r), f = r.uniform(2, 10), thr = r.uniform(0.45, 0.7), soft = r.uniform(0.005, 0.06);
-    const rim = r.bernoulli(0.5) ? r.uniform(0.01, 0.04) : 0, rimDark = r.uniform(0.5, 0.85);
-    const col = cols[r.int(0, Math.max(1, cols.length - 1))]!, alpha = r.uniform(0.4, 0.95);
+    const n = new Noise(r),
+      f = r.uniform(2, 10),
+      thr = r.uniform(0.45, 0.7),
+      soft = r.uniform(0.005, 0.06);
+    const rim = r.bernoulli(0.5) ? r.uniform(0.01, 0.04) : 0,
+      rimDark = r.uniform(0.5, 0.85);
+    const col = cols[r.int(0, Math.max(1, cols.length - 1))]!,
+      alpha = r.uniform(0.4, 0.95);
     const o = octavesFor(f, 4, c.size);
     const t = normalize(octaveField(c, (u, v, lo, hi) => n.fbm(u * f, v * f, o, 0.5, lo, hi), f, o));
-    const a = new Float32Array(c.n), s = new Float32Array(c.n);
+    const a = new Float32Array(c.n),
+      s = new Float32Array(c.n);
     for (let k = 0; k < c.n; k++) {
       a[k] = alpha * smoothstep(thr - soft, thr + soft, t[k]!);
       s[k] = rim ? 1 - (1 - rimDark) * Math.max(0, 1 - Math.abs(t[k]! - thr) / rim) : 1;
@@ -886,5 +1043,17 @@ function blotches(c: Canvas): void {
 }
 
 const GENERATORS: Record<BuiltinTextureFamily, (c: Canvas) => void> = {
-  clouds, marble, wood, cells, cracks, stripes, checks, plaid, weave, dots, fibres, speckle, blotches,
+  clouds,
+  marble,
+  wood,
+  cells,
+  cracks,
+  stripes,
+  checks,
+  plaid,
+  weave,
+  dots,
+  fibres,
+  speckle,
+  blotches,
 };

@@ -33,23 +33,38 @@ class Noise {
 
   /** roughly in [-0.7, 0.7] */
   at(x: number, y: number): number {
-    const xi = Math.floor(x), yi = Math.floor(y);
-    const fx = x - xi, fy = y - yi;
-    const X = xi & 255, Y = yi & 255, X1 = (X + 1) & 255, Y1 = (Y + 1) & 255;
-    const p = this.perm, gx = this.gx, gy = this.gy;
-    const k00 = p[p[X]! + Y]!, k10 = p[p[X1]! + Y]!, k01 = p[p[X]! + Y1]!, k11 = p[p[X1]! + Y1]!;
+    const xi = Math.floor(x),
+      yi = Math.floor(y);
+    const fx = x - xi,
+      fy = y - yi;
+    const X = xi & 255,
+      Y = yi & 255,
+      X1 = (X + 1) & 255,
+      Y1 = (Y + 1) & 255;
+    const p = this.perm,
+      gx = this.gx,
+      gy = this.gy;
+    const k00 = p[p[X]! + Y]!,
+      k10 = p[p[X1]! + Y]!,
+      k01 = p[p[X]! + Y1]!,
+      k11 = p[p[X1]! + Y1]!;
     const n00 = gx[k00]! * fx + gy[k00]! * fy;
     const n10 = gx[k10]! * (fx - 1) + gy[k10]! * fy;
     const n01 = gx[k01]! * fx + gy[k01]! * (fy - 1);
     const n11 = gx[k11]! * (fx - 1) + gy[k11]! * (fy - 1);
-    const u = fx * fx * fx * (fx * (fx * 6 - 15) + 10), v = fy * fy * fy * (fy * (fy * 6 - 15) + 10);
-    const a = n00 + (n10 - n00) * u, b = n01 + (n11 - n01) * u;
+    const u = fx * fx * fx * (fx * (fx * 6 - 15) + 10),
+      v = fy * fy * fy * (fy * (fy * 6 - 15) + 10);
+    const a = n00 + (n10 - n00) * u,
+      b = n01 + (n11 - n01) * u;
     return a + (b - a) * v;
   }
 
   /** fractal sum of `octaves` octaves, each twice the frequency and half the amplitude */
   fbm(x: number, y: number, octaves: number): number {
-    let s = 0, amp = 1, f = 1, norm = 0;
+    let s = 0,
+      amp = 1,
+      f = 1,
+      norm = 0;
     for (let o = 0; o < octaves; o++) {
       s += amp * this.at(x * f + o * 17.3, y * f - o * 9.1);
       norm += amp;
@@ -80,11 +95,14 @@ function newLayer(size: number): Layer {
 function polylineDistance(pts: number[][], px: number, py: number): number {
   let best = Infinity;
   for (let i = 0; i + 1 < pts.length; i++) {
-    const [ax, ay] = pts[i] as [number, number], [bx, by] = pts[i + 1] as [number, number];
-    const dx = bx - ax, dy = by - ay;
+    const [ax, ay] = pts[i] as [number, number],
+      [bx, by] = pts[i + 1] as [number, number];
+    const dx = bx - ax,
+      dy = by - ay;
     const len2 = dx * dx + dy * dy || 1;
     const t = clamp01(((px - ax) * dx + (py - ay) * dy) / len2);
-    const ex = ax + t * dx - px, ey = ay + t * dy - py;
+    const ex = ax + t * dx - px,
+      ey = ay + t * dy - py;
     best = Math.min(best, ex * ex + ey * ey);
   }
   return Math.sqrt(best);
@@ -93,10 +111,13 @@ function polylineDistance(pts: number[][], px: number, py: number): number {
 /** Coverage of a stroke of the given half-width along a polyline (evaluated in its bounding box only). */
 function strokeCoverage(size: number, pts: number[][], halfWidth: number): Float32Array {
   const cov = new Float32Array(size * size);
-  const xs = pts.map((p) => p[0]!), ys = pts.map((p) => p[1]!);
+  const xs = pts.map((p) => p[0]!),
+    ys = pts.map((p) => p[1]!);
   const m = halfWidth + 2;
-  const x0 = Math.max(0, Math.floor(Math.min(...xs) - m)), x1 = Math.min(size - 1, Math.ceil(Math.max(...xs) + m));
-  const y0 = Math.max(0, Math.floor(Math.min(...ys) - m)), y1 = Math.min(size - 1, Math.ceil(Math.max(...ys) + m));
+  const x0 = Math.max(0, Math.floor(Math.min(...xs) - m)),
+    x1 = Math.min(size - 1, Math.ceil(Math.max(...xs) + m));
+  const y0 = Math.max(0, Math.floor(Math.min(...ys) - m)),
+    y1 = Math.min(size - 1, Math.ceil(Math.max(...ys) + m));
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) cov[y * size + x] = cover(polylineDistance(pts, x + 0.5, y + 0.5) - halfWidth);
   }
@@ -110,7 +131,8 @@ function blobCoverage(size: number, cx: number, cy: number, r: number, wobble: n
   const m = r * (1 + wobble) + 3;
   for (let y = Math.max(0, Math.floor(cy - m)); y <= Math.min(size - 1, Math.ceil(cy + m)); y++) {
     for (let x = Math.max(0, Math.floor(cx - m)); x <= Math.min(size - 1, Math.ceil(cx + m)); x++) {
-      const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+      const dx = x + 0.5 - cx,
+        dy = y + 0.5 - cy;
       const a = Math.atan2(dy, dx);
       const rr = r * (1 + wobble * 1.6 * noise.fbm(Math.cos(a) * 1.3 + seed, Math.sin(a) * 1.3 - seed, 3));
       cov[y * size + x] = cover(Math.hypot(dx, dy) - rr, soft);
@@ -122,7 +144,10 @@ function blobCoverage(size: number, cx: number, cy: number, r: number, wobble: n
 function bezier(p0: number[], p1: number[], p2: number[], n: number): number[][] {
   const out: number[][] = [];
   for (let i = 0; i <= n; i++) {
-    const t = i / n, a = (1 - t) * (1 - t), b = 2 * (1 - t) * t, c = t * t;
+    const t = i / n,
+      a = (1 - t) * (1 - t),
+      b = 2 * (1 - t) * t,
+      c = t * t;
     out.push([a * p0[0]! + b * p1[0]! + c * p2[0]!, a * p0[1]! + b * p1[1]! + c * p2[1]!]);
   }
   return out;
@@ -148,19 +173,23 @@ function renderWoodgrain(size: number, rng: Rng): Scene {
   const noise = new Noise(rng.fork(1));
   const color = newLayer(size);
   const theta = rng.uniform(-0.3, 0.3);
-  const cos = Math.cos(theta), sin = Math.sin(theta);
+  const cos = Math.cos(theta),
+    sin = Math.sin(theta);
   const ringFreq = rng.uniform(0.028, 0.04) * (256 / size);
   const warp = rng.uniform(2.2, 3.2);
-  const ox = rng.uniform(0, 200), oy = rng.uniform(0, 200);
+  const ox = rng.uniform(0, 200),
+    oy = rng.uniform(0, 200);
   // one overall tone plus a little per-channel drift keeps every plank a plausible wood colour
   const tone = rng.uniform(0.9, 1.06);
   const base: RGB = [190 * tone + rng.uniform(-4, 4), 139 * tone + rng.uniform(-4, 4), 94 * tone + rng.uniform(-4, 4)];
   const darkK = rng.uniform(0.6, 0.68);
-  const light = rng.uniform(-0.06, 0.06), lightDir = rng.uniform(0, 2 * Math.PI);
+  const light = rng.uniform(-0.06, 0.06),
+    lightDir = rng.uniform(0, 2 * Math.PI);
   const s = 256 / size;
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const u = (x * cos + y * sin) * s, v = (-x * sin + y * cos) * s;
+      const u = (x * cos + y * sin) * s,
+        v = (-x * sin + y * cos) * s;
       const w = noise.fbm(u * 0.004 + ox, v * 0.012 + oy, 4);
       const rings = v * ringFreq + warp * w;
       let band = 0.5 + 0.5 * Math.sin(2 * Math.PI * rings);
@@ -187,18 +216,21 @@ function renderButton(size: number, rng: Rng): Scene {
   const weaveA = Math.PI / 4 + rng.uniform(-0.05, 0.05);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const u = (x * Math.cos(weaveA) + y * Math.sin(weaveA)) / s, v = (-x * Math.sin(weaveA) + y * Math.cos(weaveA)) / s;
+      const u = (x * Math.cos(weaveA) + y * Math.sin(weaveA)) / s,
+        v = (-x * Math.sin(weaveA) + y * Math.cos(weaveA)) / s;
       const weave = Math.sin(u * 0.8) * Math.sin(v * 0.8) * 0.5 + 0.5;
-      const k = 0.88 + 0.1 * weave + 0.12 * noise.fbm(x * 0.02 / s, y * 0.02 / s, 3) + 0.05 * noise.at(x * 0.7 / s + 50, y * 0.7 / s);
+      const k = 0.88 + 0.1 * weave + 0.12 * noise.fbm((x * 0.02) / s, (y * 0.02) / s, 3) + 0.05 * noise.at((x * 0.7) / s + 50, (y * 0.7) / s);
       const i = (y * size + x) * 3;
       for (let c = 0; c < 3; c++) bg.data[i + c] = cloth[c]! * k;
     }
   }
-  const cx = size / 2 + rng.uniform(-6, 6) * s, cy = size / 2 + rng.uniform(-6, 6) * s;
+  const cx = size / 2 + rng.uniform(-6, 6) * s,
+    cy = size / 2 + rng.uniform(-6, 6) * s;
   const R = size * rng.uniform(0.33, 0.35);
   const phi = rng.uniform(0, Math.PI / 2); // the hole pattern has 4-fold symmetry
   const plastic: RGB = [rng.uniform(206, 222), rng.uniform(176, 190), rng.uniform(118, 134)];
-  const lx = -0.55 + rng.uniform(-0.1, 0.1), ly = -0.65 + rng.uniform(-0.1, 0.1);
+  const lx = -0.55 + rng.uniform(-0.1, 0.1),
+    ly = -0.65 + rng.uniform(-0.1, 0.1);
   const holes = [0, 1, 2, 3].map((k) => [cx + 0.27 * R * Math.cos(phi + (k * Math.PI) / 2), cy + 0.27 * R * Math.sin(phi + (k * Math.PI) / 2)]);
   const holeR = 0.085 * R;
   const objCov = new Float32Array(size * size);
@@ -207,24 +239,29 @@ function renderButton(size: number, rng: Rng): Scene {
   const shadowOff = 4 * s;
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const px = x + 0.5, py = y + 0.5;
-      const dx = px - cx, dy = py - cy, r = Math.hypot(dx, dy), rn = r / R;
+      const px = x + 0.5,
+        py = y + 0.5;
+      const dx = px - cx,
+        dy = py - cy,
+        r = Math.hypot(dx, dy),
+        rn = r / R;
       let holeD = Infinity;
       for (const h of holes) holeD = Math.min(holeD, Math.hypot(px - h[0]!, py - h[1]!) - holeR);
       // the disc minus its holes
       const cov = cover(r - R) * (1 - cover(holeD));
       objCov[y * size + x] = cov;
       // shading: a dome with a raised rim and a dished centre
-      const nx = dx / R, ny = dy / R;
+      const nx = dx / R,
+        ny = dy / R;
       const rim = Math.exp(-Math.pow((rn - 0.86) / 0.06, 2));
       const dish = rn < 0.7 ? -0.25 * (1 - rn / 0.7) : 0;
       const lambert = 0.82 + 0.22 * (nx * lx + ny * ly) * (0.4 + rim * 1.5) + dish * (nx * lx + ny * ly) * 0.6;
       const groove = 1 - 0.1 * Math.exp(-Math.pow((rn - 0.75) / 0.025, 2));
       const spec = 0.18 * Math.exp(-((nx + 0.42) ** 2 + (ny + 0.5) ** 2) / 0.02) * rim;
-      const grain = 1 + 0.035 * noise.fbm(px * 0.05 / s + 70, py * 0.05 / s, 3);
+      const grain = 1 + 0.035 * noise.fbm((px * 0.05) / s + 70, (py * 0.05) / s, 3);
       const holeRim = 1 - 0.25 * Math.exp(-Math.max(0, holeD) / (1.5 * s));
       const i = (y * size + x) * 3;
-      for (let c = 0; c < 3; c++) obj.data[i + c] = (plastic[c]! * lambert * groove * grain * holeRim) + 255 * spec;
+      for (let c = 0; c < 3; c++) obj.data[i + c] = plastic[c]! * lambert * groove * grain * holeRim + 255 * spec;
       // soft drop shadow from the disc outline
       const sd = Math.hypot(px - cx - shadowOff, py - cy - shadowOff) - R;
       const shadow = 1 - 0.45 * clamp01(0.5 - sd / (7 * s));
@@ -245,7 +282,8 @@ function renderButton(size: number, rng: Rng): Scene {
 function pickPoint(sc: Scene, rng: Rng, margin: number): [number, number] {
   const { size } = sc;
   for (let t = 0; t < 500; t++) {
-    const x = rng.uniform(margin, size - margin), y = rng.uniform(margin, size - margin);
+    const x = rng.uniform(margin, size - margin),
+      y = rng.uniform(margin, size - margin);
     if (sc.objectCover) {
       const r = Math.hypot(x - sc.centre[0], y - sc.centre[1]);
       if (r > sc.radius - margin) continue;
@@ -262,7 +300,8 @@ function paint(sc: Scene, cov: Float32Array, f: (rgb: RGB, i: number) => RGB, cl
     const a = cov[i]! * (clipToRegion ? sc.region[i]! : 1);
     if (a <= 0) continue;
     out[i] = a;
-    const p = i * 3, d = sc.color.data;
+    const p = i * 3,
+      d = sc.color.data;
     const t = f([d[p]!, d[p + 1]!, d[p + 2]!], i);
     for (let c = 0; c < 3; c++) d[p + c] = d[p + c]! + (t[c]! - d[p + c]!) * a;
   }
@@ -275,8 +314,11 @@ function addDefect(sc: Scene, type: DefectType, rng: Rng): Float32Array {
   switch (type) {
     case 'scratch': {
       const [x, y] = pickPoint(sc, rng, 24 * s);
-      const len = rng.uniform(28, 60) * s, a = rng.uniform(0, 2 * Math.PI), bend = rng.uniform(-0.35, 0.35) * len;
-      const p0 = [x - (Math.cos(a) * len) / 2, y - (Math.sin(a) * len) / 2], p2 = [x + (Math.cos(a) * len) / 2, y + (Math.sin(a) * len) / 2];
+      const len = rng.uniform(28, 60) * s,
+        a = rng.uniform(0, 2 * Math.PI),
+        bend = rng.uniform(-0.35, 0.35) * len;
+      const p0 = [x - (Math.cos(a) * len) / 2, y - (Math.sin(a) * len) / 2],
+        p2 = [x + (Math.cos(a) * len) / 2, y + (Math.sin(a) * len) / 2];
       const p1 = [x - Math.sin(a) * bend, y + Math.cos(a) * bend];
       const cov = strokeCoverage(size, bezier(p0, p1, p2, 24), Math.max(0.5, rng.uniform(0.7, 1.2) * s));
       const lift = rng.uniform(26, 42);
@@ -311,8 +353,14 @@ function addDefect(sc: Scene, type: DefectType, rng: Rng): Float32Array {
       const r = rng.uniform(10, 18) * s;
       const raw = blobCoverage(size, x, y, r, 0.35, sc.noise, 1.0 * s);
       const inner = blobCoverage(size, x, y, r - 2.2 * s, 0.35, sc.noise, 1.0 * s);
-      const tint: RGB = rng.choice<RGB>([[90, 120, 150], [150, 90, 70], [110, 130, 80], [120, 100, 140]]);
-      const fill = rng.uniform(0.32, 0.45), rim = rng.uniform(0.6, 0.8);
+      const tint: RGB = rng.choice<RGB>([
+        [90, 120, 150],
+        [150, 90, 70],
+        [110, 130, 80],
+        [120, 100, 140],
+      ]);
+      const fill = rng.uniform(0.32, 0.45),
+        rim = rng.uniform(0.6, 0.8);
       const cov = raw.map((v, i) => v * (fill + (rim - fill) * (1 - inner[i]!)));
       paint(sc, cov, (c) => [c[0] * 0.5 + tint[0] * 0.5, c[1] * 0.5 + tint[1] * 0.5, c[2] * 0.5 + tint[2] * 0.5]);
       return raw.map((v, i) => (v >= 0.5 ? sc.region[i]! : 0));
@@ -320,12 +368,15 @@ function addDefect(sc: Scene, type: DefectType, rng: Rng): Float32Array {
     case 'missing': {
       if (sc.objectCover && sc.background) {
         // a bite out of the rim: the cloth shows through
-        const ang = rng.uniform(0, 2 * Math.PI), br = sc.radius * rng.uniform(0.12, 0.2);
-        const bx = sc.centre[0] + Math.cos(ang) * sc.radius, by = sc.centre[1] + Math.sin(ang) * sc.radius;
+        const ang = rng.uniform(0, 2 * Math.PI),
+          br = sc.radius * rng.uniform(0.12, 0.2);
+        const bx = sc.centre[0] + Math.cos(ang) * sc.radius,
+          by = sc.centre[1] + Math.sin(ang) * sc.radius;
         const bite = blobCoverage(size, bx, by, br, 0.2, sc.noise);
         const removed = new Float32Array(size * size);
         for (let i = 0; i < removed.length; i++) {
-          const o = sc.objectCover[i]!, keep = o * (1 - bite[i]!);
+          const o = sc.objectCover[i]!,
+            keep = o * (1 - bite[i]!);
           removed[i] = o - keep;
           if (removed[i]! <= 0) continue;
           for (let c = 0; c < 3; c++) {

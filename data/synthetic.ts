@@ -50,7 +50,10 @@ const name3 = (i: number) => String(i).padStart(3, '0');
 /** Writes the dataset; the same options always give the same files. */
 export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {}): SyntheticSummary {
   const classes = opts.classes ?? SYNTHETIC_CLASSES;
-  const size = opts.size ?? 256, nTrain = opts.train ?? 48, nGood = opts.testGood ?? 16, nBad = opts.testDefective ?? 30;
+  const size = opts.size ?? 256,
+    nTrain = opts.train ?? 48,
+    nGood = opts.testGood ?? 16,
+    nBad = opts.testDefective ?? 30;
   const defects = opts.defects ?? DEFECT_TYPES;
   const seed = opts.seed ?? 0;
   const counts: Record<string, Record<string, number>> = {};
@@ -61,8 +64,10 @@ export function writeSyntheticDataset(root: string, opts: SyntheticOptions = {})
       for (const d of [dir, fgDir]) {
         if (!existsSync(d)) continue;
         if (!writtenByUs(root, d, cls)) {
-          throw new Error(`${d} exists and was not written by the synthetic dataset generator (no ${SYNTHETIC_MARKER} in it): ` +
-            'not replacing it; write the synthetic dataset to another folder, or remove this one yourself');
+          throw new Error(
+            `${d} exists and was not written by the synthetic dataset generator (no ${SYNTHETIC_MARKER} in it): ` +
+              'not replacing it; write the synthetic dataset to another folder, or remove this one yourself',
+          );
         }
       }
       rmSync(dir, { recursive: true, force: true });
@@ -144,6 +149,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
   const t0 = Date.now();
-  const sum = writeSyntheticDataset(root, { size: num('--size'), train: num('--train'), testGood: num('--good'), testDefective: num('--defective'), seed: num('--seed') });
+  const sum = writeSyntheticDataset(root, {
+    size: num('--size'),
+    train: num('--train'),
+    testGood: num('--good'),
+    testDefective: num('--defective'),
+    seed: num('--seed'),
+  });
   console.log(`wrote ${sum.classes.join(', ')} to ${root} in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${JSON.stringify(sum.counts)}`);
 }

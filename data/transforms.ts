@@ -127,7 +127,9 @@ function resizeBilinear(img: Image, W: number, H: number): Image {
       const rowIn = (y + first) * img.width * C;
       const rowOut = y * W * C;
       for (let xx = 0; xx < W; xx++) {
-        const xmin = bounds[xx * 2]!, xmax = bounds[xx * 2 + 1]!, kb = xx * ksize;
+        const xmin = bounds[xx * 2]!,
+          xmax = bounds[xx * 2 + 1]!,
+          kb = xx * ksize;
         for (let c = 0; c < C; c++) {
           let ss = half;
           let p = rowIn + xmin * C + c;
@@ -145,7 +147,9 @@ function resizeBilinear(img: Image, W: number, H: number): Image {
   const { ksize, bounds, kk } = cv;
   const stride = srcW * C;
   for (let yy = 0; yy < H; yy++) {
-    const ymin = bounds[yy * 2]! - yFirst, ymax = bounds[yy * 2 + 1]!, kb = yy * ksize;
+    const ymin = bounds[yy * 2]! - yFirst,
+      ymax = bounds[yy * 2 + 1]!,
+      kb = yy * ksize;
     const rowOut = yy * W * C;
     for (let i = 0; i < W * C; i++) {
       let ss = half;
@@ -178,7 +182,8 @@ function resizeNearest(img: Image, W: number, H: number): Image {
   for (let y = 0; y < H; y++) {
     const rowIn = yt[y]! * img.width * C;
     for (let x = 0; x < W; x++) {
-      const s = rowIn + xt[x]! * C, d = (y * W + x) * C;
+      const s = rowIn + xt[x]! * C,
+        d = (y * W + x) * C;
       for (let c = 0; c < C; c++) out[d + c] = img.data[s + c]!;
     }
   }
@@ -192,7 +197,8 @@ export function crop(img: Image, top: number, left: number, height: number, widt
   for (let y = 0; y < height; y++) {
     const sy = y + top;
     if (sy < 0 || sy >= img.height) continue;
-    const x0 = Math.max(0, -left), x1 = Math.min(width, img.width - left);
+    const x0 = Math.max(0, -left),
+      x1 = Math.min(width, img.width - left);
     if (x1 <= x0) continue;
     out.data.set(img.data.subarray((sy * img.width + left + x0) * C, (sy * img.width + left + x1) * C), (y * width + x0) * C);
   }
@@ -203,7 +209,8 @@ export function crop(img: Image, top: number, left: number, height: number, widt
 export function centerCrop(img: Image, size: number | readonly [number, number]): Image {
   const [ch, cw] = typeof size === 'number' ? [size, size] : size;
   let { width: w, height: h } = img;
-  let padTop = 0, padLeft = 0;
+  let padTop = 0,
+    padLeft = 0;
   if (cw > w || ch > h) {
     // torchvision pads (left, top) = floor(diff/2) and (right, bottom) = ceil(diff/2)
     padLeft = cw > w ? Math.floor((cw - w) / 2) : 0;
@@ -237,12 +244,14 @@ function normLUT(norm: Normalization | null, channels: number): Float32Array[] {
  * `out` at `offset` when given, so batches are filled without extra copies.
  */
 export function toTensor(img: Image, norm: Normalization | null = null, out?: Float32Array, offset = 0): Float32Array {
-  const C = img.channels, n = img.width * img.height;
+  const C = img.channels,
+    n = img.width * img.height;
   const dst = out ?? new Float32Array(C * n);
   if (dst.length < offset + C * n) throw new Error(`toTensor: output holds ${dst.length - offset} values, need ${C * n}`);
   const luts = normLUT(norm, C);
   for (let c = 0; c < C; c++) {
-    const lut = luts[c]!, base = offset + c * n;
+    const lut = luts[c]!,
+      base = offset + c * n;
     for (let i = 0; i < n; i++) dst[base + i] = lut[img.data[i * C + c]!]!;
   }
   return dst;
@@ -254,7 +263,8 @@ export function tensorToImage(t: Float32Array, channels: 1 | 3, height: number, 
   if (t.length !== channels * n) throw new Error(`tensorToImage: ${t.length} values for ${channels}x${height}x${width}`);
   const out = createImage(width, height, channels);
   for (let c = 0; c < channels; c++) {
-    const m = norm ? (norm.mean[c] ?? norm.mean[0]!) : 0, s = norm ? (norm.std[c] ?? norm.std[0]!) : 1;
+    const m = norm ? (norm.mean[c] ?? norm.mean[0]!) : 0,
+      s = norm ? (norm.std[c] ?? norm.std[0]!) : 1;
     for (let i = 0; i < n; i++) out.data[i * channels + c] = clampByte(Math.round((t[c * n + i]! * s + m) * 255));
   }
   return out;
@@ -265,7 +275,8 @@ export function normalize(t: Float32Array, channels: number, norm: Normalization
   const n = t.length / channels;
   if (!Number.isInteger(n)) throw new Error(`normalize: ${t.length} values do not split into ${channels} channels`);
   for (let c = 0; c < channels; c++) {
-    const m = Math.fround(norm.mean[c] ?? norm.mean[0]!), s = Math.fround(norm.std[c] ?? norm.std[0]!);
+    const m = Math.fround(norm.mean[c] ?? norm.mean[0]!),
+      s = Math.fround(norm.std[c] ?? norm.std[0]!);
     for (let i = c * n; i < (c + 1) * n; i++) t[i] = (t[i]! - m) / s;
   }
   return t;
@@ -285,11 +296,13 @@ function blendByte(d: number, v: number, a: number, interp: boolean): number {
 
 /** Blend with a constant degenerate value: a 256-entry table does the work. */
 function blendConst(img: Image, factor: number, d: number): Image {
-  const a = Math.fround(factor), interp = a >= 0 && a <= 1;
+  const a = Math.fround(factor),
+    interp = a >= 0 && a <= 1;
   const lut = new Uint8Array(256);
   for (let v = 0; v < 256; v++) lut[v] = blendByte(d, v, a, interp);
   const out = createImage(img.width, img.height, img.channels);
-  const src = img.data, dst = out.data;
+  const src = img.data,
+    dst = out.data;
   for (let i = 0; i < src.length; i++) dst[i] = lut[src[i]!]!;
   return out;
 }
@@ -301,7 +314,8 @@ export function adjustBrightness(img: Image, factor: number): Image {
 
 /** Mean of PIL's "L" conversion, rounded as ImageEnhance.Contrast does. */
 function meanLuma(img: Image): number {
-  const d = img.data, n = img.width * img.height;
+  const d = img.data,
+    n = img.width * img.height;
   let s = 0;
   if (img.channels === 1) for (let i = 0; i < n; i++) s += d[i]!;
   else for (let i = 0; i < n; i++) s += luma(d[i * 3]!, d[i * 3 + 1]!, d[i * 3 + 2]!);
@@ -317,11 +331,13 @@ export function adjustContrast(img: Image, factor: number): Image {
 export function adjustSaturation(img: Image, factor: number): Image {
   if (img.channels === 1) return cloneImage(img);
   // The degenerate value is each pixel's grey level: a 256 x 256 (grey, value) table.
-  const a = Math.fround(factor), interp = a >= 0 && a <= 1;
+  const a = Math.fround(factor),
+    interp = a >= 0 && a <= 1;
   const lut = new Uint8Array(65536);
   for (let d = 0; d < 256; d++) for (let v = 0; v < 256; v++) lut[(d << 8) | v] = blendByte(d, v, a, interp);
   const out = createImage(img.width, img.height, 3);
-  const src = img.data, dst = out.data;
+  const src = img.data,
+    dst = out.data;
   for (let i = 0; i < src.length; i += 3) {
     const g = luma(src[i]!, src[i + 1]!, src[i + 2]!) << 8;
     dst[i] = lut[g | src[i]!]!;
@@ -338,18 +354,25 @@ export function adjustHue(img: Image, hueFactor: number): Image {
   // numpy's uint8 cast of a negative float wraps (truncate toward zero, then mod 256)
   const shift = ((Math.trunc(hueFactor * 255) % 256) + 256) % 256;
   const out = createImage(img.width, img.height, 3);
-  const s = img.data, o = out.data;
+  const s = img.data,
+    o = out.data;
   const f32 = Math.fround;
   for (let i = 0; i < s.length; i += 3) {
-    const r = s[i]!, g = s[i + 1]!, b = s[i + 2]!;
+    const r = s[i]!,
+      g = s[i + 1]!,
+      b = s[i + 2]!;
     // Pillow rgb2hsv_row (float32 intermediates)
-    const maxc = Math.max(r, g, b), minc = Math.min(r, g, b);
-    let uh = 0, us = 0;
+    const maxc = Math.max(r, g, b),
+      minc = Math.min(r, g, b);
+    let uh = 0,
+      us = 0;
     const uv = maxc;
     if (minc !== maxc) {
       const cr = maxc - minc;
       const sat = f32(cr / maxc);
-      const rc = f32((maxc - r) / cr), gc = f32((maxc - g) / cr), bc = f32((maxc - b) / cr);
+      const rc = f32((maxc - r) / cr),
+        gc = f32((maxc - g) / cr),
+        bc = f32((maxc - b) / cr);
       let h: number;
       if (r === maxc) h = f32(bc - gc);
       else if (g === maxc) h = f32(2.0 + rc - bc);
@@ -372,12 +395,36 @@ export function adjustHue(img: Image, hueFactor: number): Image {
     const t = clampByte(roundHalfAway(uv * (1.0 - fs * (1.0 - f))));
     let rr: number, gg: number, bb: number;
     switch (k % 6) {
-      case 0: rr = uv; gg = t; bb = p; break;
-      case 1: rr = q; gg = uv; bb = p; break;
-      case 2: rr = p; gg = uv; bb = t; break;
-      case 3: rr = p; gg = q; bb = uv; break;
-      case 4: rr = t; gg = p; bb = uv; break;
-      default: rr = uv; gg = p; bb = q; break;
+      case 0:
+        rr = uv;
+        gg = t;
+        bb = p;
+        break;
+      case 1:
+        rr = q;
+        gg = uv;
+        bb = p;
+        break;
+      case 2:
+        rr = p;
+        gg = uv;
+        bb = t;
+        break;
+      case 3:
+        rr = p;
+        gg = q;
+        bb = uv;
+        break;
+      case 4:
+        rr = t;
+        gg = p;
+        bb = uv;
+        break;
+      default:
+        rr = uv;
+        gg = p;
+        bb = q;
+        break;
     }
     o[i] = rr;
     o[i + 1] = gg;
@@ -395,7 +442,8 @@ function clampByte(v: number): number {
 
 /** torchvision rgb_to_grayscale on PIL: convert("L"), replicated to 3 channels when asked. */
 export function grayscale(img: Image, outChannels: 1 | 3 = 3): Image {
-  const d = img.data, n = img.width * img.height;
+  const d = img.data,
+    n = img.width * img.height;
   const out = createImage(img.width, img.height, outChannels);
   for (let i = 0; i < n; i++) {
     const v = img.channels === 1 ? d[i]! : luma(d[i * 3]!, d[i * 3 + 1]!, d[i * 3 + 2]!);
@@ -407,7 +455,9 @@ export function grayscale(img: Image, outChannels: 1 | 3 = 3): Image {
 
 function applyLUTs(img: Image, luts: Uint8Array[]): Image {
   const out = createImage(img.width, img.height, img.channels);
-  const C = img.channels, src = img.data, dst = out.data;
+  const C = img.channels,
+    src = img.data,
+    dst = out.data;
   for (let c = 0; c < C; c++) {
     const lut = luts[c]!;
     for (let i = c; i < src.length; i += C) dst[i] = lut[src[i]!]!;
@@ -416,7 +466,8 @@ function applyLUTs(img: Image, luts: Uint8Array[]): Image {
 }
 
 function histograms(img: Image): Int32Array[] {
-  const C = img.channels, d = img.data;
+  const C = img.channels,
+    d = img.data;
   const h = Array.from({ length: C }, () => new Int32Array(256));
   for (let c = 0; c < C; c++) {
     const hc = h[c]!;
@@ -429,13 +480,15 @@ function histograms(img: Image): Int32Array[] {
 export function autocontrast(img: Image): Image {
   const luts = histograms(img).map((h) => {
     const lut = new Uint8Array(256);
-    let lo = 0, hi = 255;
+    let lo = 0,
+      hi = 255;
     while (lo < 255 && h[lo] === 0) lo++;
     while (hi > 0 && h[hi] === 0) hi--;
     if (hi <= lo) {
       for (let i = 0; i < 256; i++) lut[i] = i;
     } else {
-      const scale = 255.0 / (hi - lo), offset = -lo * scale;
+      const scale = 255.0 / (hi - lo),
+        offset = -lo * scale;
       for (let i = 0; i < 256; i++) lut[i] = clampByte(Math.trunc(i * scale + offset));
     }
     return lut;
@@ -447,8 +500,15 @@ export function autocontrast(img: Image): Image {
 export function equalize(img: Image): Image {
   const luts = histograms(img).map((h) => {
     const lut = new Uint8Array(256);
-    let total = 0, last = 0, nonzero = 0;
-    for (let i = 0; i < 256; i++) if (h[i]! > 0) { total += h[i]!; last = h[i]!; nonzero++; }
+    let total = 0,
+      last = 0,
+      nonzero = 0;
+    for (let i = 0; i < 256; i++)
+      if (h[i]! > 0) {
+        total += h[i]!;
+        last = h[i]!;
+        nonzero++;
+      }
     const step = Math.floor((total - last) / 255);
     if (nonzero <= 1 || step === 0) {
       for (let i = 0; i < 256; i++) lut[i] = i;
@@ -467,11 +527,13 @@ export function equalize(img: Image): Image {
 export function hflip(img: Image): Image {
   const { width: W, height: H, channels: C } = img;
   const out = createImage(W, H, C);
-  const src = img.data, dst = out.data;
+  const src = img.data,
+    dst = out.data;
   for (let y = 0; y < H; y++) {
     const row = y * W * C;
     for (let x = 0; x < W; x++) {
-      const s = row + x * C, d = row + (W - 1 - x) * C;
+      const s = row + x * C,
+        d = row + (W - 1 - x) * C;
       dst[d] = src[s]!;
       if (C === 3) {
         dst[d + 1] = src[s + 1]!;
@@ -504,11 +566,13 @@ export interface AffineParams {
 
 /** torchvision _get_inverse_affine_matrix (output pixel -> input pixel), centre = image centre. */
 export function inverseAffineMatrix(width: number, height: number, p: AffineParams): number[] {
-  const cx = width * 0.5, cy = height * 0.5;
+  const cx = width * 0.5,
+    cy = height * 0.5;
   const [tx, ty] = p.translate ?? [0, 0];
   const scale = p.scale ?? 1;
   const rot = (p.angle * Math.PI) / 180;
-  const sx = ((p.shear?.[0] ?? 0) * Math.PI) / 180, sy = ((p.shear?.[1] ?? 0) * Math.PI) / 180;
+  const sx = ((p.shear?.[0] ?? 0) * Math.PI) / 180,
+    sy = ((p.shear?.[1] ?? 0) * Math.PI) / 180;
   const a = Math.cos(rot - sy) / Math.cos(sy);
   const b = (-Math.cos(rot - sy) * Math.tan(sx)) / Math.cos(sy) - Math.sin(rot);
   const c = Math.sin(rot - sy) / Math.cos(sy);
@@ -549,8 +613,10 @@ function affineBilinear(img: Image, m: number[]): Image {
       if (xin < 0 || xin >= W || yin < 0 || yin >= H) continue; // stays 0 (fill)
       xin -= 0.5;
       yin -= 0.5;
-      const xi = floorInt(xin), yi = floorInt(yin);
-      const dx = xin - xi, dy = yin - yi;
+      const xi = floorInt(xin),
+        yi = floorInt(yin);
+      const dx = xin - xi,
+        dy = yin - yi;
       const x0 = (xi < 0 ? 0 : xi < W ? xi : W - 1) * C;
       const x1 = (xi + 1 < 0 ? 0 : xi + 1 < W ? xi + 1 : W - 1) * C;
       const r0 = (yi < 0 ? 0 : yi < H ? yi : H - 1) * W * C;
@@ -558,11 +624,13 @@ function affineBilinear(img: Image, m: number[]): Image {
       const r1 = (yi + 1) * W * C;
       const d = (y * W + x) * C;
       for (let c = 0; c < C; c++) {
-        const p0 = src[r0 + x0 + c]!, p1 = src[r0 + x1 + c]!;
+        const p0 = src[r0 + x0 + c]!,
+          p1 = src[r0 + x1 + c]!;
         const v1 = p0 + (p1 - p0) * dx;
         let v2 = v1;
         if (hasR1) {
-          const q0 = src[r1 + x0 + c]!, q1 = src[r1 + x1 + c]!;
+          const q0 = src[r1 + x0 + c]!,
+            q1 = src[r1 + x1 + c]!;
           v2 = q0 + (q1 - q0) * dx;
         }
         out.data[d + c] = Math.trunc(v1 + (v2 - v1) * dy);
@@ -579,7 +647,8 @@ function affineNearest(img: Image, m: number[]): Image {
   const out = createImage(W, H, C);
   const put = (x: number, y: number, xin: number, yin: number) => {
     if (xin >= 0 && xin < W && yin >= 0 && yin < H) {
-      const s = (yin * W + xin) * C, d = (y * W + x) * C;
+      const s = (yin * W + xin) * C,
+        d = (y * W + x) * C;
       for (let c = 0; c < C; c++) out.data[d + c] = img.data[s + c]!;
     }
   };
@@ -598,10 +667,15 @@ function affineNearest(img: Image, m: number[]): Image {
   const fits = (x: number, y: number) => Math.abs(x * a0 + y * a1 + a2) < 32768 && Math.abs(x * a3 + y * a4 + a5) < 32768;
   if (fits(0, 0) && fits(W, H) && fits(0, H) && fits(W, 0)) {
     const fix = (v: number) => floorInt(v * 65536.0 + 0.5);
-    const f0 = fix(a0), f1 = fix(a1), f3 = fix(a3), f4 = fix(a4);
-    let f2 = fix(a2 + a0 * 0.5 + a1 * 0.5), f5 = fix(a5 + a3 * 0.5 + a4 * 0.5);
+    const f0 = fix(a0),
+      f1 = fix(a1),
+      f3 = fix(a3),
+      f4 = fix(a4);
+    let f2 = fix(a2 + a0 * 0.5 + a1 * 0.5),
+      f5 = fix(a5 + a3 * 0.5 + a4 * 0.5);
     for (let y = 0; y < H; y++) {
-      let xx = f2, yy = f5;
+      let xx = f2,
+        yy = f5;
       for (let x = 0; x < W; x++) {
         put(x, y, xx >> 16, yy >> 16);
         xx = (xx + f0) | 0;
@@ -612,9 +686,11 @@ function affineNearest(img: Image, m: number[]): Image {
     }
     return out;
   }
-  let xo = a2 + a1 * 0.5 + a0 * 0.5, yo = a5 + a4 * 0.5 + a3 * 0.5;
+  let xo = a2 + a1 * 0.5 + a0 * 0.5,
+    yo = a5 + a4 * 0.5 + a3 * 0.5;
   for (let y = 0; y < H; y++, xo += a1, yo += a4) {
-    let xx = xo, yy = yo;
+    let xx = xo,
+      yy = yo;
     for (let x = 0; x < W; x++, xx += a0, yy += a3) put(x, y, coord(xx), coord(yy));
   }
   return out;
@@ -688,9 +764,11 @@ export interface RandomAffineParams {
 export function randomAffine(img: Image, rng: Rng, p: RandomAffineParams): Image {
   const [d0, d1] = typeof p.degrees === 'number' ? [-p.degrees, p.degrees] : p.degrees;
   const angle = d0 === d1 ? d0 : rng.uniform(d0, d1);
-  let tx = 0, ty = 0;
+  let tx = 0,
+    ty = 0;
   if (p.translate) {
-    const mx = p.translate[0] * img.width, my = p.translate[1] * img.height;
+    const mx = p.translate[0] * img.width,
+      my = p.translate[1] * img.height;
     tx = mx > 0 ? roundHalfEven(rng.uniform(-mx, mx)) : 0;
     ty = my > 0 ? roundHalfEven(rng.uniform(-my, my)) : 0;
   }
@@ -717,15 +795,24 @@ export type RandAugOp = (typeof RAND_AUG_OPS)[number];
 
 export function applyRandAugOp(img: Image, op: RandAugOp, rng: Rng): Image {
   switch (op) {
-    case 'contrast': return colorJitter(img, rng, { contrast: [0.8, 1.2] });
-    case 'brightness': return colorJitter(img, rng, { brightness: [0.8, 1.2] });
-    case 'saturation+hue': return colorJitter(img, rng, { saturation: [0.8, 1.2], hue: [-0.2, 0.2] });
-    case 'hflip': return hflip(img);
-    case 'vflip': return vflip(img);
-    case 'grayscale': return grayscale(img, 3);
-    case 'autocontrast': return autocontrast(img);
-    case 'equalize': return equalize(img);
-    case 'rotate': return randomAffine(img, rng, { degrees: [-45, 45], interp: 'nearest' });
+    case 'contrast':
+      return colorJitter(img, rng, { contrast: [0.8, 1.2] });
+    case 'brightness':
+      return colorJitter(img, rng, { brightness: [0.8, 1.2] });
+    case 'saturation+hue':
+      return colorJitter(img, rng, { saturation: [0.8, 1.2], hue: [-0.2, 0.2] });
+    case 'hflip':
+      return hflip(img);
+    case 'vflip':
+      return vflip(img);
+    case 'grayscale':
+      return grayscale(img, 3);
+    case 'autocontrast':
+      return autocontrast(img);
+    case 'equalize':
+      return equalize(img);
+    case 'rotate':
+      return randomAffine(img, rng, { degrees: [-45, 45], interp: 'nearest' });
   }
 }
 

@@ -82,7 +82,12 @@ function featureSteps(gaus0: E.Tensor, io: AscentInputs, gradient: (gaus: E.Tens
   for (let step = 0; step < io.steps; step++) {
     const res = E.tidy(() => {
       const project = (step + 1) % 5 === 0;
-      const upd = gasUpdatePre(gaus, { grad: gradient(gaus), stepSize: STEP_SIZE, ...(project ? truncation(io.trunc) : {}), keepPre: project && step + 1 === lastProj });
+      const upd = gasUpdatePre(gaus, {
+        grad: gradient(gaus),
+        stepSize: STEP_SIZE,
+        ...(project ? truncation(io.trunc) : {}),
+        keepPre: project && step + 1 === lastProj,
+      });
       return { gaus: upd.y, rg: upd.pre ? io.radiusOf(upd.pre) : null };
     });
     if (res.rg) {
@@ -159,7 +164,10 @@ export const hiddenAscent: Ascent = (gaus0, io) => {
     const last = step === io.steps - 1;
     if (!project && !last) continue;
     const next = E.tidy(() => {
-      const x = E.add(gaus, E.noGrad(() => E.matmul(acc!, W)));
+      const x = E.add(
+        gaus,
+        E.noGrad(() => E.matmul(acc!, W)),
+      );
       if (!project) return { y: x, pre: null, scale: null };
       return gasUpdatePre(x, { ...truncation(trunc), keepPre: step + 1 === keepPreAt, keepScale: !last });
     });

@@ -63,7 +63,10 @@ export async function checkpointContent(
   const tensors = await snapshotWeights(glass);
   const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, meta: JSON.stringify(meta) };
   if (withOptimizers) {
-    const opts: [string, E.optim.Adam | E.optim.AdamW | null][] = [['proj', glass.projOpt], ['dsc', glass.dscOpt]];
+    const opts: [string, E.optim.Adam | E.optim.AdamW | null][] = [
+      ['proj', glass.projOpt],
+      ['dsc', glass.dscOpt],
+    ];
     const info: Record<string, unknown> = {};
     for (const [name, opt] of opts) {
       if (!opt) continue;
@@ -164,7 +167,8 @@ export function loadReferenceCheckpoint(glass: Glass, tree: unknown, label: stri
   if (!(tree instanceof Map) || !tree.has('discriminator')) throw notGlassPth(label, tree);
   glass.discriminator.loadStateDict(host(flattenTensors(tree.get('discriminator'))));
   if (glass.projection) {
-    if (!tree.has('pre_projection')) throw new Error(`${label}: no 'pre_projection' entry, but the model has a projection (--pre_proj 0 for a checkpoint without one)`);
+    if (!tree.has('pre_projection'))
+      throw new Error(`${label}: no 'pre_projection' entry, but the model has a projection (--pre_proj 0 for a checkpoint without one)`);
     glass.projection.loadStateDict(host(flattenTensors(tree.get('pre_projection'))));
   }
   return { meta: { source: 'reference .pth' }, hasOptimizers: false };
@@ -182,8 +186,14 @@ export function loadCheckpointContent(glass: Glass, { tensors, metadata }: Safet
   }
   let hasOptimizers = false;
   if (metadata.optimizers) {
-    const info = JSON.parse(metadata.optimizers) as Record<string, { param_groups: Record<string, unknown>[]; scalars: Record<string, Record<string, number>> }>;
-    const opts: [string, E.optim.Adam | E.optim.AdamW | null][] = [['proj', glass.projOpt], ['dsc', glass.dscOpt]];
+    const info = JSON.parse(metadata.optimizers) as Record<
+      string,
+      { param_groups: Record<string, unknown>[]; scalars: Record<string, Record<string, number>> }
+    >;
+    const opts: [string, E.optim.Adam | E.optim.AdamW | null][] = [
+      ['proj', glass.projOpt],
+      ['dsc', glass.dscOpt],
+    ];
     for (const [name, opt] of opts) {
       const o = info[name];
       if (!opt || !o) continue;

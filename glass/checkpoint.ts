@@ -4,8 +4,15 @@
 import { loadTorch, readSafetensors, writeSafetensors } from '../models/io/files.ts';
 import type { CpuTensor } from '../models/io/types.ts';
 import {
-  bestWeightsOf, checkpointContent, loadCheckpointContent, loadReferenceCheckpoint, specOf, weightsCheckpointMetadata, weightsOf,
-  type CheckpointMeta, type LoadedCheckpoint,
+  bestWeightsOf,
+  checkpointContent,
+  loadCheckpointContent,
+  loadReferenceCheckpoint,
+  specOf,
+  weightsCheckpointMetadata,
+  weightsOf,
+  type CheckpointMeta,
+  type LoadedCheckpoint,
 } from './checkpoint-bytes.ts';
 import type { Glass } from './glass.ts';
 import type { ModelSpec } from './model-spec.ts';

@@ -8,7 +8,23 @@ export type GasMode = 'manifold' | 'hypersphere';
 
 /** Class lists of the datasets the reference ships tables for (datasets/*.py, shell/run-*.sh). */
 export const DATASET_CLASSES: Readonly<Record<string, readonly string[]>> = {
-  mvtec: ['carpet', 'grid', 'leather', 'tile', 'wood', 'bottle', 'cable', 'capsule', 'hazelnut', 'metal_nut', 'pill', 'screw', 'toothbrush', 'transistor', 'zipper'],
+  mvtec: [
+    'carpet',
+    'grid',
+    'leather',
+    'tile',
+    'wood',
+    'bottle',
+    'cable',
+    'capsule',
+    'hazelnut',
+    'metal_nut',
+    'pill',
+    'screw',
+    'toothbrush',
+    'transistor',
+    'zipper',
+  ],
   visa: ['candle', 'capsules', 'cashew', 'chewinggum', 'fryum', 'macaroni1', 'macaroni2', 'pcb1', 'pcb2', 'pcb3', 'pcb4', 'pipe_fryum'],
   mpdd: ['bracket_black', 'bracket_brown', 'bracket_white', 'connector', 'metal_plate', 'tubes'],
   wfdd: ['grey_cloth', 'grid_cloth', 'yellow_cloth', 'pink_flower'],
@@ -31,10 +47,12 @@ export interface TableEntry {
  * from a CSV export (columns Class, Distribution, Foreground) or pass a judge result.
  */
 export const REFERENCE_TABLE: Readonly<Record<string, Readonly<Record<string, TableEntry>>>> = {
-  mvtec: Object.fromEntries(DATASET_CLASSES.mvtec.map((c) => {
-    const v: 0 | 1 = ['bottle', 'cable', 'pill', 'screw', 'transistor'].includes(c) ? 1 : 0;
-    return [c, { distribution: v, foreground: v }];
-  })),
+  mvtec: Object.fromEntries(
+    DATASET_CLASSES.mvtec.map((c) => {
+      const v: 0 | 1 = ['bottle', 'cable', 'pill', 'screw', 'transistor'].includes(c) ? 1 : 0;
+      return [c, { distribution: v, foreground: v }];
+    }),
+  ),
   visa: {},
   mpdd: {},
   wfdd: {},
@@ -47,10 +65,15 @@ export type DistributionTable = Map<string, TableEntry>;
  * class, Class spelt as the reference writes it (`<dataset>_<class>`, e.g. mvtec_bottle).
  */
 export function parseDistributionCsv(text: string): DistributionTable {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   if (lines.length === 0) throw new Error('parseDistributionCsv: empty text');
   const head = lines[0].split(',').map((h) => h.trim());
-  const ci = head.indexOf('Class'), di = head.indexOf('Distribution'), fi = head.indexOf('Foreground');
+  const ci = head.indexOf('Class'),
+    di = head.indexOf('Distribution'),
+    fi = head.indexOf('Foreground');
   if (ci < 0 || di < 0) throw new Error(`parseDistributionCsv: header must name Class and Distribution, got "${lines[0]}"`);
   const out: DistributionTable = new Map();
   for (let i = 1; i < lines.length; i++) {
@@ -123,9 +146,12 @@ export function resolveMode(input: ResolveModeInput): ResolvedMode {
     return { mode: judged, svd: toSvd(judged), source: why.startsWith('distribution 1') ? 'judge' : 'judge-fallback' };
   };
   switch (distribution) {
-    case 2: return { mode: 'manifold', svd: 0, source: 'forced' };
-    case 3: return { mode: 'hypersphere', svd: 1, source: 'forced' };
-    case 1: return needJudge('distribution 1 asks for the spectrum judge');
+    case 2:
+      return { mode: 'manifold', svd: 0, source: 'forced' };
+    case 3:
+      return { mode: 'hypersphere', svd: 1, source: 'forced' };
+    case 1:
+      return needJudge('distribution 1 asks for the spectrum judge');
     case 0:
     case 4: {
       const entry = lookupClass(dataset, className, table);

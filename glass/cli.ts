@@ -71,7 +71,8 @@ export async function backboneFromArgs(args: Parsed, preset: Preset | null, log:
   else if (folderGiven || existsSync(SHARED_MOBILENET)) name = 'mobilenet_v1';
   else {
     name = 'resnet18';
-    if (!args.random_backbone) log(`backbone: no MobileNetV1 weights folder given (--weights) or found (${SHARED_MOBILENET}): using torchvision resnet18 with ImageNet weights`);
+    if (!args.random_backbone)
+      log(`backbone: no MobileNetV1 weights folder given (--weights) or found (${SHARED_MOBILENET}): using torchvision resnet18 with ImageNet weights`);
   }
   return loadBackbone(name, { weights, random: !!args.random_backbone }, log);
 }
@@ -85,8 +86,10 @@ async function loadBackbone(name: string, o: { weights?: string; random?: boolea
   if (name === 'mobilenet_v1') {
     const dir = o.weights ?? (existsSync(SHARED_MOBILENET) ? SHARED_MOBILENET : undefined);
     if (!dir) {
-      throw new Error('mobilenet_v1: no weights folder: pass --weights DIR (a TensorFlow.js layers model of Keras MobileNet 1.0 224), ' +
-        'or leave out -b to use resnet18 (ImageNet weights downloaded on first use)');
+      throw new Error(
+        'mobilenet_v1: no weights folder: pass --weights DIR (a TensorFlow.js layers model of Keras MobileNet 1.0 224), ' +
+          'or leave out -b to use resnet18 (ImageNet weights downloaded on first use)',
+      );
     }
     const backbone = createBackbone(name, { weights: dir });
     return { backbone, weights: await weightsIdentityOfTfjsFolder(dir) };
@@ -111,8 +114,10 @@ async function backboneFromSpec(spec: ModelSpec, args: Parsed, ckpt: string, log
   const loaded = await loadBackbone(spec.backbone, { weights: candidate }, log);
   if (!sameWeights(loaded.weights, w)) {
     loaded.backbone.dispose();
-    throw new Error(`${ckpt} was trained with ${describeWeights(w)}, but ${candidate ? `--weights ${candidate}` : 'the weights found'} ` +
-      `${loaded.weights.kind === 'random' ? 'could not be had (random weights)' : `hash to ${loaded.weights.sha256?.slice(0, 12)}...`}: pass the same weights with --weights`);
+    throw new Error(
+      `${ckpt} was trained with ${describeWeights(w)}, but ${candidate ? `--weights ${candidate}` : 'the weights found'} ` +
+        `${loaded.weights.kind === 'random' ? 'could not be had (random weights)' : `hash to ${loaded.weights.sha256?.slice(0, 12)}...`}: pass the same weights with --weights`,
+    );
   }
   return loaded;
 }
@@ -185,20 +190,26 @@ function foregroundMasks(args: Parsed, preset: Preset | null, root: string, clas
   if (num(args, 'fg', preset, 1) !== 1) return with_;
   const explicit = origin(args, 'fg', preset) === 'flag';
   if (own) {
-    if (explicit) throw new UsageError(`--fg 1: foreground masks need a dataset root with fg_mask/<class>/, but --data ${root} is a folder of images; leave --fg out`);
+    if (explicit)
+      throw new UsageError(`--fg 1: foreground masks need a dataset root with fg_mask/<class>/, but --data ${root} is a folder of images; leave --fg out`);
     return with_;
   }
   for (const c of classes) if (existsSync(join(root, 'fg_mask', c))) with_.add(c);
   const without = classes.filter((c) => !with_.has(c));
   if (!without.length) return with_;
   const where = `${join(root, 'fg_mask')}/<class>`;
-  if (explicit) throw new UsageError(`--fg 1: no foreground masks for ${without.join(', ')} (expected ${where}/, one mask per training image); pass --fg 0 to synthesise anomalies anywhere in the image`);
-  log(`foreground masks: none in ${where} for ${without.join(', ')}: anomalies are synthesised anywhere in the image (fg 1 is the ${origin(args, 'fg', preset)}; --fg 0 says so and silences this line)`);
+  if (explicit)
+    throw new UsageError(
+      `--fg 1: no foreground masks for ${without.join(', ')} (expected ${where}/, one mask per training image); pass --fg 0 to synthesise anomalies anywhere in the image`,
+    );
+  log(
+    `foreground masks: none in ${where} for ${without.join(', ')}: anomalies are synthesised anywhere in the image (fg 1 is the ${origin(args, 'fg', preset)}; --fg 0 says so and silences this line)`,
+  );
   return with_;
 }
 
 async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly string[]): Promise<void> {
-  const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
+  const preset = args.preset ? (PRESETS[String(args.preset)] ?? null) : null;
   if (args.resume && !existsSync(String(args.resume))) throw new Error(`--resume ${args.resume}: file not found`);
   let root = args.data as string | undefined;
   if (!root) {
@@ -213,7 +224,9 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
   const kind: DatasetKind = own ? 'folder' : datasetKind(args);
   const augpath = str(args, 'augpath', null, BUILTIN_TEXTURES);
   if (augpath !== BUILTIN_TEXTURES && !existsSync(augpath)) {
-    throw new Error(`--augpath ${augpath}: folder not found (any folder of JPG/PNG texture images works, e.g. DTD's images/; leave it out for the built-in textures)`);
+    throw new Error(
+      `--augpath ${augpath}: folder not found (any folder of JPG/PNG texture images works, e.g. DTD's images/; leave it out for the built-in textures)`,
+    );
   }
   if (augpath === BUILTIN_TEXTURES) log('anomaly textures: built-in procedural set (--augpath DIR to use a folder of images, e.g. DTD)');
   const shard = parseShard(args.shard);
@@ -225,7 +238,9 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
     const split = holdOutSplit(listImages(root).files, seed);
     folder = { train: split.train, test: { good: split.heldOut } };
     classes = [checkClassName(basename(resolve(root)), `--data ${root} (its folder name is the class name)`)];
-    log(`${root}: ${split.train.length + split.heldOut.length} good images: ${split.train.length} to train on, ${split.heldOut.length} held out for the decision threshold`);
+    log(
+      `${root}: ${split.train.length + split.heldOut.length} good images: ${split.train.length} to train on, ${split.heldOut.length} held out for the decision threshold`,
+    );
   } else classes = classesOf(args, root);
   if (shard) {
     const all = classes;
@@ -236,7 +251,8 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
   const resize = num(args, 'resize', preset, 288);
   const imagesize = num(args, 'imagesize', preset, 288);
   const batchSize = num(args, 'batch_size', preset, 8);
-  if (resize < imagesize) log(`--resize ${resize} is below --imagesize ${imagesize}: the centre crop pads the images with black borders (as torchvision's CenterCrop does)`);
+  if (resize < imagesize)
+    log(`--resize ${resize} is below --imagesize ${imagesize}: the centre crop pads the images with black borders (as torchvision's CenterCrop does)`);
   await startDevice();
   const { backbone, weights } = await backboneFromArgs(args, preset, log);
   const layers = defaultTaps(backbone, args);
@@ -254,7 +270,16 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
       else {
         const distribution = num(args, 'distribution', null, 0) as DistributionFlag;
         let judged: 'manifold' | 'hypersphere' | undefined;
-        const needsJudge = distribution === 1 || (() => { try { resolveMode({ dataset: kind, className: cls, distribution }); return false; } catch { return true; } })();
+        const needsJudge =
+          distribution === 1 ||
+          (() => {
+            try {
+              resolveMode({ dataset: kind, className: cls, distribution });
+              return false;
+            } catch {
+              return true;
+            }
+          })();
         if (needsJudge) {
           const ds = AnomalyDataset.open({ kind, root, className: cls, folder, split: 'train', las: false, resize, imagesize, norm });
           const j = await judgeClass(ds, batchSize, norm);
@@ -267,34 +292,81 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
       }
       const cfg = glassConfig(args, preset, layers, svd);
       const spec: Omit<ModelSpec, 'threshold'> = {
-        backbone: backbone.name, weights, layers, resize, imagesize, mean: norm.mean, std: norm.std,
-        pretrainEmbedDimension: cfg.pretrainEmbedDimension, targetEmbedDimension: cfg.targetEmbedDimension, dscLayers: cfg.dscLayers,
-        dscHidden: cfg.dscHidden, preProj: cfg.preProj, patchsize: 3, svd, batchSize, trainedOn: { dataset: kind, className: cls },
+        backbone: backbone.name,
+        weights,
+        layers,
+        resize,
+        imagesize,
+        mean: norm.mean,
+        std: norm.std,
+        pretrainEmbedDimension: cfg.pretrainEmbedDimension,
+        targetEmbedDimension: cfg.targetEmbedDimension,
+        dscLayers: cfg.dscLayers,
+        dscHidden: cfg.dscHidden,
+        preProj: cfg.preProj,
+        patchsize: 3,
+        svd,
+        batchSize,
+        trainedOn: { dataset: kind, className: cls },
       };
       const res = await trainClass(backbone, {
-        dataset: kind, root, className: cls, folder, augpath, fg: fgClasses.has(cls),
-        randAug: num(args, 'rand_aug', preset, 1) === 1, resize, imagesize, batchSize,
-        metaEpochs: num(args, 'meta_epochs', preset, 640), evalEpochs: num(args, 'eval_epochs', preset, 1), limit: num(args, 'limit', preset, 392),
-        seed, workers: num(args, 'workers', null, 1), betaMean: num(args, 'mean', null, 0.5), betaStd: num(args, 'std', null, 0.1),
-        out, cfg, spec, maskRule: str(args, 'mask_rule', null, 'binary') as MaskRule, resume: args.resume as string | undefined, visuals: num(args, 'visuals', null, 1) === 1, profile: !!args.profile, argv, log,
+        dataset: kind,
+        root,
+        className: cls,
+        folder,
+        augpath,
+        fg: fgClasses.has(cls),
+        randAug: num(args, 'rand_aug', preset, 1) === 1,
+        resize,
+        imagesize,
+        batchSize,
+        metaEpochs: num(args, 'meta_epochs', preset, 640),
+        evalEpochs: num(args, 'eval_epochs', preset, 1),
+        limit: num(args, 'limit', preset, 392),
+        seed,
+        workers: num(args, 'workers', null, 1),
+        betaMean: num(args, 'mean', null, 0.5),
+        betaStd: num(args, 'std', null, 0.1),
+        out,
+        cfg,
+        spec,
+        maskRule: str(args, 'mask_rule', null, 'binary') as MaskRule,
+        resume: args.resume as string | undefined,
+        visuals: num(args, 'visuals', null, 1) === 1,
+        profile: !!args.profile,
+        argv,
+        log,
       });
       results.push(res);
       const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
-      log(res.best.image_auroc === null
-        ? `${cls}: trained ${res.best.epoch} epochs (no metrics: no anomalous test images) | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`
-        : `${cls}: best epoch ${res.best.epoch}: image AUROC ${f(res.best.image_auroc)} AP ${f(res.best.image_ap)}` +
-          (res.best.pixel_auroc !== null ? ` pixel AUROC ${f(res.best.pixel_auroc)} AP ${f(res.best.pixel_ap)} PRO ${f(res.best.pixel_pro)}` : ' (no pixel ground truth)') +
-          ` | last epoch: image AUROC ${f(res.last.image_auroc)}` + (res.last.pixel_auroc !== null ? ` pixel AUROC ${f(res.last.pixel_auroc)}` : '') +
-          ` | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`);
+      log(
+        res.best.image_auroc === null
+          ? `${cls}: trained ${res.best.epoch} epochs (no metrics: no anomalous test images) | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`
+          : `${cls}: best epoch ${res.best.epoch}: image AUROC ${f(res.best.image_auroc)} AP ${f(res.best.image_ap)}` +
+              (res.best.pixel_auroc !== null
+                ? ` pixel AUROC ${f(res.best.pixel_auroc)} AP ${f(res.best.pixel_ap)} PRO ${f(res.best.pixel_pro)}`
+                : ' (no pixel ground truth)') +
+              ` | last epoch: image AUROC ${f(res.last.image_auroc)}` +
+              (res.last.pixel_auroc !== null ? ` pixel AUROC ${f(res.last.pixel_auroc)}` : '') +
+              ` | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`,
+      );
       log(`${cls}: checkpoint ${join(out, `${kind}_${cls}`, 'ckpt_best.safetensors')}`);
     }
   } finally {
     backbone.dispose();
   }
   const csv = join(out, shard ? `results-shard-${shard.index}-of-${shard.count}.csv` : 'results.csv');
-  writeResultsCsv(csv, results.map((r) => ({ name: `${kind}_${r.className}`, best: r.best, last: r.last })));
-  log(`results: ${csv}` + (results.some((r) => r.best.image_auroc !== null) ? ' (best epoch selected on the test set, as the reference does; last-epoch columns are unselected)' : '') +
-    (shard ? `; combine the shards with: glass-ts merge ${out}` : ''));
+  writeResultsCsv(
+    csv,
+    results.map((r) => ({ name: `${kind}_${r.className}`, best: r.best, last: r.last })),
+  );
+  log(
+    `results: ${csv}` +
+      (results.some((r) => r.best.image_auroc !== null)
+        ? ' (best epoch selected on the test set, as the reference does; last-epoch columns are unselected)'
+        : '') +
+      (shard ? `; combine the shards with: glass-ts merge ${out}` : ''),
+  );
 }
 
 /** One row of results.csv: a class's best-epoch and last-epoch metrics (epochs from 1). */
@@ -307,12 +379,36 @@ interface ResultRow {
 function writeResultsCsv(path: string, rs: ResultRow[]): void {
   const head = 'class,image_auroc,image_ap,pixel_auroc,pixel_ap,pixel_pro,best_epoch,last_image_auroc,last_pixel_auroc';
   const f = (x: number | null) => (x === null ? '' : x.toFixed(4));
-  const rows = rs.map((r) => [csvField(r.name), f(r.best.image_auroc), f(r.best.image_ap), f(r.best.pixel_auroc), f(r.best.pixel_ap), f(r.best.pixel_pro), r.best.epoch, f(r.last.image_auroc), f(r.last.pixel_auroc)].join(','));
+  const rows = rs.map((r) =>
+    [
+      csvField(r.name),
+      f(r.best.image_auroc),
+      f(r.best.image_ap),
+      f(r.best.pixel_auroc),
+      f(r.best.pixel_ap),
+      f(r.best.pixel_pro),
+      r.best.epoch,
+      f(r.last.image_auroc),
+      f(r.last.pixel_auroc),
+    ].join(','),
+  );
   const mean = (get: (r: ResultRow) => number | null) => {
     const v = rs.map(get).filter((x): x is number => x !== null);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
   };
-  rows.push(['mean', f(mean((r) => r.best.image_auroc)), f(mean((r) => r.best.image_ap)), f(mean((r) => r.best.pixel_auroc)), f(mean((r) => r.best.pixel_ap)), f(mean((r) => r.best.pixel_pro)), '', f(mean((r) => r.last.image_auroc)), f(mean((r) => r.last.pixel_auroc))].join(','));
+  rows.push(
+    [
+      'mean',
+      f(mean((r) => r.best.image_auroc)),
+      f(mean((r) => r.best.image_ap)),
+      f(mean((r) => r.best.pixel_auroc)),
+      f(mean((r) => r.best.pixel_ap)),
+      f(mean((r) => r.best.pixel_pro)),
+      '',
+      f(mean((r) => r.last.image_auroc)),
+      f(mean((r) => r.last.pixel_auroc)),
+    ].join(','),
+  );
   mkdirSync(resolve(path, '..'), { recursive: true });
   writeFileSync(path, [head, ...rows].join('\n') + '\n');
 }
@@ -339,8 +435,17 @@ export function collectRuns(dirs: string[]): ResultRow[] {
       const shift = 1 - (m.epoch_base ?? 0);
       const prev = rows.get(name);
       if (prev) throw new Error(`merge: class ${name} is in both ${prev.from} and ${p}: merge runs of disjoint classes (shards)`);
-      const metrics = (x: Metrics) => ({ image_auroc: x.image_auroc, image_ap: x.image_ap, pixel_auroc: x.pixel_auroc, pixel_ap: x.pixel_ap, pixel_pro: x.pixel_pro });
-      rows.set(name, { row: { name, best: { ...metrics(m), epoch: m.best_epoch + shift }, last: { ...metrics(m.last), epoch: m.last.epoch + shift } }, from: p });
+      const metrics = (x: Metrics) => ({
+        image_auroc: x.image_auroc,
+        image_ap: x.image_ap,
+        pixel_auroc: x.pixel_auroc,
+        pixel_ap: x.pixel_ap,
+        pixel_pro: x.pixel_pro,
+      });
+      rows.set(name, {
+        row: { name, best: { ...metrics(m), epoch: m.best_epoch + shift }, last: { ...metrics(m.last), epoch: m.last.epoch + shift } },
+        from: p,
+      });
     }
   }
   return [...rows.values()].map((r) => r.row).sort((a, b) => byteOrder(a.name, b.name));
@@ -379,7 +484,7 @@ async function modelFromArgs(args: Parsed, log: (s: string) => void): Promise<Lo
   if (!ckpt) throw new Error('--checkpoint FILE is required (ckpt_best.safetensors from train, or a reference .pth)');
   if (!existsSync(ckpt)) throw new Error(`--checkpoint ${ckpt}: file not found`);
   const spec = readCheckpointSpec(ckpt);
-  const preset = args.preset ? PRESETS[String(args.preset)] ?? null : null;
+  const preset = args.preset ? (PRESETS[String(args.preset)] ?? null) : null;
   let loaded: LoadedBackbone;
   let glass: Glass;
   if (spec) checkFlagsAgainstSpec(args, spec, ckpt);
@@ -387,9 +492,11 @@ async function modelFromArgs(args: Parsed, log: (s: string) => void): Promise<Lo
   if (spec) {
     loaded = await backboneFromSpec(spec, args, ckpt, log);
     glass = new Glass(loaded.backbone, glassConfigFromSpec(spec));
-    log(`${ckpt}: ${spec.backbone} [${spec.layers.join(', ')}] (${describeWeights(spec.weights)}), ${spec.imagesize} px, ` +
-      `embed ${spec.targetEmbedDimension}, hidden ${spec.dscHidden}, ${spec.svd === 1 ? 'hypersphere' : 'manifold'}` +
-      (spec.threshold ? `, threshold ${spec.threshold.image.toPrecision(5)}` : ''));
+    log(
+      `${ckpt}: ${spec.backbone} [${spec.layers.join(', ')}] (${describeWeights(spec.weights)}), ${spec.imagesize} px, ` +
+        `embed ${spec.targetEmbedDimension}, hidden ${spec.dscHidden}, ${spec.svd === 1 ? 'hypersphere' : 'manifold'}` +
+        (spec.threshold ? `, threshold ${spec.threshold.image.toPrecision(5)}` : ''),
+    );
   } else {
     log(`${ckpt}: no model definition in the checkpoint (a reference .pth or an older glass-ts file): the flags define the model`);
     loaded = await backboneFromArgs(args, preset, log);
@@ -404,7 +511,9 @@ async function modelFromArgs(args: Parsed, log: (s: string) => void): Promise<Lo
     throw err;
   }
   return {
-    glass, backbone, spec,
+    glass,
+    backbone,
+    spec,
     resize: spec?.resize ?? num(args, 'resize', preset, 288),
     imagesize: spec?.imagesize ?? num(args, 'imagesize', preset, 288),
     batchSize: num(args, 'batch_size', preset, spec?.batchSize ?? 8),
@@ -435,9 +544,12 @@ async function cmdTest(args: Parsed, log: (s: string) => void): Promise<void> {
       writeFileSync(join(dir, 'metrics_test.json'), JSON.stringify({ ...m, mask_rule: maskRule, checkpoint: args.checkpoint }, null, 2));
       if (num(args, 'visuals', null, 1) === 1) await writeVisuals(join(dir, 'visuals'), pred, norm);
       const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
-      log(m.image_auroc === null
-        ? `${cls}: no metrics (the test split needs good and anomalous images)`
-        : `${cls}: image AUROC ${f(m.image_auroc)} AP ${f(m.image_ap)}` + (m.pixel_auroc !== null ? ` pixel AUROC ${f(m.pixel_auroc)} AP ${f(m.pixel_ap)} PRO ${f(m.pixel_pro)}` : ''));
+      log(
+        m.image_auroc === null
+          ? `${cls}: no metrics (the test split needs good and anomalous images)`
+          : `${cls}: image AUROC ${f(m.image_auroc)} AP ${f(m.image_ap)}` +
+              (m.pixel_auroc !== null ? ` pixel AUROC ${f(m.pixel_auroc)} AP ${f(m.pixel_ap)} PRO ${f(m.pixel_pro)}` : ''),
+      );
     }
   } finally {
     model.dispose();
@@ -451,7 +563,8 @@ async function cmdTest(args: Parsed, log: (s: string) => void): Promise<void> {
  */
 async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void> {
   const input = args.input as string | undefined;
-  if (!input || !existsSync(input) || !statSync(input).isDirectory()) throw new Error(`--input ${input ?? '(missing)'}: a folder of images to score is required`);
+  if (!input || !existsSync(input) || !statSync(input).isDirectory())
+    throw new Error(`--input ${input ?? '(missing)'}: a folder of images to score is required`);
   const files = listImages(input, false).files;
   if (!files.length) throw new Error(`--input ${input}: no PNG/JPEG images in the folder`);
   const model = await modelFromArgs(args, log);
@@ -467,10 +580,17 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
       const t = bestF1Threshold(p.labels, p.scores);
       // the pixel threshold keeps the checkpoint's ratio to the image threshold when it has one
       const pixel = threshold ? (threshold.pixel * t.threshold) / threshold.image : t.threshold;
-      threshold = { image: t.threshold, pixel, pixelNormal: threshold?.pixelNormal, rule: `best F1 (${t.f1.toFixed(4)}) on ${p.labels.length} images of --val ${args.val}`, images: p.labels.length };
+      threshold = {
+        image: t.threshold,
+        pixel,
+        pixelNormal: threshold?.pixelNormal,
+        rule: `best F1 (${t.f1.toFixed(4)}) on ${p.labels.length} images of --val ${args.val}`,
+        images: p.labels.length,
+      };
       log(`threshold ${t.threshold.toFixed(5)} (best F1 ${t.f1.toFixed(4)} on ${p.labels.length} validation images)`);
     } else if (threshold) log(`threshold ${threshold.image.toPrecision(5)} from the checkpoint (${threshold.rule})`);
-    else log('no threshold: the checkpoint has none (trained before thresholds were stored, or a reference .pth); pass --val FOLDER to choose one; scores only');
+    else
+      log('no threshold: the checkpoint has none (trained before thresholds were stored, or a reference .pth); pass --val FOLDER to choose one; scores only');
     // a flat folder of unlabelled images is one 'good' test type: no labels or masks are expected
     const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: input, test: { good: files } }, split: 'test', resize, imagesize, norm });
     const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: 0 });
@@ -486,8 +606,12 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
     });
     writeFileSync(join(out, 'scores.csv'), lines.join('\n') + '\n');
     await writeOverlays(out, pred, { resize, imagesize }, threshold);
-    log(`scored ${files.length} images` + (threshold ? `, ${flagged} anomalous` : '') + `: ${join(out, 'scores.csv')}; heatmaps in ${join(out, 'heatmaps')}` +
-      (threshold ? `, masks in ${join(out, 'masks')}` : ''));
+    log(
+      `scored ${files.length} images` +
+        (threshold ? `, ${flagged} anomalous` : '') +
+        `: ${join(out, 'scores.csv')}; heatmaps in ${join(out, 'heatmaps')}` +
+        (threshold ? `, masks in ${join(out, 'masks')}` : ''),
+    );
   } finally {
     model.dispose();
   }
@@ -551,7 +675,9 @@ export async function main(argv: string[], report: RunReport = {}): Promise<numb
     return code;
   };
   if (!command || !COMMANDS[command] || command === '--help' || command === '-h') {
-    console.log(`usage: glass-ts <${Object.keys(COMMANDS).join(' | ')}> [options]   (in the repository: npm run glass -- ...)\n       glass-ts <command> --help`);
+    console.log(
+      `usage: glass-ts <${Object.keys(COMMANDS).join(' | ')}> [options]   (in the repository: npm run glass -- ...)\n       glass-ts <command> --help`,
+    );
     if (command && !COMMANDS[command] && command !== '--help' && command !== '-h') return fail(`unknown command '${command}'`, 2);
     return 0;
   }

@@ -20,19 +20,29 @@ const backbone = mobilenet ? ['-b', 'mobilenet_v1', '-le', 'conv_pw_5', '-le', '
 const out = flag('--out') ?? 'results/demo';
 const args = [
   'train',
-  ...(flag('-b') ?? flag('--backbone') ? [] : backbone),
-  '--resize', '144',
-  '--imagesize', '128',
-  '--pretrain_embed_dimension', '256',
-  '--target_embed_dimension', '256',
-  '--dsc_hidden', '128',
-  '--meta_epochs', '12',
-  '--limit', '48',
+  ...((flag('-b') ?? flag('--backbone')) ? [] : backbone),
+  '--resize',
+  '144',
+  '--imagesize',
+  '128',
+  '--pretrain_embed_dimension',
+  '256',
+  '--target_embed_dimension',
+  '256',
+  '--dsc_hidden',
+  '128',
+  '--meta_epochs',
+  '12',
+  '--limit',
+  '48',
   // 5x the reference's 1e-4: the demo trains 12 short epochs instead of 640 (measured on the
   // synthetic classes: pixel AUROC 0.80-0.91 after 15 epochs at 1e-4, 0.93-0.98 after 10 at 5e-4)
-  '--lr', '0.0005',
-  '--batch_size', '8',
-  '--out', out,
+  '--lr',
+  '0.0005',
+  '--batch_size',
+  '8',
+  '--out',
+  out,
 ];
 if (!mobilenet) console.log(`demo: no MobileNetV1 weights (--weights DIR, or ${SHARED_MOBILENET}): using resnet18 layer2 + layer3`);
 
@@ -58,13 +68,22 @@ function summary(dir: string, seconds: string): string {
   const f = (x: number | null | undefined) => (x === null || x === undefined ? '   -  ' : x.toFixed(4));
   const lines = [`demo: finished in ${seconds} s. Test-set metrics (best epoch, selected on the test set as the reference does; last epoch):`];
   const csv = join(dir, 'results.csv');
-  const classes = existsSync(csv) ? readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((r) => r.split(',')[0]).filter((c) => c !== 'mean') : [];
+  const classes = existsSync(csv)
+    ? readFileSync(csv, 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((r) => r.split(',')[0])
+        .filter((c) => c !== 'mean')
+    : [];
   for (const cls of classes) {
     const p = join(dir, cls, 'metrics.json');
     if (!existsSync(p)) continue;
     // epoch_base 1: epochs as users count them; files from before it was written counted from 0
     const m = JSON.parse(readFileSync(p, 'utf8'));
-    lines.push(`  ${cls.padEnd(18)} image AUROC ${f(m.image_auroc)}  pixel AUROC ${f(m.pixel_auroc)}  PRO ${f(m.pixel_pro)}  (epoch ${m.best_epoch + 1 - (m.epoch_base ?? 0)}; last: image ${f(m.last?.image_auroc)}, pixel ${f(m.last?.pixel_auroc)})`);
+    lines.push(
+      `  ${cls.padEnd(18)} image AUROC ${f(m.image_auroc)}  pixel AUROC ${f(m.pixel_auroc)}  PRO ${f(m.pixel_pro)}  (epoch ${m.best_epoch + 1 - (m.epoch_base ?? 0)}; last: image ${f(m.last?.image_auroc)}, pixel ${f(m.last?.pixel_auroc)})`,
+    );
     lines.push(`  ${''.padEnd(18)} heatmaps: ${join(dir, cls, 'visuals')}/*.png   checkpoint: ${join(dir, cls, 'ckpt_best.safetensors')}`);
   }
   lines.push(`  table: ${csv}`);

@@ -25,8 +25,12 @@ function fftRadix2(re: Float64Array, im: Float64Array, inverse: boolean): void {
     for (; j & bit; bit >>= 1) j ^= bit;
     j ^= bit;
     if (i < j) {
-      let t = re[i]; re[i] = re[j]; re[j] = t;
-      t = im[i]; im[i] = im[j]; im[j] = t;
+      let t = re[i];
+      re[i] = re[j];
+      re[j] = t;
+      t = im[i];
+      im[i] = im[j];
+      im[j] = t;
     }
   }
   const sign = inverse ? 1 : -1;
@@ -35,13 +39,17 @@ function fftRadix2(re: Float64Array, im: Float64Array, inverse: boolean): void {
     const ang = (sign * 2 * Math.PI) / len;
     for (let k = 0; k < half; k++) {
       // Twiddles from the angle directly (not by recurrence) keep the error at O(eps log n).
-      const wr = Math.cos(ang * k), wi = Math.sin(ang * k);
+      const wr = Math.cos(ang * k),
+        wi = Math.sin(ang * k);
       for (let s = 0; s < n; s += len) {
-        const a = s + k, b = a + half;
+        const a = s + k,
+          b = a + half;
         const xr = re[b] * wr - im[b] * wi;
         const xi = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - xr; im[b] = im[a] - xi;
-        re[a] += xr; im[a] += xi;
+        re[b] = re[a] - xr;
+        im[b] = im[a] - xi;
+        re[a] += xr;
+        im[a] += xi;
       }
     }
   }
@@ -53,19 +61,24 @@ function fftBluestein(re: Float64Array, im: Float64Array): void {
   let m = 1;
   while (m < 2 * n - 1) m <<= 1;
   // chirp w_k = exp(-i pi k^2 / n); k^2 reduced mod 2n keeps the angle small and exact.
-  const cr = new Float64Array(n), ci = new Float64Array(n);
+  const cr = new Float64Array(n),
+    ci = new Float64Array(n);
   for (let k = 0; k < n; k++) {
     const k2 = Number((BigInt(k) * BigInt(k)) % BigInt(2 * n));
     const a = (Math.PI * k2) / n;
-    cr[k] = Math.cos(a); ci[k] = -Math.sin(a);
+    cr[k] = Math.cos(a);
+    ci[k] = -Math.sin(a);
   }
-  const ar = new Float64Array(m), ai = new Float64Array(m);
+  const ar = new Float64Array(m),
+    ai = new Float64Array(m);
   for (let k = 0; k < n; k++) {
     ar[k] = re[k] * cr[k] - im[k] * ci[k];
     ai[k] = re[k] * ci[k] + im[k] * cr[k];
   }
-  const br = new Float64Array(m), bi = new Float64Array(m);
-  br[0] = cr[0]; bi[0] = -ci[0];
+  const br = new Float64Array(m),
+    bi = new Float64Array(m);
+  br[0] = cr[0];
+  bi[0] = -ci[0];
   for (let k = 1; k < n; k++) {
     br[k] = br[m - k] = cr[k];
     bi[k] = bi[m - k] = -ci[k];
@@ -75,11 +88,13 @@ function fftBluestein(re: Float64Array, im: Float64Array): void {
   for (let k = 0; k < m; k++) {
     const xr = ar[k] * br[k] - ai[k] * bi[k];
     const xi = ar[k] * bi[k] + ai[k] * br[k];
-    ar[k] = xr; ai[k] = xi;
+    ar[k] = xr;
+    ai[k] = xi;
   }
   fftRadix2(ar, ai, true);
   for (let k = 0; k < n; k++) {
-    const xr = ar[k] / m, xi = ai[k] / m;
+    const xr = ar[k] / m,
+      xi = ai[k] / m;
     re[k] = xr * cr[k] - xi * ci[k];
     im[k] = xr * ci[k] + xi * cr[k];
   }
@@ -87,18 +102,31 @@ function fftBluestein(re: Float64Array, im: Float64Array): void {
 
 /** 2-D DFT of a real height x width image (rows, then columns); returns re/im row-major. */
 export function fft2Real(img: ArrayLike<number>, height: number, width: number): { re: Float64Array; im: Float64Array } {
-  const re = new Float64Array(height * width), im = new Float64Array(height * width);
-  const rr = new Float64Array(width), ri = new Float64Array(width);
+  const re = new Float64Array(height * width),
+    im = new Float64Array(height * width);
+  const rr = new Float64Array(width),
+    ri = new Float64Array(width);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) { rr[x] = img[y * width + x]; ri[x] = 0; }
+    for (let x = 0; x < width; x++) {
+      rr[x] = img[y * width + x];
+      ri[x] = 0;
+    }
     fft(rr, ri);
-    re.set(rr, y * width); im.set(ri, y * width);
+    re.set(rr, y * width);
+    im.set(ri, y * width);
   }
-  const cr = new Float64Array(height), ci = new Float64Array(height);
+  const cr = new Float64Array(height),
+    ci = new Float64Array(height);
   for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) { cr[y] = re[y * width + x]; ci[y] = im[y * width + x]; }
+    for (let y = 0; y < height; y++) {
+      cr[y] = re[y * width + x];
+      ci[y] = im[y * width + x];
+    }
     fft(cr, ci);
-    for (let y = 0; y < height; y++) { re[y * width + x] = cr[y]; im[y * width + x] = ci[y]; }
+    for (let y = 0; y < height; y++) {
+      re[y * width + x] = cr[y];
+      im[y * width + x] = ci[y];
+    }
   }
   return { re, im };
 }
@@ -119,13 +147,21 @@ export function resizeLinearU8(src: Uint8Array, height: number, width: number, c
   if (outH === height && outW === width) return src.slice();
   const taps = (inSize: number, outSize: number) => {
     const scale = 1 / (outSize / inSize); // OpenCV: scale_x = 1. / inv_scale_x, in double
-    const ofs = new Int32Array(outSize), a0 = new Int32Array(outSize), a1 = new Int32Array(outSize);
+    const ofs = new Int32Array(outSize),
+      a0 = new Int32Array(outSize),
+      a1 = new Int32Array(outSize);
     for (let d = 0; d < outSize; d++) {
       let fx = Math.fround((d + 0.5) * scale - 0.5);
       let sx = Math.floor(fx);
       fx = Math.fround(fx - sx);
-      if (sx < 0) { fx = 0; sx = 0; }
-      if (sx >= inSize - 1) { fx = 0; sx = inSize - 1; }
+      if (sx < 0) {
+        fx = 0;
+        sx = 0;
+      }
+      if (sx >= inSize - 1) {
+        fx = 0;
+        sx = inSize - 1;
+      }
       ofs[d] = sx;
       // saturate_cast<short>(float) rounds half to even (cvRound).
       a0[d] = roundHalfEven(Math.fround(1 - fx) * 2048);
@@ -133,11 +169,13 @@ export function resizeLinearU8(src: Uint8Array, height: number, width: number, c
     }
     return { ofs, a0, a1 };
   };
-  const tx = taps(width, outW), ty = taps(height, outH);
+  const tx = taps(width, outW),
+    ty = taps(height, outH);
   const rowBuf = (y: number) => {
     const out = new Int32Array(outW * channels);
     for (let d = 0; d < outW; d++) {
-      const sx = tx.ofs[d], sx1 = Math.min(sx + 1, width - 1);
+      const sx = tx.ofs[d],
+        sx1 = Math.min(sx + 1, width - 1);
       for (let c = 0; c < channels; c++) {
         out[d * channels + c] = src[(y * width + sx) * channels + c] * tx.a0[d] + src[(y * width + sx1) * channels + c] * tx.a1[d];
       }
@@ -146,9 +184,12 @@ export function resizeLinearU8(src: Uint8Array, height: number, width: number, c
   };
   const dst = new Uint8Array(outH * outW * channels);
   for (let d = 0; d < outH; d++) {
-    const sy = ty.ofs[d], sy1 = Math.min(sy + 1, height - 1);
-    const r0 = rowBuf(sy), r1 = rowBuf(sy1);
-    const b0 = ty.a0[d], b1 = ty.a1[d];
+    const sy = ty.ofs[d],
+      sy1 = Math.min(sy + 1, height - 1);
+    const r0 = rowBuf(sy),
+      r1 = rowBuf(sy1);
+    const b0 = ty.a0[d],
+      b1 = ty.a1[d];
     for (let i = 0; i < outW * channels; i++) {
       const v = (r0[i] * b0 + r1[i] * b1 + (1 << 21)) >> 22;
       dst[d * outW * channels + i] = v < 0 ? 0 : v > 255 ? 255 : v;
@@ -266,14 +307,24 @@ export interface JudgeResult {
  * The reference crashes when no point passes the threshold; this returns manifold then.
  */
 export function distributionJudge(bgr: Uint8Array, height: number, width: number, opts: JudgeOptions = {}): JudgeResult {
-  const size = opts.size ?? 289, blur = opts.blur ?? 39, threshold = opts.threshold ?? 170;
-  const density = opts.density ?? 0.21, minRadius = opts.minRadius ?? 12, minPoints = opts.minPoints ?? 60;
+  const size = opts.size ?? 289,
+    blur = opts.blur ?? 39,
+    threshold = opts.threshold ?? 170;
+  const density = opts.density ?? 0.21,
+    minRadius = opts.minRadius ?? 12,
+    minPoints = opts.minPoints ?? 60;
   const resized = resizeLinearU8(bgr, height, width, 3, size, size);
   const gray = boxBlurU8(bgrToGrayU8(resized, size, size), size, size, blur);
   const { re, im } = fft2Real(gray, size, size);
-  const h = size, w = size, cy = h >> 1, cx = w >> 1;
+  const h = size,
+    w = size,
+    cy = h >> 1,
+    cx = w >> 1;
   const spectrum = new Float64Array(h * w);
-  let points = 0, sideX = 0, sideY = 0, maxD2 = -1;
+  let points = 0,
+    sideX = 0,
+    sideY = 0,
+    maxD2 = -1;
   for (let y = 0; y < h; y++) {
     const sy = (y - cy + h) % h; // fftshift: shifted row y holds frequency row (y - h//2) mod h
     for (let x = 0; x < w; x++) {
@@ -283,7 +334,8 @@ export function distributionJudge(bgr: Uint8Array, height: number, width: number
       spectrum[y * w + x] = v;
       if (v > threshold) {
         points++;
-        const dx = x - cx, dy = y - cy;
+        const dx = x - cx,
+          dy = y - cy;
         sideX = Math.max(sideX, Math.abs(dx));
         sideY = Math.max(sideY, Math.abs(dy));
         maxD2 = Math.max(maxD2, dx * dx + dy * dy);

@@ -235,7 +235,9 @@ export function patchEmbed(taps: E.Tensor[], pretrainDim: number, targetDim: num
   const W4 = Math.ceil(w0 / 4);
   const NQ = B * h0 * W4;
   const resized = taps.map((t, i) => i > 0 && (t.shape[2] !== h0 || t.shape[3] !== w0));
-  const tapChannels: number[] = [], tapHeight: number[] = [], tapScaleY: number[] = [];
+  const tapChannels: number[] = [],
+    tapHeight: number[] = [],
+    tapScaleY: number[] = [];
   const rows = taps.map((tap, i) => {
     const c = E.contiguous(tap);
     const [, C, h, w] = c.shape;

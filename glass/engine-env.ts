@@ -5,7 +5,17 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** Engine settings once spelt GLASS_<name>. */
-export const LEGACY_ENGINE_VARS = ['WAIT', 'BACKEND', 'ADAPTER', 'ENABLE_TOGGLES', 'DISABLE_TOGGLES', 'LAYOUT_COPIES', 'ELEMENTWISE_VARIANT', 'REDUCE_VARIANT', 'MATMUL_VARIANT'] as const;
+export const LEGACY_ENGINE_VARS = [
+  'WAIT',
+  'BACKEND',
+  'ADAPTER',
+  'ENABLE_TOGGLES',
+  'DISABLE_TOGGLES',
+  'LAYOUT_COPIES',
+  'ELEMENTWISE_VARIANT',
+  'REDUCE_VARIANT',
+  'MATMUL_VARIANT',
+] as const;
 
 /** Copies GLASS_<name> to WGT_<name> where only the old name is set; WGT_CACHE_DIR defaults to glass-ts's. */
 export function applyEngineEnv(env: Record<string, string | undefined> = process.env): void {

@@ -157,11 +157,14 @@ export function batchNormWithContext(
     head.weight.assertLive('batchNormWithContext head weight');
     if (head.weight.dtype !== 'f32' || head.weight.rank !== 2 || head.weight.shape[0] !== 1 || head.weight.shape[1] !== C)
       throw new Error(`batchNormWithContext: head weight must be f32 [1, ${C}] for input ${fmt(x.shape)}, got ${head.weight.dtype} ${fmt(head.weight.shape)}`);
-    if (head.bias && (head.bias.rank !== 1 || head.bias.shape[0] !== 1)) throw new Error(`batchNormWithContext: head bias must be [1], got ${fmt(head.bias.shape)}`);
+    if (head.bias && (head.bias.rank !== 1 || head.bias.shape[0] !== 1))
+      throw new Error(`batchNormWithContext: head bias must be [1], got ${fmt(head.bias.shape)}`);
   }
   const R2 = given instanceof E.Tensor ? given.shape[0] : given ? given.rows : 0;
   if (N + R2 <= 1)
-    throw new Error(`batchNormWithContext: expected more than 1 value per channel, got input ${fmt(x.shape)}${given instanceof E.Tensor ? ` and statsWith ${fmt(given.shape)}` : ''}`);
+    throw new Error(
+      `batchNormWithContext: expected more than 1 value per channel, got input ${fmt(x.shape)}${given instanceof E.Tensor ? ` and statsWith ${fmt(given.shape)}` : ''}`,
+    );
 
   const xc = E.noGrad(() => E.contiguous(x));
   // the context's partials: the caller's, or made here from its rows (and disposed here)
@@ -217,7 +220,15 @@ export function batchNormWithContext(
     biasStride: bias?.strides[0] ?? 0,
     slope: slope ?? 0,
   });
-  if (out.size) dispatch(ctxNormalizeKernel(weight !== null, bias !== null, layout, slope !== null), nbufs, np, grid1d(ctxElementwiseInvocations(layout, out.size / v, C)), undefined, { bytes: 8 * out.size });
+  if (out.size)
+    dispatch(
+      ctxNormalizeKernel(weight !== null, bias !== null, layout, slope !== null),
+      nbufs,
+      np,
+      grid1d(ctxElementwiseInvocations(layout, out.size / v, C)),
+      undefined,
+      { bytes: 8 * out.size },
+    );
 
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const bn: BnSaved = { weight, hasBias: bias !== null, slope, statsRows: N + R2 };
@@ -292,7 +303,15 @@ function recordHead(out: E.Tensor, bnInputs: E.Tensor[], head: BnHead, xc: E.Ten
  * gradient) the outer product u [N] x w [C]; z: the fused LeakyReLU's output, whose gradient the
  * kernels apply to g as they read it.
  */
-function backward(g: E.Tensor | { u: E.Tensor; w: E.Tensor }, needs: boolean[], x: E.Tensor, stats: E.Tensor, weight: E.Tensor | null, z: E.Tensor | null, bn: BnSaved): (E.Tensor | null)[] {
+function backward(
+  g: E.Tensor | { u: E.Tensor; w: E.Tensor },
+  needs: boolean[],
+  x: E.Tensor,
+  stats: E.Tensor,
+  weight: E.Tensor | null,
+  z: E.Tensor | null,
+  bn: BnSaved,
+): (E.Tensor | null)[] {
   const [R, C] = x.shape;
   const needX = needs[0];
   const needW = weight !== null && needs[1];
@@ -311,10 +330,23 @@ function backward(g: E.Tensor | { u: E.Tensor; w: E.Tensor }, needs: boolean[], 
   if (needW || needB || needX) {
     const { K, chunk } = chunking(C, R, layout);
     const part = E.Tensor.empty([C * K * 2], 'f32');
-    const p = CtxGradPartialParams.pack({ channels: C, rows: R, chunks: K, chunk, xOffset: x.offset / v, gOffset: gOff, zOffset: (z?.offset ?? 0) / v, slope, uOffset, headOffset });
+    const p = CtxGradPartialParams.pack({
+      channels: C,
+      rows: R,
+      chunks: K,
+      chunk,
+      xOffset: x.offset / v,
+      gOffset: gOff,
+      zOffset: (z?.offset ?? 0) / v,
+      slope,
+      uOffset,
+      headOffset,
+    });
     const bufs: (GPUBuffer | null)[] = [x.buffer, gBuf, stats.buffer, part.buffer, z?.buffer ?? null];
     if (outer) bufs.push(outer.w.buffer);
-    dispatch(ctxGradPartialKernel(layout, z !== null, outer !== null), bufs, p, grid1d(ctxPartialInvocations(layout, C, K)), undefined, { bytes: 4 * R * C * (1 + gArrays + (z ? 1 : 0)) });
+    dispatch(ctxGradPartialKernel(layout, z !== null, outer !== null), bufs, p, grid1d(ctxPartialInvocations(layout, C, K)), undefined, {
+      bytes: 4 * R * C * (1 + gArrays + (z ? 1 : 0)),
+    });
     red = E.Tensor.empty([2, C], 'f32');
     dispatch(ctxGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], CtxGradCombineParams.pack({ channels: C, chunks: K }), grid1d(C));
     part.dispose();
@@ -340,7 +372,15 @@ function backward(g: E.Tensor | { u: E.Tensor; w: E.Tensor }, needs: boolean[], 
       uOffset,
       headOffset,
     });
-    if (dx.size) dispatch(ctxGradInputKernel(weight !== null, layout, z !== null, outer !== null), bufs, p, grid1d(ctxElementwiseInvocations(layout, dx.size / v, C)), undefined, { bytes: 4 * dx.size * (2 + gArrays + (z ? 1 : 0)) });
+    if (dx.size)
+      dispatch(
+        ctxGradInputKernel(weight !== null, layout, z !== null, outer !== null),
+        bufs,
+        p,
+        grid1d(ctxElementwiseInvocations(layout, dx.size / v, C)),
+        undefined,
+        { bytes: 4 * dx.size * (2 + gArrays + (z ? 1 : 0)) },
+      );
   }
   if (gc && gc !== g) gc.dispose();
   const grads: (E.Tensor | null)[] = [dx];
@@ -353,9 +393,14 @@ function backward(g: E.Tensor | { u: E.Tensor; w: E.Tensor }, needs: boolean[], 
  * A BatchNorm1d module in training mode through batchNormWithContext: its counter, running
  * statistics, momentum, eps, weight and bias, as the module's forward uses them.
  */
-export function batchNorm1dWithContext(bn: E.nn.BatchNorm1d, x: E.Tensor, opts: Pick<ContextBatchNormOptions, 'statsWith' | 'negativeSlope' | 'head'>): E.Tensor {
+export function batchNorm1dWithContext(
+  bn: E.nn.BatchNorm1d,
+  x: E.Tensor,
+  opts: Pick<ContextBatchNormOptions, 'statsWith' | 'negativeSlope' | 'head'>,
+): E.Tensor {
   if (!bn.training) throw new Error('batchNorm1dWithContext: the module must be in training mode (context rows join batch statistics)');
-  if (x.rank !== 2 || x.shape[1] !== bn.numFeatures) throw new Error(`batchNorm1dWithContext: input ${fmt(x.shape)} does not match BatchNorm1d(${bn.numFeatures})`);
+  if (x.rank !== 2 || x.shape[1] !== bn.numFeatures)
+    throw new Error(`batchNorm1dWithContext: input ${fmt(x.shape)} does not match BatchNorm1d(${bn.numFeatures})`);
   const nbt = bn.numBatchesTracked;
   if (bn.trackRunningStats && nbt) E.incrementCounter(nbt);
   const track = bn.trackRunningStats;

@@ -188,10 +188,13 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   const anchor = opts.anchor ? E.contiguous(opts.anchor) : null;
   const radius = opts.radius ?? null;
   const mask = opts.rowMask ? (opts.rowMask.dtype === 'f32' ? E.cast(opts.rowMask, 'u32') : E.contiguous(opts.rowMask)) : null;
-  for (const [name, t] of [['grad', grad], ['anchor', anchor]] as const)
+  for (const [name, t] of [
+    ['grad', grad],
+    ['anchor', anchor],
+  ] as const)
     if (t && (t.shape[0] !== N || t.shape[1] !== D)) throw new Error(`gasUpdate: ${name} [${t.shape}] does not match features [${N}, ${D}]`);
   if (mask && mask.size !== N) throw new Error(`gasUpdate: row mask has ${mask.size} entries for ${N} rows`);
-  if (opts.keepScale && !anchor) throw new Error('gasUpdate: keepScale needs an anchor (the factor is the truncation\'s)');
+  if (opts.keepScale && !anchor) throw new Error("gasUpdate: keepScale needs an anchor (the factor is the truncation's)");
   const flags = (grad ? 1 : 0) | (anchor ? 2 : 0) | (mask ? 4 : 0) | (opts.keepScale ? 8 : 0);
   const vec = D % 4 === 0 && [xc, grad, anchor].every((t) => !t || t.offset % 4 === 0);
   const q = vec ? 4 : 1; // D and row offsets in units of the bound element
@@ -213,7 +216,16 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
   });
   dispatch(
     forwardKernel(flags, vec),
-    [xc.storage.buffer, grad?.storage.buffer ?? null, anchor?.storage.buffer ?? null, anchor ? one.storage.buffer : null, mask?.storage.buffer ?? null, Y.storage.buffer, Xs.storage.buffer, scale?.storage.buffer ?? null],
+    [
+      xc.storage.buffer,
+      grad?.storage.buffer ?? null,
+      anchor?.storage.buffer ?? null,
+      anchor ? one.storage.buffer : null,
+      mask?.storage.buffer ?? null,
+      Y.storage.buffer,
+      Xs.storage.buffer,
+      scale?.storage.buffer ?? null,
+    ],
     params,
     [Math.ceil(N / WG)],
     undefined,
@@ -248,7 +260,12 @@ export function gasUpdatePre(x: E.Tensor, opts: GasUpdate): { y: E.Tensor; pre: 
         hiFactor: opts.hiFactor ?? 2,
         radiusOffset: rS.offset,
       });
-      dispatch(backwardKernel(!!mask, bq === 4), [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, mS?.storage.buffer ?? null, Gx.storage.buffer, Gp.storage.buffer], bp, [Math.ceil(N / WG)]);
+      dispatch(
+        backwardKernel(!!mask, bq === 4),
+        [gc.storage.buffer, xsS.storage.buffer, pS.storage.buffer, rS.storage.buffer, mS?.storage.buffer ?? null, Gx.storage.buffer, Gp.storage.buffer],
+        bp,
+        [Math.ceil(N / WG)],
+      );
       return [needs[0] ? Gx : null, needs[1] ? Gp : null];
     },
     [Xs, anchor, one, ...(mask ? [mask] : [])],
@@ -278,7 +295,14 @@ export function gasHiddenStep(h: E.Tensor, dh: E.Tensor, q: E.Tensor, acc: E.Ten
   const accOut = E.Tensor.empty([N, H]);
   const [hOffset, dhOffset, qOffset, accOffset] = [0, 1, 2, 3].map((i) => (ins[i]?.offset ?? 0) / u);
   const p = GasHiddenParams.pack({ rows: N, dim: H / u, hOffset, dhOffset, qOffset, accOffset, stepSize });
-  dispatch(hiddenStepKernel(acc !== null, vec), [...ins.map((t) => t.storage.buffer), ...(acc ? [] : [null]), hOut.storage.buffer, accOut.storage.buffer], p, [Math.ceil(N / WG)], `${N}x${H}`, { bytes: 4 * N * H * (ins.length + 2) });
+  dispatch(
+    hiddenStepKernel(acc !== null, vec),
+    [...ins.map((t) => t.storage.buffer), ...(acc ? [] : [null]), hOut.storage.buffer, accOut.storage.buffer],
+    p,
+    [Math.ceil(N / WG)],
+    `${N}x${H}`,
+    { bytes: 4 * N * H * (ins.length + 2) },
+  );
   ins.forEach((t, i) => t !== [h, dh, q, acc][i] && t.dispose());
   return { h: hOut, acc: accOut };
 }

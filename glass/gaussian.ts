@@ -70,12 +70,20 @@ export function gaussianFilter2d(input: Float32Array, height: number, width: num
 
 /** torch's source index and weights for one axis of bilinear, align_corners=False, in float32. */
 function linearTaps(inSize: number, outSize: number): { i0: Int32Array; i1: Int32Array; w0: Float32Array; w1: Float32Array } {
-  const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize);
-  const w0 = new Float32Array(outSize), w1 = new Float32Array(outSize);
+  const i0 = new Int32Array(outSize),
+    i1 = new Int32Array(outSize);
+  const w0 = new Float32Array(outSize),
+    w1 = new Float32Array(outSize);
   const f = Math.fround;
   const scale = f(inSize / outSize);
   for (let o = 0; o < outSize; o++) {
-    if (inSize === outSize) { i0[o] = o; i1[o] = o; w0[o] = 1; w1[o] = 0; continue; }
+    if (inSize === outSize) {
+      i0[o] = o;
+      i1[o] = o;
+      w0[o] = 1;
+      w1[o] = 0;
+      continue;
+    }
     let src = f(f(scale * f(o + 0.5)) - 0.5);
     if (src < 0) src = 0;
     const a = Math.trunc(src);
@@ -96,15 +104,19 @@ export function resizeBilinear(input: Float32Array, planes: number, inH: number,
   if (input.length !== planes * inH * inW) {
     throw new Error(`resizeBilinear: input has ${input.length} values, expected ${planes}x${inH}x${inW}`);
   }
-  const ty = linearTaps(inH, outH), tx = linearTaps(inW, outW);
+  const ty = linearTaps(inH, outH),
+    tx = linearTaps(inW, outW);
   const f = Math.fround;
   const out = new Float32Array(planes * outH * outW);
   for (let p = 0; p < planes; p++) {
-    const src = p * inH * inW, dst = p * outH * outW;
+    const src = p * inH * inW,
+      dst = p * outH * outW;
     for (let y = 0; y < outH; y++) {
-      const r0 = src + ty.i0[y] * inW, r1 = src + ty.i1[y] * inW;
+      const r0 = src + ty.i0[y] * inW,
+        r1 = src + ty.i1[y] * inW;
       for (let x = 0; x < outW; x++) {
-        const a = tx.i0[x], b = tx.i1[x];
+        const a = tx.i0[x],
+          b = tx.i1[x];
         const t0 = f(f(input[r0 + a] * tx.w0[x]) + f(input[r0 + b] * tx.w1[x]));
         const t1 = f(f(input[r1 + a] * tx.w0[x]) + f(input[r1 + b] * tx.w1[x]));
         out[dst + y * outW + x] = f(f(t0 * ty.w0[y]) + f(t1 * ty.w1[y]));

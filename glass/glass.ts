@@ -178,7 +178,15 @@ export class Glass {
       const pair = this.pairScores(trueF);
       const ones = E.ones([N, 1]);
       const trunc = this.truncation(center, trueF, rT, pair.hTrue, B);
-      const ascended = pickAscent(cfg, D)(gaus0, { discriminator: this.discriminator, steps: cfg.step, trunc, radiusOf, ones, hTrue: pair.hTrue, scores: pair.scores });
+      const ascended = pickAscent(cfg, D)(gaus0, {
+        discriminator: this.discriminator,
+        steps: cfg.step,
+        trunc,
+        radiusOf,
+        ones,
+        hTrue: pair.hTrue,
+        scores: pair.scores,
+      });
       // (a scope of its own: the graph keeps what the backward needs, the rest is freed now)
       const { trueScores, gausScores, bceLoss } = E.tidy(() => {
         const scores = pair.scores(ascended.gaus);
@@ -249,7 +257,10 @@ export class Glass {
       return E.cast(E.ge(E.reshape(fakeDist, [-1]), dHard), 'f32');
     });
     const rows = E.focalLoss(input, mask, { reduction: 'none' });
-    return E.div(E.sum(E.mul(rows, keepRows)), E.noGrad(() => E.sum(keepRows)));
+    return E.div(
+      E.sum(E.mul(rows, keepRows)),
+      E.noGrad(() => E.sum(keepRows)),
+    );
   }
 
   /** The logged statistics (detached, one tensor): losses, p_true / p_fake as in the reference, radii. */

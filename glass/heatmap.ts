@@ -69,4 +69,3 @@ export function mapToOriginal(map: Float32Array, width: number, height: number, 
   }
   return out;
 }
-

@@ -10,8 +10,17 @@ export * from './checkpoint.ts';
 export { Projection, Discriminator } from './model.ts';
 export { PRESETS, type Preset } from './options.ts';
 export {
-  resolveMode, lookupClass, parseDistributionCsv, DATASET_CLASSES, REFERENCE_TABLE,
-  type GasMode, type TableEntry, type DistributionTable, type DistributionFlag, type ResolveModeInput, type ResolvedMode,
+  resolveMode,
+  lookupClass,
+  parseDistributionCsv,
+  DATASET_CLASSES,
+  REFERENCE_TABLE,
+  type GasMode,
+  type TableEntry,
+  type DistributionTable,
+  type DistributionFlag,
+  type ResolveModeInput,
+  type ResolvedMode,
 } from './class-table.ts';
 export { distributionJudge, meanImageToBgrU8, type JudgeOptions, type JudgeResult } from './distribution.ts';
 export { rocAuc, averagePrecision, computePro, proCurve, type ProOptions, type ProCurve } from './metrics.ts';

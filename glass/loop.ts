@@ -105,7 +105,15 @@ export async function predict(glass: Glass, batches: BatchSource, cache: Embeddi
       if (keepImages) images.push(b.images.slice(i * 3 * h * w, (i + 1) * 3 * h * w));
     }
   }
-  return { scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: concatFloat32(maps), masks: concatFloat32(masks), paths, images, size: [H, W] };
+  return {
+    scores: Float32Array.from(scores),
+    labels: Uint8Array.from(labels),
+    maps: concatFloat32(maps),
+    masks: concatFloat32(masks),
+    paths,
+    images,
+    size: [H, W],
+  };
 }
 
 /** Per-item arrays joined into one (batches of images or masks, maps of a test set). */
@@ -182,7 +190,11 @@ export function* batchesOf(
   for (let s = 0; s < images.length; s += bs) {
     const n = Math.min(bs, images.length - s);
     const batch: ScoreBatch = {
-      paths: [], images: new Float32Array(n * 3 * h * w), labels: new Uint8Array(n), masks: new Float32Array(n * h * w), shape: [n, 3, h, w],
+      paths: [],
+      images: new Float32Array(n * 3 * h * w),
+      labels: new Uint8Array(n),
+      masks: new Float32Array(n * h * w),
+      shape: [n, 3, h, w],
     };
     for (let i = 0; i < n; i++) {
       batch.paths.push(opts.paths?.[s + i] ?? `image-${s + i}`);

@@ -17,7 +17,7 @@ export function pairwiseSum(term: (i: number) => number, start: number, n: numbe
     for (let j = 0; j < 8; j++) r[j] = term(start + j);
     let i = 8;
     for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += term(start + i + j);
-    let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
     for (; i < n; i++) res += term(start + i);
     return res;
   }
@@ -72,7 +72,8 @@ export function binaryClfCurve(labels: ArrayLike<number>, scores: ArrayLike<numb
   // First pass counts distinct values so the outputs are allocated once.
   let distinct = 0;
   {
-    let i = pos.length - 1, j = neg.length - 1;
+    let i = pos.length - 1,
+      j = neg.length - 1;
     while (i >= 0 || j >= 0) {
       const v = i < 0 ? neg[j] : j < 0 ? pos[i] : Math.max(pos[i], neg[j]);
       while (i >= 0 && pos[i] === v) i--;
@@ -80,13 +81,28 @@ export function binaryClfCurve(labels: ArrayLike<number>, scores: ArrayLike<numb
       distinct++;
     }
   }
-  const tps = new Float64Array(distinct), fps = new Float64Array(distinct), thresholds = new Float64Array(distinct);
-  let i = pos.length - 1, j = neg.length - 1, tp = 0, fp = 0, k = 0;
+  const tps = new Float64Array(distinct),
+    fps = new Float64Array(distinct),
+    thresholds = new Float64Array(distinct);
+  let i = pos.length - 1,
+    j = neg.length - 1,
+    tp = 0,
+    fp = 0,
+    k = 0;
   while (i >= 0 || j >= 0) {
     const v = i < 0 ? neg[j] : j < 0 ? pos[i] : Math.max(pos[i], neg[j]);
-    while (i >= 0 && pos[i] === v) { tp++; i--; }
-    while (j >= 0 && neg[j] === v) { fp++; j--; }
-    tps[k] = tp; fps[k] = fp; thresholds[k] = v; k++;
+    while (i >= 0 && pos[i] === v) {
+      tp++;
+      i--;
+    }
+    while (j >= 0 && neg[j] === v) {
+      fp++;
+      j--;
+    }
+    tps[k] = tp;
+    fps[k] = fp;
+    thresholds[k] = v;
+    k++;
   }
   return { tps, fps, thresholds, positives, negatives };
 }
@@ -94,7 +110,8 @@ export function binaryClfCurve(labels: ArrayLike<number>, scores: ArrayLike<numb
 /** sklearn.metrics.auc on a monotone curve: direction from the x differences, then np.trapz. */
 function sklearnAuc(x: (i: number) => number, y: (i: number) => number, n: number, what: string): number {
   if (n < 2) throw new Error(`${what}: at least 2 points are needed to compute the area under a curve, got ${n}`);
-  let anyNeg = false, allNonPos = true;
+  let anyNeg = false,
+    allNonPos = true;
   for (let i = 0; i + 1 < n; i++) {
     const d = x(i + 1) - x(i);
     if (d < 0) anyNeg = true;
@@ -138,7 +155,8 @@ export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): nu
     keep = Uint32Array.from({ length: m }, (_, k) => k);
   }
   // Curve with the (0, 0) point prepended.
-  const fpTot = c.fps[m - 1], tpTot = c.tps[m - 1];
+  const fpTot = c.fps[m - 1],
+    tpTot = c.tps[m - 1];
   const fpr = (i: number) => (i === 0 ? 0 : c.fps[keep[i - 1]]) / fpTot;
   const tpr = (i: number) => (i === 0 ? 0 : c.tps[keep[i - 1]]) / tpTot;
   return sklearnAuc(fpr, tpr, keep.length + 1, 'rocAuc');
@@ -181,7 +199,8 @@ export function labelComponents(mask: ArrayLike<number>, height: number, width: 
     stack[top++] = p;
     while (top > 0) {
       const q = stack[--top];
-      const y = (q / width) | 0, x = q - y * width;
+      const y = (q / width) | 0,
+        x = q - y * width;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= height) continue;
@@ -207,14 +226,16 @@ export function windowMax(src: Float32Array, height: number, width: number, size
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let m = -Infinity;
-      const x0 = Math.max(0, x - r), x1 = Math.min(width - 1, x + r);
+      const x0 = Math.max(0, x - r),
+        x1 = Math.min(width - 1, x + r);
       for (let xx = x0; xx <= x1; xx++) m = Math.max(m, src[offset + y * width + xx]);
       rows[y * width + x] = m;
     }
   }
   const out = new Float32Array(height * width);
   for (let y = 0; y < height; y++) {
-    const y0 = Math.max(0, y - r), y1 = Math.min(height - 1, y + r);
+    const y0 = Math.max(0, y - r),
+      y1 = Math.min(height - 1, y + r);
     for (let x = 0; x < width; x++) {
       let m = -Infinity;
       for (let yy = y0; yy <= y1; yy++) m = Math.max(m, rows[yy * width + x]);
@@ -236,7 +257,7 @@ export function proThresholds(minTh: number, maxTh: number, numTh = 200): { valu
   const step = range / numTh;
   if (!(step > 0)) throw new Error(`proThresholds: anomaly maps are constant (min ${minTh} = max ${maxTh}); np.arange would fail`);
   const count = Math.ceil(range / step);
-  const d = (minTh + step) - minTh;
+  const d = minTh + step - minTh;
   const values = new Float64Array(count);
   for (let i = 0; i < count; i++) values[i] = minTh + i * d;
   return { values, compare: Float32Array.from(values) };
@@ -244,7 +265,8 @@ export function proThresholds(minTh: number, maxTh: number, numTh = 200): { valu
 
 /** Number of entries of the ascending `sorted` strictly below v. */
 function countBelow(sorted: Float32Array, v: number): number {
-  let lo = 0, hi = sorted.length;
+  let lo = 0,
+    hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (sorted[mid] < v) lo = mid + 1;
@@ -273,11 +295,13 @@ export interface ProCurve {
  * masks: count x height x width of 0/1; amaps: the same shape, float32 anomaly maps.
  */
 export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: number, height: number, width: number, opts: ProOptions = {}): ProCurve {
-  const hw = height * width, n = count * hw;
+  const hw = height * width,
+    n = count * hw;
   if (masks.length !== n || amaps.length !== n) {
     throw new Error(`proCurve: expected ${count}x${height}x${width} = ${n} entries, got masks ${masks.length}, amaps ${amaps.length}`);
   }
-  let minTh = Infinity, maxTh = -Infinity;
+  let minTh = Infinity,
+    maxTh = -Infinity;
   for (let i = 0; i < n; i++) {
     const m = masks[i];
     if (m !== 0 && m !== 1) throw new Error(`proCurve: masks must be 0 or 1, found ${m} at index ${i}`);
@@ -304,7 +328,10 @@ export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: n
     const wm = windowMax(amaps, height, width, opts.dilation ?? 5, off);
     const { labels, count: nReg } = labelComponents(masks, height, width, off);
     const base = regionHists.length;
-    for (let r = 0; r < nReg; r++) { regionHists.push(new Float64Array(T + 1)); regionAreas.push(0); }
+    for (let r = 0; r < nReg; r++) {
+      regionHists.push(new Float64Array(T + 1));
+      regionAreas.push(0);
+    }
     for (let p = 0; p < hw; p++) {
       const l = labels[p];
       if (l === 0) continue;
@@ -316,13 +343,17 @@ export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: n
   const suffix = (h: Float64Array) => {
     const out = new Float64Array(T);
     let acc = h[T];
-    for (let i = T - 1; i >= 0; i--) { out[i] = acc; acc += h[i]; }
+    for (let i = T - 1; i >= 0; i--) {
+      out[i] = acc;
+      acc += h[i];
+    }
     return out;
   };
   const fpOn = suffix(negHist);
   const tpOn = regionHists.map(suffix);
   const R = regionAreas.length;
-  const pro = new Float64Array(T), fpr = new Float64Array(T);
+  const pro = new Float64Array(T),
+    fpr = new Float64Array(T);
   for (let i = 0; i < T; i++) {
     pro[i] = pairwiseSum((r) => tpOn[r][i] / regionAreas[r], 0, R) / R;
     fpr[i] = fpOn[i] / negatives;
@@ -338,15 +369,28 @@ export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: n
 export function computePro(masks: ArrayLike<number>, amaps: Float32Array, count: number, height: number, width: number, opts: ProOptions = {}): number {
   const c = proCurve(masks, amaps, count, height, width, opts);
   const limit = opts.fprLimit ?? 0.3;
-  const keptPro: number[] = [], keptFpr: number[] = [];
+  const keptPro: number[] = [],
+    keptFpr: number[] = [];
   for (let i = 0; i < c.fpr.length; i++) {
-    if (c.fpr[i] < limit) { keptFpr.push(c.fpr[i]); keptPro.push(c.pro[i]); }
+    if (c.fpr[i] < limit) {
+      keptFpr.push(c.fpr[i]);
+      keptPro.push(c.pro[i]);
+    }
   }
-  let lo = Infinity, hi = -Infinity;
-  for (const f of keptFpr) { lo = Math.min(lo, f); hi = Math.max(hi, f); }
-  const denom = (hi - lo) + 1e-10;
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const f of keptFpr) {
+    lo = Math.min(lo, f);
+    hi = Math.max(hi, f);
+  }
+  const denom = hi - lo + 1e-10;
   const x = keptFpr.map((f) => (f - lo) / denom);
-  return sklearnAuc((i) => x[i], (i) => keptPro[i], x.length, 'computePro');
+  return sklearnAuc(
+    (i) => x[i],
+    (i) => keptPro[i],
+    x.length,
+    'computePro',
+  );
 }
 
 /**
@@ -354,8 +398,12 @@ export function computePro(masks: ArrayLike<number>, amaps: Float32Array, count:
  * it): (x - min) / (max - min + 1e-10) with numpy 1.x float32 semantics.
  */
 export function minMaxNormalizeF32(x: Float32Array): Float32Array {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < x.length; i++) { lo = Math.min(lo, x[i]); hi = Math.max(hi, x[i]); }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    lo = Math.min(lo, x[i]);
+    hi = Math.max(hi, x[i]);
+  }
   const denom = Math.fround(Math.fround(hi - lo) + 1e-10);
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = Math.fround(x[i] - lo) / denom;

@@ -77,6 +77,8 @@ export function checkFlagsAgainstSpec(args: Parsed, spec: ModelSpec, ckpt: strin
   }
   if (args.random_backbone && spec.weights.kind !== 'random') clashes.push(`--random_backbone (the checkpoint was trained with ${spec.weights.kind} weights)`);
   if (clashes.length) {
-    throw new Error(`${ckpt} defines the model; these flags contradict it: ${clashes.join('; ')}. Leave them out (the checkpoint's values are used) or use another checkpoint`);
+    throw new Error(
+      `${ckpt} defines the model; these flags contradict it: ${clashes.join('; ')}. Leave them out (the checkpoint's values are used) or use another checkpoint`,
+    );
   }
 }

@@ -22,17 +22,50 @@ export const PRESETS: Record<string, Preset> = {
   paper: {
     description: "the reference's MVTec script (shell/run-mvtec.sh): WideResNet50 layer2+layer3, 288 px, 1536-d embeddings, 640 epochs",
     values: {
-      backbone: 'wideresnet50', pretrain_embed_dimension: 1536, target_embed_dimension: 1536, dsc_hidden: 1024, dsc_layers: 2,
-      meta_epochs: 640, eval_epochs: 1, resize: 288, imagesize: 288, batch_size: 8, noise: 0.015, radius: 0.75, p: 0.5,
-      step: 20, limit: 392, lr: 0.0001, fg: 1, rand_aug: 1, mining: 1, pre_proj: 1,
+      backbone: 'wideresnet50',
+      pretrain_embed_dimension: 1536,
+      target_embed_dimension: 1536,
+      dsc_hidden: 1024,
+      dsc_layers: 2,
+      meta_epochs: 640,
+      eval_epochs: 1,
+      resize: 288,
+      imagesize: 288,
+      batch_size: 8,
+      noise: 0.015,
+      radius: 0.75,
+      p: 0.5,
+      step: 20,
+      limit: 392,
+      lr: 0.0001,
+      fg: 1,
+      rand_aug: 1,
+      mining: 1,
+      pre_proj: 1,
     },
   },
   fast: {
     description: 'for CPU-only machines (Mesa lavapipe): 224 px, 384-d embeddings, hidden 256, 8 epochs, 96 samples per epoch; everything else as the paper',
     values: {
-      pretrain_embed_dimension: 384, target_embed_dimension: 384, dsc_hidden: 256, dsc_layers: 2, meta_epochs: 8, eval_epochs: 1,
-      resize: 224, imagesize: 224, batch_size: 8, noise: 0.015, radius: 0.75, p: 0.5, step: 20, limit: 96, lr: 0.0001,
-      fg: 1, rand_aug: 1, mining: 1, pre_proj: 1,
+      pretrain_embed_dimension: 384,
+      target_embed_dimension: 384,
+      dsc_hidden: 256,
+      dsc_layers: 2,
+      meta_epochs: 8,
+      eval_epochs: 1,
+      resize: 224,
+      imagesize: 224,
+      batch_size: 8,
+      noise: 0.015,
+      radius: 0.75,
+      p: 0.5,
+      step: 20,
+      limit: 96,
+      lr: 0.0001,
+      fg: 1,
+      rand_aug: 1,
+      mining: 1,
+      pre_proj: 1,
     },
   },
 };
@@ -108,12 +141,29 @@ export interface FlagSpec {
 
 export const FLAGS: Record<string, FlagSpec> = {
   preset: { names: ['--preset'], help: 'paper | fast (flags given explicitly override the preset)', value: oneOf(Object.keys(PRESETS)) },
-  data: { names: ['--data'], help: 'dataset root (MVTec/MPDD/VisA/custom layout), or a folder of good images only (train: 10% held out to set the decision threshold, no metrics); default: the synthetic dataset', value: TEXT },
+  data: {
+    names: ['--data'],
+    help: 'dataset root (MVTec/MPDD/VisA/custom layout), or a folder of good images only (train: 10% held out to set the decision threshold, no metrics); default: the synthetic dataset',
+    value: TEXT,
+  },
   class: { names: ['-d', '--class', '--subdatasets'], help: 'class name, repeatable (default: every class in the root)', repeat: true, value: CLASS_NAME },
   dataset: { names: ['--dataset'], help: 'mvtec | mpdd | visa | custom (default mvtec layout)', value: oneOf(['mvtec', 'mpdd', 'visa', 'custom']) },
-  augpath: { names: ['--augpath'], help: "anomaly-source images for LAS: a folder of JPG/PNG (searched recursively; DTD in the paper), or 'builtin' (default): 64 seeded procedural textures", value: TEXT },
-  backbone: { names: ['-b', '--backbone'], help: 'wideresnet50 | resnet18 | resnet50 | mobilenet_v1 (default: mobilenet_v1 when its weights folder is given or in ../shared, else resnet18; ResNet weights download on first use, GLASS_OFFLINE=1 skips that)', value: oneOf(BACKBONES) },
-  layer: { names: ['-le', '--layer', '--layers_to_extract_from'], help: 'backbone tap, repeatable (default: the backbone\'s two taps)', repeat: true, value: TEXT },
+  augpath: {
+    names: ['--augpath'],
+    help: "anomaly-source images for LAS: a folder of JPG/PNG (searched recursively; DTD in the paper), or 'builtin' (default): 64 seeded procedural textures",
+    value: TEXT,
+  },
+  backbone: {
+    names: ['-b', '--backbone'],
+    help: 'wideresnet50 | resnet18 | resnet50 | mobilenet_v1 (default: mobilenet_v1 when its weights folder is given or in ../shared, else resnet18; ResNet weights download on first use, GLASS_OFFLINE=1 skips that)',
+    value: oneOf(BACKBONES),
+  },
+  layer: {
+    names: ['-le', '--layer', '--layers_to_extract_from'],
+    help: "backbone tap, repeatable (default: the backbone's two taps)",
+    repeat: true,
+    value: TEXT,
+  },
   weights: { names: ['--weights'], help: 'backbone weights: .pth (ResNets) or tfjs folder (mobilenet_v1)', value: TEXT },
   random_backbone: { names: ['--random_backbone'], help: 'use seeded random backbone weights (for tests)', bool: true, value: BOOL },
   out: { names: ['--out', '--results_path'], help: 'output folder (default results; merge: the first folder named)', value: TEXT },
@@ -148,13 +198,29 @@ export const FLAGS: Record<string, FlagSpec> = {
   mean: { names: ['--mean'], help: 'LAS blend beta mean', value: real('[0, 1]') },
   std: { names: ['--std'], help: 'LAS blend beta std', value: real('[0, inf)') },
   workers: { names: ['--workers', '--num_workers'], help: 'data worker threads (default 1; 0: load on the main thread)', value: int(0) },
-  resume: { names: ['--resume'], help: 'checkpoint to resume training from (ckpt.safetensors: it carries the best epoch\'s weights too)', value: TEXT },
-  checkpoint: { names: ['--checkpoint'], help: 'checkpoint to evaluate (test/predict): ours (.safetensors: it defines the model, other model flags are not needed) or the reference (.pth)', value: TEXT },
-  shard: { names: ['--shard'], help: 'i/n: train only every n-th class from the i-th (0-based; Slurm array / Kubernetes indexed Job); combine with `merge`', value: SHARD },
+  resume: { names: ['--resume'], help: "checkpoint to resume training from (ckpt.safetensors: it carries the best epoch's weights too)", value: TEXT },
+  checkpoint: {
+    names: ['--checkpoint'],
+    help: 'checkpoint to evaluate (test/predict): ours (.safetensors: it defines the model, other model flags are not needed) or the reference (.pth)',
+    value: TEXT,
+  },
+  shard: {
+    names: ['--shard'],
+    help: 'i/n: train only every n-th class from the i-th (0-based; Slurm array / Kubernetes indexed Job); combine with `merge`',
+    value: SHARD,
+  },
   input: { names: ['--input'], help: 'folder of images to score (predict)', value: TEXT },
-  val: { names: ['--val'], help: "labelled folder (good/ and defect folders) to choose the threshold by best F1 (predict; default: the checkpoint's threshold)", value: TEXT },
+  val: {
+    names: ['--val'],
+    help: "labelled folder (good/ and defect folders) to choose the threshold by best F1 (predict; default: the checkpoint's threshold)",
+    value: TEXT,
+  },
   visuals: { names: ['--visuals'], help: '1: write image | mask | heatmap PNGs', value: SWITCH },
-  mask_rule: { names: ['--mask_rule'], help: "ground truth of pixel metrics: 'binary' (default; nearest resize, every pixel > 0) or 'reference' (the reference code's bilinear resize, only pixels that stay 1.0: the paper's numbers)", value: oneOf(['binary', 'reference']) },
+  mask_rule: {
+    names: ['--mask_rule'],
+    help: "ground truth of pixel metrics: 'binary' (default; nearest resize, every pixel > 0) or 'reference' (the reference code's bilinear resize, only pixels that stay 1.0: the paper's numbers)",
+    value: oneOf(['binary', 'reference']),
+  },
   from: { names: ['--from'], help: 'import a local weight file (weights)', value: TEXT },
   profile: { names: ['--profile'], help: 'print per-kernel GPU times of one training iteration', bool: true, value: BOOL },
   help: { names: ['-h', '--help'], help: 'this help', bool: true, value: BOOL },
@@ -215,7 +281,7 @@ export function parseArgs(argv: string[]): Parsed {
       if (i + 1 >= argv.length) throw new UsageError(`option ${name} needs a value`);
       value = argv[++i];
     }
-    if (spec.repeat) ((out[key] as string[] | undefined) ?? (out[key] = [] as string[]) as string[]).push(String(value));
+    if (spec.repeat) ((out[key] as string[] | undefined) ?? ((out[key] = [] as string[]) as string[])).push(String(value));
     else out[key] = value;
   }
   return out;

@@ -138,10 +138,28 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const bestPath = join(outDir, 'ckpt_best.safetensors');
   E.manualSeed(opts.seed);
   const norm = { mean: [...backbone.mean], std: [...backbone.std] };
-  const common = { kind: opts.dataset, root: opts.root, className: opts.className, folder: opts.folder, resize: opts.resize, imagesize: opts.imagesize, norm, warn: (m: string) => log(`warning: ${m}`) };
+  const common = {
+    kind: opts.dataset,
+    root: opts.root,
+    className: opts.className,
+    folder: opts.folder,
+    resize: opts.resize,
+    imagesize: opts.imagesize,
+    norm,
+    warn: (m: string) => log(`warning: ${m}`),
+  };
   // mask_s lives on the first tap's grid (the reference hardcodes imagesize / 8: layer2's stride)
   const downsampling = backbone.tapInfo(opts.cfg.layers[0]).stride;
-  const trainSet = AnomalyDataset.open({ ...common, split: 'train', downsampling, textures: opts.augpath, randAug: opts.randAug, fg: opts.fg, betaMean: opts.betaMean, betaStd: opts.betaStd });
+  const trainSet = AnomalyDataset.open({
+    ...common,
+    split: 'train',
+    downsampling,
+    textures: opts.augpath,
+    randAug: opts.randAug,
+    fg: opts.fg,
+    betaMean: opts.betaMean,
+    betaStd: opts.betaStd,
+  });
   const plainSet = AnomalyDataset.open({ ...common, split: 'train', las: false });
   const maskRule = opts.maskRule ?? 'binary';
   const testSet = AnomalyDataset.open({ ...common, split: 'test', maskResample: MASK_RULES[maskRule] });
@@ -155,11 +173,15 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const labelled = isLabelled(testSet.entries.map((e) => e.label));
   const modelMeta = (threshold: ModelSpec['threshold']) => (opts.spec ? { model: { ...opts.spec, threshold } } : {});
   const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg };
-  log(`${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
-    `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`);
+  log(
+    `${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
+      `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`,
+  );
   if (!labelled) {
-    log(`${opts.className}: no metrics: the ${testSet.length} test images are all ${testSet.entries[0]?.label ? 'anomalous' : 'good'} (AUROC needs both); ` +
-      'the last epoch is kept and the decision threshold comes from the held-out good images');
+    log(
+      `${opts.className}: no metrics: the ${testSet.length} test images are all ${testSet.entries[0]?.label ? 'anomalous' : 'good'} (AUROC needs both); ` +
+        'the last epoch is kept and the decision threshold comes from the held-out good images',
+    );
   }
   // epochs below are 0-based, as in checkpoint metadata; users read epoch + 1
   let startEpoch = 0;
@@ -170,22 +192,32 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       const ck = loadCheckpoint(glass, opts.resume);
       const m = ck.meta as { epoch?: number; seed?: number; best?: Metrics & { epoch: number }; rng?: ReturnType<typeof E.generatorState> };
       if (m.seed !== undefined && m.seed !== opts.seed) {
-        throw new UsageError(`--seed ${opts.seed}: ${opts.resume} was trained with --seed ${m.seed}, and a resumed run must draw what the interrupted one would have: ` +
-          `pass --seed ${m.seed} (or train from scratch without --resume)`);
+        throw new UsageError(
+          `--seed ${opts.seed}: ${opts.resume} was trained with --seed ${m.seed}, and a resumed run must draw what the interrupted one would have: ` +
+            `pass --seed ${m.seed} (or train from scratch without --resume)`,
+        );
       }
       startEpoch = (m.epoch ?? -1) + 1;
       if (startEpoch >= opts.metaEpochs) {
-        throw new UsageError(`--meta_epochs ${opts.metaEpochs}: ${opts.resume} has already trained ${startEpoch} epochs; nothing is left to train (raise --meta_epochs to continue)`);
+        throw new UsageError(
+          `--meta_epochs ${opts.metaEpochs}: ${opts.resume} has already trained ${startEpoch} epochs; nothing is left to train (raise --meta_epochs to continue)`,
+        );
       }
       best = m.best ?? null;
       if (best) {
         const bestEpoch = best.epoch;
         // files from before the resume checkpoint carried the best weights: a ckpt_best of that epoch beside it or in --out
-        bestWeights = readBestWeights(opts.resume) ??
-          [join(resolve(opts.resume, '..'), 'ckpt_best.safetensors'), bestPath].filter((p) => existsSync(p) && checkpointEpoch(p) === bestEpoch).map(readWeights)[0] ?? null;
+        bestWeights =
+          readBestWeights(opts.resume) ??
+          [join(resolve(opts.resume, '..'), 'ckpt_best.safetensors'), bestPath]
+            .filter((p) => existsSync(p) && checkpointEpoch(p) === bestEpoch)
+            .map(readWeights)[0] ??
+          null;
         if (!bestWeights) {
-          log(`warning: ${opts.resume} has the metrics of its best epoch (${bestEpoch + 1}) but not its weights (an older file), and no ckpt_best.safetensors of that epoch is beside it: ` +
-            `the best epoch is chosen among epochs ${startEpoch + 1}-${opts.metaEpochs}`);
+          log(
+            `warning: ${opts.resume} has the metrics of its best epoch (${bestEpoch + 1}) but not its weights (an older file), and no ckpt_best.safetensors of that epoch is beside it: ` +
+              `the best epoch is chosen among epochs ${startEpoch + 1}-${opts.metaEpochs}`,
+          );
           best = null;
         } else if (checkpointEpoch(bestPath) !== bestEpoch) {
           writeWeightsCheckpoint(bestPath, bestWeights, { epoch: bestEpoch, ...ckptMeta, metrics: pick(best), ...modelMeta(null) });
@@ -194,21 +226,45 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       // the GPU generator's position at the end of the saved epoch: a resumed run draws the same
       // GAS noise as an uninterrupted one (the loaders are seeded per epoch already)
       if (m.rng) E.setGeneratorState(m.rng);
-      log(`resumed from ${opts.resume} after epoch ${startEpoch} of ${opts.metaEpochs}` + (best ? ` (best so far: epoch ${best.epoch + 1})` : '') +
-        (ck.hasOptimizers ? '' : ' (no optimiser state in the file)'));
+      log(
+        `resumed from ${opts.resume} after epoch ${startEpoch} of ${opts.metaEpochs}` +
+          (best ? ` (best so far: epoch ${best.epoch + 1})` : '') +
+          (ck.hasOptimizers ? '' : ' (no optimiser state in the file)'),
+      );
     }
     const prev = previousLog(jsonl);
     const run = prev.runs + 1;
     const record = (epoch: number, rec: object) =>
       appendFileSync(jsonl, JSON.stringify({ run, epoch: epoch + 1, ...rec, ...(epoch + 1 <= prev.lastEpoch ? { redone: true } : {}) }) + '\n');
-    appendFileSync(jsonl, JSON.stringify({
-      run, started: new Date().toISOString(), argv: opts.argv ?? null, resumed_from: opts.resume ? resolve(opts.resume) : null,
-      start_epoch: startEpoch + 1, meta_epochs: opts.metaEpochs, dataset: opts.dataset, class: opts.className, seed: opts.seed,
-      resize: opts.resize, imagesize: opts.imagesize, batch_size: opts.batchSize, limit: opts.limit, eval_epochs: opts.evalEpochs, config: opts.cfg,
-    }) + '\n');
+    appendFileSync(
+      jsonl,
+      JSON.stringify({
+        run,
+        started: new Date().toISOString(),
+        argv: opts.argv ?? null,
+        resumed_from: opts.resume ? resolve(opts.resume) : null,
+        start_epoch: startEpoch + 1,
+        meta_epochs: opts.metaEpochs,
+        dataset: opts.dataset,
+        class: opts.className,
+        seed: opts.seed,
+        resize: opts.resize,
+        imagesize: opts.imagesize,
+        batch_size: opts.batchSize,
+        limit: opts.limit,
+        eval_epochs: opts.evalEpochs,
+        config: opts.cfg,
+      }) + '\n',
+    );
     const diverged = (epoch: number, what: string) =>
-      new Error(`epoch ${epoch + 1}, ${what}: training diverged (try a lower --lr than ${opts.cfg.lr}); nothing of this epoch was saved` +
-        (epoch > startEpoch ? `: ${join(outDir, 'ckpt.safetensors')} holds epoch ${epoch}, the last finite one` : opts.resume ? `: ${opts.resume} is unchanged` : ''));
+      new Error(
+        `epoch ${epoch + 1}, ${what}: training diverged (try a lower --lr than ${opts.cfg.lr}); nothing of this epoch was saved` +
+          (epoch > startEpoch
+            ? `: ${join(outDir, 'ckpt.safetensors')} holds epoch ${epoch}, the last finite one`
+            : opts.resume
+              ? `: ${opts.resume} is unchanged`
+              : ''),
+      );
     let last: (Metrics & { epoch: number }) | null = null;
     const t0 = Date.now();
     let iterations = 0;
@@ -244,7 +300,9 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         samples += b.shape[0];
         if (process.stdout.isTTY) {
           const n = Math.min(trainLoader.length, Math.floor(opts.limit / opts.batchSize) + 1);
-          process.stdout.write(`\r  epoch ${epoch + 1}/${opts.metaEpochs} [${'#'.repeat(Math.round((20 * acc.length) / n)).padEnd(20)}] ${acc.length}/${n} loss ${fmt(st.loss)} p_true ${fmt(st.pTrue, 3)} p_fake ${fmt(st.pFake, 3)} r_t ${fmt(st.rT)} r_g ${fmt(st.rG)} r_f ${fmt(st.rF)} `);
+          process.stdout.write(
+            `\r  epoch ${epoch + 1}/${opts.metaEpochs} [${'#'.repeat(Math.round((20 * acc.length) / n)).padEnd(20)}] ${acc.length}/${n} loss ${fmt(st.loss)} p_true ${fmt(st.pTrue, 3)} p_fake ${fmt(st.pFake, 3)} r_t ${fmt(st.rT)} r_g ${fmt(st.rG)} r_f ${fmt(st.rF)} `,
+          );
         }
         if (samples > opts.limit) break;
       }
@@ -268,8 +326,13 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best @ ${best.epoch + 1} by image + pixel AUROC)`;
         record(epoch, { eval: m });
       }
-      await saveCheckpoint(glass, join(outDir, 'ckpt.safetensors'), { epoch, ...ckptMeta, best, rng: E.generatorState(), ...modelMeta(null) }, true,
-        best && best.epoch !== epoch ? bestWeights : null);
+      await saveCheckpoint(
+        glass,
+        join(outDir, 'ckpt.safetensors'),
+        { epoch, ...ckptMeta, best, rng: E.generatorState(), ...modelMeta(null) },
+        true,
+        best && best.epoch !== epoch ? bestWeights : null,
+      );
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
     }
@@ -292,8 +355,12 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
     if (threshold) log(`${opts.className}: threshold image ${threshold.image.toPrecision(5)}, pixel ${threshold.pixel.toPrecision(5)} (${threshold.rule})`);
     const seconds = (Date.now() - t0) / 1000;
     const result: ClassResult = {
-      className: opts.className, best: { ...bestFull, epoch: bestFull.epoch + 1 }, last: { ...lastFull, epoch: lastFull.epoch + 1 },
-      seconds, iterations, secondsPerIteration: iterations ? iterSeconds / iterations : 0,
+      className: opts.className,
+      best: { ...bestFull, epoch: bestFull.epoch + 1 },
+      last: { ...lastFull, epoch: lastFull.epoch + 1 },
+      seconds,
+      iterations,
+      secondsPerIteration: iterations ? iterSeconds / iterations : 0,
     };
     writeFileSync(
       join(outDir, 'metrics.json'),

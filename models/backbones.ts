@@ -127,12 +127,19 @@ export function readResnetWeights(bytes: Uint8Array, label = '<buffer>', opts: {
  * A TF.js layers model from its files by name: `model.json` and the shard files its manifest
  * lists (a missing shard's weights land in `missing`, as from a folder).
  */
-export function readTfjsModel(files: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>, label = 'model.json', opts: { maxBytes?: number } = {}): TfjsModel {
+export function readTfjsModel(
+  files: ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>,
+  label = 'model.json',
+  opts: { maxBytes?: number } = {},
+): TfjsModel {
   const get = (n: string) => (files instanceof Map ? files.get(n) : (files as Record<string, Uint8Array>)[n]);
   const json = get('model.json');
   if (!json) throw new Error(`tfjs: ${label}: no model.json among the files given`);
   return parseTfjsLayersModel({
-    modelJson: new TextDecoder().decode(json), label, dir: label, maxBytes: opts.maxBytes,
+    modelJson: new TextDecoder().decode(json),
+    label,
+    dir: label,
+    maxBytes: opts.maxBytes,
     shard: (p) => get(p) ?? get(p.slice(p.lastIndexOf('/') + 1)),
   });
 }

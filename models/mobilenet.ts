@@ -12,8 +12,19 @@ import type { CpuTensor } from './io/types.ts';
 
 /** (pointwise filters, depthwise stride) of the 13 separable blocks. */
 export const MOBILENET_BLOCKS: [number, number][] = [
-  [64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2],
-  [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1],
+  [64, 1],
+  [128, 2],
+  [128, 1],
+  [256, 2],
+  [256, 1],
+  [512, 2],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [512, 1],
+  [1024, 2],
+  [1024, 1],
 ];
 
 const EPS = 1e-3;

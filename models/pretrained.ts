@@ -17,9 +17,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Backbone } from './backbone.ts';
 import { BACKBONES, createBackbone, type BackboneOptions } from './registry.ts';
-import {
-  defaultWeightsDir, ensureWeights, hashPrefixOf, nodeFetch, resolveBackbone, sha256File, type FetchLike,
-} from './weights-cache.ts';
+import { defaultWeightsDir, ensureWeights, hashPrefixOf, nodeFetch, resolveBackbone, sha256File, type FetchLike } from './weights-cache.ts';
 
 export interface WeightsIdentity {
   kind: 'torchvision' | 'file' | 'tfjs' | 'random';
@@ -103,9 +101,12 @@ export async function pretrainedBackbone(name: string, opts: PretrainedOptions =
     weights: { kind: 'random', name: key, seed },
   });
   const fallback = (why: string, tryHint: boolean): PretrainedResult => {
-    log(`${key}: no pretrained weights: ${why}. Using seeded RANDOM weights (seed ${seed}) instead, so results ` +
-      `say little about pretrained features. For pretrained weights pass --weights FILE.pth, or import a copy once: ` +
-      `npm run glass -- weights --backbone ${key} --from FILE` + (tryHint ? ' (GLASS_OFFLINE=1 skips the download attempt)' : ''));
+    log(
+      `${key}: no pretrained weights: ${why}. Using seeded RANDOM weights (seed ${seed}) instead, so results ` +
+        `say little about pretrained features. For pretrained weights pass --weights FILE.pth, or import a copy once: ` +
+        `npm run glass -- weights --backbone ${key} --from FILE` +
+        (tryHint ? ' (GLASS_OFFLINE=1 skips the download attempt)' : ''),
+    );
     return random();
   };
   const torchvision = (path: string, sha256: string): PretrainedResult => ({
@@ -148,7 +149,11 @@ export async function pretrainedBackbone(name: string, opts: PretrainedOptions =
   let sha256: string;
   try {
     ({ path, sha256 } = await ensureWeights({
-      backbone: key, cacheDir: dir, url, fetchImpl, force: true,
+      backbone: key,
+      cacheDir: dir,
+      url,
+      fetchImpl,
+      force: true,
       onProgress: (n, total) => {
         wire.received = n;
         bar?.update(n, total);
@@ -309,7 +314,11 @@ export function sameWeights(a: WeightsIdentity, b: WeightsIdentity): boolean {
  * 5.2 MB/s", at most every 100 ms or per percent. Elsewhere (logs, CI): a line per 10 % (per
  * 10 MB when the size is unknown), so a log file gets ten lines, not thousands.
  */
-export function downloadProgress(label: string, out: ProgressOut, now: () => number = Date.now): {
+export function downloadProgress(
+  label: string,
+  out: ProgressOut,
+  now: () => number = Date.now,
+): {
   start(url: string, total: number | null): void;
   update(n: number, total: number | null): void;
   end(): void;
@@ -335,18 +344,17 @@ export function downloadProgress(label: string, out: ProgressOut, now: () => num
         lastStep = step;
         lastDraw = t;
         const W = 24;
-        const line = pct === null
-          ? `${label} ${mb(n)} MB  ${speed(n)}`
-          : `${label} [${'#'.repeat(Math.round((pct / 100) * W)).padEnd(W, '.')}] ${String(pct).padStart(3)}%  ${mb(n)} / ${mb(total!)} MB  ${speed(n)}`;
+        const line =
+          pct === null
+            ? `${label} ${mb(n)} MB  ${speed(n)}`
+            : `${label} [${'#'.repeat(Math.round((pct / 100) * W)).padEnd(W, '.')}] ${String(pct).padStart(3)}%  ${mb(n)} / ${mb(total!)} MB  ${speed(n)}`;
         out.write(`\r${line}\x1b[K${done ? '\n' : ''}`);
         open = !done;
       } else {
         const step = pct === null ? Math.floor(n / 10e6) : Math.floor(pct / 10);
         if (step === lastStep || step === 0) return;
         lastStep = step;
-        out.write(pct === null
-          ? `${label}: ${mb(n)} MB  ${speed(n)}\n`
-          : `${label}: ${String(pct).padStart(3)}%  ${mb(n)} / ${mb(total!)} MB  ${speed(n)}\n`);
+        out.write(pct === null ? `${label}: ${mb(n)} MB  ${speed(n)}\n` : `${label}: ${String(pct).padStart(3)}%  ${mb(n)} / ${mb(total!)} MB  ${speed(n)}\n`);
       }
     },
     /** Ends a half-drawn TTY line, so the next message starts on its own line. */

@@ -41,6 +41,8 @@ export function createBackbone(name: string, opts: BackboneOptions = {}): Backbo
   if (opts.random) return randomBackbone(name, opts.seed ?? 0, { foldBn });
   const file = opts.weights ?? cachedTorchvisionFile(name);
   if (!file)
-    throw new Error(`${name}: no weights. Run \`npm run glass -- weights --backbone ${name}\` (downloads, or --from FILE imports a local copy), or pass --weights FILE.pth`);
+    throw new Error(
+      `${name}: no weights. Run \`npm run glass -- weights --backbone ${name}\` (downloads, or --from FILE imports a local copy), or pass --weights FILE.pth`,
+    );
   return backboneFromWeights(name, loadStateDict(file, { int64: 'int32' }), { foldBn });
 }

@@ -145,7 +145,9 @@ export class ResNet implements Backbone {
       const missing = [...expected].filter((k) => !weights.has(k) && !k.endsWith('num_batches_tracked'));
       const unexpected = [...weights.keys()].filter((k) => !expected.has(k));
       if (missing.length || unexpected.length)
-        throw new Error(`${name}: state dict does not match torchvision's (missing: ${missing.slice(0, 8).join(', ') || 'none'}${missing.length > 8 ? ', ...' : ''}; unexpected: ${unexpected.slice(0, 8).join(', ') || 'none'})`);
+        throw new Error(
+          `${name}: state dict does not match torchvision's (missing: ${missing.slice(0, 8).join(', ') || 'none'}${missing.length > 8 ? ', ...' : ''}; unexpected: ${unexpected.slice(0, 8).join(', ') || 'none'})`,
+        );
     }
     const bnOf = (p: string, c: number): BnParams => ({
       weight: f32(weights, `${p}.weight`, [c], name),
@@ -170,7 +172,9 @@ export class ResNet implements Backbone {
                 conv(`${b.prefix}.conv1.weight`, [b.width, b.inplanes, 3, 3], `${b.prefix}.bn1`, { stride: b.stride, padding: 1 }),
                 conv(`${b.prefix}.conv2.weight`, [b.outplanes, b.width, 3, 3], `${b.prefix}.bn2`, { padding: 1 }),
               ];
-        const down = b.downsample ? conv(`${b.prefix}.downsample.0.weight`, [b.outplanes, b.inplanes, 1, 1], `${b.prefix}.downsample.1`, { stride: b.stride }) : null;
+        const down = b.downsample
+          ? conv(`${b.prefix}.downsample.0.weight`, [b.outplanes, b.inplanes, 1, 1], `${b.prefix}.downsample.1`, { stride: b.stride })
+          : null;
         return { convs, down };
       }),
     );

@@ -94,8 +94,10 @@ export interface EnsureWeightsResult {
 }
 
 function hashError(what: string, expected: string, got: string): Error {
-  return new Error(`weights: hash mismatch for ${what}: the name expects SHA-256 prefix ${expected}, ` +
-    `the content hashes to ${got.slice(0, Math.max(expected.length, 8))}... (${got}); wrong or corrupted file`);
+  return new Error(
+    `weights: hash mismatch for ${what}: the name expects SHA-256 prefix ${expected}, ` +
+      `the content hashes to ${got.slice(0, Math.max(expected.length, 8))}... (${got}); wrong or corrupted file`,
+  );
 }
 
 /**
@@ -137,8 +139,10 @@ export async function ensureWeights(opts: EnsureWeightsOptions): Promise<EnsureW
   try {
     res = await (opts.fetchImpl ?? nodeFetch)(url);
   } catch (err) {
-    throw new Error(`weights: could not download ${url}: ${(err as Error).message}. Without network access, ` +
-      `fetch the file elsewhere and run: npm run glass -- weights --backbone ${spec.backbone} --from <file>`);
+    throw new Error(
+      `weights: could not download ${url}: ${(err as Error).message}. Without network access, ` +
+        `fetch the file elsewhere and run: npm run glass -- weights --backbone ${spec.backbone} --from <file>`,
+    );
   }
   if (!res.ok) {
     throw new Error(`weights: could not download ${url}: HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`);
@@ -176,8 +180,11 @@ async function* bodyChunks(body: unknown, url: string): AsyncGenerator<Uint8Arra
  * throw to reject the content, in which case the temp file is removed and `target` is untouched.
  */
 async function streamToFile(
-  target: string, chunks: AsyncIterable<Uint8Array>, total: number | null,
-  onProgress: EnsureWeightsOptions['onProgress'], check: (sha: string, bytes: number) => void,
+  target: string,
+  chunks: AsyncIterable<Uint8Array>,
+  total: number | null,
+  onProgress: EnsureWeightsOptions['onProgress'],
+  check: (sha: string, bytes: number) => void,
 ): Promise<{ sha256: string; bytes: number }> {
   const tmp = tempPathFor(target);
   const fh = await open(tmp, 'wx', 0o644);
@@ -241,7 +248,12 @@ export function nodeFetch(url: string, opts: NodeFetchOptions | number = {}): Pr
         ok: status >= 200 && status < 300,
         status,
         statusText: res.statusMessage,
-        headers: { get: (k: string) => { const v = res.headers[k.toLowerCase()]; return v === undefined ? null : String(v); } },
+        headers: {
+          get: (k: string) => {
+            const v = res.headers[k.toLowerCase()];
+            return v === undefined ? null : String(v);
+          },
+        },
         body: res,
       });
       if (status < 200 || status >= 300) res.resume();

@@ -54,7 +54,8 @@ function nodeProblems(text, inputs, { host = true } = {}) {
     problems.push(`${moduleAt(text, m.index)}: ${m[0]} (a dynamic require or a Node global reached through globalThis)`);
   }
   for (const bad of NODE_ONLY_INPUTS) for (const f of inputs) if (f.startsWith(bad)) problems.push(`${f} is in the bundle (Node only)`);
-  if (host && !inputs.includes('engine/runtime/platform-browser.ts')) problems.push("engine/runtime/platform-browser.ts is not in the bundle (package.json's `browser` field no longer maps the host?)");
+  if (host && !inputs.includes('engine/runtime/platform-browser.ts'))
+    problems.push("engine/runtime/platform-browser.ts is not in the bundle (package.json's `browser` field no longer maps the host?)");
   return problems;
 }
 
@@ -79,8 +80,10 @@ async function bundle(entry, outfile, plugins = []) {
       define: Object.fromEntries(NODE_GLOBALS.filter((g) => !['require', 'module', 'exports'].includes(g)).map((g) => [g, MARK + g])),
     });
   } catch (err) {
-    const lines = (err.errors ?? [{ text: err.message }]).map((e) =>
-      `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}${/node:|resolve "/.test(e.text) ? ' (a Node module: keep it out of the browser graph)' : ''}`);
+    const lines = (err.errors ?? [{ text: err.message }]).map(
+      (e) =>
+        `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}${/node:|resolve "/.test(e.text) ? ' (a Node module: keep it out of the browser graph)' : ''}`,
+    );
     throw new Error(`build-app: esbuild failed:\n${lines.join('\n')}`);
   }
 }
@@ -89,7 +92,9 @@ async function bundle(entry, outfile, plugins = []) {
 const libAsBundle = {
   name: 'glass-lib-external',
   setup(build) {
-    build.onResolve({ filter: /^\.\/lib(\.ts)?$/ }, (args) => (args.importer.startsWith(join(root, 'app')) ? { path: './glass-app.js', external: true } : undefined));
+    build.onResolve({ filter: /^\.\/lib(\.ts)?$/ }, (args) =>
+      args.importer.startsWith(join(root, 'app')) ? { path: './glass-app.js', external: true } : undefined,
+    );
   },
 };
 
@@ -111,7 +116,8 @@ export async function buildApp({ write = true, outdir = join(root, 'dist-app'), 
     const uiJs = uiResult.outputFiles.find((f) => f.path.endsWith('.js'));
     const uiInputs = Object.keys(uiResult.metafile.inputs);
     problems.push(...nodeProblems(uiJs.text, uiInputs, { host: false }).map((p) => `(web app) ${p}`));
-    for (const f of uiInputs) if (!f.startsWith('app/') || f === 'app/lib.ts') problems.push(`(web app) ${f} is bundled into glass-ui.js: import it through app/lib.ts`);
+    for (const f of uiInputs)
+      if (!f.startsWith('app/') || f === 'app/lib.ts') problems.push(`(web app) ${f} is bundled into glass-ui.js: import it through app/lib.ts`);
   }
   if (problems.length) throw new Error(`build-app: the bundle needs Node:\n${[...new Set(problems)].map((p) => `  ${p}`).join('\n')}`);
   if (write) {
@@ -128,7 +134,14 @@ export async function buildApp({ write = true, outdir = join(root, 'dist-app'), 
     minifiedBytes: Buffer.byteLength(minified),
     gzipBytes: gzipSync(minified).byteLength,
     inputs,
-    ui: uiJs ? { file: uiJs.path, bytes: uiJs.contents.byteLength, inputs: Object.keys(uiResult.metafile.inputs), static: UI_STATIC.map((f) => join(outdir, f.slice(f.lastIndexOf('/') + 1))) } : null,
+    ui: uiJs
+      ? {
+          file: uiJs.path,
+          bytes: uiJs.contents.byteLength,
+          inputs: Object.keys(uiResult.metafile.inputs),
+          static: UI_STATIC.map((f) => join(outdir, f.slice(f.lastIndexOf('/') + 1))),
+        }
+      : null,
     ms: Math.round(performance.now() - t0),
   };
 }
@@ -137,9 +150,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     const r = await buildApp();
     const kb = (n) => `${(n / 1024).toFixed(0)} KiB`;
-    console.log(`build-app: ${r.file.slice(root.length + 1)}: ${kb(r.bytes)} (${kb(r.minifiedBytes)} minified, ${kb(r.gzipBytes)} gzipped), ` +
-      `${r.inputs.length} modules, no Node dependencies (${r.ms} ms)`);
-    if (r.ui) console.log(`build-app: ${r.ui.file.slice(root.length + 1)}: ${kb(r.ui.bytes)} (web app, ${r.ui.inputs.length} modules), with index.html and style.css`);
+    console.log(
+      `build-app: ${r.file.slice(root.length + 1)}: ${kb(r.bytes)} (${kb(r.minifiedBytes)} minified, ${kb(r.gzipBytes)} gzipped), ` +
+        `${r.inputs.length} modules, no Node dependencies (${r.ms} ms)`,
+    );
+    if (r.ui)
+      console.log(`build-app: ${r.ui.file.slice(root.length + 1)}: ${kb(r.ui.bytes)} (web app, ${r.ui.inputs.length} modules), with index.html and style.css`);
   } catch (err) {
     console.error(err.message);
     process.exit(1);

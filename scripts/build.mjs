@@ -41,14 +41,17 @@ const loaderJs = join(dist, 'data/loader.js');
 if (!existsSync(loaderJs) || !readFileSync(loaderJs, 'utf8').includes('./worker-boot.mjs')) {
   fail('dist/data/loader.js no longer starts its workers through ./worker-boot.mjs: update the boot written here');
 }
-writeFileSync(join(dist, 'data/worker-boot.mjs'), `\
+writeFileSync(
+  join(dist, 'data/worker-boot.mjs'),
+  `\
 // Entry of the DataLoader's worker threads in the packed package (written by scripts/build.mjs;
 // the checkout's data/worker-boot.mjs registers tsx instead): the loader names its worker module
 // by its source file, loader-worker.ts, which is compiled here to loader-worker.js.
 import { workerData } from 'node:worker_threads';
 
 await import(workerData.entry.replace(/\\.ts$/, '.js'));
-`);
+`,
+);
 
 // 2. WebGPU type references in declarations.
 let referenced = 0;

@@ -25,7 +25,9 @@ const g = globalThis as unknown as { UVU_DEFER: number; UVU_QUEUE: unknown[][]; 
 g.UVU_DEFER = 1;
 g.UVU_QUEUE = [];
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 const t0 = Date.now();
 for (const [i, file] of files.entries()) {
   g.UVU_INDEX = i;
@@ -55,6 +57,12 @@ for (const group of g.UVU_QUEUE) {
 const secs = ((Date.now() - t0) / 1000).toFixed(1);
 const { releaseDevice } = await import('../engine/runtime/device.ts').catch(() => ({ releaseDevice: undefined }));
 releaseDevice?.();
-console.log(`\n${files.length} test files in ${secs}s; slowest: ${slow.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([n, t]) => `${n} ${t.toFixed(1)}s`).join(', ')}`);
+console.log(
+  `\n${files.length} test files in ${secs}s; slowest: ${slow
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([n, t]) => `${n} ${t.toFixed(1)}s`)
+    .join(', ')}`,
+);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -105,9 +105,13 @@ export function wrapLabel(label: string, maxW: number, scale: number): string {
   let best: string | null = null;
   let bestW = Infinity;
   for (let i = 1; i < parts.length; i++) {
-    const a = parts.slice(0, i).join('').trimEnd(), b = parts.slice(i).join('').trimEnd();
+    const a = parts.slice(0, i).join('').trimEnd(),
+      b = parts.slice(i).join('').trimEnd();
     const w = Math.max(textWidth(a, scale), textWidth(b, scale));
-    if (w <= maxW && w < bestW) { best = `${a}\n${b}`; bestW = w; }
+    if (w <= maxW && w < bestW) {
+      best = `${a}\n${b}`;
+      bestW = w;
+    }
   }
   if (best) return best;
   const lines: string[] = [];
@@ -140,7 +144,10 @@ function renderPanel(p: BarPanel, allSeries: BarSeries[], width: number, plotH: 
   const bottom = labelH + 14;
   const height = top + plotH + bottom;
   const r = new Raster(width, height, WHITE);
-  const x0 = LEFT, x1 = width - RIGHT, y0 = top, y1 = top + plotH;
+  const x0 = LEFT,
+    x1 = width - RIGHT,
+    y0 = top,
+    y1 = top + plotH;
 
   const scale = chooseScale(p);
   const values = p.groups.flatMap((g) => g.values).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -149,7 +156,8 @@ function renderPanel(p: BarPanel, allSeries: BarSeries[], width: number, plotH: 
   let yOf: (v: number) => number;
   if (scale === 'log' && positive.length > 0) {
     ticks = logTicks(Math.min(...positive), Math.max(...positive));
-    const la = Math.log10(ticks[0]), lb = Math.log10(ticks[ticks.length - 1]);
+    const la = Math.log10(ticks[0]),
+      lb = Math.log10(ticks[ticks.length - 1]);
     yOf = (v) => y1 - ((Math.log10(v) - la) / (lb - la)) * plotH;
     // Minor grid at 2..9 x 10^k.
     for (let t = 0; t < ticks.length - 1; t++) {
@@ -229,7 +237,10 @@ export function renderBarChart(c: BarChart): Raster {
   const rows: (typeof items)[] = [[]];
   let rowW = 0;
   for (const it of items) {
-    if (rowW + it.w > width - 40 && rows[rows.length - 1].length) { rows.push([]); rowW = 0; }
+    if (rowW + it.w > width - 40 && rows[rows.length - 1].length) {
+      rows.push([]);
+      rowW = 0;
+    }
     rows[rows.length - 1].push(it);
     rowW += it.w;
   }

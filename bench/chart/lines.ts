@@ -39,7 +39,10 @@ export interface LineChart {
 const AXIS = hexColor('#444444');
 const GRID = hexColor('#e4e4e4');
 const MUTED = hexColor('#777777');
-const LEFT = 56, RIGHT = 16, TOP = 30, BOTTOM = 34;
+const LEFT = 56,
+  RIGHT = 16,
+  TOP = 30,
+  BOTTOM = 34;
 
 function colorOf(c: RGBA | string | undefined, i: number): RGBA {
   return seriesColor({ name: '', color: c }, i);
@@ -47,7 +50,10 @@ function colorOf(c: RGBA | string | undefined, i: number): RGBA {
 
 function renderPanel(p: LinePanel, w: number, h: number): Raster {
   const r = new Raster(w, h, WHITE);
-  const x0 = LEFT, x1 = w - RIGHT, y0 = TOP, y1 = h - BOTTOM;
+  const x0 = LEFT,
+    x1 = w - RIGHT,
+    y0 = TOP,
+    y1 = h - BOTTOM;
   const xs = p.series.flatMap((s) => s.points.map((q) => q[0])).filter(Number.isFinite);
   const ys = [...p.series.flatMap((s) => s.points.map((q) => q[1])), ...(p.refs ?? []).map((l) => l.y)].filter(Number.isFinite);
   const xTicks = linearTicks(Math.max(1e-9, ...xs));
@@ -81,7 +87,8 @@ function renderPanel(p: LinePanel, w: number, h: number): Raster {
   p.series.forEach((s, i) => {
     const c = colorOf(s.color, i);
     const pts = s.points.filter((q) => Number.isFinite(q[0]) && Number.isFinite(q[1]));
-    for (let k = 1; k < pts.length; k++) r.line(Math.round(xOf(pts[k - 1][0])), Math.round(yOf(pts[k - 1][1])), Math.round(xOf(pts[k][0])), Math.round(yOf(pts[k][1])), c);
+    for (let k = 1; k < pts.length; k++)
+      r.line(Math.round(xOf(pts[k - 1][0])), Math.round(yOf(pts[k - 1][1])), Math.round(xOf(pts[k][0])), Math.round(yOf(pts[k][1])), c);
     for (const q of pts) r.fillRect(Math.round(xOf(q[0])) - 2, Math.round(yOf(q[1])) - 2, 5, 5, c);
   });
   return r;
@@ -91,7 +98,8 @@ function renderPanel(p: LinePanel, w: number, h: number): Raster {
 export function renderLineChart(c: LineChart): Raster {
   if (c.panels.length === 0) throw new Error('bench/chart/lines: no panels to draw');
   const cols = Math.min(c.columns ?? 2, c.panels.length);
-  const pw = c.panelWidth ?? 460, ph = c.panelHeight ?? 260;
+  const pw = c.panelWidth ?? 460,
+    ph = c.panelHeight ?? 260;
   const names: { name: string; color: RGBA }[] = [];
   for (const p of c.panels)
     p.series.forEach((s, i) => {

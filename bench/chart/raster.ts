@@ -58,7 +58,10 @@ export class Raster {
     const i = (y * this.width + x) * 4;
     const a = c[3];
     if (a >= 255) {
-      this.data[i] = c[0]; this.data[i + 1] = c[1]; this.data[i + 2] = c[2]; this.data[i + 3] = 255;
+      this.data[i] = c[0];
+      this.data[i + 1] = c[1];
+      this.data[i + 2] = c[2];
+      this.data[i + 3] = 255;
     } else if (a > 0) {
       const t = a / 255;
       for (let k = 0; k < 3; k++) this.data[i + k] = Math.round(c[k] * t + this.data[i + k] * (1 - t));
@@ -77,7 +80,10 @@ export class Raster {
 
   /** One-pixel outline of the same rectangle fillRect would fill. */
   strokeRect(x: number, y: number, w: number, h: number, c: RGBA): void {
-    const x0 = Math.round(x), y0 = Math.round(y), x1 = Math.round(x + w) - 1, y1 = Math.round(y + h) - 1;
+    const x0 = Math.round(x),
+      y0 = Math.round(y),
+      x1 = Math.round(x + w) - 1,
+      y1 = Math.round(y + h) - 1;
     if (x1 < x0 || y1 < y0) return;
     this.line(x0, y0, x1, y0, c);
     this.line(x0, y1, x1, y1, c);
@@ -87,9 +93,14 @@ export class Raster {
 
   /** Bresenham line including both end points; `dash` = [on, off] lengths in pixels. */
   line(x0: number, y0: number, x1: number, y1: number, c: RGBA, dash?: [number, number]): void {
-    x0 = Math.round(x0); y0 = Math.round(y0); x1 = Math.round(x1); y1 = Math.round(y1);
-    const dx = Math.abs(x1 - x0), dy = -Math.abs(y1 - y0);
-    const sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    x0 = Math.round(x0);
+    y0 = Math.round(y0);
+    x1 = Math.round(x1);
+    y1 = Math.round(y1);
+    const dx = Math.abs(x1 - x0),
+      dy = -Math.abs(y1 - y0);
+    const sx = x0 < x1 ? 1 : -1,
+      sy = y0 < y1 ? 1 : -1;
     let err = dx + dy;
     let step = 0;
     for (;;) {
@@ -97,8 +108,14 @@ export class Raster {
       step++;
       if (x0 === x1 && y0 === y1) break;
       const e2 = 2 * err;
-      if (e2 >= dy) { err += dy; x0 += sx; }
-      if (e2 <= dx) { err += dx; y0 += sy; }
+      if (e2 >= dy) {
+        err += dy;
+        x0 += sx;
+      }
+      if (e2 <= dx) {
+        err += dx;
+        y0 += sy;
+      }
     }
   }
 
@@ -143,7 +160,8 @@ export class Raster {
       for (let sx = 0; sx < src.width; sx++) {
         const tx = sx + x;
         if (tx < 0 || tx >= this.width) continue;
-        const si = (sy * src.width + sx) * 4, ti = (ty * this.width + tx) * 4;
+        const si = (sy * src.width + sx) * 4,
+          ti = (ty * this.width + tx) * 4;
         this.data.set(src.data.subarray(si, si + 4), ti);
       }
     }

@@ -37,7 +37,19 @@ if (only !== 'tfjs') {
   else {
     for (const x of r.timings) {
       const d = describeCase(x.case);
-      records.push(makeRecord({ suite: 'peers', case: d.op, shape: d.shape, ours: null, flops: d.flops, bytes: d.bytes, peer: x, adapter: 'cpu', driver: `torch ${r.torch}` }));
+      records.push(
+        makeRecord({
+          suite: 'peers',
+          case: d.op,
+          shape: d.shape,
+          ours: null,
+          flops: d.flops,
+          bytes: d.bytes,
+          peer: x,
+          adapter: 'cpu',
+          driver: `torch ${r.torch}`,
+        }),
+      );
     }
   }
 }

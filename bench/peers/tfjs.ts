@@ -5,10 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { create, globals } from 'webgpu';
-import {
-  conv2dFlops, convOutSize, convShape, gbps, gflops, matmulFlops, measure,
-  type Conv2dSpec, type MeasureOptions,
-} from '../harness.ts';
+import { conv2dFlops, convOutSize, convShape, gbps, gflops, matmulFlops, measure, type Conv2dSpec, type MeasureOptions } from '../harness.ts';
 import type { PeerCase } from './cases.ts';
 
 export const TFJS_PEER_NAME = 'tfjs-webgpu';
@@ -135,7 +132,9 @@ export function initTfjsPeer(init: TfjsPeerInit = {}): Promise<TfjsPeer> {
     return setUp(init);
   })();
   current = next;
-  next.catch(() => { if (current === next) current = null; });
+  next.catch(() => {
+    if (current === next) current = null;
+  });
   return next;
 }
 
@@ -170,7 +169,10 @@ export async function tfjsSync(p: TfjsPeer): Promise<void> {
 async function timeSteps(op: string, shape: string, step: () => void, work: { flops?: number; bytes?: number }, o: PeerTimingOptions): Promise<PeerTiming> {
   const opts = { ...DEFAULTS, ...o };
   const p = await tfjsPeer();
-  const once = () => tf.tidy(() => { step(); });
+  const once = () =>
+    tf.tidy(() => {
+      step();
+    });
   const call = async (n: number) => {
     for (let i = 0; i < n; i++) once();
     await tfjsSync(p);
@@ -190,8 +192,7 @@ async function timeSteps(op: string, shape: string, step: () => void, work: { fl
   }
   const n = iters;
   const m = await measure(() => call(n), { warmup: 0, runs: opts.runs, minTimeMs: opts.minTimeMs, maxRuns: opts.maxRuns, itersPerCall: n });
-  const rate = work.flops !== undefined ? { gflops: gflops(work.flops, m.medianMs) }
-    : work.bytes !== undefined ? { gbps: gbps(work.bytes, m.medianMs) } : {};
+  const rate = work.flops !== undefined ? { gflops: gflops(work.flops, m.medianMs) } : work.bytes !== undefined ? { gbps: gbps(work.bytes, m.medianMs) } : {};
   return { name: TFJS_PEER_NAME, op, shape, ms_median: m.medianMs, ms_min: m.minMs, runs: m.runs, itersPerSync: n, ...rate };
 }
 
@@ -208,8 +209,10 @@ async function withInputs<T>(make: () => tf.Tensor[], fn: (xs: tf.Tensor[]) => P
 
 /** C[m,n] = A[m,k] B[k,n]. */
 export function tfjsMatmul(m: number, n: number, k: number, o: PeerTimingOptions = {}): Promise<PeerTiming> {
-  return withInputs(() => [tf.randomNormal([m, k]), tf.randomNormal([k, n])], ([a, b]) =>
-    timeSteps('matmul', `${m}x${k} @ ${k}x${n}`, () => tf.matMul(a, b), { flops: matmulFlops(m, n, k) }, o));
+  return withInputs(
+    () => [tf.randomNormal([m, k]), tf.randomNormal([k, n])],
+    ([a, b]) => timeSteps('matmul', `${m}x${k} @ ${k}x${n}`, () => tf.matMul(a, b), { flops: matmulFlops(m, n, k) }, o),
+  );
 }
 
 export type ConvPass = 'fwd' | 'bwd_input' | 'bwd_filter';
@@ -229,17 +232,35 @@ export function tfjsConv2d(s: Conv2dSpec, pass: ConvPass = 'fwd', o: PeerTimingO
   const shape = convShape(s);
   const attrs = { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
   if (pass === 'fwd') {
-    return withInputs(() => [tf.randomNormal(xShape), tf.randomNormal(fShape)], ([x, f]) =>
-      timeSteps('conv2d_fwd', shape, () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad), work, o));
+    return withInputs(
+      () => [tf.randomNormal(xShape), tf.randomNormal(fShape)],
+      ([x, f]) => timeSteps('conv2d_fwd', shape, () => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad), work, o),
+    );
   }
   if (pass === 'bwd_input') {
-    return withInputs(() => [tf.randomNormal(dyShape), tf.randomNormal(fShape)], ([dy, f]) =>
-      timeSteps('conv2d_bwd_input', shape, () =>
-        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: xShape } as unknown as tf.NamedAttrMap), work, o));
+    return withInputs(
+      () => [tf.randomNormal(dyShape), tf.randomNormal(fShape)],
+      ([dy, f]) =>
+        timeSteps(
+          'conv2d_bwd_input',
+          shape,
+          () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { ...attrs, inputShape: xShape } as unknown as tf.NamedAttrMap),
+          work,
+          o,
+        ),
+    );
   }
-  return withInputs(() => [tf.randomNormal(xShape), tf.randomNormal(dyShape)], ([x, dy]) =>
-    timeSteps('conv2d_bwd_filter', shape, () =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape } as unknown as tf.NamedAttrMap), work, o));
+  return withInputs(
+    () => [tf.randomNormal(xShape), tf.randomNormal(dyShape)],
+    ([x, dy]) =>
+      timeSteps(
+        'conv2d_bwd_filter',
+        shape,
+        () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape } as unknown as tf.NamedAttrMap),
+        work,
+        o,
+      ),
+  );
 }
 
 export type ElementwiseOp = 'add' | 'mul' | 'relu';
@@ -248,8 +269,10 @@ export type ElementwiseOp = 'add' | 'mul' | 'relu';
 export function tfjsElementwise(n: number, op: ElementwiseOp = 'add', o: PeerTimingOptions = {}): Promise<PeerTiming> {
   const binary = op !== 'relu';
   const bytes = (binary ? 3 : 2) * n * 4;
-  return withInputs(() => (binary ? [tf.randomNormal([n]), tf.randomNormal([n])] : [tf.randomNormal([n])]), ([a, b]) =>
-    timeSteps(`elementwise_${op}`, `${n}`, () => (op === 'add' ? tf.add(a, b) : op === 'mul' ? tf.mul(a, b) : tf.relu(a)), { bytes }, o));
+  return withInputs(
+    () => (binary ? [tf.randomNormal([n]), tf.randomNormal([n])] : [tf.randomNormal([n])]),
+    ([a, b]) => timeSteps(`elementwise_${op}`, `${n}`, () => (op === 'add' ? tf.add(a, b) : op === 'mul' ? tf.mul(a, b) : tf.relu(a)), { bytes }, o),
+  );
 }
 
 /** Sum over one axis; GB/s counts the input read and the output written. */
@@ -258,17 +281,24 @@ export function tfjsReduceSum(shape: number[], axis: number, o: PeerTimingOption
   const ax = axis < 0 ? axis + shape.length : axis;
   if (ax < 0 || ax >= shape.length) throw new Error(`bench/peers/tfjs.tfjsReduceSum: axis ${axis} out of range for shape [${shape}]`);
   const bytes = (size + size / shape[ax]) * 4;
-  return withInputs(() => [tf.randomNormal(shape)], ([x]) =>
-    timeSteps('reduce_sum', `[${shape.join(',')}] axis ${ax}`, () => tf.sum(x, ax), { bytes }, o));
+  return withInputs(
+    () => [tf.randomNormal(shape)],
+    ([x]) => timeSteps('reduce_sum', `[${shape.join(',')}] axis ${ax}`, () => tf.sum(x, ax), { bytes }, o),
+  );
 }
 
 /** Runs one shared peer case (bench/peers/cases.ts). */
 export function tfjsCase(c: PeerCase, o: PeerTimingOptions = {}): Promise<PeerTiming> {
   switch (c.op) {
-    case 'matmul': return tfjsMatmul(c.m, c.n, c.k, o);
-    case 'conv2d': return tfjsConv2d(c, c.pass, o);
-    case 'elementwise': return tfjsElementwise(c.n, c.kind, o);
-    case 'reduce_sum': return tfjsReduceSum(c.shape, c.axis, o);
-    case 'backbone': return Promise.reject(new Error('bench/peers/tfjs: no tfjs backbone case (PyTorch CPU is the backbone reference)'));
+    case 'matmul':
+      return tfjsMatmul(c.m, c.n, c.k, o);
+    case 'conv2d':
+      return tfjsConv2d(c, c.pass, o);
+    case 'elementwise':
+      return tfjsElementwise(c.n, c.kind, o);
+    case 'reduce_sum':
+      return tfjsReduceSum(c.shape, c.axis, o);
+    case 'backbone':
+      return Promise.reject(new Error('bench/peers/tfjs: no tfjs backbone case (PyTorch CPU is the backbone reference)'));
   }
 }

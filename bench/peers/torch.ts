@@ -34,7 +34,13 @@ export interface TorchTiming {
 
 export type TorchRun = { ok: true; torch: string; python: string; timings: TorchTiming[] } | { ok: false; reason: string };
 
-interface RawResult { index: number; threads: number; ms_median: number; ms_min: number; runs: number }
+interface RawResult {
+  index: number;
+  threads: number;
+  ms_median: number;
+  ms_min: number;
+  runs: number;
+}
 
 export function torchPeerName(threads: number): string {
   return `torch-cpu-${threads}t`;
@@ -73,9 +79,18 @@ export async function torchCpu(cases: PeerCase[], o: TorchOptions = {}): Promise
   const timings = (out.results ?? []).map((x): TorchTiming => {
     const c = cases[x.index];
     const d = describeCase(c);
-    const rate = d.flops !== undefined ? { gflops: d.flops / (x.ms_median * 1e6) }
-      : d.bytes !== undefined ? { gbps: d.bytes / (x.ms_median * 1e6) } : {};
-    return { name: torchPeerName(x.threads), threads: x.threads, case: c, op: d.op, shape: d.shape, ms_median: x.ms_median, ms_min: x.ms_min, runs: x.runs, ...rate };
+    const rate = d.flops !== undefined ? { gflops: d.flops / (x.ms_median * 1e6) } : d.bytes !== undefined ? { gbps: d.bytes / (x.ms_median * 1e6) } : {};
+    return {
+      name: torchPeerName(x.threads),
+      threads: x.threads,
+      case: c,
+      op: d.op,
+      shape: d.shape,
+      ms_median: x.ms_median,
+      ms_min: x.ms_min,
+      runs: x.runs,
+      ...rate,
+    };
   });
   return { ok: true, torch: out.torch ?? '?', python: out.python ?? '?', timings };
 }

@@ -180,5 +180,3 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor[], opts: GradOpt
     return t;
   });
 }
-
-

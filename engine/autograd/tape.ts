@@ -89,7 +89,14 @@ export function record(out: Tensor, op: string, inputs: Tensor[], backward: Back
   const parents = inputs.map(nodeOf);
   if (parents.every((p) => p === null)) return out;
   if (out.dtype !== 'f32') return out; // integer/bool outputs are not differentiable
-  const node = new Node(op, parents, backward, save.map((s) => s.share()), null, out.shape);
+  const node = new Node(
+    op,
+    parents,
+    backward,
+    save.map((s) => s.share()),
+    null,
+    out.shape,
+  );
   trackNode(node);
   out.gradNode = node;
   return out;

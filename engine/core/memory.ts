@@ -139,8 +139,7 @@ export function checkAllocation(shape: Shape, dtype: DType): void {
   if (!valid) checkShape(publicOp() ?? 'Tensor.empty', shape);
   const per = DTYPES[dtype].bytes;
   const bytes = Math.max(n, 1) * per;
-  if (bytes > maxBindingBytes())
-    throw new Error(bindingLimitMessage(publicOp() ?? 'Tensor.empty', `a ${dtype} tensor of shape ${fmt(shape)}`, bytes, shape));
+  if (bytes > maxBindingBytes()) throw new Error(bindingLimitMessage(publicOp() ?? 'Tensor.empty', `a ${dtype} tensor of shape ${fmt(shape)}`, bytes, shape));
 }
 
 export function memoryStats() {

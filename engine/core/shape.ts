@@ -18,7 +18,15 @@ export function checkShape(op: string, shape: Shape): void {
     const d = shape[i];
     if (Number.isInteger(d) && d >= 0) continue;
     const why =
-      typeof d !== 'number' ? `is not a number (${typeof d})` : Number.isNaN(d) ? 'is NaN' : !Number.isFinite(d) ? 'is not finite' : !Number.isInteger(d) ? 'is not an integer' : 'is negative';
+      typeof d !== 'number'
+        ? `is not a number (${typeof d})`
+        : Number.isNaN(d)
+          ? 'is NaN'
+          : !Number.isFinite(d)
+            ? 'is not finite'
+            : !Number.isInteger(d)
+              ? 'is not an integer'
+              : 'is negative';
     throw new Error(`${op}: invalid shape ${fmt(Array.from(shape))}: size ${String(d)} of dim ${i} ${why}; sizes must be integers >= 0 (0 is allowed)`);
   }
 }
@@ -84,7 +92,6 @@ export function inferShape(op: string, from: Shape, to: readonly number[]): numb
   if (unknown > 1) throw new Error(`${op}: only one dimension can be -1, got ${fmt(to)}`);
   const known = to.reduce((a, d) => (d === -1 ? a : a * d), 1);
   const out = to.map((d) => (d === -1 ? (known === 0 ? 0 : n / known) : d));
-  if (out.some((d) => !Number.isInteger(d) || d < 0) || numel(out) !== n)
-    throw new Error(`${op}: cannot reshape ${fmt(from)} (${n} elements) to ${fmt(to)}`);
+  if (out.some((d) => !Number.isInteger(d) || d < 0) || numel(out) !== n) throw new Error(`${op}: cannot reshape ${fmt(from)} (${n} elements) to ${fmt(to)}`);
   return out;
 }

@@ -51,10 +51,14 @@ export interface Conv2dModuleOptions {
 }
 
 type Pair = number | [number, number];
-type Conv2dFn = (x: Tensor, weight: Tensor, bias: Tensor | null, opts: { stride: Pair; padding: Pair | 'same' | 'valid'; dilation: Pair; groups: number }) => Tensor;
+type Conv2dFn = (
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  opts: { stride: Pair; padding: Pair | 'same' | 'valid'; dilation: Pair; groups: number },
+) => Tensor;
 // square settings travel as plain numbers, the form every conv2d signature accepts
 const squash = (v: [number, number]): Pair => (v[0] === v[1] ? v[0] : v);
-
 
 /** 2-D convolution; weight [out, in / groups, kh, kw]. Runs conv2d from ops/conv.ts. */
 export class Conv2d extends Module {
@@ -154,8 +158,7 @@ abstract class BatchNormBase extends Module {
    */
   forwardActivated(x: Tensor, negativeSlope: number | null): Tensor {
     this.checkInput(x);
-    if (x.shape[1] !== this.numFeatures)
-      throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
+    if (x.shape[1] !== this.numFeatures) throw new Error(`${this.typeName}: input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
     const nbt = this.numBatchesTracked;
     if (this.training && this.trackRunningStats && nbt) incrementCounter(nbt);
     const useBatch = this.training || (!this.runningMean && !this.runningVar);
@@ -232,7 +235,8 @@ export class Sequential extends Module {
   forwardFrom(start: number, x: Tensor): Tensor {
     let y = x;
     for (let i = start; i < this.layers.length; i++) {
-      const m = this.layers[i], next = this.layers[i + 1];
+      const m = this.layers[i],
+        next = this.layers[i + 1];
       if (m instanceof BatchNormBase && next instanceof LeakyReLU && next.negativeSlope >= 0) {
         y = m.forwardActivated(y, next.negativeSlope);
         i++;

@@ -11,8 +11,7 @@ export type Pair = number | readonly [number, number];
  */
 export function pair(op: string, name: string, v: Pair | undefined | null, dflt: Pair, min: number, integer = true): [number, number] {
   const src = v ?? dflt;
-  if (typeof src === 'object' && src.length !== 2)
-    throw new Error(`${op}: ${name} must be a number or a pair, got ${JSON.stringify(v)}`);
+  if (typeof src === 'object' && src.length !== 2) throw new Error(`${op}: ${name} must be a number or a pair, got ${JSON.stringify(v)}`);
   const p: [number, number] = typeof src === 'number' ? [src, src] : [src[0], src[1]];
   if (p.some((d) => typeof d !== 'number' || d < min || (integer && !Number.isInteger(d))))
     throw new Error(`${op}: ${name} must be ${integer ? 'an integer' : 'a number'} >= ${min} or a pair of them, got ${JSON.stringify(v)}`);

@@ -8,7 +8,14 @@ import { record } from '../autograd/tape.ts';
 import { tidy } from '../core/memory.ts';
 import { dispatch, dispatchHooked } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { attnSoftmaxKernel, attnSoftmaxParams, attnSoftmaxBackwardKernel, AttnSoftmaxBackwardParams, MAX_MASK_BATCH_RANK, type MaskKind } from '../wgsl/attention.ts';
+import {
+  attnSoftmaxKernel,
+  attnSoftmaxParams,
+  attnSoftmaxBackwardKernel,
+  AttnSoftmaxBackwardParams,
+  MAX_MASK_BATCH_RANK,
+  type MaskKind,
+} from '../wgsl/attention.ts';
 import { broadcastShapes, fmt, numel } from '../core/shape.ts';
 import { contiguous, transpose } from './views.ts';
 import { matmul } from './matmul.ts';
@@ -65,7 +72,9 @@ function maskedSoftmax(scores: Tensor, mask: Tensor | null, causal: boolean, sca
     const batch = maskBatch(shape.slice(0, r - 2), ms.slice(0, r - 2));
     const R = batch.size.length;
     if (R > MAX_MASK_BATCH_RANK)
-      throw new Error(`scaledDotProductAttention: attnMask ${fmt(m!.shape)} leaves ${R} separate batch dims against ${fmt(shape)} (at most ${MAX_MASK_BATCH_RANK})`);
+      throw new Error(
+        `scaledDotProductAttention: attnMask ${fmt(m!.shape)} leaves ${R} separate batch dims against ${fmt(shape)} (at most ${MAX_MASK_BATCH_RANK})`,
+      );
     const params = attnSoftmaxParams(R).pack({
       rows,
       l: L,
@@ -78,7 +87,9 @@ function maskedSoftmax(scores: Tensor, mask: Tensor | null, causal: boolean, sca
       batchStride: batch.stride,
     });
     const detail = dispatchHooked() ? `${fmt(shape)} ${kind}${causal ? ' causal' : ''}` : undefined;
-    dispatch(attnSoftmaxKernel(kind, causal, R), [sc.storage.buffer, m?.storage.buffer ?? null, p.storage.buffer], params, grid1d(rows), detail, { bytes: 8 * p.size });
+    dispatch(attnSoftmaxKernel(kind, causal, R), [sc.storage.buffer, m?.storage.buffer ?? null, p.storage.buffer], params, grid1d(rows), detail, {
+      bytes: 8 * p.size,
+    });
   }
   const inputs = mask && kind === 'float' && mask.requiresGrad ? [scores, mask] : [scores];
   return record(
@@ -110,7 +121,11 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const op = 'scaledDotProductAttention';
   const mask = opts.attnMask ?? null;
   const causal = opts.isCausal ?? false;
-  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
     t.assertLive(op);
     if (t.dtype !== 'f32') throw new Error(`${op}: expected f32 ${name}, got ${t.dtype} ${fmt(t.shape)}`);
     if (t.rank < 2) throw new Error(`${op}: ${name} must have at least 2 dims ([..., L or S, E]), got ${fmt(t.shape)}`);

@@ -120,8 +120,7 @@ export function batchNorm(
   checkVec('runningVar', runningVar, C, x);
   checkVec('weight', weight, C, x);
   checkVec('bias', bias, C, x);
-  if ((runningMean === null) !== (runningVar === null))
-    throw new Error('batchNorm: give both runningMean and runningVar, or neither');
+  if ((runningMean === null) !== (runningVar === null)) throw new Error('batchNorm: give both runningMean and runningVar, or neither');
   if (!training && !runningMean) throw new Error('batchNorm: running statistics are required in eval mode (training: false)');
   const slope = opts.negativeSlope ?? null;
   if (slope !== null && !(slope >= 0 && Number.isFinite(slope)))
@@ -161,7 +160,14 @@ export function batchNorm(
     dispatch(bnStatsFinalKernel(update, cumulative), bufs, p, grid1d(C));
     a.part.dispose();
   } else {
-    const p = BnRunningParams.pack({ channels: C, eps, meanOffset: runningMean!.offset, meanStride: runningMean!.strides[0], varOffset: runningVar!.offset, varStride: runningVar!.strides[0] });
+    const p = BnRunningParams.pack({
+      channels: C,
+      eps,
+      meanOffset: runningMean!.offset,
+      meanStride: runningMean!.strides[0],
+      varOffset: runningVar!.offset,
+      varStride: runningVar!.strides[0],
+    });
     dispatch(bnStatsRunningKernel(), [runningMean!.buffer, runningVar!.buffer, stats.buffer], p, grid1d(C));
   }
 
@@ -182,7 +188,10 @@ export function batchNorm(
     biasStride: bias?.strides[0] ?? 0,
     slope: slope ?? 0,
   });
-  if (out.size) dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout, act), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)), undefined, { bytes: 8 * out.size });
+  if (out.size)
+    dispatch(bnNormalizeKernel(weight !== null, bias !== null, layout, act), nbufs, np, grid1d(bnElementwiseInvocations(layout, out.size / v, C)), undefined, {
+      bytes: 8 * out.size,
+    });
 
   const inputs = [x];
   if (weight) inputs.push(weight);
@@ -193,7 +202,17 @@ export function batchNorm(
     out,
     act ? 'batchNorm+leakyRelu' : 'batchNorm',
     inputs,
-    (g, needs, saved) => batchNormBackward(g, needs, saved[0], saved[1], weight ? saved[2] : null, training, bias !== null, act ? { z: saved[saved.length - 1], slope: slope! } : null),
+    (g, needs, saved) =>
+      batchNormBackward(
+        g,
+        needs,
+        saved[0],
+        saved[1],
+        weight ? saved[2] : null,
+        training,
+        bias !== null,
+        act ? { z: saved[saved.length - 1], slope: slope! } : null,
+      ),
     save,
   );
   stats.dispose();
@@ -230,9 +249,21 @@ function batchNormBackward(
   if (needW || needB || (training && needX)) {
     const { K, chunk } = chunking(C, R, layout);
     const part = Tensor.empty([C * K * 2], 'f32');
-    const pp = BnGradPartialParams.pack({ channels: C, spatial: S, rows: R, chunks: K, chunk, xOffset: x.offset / v, gOffset: gc.offset / v, zOffset: (z?.offset ?? 0) / v, slope: act?.slope ?? 0 });
+    const pp = BnGradPartialParams.pack({
+      channels: C,
+      spatial: S,
+      rows: R,
+      chunks: K,
+      chunk,
+      xOffset: x.offset / v,
+      gOffset: gc.offset / v,
+      zOffset: (z?.offset ?? 0) / v,
+      slope: act?.slope ?? 0,
+    });
     const bufs: (GPUBuffer | null)[] = [x.buffer, gc.buffer, stats.buffer, part.buffer, z?.buffer ?? null];
-    dispatch(bnGradPartialKernel(layout, z !== null), bufs, pp, grid1d(bnPartialInvocations(layout, C, K)), undefined, { bytes: 4 * R * C * (2 + (z ? 1 : 0)) });
+    dispatch(bnGradPartialKernel(layout, z !== null), bufs, pp, grid1d(bnPartialInvocations(layout, C, K)), undefined, {
+      bytes: 4 * R * C * (2 + (z ? 1 : 0)),
+    });
     red = Tensor.empty([2, C], 'f32');
     dispatch(bnGradFinalKernel(), [part.buffer, stats.buffer, red.buffer], BnGradCombineParams.pack({ channels: C, chunks: K }), grid1d(C));
     part.dispose();
@@ -257,7 +288,10 @@ function batchNormBackward(
       zOffset: (z?.offset ?? 0) / v,
       slope: act?.slope ?? 0,
     });
-    if (dx.size) dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)), undefined, { bytes: 4 * dx.size * (2 + (training ? 1 : 0) + (z ? 1 : 0)) });
+    if (dx.size)
+      dispatch(bnGradInputKernel(training, weight !== null, layout, z !== null), bufs, p, grid1d(bnElementwiseInvocations(layout, dx.size / v, C)), undefined, {
+        bytes: 4 * dx.size * (2 + (training ? 1 : 0) + (z ? 1 : 0)),
+      });
   }
   const grads: (Tensor | null)[] = [dx];
   if (weight) grads.push(needW ? red!.view_([C], [1], C) : null);

@@ -218,21 +218,13 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const shape = broadcastShapes('where', cond.shape, ta.shape, tb.shape);
   const cw = cond.dtype === 'f32' ? 'b != 0.0' : cond.dtype === 'i32' ? 'b != 0' : 'b != 0u';
   // kernel variables: a = ta, b = cond, c = tb
-  const out = runElementwise(
-    { name: 'where', expr: `select(${w}(c), ${w}(a), ${cw})` },
-    [ta, cond, tb],
-    shape,
-    ct,
-  );
+  const out = runElementwise({ name: 'where', expr: `select(${w}(c), ${w}(a), ${cw})` }, [ta, cond, tb], shape, ct);
   if (ct !== 'f32') return out;
   return record(
     out,
     'where',
     [ta, tb],
-    (g, needs, [c]) => [
-      needs[0] ? sumTo(where(c, g, 0), ta.shape) : null,
-      needs[1] ? sumTo(where(c, 0, g), tb.shape) : null,
-    ],
+    (g, needs, [c]) => [needs[0] ? sumTo(where(c, g, 0), ta.shape) : null, needs[1] ? sumTo(where(c, 0, g), tb.shape) : null],
     [cond],
   );
 }

@@ -90,7 +90,12 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   const shape = [...ref.shape];
   shape.splice(d, 0, tensors.length);
   checkJoin('stack', tensors, shape, tensors.map((t) => t.dtype).reduce(promote), d);
-  return tidy(() => cat(tensors.map((t) => unsqueeze(t, d)), d));
+  return tidy(() =>
+    cat(
+      tensors.map((t) => unsqueeze(t, d)),
+      d,
+    ),
+  );
 }
 
 /**
@@ -129,14 +134,18 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
 
 /** torch.Tensor.repeat(reps): tiles x; reps may add leading dims. */
 export function repeat(x: Tensor, reps: readonly number[]): Tensor {
-  if (reps.length < x.rank)
-    throw new Error(`repeat: ${reps.length} repeat counts for a tensor of rank ${x.rank} ${fmt(x.shape)} (need at least ${x.rank})`);
+  if (reps.length < x.rank) throw new Error(`repeat: ${reps.length} repeat counts for a tensor of rank ${x.rank} ${fmt(x.shape)} (need at least ${x.rank})`);
   if (reps.some((r) => !Number.isInteger(r) || r < 0)) throw new Error(`repeat: counts must be non-negative integers, got [${reps.join(', ')}]`);
   const lead = reps.length - x.rank;
   const shape = [...Array(lead).fill(1), ...x.shape];
   const inter = shape.flatMap((s) => [1, s]);
   const big = shape.flatMap((s, i) => [reps[i], s]);
-  return tidy(() => reshape(expand(reshape(x, inter), big), shape.map((s, i) => s * reps[i])));
+  return tidy(() =>
+    reshape(
+      expand(reshape(x, inter), big),
+      shape.map((s, i) => s * reps[i]),
+    ),
+  );
 }
 
 /** torch.flip(x, dims): a copy with the order of the given dims reversed. */
@@ -178,8 +187,7 @@ export function pad(x: Tensor, pads: readonly number[], opts: PadOptions = {}): 
   if (mode === 'constant') return tidy(() => padConstant(x, perDim, opts.value ?? 0));
   if (opts.value !== undefined && opts.value !== 0) throw new Error(`pad: a fill value is only allowed with mode 'constant' (got mode '${mode}')`);
   if (mode !== 'reflect' && mode !== 'replicate' && mode !== 'circular') throw new Error(`pad: unknown mode '${mode}'`);
-  for (const [, l, r] of perDim)
-    if (l < 0 || r < 0) throw new Error(`pad: negative padding is only supported in mode 'constant', got [${pads.join(', ')}]`);
+  for (const [, l, r] of perDim) if (l < 0 || r < 0) throw new Error(`pad: negative padding is only supported in mode 'constant', got [${pads.join(', ')}]`);
   return tidy(() => padBorder(x, perDim, mode));
 }
 

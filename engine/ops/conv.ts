@@ -15,9 +15,23 @@ import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d, type Activation } from '../wgsl/common.ts';
 import { subgroupSize as deviceSubgroupSize } from '../runtime/device.ts';
 import {
-  padKernel, prepKernel, gemmKernel, directKernel, wgradKernel, wgradDirectKernel,
-  gemmRowVecs, wgradRowVecs, directRows, directRowVecs,
-  ConvPadParams, ConvPrepParams, ConvGemmParams, ConvDirectParams, ConvDirectUnpaddedParams, ConvWgradParams, ConvWgradDirectParams,
+  padKernel,
+  prepKernel,
+  gemmKernel,
+  directKernel,
+  wgradKernel,
+  wgradDirectKernel,
+  gemmRowVecs,
+  wgradRowVecs,
+  directRows,
+  directRowVecs,
+  ConvPadParams,
+  ConvPrepParams,
+  ConvGemmParams,
+  ConvDirectParams,
+  ConvDirectUnpaddedParams,
+  ConvWgradParams,
+  ConvWgradDirectParams,
 } from '../wgsl/conv.ts';
 import { fmt, numel } from '../core/shape.ts';
 import { contiguous, reshape, unsqueeze, squeeze, transpose } from './views.ts';
@@ -75,7 +89,19 @@ export interface ConvTuning {
 }
 
 const DEFAULT_TUNING: ConvTuning = {
-  tm: 32, tn: 4, wg: 64, directTr: 4, directTn: 8, wgTm: 0, wgTc: 0, wgPv: 1, wgTarget: 4096, wgSplits: 0, subgroups: true, matmul1x1: true, directUnpadded: true,
+  tm: 32,
+  tn: 4,
+  wg: 64,
+  directTr: 4,
+  directTn: 8,
+  wgTm: 0,
+  wgTc: 0,
+  wgPv: 1,
+  wgTarget: 4096,
+  wgSplits: 0,
+  subgroups: true,
+  matmul1x1: true,
+  directUnpadded: true,
 };
 let tuning: ConvTuning = { ...DEFAULT_TUNING };
 
@@ -92,11 +118,26 @@ const round4 = (a: number) => Math.ceil(a / 4) * 4;
 
 /** Geometry of a forward convolution (after option parsing). */
 interface Geom {
-  N: number; Cin: number; H: number; W: number;
-  Cout: number; KH: number; KW: number; G: number; Cin_g: number; Cout_g: number;
-  sy: number; sx: number; dy: number; dx: number;
-  pt: number; pb: number; pl: number; pr: number;
-  OH: number; OW: number;
+  N: number;
+  Cin: number;
+  H: number;
+  W: number;
+  Cout: number;
+  KH: number;
+  KW: number;
+  G: number;
+  Cin_g: number;
+  Cout_g: number;
+  sy: number;
+  sx: number;
+  dy: number;
+  dx: number;
+  pt: number;
+  pb: number;
+  pl: number;
+  pr: number;
+  OH: number;
+  OW: number;
 }
 
 function geometry(xs: readonly number[], ws: readonly number[], bias: Tensor | null, o: Conv2dOptions): Geom {
@@ -134,7 +175,9 @@ function geometry(xs: readonly number[], ws: readonly number[], bias: Tensor | n
   const OH = Math.floor((H + pt + pb - dy * (KH - 1) - 1) / sy) + 1;
   const OW = Math.floor((W + pl + pr - dx * (KW - 1) - 1) / sx) + 1;
   if (OH <= 0 || OW <= 0)
-    throw new Error(`conv2d: output size ${OH}x${OW} is empty for ${desc} (padding [${pt}, ${pb}, ${pl}, ${pr}], stride [${sy}, ${sx}], dilation [${dy}, ${dx}]): the kernel is larger than the padded input`);
+    throw new Error(
+      `conv2d: output size ${OH}x${OW} is empty for ${desc} (padding [${pt}, ${pb}, ${pl}, ${pr}], stride [${sy}, ${sx}], dilation [${dy}, ${dx}]): the kernel is larger than the padded input`,
+    );
   return { N, Cin, H, W, Cout, KH, KW, G, Cin_g, Cout_g: Cout / G, sy, sx, dy, dx, pt, pb, pl, pr, OH, OW };
 }
 
@@ -143,12 +186,26 @@ function geometry(xs: readonly number[], ws: readonly number[], bias: Tensor | n
 
 /** A convolution as the kernels see it: input zero-inserted by si, padded by (padT, padL) >= anything. */
 interface Problem {
-  N: number; Cin: number; H: number; W: number;
-  siy: number; six: number;
-  Cout: number; G: number; Cin_g: number; Cout_g: number;
-  KH: number; KW: number; sy: number; sx: number; dy: number; dx: number;
-  padT: number; padL: number;
-  OH: number; OW: number;
+  N: number;
+  Cin: number;
+  H: number;
+  W: number;
+  siy: number;
+  six: number;
+  Cout: number;
+  G: number;
+  Cin_g: number;
+  Cout_g: number;
+  KH: number;
+  KW: number;
+  sy: number;
+  sx: number;
+  dy: number;
+  dx: number;
+  padT: number;
+  padL: number;
+  OH: number;
+  OW: number;
 }
 
 interface Padded {
@@ -173,8 +230,18 @@ function padded(x: Tensor, P: { padT: number; padL: number; siy: number; six: nu
   const unit = P.siy === 1 && P.six === 1; // no zero insertion: one invocation per padded row
   const total = N * C * Hp * (unit ? 1 : Wp / 4);
   const prm = ConvPadParams.pack({
-    invocations: total, channels: C, outH: Hp, outW4: Wp / 4, inH: H, inW: W,
-    padTop: P.padT, padLeft: P.padL, insertY: P.siy, insertX: P.six, xOffset: x.offset, xStrides: x.strides,
+    invocations: total,
+    channels: C,
+    outH: Hp,
+    outW4: Wp / 4,
+    inH: H,
+    inW: W,
+    padTop: P.padT,
+    padLeft: P.padL,
+    insertY: P.siy,
+    insertX: P.six,
+    xOffset: x.offset,
+    xStrides: x.strides,
   });
   dispatch(padKernel(unit), [x.storage.buffer, out.storage.buffer], prm, grid1d(total));
   return { t: out, off4: 0, Hp, Wp, temp: true };
@@ -358,9 +425,7 @@ export interface ConvWeightGradPlan {
 }
 
 /** What conv2d runs for a shape: the matmul kernel (1x1), or the convolution kernels with their tiles. */
-export type ConvPlan =
-  | { kernel: 'matmul' }
-  | { kernel: 'conv'; forward: ConvForwardPlan; inputGrad: ConvForwardPlan; weightGrad: ConvWeightGradPlan };
+export type ConvPlan = { kernel: 'matmul' } | { kernel: 'conv'; forward: ConvForwardPlan; inputGrad: ConvForwardPlan; weightGrad: ConvWeightGradPlan };
 
 /** `xAligned`: x is contiguous from a vec4 boundary (the direct kernel may then read it as it is). */
 function forwardPlan(P: Problem, xAligned: boolean, sg: number): ConvForwardPlan {
@@ -370,7 +435,7 @@ function forwardPlan(P: Problem, xAligned: boolean, sg: number): ConvForwardPlan
   // the input read as it is where its rows are whole vec4s (out-of-range reads load zeros),
   // which saves the padded copy, a pass that costs a good part of the convolution itself
   const unpadded = T.directUnpadded && P.siy === 1 && P.six === 1 && P.W % 4 === 0 && xAligned;
-  const lead = unpadded ? (((-P.padL) % 4) + 4) % 4 : null;
+  const lead = unpadded ? ((-P.padL % 4) + 4) % 4 : null;
   return { ...tile, wg: pickWg(ceilDiv(P.OH, tile.tr) * ceilDiv(P.OW, tile.tn), T.wg, 0), lead };
 }
 
@@ -413,12 +478,22 @@ function takesMatmul(g: Geom, deviceSg: number): boolean {
  * under the current tuning (setConvTuning), with input and output gradient contiguous.
  * `device.subgroupSize` stands in for the device's (0: no subgroups), for other devices' plans.
  */
-export function planConv2d(inputShape: readonly number[], weightShape: readonly number[], opts: Conv2dOptions = {}, device: { subgroupSize?: number } = {}): ConvPlan {
+export function planConv2d(
+  inputShape: readonly number[],
+  weightShape: readonly number[],
+  opts: Conv2dOptions = {},
+  device: { subgroupSize?: number } = {},
+): ConvPlan {
   const g = geometry(inputShape.length === 3 ? [1, ...inputShape] : inputShape, weightShape, null, opts);
   const deviceSg = device.subgroupSize ?? deviceSubgroupSize();
   if (takesMatmul(g, deviceSg)) return { kernel: 'matmul' };
   const sg = tuning.subgroups ? deviceSg : 0;
-  return { kernel: 'conv', forward: forwardPlan(forwardProblem(g), true, sg), inputGrad: forwardPlan(inputGradProblem(g), true, sg), weightGrad: weightGradPlan(g, sg) };
+  return {
+    kernel: 'conv',
+    forward: forwardPlan(forwardProblem(g), true, sg),
+    inputGrad: forwardPlan(inputGradProblem(g), true, sg),
+    weightGrad: weightGradPlan(g, sg),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -431,7 +506,16 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
   const plan = forwardPlan(P, x.isContiguous() && x.offset % 4 === 0, subgroupSize());
   const outVec = P.OW % 4 === 0;
   const b = bias ? (bias.isContiguous() ? bias : contiguous(bias)) : null;
-  const common = { cinPerGroup: P.Cin_g, cout: P.Cout, outH: P.OH, outW: P.OW, coutPerGroup: P.Cout_g, cin: P.Cin, biasOffset: b?.offset ?? 0, hasBias: b ? 1 : 0 };
+  const common = {
+    cinPerGroup: P.Cin_g,
+    cout: P.Cout,
+    outH: P.OH,
+    outW: P.OW,
+    coutPerGroup: P.Cout_g,
+    cin: P.Cin,
+    biasOffset: b?.offset ?? 0,
+    hasBias: b ? 1 : 0,
+  };
   if (plan.kernel === 'gemm') {
     const { tm, tn, wg, sg } = plan;
     const tilesW = ceilDiv(P.OW, tn);
@@ -446,8 +530,15 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     checkGrid('conv2d', grid);
     const Wp4 = xp.Wp / 4;
     const prm = ConvGemmParams.pack({
-      ...common, planeVec4s: xp.Hp * Wp4, coutTiles: coTiles, tilesW, groups: P.G, kernelH: P.KH,
-      strideRowVec4s: P.sy * Wp4, dilationRowVec4s: P.dy * Wp4, xOffset4: xp.off4,
+      ...common,
+      planeVec4s: xp.Hp * Wp4,
+      coutTiles: coTiles,
+      tilesW,
+      groups: P.G,
+      kernelH: P.KH,
+      strideRowVec4s: P.sy * Wp4,
+      dilationRowVec4s: P.dy * Wp4,
+      xOffset4: xp.off4,
     });
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
     dispatch(gemmKernel({ tm, tn, kw: P.KW, sx: P.sx, dx: P.dx, wg, outVec, sg, act }), bufs, prm, grid, detail, { flops: problemFlops(P) });
@@ -467,7 +558,8 @@ function convForward(P: Problem, x: Tensor, w: WeightSrc, bias: Tensor | null, a
     checkGrid('conv2d', grid);
     const Wp4 = xp.Wp / 4;
     const direct = { ...common, planeVec4s: xp.Hp * Wp4, rowVec4s: Wp4, tilesW, tilesH, xOffset4: xp.off4 };
-    const prm = lead === null ? ConvDirectParams.pack(direct) : ConvDirectUnpaddedParams.pack({ ...direct, inH: P.H, padTop: P.padT, padLeftLead: P.padL + lead });
+    const prm =
+      lead === null ? ConvDirectParams.pack(direct) : ConvDirectUnpaddedParams.pack({ ...direct, inH: P.H, padTop: P.padT, padLeftLead: P.padL + lead });
     const bufs = [xp.t.storage.buffer, wt.storage.buffer, out.storage.buffer, (b ?? wt).storage.buffer];
     dispatch(directKernel({ ...cfg, wg, outVec, act }), bufs, prm, grid, detail, { flops: problemFlops(P) });
     if (xp.temp) xp.t.dispose();
@@ -515,17 +607,52 @@ function pickWg(lanes: number, max: number, sg: number): number {
 
 function forwardProblem(g: Geom): Problem {
   return {
-    N: g.N, Cin: g.Cin, H: g.H, W: g.W, siy: 1, six: 1, Cout: g.Cout, G: g.G, Cin_g: g.Cin_g, Cout_g: g.Cout_g,
-    KH: g.KH, KW: g.KW, sy: g.sy, sx: g.sx, dy: g.dy, dx: g.dx, padT: g.pt, padL: g.pl, OH: g.OH, OW: g.OW,
+    N: g.N,
+    Cin: g.Cin,
+    H: g.H,
+    W: g.W,
+    siy: 1,
+    six: 1,
+    Cout: g.Cout,
+    G: g.G,
+    Cin_g: g.Cin_g,
+    Cout_g: g.Cout_g,
+    KH: g.KH,
+    KW: g.KW,
+    sy: g.sy,
+    sx: g.sx,
+    dy: g.dy,
+    dx: g.dx,
+    padT: g.pt,
+    padL: g.pl,
+    OH: g.OH,
+    OW: g.OW,
   };
 }
 
 /** The input gradient as a problem: the stride-1 convolution of the zero-inserted gradient with flipped, transposed weights. */
 function inputGradProblem(g: Geom): Problem {
   return {
-    N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, siy: g.sy, six: g.sx, Cout: g.Cin, G: g.G, Cin_g: g.Cout_g, Cout_g: g.Cin_g,
-    KH: g.KH, KW: g.KW, sy: 1, sx: 1, dy: g.dy, dx: g.dx,
-    padT: g.dy * (g.KH - 1) - g.pt, padL: g.dx * (g.KW - 1) - g.pl, OH: g.H, OW: g.W,
+    N: g.N,
+    Cin: g.Cout,
+    H: g.OH,
+    W: g.OW,
+    siy: g.sy,
+    six: g.sx,
+    Cout: g.Cin,
+    G: g.G,
+    Cin_g: g.Cout_g,
+    Cout_g: g.Cin_g,
+    KH: g.KH,
+    KW: g.KW,
+    sy: 1,
+    sx: 1,
+    dy: g.dy,
+    dx: g.dx,
+    padT: g.dy * (g.KH - 1) - g.pt,
+    padL: g.dx * (g.KW - 1) - g.pl,
+    OH: g.H,
+    OW: g.W,
   };
 }
 
@@ -560,13 +687,26 @@ function weightGrad(gy: Tensor, x: Tensor, g: Geom): Tensor {
   const part = Tensor.empty(S > 1 ? [S, g.Cout, g.Cin_g, g.KH, g.KW] : [g.Cout, g.Cin_g, g.KH, g.KW], 'f32');
   const Wp4 = xp.Wp / 4;
   const fields = {
-    cinPerGroup: g.Cin_g, coutPerGroup: g.Cout_g, cin: g.Cin, cout: g.Cout, outH: g.OH, outW4: OWp4, planeVec4s: xp.Hp * Wp4,
-    strideRowVec4s: g.sy * Wp4, dilationRowVec4s: g.dy * Wp4, rowsPerSplit, rows, xOffset4: xp.off4, dyOffset4: dyp.off4,
+    cinPerGroup: g.Cin_g,
+    coutPerGroup: g.Cout_g,
+    cin: g.Cin,
+    cout: g.Cout,
+    outH: g.OH,
+    outW4: OWp4,
+    planeVec4s: xp.Hp * Wp4,
+    strideRowVec4s: g.sy * Wp4,
+    dilationRowVec4s: g.dy * Wp4,
+    rowsPerSplit,
+    rows,
+    xOffset4: xp.off4,
+    dyOffset4: dyp.off4,
   };
   const prm = direct ? ConvWgradDirectParams.pack({ ...fields, pairs }) : ConvWgradParams.pack({ ...fields, groups: g.G, cinBlocks: nCb });
   const grid: [number, number, number] = [gridXY[0], gridXY[1], direct ? S : S * g.G];
   checkGrid('conv2d backward (weight)', grid);
-  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm, grid, problemDetail(forwardProblem(g)), { flops: problemFlops(forwardProblem(g)) });
+  dispatch(kernel, [xp.t.storage.buffer, dyp.t.storage.buffer, part.storage.buffer], prm, grid, problemDetail(forwardProblem(g)), {
+    flops: problemFlops(forwardProblem(g)),
+  });
   if (xp.temp) xp.t.dispose();
   if (dyp.temp) dyp.t.dispose();
   if (S === 1 || total === 0) return part;
@@ -661,5 +801,6 @@ export function conv2dWeightGrad(input: Tensor, weightShape: readonly number[], 
 
 function checkGradShape(g: Geom, gy: Tensor): void {
   const want = [g.N, g.Cout, g.OH, g.OW];
-  if (gy.rank !== 4 || gy.shape.some((d, i) => d !== want[i])) throw new Error(`conv2d backward: grad_output ${fmt(gy.shape)} does not match the output shape ${fmt(want)}`);
+  if (gy.rank !== 4 || gy.shape.some((d, i) => d !== want[i]))
+    throw new Error(`conv2d backward: grad_output ${fmt(gy.shape)} does not match the output shape ${fmt(want)}`);
 }

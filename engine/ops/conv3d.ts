@@ -29,8 +29,17 @@ export interface Conv3dOptions {
 type T3 = [number, number, number];
 
 interface Geom3 {
-  N: number; Cin: number; Cout: number; G: number; Cin_g: number; Cout_g: number;
-  size: T3; out: T3; kernel: T3; stride: T3; dilation: T3;
+  N: number;
+  Cin: number;
+  Cout: number;
+  G: number;
+  Cin_g: number;
+  Cout_g: number;
+  size: T3;
+  out: T3;
+  kernel: T3;
+  stride: T3;
+  dilation: T3;
   /** Front / top / left padding. */
   pad: T3;
 }
@@ -67,8 +76,7 @@ function geometry(xs: readonly number[], ws: readonly number[], bias: Tensor | n
     pad = total.map((t) => t >> 1) as T3;
     padEnd = total.map((t) => t - (t >> 1)) as T3;
   } else {
-    if (typeof p !== 'number' && !Array.isArray(p))
-      throw new Error(`conv3d: padding must be a number, [d, h, w], 'same' or 'valid', got ${JSON.stringify(p)}`);
+    if (typeof p !== 'number' && !Array.isArray(p)) throw new Error(`conv3d: padding must be a number, [d, h, w], 'same' or 'valid', got ${JSON.stringify(p)}`);
     pad = padEnd = triple(op, 'padding', p, 0, 0);
   }
   const size: T3 = [D, H, W];
@@ -83,8 +91,18 @@ function geometry(xs: readonly number[], ws: readonly number[], bias: Tensor | n
 /** The fields every kernel of the family reads. */
 function geomParams(g: Geom3, total: number) {
   return {
-    total, batch: g.N, inChannels: g.Cin, outChannels: g.Cout, inPerGroup: g.Cin_g, outPerGroup: g.Cout_g,
-    inSize: g.size, outSize: g.out, kernel: g.kernel, stride: g.stride, padding: g.pad, dilation: g.dilation,
+    total,
+    batch: g.N,
+    inChannels: g.Cin,
+    outChannels: g.Cout,
+    inPerGroup: g.Cin_g,
+    outPerGroup: g.Cout_g,
+    inSize: g.size,
+    outSize: g.out,
+    kernel: g.kernel,
+    stride: g.stride,
+    padding: g.pad,
+    dilation: g.dilation,
   };
 }
 
@@ -159,11 +177,7 @@ export function conv3d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     out,
     'conv3d',
     bias ? [x, weight, bias] : [x, weight],
-    (gy, needs, [xs, ws]) => [
-      needs[0] ? inputGrad(gy, ws, g) : null,
-      needs[1] ? weightGrad(gy, xs, g) : null,
-      needs[2] ? sum(gy, [0, 2, 3, 4]) : null,
-    ],
+    (gy, needs, [xs, ws]) => [needs[0] ? inputGrad(gy, ws, g) : null, needs[1] ? weightGrad(gy, xs, g) : null, needs[2] ? sum(gy, [0, 2, 3, 4]) : null],
     [x, weight],
   );
 }

@@ -33,7 +33,15 @@ function gatherRaw(x: Tensor, d: number, index: Tensor): Tensor {
   const xs = x.rank ? x.strides : [1];
   const is = index.rank ? index.strides : [1];
   const xDim = x.rank ? x.shape[d] : 1;
-  const p = gatherParams(rank).pack({ total: out.size, xOffset: x.offset, idxOffset: index.offset, xDimSize: xDim, outShape: shape, xStrides: wrap(xs), idxStrides: wrap(is) });
+  const p = gatherParams(rank).pack({
+    total: out.size,
+    xOffset: x.offset,
+    idxOffset: index.offset,
+    xDimSize: xDim,
+    outShape: shape,
+    xStrides: wrap(xs),
+    idxStrides: wrap(is),
+  });
   dispatch(gatherKernel(rank, d, DTYPES[x.dtype].wgsl), [x.storage.buffer, index.storage.buffer, out.storage.buffer], p, grid1d(out.size));
   return out;
 }

@@ -8,7 +8,15 @@ import { Tensor } from '../core/tensor.ts';
 import { record } from '../autograd/tape.ts';
 import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
-import { interpolateForward, interpolateCubicForward, interpolateAxisBackward, AXIS, CHUNK, InterpolateParams, InterpolateAxisParams } from '../wgsl/interpolate.ts';
+import {
+  interpolateForward,
+  interpolateCubicForward,
+  interpolateAxisBackward,
+  AXIS,
+  CHUNK,
+  InterpolateParams,
+  InterpolateAxisParams,
+} from '../wgsl/interpolate.ts';
 import { fmt } from '../core/shape.ts';
 import { contiguous } from './views.ts';
 
@@ -95,12 +103,25 @@ export function interpolate(x: Tensor, opts: InterpolateOptions): Tensor {
     const invocations = N * C * outHW[0] * chunksPerRow;
     const [strideN, strideC, strideH, strideW] = x.strides;
     const p = InterpolateParams.pack({
-      invocations, channels: C,
-      inH: ay.inSize, outH: ay.outSize, modeH: ay.mode, scaleH: ay.scale,
-      inW: ax.inSize, outW: ax.outSize, modeW: ax.mode, scaleW: ax.scale,
-      xOffset: x.offset, strideN, strideC, strideH, strideW, chunksPerRow,
+      invocations,
+      channels: C,
+      inH: ay.inSize,
+      outH: ay.outSize,
+      modeH: ay.mode,
+      scaleH: ay.scale,
+      inW: ax.inSize,
+      outW: ax.outSize,
+      modeW: ax.mode,
+      scaleW: ax.scale,
+      xOffset: x.offset,
+      strideN,
+      strideC,
+      strideH,
+      strideW,
+      chunksPerRow,
     });
-    const kernel = mode === 'bicubic' ? interpolateCubicForward() : interpolateForward(mode === 'bilinear' ? 'linear' : mode === 'nearest' ? 'nearest' : 'exact');
+    const kernel =
+      mode === 'bicubic' ? interpolateCubicForward() : interpolateForward(mode === 'bilinear' ? 'linear' : mode === 'nearest' ? 'nearest' : 'exact');
     dispatch(kernel, [x.storage.buffer, out.storage.buffer], p, grid1d(invocations));
   }
   return record(out, 'interpolate', [x], (g) => [interpolateGrad(g, x.shape, ay, ax, taps)]);
@@ -115,7 +136,16 @@ function axisGrad(g: Tensor, outer: number, a: Axis, inner: number, taps: Taps):
     const one = inner === 1;
     const chunksPerRow = Math.ceil((one ? a.inSize : inner) / CHUNK);
     const invocations = outer * (one ? 1 : a.inSize) * chunksPerRow;
-    const p = InterpolateAxisParams.pack({ invocations, inSize: a.inSize, outSize: a.outSize, mode: a.mode, scale: a.scale, inner, chunksPerRow, gOffset: g.offset });
+    const p = InterpolateAxisParams.pack({
+      invocations,
+      inSize: a.inSize,
+      outSize: a.outSize,
+      mode: a.mode,
+      scale: a.scale,
+      inner,
+      chunksPerRow,
+      gOffset: g.offset,
+    });
     dispatch(interpolateAxisBackward(one, taps), [g.storage.buffer, out.storage.buffer], p, grid1d(invocations));
   }
   return out;

@@ -63,12 +63,7 @@ function binaryCrossEntropyImpl(p: Tensor, target: Tensor, opts: BceOptions = {}
     throw new Error(`binaryCrossEntropy: weight ${fmt(w.shape)} must broadcast to the input size ${fmt(p.shape)}`);
   const ins = w ? [p, target, w] : [p, target];
   const wt = w ? ' * c' : '';
-  const l = runElementwise(
-    { name: 'bce', expr: `((b - 1.0) * clampLog(log1pf(-a)) - b * clampLog(log(a)))${wt}`, helpers: LOG1P },
-    ins,
-    p.shape,
-    'f32',
-  );
+  const l = runElementwise({ name: 'bce', expr: `((b - 1.0) * clampLog(log1pf(-a)) - b * clampLog(log(a)))${wt}`, helpers: LOG1P }, ins, p.shape, 'f32');
   const el = record(
     l,
     'binaryCrossEntropy',

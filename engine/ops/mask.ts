@@ -17,8 +17,17 @@ import { tidy } from '../core/memory.ts';
 import { dispatch, readback } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
-  maskBlockCounts, scanBlocks, maskPositions, gatherRows, scatterRows, ROW_CHUNK,
-  MaskCountParams, ScanParams, MaskPositionsParams, GatherRowsParams, ScatterRowsParams,
+  maskBlockCounts,
+  scanBlocks,
+  maskPositions,
+  gatherRows,
+  scatterRows,
+  ROW_CHUNK,
+  MaskCountParams,
+  ScanParams,
+  MaskPositionsParams,
+  GatherRowsParams,
+  ScatterRowsParams,
 } from '../wgsl/scan.ts';
 import { DTYPES } from '../core/dtype.ts';
 import { broadcastShapes, fmt, numel } from '../core/shape.ts';
@@ -83,7 +92,9 @@ function scatterSelected(rows: Tensor, pos: Tensor, count: number, shape: readon
   if (out.size > 0) {
     const nch = Math.ceil(inner / ROW_CHUNK);
     const p = ScatterRowsParams.pack({ total: m * nch, inner, rows: count, rowsOffset: rows.offset, baseOffset: base?.offset ?? 0, chunksPerRow: nch });
-    const bufs = base ? [rows.storage.buffer, pos.storage.buffer, base.storage.buffer, out.storage.buffer] : [rows.storage.buffer, pos.storage.buffer, out.storage.buffer];
+    const bufs = base
+      ? [rows.storage.buffer, pos.storage.buffer, base.storage.buffer, out.storage.buffer]
+      : [rows.storage.buffer, pos.storage.buffer, out.storage.buffer];
     dispatch(scatterRows(DTYPES[rows.dtype].wgsl, base !== null), bufs, p, grid1d(m * nch));
   }
   return out;
@@ -96,7 +107,9 @@ function checkRowMask(op: string, x: Tensor, mask: Tensor): void {
   if (mask.rank > x.rank) throw new Error(`${op}: mask ${fmt(mask.shape)} has more dims than x ${fmt(x.shape)}`);
   for (let i = 0; i < mask.rank; i++)
     if (mask.shape[i] !== x.shape[i])
-      throw new Error(`${op}: the shape of the mask ${fmt(mask.shape)} does not match the shape of x ${fmt(x.shape)} at dim ${i} (mask dims must equal the leading dims of x)`);
+      throw new Error(
+        `${op}: the shape of the mask ${fmt(mask.shape)} does not match the shape of x ${fmt(x.shape)} at dim ${i} (mask dims must equal the leading dims of x)`,
+      );
 }
 
 function compact(x: Tensor, s: MaskScan, count: number, rank: number): Tensor {
@@ -105,10 +118,16 @@ function compact(x: Tensor, s: MaskScan, count: number, rank: number): Tensor {
   const xc = contiguous(x);
   const out = gatherSelected(xc, sel, s.offs, s.nb, count, rest);
   sel.dispose();
-  const res = record(out, 'maskedIndex', [xc], (g, _n, [p]) => {
-    const gc = contiguous(g);
-    return [scatterSelected(gc, p, count, x.shape, s.m, null)];
-  }, [pos]);
+  const res = record(
+    out,
+    'maskedIndex',
+    [xc],
+    (g, _n, [p]) => {
+      const gc = contiguous(g);
+      return [scatterSelected(gc, p, count, x.shape, s.m, null)];
+    },
+    [pos],
+  );
   pos.dispose();
   xc.dispose();
   return res;
@@ -230,10 +249,7 @@ function maskedAssignImpl(x: Tensor, mask: Tensor, values: Tensor | number): Ten
     out,
     'maskedAssign',
     [xc, vc],
-    (g, needs, [mb, sl, of]) => [
-      needs[0] ? where(mb, 0, g) : null,
-      needs[1] ? gatherSelected(contiguous(g), sl, of, nb, count, rest) : null,
-    ],
+    (g, needs, [mb, sl, of]) => [needs[0] ? where(mb, 0, g) : null, needs[1] ? gatherSelected(contiguous(g), sl, of, nb, count, rest) : null],
     [maskB, sel, s.offs],
   );
   for (const t of [sel, xc, vc, maskB]) t.dispose();

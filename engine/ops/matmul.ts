@@ -6,7 +6,18 @@
 import { Tensor } from '../core/tensor.ts';
 import { record, noGrad } from '../autograd/tape.ts';
 import { dispatch, maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime/dispatch.ts';
-import { matmulKernel, matmulSgKernel, gemvKernel, MatmulParams, GEMV_WG, DEFAULT_VARIANT, defaultSgVariant, variantByName, type Layout, type MatmulVariant } from '../wgsl/matmul.ts';
+import {
+  matmulKernel,
+  matmulSgKernel,
+  gemvKernel,
+  MatmulParams,
+  GEMV_WG,
+  DEFAULT_VARIANT,
+  defaultSgVariant,
+  variantByName,
+  type Layout,
+  type MatmulVariant,
+} from '../wgsl/matmul.ts';
 import type { Activation } from '../wgsl/common.ts';
 import { subgroupSize, deviceInfo } from '../runtime/device.ts';
 import { env } from '../runtime/platform.ts';
@@ -100,7 +111,15 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const outShape = [...batchShape, M, N];
   // named here, where the operands are known (the allocation knows only the product's shape)
   if (numel(outShape) * 4 > maxBindingBytes())
-    throw new Error(bindingLimitMessage(publicOp() ?? 'matmul', `f32 ${fmt(a.shape)} @ f32 ${fmt(b.shape)} = f32 ${fmt(outShape)}`, numel(outShape) * 4, outShape, outShape.length - 2));
+    throw new Error(
+      bindingLimitMessage(
+        publicOp() ?? 'matmul',
+        `f32 ${fmt(a.shape)} @ f32 ${fmt(b.shape)} = f32 ${fmt(outShape)}`,
+        numel(outShape) * 4,
+        outShape,
+        outShape.length - 2,
+      ),
+    );
   if (numel(outShape) === 0) return Tensor.empty(outShape, 'f32');
   if (K === 0) throw new Error('matmul: K = 0 is not supported');
   const aBatch = broadcastStrides(reshape0(a), batchShape);
@@ -177,7 +196,14 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
     // matrix-vector product: one lane per row (the tiled kernels would idle all but one column)
     const vec = la === 'row' && lb === 'col';
     const colVec = la === 'col' && sAm === 1 && M % 4 === 0 && sAk % 4 === 0;
-    dispatch(gemvKernel({ vec, bias: bias !== null, batchRank: bs.length, colVec }), bufs, params, [Math.ceil(M / (colVec ? 4 : 1) / GEMV_WG), 1, batch], detail, { flops: 2 * batch * M * K });
+    dispatch(
+      gemvKernel({ vec, bias: bias !== null, batchRank: bs.length, colVec }),
+      bufs,
+      params,
+      [Math.ceil(M / (colVec ? 4 : 1) / GEMV_WG), 1, batch],
+      detail,
+      { flops: 2 * batch * M * K },
+    );
     return out;
   }
   const sg = la !== 'scalar' && lb !== 'scalar' ? subgroupSize() : 0;
@@ -189,12 +215,25 @@ export function matmulRaw(a: Tensor, b: Tensor, bias: Tensor | null, epi: Epilog
   const tn = 4 * (variant.tnv ?? (variant.sg ? 1 : 2));
   const foldBatch = !!variant.sg && bs.length === 1 && as[0] === 0 && lb === 'row' && N % tn === 0 && N % (tn * variant.wgx) !== 0;
   const cols = foldBatch ? batch * N : N;
-  const wg: [number, number, number] = [Math.ceil(Math.ceil(cols / tn) / variant.wgx), Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy), foldBatch ? 1 : batch];
+  const wg: [number, number, number] = [
+    Math.ceil(Math.ceil(cols / tn) / variant.wgx),
+    Math.ceil(Math.ceil(M / (variant.tm ?? 4)) / variant.wgy),
+    foldBatch ? 1 : batch,
+  ];
   // A workgroup narrower than the device's subgroup fills only part of one (8 lanes of
   // lavapipe's 16 with 512-bit vectors, 16 of an NVIDIA warp): lanes past the workgroup do not
   // exist, so loads are shared across at most wgx lanes.
   const kernel = variant.sg
-    ? matmulSgKernel({ ...cfg, a: la as 'row' | 'col', b: lb as 'row' | 'col', tm: variant.tm ?? 32, tn, wg: variant.wgx, sg: Math.min(sg, variant.wgx), foldBatch })
+    ? matmulSgKernel({
+        ...cfg,
+        a: la as 'row' | 'col',
+        b: lb as 'row' | 'col',
+        tm: variant.tm ?? 32,
+        tn,
+        wg: variant.wgx,
+        sg: Math.min(sg, variant.wgx),
+        foldBatch,
+      })
     : matmulKernel(cfg);
   dispatch(kernel, bufs, params, wg, foldBatch ? `${detail} folded` : detail, { flops: 2 * batch * M * N * K });
   return out;
@@ -225,10 +264,7 @@ function matmul2(a: Tensor, b: Tensor): Tensor {
     out,
     'matmul',
     [a, b],
-    (g, needs, [A, B]) => [
-      needs[0] ? sumTo(matmul2(g, transpose(B)), A.shape) : null,
-      needs[1] ? sumTo(matmul2(transpose(A), g), B.shape) : null,
-    ],
+    (g, needs, [A, B]) => [needs[0] ? sumTo(matmul2(g, transpose(B)), A.shape) : null, needs[1] ? sumTo(matmul2(transpose(A), g), B.shape) : null],
     [a, b],
   );
 }
@@ -255,7 +291,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   if (weight.rank !== 2) throw new Error(`linear: weight must be 2-D, got ${fmt(weight.shape)}`);
   if (x.shape[x.rank - 1] !== weight.shape[1])
     throw new Error(`linear: input ${fmt(x.shape)} has ${x.shape[x.rank - 1]} features, weight ${fmt(weight.shape)} expects ${weight.shape[1]}`);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[0])) throw new Error(`linear: bias ${fmt(bias.shape)} does not match weight ${fmt(weight.shape)}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]))
+    throw new Error(`linear: bias ${fmt(bias.shape)} does not match weight ${fmt(weight.shape)}`);
   const x2 = x.rank === 1 ? unsqueeze(x, 0) : x;
   const wt = transpose(weight);
   let out: Tensor;

@@ -156,14 +156,24 @@ function gradInput(x: Tensor, g: Tensor, stats: Tensor, w: Tensor | null, geo: G
     dispatch(normGradStatsKernel(rowLayout, true, !!w), [x.storage.buffer, g.storage.buffer, stats.storage.buffer, wb, sums.storage.buffer], sp, grid1d(rows));
   } else {
     const part = Tensor.empty([rows * K, 2], 'f32');
-    dispatch(normGradStatsKernel(rowLayout, false, !!w), [x.storage.buffer, g.storage.buffer, stats.storage.buffer, wb, part.storage.buffer], sp, grid1d(rows * K));
+    dispatch(
+      normGradStatsKernel(rowLayout, false, !!w),
+      [x.storage.buffer, g.storage.buffer, stats.storage.buffer, wb, part.storage.buffer],
+      sp,
+      grid1d(rows * K),
+    );
     dispatch(normMergeKernel('sum'), [part.storage.buffer, sums.storage.buffer], NormMergeParams.pack({ rows, m, chunk, chunks: K, eps: 0 }), grid1d(rows));
     part.dispose();
   }
   const gx = Tensor.empty(x.shape, 'f32');
   const layout = layoutFor(geo, n, [x, g], [w]);
   const p = NormGradInputParams.pack({ ...geometryFields(geo, n), xOffset: x.offset, gOffset: g.offset, wOffset: w?.offset ?? 0, invM: 1 / m });
-  dispatch(normGradInputKernel(layout, !!w), [x.storage.buffer, g.storage.buffer, stats.storage.buffer, sums.storage.buffer, wb, gx.storage.buffer], p, grid1d(Math.ceil(n / RUN)));
+  dispatch(
+    normGradInputKernel(layout, !!w),
+    [x.storage.buffer, g.storage.buffer, stats.storage.buffer, sums.storage.buffer, wb, gx.storage.buffer],
+    p,
+    grid1d(Math.ceil(n / RUN)),
+  );
   sums.dispose();
   return gx;
 }
@@ -198,7 +208,13 @@ function checkFloat(op: string, name: string, t: Tensor | null): void {
  * torch.nn.functional.layer_norm: normalises over the last normalizedShape.length dims (biased
  * variance); weight and bias, when given, have shape normalizedShape.
  */
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
   const op = 'layerNorm';
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   checkFloat(op, 'input', x);
@@ -207,7 +223,10 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   const k = ns.length;
   if (k === 0 || k > x.rank || !sameShape(x.shape.slice(x.rank - k), ns))
     throw new Error(`${op}: normalizedShape ${fmt(ns)} must be non-empty and match the last dims of input ${fmt(x.shape)}`);
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const)
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const)
     if (t && !sameShape(t.shape, ns)) throw new Error(`${op}: ${name} ${fmt(t.shape)} must have normalizedShape ${fmt(ns)}`);
   if (!(eps >= 0)) throw new Error(`${op}: eps must be >= 0, got ${eps}`);
   const m = numel(ns);
@@ -228,7 +247,10 @@ export function groupNorm(x: Tensor, numGroups: number, weight: Tensor | null = 
   const [N, C] = x.shape;
   if (!Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0)
     throw new Error(`${op}: numGroups must be a positive divisor of the ${C} channels of input ${fmt(x.shape)}, got ${numGroups}`);
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const)
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const)
     if (t && !sameShape(t.shape, [C])) throw new Error(`${op}: ${name} ${fmt(t.shape)} must have shape [${C}] for input ${fmt(x.shape)}`);
   if (!(eps >= 0)) throw new Error(`${op}: eps must be >= 0, got ${eps}`);
   const S = numel(x.shape.slice(2));

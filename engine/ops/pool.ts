@@ -12,8 +12,18 @@ import { record } from '../autograd/tape.ts';
 import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
-  maxPoolKernel, maxPoolBackwardKernel, avgPoolKernel, avgPoolBackwardKernel, adaptiveAvgKernel, adaptiveAvgBackwardKernel,
-  adaptiveRowKernel, adaptiveRowBackwardKernel, PoolParams, AdaptivePoolParams, AdaptiveRowParams, AdaptiveRowBackwardParams,
+  maxPoolKernel,
+  maxPoolBackwardKernel,
+  avgPoolKernel,
+  avgPoolBackwardKernel,
+  adaptiveAvgKernel,
+  adaptiveAvgBackwardKernel,
+  adaptiveRowKernel,
+  adaptiveRowBackwardKernel,
+  PoolParams,
+  AdaptivePoolParams,
+  AdaptiveRowParams,
+  AdaptiveRowBackwardParams,
 } from '../wgsl/pool.ts';
 import { fmt } from '../core/shape.ts';
 import { contiguous, reshape } from './views.ts';
@@ -54,9 +64,21 @@ function outSize(L: number, k: number, padBegin: number, padEnd: number, stride:
 }
 
 interface Win {
-  NC: number; H: number; W: number; OH: number; OW: number;
-  kh: number; kw: number; sy: number; sx: number; dy: number; dx: number;
-  top: number; bottom: number; left: number; right: number;
+  NC: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  kh: number;
+  kw: number;
+  sy: number;
+  sx: number;
+  dy: number;
+  dx: number;
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
   outShape: number[];
 }
 
@@ -99,9 +121,24 @@ function window(op: string, x: Tensor, k: Pair, s: Pair | undefined | null, p: P
 
 function winParams(w: Win, total: number, offset: number, avgMode = 0, divisorOverride = 0): Uint32Array {
   return PoolParams.pack({
-    total, H: w.H, W: w.W, OH: w.OH, OW: w.OW, kernelH: w.kh, kernelW: w.kw, strideH: w.sy, strideW: w.sx,
-    padTop: w.top, padLeft: w.left, dilationH: w.dy, dilationW: w.dx, offset, avgMode, divisorOverride,
-    padBottom: w.bottom, padRight: w.right,
+    total,
+    H: w.H,
+    W: w.W,
+    OH: w.OH,
+    OW: w.OW,
+    kernelH: w.kh,
+    kernelW: w.kw,
+    strideH: w.sy,
+    strideW: w.sx,
+    padTop: w.top,
+    padLeft: w.left,
+    dilationH: w.dy,
+    dilationW: w.dx,
+    offset,
+    avgMode,
+    divisorOverride,
+    padBottom: w.bottom,
+    padRight: w.right,
   });
 }
 
@@ -130,7 +167,8 @@ function recordMax(x: Tensor, out: Tensor, idx: Tensor, w: Win): Tensor {
       const gc = dense(g);
       const dx = Tensor.empty(x.shape, 'f32');
       const total = dx.size;
-      if (total > 0) dispatch(maxPoolBackwardKernel(), [gc.storage.buffer, ix.storage.buffer, dx.storage.buffer], winParams(w, total, gc.offset), grid1d(total));
+      if (total > 0)
+        dispatch(maxPoolBackwardKernel(), [gc.storage.buffer, ix.storage.buffer, dx.storage.buffer], winParams(w, total, gc.offset), grid1d(total));
       return [dx];
     },
     [idx],
@@ -204,7 +242,13 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
   const prm = (total: number, offset: number) => AdaptivePoolParams.pack({ total, H, W, OH, OW, offset });
   if (rows > 0) {
     const n = rows * Math.ceil(OW / 4);
-    if (xc.offset % 4 === 0) dispatch(adaptiveRowKernel(OW % 4 === 0), [xc.storage.buffer, out.storage.buffer], AdaptiveRowParams.pack({ invocations: n, W, OW, xOffset4: xc.offset / 4 }), grid1d(n));
+    if (xc.offset % 4 === 0)
+      dispatch(
+        adaptiveRowKernel(OW % 4 === 0),
+        [xc.storage.buffer, out.storage.buffer],
+        AdaptiveRowParams.pack({ invocations: n, W, OW, xOffset4: xc.offset / 4 }),
+        grid1d(n),
+      );
     else dispatch(adaptiveAvgKernel(), [xc.storage.buffer, out.storage.buffer], prm(out.size, xc.offset), grid1d(out.size));
   } else if (out.size > 0) dispatch(adaptiveAvgKernel(), [xc.storage.buffer, out.storage.buffer], prm(out.size, xc.offset), grid1d(out.size));
   if (xc !== x) xc.dispose();
@@ -213,7 +257,12 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [numb
     const dx = Tensor.empty(x.shape, 'f32');
     if (rows > 0) {
       const n = dx.size / 4;
-      dispatch(adaptiveRowBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], AdaptiveRowBackwardParams.pack({ invocations: n, W, OW, gOffset: gc.offset }), grid1d(n));
+      dispatch(
+        adaptiveRowBackwardKernel(),
+        [gc.storage.buffer, dx.storage.buffer],
+        AdaptiveRowBackwardParams.pack({ invocations: n, W, OW, gOffset: gc.offset }),
+        grid1d(n),
+      );
     } else if (dx.size > 0) dispatch(adaptiveAvgBackwardKernel(), [gc.storage.buffer, dx.storage.buffer], prm(dx.size, gc.offset), grid1d(dx.size));
     return [dx];
   });

@@ -41,7 +41,12 @@ function outSize(L: number, k: number, pad: number, stride: number, dil: number,
 }
 
 interface Win3 {
-  size: T3; out: T3; kernel: T3; stride: T3; padding: T3; dilation: T3;
+  size: T3;
+  out: T3;
+  kernel: T3;
+  stride: T3;
+  padding: T3;
+  dilation: T3;
   outShape: number[];
 }
 
@@ -78,7 +83,12 @@ function maxPoolRaw(x: Tensor, o: MaxPool3dOptions): { out: Tensor; idx: Tensor;
   const idx = Tensor.empty(w.outShape, 'i32');
   if (out.size > 0) {
     const xc = dense(x);
-    dispatch(maxPool3dKernel(), [xc.storage.buffer, out.storage.buffer, idx.storage.buffer], MaxPool3dParams.pack(winParams(w, out.size, xc.offset)), grid1d(out.size));
+    dispatch(
+      maxPool3dKernel(),
+      [xc.storage.buffer, out.storage.buffer, idx.storage.buffer],
+      MaxPool3dParams.pack(winParams(w, out.size, xc.offset)),
+      grid1d(out.size),
+    );
     xc.dispose();
   }
   return { out, idx, w };
@@ -92,7 +102,13 @@ function recordMax(x: Tensor, out: Tensor, idx: Tensor, w: Win3): Tensor {
     (g, _needs, [ix]) => {
       const gc = dense(g);
       const dx = Tensor.empty(x.shape, 'f32');
-      if (dx.size > 0) dispatch(maxPool3dBackwardKernel(), [gc.storage.buffer, ix.storage.buffer, dx.storage.buffer], MaxPool3dParams.pack(winParams(w, dx.size, gc.offset)), grid1d(dx.size));
+      if (dx.size > 0)
+        dispatch(
+          maxPool3dBackwardKernel(),
+          [gc.storage.buffer, ix.storage.buffer, dx.storage.buffer],
+          MaxPool3dParams.pack(winParams(w, dx.size, gc.offset)),
+          grid1d(dx.size),
+        );
       gc.dispose();
       return [dx];
     },

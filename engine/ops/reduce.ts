@@ -81,7 +81,14 @@ function reduceRows(op: ReduceOp, x: Tensor, outer: number, R: number, scale: nu
   C = Math.ceil(R / chunk);
   const out = Tensor.empty([outer, C], isArg ? 'i32' : x.dtype);
   const params = ReduceParams.pack({ outer, R, inner: 1, chunk, chunks: C, scale: C === 1 ? scale : 1, xOffset: x.offset });
-  dispatch(reduceSgKernel(op, DTYPES[x.dtype].wgsl, sg, vec), [x.storage.buffer, out.storage.buffer], params, grid1d(outer * C, 1), `${outer}x${R}${C > 1 ? ` in ${C} chunks` : ''}`, { bytes: 4 * (outer * R + outer * C) });
+  dispatch(
+    reduceSgKernel(op, DTYPES[x.dtype].wgsl, sg, vec),
+    [x.storage.buffer, out.storage.buffer],
+    params,
+    grid1d(outer * C, 1),
+    `${outer}x${R}${C > 1 ? ` in ${C} chunks` : ''}`,
+    { bytes: 4 * (outer * R + outer * C) },
+  );
   if (C === 1) return out;
   const next = reduceMiddle(op, out, outer, C, 1, scale);
   out.dispose();
@@ -176,7 +183,12 @@ function argExt(op: 'argmax' | 'argmin', x: Tensor, dim: number | null | undefin
     const flat = reshape(x, [-1]);
     const r = argExt(op, flat, 0, false);
     flat.dispose();
-    return keepdim ? reshape(r, x.shape.map(() => 1)) : r;
+    return keepdim
+      ? reshape(
+          r,
+          x.shape.map(() => 1),
+        )
+      : r;
   }
   const dims = normDims(op, dim, x.rank);
   return finish(reduceRaw(op, x, dims), x, dims, keepdim);
@@ -209,12 +221,20 @@ export function logsumexp(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const dims = normDims('logsumexp', dim, x.rank);
   const raw = reduceRaw('max', x, dims); // constant shift: no gradient needed through it
   // an infinite max shifts by 0 instead (torch's rule): x - inf would make inf - inf = NaN
-  const m = x.dtype !== 'f32' ? raw : runElementwise({ name: 'lse.shift', expr: 'select(a, 0.0, (bitcast<u32>(a) & 0x7fffffffu) == 0x7f800000u)' }, [raw], raw.shape, 'f32');
+  const m =
+    x.dtype !== 'f32'
+      ? raw
+      : runElementwise({ name: 'lse.shift', expr: 'select(a, 0.0, (bitcast<u32>(a) & 0x7fffffffu) == 0x7f800000u)' }, [raw], raw.shape, 'f32');
   if (m !== raw) raw.dispose();
   const s = sum(exp(sub(x, m)), dims, true);
   const r = add(log(s), m);
   m.dispose();
-  return keepdim ? r : reshape(r, x.shape.filter((_, i) => !dims.includes(i)));
+  return keepdim
+    ? r
+    : reshape(
+        r,
+        x.shape.filter((_, i) => !dims.includes(i)),
+      );
 }
 
 /** Sums a broadcast gradient back to `shape` (reduces leading and size-1 dims). */

@@ -10,9 +10,22 @@ import { tidy } from '../core/memory.ts';
 import { dispatch } from '../runtime/dispatch.ts';
 import { grid1d } from '../wgsl/common.ts';
 import {
-  sortInit, sortGlobalStep, sortLocalSteps, sortFinish, unsortScatter, LOCAL_WG,
-  SortInitParams, SortStepParams, SortLocalParams, SortFinishParams, UnsortParams,
-  quantileForward, quantileBackward, quantileParams, quantileBackwardParams, QUANTILE_MAX_Q,
+  sortInit,
+  sortGlobalStep,
+  sortLocalSteps,
+  sortFinish,
+  unsortScatter,
+  LOCAL_WG,
+  SortInitParams,
+  SortStepParams,
+  SortLocalParams,
+  SortFinishParams,
+  UnsortParams,
+  quantileForward,
+  quantileBackward,
+  quantileParams,
+  quantileBackwardParams,
+  QUANTILE_MAX_Q,
 } from '../wgsl/sort.ts';
 import { cumsumBlockSums, scanBlocks, cumsumApply, CumsumParams, ScanParams } from '../wgsl/scan.ts';
 import { DTYPES } from '../core/dtype.ts';
@@ -109,8 +122,7 @@ export function topk(x: Tensor, k: number, dim = -1, largest = true): [Tensor, T
   x.assertLive('topk');
   if (x.rank === 0) return tidy(() => topk(reshape(x, [1]), k, 0, largest).map((t) => reshape(t, [])) as [Tensor, Tensor]);
   const d = normDim('topk', dim, x.rank);
-  if (!Number.isInteger(k) || k < 0 || k > x.shape[d])
-    throw new Error(`topk: k = ${k} out of range for dim ${d} of size ${x.shape[d]} (${fmt(x.shape)})`);
+  if (!Number.isInteger(k) || k < 0 || k > x.shape[d]) throw new Error(`topk: k = ${k} out of range for dim ${d} of size ${x.shape[d]} (${fmt(x.shape)})`);
   const [vals, inds] = sortRaw(x, d, largest, k);
   return recordSorted(vals, inds, x, d, 'topk');
 }

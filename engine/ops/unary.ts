@@ -77,7 +77,13 @@ const DEFS: Record<string, UnaryDef> = {
   relu6: { expr: 'select(clamp(a, A(0), A(6)), a, NAN(a))', grad: 'select(0.0, a, (b > 0.0 && b < 6.0) || NAN(b))', uses: ['x'] },
   leakyRelu: { expr: 'select(a * s0, a, a > 0.0)', grad: 'select(a * s0, a, b > 0.0)', uses: ['x'], float: true },
   sigmoid: { expr: '1.0 / (1.0 + exp(-a))', grad: 'a * c * (1.0 - c)', uses: ['y'], float: true },
-  tanh: { expr: 'tanhf(a)', grad: 'a * (1.0 - c * c)', uses: ['y'], float: true, helpers: 'fn tanhf(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }' },
+  tanh: {
+    expr: 'tanhf(a)',
+    grad: 'a * (1.0 - c * c)',
+    uses: ['y'],
+    float: true,
+    helpers: 'fn tanhf(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }',
+  },
   // torch's clamp_backward keeps g where min <= x <= max: 0 at NaN
   clamp: { expr: 'W(select(min(max(f32(a), s0), s1), f32(a), NAN(f32(a))))', grad: 'select(0.0, a, b >= s0 && b <= s1)', uses: ['x'] },
   floor: { expr: 'floor(a)', float: true },
@@ -183,5 +189,4 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   return unaryOp(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
 }
 /** torch.clamp(x, min, max); either bound may be omitted (null). */
-export const clamp = (x: Tensor, min: number | null = null, max: number | null = null) =>
-  unaryOp('clamp', x, [min ?? -Infinity, max ?? Infinity]);
+export const clamp = (x: Tensor, min: number | null = null, max: number | null = null) => unaryOp('clamp', x, [min ?? -Infinity, max ?? Infinity]);

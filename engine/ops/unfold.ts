@@ -23,8 +23,18 @@ export interface FoldOptions extends UnfoldOptions {
 }
 
 interface Geom {
-  kh: number; kw: number; dh: number; dw: number; ph: number; pw: number; sh: number; sw: number;
-  H: number; W: number; Lh: number; Lw: number;
+  kh: number;
+  kw: number;
+  dh: number;
+  dw: number;
+  ph: number;
+  pw: number;
+  sh: number;
+  sw: number;
+  H: number;
+  W: number;
+  Lh: number;
+  Lw: number;
 }
 
 function geometry(op: string, H: number, W: number, o: UnfoldOptions): Geom {
@@ -34,16 +44,27 @@ function geometry(op: string, H: number, W: number, o: UnfoldOptions): Geom {
   const [sh, sw] = pair(op, 'stride', o.stride, 1, 1);
   const Lh = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
   const Lw = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
-  if (Lh <= 0 || Lw <= 0)
-    throw new Error(`${op}: kernel ${kh}x${kw} (dilation ${dh}x${dw}, padding ${ph}x${pw}) does not fit the spatial size ${H}x${W}`);
+  if (Lh <= 0 || Lw <= 0) throw new Error(`${op}: kernel ${kh}x${kw} (dilation ${dh}x${dw}, padding ${ph}x${pw}) does not fit the spatial size ${H}x${W}`);
   return { kh, kw, dh, dw, ph, pw, sh, sw, H, W, Lh, Lw };
 }
 
 /** The geometry fields both kernels' parameters share. */
 function geomParams(invocations: number, channels: number, g: Geom) {
   return {
-    invocations, channels, imageH: g.H, imageW: g.W, kernelH: g.kh, kernelW: g.kw, dilationH: g.dh, dilationW: g.dw,
-    padH: g.ph, padW: g.pw, strideH: g.sh, strideW: g.sw, blocksH: g.Lh, blocksW: g.Lw,
+    invocations,
+    channels,
+    imageH: g.H,
+    imageW: g.W,
+    kernelH: g.kh,
+    kernelW: g.kw,
+    dilationH: g.dh,
+    dilationW: g.dw,
+    padH: g.ph,
+    padW: g.pw,
+    strideH: g.sh,
+    strideW: g.sw,
+    blocksH: g.Lh,
+    blocksW: g.Lw,
   };
 }
 
@@ -100,8 +121,7 @@ export function fold(x: Tensor, opts: FoldOptions): Tensor {
   const [H, W] = pair('fold', 'outputSize', opts.outputSize, 0, 1);
   const g = geometry('fold', H, W, opts);
   const kk = g.kh * g.kw;
-  if (x.shape[1] % kk !== 0)
-    throw new Error(`fold: dim 1 of ${fmt(x.shape)} must be divisible by the kernel size ${g.kh}x${g.kw} = ${kk}`);
+  if (x.shape[1] % kk !== 0) throw new Error(`fold: dim 1 of ${fmt(x.shape)} must be divisible by the kernel size ${g.kh}x${g.kw} = ${kk}`);
   if (x.shape[2] !== g.Lh * g.Lw)
     throw new Error(`fold: input ${fmt(x.shape)} has ${x.shape[2]} blocks, expected ${g.Lh}x${g.Lw} = ${g.Lh * g.Lw} for output ${H}x${W}`);
   const C = x.shape[1] / kk;

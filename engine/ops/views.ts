@@ -28,7 +28,8 @@ export function clone(x: Tensor): Tensor {
 function transposeCopy(x: Tensor): Tensor | null {
   const r = x.rank;
   if (r < 2 || x.size === 0) return null;
-  const R = x.shape[r - 2], C = x.shape[r - 1];
+  const R = x.shape[r - 2],
+    C = x.shape[r - 1];
   if (R % 4 !== 0 || C % 4 !== 0 || x.offset % 4 !== 0 || x.strides[r - 2] !== 1 || x.strides[r - 1] !== R) return null;
   let stride = R * C;
   for (let d = r - 3; d >= 0; d--) {
@@ -38,7 +39,14 @@ function transposeCopy(x: Tensor): Tensor | null {
   const out = Tensor.empty(x.shape, x.dtype);
   const blocks = x.size / 16;
   const detail = dispatchHooked() ? fmt(x.shape) : undefined;
-  dispatch(transposeCopyKernel(), [x.storage.buffer, out.storage.buffer], TransposeParams.pack({ blocks, R4: R / 4, C4: C / 4, srcOffset4: x.offset / 4, outOffset4: 0 }), grid1d(blocks), detail, { bytes: 8 * x.size });
+  dispatch(
+    transposeCopyKernel(),
+    [x.storage.buffer, out.storage.buffer],
+    TransposeParams.pack({ blocks, R4: R / 4, C4: C / 4, srcOffset4: x.offset / 4, outOffset4: 0 }),
+    grid1d(blocks),
+    detail,
+    { bytes: 8 * x.size },
+  );
   return out;
 }
 

@@ -156,7 +156,9 @@ export abstract class Optimizer<H extends object> {
       const ids = sg.params as number[];
       const own = this.paramGroups[i].params;
       if (!Array.isArray(ids) || ids.length !== own.length)
-        throw new Error(`${this.name}.loadStateDict: parameter group ${i} has ${ids?.length ?? 0} parameters in the state dict, ${own.length} in the optimizer`);
+        throw new Error(
+          `${this.name}.loadStateDict: parameter group ${i} has ${ids?.length ?? 0} parameters in the state dict, ${own.length} in the optimizer`,
+        );
       ids.forEach((id, j) => byIndex.set(Number(id), own[j]));
     });
     // hyperparameters are checked before any state is built, and applied after it all loaded

@@ -56,8 +56,10 @@ export function configureDevice(opts: DeviceOptions): void {
 
 function envOptions(): DeviceOptions {
   const o: DeviceOptions = {};
-  const backend = env('WGT_BACKEND'), adapter = env('WGT_ADAPTER');
-  const enable = env('WGT_ENABLE_TOGGLES'), disable = env('WGT_DISABLE_TOGGLES');
+  const backend = env('WGT_BACKEND'),
+    adapter = env('WGT_ADAPTER');
+  const enable = env('WGT_ENABLE_TOGGLES'),
+    disable = env('WGT_DISABLE_TOGGLES');
   if (backend) o.backend = backend;
   if (adapter) o.adapter = adapter;
   if (enable) o.enableToggles = enable.split(',');

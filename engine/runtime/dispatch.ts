@@ -38,7 +38,17 @@ const bufferIds = new WeakMap<GPUBuffer, number>();
 let nextBufferId = 1;
 // pipelineCreateMs: CPU time in createShaderModule + createComputePipeline (where drivers compile
 // eagerly; lavapipe defers its LLVM compile to the first dispatch, which the profiler times)
-const stats = { dispatches: 0, submits: 0, pipelineHits: 0, pipelineMisses: 0, pipelineCreateMs: 0, bindGroupHits: 0, bindGroupMisses: 0, uploads: 0, readbacks: 0 };
+const stats = {
+  dispatches: 0,
+  submits: 0,
+  pipelineHits: 0,
+  pipelineMisses: 0,
+  pipelineCreateMs: 0,
+  bindGroupHits: 0,
+  bindGroupMisses: 0,
+  uploads: 0,
+  readbacks: 0,
+};
 
 let encoder: GPUCommandEncoder | null = null;
 let pass: GPUComputePassEncoder | null = null;
@@ -101,7 +111,11 @@ function getPipeline(k: Kernel): Cached & { created: boolean } {
   const code = k.code();
   const module = dev.createShaderModule({ label: k.name, code });
   const { sig, layout } = layoutOf(dev, code);
-  const pipeline = dev.createComputePipeline({ label: k.name, layout: dev.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module, entryPoint: 'main' } });
+  const pipeline = dev.createComputePipeline({
+    label: k.name,
+    layout: dev.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: 'main' },
+  });
   stats.pipelineCreateMs += performance.now() - t0;
   c = { pipeline, layout, sig };
   pipelines.set(k.key, c);
@@ -314,7 +328,9 @@ export function dispatch(k: Kernel, buffers: (GPUBuffer | null)[], params: Uint3
     const limit = maxBindingBytes();
     buffers.forEach((b, i) => {
       if (b && b.size > limit)
-        throw new Error(`${publicOp() ?? k.name}: kernel ${k.name} binds a buffer of ${b.size} bytes (binding ${i + 1}), more than one storage binding holds: ${limit} bytes. To avoid it, work in chunks so that each tensor stays under the limit.`);
+        throw new Error(
+          `${publicOp() ?? k.name}: kernel ${k.name} binds a buffer of ${b.size} bytes (binding ${i + 1}), more than one storage binding holds: ${limit} bytes. To avoid it, work in chunks so that each tensor stays under the limit.`,
+        );
     });
     const entries: GPUBindGroupEntry[] = [];
     if (ab) entries.push({ binding: 0, resource: { buffer: ab, offset: 0, size: UNIFORM_SLOT } });

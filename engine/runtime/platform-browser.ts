@@ -28,7 +28,7 @@ function browserCache(): KeyValueCache {
   const store = localStore();
   return {
     where: (name) => `${store ? 'localStorage' : 'memory'}:${PREFIX}${name}`,
-    get: (name) => (store ? store.getItem(PREFIX + name) ?? undefined : memory.get(name)),
+    get: (name) => (store ? (store.getItem(PREFIX + name) ?? undefined) : memory.get(name)),
     set(name, value) {
       if (!store) return void memory.set(name, value);
       try {

@@ -109,11 +109,13 @@ export class Profiler {
         afterSubmit: () => {
           const d = this.names.pop() ?? { name: 'copy', created: false };
           this.names = [];
-          const p = device().queue.onSubmittedWorkDone().then(() => {
-            const now = performance.now();
-            this.add(d, now - this.lastCpu);
-            this.lastCpu = now;
-          });
+          const p = device()
+            .queue.onSubmittedWorkDone()
+            .then(() => {
+              const now = performance.now();
+              this.add(d, now - this.lastCpu);
+              this.lastCpu = now;
+            });
           this.pending.push(p);
         },
       });
@@ -245,7 +247,9 @@ export function formatProfile(r: ProfileReport, top = 15, opts: { shapes?: boole
       `pipeline cache hits ${(100 * r.pipelineHitRate).toFixed(1)}%, bind groups ${(100 * r.bindGroupHitRate).toFixed(1)}%, pool hits ${(100 * r.poolHitRate).toFixed(1)}%, peak ${(r.peakBytes / 2 ** 20).toFixed(1)} MiB`,
   ];
   if (r.pipelinesCreated > 0)
-    lines.push(`${r.pipelinesCreated} pipelines created (${r.pipelineCreateMs.toFixed(0)} ms CPU); their first dispatches took ${first.toFixed(0)} ms (compile on lazy drivers such as lavapipe)`);
+    lines.push(
+      `${r.pipelinesCreated} pipelines created (${r.pipelineCreateMs.toFixed(0)} ms CPU); their first dispatches took ${first.toFixed(0)} ms (compile on lazy drivers such as lavapipe)`,
+    );
   lines.push(...table('kernel', r.kernels, top, total));
   if (opts.shapes && r.byShape.some((k) => !r.kernels.some((n) => n.name === k.name))) lines.push('', ...table('kernel and shape', r.byShape, top, total));
   return lines.join('\n');
@@ -253,7 +257,9 @@ export function formatProfile(r: ProfileReport, top = 15, opts: { shapes?: boole
 
 function table(title: string, rows: KernelTime[], top: number, total: number): string[] {
   const w = Math.max(34, ...rows.slice(0, top).map((k) => k.name.length + 2));
-  const lines = [`${title.padEnd(w)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}${'rate'.padStart(16)}`];
+  const lines = [
+    `${title.padEnd(w)}${'calls'.padStart(8)}${'ms'.padStart(10)}${'%'.padStart(7)}${'ms/call'.padStart(10)}${'1st ms'.padStart(10)}${'rate'.padStart(16)}`,
+  ];
   const ranked = [...rows].sort((a, b) => b.ms - b.firstMs - (a.ms - a.firstMs));
   for (const k of ranked.slice(0, top)) {
     const r = kernelRate(k);

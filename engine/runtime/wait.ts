@@ -80,7 +80,10 @@ function install(): void {
   if (installed) return;
   installed = true;
   const hooks = host().wait;
-  hooks?.hookTicks(() => policy === 'sleep', () => beforeTick((ms) => hooks.nap(ms)));
+  hooks?.hookTicks(
+    () => policy === 'sleep',
+    () => beforeTick((ms) => hooks.nap(ms)),
+  );
 }
 
 /**

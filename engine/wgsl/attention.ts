@@ -60,8 +60,7 @@ export function attnSoftmaxKernel(mask: MaskKind, causal: boolean, batchRank: nu
   // lavapipe pays more for the extra stores than for recomputing
   const scaled = 'sc[base + j] * scale';
   const maskIndex = 'mo + j * ms';
-  const masked =
-    mask === 'float' ? `${scaled} + mask[${maskIndex}]` : mask === 'bool' ? `select(${NEG_INF}, ${scaled}, mask[${maskIndex}] != 0u)` : scaled;
+  const masked = mask === 'float' ? `${scaled} + mask[${maskIndex}]` : mask === 'bool' ? `select(${NEG_INF}, ${scaled}, mask[${maskIndex}] != 0u)` : scaled;
   const value = causal ? `select(${masked}, ${NEG_INF}, j > l)` : masked;
   const batch: string[] = [];
   for (let d = batchRank - 1; d >= 0; d--) batch.push(`{ let sz = ${P.at.batchSize[d]}; mo += (b % sz) * ${P.at.batchStride[d]}; b = b / sz; }`);

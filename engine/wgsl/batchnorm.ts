@@ -166,7 +166,14 @@ ${main1d()}
 }
 
 /** Eval mode: `channels`, `eps`, the running statistics' offsets and strides in elements. */
-export const BnRunningParams = paramStruct('BnRunningParams', { channels: 'u32', eps: 'f32', meanOffset: 'u32', meanStride: 'u32', varOffset: 'u32', varStride: 'u32' });
+export const BnRunningParams = paramStruct('BnRunningParams', {
+  channels: 'u32',
+  eps: 'f32',
+  meanOffset: 'u32',
+  meanStride: 'u32',
+  varOffset: 'u32',
+  varStride: 'u32',
+});
 
 /** Eval mode: stats from the running estimates. */
 export function bnStatsRunningKernel(): Kernel {

@@ -223,7 +223,8 @@ export function gemmKernel(c: GemmConfig): Kernel {
       };
       for (let kx = 0; kx < kw; kx++) {
         for (let q = 0; q < Q; q++) body.push(`      let w${kx}_${q} = ${w(kx, q)};`);
-        for (let q = 0; q < Q; q++) for (let j = 0; j < tn; j++) body.push(`      a${q}_${j} = fma(w${kx}_${q}, vec4<f32>(${el('v', j * sx + kx * dx)}), a${q}_${j});`);
+        for (let q = 0; q < Q; q++)
+          for (let j = 0; j < tn; j++) body.push(`      a${q}_${j} = fma(w${kx}_${q}, vec4<f32>(${el('v', j * sx + kx * dx)}), a${q}_${j});`);
       }
       // rows (output channels m; component m % 4 of the tile's vec4s) stored by a loop (storeRows)
       const rowStore = ['    let oc = g * Cout_g + co0 + m;', '    let ob = ((n * Cout + oc) * OH + oh) * OW + ow0;'];
@@ -359,14 +360,19 @@ export function directKernel(c: DirectConfig): Kernel {
       const bounds: string[] = [];
       if (lead !== null) {
         bounds.push(`  let H = i32(${U.inH});`, `  let iy0 = i32(oh0 * ${sy}u) - ${U.padTop};`, `  let q0 = (i32(ow0 * ${sx}u) - ${U.padLeftLead}) / 4;`);
-        for (let row = 0; row < nr; row++) bounds.push(`  let rk${row} = iy0 + ${row} >= 0 && iy0 + ${row} < H; let ro${row} = u32(clamp(iy0 + ${row}, 0, H - 1)) * Wp4;`);
+        for (let row = 0; row < nr; row++)
+          bounds.push(`  let rk${row} = iy0 + ${row} >= 0 && iy0 + ${row} < H; let ro${row} = u32(clamp(iy0 + ${row}, 0, H - 1)) * Wp4;`);
         for (let v = 0; v < nv; v++) bounds.push(`  let ck${v} = q0 + ${v} >= 0 && q0 + ${v} < i32(Wp4); let co${v} = u32(clamp(q0 + ${v}, 0, i32(Wp4) - 1));`);
       }
       const body: string[] = [];
       for (let ky = 0; ky < kh; ky++) for (let v = 0; v < kwp4; v++) body.push(`      let w${ky}_${v} = Wt[wi + ${ky * kwp4 + v}u];`);
       for (let row = 0; row < nr; row++) {
         for (let v = 0; v < nv; v++)
-          body.push(lead === null ? `      let r${row}_${v} = X[xp + ${row}u * Wp4 + ${v}u];` : `      let r${row}_${v} = select(vec4<f32>(0.0), X[xp + ro${row} + co${v}], rk${row} && ck${v});`);
+          body.push(
+            lead === null
+              ? `      let r${row}_${v} = X[xp + ${row}u * Wp4 + ${v}u];`
+              : `      let r${row}_${v} = select(vec4<f32>(0.0), X[xp + ro${row} + co${v}], rk${row} && ck${v});`,
+          );
         for (let t = 0; t < tr; t++)
           for (let ky = 0; ky < kh; ky++) {
             if (t * sy + ky * dy !== row) continue;
@@ -493,7 +499,8 @@ export function wgradKernel(c: WgradConfig): Kernel {
       const nv = wgradRowVecs(pv, kw, sx, dx);
       const ND = tm * pv;
       const L: string[] = [];
-      for (let m = 0; m < tm; m++) for (let cc = 0; cc < tc; cc++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) L.push(`  var a${m}_${cc}_${ky}_${kx} = 0.0;`);
+      for (let m = 0; m < tm; m++)
+        for (let cc = 0; cc < tc; cc++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) L.push(`  var a${m}_${cc}_${ky}_${kx} = 0.0;`);
       const pre: string[] = [];
       const body: string[] = [];
       const rounds = sg ? Math.ceil(ND / sg) : 0;
@@ -531,7 +538,8 @@ export function wgradKernel(c: WgradConfig): Kernel {
       for (let cc = 0; cc < tc; cc++) {
         rowStore.push(`    if (ci0 + ${cc}u < Cin_g) {`);
         rowStore.push(`      let o = outBase + ((g * Cout_g + co0 + m) * Cin_g + ci0 + ${cc}u) * ${KK}u + ky0 * ${kw}u;`);
-        for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) rowStore.push(`      dW[o + ${ky * kw + kx}u] = tile[tm0 + ${(cc * kh + ky) * kw + kx}u];`);
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) rowStore.push(`      dW[o + ${ky * kw + kx}u] = tile[tm0 + ${(cc * kh + ky) * kw + kx}u];`);
         rowStore.push('    }');
       }
       const store = storeRows({ live: 'live', type: 'f32', accs, rows: `min(${tm}u, Cout_g - min(co0, Cout_g))`, r: 'm', body: rowStore });

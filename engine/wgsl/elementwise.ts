@@ -91,7 +91,15 @@ export function elementwiseParams(inputs: number, scalars: number, rank: number,
   const list = (name: string) => (refs[name] ?? []) as readonly string[];
   p = {
     struct,
-    at: { n: refs.n as string, outOffset: refs.outOffset as string, inOffsets: list('inOffsets'), scalars: list('scalars'), shape: list('shape'), outStrides: list('outStrides'), inStrides: list('inStrides') },
+    at: {
+      n: refs.n as string,
+      outOffset: refs.outOffset as string,
+      inOffsets: list('inOffsets'),
+      scalars: list('scalars'),
+      shape: list('shape'),
+      outStrides: list('outStrides'),
+      inStrides: list('inStrides'),
+    },
     pack: (v) => {
       // the given fields (empty lists are no field); struct.pack checks them against the struct
       const values: Record<string, number | readonly number[]> = { n: v.n, outOffset: v.outOffset };
@@ -169,7 +177,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (vec) {
           for (let i = 0; i < k; i++) lines.push(`    let v${i} = in${i}[${P.inOffsets[i]} + gi];`);
           lines.push(`    var r: vec4<${spec.outType}>;`);
-          perComponent((i, q) => `v${i}.${C4[q]}`, (q, val) => `r.${C4[q]} = ${val};`);
+          perComponent(
+            (i, q) => `v${i}.${C4[q]}`,
+            (q, val) => `r.${C4[q]} = ${val};`,
+          );
           lines.push(`    out[${P.outOffset} + gi] = r;`, '  }');
         } else {
           for (let i = 0; i < k; i++) lines.push(`    let ${VARS[i]} = in${i}[${P.inOffsets[i]} + gi];`);
@@ -199,7 +210,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           // LLVM from unrolling the groups (lavapipe compiles it much faster, at the same speed)
           lines.push(`  let e1 = min(${P.n}, e0 + ${run}u);`, `  for (var eg = e0; eg < e1; eg += 4u) {`, `    let g = (eg - e0) / 4u;`);
           for (let i = 0; i < k; i++) if (md[i] === 'v') lines.push(`    let v${i} = in${i}[o${i} / 4u + g];`);
-          const load = (i: number, q: number) => (md[i] === 'v' ? `v${i}.${C4[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + (g * 4u + ${q}u) * ${inner(i)}]`);
+          const load = (i: number, q: number) =>
+            md[i] === 'v' ? `v${i}.${C4[q]}` : md[i] === 'b' ? `v${i}` : `in${i}[o${i} + (g * 4u + ${q}u) * ${inner(i)}]`;
           if (md[k] === 'v') {
             lines.push(`    var r: vec4<${spec.outType}>;`);
             perComponent(load, (q, val) => `r.${C4[q]} = ${val};`);

@@ -59,7 +59,9 @@ export function gatherKernel(rank: number, dim: number, type: string): Kernel {
       const lines: string[] = [];
       for (let d = rank - 1; d >= 0; d--) {
         const shape = P.at.outShape[d];
-        lines.push(`  { let id = rem % ${shape}; rem = rem / ${shape}; io += id * ${P.at.idxStrides[d]};${d === dim ? '' : ` xo += id * ${P.at.xStrides[d]};`} }`);
+        lines.push(
+          `  { let id = rem % ${shape}; rem = rem / ${shape}; io += id * ${P.at.idxStrides[d]};${d === dim ? '' : ` xo += id * ${P.at.xStrides[d]};`} }`,
+        );
       }
       const fill = type === 'f32' ? 'bitcast<f32>(nanBits)' : `${type}(0)`;
       return `${P.decl}
@@ -92,7 +94,10 @@ export function gatherBackwardKernel(rank: number, dim: number): Kernel {
       for (let d = rank - 1; d >= 0; d--) {
         const xsh = P.at.xShape[d];
         if (d === dim) lines.push(`  { c = rem % ${xsh}; rem = rem / ${xsh}; }`);
-        else lines.push(`  { let id = rem % ${xsh}; rem = rem / ${xsh}; inside = inside && id < ${P.at.idxShape[d]}; io += id * ${P.at.idxStrides[d]}; go += id * ${P.at.gStrides[d]}; }`);
+        else
+          lines.push(
+            `  { let id = rem % ${xsh}; rem = rem / ${xsh}; inside = inside && id < ${P.at.idxShape[d]}; io += id * ${P.at.idxStrides[d]}; go += id * ${P.at.gStrides[d]}; }`,
+          );
       }
       return `${P.decl}
 ${storage(1, 'idx', 'i32')}

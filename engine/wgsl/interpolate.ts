@@ -19,15 +19,32 @@ export const AXIS = { identity: 0, half: 1, nearest: 2, linear: 3, linearAligned
 export const InterpolateParams = paramStruct('InterpolateParams', {
   invocations: 'u32',
   channels: 'u32',
-  inH: 'u32', outH: 'u32', modeH: 'u32', scaleH: 'f32',
-  inW: 'u32', outW: 'u32', modeW: 'u32', scaleW: 'f32',
-  xOffset: 'u32', strideN: 'u32', strideC: 'u32', strideH: 'u32', strideW: 'u32',
+  inH: 'u32',
+  outH: 'u32',
+  modeH: 'u32',
+  scaleH: 'f32',
+  inW: 'u32',
+  outW: 'u32',
+  modeW: 'u32',
+  scaleW: 'f32',
+  xOffset: 'u32',
+  strideN: 'u32',
+  strideC: 'u32',
+  strideH: 'u32',
+  strideW: 'u32',
   chunksPerRow: 'u32',
 });
 
 /** Backward along one axis of g viewed as [outer, outSize, inner] -> [outer, inSize, inner]. */
 export const InterpolateAxisParams = paramStruct('InterpolateAxisParams', {
-  invocations: 'u32', inSize: 'u32', outSize: 'u32', mode: 'u32', scale: 'f32', inner: 'u32', chunksPerRow: 'u32', gOffset: 'u32',
+  invocations: 'u32',
+  inSize: 'u32',
+  outSize: 'u32',
+  mode: 'u32',
+  scale: 'f32',
+  inner: 'u32',
+  chunksPerRow: 'u32',
+  gOffset: 'u32',
 });
 
 // One and two-tap axes. A kernel holds nearest's source index or nearest-exact's (torch's

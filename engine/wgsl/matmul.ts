@@ -113,7 +113,10 @@ function storeTile(tm: number, tnv: number, cVec: boolean, bias: boolean, live: 
   const S: string[] = [];
   if (bias && !biasRows)
     for (let q = 0; q < tnv; q++)
-      S.push(`  var bias${q} = vec4<f32>(0.0);`, ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`));
+      S.push(
+        `  var bias${q} = vec4<f32>(0.0);`,
+        ...[0, 1, 2, 3].map((i) => `  if (n0 + ${4 * q + i}u < N) { bias${q}.${C4[i]} = Bias[offBias + n0 + ${4 * q + i}u]; }`),
+      );
   const body = [`    let row = cBase + (m0 + r) * N + n0;`];
   if (bias && biasRows) body.push(`    let biasR = vec4<f32>(Bias[offBias + m0 + r]);`);
   for (let q = 0; q < tnv; q++) {
@@ -171,7 +174,9 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
       else
         for (let r = 0; r < tm; r++)
           for (let kk = 0; kk < 4; kk++)
-            L.push(`    let a${r}_${kk} = select(0.0, A[select(0u, offA + (m0 + ${r}u) * sAm + (k0 + ${kk}u) * sAk, m0 + ${r}u < M && k0 + ${kk}u < K)], m0 + ${r}u < M && k0 + ${kk}u < K);`);
+            L.push(
+              `    let a${r}_${kk} = select(0.0, A[select(0u, offA + (m0 + ${r}u) * sAm + (k0 + ${kk}u) * sAk, m0 + ${r}u < M && k0 + ${kk}u < K)], m0 + ${r}u < M && k0 + ${kk}u < K);`,
+            );
       if (b === 'row')
         for (let kk = 0; kk < 4; kk++)
           for (let q = 0; q < tnv; q++) L.push(`    let b${kk}_${q} = B[(offB + (k0 + ${kk}u) * sBk + min(n0 + ${4 * q}u, N - 4u)) / 4u];`);
@@ -179,7 +184,9 @@ export function matmulKernel(cfg: MatmulConfig): Kernel {
       else
         for (let kk = 0; kk < 4; kk++)
           for (let j = 0; j < tn; j++)
-            L.push(`    let e${kk}_${j} = select(0.0, B[select(0u, offB + (k0 + ${kk}u) * sBk + (n0 + ${j}u) * sBn, n0 + ${j}u < N && k0 + ${kk}u < K)], n0 + ${j}u < N && k0 + ${kk}u < K);`);
+            L.push(
+              `    let e${kk}_${j} = select(0.0, B[select(0u, offB + (k0 + ${kk}u) * sBk + (n0 + ${j}u) * sBn, n0 + ${j}u < N && k0 + ${kk}u < K)], n0 + ${j}u < N && k0 + ${kk}u < K);`,
+            );
       const aS = (r: number, kk: number) => (a === 'row' ? `a${r}.${C4[kk]}` : a === 'col' ? `c${r >> 2}_${kk}.${C4[r & 3]}` : `a${r}_${kk}`);
       const bV = (kk: number, q: number) =>
         b === 'row'
@@ -277,7 +284,8 @@ export function matmulSgKernel(cfg: MatmulSgConfig): Kernel {
           for (let kk = 0; kk < 4; kk++) {
             L.push(`    let c${blk}_${kk} = ${bc(blk * 4 + kk)};`);
             for (let rr = 0; rr < 4; rr++)
-              for (let q = 0; q < tnv; q++) L.push(`    acc${blk * 4 + rr}_${q} = fma(vec4<f32>(c${blk}_${kk}.${C4[rr]}), b${kk}_${q}, acc${blk * 4 + rr}_${q});`);
+              for (let q = 0; q < tnv; q++)
+                L.push(`    acc${blk * 4 + rr}_${q} = fma(vec4<f32>(c${blk}_${kk}.${C4[rr]}), b${kk}_${q}, acc${blk * 4 + rr}_${q});`);
           }
       }
       // per-lane constant parts of the addresses
@@ -300,14 +308,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let M = ${P.M}; let N = ${P.N}; let K = ${P.K};
   let sAm = ${P.aStrideM}; let sAk = ${P.aStrideK}; let sBk = ${P.bStrideK}; let sBn = ${P.bStrideN};
   let lane = sid % ${sg}u;
-${cfg.foldBatch
-  ? `  let ng = (wid.x * ${wg}u + lid) * ${tn}u;
+${
+  cfg.foldBatch
+    ? `  let ng = (wid.x * ${wg}u + lid) * ${tn}u;
   let live = ng < N * ${P.batchShape[0]};
   let z = min(ng / N, ${P.batchShape[0]} - 1u);
   let n0 = ng - z * N;`
-  : `  let z = wid.z;
+    : `  let z = wid.z;
   let n0 = (wid.x * ${wg}u + lid) * ${tn}u;
-  let live = n0 < N;`}
+  let live = n0 < N;`
+}
   let m0 = wid.y * ${tm}u;
 ${batchOffsets(batchRank, 'z')}
   let offA = oa; let offB = ob;

@@ -76,7 +76,8 @@ export class ParamStruct<F extends ParamFields> {
       }
     }
     if (this.slots.length === 0) throw new Error(`paramStruct ${name}: no fields (a kernel without parameters passes null)`);
-    if (this.slots.length > MAX_PARAM_WORDS) throw new Error(`paramStruct ${name}: ${this.slots.length} words exceed the ${MAX_PARAM_WORDS}-word parameter slot`);
+    if (this.slots.length > MAX_PARAM_WORDS)
+      throw new Error(`paramStruct ${name}: ${this.slots.length} words exceed the ${MAX_PARAM_WORDS}-word parameter slot`);
     // uniform structs are sized in multiples of 16 bytes; the packer pads to match
     this.words = Math.ceil(this.slots.length / 4) * 4;
     this.decl = `struct ${name} {\n  ${members.join(',\n  ')},\n}\n@group(0) @binding(0) var<uniform> ${VAR}: ${name};`;
@@ -108,7 +109,8 @@ export class ParamStruct<F extends ParamFields> {
         if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new Error(`${this.name}: parameter ${label(field, index)} = ${v} is not a u32`);
         words[w] = v;
       } else {
-        if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff)) throw new Error(`${this.name}: parameter ${label(field, index)} = ${v} is not an i32`);
+        if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff))
+          throw new Error(`${this.name}: parameter ${label(field, index)} = ${v} is not an i32`);
         i32[w] = v;
       }
     }

@@ -10,16 +10,26 @@ import { paramStruct } from './params.ts';
 export const PoolParams = paramStruct('PoolParams', {
   /** Invocations: outputs (forward) or input elements (backward). */
   total: 'u32',
-  H: 'i32', W: 'i32', OH: 'u32', OW: 'u32',
-  kernelH: 'i32', kernelW: 'i32', strideH: 'i32', strideW: 'i32',
-  padTop: 'i32', padLeft: 'i32', dilationH: 'i32', dilationW: 'i32',
+  H: 'i32',
+  W: 'i32',
+  OH: 'u32',
+  OW: 'u32',
+  kernelH: 'i32',
+  kernelW: 'i32',
+  strideH: 'i32',
+  strideW: 'i32',
+  padTop: 'i32',
+  padLeft: 'i32',
+  dilationH: 'i32',
+  dilationW: 'i32',
   /** Element offset of the forward's input or the backward's incoming gradient. */
   offset: 'u32',
   /** Average pooling's divisor: 0 in-bounds elements, 1 include padding, 2 divisorOverride. */
   avgMode: 'u32',
   divisorOverride: 'f32',
   /** Only the include-padding divisor reads the end padding (the padded input's extent). */
-  padBottom: 'i32', padRight: 'i32',
+  padBottom: 'i32',
+  padRight: 'i32',
 });
 
 const P = PoolParams.at;
@@ -290,11 +300,7 @@ ${main1d()}
     }
   }
   let r = acc / vec4<f32>(e - s);
-  ${
-    outVec
-      ? 'Out[row * OW4 + q] = r;'
-      : `for (var k = 0u; k < 4u; k++) { if (ow0 + k < OW) { Out[row * OW + ow0 + k] = r[k]; } }`
-  }
+  ${outVec ? 'Out[row * OW4 + q] = r;' : `for (var k = 0u; k < 4u; k++) { if (ow0 + k < OW) { Out[row * OW + ow0 + k] = r[k]; } }`}
 }`,
   };
 }

@@ -259,7 +259,10 @@ fn qrank(q: f32, n: u32) -> vec3<f32> {
 export function quantileForward(count: number): Kernel {
   const P = quantileParams(count);
   // q[qi] as flat selects (qi varies across invocations; nested selects would nest 47 deep)
-  const pick = P.at.q.slice(1).map((q, k) => `\n  qv = select(qv, ${q}, qi == ${k + 1}u);`).join('');
+  const pick = P.at.q
+    .slice(1)
+    .map((q, k) => `\n  qv = select(qv, ${q}, qi == ${k + 1}u);`)
+    .join('');
   return {
     name: 'quantile',
     key: `quantile:fwd:${count}`,

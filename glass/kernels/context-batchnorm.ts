@@ -285,8 +285,12 @@ ${outer ? storage(6, 'gw', l === 'c4' ? T : 'f32') : ''}
 ${main1d()}
   let C = ${P.at.channels}; let R = ${P.at.rows}; let K = ${P.at.chunks}; let chunk = ${P.at.chunk};
   let xo = ${P.at.xOffset}; let go = ${P.at.gOffset};${act ? ` let zo = ${P.at.zOffset}; let slope = ${P.at.slope};` : ''}
-  ${partialHeader(l)}${outer ? `
-  let uo = ${P.at.uOffset}; let gwv = ${l === 'c4' ? `gw[${P.at.headOffset} + c4]` : `gw[${P.at.headOffset} + c]`};` : ''}
+  ${partialHeader(l)}${
+    outer
+      ? `
+  let uo = ${P.at.uOffset}; let gwv = ${l === 'c4' ? `gw[${P.at.headOffset} + c4]` : `gw[${P.at.headOffset} + c]`};`
+      : ''
+  }
   let r0 = k * chunk; let r1 = min(R, r0 + chunk);
   let mean = ${mean};
   var sg = ${T}(0.0); var sgx = ${T}(0.0);

@@ -97,9 +97,17 @@ export function writeFileAtomic(path: string, write: (fd: number) => void): void
     renameSync(tmp, path);
   } catch (err) {
     if (fd !== undefined) {
-      try { closeSync(fd); } catch { /* already failing */ }
+      try {
+        closeSync(fd);
+      } catch {
+        /* already failing */
+      }
     }
-    try { unlinkSync(tmp); } catch { /* never created or already renamed */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created or already renamed */
+    }
     throw err;
   }
   fsyncDir(dirname(path));

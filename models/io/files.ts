@@ -5,10 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { writeAll, writeFileAtomic } from './atomic.ts';
 import { ByteBudget, maxWeightsBytes } from './limits.ts';
-import {
-  MAX_HEADER, parseSafetensors, prepareSafetensors,
-  type SafetensorsContent, type SafetensorsReadOptions, type TensorInput,
-} from './safetensors.ts';
+import { MAX_HEADER, parseSafetensors, prepareSafetensors, type SafetensorsContent, type SafetensorsReadOptions, type TensorInput } from './safetensors.ts';
 import { parseTfjsLayersModel, type TfjsModel } from './tfjs.ts';
 import { readStateDict, readTorch, type TorchLoadOptions } from './torch.ts';
 import type { CpuTensor } from './types.ts';
@@ -67,7 +64,10 @@ export function loadTfjsLayersModel(path: string, opts: { maxBytes?: number } = 
     throw new Error(`tfjs: ${jsonPath}: not valid JSON: ${(err as Error).message}`);
   }
   return parseTfjsLayersModel({
-    modelJson, label: jsonPath, dir, maxBytes: opts.maxBytes,
+    modelJson,
+    label: jsonPath,
+    dir,
+    maxBytes: opts.maxBytes,
     shard: (p) => (existsSync(join(dir, p)) ? readFileSync(join(dir, p)) : undefined),
   });
 }

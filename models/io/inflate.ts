@@ -7,7 +7,9 @@
 
 const LEN_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
 const LEN_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DIST_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+const DIST_BASE = [
+  1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+];
 const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 /** The order code-length code lengths are stored in (RFC 1951 3.2.7). */
 const CL_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
@@ -113,7 +115,7 @@ export function inflateRawJs(src: Uint8Array, maxOutputLength: number): Uint8Arr
     return true;
   };
 
-  for (let final = 0; !final; ) {
+  for (let final = 0; !final;) {
     final = bits(1);
     const type = bits(2);
     if (type === 0) {
@@ -138,19 +140,22 @@ export function inflateRawJs(src: Uint8Array, maxOutputLength: number): Uint8Arr
     let lit: Table, dist: Table;
     if (type === 1) ({ lit, dist } = fixedTables());
     else if (type === 2) {
-      const nlit = bits(5) + 257, ndist = bits(5) + 1, nclen = bits(4) + 4;
+      const nlit = bits(5) + 257,
+        ndist = bits(5) + 1,
+        nclen = bits(4) + 4;
       if (nlit > 286 || ndist > 30) throw new Error('too many length or distance symbols');
       const cl = new Uint8Array(19);
       for (let i = 0; i < nclen; i++) cl[CL_ORDER[i]] = bits(3);
       const clTable = buildTable(cl, 19, 'code length');
       const lengths = new Uint8Array(nlit + ndist);
-      for (let i = 0; i < nlit + ndist; ) {
+      for (let i = 0; i < nlit + ndist;) {
         const sym = decode(clTable);
         if (sym < 16) {
           lengths[i++] = sym;
           continue;
         }
-        let rep: number, v = 0;
+        let rep: number,
+          v = 0;
         if (sym === 16) {
           if (i === 0) throw new Error('invalid bit length repeat');
           v = lengths[i - 1];

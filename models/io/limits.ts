@@ -14,7 +14,15 @@ export const WEIGHTS_BYTES_ENV = 'GLASS_MAX_WEIGHTS_BYTES';
 export const DEFAULT_MAX_WEIGHTS_BYTES = 1_000_000_000;
 
 const UNITS: Record<string, number> = {
-  '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40,
+  '': 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  t: 1e12,
+  ki: 2 ** 10,
+  mi: 2 ** 20,
+  gi: 2 ** 30,
+  ti: 2 ** 40,
 };
 
 /** A byte count such as "4000000000", "4e9", "4G", "4GB" or "4GiB"; undefined when it is none. */
@@ -49,9 +57,11 @@ export class ByteBudget {
       this.used += bytes;
       return undefined;
     }
-    return `${what}${this.used ? `, and ${this.used} bytes are already used` : ''}: ` +
+    return (
+      `${what}${this.used ? `, and ${this.used} bytes are already used` : ''}: ` +
       `over the limit of ${this.limit} bytes for one weights file; ` +
-      `if the file is genuine, raise it with ${WEIGHTS_BYTES_ENV}=<bytes> or the maxBytes option`;
+      `if the file is genuine, raise it with ${WEIGHTS_BYTES_ENV}=<bytes> or the maxBytes option`
+    );
   }
 }
 

@@ -14,7 +14,10 @@
 
 /** A Python callable the allowlist lends to REDUCE / NEWOBJ / INST / OBJ. */
 export class PyFunction {
-  constructor(readonly qualname: string, readonly call: (args: unknown[]) => unknown) {}
+  constructor(
+    readonly qualname: string,
+    readonly call: (args: unknown[]) => unknown,
+  ) {}
 }
 
 /** Implemented by JS stand-ins that accept pickle's BUILD (object.__setstate__). */
@@ -44,18 +47,73 @@ export const pyAttributes = new WeakMap<object, Map<string, unknown>>();
 const MARK = Symbol('MARK');
 
 const OPNAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT',
-  0x4a: 'BININT', 0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID',
-  0x51: 'BINPERSID', 0x52: 'REDUCE', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING',
-  0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT',
-  0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET', 0x69: 'INST', 0x6a: 'LONG_BINGET',
-  0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT',
-  0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
-  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1',
-  0x86: 'TUPLE2', 0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4',
-  0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8',
-  0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX',
-  0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
   0x98: 'READONLY_BUFFER',
 };
 
@@ -81,7 +139,11 @@ export class Unpickler {
   private readonly view: DataView;
   private readonly label: string;
 
-  constructor(private readonly data: Uint8Array, private readonly opts: UnpickleOptions, start = 0) {
+  constructor(
+    private readonly data: Uint8Array,
+    private readonly opts: UnpickleOptions,
+    start = 0,
+  ) {
     this.pos = start;
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.label = opts.label ?? '<pickle>';
@@ -124,8 +186,7 @@ export class Unpickler {
   private resolve(module: string, name: string): unknown {
     const v = this.opts.findGlobal(module, name);
     if (v === undefined) {
-      this.fail(`refusing global ${module}.${name}: not on the allowlist, never executed` +
-        (this.opts.refuseHint ? `; ${this.opts.refuseHint}` : ''));
+      this.fail(`refusing global ${module}.${name}: not on the allowlist, never executed` + (this.opts.refuseHint ? `; ${this.opts.refuseHint}` : ''));
     }
     return v;
   }
@@ -173,8 +234,10 @@ export class Unpickler {
         }
       }
       if (d > maxDepth) {
-        this.fail(`nesting deeper than ${maxDepth} levels (not a weights file; whatever walked it would ` +
-          'overflow the stack); UnpickleOptions.maxDepth raises the limit');
+        this.fail(
+          `nesting deeper than ${maxDepth} levels (not a weights file; whatever walked it would ` +
+            'overflow the stack); UnpickleOptions.maxDepth raises the limit',
+        );
       }
       depths.set(c, d);
       return c;
@@ -207,24 +270,43 @@ export class Unpickler {
       if (this.pos >= this.data.length) this.fail('truncated: no STOP opcode');
       const op = this.data[this.pos++];
       switch (op) {
-        case 0x80: { // PROTO
+        case 0x80: {
+          // PROTO
           const v = this.bytes(1, 'PROTO')[0];
           if (v > 5) this.fail(`unsupported pickle protocol ${v}`, at);
           break;
         }
-        case 0x95: this.bytes(8, 'FRAME'); break; // frames are only a read-ahead hint
-        case 0x2e: { // STOP
+        case 0x95:
+          this.bytes(8, 'FRAME');
+          break; // frames are only a read-ahead hint
+        case 0x2e: {
+          // STOP
           if (stack.length !== 1) this.fail(`STOP with ${stack.length} values on the stack`, at);
           return stack[0];
         }
-        case 0x28: marks.push(stack.length); break;
-        case 0x30: pop(); break;
-        case 0x31: popMark(); break;
-        case 0x32: stack.push(top()); break;
-        case 0x4e: stack.push(null); break;
-        case 0x88: stack.push(true); break;
-        case 0x89: stack.push(false); break;
-        case 0x49: { // INT (text; "00"/"01" are protocol-0 booleans)
+        case 0x28:
+          marks.push(stack.length);
+          break;
+        case 0x30:
+          pop();
+          break;
+        case 0x31:
+          popMark();
+          break;
+        case 0x32:
+          stack.push(top());
+          break;
+        case 0x4e:
+          stack.push(null);
+          break;
+        case 0x88:
+          stack.push(true);
+          break;
+        case 0x89:
+          stack.push(false);
+          break;
+        case 0x49: {
+          // INT (text; "00"/"01" are protocol-0 booleans)
           const s = this.line('INT').trim();
           if (s === '00') stack.push(false);
           else if (s === '01') stack.push(true);
@@ -232,16 +314,31 @@ export class Unpickler {
           else this.fail(`bad INT literal ${JSON.stringify(s)}`, at);
           break;
         }
-        case 0x4c: { // LONG (text)
+        case 0x4c: {
+          // LONG (text)
           const s = this.line('LONG').trim().replace(/L$/, '');
           if (!/^[+-]?\d+$/.test(s)) this.fail(`bad LONG literal ${JSON.stringify(s)}`, at);
           stack.push(normInt(BigInt(s)));
           break;
         }
-        case 0x4a: this.need(4, 'BININT'); stack.push(this.view.getInt32(this.pos, true)); this.pos += 4; break;
-        case 0x4b: stack.push(this.bytes(1, 'BININT1')[0]); break;
-        case 0x4d: this.need(2, 'BININT2'); stack.push(this.view.getUint16(this.pos, true)); this.pos += 2; break;
-        case 0x8a: { const n = this.bytes(1, 'LONG1')[0]; stack.push(intFromLE(this.bytes(n, 'LONG1'))); break; }
+        case 0x4a:
+          this.need(4, 'BININT');
+          stack.push(this.view.getInt32(this.pos, true));
+          this.pos += 4;
+          break;
+        case 0x4b:
+          stack.push(this.bytes(1, 'BININT1')[0]);
+          break;
+        case 0x4d:
+          this.need(2, 'BININT2');
+          stack.push(this.view.getUint16(this.pos, true));
+          this.pos += 2;
+          break;
+        case 0x8a: {
+          const n = this.bytes(1, 'LONG1')[0];
+          stack.push(intFromLE(this.bytes(n, 'LONG1')));
+          break;
+        }
         case 0x8b: {
           this.need(4, 'LONG4');
           const n = this.view.getInt32(this.pos, true);
@@ -249,50 +346,144 @@ export class Unpickler {
           stack.push(intFromLE(this.bytes(n, 'LONG4')));
           break;
         }
-        case 0x46: { // FLOAT (text)
+        case 0x46: {
+          // FLOAT (text)
           const s = this.line('FLOAT').trim();
           const v = Number(s);
           if (Number.isNaN(v) && !/nan/i.test(s)) this.fail(`bad FLOAT literal ${JSON.stringify(s)}`, at);
           stack.push(v);
           break;
         }
-        case 0x47: this.need(8, 'BINFLOAT'); stack.push(this.view.getFloat64(this.pos, false)); this.pos += 8; break;
-        case 0x53: stack.push(parsePyStringLiteral(this.line('STRING'), () => this.fail('bad STRING literal', at))); break;
-        case 0x54: { // BINSTRING: Python 2 str; latin-1 keeps every byte
+        case 0x47:
+          this.need(8, 'BINFLOAT');
+          stack.push(this.view.getFloat64(this.pos, false));
+          this.pos += 8;
+          break;
+        case 0x53:
+          stack.push(parsePyStringLiteral(this.line('STRING'), () => this.fail('bad STRING literal', at)));
+          break;
+        case 0x54: {
+          // BINSTRING: Python 2 str; latin-1 keeps every byte
           this.need(4, 'BINSTRING');
           const n = this.view.getInt32(this.pos, true);
           this.pos += 4;
           stack.push(latin1(this.bytes(n, 'BINSTRING')));
           break;
         }
-        case 0x55: { const n = this.bytes(1, 'SHORT_BINSTRING')[0]; stack.push(latin1(this.bytes(n, 'SHORT_BINSTRING'))); break; }
-        case 0x56: stack.push(decodeRawUnicodeEscape(this.line('UNICODE'))); break;
-        case 0x58: { this.need(4, 'BINUNICODE'); const n = this.view.getUint32(this.pos, true); this.pos += 4; stack.push(this.utf8(n, 'BINUNICODE')); break; }
-        case 0x8c: { const n = this.bytes(1, 'SHORT_BINUNICODE')[0]; stack.push(this.utf8(n, 'SHORT_BINUNICODE')); break; }
-        case 0x8d: { this.need(8, 'BINUNICODE8'); const n = Number(this.view.getBigUint64(this.pos, true)); this.pos += 8; stack.push(this.utf8(n, 'BINUNICODE8')); break; }
-        case 0x42: { this.need(4, 'BINBYTES'); const n = this.view.getUint32(this.pos, true); this.pos += 4; stack.push(this.bytes(n, 'BINBYTES').slice()); break; }
-        case 0x43: { const n = this.bytes(1, 'SHORT_BINBYTES')[0]; stack.push(this.bytes(n, 'SHORT_BINBYTES').slice()); break; }
-        case 0x8e: case 0x96: {
+        case 0x55: {
+          const n = this.bytes(1, 'SHORT_BINSTRING')[0];
+          stack.push(latin1(this.bytes(n, 'SHORT_BINSTRING')));
+          break;
+        }
+        case 0x56:
+          stack.push(decodeRawUnicodeEscape(this.line('UNICODE')));
+          break;
+        case 0x58: {
+          this.need(4, 'BINUNICODE');
+          const n = this.view.getUint32(this.pos, true);
+          this.pos += 4;
+          stack.push(this.utf8(n, 'BINUNICODE'));
+          break;
+        }
+        case 0x8c: {
+          const n = this.bytes(1, 'SHORT_BINUNICODE')[0];
+          stack.push(this.utf8(n, 'SHORT_BINUNICODE'));
+          break;
+        }
+        case 0x8d: {
+          this.need(8, 'BINUNICODE8');
+          const n = Number(this.view.getBigUint64(this.pos, true));
+          this.pos += 8;
+          stack.push(this.utf8(n, 'BINUNICODE8'));
+          break;
+        }
+        case 0x42: {
+          this.need(4, 'BINBYTES');
+          const n = this.view.getUint32(this.pos, true);
+          this.pos += 4;
+          stack.push(this.bytes(n, 'BINBYTES').slice());
+          break;
+        }
+        case 0x43: {
+          const n = this.bytes(1, 'SHORT_BINBYTES')[0];
+          stack.push(this.bytes(n, 'SHORT_BINBYTES').slice());
+          break;
+        }
+        case 0x8e:
+        case 0x96: {
           this.need(8, OPNAMES[op]);
           const n = Number(this.view.getBigUint64(this.pos, true));
           this.pos += 8;
           stack.push(this.bytes(n, OPNAMES[op]).slice());
           break;
         }
-        case 0x5d: stack.push([]); break;
-        case 0x6c: { const l = popMark(); stack.push(nest(l, l)); break; }
-        case 0x61: { const v = pop(); appendItems(top(), [v]); break; }
-        case 0x65: { const items = popMark(); appendItems(top(), items); break; }
-        case 0x29: stack.push([]); break;
-        case 0x74: { const t = popMark(); stack.push(nest(t, t)); break; }
-        case 0x85: { const a = pop(); stack.push(nest([a], [a])); break; }
-        case 0x86: { const b = pop(); const a = pop(); stack.push(nest([a, b], [a, b])); break; }
-        case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(nest([a, b, c], [a, b, c])); break; }
-        case 0x7d: stack.push(new Map()); break;
-        case 0x64: { const d = new Map(); setItems(d, popMark()); stack.push(d); break; }
-        case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; }
-        case 0x75: { const kv = popMark(); setItems(top(), kv); break; }
-        case 0x8f: stack.push(new Set()); break;
+        case 0x5d:
+          stack.push([]);
+          break;
+        case 0x6c: {
+          const l = popMark();
+          stack.push(nest(l, l));
+          break;
+        }
+        case 0x61: {
+          const v = pop();
+          appendItems(top(), [v]);
+          break;
+        }
+        case 0x65: {
+          const items = popMark();
+          appendItems(top(), items);
+          break;
+        }
+        case 0x29:
+          stack.push([]);
+          break;
+        case 0x74: {
+          const t = popMark();
+          stack.push(nest(t, t));
+          break;
+        }
+        case 0x85: {
+          const a = pop();
+          stack.push(nest([a], [a]));
+          break;
+        }
+        case 0x86: {
+          const b = pop();
+          const a = pop();
+          stack.push(nest([a, b], [a, b]));
+          break;
+        }
+        case 0x87: {
+          const c = pop();
+          const b = pop();
+          const a = pop();
+          stack.push(nest([a, b, c], [a, b, c]));
+          break;
+        }
+        case 0x7d:
+          stack.push(new Map());
+          break;
+        case 0x64: {
+          const d = new Map();
+          setItems(d, popMark());
+          stack.push(d);
+          break;
+        }
+        case 0x73: {
+          const v = pop();
+          const k = pop();
+          setItems(top(), [k, v]);
+          break;
+        }
+        case 0x75: {
+          const kv = popMark();
+          setItems(top(), kv);
+          break;
+        }
+        case 0x8f:
+          stack.push(new Set());
+          break;
         case 0x90: {
           const items = popMark();
           const s = top();
@@ -301,40 +492,51 @@ export class Unpickler {
           nest(s, items);
           break;
         }
-        case 0x91: { const items = popMark(); stack.push(nest(new Set(items), items)); break; }
-        case 0x63: { // GLOBAL "module\nname\n"
+        case 0x91: {
+          const items = popMark();
+          stack.push(nest(new Set(items), items));
+          break;
+        }
+        case 0x63: {
+          // GLOBAL "module\nname\n"
           const module = this.line('GLOBAL module');
           const name = this.line('GLOBAL name');
           stack.push(this.resolve(module, name));
           break;
         }
-        case 0x93: { // STACK_GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = pop();
           const module = pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two strings', at);
           stack.push(this.resolve(module, name));
           break;
         }
-        case 0x69: { // INST "module\nname\n" + args from MARK
+        case 0x69: {
+          // INST "module\nname\n" + args from MARK
           const module = this.line('INST module');
           const name = this.line('INST name');
           const fn = this.resolve(module, name);
           stack.push(nestResult(this.call(fn, popMark(), 'INST')));
           break;
         }
-        case 0x6f: { // OBJ: MARK cls args...
+        case 0x6f: {
+          // OBJ: MARK cls args...
           const items = popMark();
           if (items.length === 0) this.fail('OBJ without a class', at);
           stack.push(nestResult(this.call(items[0], items.slice(1), 'OBJ')));
           break;
         }
-        case 0x52: case 0x81: { // REDUCE / NEWOBJ: callable(*args)
+        case 0x52:
+        case 0x81: {
+          // REDUCE / NEWOBJ: callable(*args)
           const args = pop();
           const fn = pop();
           stack.push(nestResult(this.call(fn, args, OPNAMES[op])));
           break;
         }
-        case 0x62: { // BUILD
+        case 0x62: {
+          // BUILD
           const state = pop();
           const obj = top();
           if (obj instanceof Map) {
@@ -351,7 +553,8 @@ export class Unpickler {
           }
           break;
         }
-        case 0x50: { // PERSID (text)
+        case 0x50: {
+          // PERSID (text)
           const pid = this.line('PERSID');
           if (!this.opts.persistentLoad) this.fail('persistent id without a persistent_load', at);
           stack.push(this.opts.persistentLoad(pid));
@@ -363,17 +566,43 @@ export class Unpickler {
           stack.push(this.opts.persistentLoad(pid));
           break;
         }
-        case 0x67: { const s = this.line('GET'); stack.push(memoGet(Number(s))); break; }
-        case 0x68: stack.push(memoGet(this.bytes(1, 'BINGET')[0])); break;
-        case 0x6a: this.need(4, 'LONG_BINGET'); stack.push(memoGet(this.view.getUint32(this.pos, true))); this.pos += 4; break;
-        case 0x70: { const s = this.line('PUT'); memo.set(Number(s), top()); break; }
-        case 0x71: memo.set(this.bytes(1, 'BINPUT')[0], top()); break;
-        case 0x72: this.need(4, 'LONG_BINPUT'); memo.set(this.view.getUint32(this.pos, true), top()); this.pos += 4; break;
-        case 0x94: memo.set(memo.size, top()); break;
+        case 0x67: {
+          const s = this.line('GET');
+          stack.push(memoGet(Number(s)));
+          break;
+        }
+        case 0x68:
+          stack.push(memoGet(this.bytes(1, 'BINGET')[0]));
+          break;
+        case 0x6a:
+          this.need(4, 'LONG_BINGET');
+          stack.push(memoGet(this.view.getUint32(this.pos, true)));
+          this.pos += 4;
+          break;
+        case 0x70: {
+          const s = this.line('PUT');
+          memo.set(Number(s), top());
+          break;
+        }
+        case 0x71:
+          memo.set(this.bytes(1, 'BINPUT')[0], top());
+          break;
+        case 0x72:
+          this.need(4, 'LONG_BINPUT');
+          memo.set(this.view.getUint32(this.pos, true), top());
+          this.pos += 4;
+          break;
+        case 0x94:
+          memo.set(memo.size, top());
+          break;
         default: {
           const name = OPNAMES[op];
-          this.fail(name ? `opcode ${name} is not supported (it imports or builds objects outside the allowlist)`
-            : `unknown opcode 0x${op.toString(16).padStart(2, '0')} (not a pickle, or corrupted)`, at);
+          this.fail(
+            name
+              ? `opcode ${name} is not supported (it imports or builds objects outside the allowlist)`
+              : `unknown opcode 0x${op.toString(16).padStart(2, '0')} (not a pickle, or corrupted)`,
+            at,
+          );
         }
       }
     }
@@ -418,6 +647,5 @@ function parsePyStringLiteral(line: string, bad: () => never): string {
 
 /** Protocol-0 UNICODE: raw-unicode-escape (only \uXXXX and \UXXXXXXXX are escapes). */
 function decodeRawUnicodeEscape(s: string): string {
-  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a?: string, b?: string) =>
-    String.fromCodePoint(parseInt((a ?? b)!, 16)));
+  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a?: string, b?: string) => String.fromCodePoint(parseInt((a ?? b)!, 16)));
 }

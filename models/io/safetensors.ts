@@ -9,8 +9,16 @@ import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { DTYPE_SIZE, numel, typedFromBytes, type CpuTensor, type DType } from './types.ts';
 
 const TO_ST: Record<DType, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16',
-  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
 
@@ -35,7 +43,9 @@ function entries(t: TensorInput): [string, CpuTensor][] {
 
 /** Parses a safetensors file held in memory; `label` names it in errors. */
 export function parseSafetensors(buf: Uint8Array, label = '<buffer>', opts: SafetensorsReadOptions = {}): SafetensorsContent {
-  const fail = (msg: string): never => { throw new Error(`safetensors: ${label}: ${msg}`); };
+  const fail = (msg: string): never => {
+    throw new Error(`safetensors: ${label}: ${msg}`);
+  };
   if (buf.byteLength < 8) fail(`truncated: ${buf.byteLength} bytes, no header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = Number(dv.getBigUint64(0, true));
@@ -136,6 +146,9 @@ export function serializeSafetensors(tensors: TensorInput, metadata?: Record<str
   const out = new Uint8Array(head.byteLength + parts.reduce((s, p) => s + p.byteLength, 0));
   out.set(head);
   let o = head.byteLength;
-  for (const p of parts) { out.set(p, o); o += p.byteLength; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
   return out;
 }

@@ -138,7 +138,11 @@ export function parseTfjsLayersModel(src: TfjsSource): TfjsModel {
     const paths = Array.isArray(group?.paths) ? (group!.paths as unknown[]).map(String) : [];
     const specs = Array.isArray(group?.weights) ? (group!.weights as Json[]) : [];
     const list: TfjsWeightSpec[] = specs.map((w) => ({
-      name: String(w.name), shape: (w.shape as number[]) ?? [], dtype: String(w.dtype ?? 'float32'), group: gi, paths,
+      name: String(w.name),
+      shape: (w.shape as number[]) ?? [],
+      dtype: String(w.dtype ?? 'float32'),
+      group: gi,
+      paths,
       quantization: asObj(w.quantization) as TfjsWeightSpec['quantization'],
     }));
     manifest.push(...list);
@@ -165,7 +169,11 @@ export function parseTfjsLayersModel(src: TfjsSource): TfjsModel {
       if (q && !qsize) throw new Error(`tfjs: ${jsonPath}: weight ${w.name}: unsupported quantization ${q.dtype}`);
       const nbytes = n * (qsize ?? plain.size);
       if (off + nbytes > buf.byteLength) {
-        missing.push({ name: w.name, shape: w.shape, reason: `shard data too short: needs bytes ${off}..${off + nbytes} of ${paths.join('+')} (${buf.byteLength} bytes)` });
+        missing.push({
+          name: w.name,
+          shape: w.shape,
+          reason: `shard data too short: needs bytes ${off}..${off + nbytes} of ${paths.join('+')} (${buf.byteLength} bytes)`,
+        });
         off += nbytes;
         continue;
       }
@@ -185,7 +193,13 @@ export function parseTfjsLayersModel(src: TfjsSource): TfjsModel {
   }
   const input = layers.find((l) => l.className === 'InputLayer');
   return {
-    dir, format: doc.format as string | undefined, kerasVersion, layers, weights, manifest, missing,
+    dir,
+    format: doc.format as string | undefined,
+    kerasVersion,
+    layers,
+    weights,
+    manifest,
+    missing,
     inputShape: input?.config.batch_input_shape as (number | null)[] | undefined,
     topology: doc.modelTopology,
   };
@@ -223,6 +237,12 @@ function dequantize(bytes: Uint8Array, n: number, w: TfjsWeightSpec, q: NonNulla
 /** The layer named `name`, or an error listing what exists. */
 export function getTfjsLayer(model: TfjsModel, name: string): TfjsLayer {
   const l = model.layers.find((x) => x.name === name);
-  if (!l) throw new Error(`tfjs: ${model.dir}: no layer ${name} (have ${model.layers.length}: ${model.layers.slice(0, 6).map((x) => x.name).join(', ')}, ...)`);
+  if (!l)
+    throw new Error(
+      `tfjs: ${model.dir}: no layer ${name} (have ${model.layers.length}: ${model.layers
+        .slice(0, 6)
+        .map((x) => x.name)
+        .join(', ')}, ...)`,
+    );
   return l;
 }

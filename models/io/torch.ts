@@ -12,10 +12,7 @@
 // Works on bytes in memory; files.ts has the path-based loadTorch / loadStateDict.
 import { ByteBudget, maxWeightsBytes } from './limits.ts';
 import { DEFAULT_MAX_DEPTH, PyFunction, Unpickler, describe, type UnpickleOptions } from './pickle.ts';
-import {
-  DTYPE_SIZE, allocTyped, int64ToInt32, isCpuTensor, numel, toFloat32, viewOf,
-  type CpuTensor, type DType, type TensorData,
-} from './types.ts';
+import { DTYPE_SIZE, allocTyped, int64ToInt32, isCpuTensor, numel, toFloat32, viewOf, type CpuTensor, type DType, type TensorData } from './types.ts';
 import { ZipArchive, looksLikeZip } from './zip.ts';
 
 export interface TorchLoadOptions {
@@ -35,27 +32,47 @@ export interface TorchLoadOptions {
 
 /** torch.<X>Storage -> dtype, for the dtypes a CpuTensor can hold. */
 export const TORCH_STORAGE_DTYPES: Record<string, DType> = {
-  DoubleStorage: 'float64', FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
-  ByteStorage: 'uint8', BoolStorage: 'bool', UntypedStorage: 'uint8',
+  DoubleStorage: 'float64',
+  FloatStorage: 'float32',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+  UntypedStorage: 'uint8',
 };
 
 /** Storages torch can write that we refuse by name (no CpuTensor dtype for them). */
 const UNSUPPORTED_STORAGES: Record<string, string> = {
-  ComplexFloatStorage: 'complex64', ComplexDoubleStorage: 'complex128', ComplexHalfStorage: 'complex32',
-  QInt8Storage: 'qint8', QUInt8Storage: 'quint8', QInt32Storage: 'qint32', QUInt4x2Storage: 'quint4x2',
+  ComplexFloatStorage: 'complex64',
+  ComplexDoubleStorage: 'complex128',
+  ComplexHalfStorage: 'complex32',
+  QInt8Storage: 'qint8',
+  QUInt8Storage: 'quint8',
+  QInt32Storage: 'qint32',
+  QUInt4x2Storage: 'quint4x2',
   QUInt2x4Storage: 'quint2x4',
 };
 
 class StorageType {
-  constructor(readonly name: string, readonly dtype: DType) {}
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+  ) {}
 }
 
 /** One storage: its raw bytes arrive during (zip) or after (legacy) unpickling. */
 class Storage {
   bytes: Uint8Array | undefined;
   private typed: TensorData | undefined;
-  constructor(readonly key: string, readonly dtype: DType, readonly numel: number) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+  ) {}
 
   elements(label: string): TensorData {
     if (this.typed) return this.typed;
@@ -78,7 +95,12 @@ class Storage {
 
 /** A tensor as the pickle describes it; materialised once the storage bytes are known. */
 class PendingTensor {
-  constructor(readonly storage: Storage, readonly offset: number, readonly size: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: Storage,
+    readonly offset: number,
+    readonly size: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 function intList(v: unknown, what: string): number[] {
@@ -108,33 +130,43 @@ const TENSOR_TYPES = new Set(['torch.Tensor', 'torch._tensor.Tensor', 'torch.nn.
 /** The only globals a state dict needs; everything else is refused by the unpickler. */
 function makeFindGlobal(label: string): UnpickleOptions['findGlobal'] {
   const fns = new Map<string, PyFunction>([
-    ['collections.OrderedDict', new PyFunction('collections.OrderedDict', (a) => {
-      const m = new Map<unknown, unknown>();
-      if (a.length && Array.isArray(a[0])) for (const kv of a[0] as unknown[][]) m.set(kv[0], kv[1]);
-      return m;
-    })],
+    [
+      'collections.OrderedDict',
+      new PyFunction('collections.OrderedDict', (a) => {
+        const m = new Map<unknown, unknown>();
+        if (a.length && Array.isArray(a[0])) for (const kv of a[0] as unknown[][]) m.set(kv[0], kv[1]);
+        return m;
+      }),
+    ],
     ['torch._utils._rebuild_tensor_v2', new PyFunction('torch._utils._rebuild_tensor_v2', rebuildTensor)],
     ['torch._utils._rebuild_tensor', new PyFunction('torch._utils._rebuild_tensor', rebuildTensor)],
-    ['torch._utils._rebuild_parameter', new PyFunction('torch._utils._rebuild_parameter',
-      (a) => asTensorArg(a[0], '_rebuild_parameter'))],
-    ['torch._utils._rebuild_parameter_with_state', new PyFunction('torch._utils._rebuild_parameter_with_state',
-      (a) => asTensorArg(a[0], '_rebuild_parameter_with_state'))],
+    ['torch._utils._rebuild_parameter', new PyFunction('torch._utils._rebuild_parameter', (a) => asTensorArg(a[0], '_rebuild_parameter'))],
+    [
+      'torch._utils._rebuild_parameter_with_state',
+      new PyFunction('torch._utils._rebuild_parameter_with_state', (a) => asTensorArg(a[0], '_rebuild_parameter_with_state')),
+    ],
     // torch >= 1.12 wraps tensors of (sub)classes as _rebuild_from_type_v2(func, type, args, state);
     // allowed only when func is one of the rebuild functions above and type a plain Tensor/Parameter.
-    ['torch._tensor._rebuild_from_type_v2', new PyFunction('torch._tensor._rebuild_from_type_v2', (a) => {
-      const [fn, type, args] = a;
-      if (!(fn instanceof PyFunction) || !(type instanceof TensorTypeMarker) || !Array.isArray(args)) {
-        throw new Error(`unsupported arguments ${a.map(describe).join(', ')}`);
-      }
-      return fn.call(args);
-    })],
+    [
+      'torch._tensor._rebuild_from_type_v2',
+      new PyFunction('torch._tensor._rebuild_from_type_v2', (a) => {
+        const [fn, type, args] = a;
+        if (!(fn instanceof PyFunction) || !(type instanceof TensorTypeMarker) || !Array.isArray(args)) {
+          throw new Error(`unsupported arguments ${a.map(describe).join(', ')}`);
+        }
+        return fn.call(args);
+      }),
+    ],
     // Python 3 writes bytes in protocol 2 as _codecs.encode(str, 'latin1'); harmless.
-    ['_codecs.encode', new PyFunction('_codecs.encode', (a) => {
-      const s = String(a[0]);
-      const out = new Uint8Array(s.length);
-      for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
-      return out;
-    })],
+    [
+      '_codecs.encode',
+      new PyFunction('_codecs.encode', (a) => {
+        const s = String(a[0]);
+        const out = new Uint8Array(s.length);
+        for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+        return out;
+      }),
+    ],
     ['builtins.set', new PyFunction('builtins.set', (a) => new Set((a[0] as unknown[]) ?? []))],
     ['builtins.frozenset', new PyFunction('builtins.frozenset', (a) => new Set((a[0] as unknown[]) ?? []))],
     ['__builtin__.set', new PyFunction('__builtin__.set', (a) => new Set((a[0] as unknown[]) ?? []))],
@@ -148,8 +180,12 @@ function makeFindGlobal(label: string): UnpickleOptions['findGlobal'] {
       const dtype = TORCH_STORAGE_DTYPES[name];
       if (dtype) return new StorageType(name, dtype);
       const what = UNSUPPORTED_STORAGES[name];
-      throw new Error(`torch: ${label}: unsupported dtype: ${q}${what ? ` (${what})` : ''}; ` +
-        `supported: ${Object.values(TORCH_STORAGE_DTYPES).filter((d, i, a) => a.indexOf(d) === i).join(', ')}`);
+      throw new Error(
+        `torch: ${label}: unsupported dtype: ${q}${what ? ` (${what})` : ''}; ` +
+          `supported: ${Object.values(TORCH_STORAGE_DTYPES)
+            .filter((d, i, a) => a.indexOf(d) === i)
+            .join(', ')}`,
+      );
     }
     return undefined;
   };
@@ -159,8 +195,7 @@ class TensorTypeMarker {
   constructor(readonly qualname: string) {}
 }
 
-const REFUSE_HINT = 'only tensors, dicts and OrderedDicts of state dicts can be read ' +
-  '(save model.state_dict(), not the model object)';
+const REFUSE_HINT = 'only tensors, dicts and OrderedDicts of state dicts can be read ' + '(save model.state_dict(), not the model object)';
 
 function str(v: unknown): string {
   if (!(v instanceof Uint8Array)) return String(v);
@@ -196,8 +231,9 @@ export function readTorch(buf: Uint8Array, opts: TorchLoadOptions & { label?: st
     throw new Error(`torch: ${label}: tar-based checkpoint (PyTorch < 0.4) is not supported; re-save it with torch.save`);
   } else {
     const head = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new Error(`torch: ${label}: not a PyTorch checkpoint: wrong magic (starts with ${head || 'nothing'}; ` +
-      'expected a zip "50 4b 03 04" or a legacy pickle "80 02")');
+    throw new Error(
+      `torch: ${label}: not a PyTorch checkpoint: wrong magic (starts with ${head || 'nothing'}; ` + 'expected a zip "50 4b 03 04" or a legacy pickle "80 02")',
+    );
   }
   return materialiseTree(tree, label, opts, budget);
 }
@@ -316,9 +352,9 @@ function readLegacyCheckpoint(buf: Uint8Array, label: string): unknown {
   const persistentLoad = (pid: unknown): Storage => {
     if (!Array.isArray(pid) || pid.length < 6 || str(pid[0]) !== 'storage') {
       const kind = Array.isArray(pid) ? str(pid[0]) : describe(pid);
-      throw new Error(kind === 'module'
-        ? `torch: ${label}: the file holds a whole nn.Module; ${REFUSE_HINT}`
-        : `torch: ${label}: unexpected persistent id ${kind}`);
+      throw new Error(
+        kind === 'module' ? `torch: ${label}: the file holds a whole nn.Module; ${REFUSE_HINT}` : `torch: ${label}: unexpected persistent id ${kind}`,
+      );
     }
     const [, type, rootKeyRaw, , n, view] = pid;
     if (!(type instanceof StorageType)) throw new Error(`torch: ${label}: storage type ${describe(type)}`);
@@ -356,7 +392,12 @@ function readLegacyCheckpoint(buf: Uint8Array, label: string): unknown {
 
 /** A slice of a root storage (legacy view_metadata); resolves lazily since data comes later. */
 class StorageView extends Storage {
-  constructor(readonly root: Storage, key: string, readonly start: number, n: number) {
+  constructor(
+    readonly root: Storage,
+    key: string,
+    readonly start: number,
+    n: number,
+  ) {
     super(key, root.dtype, n);
   }
   override elements(label: string): TensorData {
@@ -378,19 +419,26 @@ function materialise(p: PendingTensor, label: string, name: string, budget: Byte
   let last = offset;
   for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
   if (offset < 0 || last >= src.length) {
-    throw new Error(`torch: ${label}: ${name}: view (offset ${offset}, size ${JSON.stringify(size)}, ` +
-      `stride ${JSON.stringify(stride)}) exceeds its storage of ${src.length} elements`);
+    throw new Error(
+      `torch: ${label}: ${name}: view (offset ${offset}, size ${JSON.stringify(size)}, ` +
+        `stride ${JSON.stringify(stride)}) exceeds its storage of ${src.length} elements`,
+    );
   }
   // More elements than the storage span they are read from: a stride-0 (expand) or overlapping view.
   const span = last - offset + 1;
   const bytes = n * DTYPE_SIZE[dtype];
-  const over = budget.take(bytes, `materialising ${dtype}[${size}] (${bytes} bytes` +
-    (n > span ? `, an expanded view of ${span} storage element${span === 1 ? '' : 's'})` : ')'));
+  const over = budget.take(
+    bytes,
+    `materialising ${dtype}[${size}] (${bytes} bytes` + (n > span ? `, an expanded view of ${span} storage element${span === 1 ? '' : 's'})` : ')'),
+  );
   if (over) throw new Error(`torch: ${label}: ${name}: ${over}`);
   const out = allocTyped(dtype, n);
   let contiguous = true;
   for (let i = size.length - 1, expect = 1; i >= 0; i--) {
-    if (size[i] !== 1 && stride[i] !== expect) { contiguous = false; break; }
+    if (size[i] !== 1 && stride[i] !== expect) {
+      contiguous = false;
+      break;
+    }
     expect *= size[i];
   }
   if (contiguous) {

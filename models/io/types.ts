@@ -7,13 +7,9 @@ import { halfToFloat } from '../../engine/core/dtype.ts';
 // one home for the decoder (the engine reads f16 state dicts too); re-exported for the readers
 export { halfToFloat };
 
-export type DType =
-  | 'float64' | 'float32' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
-export type TensorData =
-  | Float64Array | Float32Array | Uint16Array | BigInt64Array
-  | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type TensorData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface CpuTensor {
   dtype: DType;
@@ -23,8 +19,16 @@ export interface CpuTensor {
 
 /** Bytes per element of each dtype. */
 export const DTYPE_SIZE: Record<DType, number> = {
-  float64: 8, float32: 4, float16: 2, bfloat16: 2,
-  int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float64: 8,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export function numel(shape: readonly number[]): number {
@@ -54,14 +58,24 @@ export function typedFromBytes(dtype: DType, bytes: Uint8Array, n: number): Tens
 /** A typed-array view of dtype over `buf` (must be aligned). */
 export function viewOf(dtype: DType, buf: ArrayBufferLike, byteOffset: number, n: number): TensorData {
   switch (dtype) {
-    case 'float64': return new Float64Array(buf, byteOffset, n);
-    case 'float32': return new Float32Array(buf, byteOffset, n);
-    case 'float16': case 'bfloat16': return new Uint16Array(buf, byteOffset, n);
-    case 'int64': return new BigInt64Array(buf, byteOffset, n);
-    case 'int32': return new Int32Array(buf, byteOffset, n);
-    case 'int16': return new Int16Array(buf, byteOffset, n);
-    case 'int8': return new Int8Array(buf, byteOffset, n);
-    case 'uint8': case 'bool': return new Uint8Array(buf, byteOffset, n);
+    case 'float64':
+      return new Float64Array(buf, byteOffset, n);
+    case 'float32':
+      return new Float32Array(buf, byteOffset, n);
+    case 'float16':
+    case 'bfloat16':
+      return new Uint16Array(buf, byteOffset, n);
+    case 'int64':
+      return new BigInt64Array(buf, byteOffset, n);
+    case 'int32':
+      return new Int32Array(buf, byteOffset, n);
+    case 'int16':
+      return new Int16Array(buf, byteOffset, n);
+    case 'int8':
+      return new Int8Array(buf, byteOffset, n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buf, byteOffset, n);
   }
 }
 
@@ -96,12 +110,12 @@ export function floatToHalf(v: number): number {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
   return sign | h;
 }
 

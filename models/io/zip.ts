@@ -48,8 +48,7 @@ export function crc32(data: Uint8Array): number {
 
 /** True when the buffer starts like a zip file (local header or an empty archive's EOCD). */
 export function looksLikeZip(buf: Uint8Array): boolean {
-  return buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b &&
-    ((buf[2] === 3 && buf[3] === 4) || (buf[2] === 5 && buf[3] === 6));
+  return buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && ((buf[2] === 3 && buf[3] === 4) || (buf[2] === 5 && buf[3] === 6));
 }
 
 function hex(buf: Uint8Array, n = 4): string {
@@ -70,7 +69,11 @@ export class ZipArchive {
   private readonly budget: ByteBudget;
 
   /** `label` names the file in errors. */
-  constructor(readonly buf: Uint8Array, readonly label = '<buffer>', opts: ZipOptions = {}) {
+  constructor(
+    readonly buf: Uint8Array,
+    readonly label = '<buffer>',
+    opts: ZipOptions = {},
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.budget = budgetFor(opts);
     this.parse();
@@ -80,8 +83,12 @@ export class ZipArchive {
     throw new Error(`zip: ${this.label}: ${msg}`);
   }
 
-  private u16(o: number): number { return this.view.getUint16(o, true); }
-  private u32(o: number): number { return this.view.getUint32(o, true); }
+  private u16(o: number): number {
+    return this.view.getUint16(o, true);
+  }
+  private u32(o: number): number {
+    return this.view.getUint32(o, true);
+  }
   private u64(o: number): number {
     const v = this.view.getBigUint64(o, true);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`64-bit field ${v} at offset ${o} is too large`);
@@ -97,7 +104,10 @@ export class ZipArchive {
     // The end-of-central-directory record sits in the last 22 + up to 65535 (comment) bytes.
     let eocd = -1;
     for (let o = buf.length - 22; o >= Math.max(0, buf.length - 22 - 0xffff); o--) {
-      if (this.u32(o) === SIG_EOCD && o + 22 + this.u16(o + 20) <= buf.length) { eocd = o; break; }
+      if (this.u32(o) === SIG_EOCD && o + 22 + this.u16(o + 20) <= buf.length) {
+        eocd = o;
+        break;
+      }
     }
     if (eocd < 0) {
       if (buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 3 && buf[3] === 4) {
@@ -146,9 +156,18 @@ export class ZipArchive {
         const len = this.u16(e + 2);
         if (id === 0x0001) {
           let p = e + 4;
-          if (usize === 0xffffffff) { usize = this.u64(p); p += 8; }
-          if (csize === 0xffffffff) { csize = this.u64(p); p += 8; }
-          if (local === 0xffffffff) { local = this.u64(p); p += 8; }
+          if (usize === 0xffffffff) {
+            usize = this.u64(p);
+            p += 8;
+          }
+          if (csize === 0xffffffff) {
+            csize = this.u64(p);
+            p += 8;
+          }
+          if (local === 0xffffffff) {
+            local = this.u64(p);
+            p += 8;
+          }
         }
         e += 4 + len;
       }
@@ -173,8 +192,7 @@ export class ZipArchive {
 
   /** Inflates a member, stopping one byte past its declared size (zlib's maxOutputLength). */
   private inflate(raw: Uint8Array, e: ZipEntry): Uint8Array {
-    const tooLong = (): never =>
-      this.fail(`${e.name} inflates to more than the ${e.size} bytes its directory entry declares (corrupt, or a zip bomb)`);
+    const tooLong = (): never => this.fail(`${e.name} inflates to more than the ${e.size} bytes its directory entry declares (corrupt, or a zip bomb)`);
     let data: Uint8Array | null;
     try {
       // The one byte of slack tells a member longer than declared apart from one that fits exactly.
@@ -215,8 +233,7 @@ export class ZipArchive {
     if (opts.verify !== false) {
       const c = crc32(data);
       if (c !== e.crc32) {
-        this.fail(`bad CRC for ${name}: computed ${c.toString(16).padStart(8, '0')}, ` +
-          `stored ${e.crc32.toString(16).padStart(8, '0')} (file corrupted?)`);
+        this.fail(`bad CRC for ${name}: computed ${c.toString(16).padStart(8, '0')}, ` + `stored ${e.crc32.toString(16).padStart(8, '0')} (file corrupted?)`);
       }
     }
     return data;

@@ -49,36 +49,70 @@ function runNode(args: string[]): Promise<unknown> {
 t('app/lib.ts bundles for the browser: no Node built-ins, globals or Node-only modules', () => {
   // buildApp throws on any of them; what the browser app needs is in, the Node side is not
   for (const m of [
-    'engine/runtime/platform-browser.ts', 'engine/runtime/device.ts', 'engine/runtime/autotune.ts', 'models/backbones.ts', 'models/io/torch.ts',
-    'models/io/inflate.ts', 'models/io/tfjs.ts', 'data/las.ts', 'data/transforms.ts', 'data/synthetic-render.ts',
-    'glass/glass.ts', 'glass/loop.ts', 'glass/checkpoint-bytes.ts', 'glass/metrics.ts',
-  ]) assert.ok(build.inputs.includes(m), `${m} is bundled`);
+    'engine/runtime/platform-browser.ts',
+    'engine/runtime/device.ts',
+    'engine/runtime/autotune.ts',
+    'models/backbones.ts',
+    'models/io/torch.ts',
+    'models/io/inflate.ts',
+    'models/io/tfjs.ts',
+    'data/las.ts',
+    'data/transforms.ts',
+    'data/synthetic-render.ts',
+    'glass/glass.ts',
+    'glass/loop.ts',
+    'glass/checkpoint-bytes.ts',
+    'glass/metrics.ts',
+  ])
+    assert.ok(build.inputs.includes(m), `${m} is bundled`);
   for (const m of [
-    'engine/runtime/platform-node.ts', 'models/io/files.ts', 'models/io/atomic.ts', 'models/registry.ts', 'models/weights-cache.ts',
-    'data/image.ts', 'data/synthetic.ts', 'data/datasets.ts', 'data/loader.ts', 'glass/checkpoint.ts', 'glass/trainer.ts',
-  ]) assert.not.ok(build.inputs.includes(m), `${m} (Node) is not bundled`);
+    'engine/runtime/platform-node.ts',
+    'models/io/files.ts',
+    'models/io/atomic.ts',
+    'models/registry.ts',
+    'models/weights-cache.ts',
+    'data/image.ts',
+    'data/synthetic.ts',
+    'data/datasets.ts',
+    'data/loader.ts',
+    'glass/checkpoint.ts',
+    'glass/trainer.ts',
+  ])
+    assert.not.ok(build.inputs.includes(m), `${m} (Node) is not bundled`);
   assert.ok(build.bytes > 200 << 10 && build.bytes < 1 << 20, `bundle of ${build.bytes} bytes`);
-  console.log(`  app bundle: ${(build.bytes / 1024).toFixed(0)} KiB, ${(build.minifiedBytes / 1024).toFixed(0)} KiB minified, ` +
-    `${(build.gzipBytes / 1024).toFixed(0)} KiB gzipped, ${build.inputs.length} modules, ${build.ms} ms`);
+  console.log(
+    `  app bundle: ${(build.bytes / 1024).toFixed(0)} KiB, ${(build.minifiedBytes / 1024).toFixed(0)} KiB minified, ` +
+      `${(build.gzipBytes / 1024).toFixed(0)} KiB gzipped, ${build.inputs.length} modules, ${build.ms} ms`,
+  );
 });
 
 t('the check names each Node import and global it finds', async () => {
   const globals = join(dir, 'globals.ts');
-  writeFileSync(globals, "export const f = () => `${process.env.X} ${typeof Buffer} ${typeof setImmediate}`;\nexport const s = 'process.env in a string is fine';\n");
-  const err = await buildApp({ write: false, entry: globals }).then(() => null, (e: Error) => e.message);
+  writeFileSync(
+    globals,
+    "export const f = () => `${process.env.X} ${typeof Buffer} ${typeof setImmediate}`;\nexport const s = 'process.env in a string is fine';\n",
+  );
+  const err = await buildApp({ write: false, entry: globals }).then(
+    () => null,
+    (e: Error) => e.message,
+  );
   assert.ok(err, 'Node globals are refused');
   for (const g of ['process', 'Buffer', 'setImmediate']) assert.match(err!, new RegExp(`globals\\.ts: uses Node's global ${g}`));
   const imports = join(dir, 'imports.ts');
   writeFileSync(imports, `export { readSafetensors } from '${join(repo, 'models/io/files.ts')}';\n`);
-  const err2 = await buildApp({ write: false, entry: imports }).then(() => null, (e: Error) => e.message);
+  const err2 = await buildApp({ write: false, entry: imports }).then(
+    () => null,
+    (e: Error) => e.message,
+  );
   assert.match(err2 ?? '', /models\/io\/files\.ts:\d+: Could not resolve "node:fs"/);
 });
 
-t('the bundle runs in plain Node on navigator.gpu with the Node build\'s exact results', async () => {
-  const [browser, node] = (await Promise.all([
-    runNode([smoke, build.file]),
-    runNode(['--import', 'tsx', smoke, join(repo, 'app/lib.ts')]),
-  ])) as { host: string; las: unknown; gpu: { scores: number[]; reloadedScores: number[]; losses: number[]; spec: string } }[];
+t("the bundle runs in plain Node on navigator.gpu with the Node build's exact results", async () => {
+  const [browser, node] = (await Promise.all([runNode([smoke, build.file]), runNode(['--import', 'tsx', smoke, join(repo, 'app/lib.ts')])])) as {
+    host: string;
+    las: unknown;
+    gpu: { scores: number[]; reloadedScores: number[]; losses: number[]; spec: string };
+  }[];
   assert.is(browser.host, 'browser');
   assert.is(node.host, 'node');
   assert.equal(browser.las, node.las, 'LAS with the built-in textures');

@@ -22,7 +22,13 @@ export async function scenario(L, gpu = true) {
   const images = samples.map((s) => L.toTensor(s.image, norm));
   const textures = new L.TextureSource(L.BUILTIN_TEXTURES);
   const las = images.slice(0, 2).map((img, i) => L.synthesize(img, textures, new L.Rng(20 + i), { resize: size, imagesize: size, norm, featSize: size / 8 }));
-  out.las = { textures: textures.paths.length, maskS: las[0].maskS.length, texture: las[0].texture, beta: las[0].beta, sum: las[0].aug.reduce((a, b) => a + b, 0) };
+  out.las = {
+    textures: textures.paths.length,
+    maskS: las[0].maskS.length,
+    texture: las[0].texture,
+    beta: las[0].beta,
+    sum: las[0].aug.reduce((a, b) => a + b, 0),
+  };
   if (!gpu) return out;
 
   await E.initDevice();

@@ -21,11 +21,12 @@ raster('fillRect covers exactly [x, x+w) x [y, y+h)', () => {
   const r = new Raster(10, 8);
   r.fillRect(2, 3, 4, 2, RED);
   let count = 0;
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 10; x++) {
-    const inside = x >= 2 && x < 6 && y >= 3 && y < 5;
-    assert.ok(same(r.get(x, y), inside ? RED : WHITE), `pixel ${x},${y}`);
-    if (inside) count++;
-  }
+  for (let y = 0; y < 8; y++)
+    for (let x = 0; x < 10; x++) {
+      const inside = x >= 2 && x < 6 && y >= 3 && y < 5;
+      assert.ok(same(r.get(x, y), inside ? RED : WHITE), `pixel ${x},${y}`);
+      if (inside) count++;
+    }
   assert.is(count, 8);
 });
 
@@ -123,11 +124,17 @@ bars('wrapLabel splits long names at underscores, balanced', () => {
 });
 
 bars('renderBarChart draws bars in series colours, taller for larger values', () => {
-  const blue = hexColor('#0000ff'), green = hexColor('#00ff00');
+  const blue = hexColor('#0000ff'),
+    green = hexColor('#00ff00');
   const img = renderBarChart({
-    title: 'T', series: [{ name: 'a', color: blue }, { name: 'b', color: green }],
+    title: 'T',
+    series: [
+      { name: 'a', color: blue },
+      { name: 'b', color: green },
+    ],
     panels: [{ title: 'P', yLabel: 'u', scale: 'linear', groups: [{ label: 'g', values: [1, 2] }] }],
-    minWidth: 300, plotHeight: 100,
+    minWidth: 300,
+    plotHeight: 100,
   });
   const heights = [blue, green].map((c) => {
     let n = 0;
@@ -135,9 +142,13 @@ bars('renderBarChart draws bars in series colours, taller for larger values', ()
     return n;
   });
   // Legend swatches are 16x16 = 256 pixels each; the bars are the rest, green twice blue.
-  const barA = heights[0] - 256, barB = heights[1] - 256;
+  const barA = heights[0] - 256,
+    barB = heights[1] - 256;
   assert.ok(barA > 0 && Math.abs(barB / barA - 2) < 0.1, `bar areas ${barA}, ${barB}`);
-  assert.throws(() => renderBarChart({ title: 'T', series: [{ name: 'a' }], panels: [{ title: 'P', yLabel: 'u', groups: [{ label: 'g', values: [1, 2] }] }] }), /2 values for 1 series/);
+  assert.throws(
+    () => renderBarChart({ title: 'T', series: [{ name: 'a' }], panels: [{ title: 'P', yLabel: 'u', groups: [{ label: 'g', values: [1, 2] }] }] }),
+    /2 values for 1 series/,
+  );
 });
 
 raster.run();

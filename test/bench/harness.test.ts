@@ -5,8 +5,19 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  conv2dFlops, convOutSize, fmtNum, formatColumns, formatTable, jsonArg, makeRecord, matmulFlops,
-  measure, median, parseBenchArgs, writeJson, type Measurement,
+  conv2dFlops,
+  convOutSize,
+  fmtNum,
+  formatColumns,
+  formatTable,
+  jsonArg,
+  makeRecord,
+  matmulFlops,
+  measure,
+  median,
+  parseBenchArgs,
+  writeJson,
+  type Measurement,
 } from '../../bench/harness.ts';
 
 /** A clock that fn advances by the next duration of `durations` per call. */
@@ -15,7 +26,9 @@ function fakeClock(durations: number[]) {
   let i = 0;
   return {
     now: () => t,
-    fn: async () => { t += durations[i++ % durations.length]; },
+    fn: async () => {
+      t += durations[i++ % durations.length];
+    },
     calls: () => i,
   };
 }
@@ -93,7 +106,14 @@ rec('fmtNum keeps about 3 significant digits', () => {
 });
 
 rec('formatColumns aligns text left and numbers right', () => {
-  const t = formatColumns(['name', 'ms'], [['a', '1.5'], ['long', '10']], [false, true]);
+  const t = formatColumns(
+    ['name', 'ms'],
+    [
+      ['a', '1.5'],
+      ['long', '10'],
+    ],
+    [false, true],
+  );
   assert.is(t, ['name   ms', '----  ---', 'a     1.5', 'long   10'].join('\n'));
 });
 

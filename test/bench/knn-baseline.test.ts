@@ -19,7 +19,8 @@ t.before(async () => {
 });
 t.after(() => data.cleanup());
 
-const D = 32, P = 16;
+const D = 32,
+  P = 16;
 // batches of uneven sizes, so that batches straddle chunk boundaries
 const SIZES = [24, 17, 30, 8, 20, 1, 31, 27, 24, 32];
 
@@ -83,7 +84,8 @@ t('the baseline scores the same with its bank in many small chunks', async () =>
   // 64 patches x 64 dims per image: 4 KiB chunks hold a quarter of an image (24 chunks)
   const chunked = await knnBaseline(backbone, { ...o, chunkBytes: 4096 });
   assert.is(chunked.imageScores.length, 7);
-  for (const [i, s] of whole.imageScores.entries()) assert.ok(Math.abs(chunked.imageScores[i] - s) <= 1e-5 * Math.max(1, s), `image ${i}: ${chunked.imageScores[i]} vs ${s}`);
+  for (const [i, s] of whole.imageScores.entries())
+    assert.ok(Math.abs(chunked.imageScores[i] - s) <= 1e-5 * Math.max(1, s), `image ${i}: ${chunked.imageScores[i]} vs ${s}`);
   assert.is(chunked.imageAuroc, whole.imageAuroc);
   assert.ok(Math.abs((chunked.pixelAuroc ?? NaN) - (whole.pixelAuroc ?? NaN)) < 1e-6, `${chunked.pixelAuroc} vs ${whole.pixelAuroc}`);
 });
@@ -97,7 +99,15 @@ t('it reports the metrics of `glass test`: AUROC as computed independently, AP a
   for (const k of ['image_ap', 'pixel_ap', 'pixel_pro'] as const) assert.ok(r[k] !== null && r[k]! >= 0 && r[k]! <= 1, `${k} = ${r[k]}`);
   assert.ok(r.seconds.bank > 0 && r.seconds.test > 0);
   // the reference mask rule changes the ground truth (bilinear masks, only exact 1.0 counts) and so AP
-  const ref = await knnBaseline(backbone, { root: data.root, className: 'button', resize: 64, imagesize: 48, layers: ['conv_pw_5', 'conv_pw_11'], embed: 64, maskRule: 'reference' });
+  const ref = await knnBaseline(backbone, {
+    root: data.root,
+    className: 'button',
+    resize: 64,
+    imagesize: 48,
+    layers: ['conv_pw_5', 'conv_pw_11'],
+    embed: 64,
+    maskRule: 'reference',
+  });
   assert.is(ref.maskRule, 'reference');
   assert.equal(ref.imageScores.length, r.imageScores.length);
 });

@@ -11,7 +11,23 @@ const chart: LineChart = {
   title: 'curves',
   subtitle: 'a test',
   panels: [
-    { title: 'image AUROC', xLabel: 'iterations', yLabel: 'AUROC', yRange: [0, 1], series: [{ name: 'glass', color: '#ff0000', points: [[0, 0.5], [10, 0.9]] }], refs: [{ label: 'knn', y: 0.75, color: '#0000ff' }] },
+    {
+      title: 'image AUROC',
+      xLabel: 'iterations',
+      yLabel: 'AUROC',
+      yRange: [0, 1],
+      series: [
+        {
+          name: 'glass',
+          color: '#ff0000',
+          points: [
+            [0, 0.5],
+            [10, 0.9],
+          ],
+        },
+      ],
+      refs: [{ label: 'knn', y: 0.75, color: '#0000ff' }],
+    },
     { title: 'pixel AUROC', xLabel: 'seconds', yLabel: 'AUROC', series: [{ name: 'glass', color: '#ff0000', points: [[5, 0.6]] }] },
   ],
   panelWidth: 400,
@@ -21,9 +37,16 @@ const chart: LineChart = {
 t('two panels side by side, the series colour at its points, the reference line dashed at its value', () => {
   const r = renderLineChart(chart);
   assert.is(r.width, 800);
-  const red = (x: number, y: number) => { const [a, b, c] = r.get(x, y); return a > 200 && b < 60 && c < 60; };
-  const blue = (x: number, y: number) => { const [a, b, c] = r.get(x, y); return c > 200 && a < 60 && b < 60; };
-  let reds = 0, blueRow = -1;
+  const red = (x: number, y: number) => {
+    const [a, b, c] = r.get(x, y);
+    return a > 200 && b < 60 && c < 60;
+  };
+  const blue = (x: number, y: number) => {
+    const [a, b, c] = r.get(x, y);
+    return c > 200 && a < 60 && b < 60;
+  };
+  let reds = 0,
+    blueRow = -1;
   for (let y = 0; y < r.height; y++) for (let x = 0; x < 400; x++) if (red(x, y)) reds++;
   assert.ok(reds > 40, `the first panel's line and markers: ${reds} red pixels`);
   // the dashed blue line: one row with blue runs and gaps

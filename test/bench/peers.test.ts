@@ -27,22 +27,35 @@ t('case descriptions share the harness work formulas', () => {
   assert.is(describeCase({ op: 'reduce_sum', shape: [4, 8], axis: -1 }).bytes, (32 + 4) * 4);
   assert.throws(() => describeCase({ op: 'reduce_sum', shape: [4], axis: 1 }), /axis 1 out of range/);
   assert.is(torchPeerName(2), 'torch-cpu-2t');
-  assert.equal(PEER_CASES.map((c) => describeCase(c).op), ['matmul', 'conv2d_fwd', 'conv2d_bwd_input', 'conv2d_bwd_filter', 'elementwise_add', 'reduce_sum']);
+  assert.equal(
+    PEER_CASES.map((c) => describeCase(c).op),
+    ['matmul', 'conv2d_fwd', 'conv2d_bwd_input', 'conv2d_bwd_filter', 'elementwise_add', 'reduce_sum'],
+  );
 });
 
 t('parses the subprocess JSON into named timings with rates', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'glass-torch-'));
   try {
     const fake = join(dir, 'python3');
-    const answer = JSON.stringify({ torch: '1.13', python: '3.11', results: [
-      { index: 0, threads: 1, ms_median: 2, ms_min: 1.9, runs: 5, iters_per_call: 1 },
-      { index: 0, threads: 2, ms_median: 1, ms_min: 0.9, runs: 5, iters_per_call: 1 },
-    ] });
+    const answer = JSON.stringify({
+      torch: '1.13',
+      python: '3.11',
+      results: [
+        { index: 0, threads: 1, ms_median: 2, ms_min: 1.9, runs: 5, iters_per_call: 1 },
+        { index: 0, threads: 2, ms_median: 1, ms_min: 0.9, runs: 5, iters_per_call: 1 },
+      ],
+    });
     writeFileSync(fake, `#!/bin/sh\ncat >/dev/null\necho '${answer}'\n`);
     chmodSync(fake, 0o755);
     const r = await torchCpu([{ op: 'matmul', m: 100, n: 100, k: 100 }], { python: fake });
     if (!r.ok) throw new Error(r.reason);
-    assert.equal(r.timings.map((x) => [x.name, x.ms_median, x.gflops]), [['torch-cpu-1t', 2, 1], ['torch-cpu-2t', 1, 2]]);
+    assert.equal(
+      r.timings.map((x) => [x.name, x.ms_median, x.gflops]),
+      [
+        ['torch-cpu-1t', 2, 1],
+        ['torch-cpu-2t', 1, 2],
+      ],
+    );
     writeFileSync(fake, `#!/bin/sh\ncat >/dev/null\necho '{"error": "boom"}'\n`);
     await torchCpu([{ op: 'matmul', m: 1, n: 1, k: 1 }], { python: fake }).then(
       () => assert.unreachable('should throw'),

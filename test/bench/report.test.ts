@@ -25,7 +25,14 @@ const t = suite('bench/report');
 t('collectRows merges the records of one case and lists peers in order', () => {
   const { rows, peers } = collectRows(small.records);
   assert.equal(peers, ['tfjs-webgpu', 'torch-cpu-1t']);
-  assert.equal(rows.map((r) => [r.case, r.unit]), [['matmul', 'GFLOP/s'], ['add', 'GB/s'], ['train_step', 'ms']]);
+  assert.equal(
+    rows.map((r) => [r.case, r.unit]),
+    [
+      ['matmul', 'GFLOP/s'],
+      ['add', 'GB/s'],
+      ['train_step', 'ms'],
+    ],
+  );
   assert.is(rows[0].ours?.rate, 10);
   assert.is(rows[0].peers.get('torch-cpu-1t')?.rate, 40);
   assert.is(rows[0].peers.get('tfjs-webgpu')?.ratio, 2);
@@ -33,8 +40,14 @@ t('collectRows merges the records of one case and lists peers in order', () => {
 
 t('buildChart: ours first, one panel per unit, values aligned with series', () => {
   const c = buildChart(small);
-  assert.equal(c.series.map((s) => s.name), [OURS, 'tfjs-webgpu', 'torch-cpu-1t']);
-  assert.equal(c.panels.map((p) => p.title), ['Compute', 'Memory-bound', 'Time']);
+  assert.equal(
+    c.series.map((s) => s.name),
+    [OURS, 'tfjs-webgpu', 'torch-cpu-1t'],
+  );
+  assert.equal(
+    c.panels.map((p) => p.title),
+    ['Compute', 'Memory-bound', 'Time'],
+  );
   assert.equal(c.panels[0].groups[0].values, [10, 5, 40]);
   assert.equal(c.panels[1].groups[0].values, [1, 1, null]);
   assert.equal(c.panels[2].groups[0].values, [30, null, null]);

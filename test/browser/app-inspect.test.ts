@@ -63,7 +63,9 @@ test('a CLI checkpoint scores uploaded PNGs as `glass predict` does; heatmaps, m
   const testDir = join(dir, 'data', 'button', 'test');
   const picked: string[] = [];
   for (const d of readdirSync(testDir).sort()) {
-    const f = readdirSync(join(testDir, d)).filter((n) => n.endsWith('.png')).sort()[0];
+    const f = readdirSync(join(testDir, d))
+      .filter((n) => n.endsWith('.png'))
+      .sort()[0];
     if (!f) continue;
     writeFileSync(join(input, `${d}_${f}`), readFileSync(join(testDir, d, f)));
     picked.push(`${d}_${f}`);
@@ -71,12 +73,16 @@ test('a CLI checkpoint scores uploaded PNGs as `glass predict` does; heatmaps, m
   withAlpha(join(input, picked[picked.length - 1]!), join(input, 'alpha.png'));
   log.length = 0;
   assert.is(await capture(['predict', '--checkpoint', ck, '--input', input, '--out', join(dir, 'pred')]), 0, log.join('\n'));
-  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
+  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.is(rows[0], 'file,score,anomalous');
-  const cli = new Map(rows.slice(1).map((r) => {
-    const [f, s] = r.split(',');
-    return [f!, Number(s)];
-  }));
+  const cli = new Map(
+    rows.slice(1).map((r) => {
+      const [f, s] = r.split(',');
+      return [f!, Number(s)];
+    }),
+  );
   const tCli = performance.now() - t0;
 
   session = await openApp(env!, join(dir, 'app'), 'inspect');
@@ -85,10 +91,13 @@ test('a CLI checkpoint scores uploaded PNGs as `glass predict` does; heatmaps, m
   // the checkpoint through its file input
   const ckInput = (await s.page.$('#ins-ckpt')) as ElementHandle<HTMLInputElement> | null;
   await ckInput!.uploadFile(ck);
-  await s.page.waitForFunction(() => {
-    const a = (globalThis as unknown as { glassApp: { inspect: unknown; errors: string[] } }).glassApp;
-    return a.inspect !== null || a.errors.length > 0;
-  }, { timeout: 20_000 });
+  await s.page.waitForFunction(
+    () => {
+      const a = (globalThis as unknown as { glassApp: { inspect: unknown; errors: string[] } }).glassApp;
+      return a.inspect !== null || a.errors.length > 0;
+    },
+    { timeout: 20_000 },
+  );
   const info = await s.evaluate(() => document.getElementById('ins-info')!.textContent ?? '');
   assert.match(info, /threshold image/, info);
 
@@ -96,10 +105,14 @@ test('a CLI checkpoint scores uploaded PNGs as `glass predict` does; heatmaps, m
   const names = readdirSync(input).sort();
   const imgInput = (await s.page.$('#ins-files')) as ElementHandle<HTMLInputElement> | null;
   await imgInput!.uploadFile(...names.map((n) => join(input, n)));
-  await s.page.waitForFunction((n: number) => {
-    const a = (globalThis as unknown as { glassApp: { inspect: { pred: unknown } | null; errors: string[] } }).glassApp;
-    return (a.inspect?.pred && document.querySelectorAll('#results .tile').length === n) || a.errors.length > 0;
-  }, { timeout: 30_000 }, names.length);
+  await s.page.waitForFunction(
+    (n: number) => {
+      const a = (globalThis as unknown as { glassApp: { inspect: { pred: unknown } | null; errors: string[] } }).glassApp;
+      return (a.inspect?.pred && document.querySelectorAll('#results .tile').length === n) || a.errors.length > 0;
+    },
+    { timeout: 30_000 },
+    names.length,
+  );
   const page = await s.evaluate(() => {
     const a = (globalThis as unknown as { glassApp: { errors: string[]; inspect: { pictures: { name: string }[]; pred: { scores: Float32Array } } } }).glassApp;
     return { errors: a.errors, names: a.inspect.pictures.map((p) => p.name), scores: Array.from(a.inspect.pred.scores) };
@@ -159,8 +172,10 @@ test('a CLI checkpoint scores uploaded PNGs as `glass predict` does; heatmaps, m
   for (const h of sweep.heat as Canvas[]) assert.ok(h.w === 64 && h.colours > 8, `heatmap drawn: ${JSON.stringify(h)}`);
   for (const m of sweep.mask as Canvas[]) assert.ok(m.w === 64 && m.lit > 0 && m.colours <= 2, `mask drawn: ${JSON.stringify(m)}`);
   assert.equal(s.problems(), []);
-  console.log(`  ${names.length} images, page vs CLI scores within ${worst.toExponential(1)}; CLI ${(tCli / 1000).toFixed(1)} s, ` +
-    `${((performance.now() - t0) / 1000).toFixed(1)} s in all`);
+  console.log(
+    `  ${names.length} images, page vs CLI scores within ${worst.toExponential(1)}; CLI ${(tCli / 1000).toFixed(1)} s, ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s in all`,
+  );
 });
 
 t.run();

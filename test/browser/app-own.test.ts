@@ -33,23 +33,36 @@ test('uploaded good PNGs train in the page; its checkpoint runs `glass predict` 
   dir = mkdtempSync(join(tmpdir(), 'glass-app-own-'));
   writeSyntheticDataset(join(dir, 'data'), { classes: ['woodgrain'], size: 48, train: 10, testGood: 1, testDefective: 2, seed: 3 });
   const good = join(dir, 'data', 'woodgrain', 'train', 'good');
-  const files = readdirSync(good).filter((n) => n.endsWith('.png')).sort();
+  const files = readdirSync(good)
+    .filter((n) => n.endsWith('.png'))
+    .sort();
   assert.is(files.length, 10);
 
   session = await openApp(env!, join(dir, 'app'), 'own');
   const s = session;
   const input = (await s.page.$('#own-files')) as ElementHandle<HTMLInputElement> | null;
   await input!.uploadFile(...files.map((f) => join(good, f)));
-  await s.page.waitForFunction(() => !(document.getElementById('own-train') as HTMLButtonElement).disabled || (globalThis as unknown as { glassApp: { errors: string[] } }).glassApp.errors.length > 0, { timeout: 20_000 });
+  await s.page.waitForFunction(
+    () =>
+      !(document.getElementById('own-train') as HTMLButtonElement).disabled ||
+      (globalThis as unknown as { glassApp: { errors: string[] } }).glassApp.errors.length > 0,
+    { timeout: 20_000 },
+  );
   const info = await s.evaluate(() => document.getElementById('own-info')!.textContent ?? '');
   assert.match(info, /10 good images: 8 to train on, 2 held out/, info);
 
   await s.page.click('#own-train');
-  await s.page.waitForFunction(() => {
-    const st = (globalThis as unknown as { glassApp: { state: string } }).glassApp.state;
-    return st === 'done' || st === 'error';
-  }, { timeout: 40_000 });
-  const done = await s.evaluate(() => ({ state: (globalThis as unknown as { glassApp: { state: string } }).glassApp.state, status: document.getElementById('train-status')!.textContent ?? '' }));
+  await s.page.waitForFunction(
+    () => {
+      const st = (globalThis as unknown as { glassApp: { state: string } }).glassApp.state;
+      return st === 'done' || st === 'error';
+    },
+    { timeout: 40_000 },
+  );
+  const done = await s.evaluate(() => ({
+    state: (globalThis as unknown as { glassApp: { state: string } }).glassApp.state,
+    status: document.getElementById('train-status')!.textContent ?? '',
+  }));
   assert.is(done.state, 'done', done.status);
   assert.match(done.status, /threshold from 2 held-out images/);
   const tTrain = performance.now() - t0;
@@ -72,10 +85,20 @@ test('uploaded good PNGs train in the page; its checkpoint runs `glass predict` 
 
   // the CLI scores a folder with it
   const log: string[] = [];
-  const code = await cliCapture(log)(['predict', '--checkpoint', ck, '--input', join(dir, 'data', 'woodgrain', 'test', readdirSync(join(dir, 'data', 'woodgrain', 'test')).sort()[0]!), '--out', join(dir, 'pred')]);
+  const code = await cliCapture(log)([
+    'predict',
+    '--checkpoint',
+    ck,
+    '--input',
+    join(dir, 'data', 'woodgrain', 'test', readdirSync(join(dir, 'data', 'woodgrain', 'test')).sort()[0]!),
+    '--out',
+    join(dir, 'pred'),
+  ]);
   assert.is(code, 0, log.join('\n'));
   assert.not.match(log.join('\n'), /warning/i);
-  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
+  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.is(rows[0], 'file,score,anomalous');
   assert.ok(rows.length > 1);
   for (const r of rows.slice(1)) {
@@ -83,8 +106,10 @@ test('uploaded good PNGs train in the page; its checkpoint runs `glass predict` 
     assert.is(flag, Number(score) >= spec!.threshold!.image ? 'yes' : 'no', r);
   }
   assert.equal(s.problems(), []);
-  console.log(`  10 images uploaded, trained in the page in ${(tTrain / 1000).toFixed(1)} s (build, launch included); ` +
-    `${((performance.now() - t0) / 1000).toFixed(1)} s in all`);
+  console.log(
+    `  10 images uploaded, trained in the page in ${(tTrain / 1000).toFixed(1)} s (build, launch included); ` +
+      `${((performance.now() - t0) / 1000).toFixed(1)} s in all`,
+  );
 });
 
 t.run();

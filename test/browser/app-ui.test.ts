@@ -31,7 +31,10 @@ t('the colour scale is anchored at the threshold; the hold-out split is a seeded
   const files = Array.from({ length: 25 }, (_, i) => `f${i}`);
   const order = new Rng(0).fork(7).permutation(25);
   const held = new Set(order.slice(0, 3));
-  assert.equal(holdOutSplit(files, 0).heldOut, files.filter((_, i) => held.has(i)));
+  assert.equal(
+    holdOutSplit(files, 0).heldOut,
+    files.filter((_, i) => held.has(i)),
+  );
   assert.is(holdOutSplit(files.slice(0, 4), 1).heldOut.length, 2);
 });
 
@@ -80,7 +83,10 @@ test('one-click demo: progress, chart, heatmaps, checkpoint, no errors', async (
   }
   const statusText = await s.evaluate(() => document.getElementById('train-status')!.textContent);
   assert.is(st.state, 'done', `the demo finished (status: ${statusText})`);
-  assert.ok(seen.some((v) => v > 0 && v < 1), `the progress bar advanced in steps: ${seen.map((v) => v.toFixed(2)).join(' ')}`);
+  assert.ok(
+    seen.some((v) => v > 0 && v < 1),
+    `the progress bar advanced in steps: ${seen.map((v) => v.toFixed(2)).join(' ')}`,
+  );
   assert.is(seen[seen.length - 1], 1);
   assert.ok(st.loss >= 2, `${st.loss} losses charted`);
 
@@ -138,9 +144,14 @@ test('one-click demo: progress, chart, heatmaps, checkpoint, no errors', async (
     console.log(`  screenshot: ${file} (${(statSync(file).size / 1024).toFixed(0)} KiB)`);
   }
   // the shared MobileNetV1 lacks one shard (conv_pw_13, unused): its 404 is expected
-  assert.equal(s.problems().filter((p) => !(pretrained && /group37-shard1of1.*404|status of 404/.test(p))), []);
-  console.log(`  page: ${JSON.stringify(pixels.timings)} (ms per training iteration after the first, test images/s); ` +
-    `progress ${seen.length} steps; ${((performance.now() - t0) / 1000).toFixed(1)} s in all`);
+  assert.equal(
+    s.problems().filter((p) => !(pretrained && /group37-shard1of1.*404|status of 404/.test(p))),
+    [],
+  );
+  console.log(
+    `  page: ${JSON.stringify(pixels.timings)} (ms per training iteration after the first, test images/s); ` +
+      `progress ${seen.length} steps; ${((performance.now() - t0) / 1000).toFixed(1)} s in all`,
+  );
 });
 
 t.run();

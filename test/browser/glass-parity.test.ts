@@ -88,7 +88,10 @@ function prepare(): Promise<Setup> {
     const trainSet = AnomalyDataset.open({ ...common, split: 'train', downsampling, textures: 'builtin' });
     const B = 4;
     const items = Array.from({ length: B }, (_, i) => trainSet.item(i, SEED, 0) as TrainItem);
-    const files: Record<string, string | Uint8Array> = { '/parity.js': (await bundlePage(resolve(pages, 'parity.ts'))).js, '/ckpt.safetensors': readFileSync(ck) };
+    const files: Record<string, string | Uint8Array> = {
+      '/parity.js': (await bundlePage(resolve(pages, 'parity.ts'))).js,
+      '/ckpt.safetensors': readFileSync(ck),
+    };
     const e = testSet.entries;
     e.forEach((x, i) => {
       files[`/test/${i}.png`] = readFileSync(x.path);
@@ -98,10 +101,17 @@ function prepare(): Promise<Setup> {
     session = await openBrowser(env!, { root: pages, path: '/parity.html', files, timeoutMs: 120_000 });
     await session.evaluate(() => (globalThis as any).parity.init());
     return {
-      s: session, ck, spec, data, trainMs,
+      s: session,
+      ck,
+      spec,
+      data,
+      trainMs,
       test: {
-        urls: e.map((_, i) => `/test/${i}.png`), labels: e.map((x) => x.label), maskUrls: e.map((x, i) => (x.maskPath ? `/mask/${i}.png` : null)),
-        paths: e.map((x) => x.path), maskPaths: e.map((x) => x.maskPath),
+        urls: e.map((_, i) => `/test/${i}.png`),
+        labels: e.map((x) => x.label),
+        maskUrls: e.map((x, i) => (x.maskPath ? `/mask/${i}.png` : null)),
+        paths: e.map((x) => x.path),
+        maskPaths: e.map((x) => x.maskPath),
       },
       train: { items, urls: items.map((_, i) => `/train/${i}.png`), shape: [B, 3, spec.imagesize, spec.imagesize], featSize: trainSet.featSize },
     };
@@ -125,12 +135,21 @@ function disposeGlass(g: Glass) {
 }
 function nodeTestImages(st: Setup): Float32Array[] {
   const { spec } = st;
-  return st.test.paths.map((p) => toTensor(centerCrop(resize(readImage(p, 'rgb'), spec.resize), spec.imagesize), { mean: spec.mean as any, std: spec.std as any }));
+  return st.test.paths.map((p) =>
+    toTensor(centerCrop(resize(readImage(p, 'rgb'), spec.resize), spec.imagesize), { mean: spec.mean as any, std: spec.std as any }),
+  );
 }
 
-interface PagePredict { scores: number[]; maps: string; size: [number, number]; metrics: Metrics | null; ms: { decode: number; predict: number; firstPredict: number }; deviceErrors: string[] }
+interface PagePredict {
+  scores: number[];
+  maps: string;
+  size: [number, number];
+  metrics: Metrics | null;
+  ms: { decode: number; predict: number; firstPredict: number };
+  deviceErrors: string[];
+}
 
-test('predict: the page (own PNG decoding, checkpoint bytes) gives the CLI\'s scores and maps', async () => {
+test("predict: the page (own PNG decoding, checkpoint bytes) gives the CLI's scores and maps", async () => {
   const st = await prepare();
   const { s, spec } = st;
   // the CLI's predict on a folder of the test images
@@ -140,7 +159,11 @@ test('predict: the page (own PNG decoding, checkpoint bytes) gives the CLI\'s sc
   log.length = 0;
   const code = await capture(['predict', '--checkpoint', st.ck, '--input', input, '--out', join(dir, 'pred')]);
   assert.is(code, 0, log.join('\n'));
-  const csv = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[1]));
+  const csv = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => Number(l.split(',')[1]));
   // maps with the same library functions in Node, timed warm
   await E.initDevice();
   const glass = nodeGlass(spec, st.ck);
@@ -151,16 +174,18 @@ test('predict: the page (own PNG decoding, checkpoint bytes) gives the CLI\'s sc
   const node = await run();
   const nodeMs = performance.now() - t0;
   disposeGlass(glass);
-  assert.ok(maxAbs(node.scores, csv) <= 5e-7, 'the library in Node gives scores.csv\'s scores (6 decimals)');
+  assert.ok(maxAbs(node.scores, csv) <= 5e-7, "the library in Node gives scores.csv's scores (6 decimals)");
 
   await s.evaluate((u) => (globalThis as any).parity.loadModel(u), '/ckpt.safetensors');
-  const page = await s.evaluate((inp) => (globalThis as any).parity.predictUrls(inp), { urls: st.test.urls }) as PagePredict;
+  const page = (await s.evaluate((inp) => (globalThis as any).parity.predictUrls(inp), { urls: st.test.urls })) as PagePredict;
   assert.equal(page.deviceErrors, []);
   assert.equal(page.size, [spec.imagesize, spec.imagesize]);
   const dScore = maxAbs(page.scores, node.scores);
   const dCsv = maxAbs(page.scores, csv);
   const dMap = maxAbs(f32(page.maps), node.maps);
-  console.log(`  predict ${images.length} images (${spec.imagesize} px): page ${ms(page.ms.predict)} (+ decode ${ms(page.ms.decode)}; first run ${ms(page.ms.firstPredict)}), Node ${ms(nodeMs)}`);
+  console.log(
+    `  predict ${images.length} images (${spec.imagesize} px): page ${ms(page.ms.predict)} (+ decode ${ms(page.ms.decode)}; first run ${ms(page.ms.firstPredict)}), Node ${ms(nodeMs)}`,
+  );
   console.log(`  predict differences: scores ${dScore.toExponential(2)} (scores.csv ${dCsv.toExponential(2)}), maps ${dMap.toExponential(2)}`);
   assert.ok(dScore <= TOL.score, `scores differ by ${dScore}`);
   assert.ok(dCsv <= TOL.score, `scores.csv differs by ${dCsv}`);
@@ -168,7 +193,16 @@ test('predict: the page (own PNG decoding, checkpoint bytes) gives the CLI\'s sc
   assert.ok(page.scores.some((v, i) => v !== page.scores[0]) && node.maps.some((v) => v !== node.maps[0]), 'not a constant model');
 });
 
-interface PageStep { stats: IterationStats[]; times: number[]; weights: Record<string, { shape: number[]; data: string }>; lasMs: number; augs: string; masksS: string; images: string; deviceErrors: string[] }
+interface PageStep {
+  stats: IterationStats[];
+  times: number[];
+  weights: Record<string, { shape: number[]; data: string }>;
+  lasMs: number;
+  augs: string;
+  masksS: string;
+  images: string;
+  deviceErrors: string[];
+}
 
 /** Node's side of parity.trainSteps: a fresh model after E.manualSeed, the checkpoint loaded, centre from the batch, two trainStep()s (weights after the first). */
 async function nodeSteps(spec: ModelSpec, ck: string | undefined, images: Float32Array, augs: Float32Array, masksS: Float32Array, shape: number[]) {
@@ -208,21 +242,32 @@ function zeroGradBound(key: string, spec: ModelSpec): number | null {
   return null;
 }
 
-
-test('one training iteration: the page\'s losses and updated weights equal Node\'s; LAS made in the page equals the dataset\'s', async () => {
+test("one training iteration: the page's losses and updated weights equal Node's; LAS made in the page equals the dataset's", async () => {
   const st = await prepare();
   const { s, spec } = st;
   const { items, shape } = st.train;
   const images = concatFloat32(items.map((x) => x.image));
   const augs = concatFloat32(items.map((x) => x.aug!));
   const masksS = concatFloat32(items.map((x) => x.maskS!));
-  assert.ok(masksS.some((v) => v > 0), 'LAS masks with some anomaly');
+  assert.ok(
+    masksS.some((v) => v > 0),
+    'LAS masks with some anomaly',
+  );
   const node = await nodeSteps(spec, st.ck, images, augs, masksS, shape);
   // the page decodes the training PNGs and makes LAS from the same seed (epoch 0, item i)
-  const page = await s.evaluate((inp) => (globalThis as any).parity.trainSteps(inp), { spec, seed: SEED, ckUrl: '/ckpt.safetensors', images: '', urls: st.train.urls, lasSeed: SEED, featSize: st.train.featSize, shape }) as PageStep;
+  const page = (await s.evaluate((inp) => (globalThis as any).parity.trainSteps(inp), {
+    spec,
+    seed: SEED,
+    ckUrl: '/ckpt.safetensors',
+    images: '',
+    urls: st.train.urls,
+    lasSeed: SEED,
+    featSize: st.train.featSize,
+    shape,
+  })) as PageStep;
   assert.equal(page.deviceErrors, []);
   assert.is(maxAbs(f32(page.images), images), 0, 'training images decoded in the page: identical');
-  assert.is(maxAbs(f32(page.masksS), masksS), 0, 'mask_s from the page\'s LAS: identical');
+  assert.is(maxAbs(f32(page.masksS), masksS), 0, "mask_s from the page's LAS: identical");
   assert.is(maxAbs(f32(page.augs), augs), 0, 'LAS images from the page: identical');
   const keys = Object.keys(node.stats[0]!) as (keyof IterationStats)[];
   const dStats = Math.max(...keys.map((k) => Math.abs(page.stats[0]![k] - node.stats[0]![k])));
@@ -235,8 +280,11 @@ test('one training iteration: the page\'s losses and updated weights equal Node\
     if (zeroGradBound(k, spec) !== null) dZero = Math.max(dZero, d);
     else if (d > dW) [dW, worstKey] = [d, k];
     if (process.env.PARITY_DEBUG) {
-      const a = f32(page.weights[k]!.data), b = v.data as Float32Array;
-      let n5 = 0, n4 = 0, mag = 0;
+      const a = f32(page.weights[k]!.data),
+        b = v.data as Float32Array;
+      let n5 = 0,
+        n4 = 0,
+        mag = 0;
       for (let i = 0; i < a.length; i++) {
         const e = Math.abs(a[i]! - b[i]!);
         if (e > 1e-5) n5++;
@@ -246,11 +294,19 @@ test('one training iteration: the page\'s losses and updated weights equal Node\
       console.log(`    ${k} [${v.shape}] max ${d.toExponential(2)}, >1e-5: ${n5}, >1e-4: ${n4} of ${a.length}; max |w| ${mag.toExponential(2)}`);
     }
   }
-  console.log(`  one iteration (batch ${shape[0]}, ${spec.imagesize} px, step ${glassConfigFromSpec(spec).step}): page ${ms(page.times[1]!)} (first ${ms(page.times[0]!)}), Node ${ms(node.times[1]!)} (first ${ms(node.times[0]!)}); ` +
-    `page LAS + decode of ${shape[0]} images ${ms(page.lasMs)}`);
-  console.log(`  iteration differences: statistics ${dStats.toExponential(2)} (loss ${page.stats[0]!.loss.toFixed(6)} vs ${node.stats[0]!.loss.toFixed(6)}), weights ${dW.toExponential(2)} (${worstKey}); ` +
-    `biases before BatchNorm ${dZero.toExponential(2)}`);
-  for (const k of keys) assert.ok(Math.abs(page.stats[0]![k] - node.stats[0]![k]) <= TOL.loss * Math.max(1, Math.abs(node.stats[0]![k])), `${k}: page ${page.stats[0]![k]}, Node ${node.stats[0]![k]}`);
+  console.log(
+    `  one iteration (batch ${shape[0]}, ${spec.imagesize} px, step ${glassConfigFromSpec(spec).step}): page ${ms(page.times[1]!)} (first ${ms(page.times[0]!)}), Node ${ms(node.times[1]!)} (first ${ms(node.times[0]!)}); ` +
+      `page LAS + decode of ${shape[0]} images ${ms(page.lasMs)}`,
+  );
+  console.log(
+    `  iteration differences: statistics ${dStats.toExponential(2)} (loss ${page.stats[0]!.loss.toFixed(6)} vs ${node.stats[0]!.loss.toFixed(6)}), weights ${dW.toExponential(2)} (${worstKey}); ` +
+      `biases before BatchNorm ${dZero.toExponential(2)}`,
+  );
+  for (const k of keys)
+    assert.ok(
+      Math.abs(page.stats[0]![k] - node.stats[0]![k]) <= TOL.loss * Math.max(1, Math.abs(node.stats[0]![k])),
+      `${k}: page ${page.stats[0]![k]}, Node ${node.stats[0]![k]}`,
+    );
   assert.ok(dW <= TOL.weight, `weights differ by ${dW} (${worstKey})`);
   for (const [k, v] of node.weights) {
     const bound = zeroGradBound(k, spec);
@@ -262,24 +318,45 @@ test('one training iteration: the page\'s losses and updated weights equal Node\
   const loaded = nodeGlass(spec, st.ck);
   const before = await snapshotWeights(loaded);
   disposeGlass(loaded);
-  assert.ok([...before].some(([k, v]) => maxAbs(v.data as Float32Array, node.weights.get(k)!.data as Float32Array) > 1e-6), 'the iteration moved the weights');
+  assert.ok(
+    [...before].some(([k, v]) => maxAbs(v.data as Float32Array, node.weights.get(k)!.data as Float32Array) > 1e-6),
+    'the iteration moved the weights',
+  );
 });
 
-test('a checkpoint the page saves after a step loads in `glass test` with the page\'s metrics', async () => {
+test("a checkpoint the page saves after a step loads in `glass test` with the page's metrics", async () => {
   const st = await prepare();
   const { s } = st;
   const { items, shape } = st.train;
   await s.evaluate((u) => (globalThis as any).parity.loadModel(u), '/ckpt.safetensors');
-  const r = await s.evaluate((inp) => (globalThis as any).parity.stepAndSave(inp), {
-    seed: SEED, shape, images: b64(concatFloat32(items.map((x) => x.image))), augs: b64(concatFloat32(items.map((x) => x.aug!))), masksS: b64(concatFloat32(items.map((x) => x.maskS!))),
+  const r = (await s.evaluate((inp) => (globalThis as any).parity.stepAndSave(inp), {
+    seed: SEED,
+    shape,
+    images: b64(concatFloat32(items.map((x) => x.image))),
+    augs: b64(concatFloat32(items.map((x) => x.aug!))),
+    masksS: b64(concatFloat32(items.map((x) => x.maskS!))),
     test: { urls: st.test.urls, labels: st.test.labels, maskUrls: st.test.maskUrls },
-  }) as { stats: IterationStats; metrics: Metrics; scores: number[]; checkpoint: string; deviceErrors: string[] };
+  })) as { stats: IterationStats; metrics: Metrics; scores: number[]; checkpoint: string; deviceErrors: string[] };
   assert.equal(r.deviceErrors, []);
   assert.ok(Number.isFinite(r.stats.loss));
   const file = join(dir, 'page-ckpt.safetensors');
   writeFileSync(file, Buffer.from(r.checkpoint, 'base64'));
   log.length = 0;
-  const code = await capture(['test', '--checkpoint', file, '--data', st.data, '-d', 'button', '--workers', '0', '--visuals', '0', '--out', join(dir, 'page-test')]);
+  const code = await capture([
+    'test',
+    '--checkpoint',
+    file,
+    '--data',
+    st.data,
+    '-d',
+    'button',
+    '--workers',
+    '0',
+    '--visuals',
+    '0',
+    '--out',
+    join(dir, 'page-test'),
+  ]);
   assert.is(code, 0, log.join('\n'));
   const cli = JSON.parse(readFileSync(join(dir, 'page-test', 'mvtec_button', 'metrics_test.json'), 'utf8')) as Metrics;
   const keys = ['image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'pixel_pro'] as const;
@@ -294,7 +371,10 @@ test('a checkpoint the page saves after a step loads in `glass test` with the pa
   const [a, b] = [await snapshotWeights(old), await snapshotWeights(now)];
   disposeGlass(old);
   disposeGlass(now);
-  assert.ok([...a].some(([k, v]) => maxAbs(v.data as Float32Array, b.get(k)!.data as Float32Array) > 1e-6), 'the page\'s step changed the weights');
+  assert.ok(
+    [...a].some(([k, v]) => maxAbs(v.data as Float32Array, b.get(k)!.data as Float32Array) > 1e-6),
+    "the page's step changed the weights",
+  );
   console.log(`  page checkpoint in glass test: ${keys.map((k) => `${k} ${cli[k]!.toFixed(4)}`).join(', ')} (the page's own: identical within ${TOL.metric})`);
 });
 

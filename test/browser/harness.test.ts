@@ -12,7 +12,11 @@ import { browserOrSkip, mimeType, openBrowser, serveStatic, withBrowser, type Br
 const server = suite('browser harness: static server');
 
 /** True when nothing listens at `origin` any more. */
-const refused = (origin: string) => fetch(origin + '/').then(() => false, () => true);
+const refused = (origin: string) =>
+  fetch(origin + '/').then(
+    () => false,
+    () => true,
+  );
 
 server('serves files with their MIME types, in-memory files first, and 404s', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'glass-serve-'));
@@ -93,13 +97,36 @@ test('collects console messages, page errors and failed requests; evaluate runs 
     assert.is(await s.evaluate((p: number, q: string) => `${p}${q}`, 1, 'x'), '1x');
     assert.is(await s.evaluate('isSecureContext && location.hostname'), '127.0.0.1');
     // a function compiled by tsx calls __name for nested named functions and classes
-    assert.is(await s.evaluate(() => { class K { v = 3; } function f() { return new K().v; } return f(); }), 3);
+    assert.is(
+      await s.evaluate(() => {
+        class K {
+          v = 3;
+        }
+        function f() {
+          return new K().v;
+        }
+        return f();
+      }),
+      3,
+    );
     for (let k = 0; k < 250 && s.pageErrors.length === 0; k++) await new Promise((ok) => setTimeout(ok, 20));
-    assert.ok(s.console.some((m) => m.type === 'log' && m.text === 'hello from the page'), JSON.stringify(s.console));
+    assert.ok(
+      s.console.some((m) => m.type === 'log' && m.text === 'hello from the page'),
+      JSON.stringify(s.console),
+    );
     const p = s.problems();
-    assert.ok(p.some((x) => x.startsWith('console.error: an error in the console')), p.join('\n'));
-    assert.ok(p.some((x) => x.startsWith('page error: ') && x.includes('thrown later')), p.join('\n'));
-    assert.ok(p.some((x) => x.startsWith('request: GET ') && x.endsWith('/nope.png: 404')), p.join('\n'));
+    assert.ok(
+      p.some((x) => x.startsWith('console.error: an error in the console')),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((x) => x.startsWith('page error: ') && x.includes('thrown later')),
+      p.join('\n'),
+    );
+    assert.ok(
+      p.some((x) => x.startsWith('request: GET ') && x.endsWith('/nope.png: 404')),
+      p.join('\n'),
+    );
   } finally {
     await s.close();
   }

@@ -70,9 +70,11 @@ export async function serveStatic(opts: ServeOptions): Promise<StaticServer> {
   const send = (req: IncomingMessage, res: ServerResponse, status: number, type: string, body?: string | Uint8Array, file?: string) => {
     requests.push(`${req.method} ${req.url} ${status}`);
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...opts.headers });
-    if (req.method === 'HEAD' || body === undefined && file === undefined) return void res.end();
+    if (req.method === 'HEAD' || (body === undefined && file === undefined)) return void res.end();
     if (file === undefined) return void res.end(body);
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   };
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(req, res, 405, 'text/plain', 'method not allowed\n');

@@ -17,8 +17,14 @@ export function bundlePage(entry: string): Promise<{ js: string; ms: number }> {
       const require = createRequire(import.meta.url);
       const esbuild = await import(pathToFileURL(createRequire(require.resolve('tsx/package.json')).resolve('esbuild')).href);
       const r = await esbuild.build({
-        absWorkingDir: root, entryPoints: [relative(root, entry)], bundle: true, platform: 'browser', format: 'esm', target: 'es2022',
-        write: false, logLevel: 'silent',
+        absWorkingDir: root,
+        entryPoints: [relative(root, entry)],
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        target: 'es2022',
+        write: false,
+        logLevel: 'silent',
       });
       return { js: r.outputFiles[0].text as string, ms: performance.now() - t0 };
     })();

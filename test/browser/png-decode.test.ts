@@ -29,8 +29,8 @@ const rngOf = (seed: number) => {
   return () => r.random();
 };
 
-
-const W = 23, H = 17;
+const W = 23,
+  H = 17;
 function samples(n: number, max: number, seed: number, extremes = true): number[] {
   const r = rngOf(seed);
   return Array.from({ length: n }, (_, i) => (extremes && i < 4 ? [0, max, 1, max - 1][i]! : Math.floor(r() * (max + 1))));
@@ -74,8 +74,26 @@ const cases: Case[] = [
   { name: 'palette 4-bit', bytes: spec(3, 4, samples(W * H, 15, 16), { palette }), alpha: false },
   { name: 'palette 1-bit', bytes: spec(3, 1, samples(W * H, 1, 17), { palette: palette.slice(0, 6) }), alpha: false },
   { name: 'palette 4-bit + tRNS', bytes: spec(3, 4, samples(W * H, 15, 18), { palette, trns: [0, 1, 128, 254, 255, 7] }), alpha: true },
-  { name: 'RGB 8-bit + tRNS colour key', bytes: spec(2, 8, samples(W * H * 3, 3, 19).map((v) => v * 85), { trns: [0, 0, 0, 85, 0, 0xaa] }), alpha: true },
-  { name: 'grey 8-bit + tRNS colour key', bytes: spec(0, 8, samples(W * H, 3, 20).map((v) => v * 85), { trns: [0, 85] }), alpha: true },
+  {
+    name: 'RGB 8-bit + tRNS colour key',
+    bytes: spec(
+      2,
+      8,
+      samples(W * H * 3, 3, 19).map((v) => v * 85),
+      { trns: [0, 0, 0, 85, 0, 0xaa] },
+    ),
+    alpha: true,
+  },
+  {
+    name: 'grey 8-bit + tRNS colour key',
+    bytes: spec(
+      0,
+      8,
+      samples(W * H, 3, 20).map((v) => v * 85),
+      { trns: [0, 85] },
+    ),
+    alpha: true,
+  },
 ];
 // pngjs's own writer (RGBA input, written as RGB and RGBA) and the synthetic dataset's images
 {
@@ -87,7 +105,14 @@ const cases: Case[] = [
   cases.push({ name: 'synthetic sample (encodePNG)', bytes: new Uint8Array(encodePNG(s.image)), alpha: false });
 }
 
-interface Decoded { url: string; width: number; height: number; alphaBelow255: number; canvas: string; webgpu: string }
+interface Decoded {
+  url: string;
+  width: number;
+  height: number;
+  alphaBelow255: number;
+  canvas: string;
+  webgpu: string;
+}
 
 let session: Promise<BrowserSession> | null = null;
 let result: Promise<Decoded[]> | null = null;
@@ -99,7 +124,10 @@ function decoded(): Promise<Decoded[]> {
     cases.forEach((c, i) => (files[`/png/${i}.png`] = c.bytes));
     session = openBrowser(env!, { root: pages, path: '/parity.html', files });
     const s = await session;
-    const r = await s.evaluate((urls) => (globalThis as unknown as { parity: { decodeAll(u: string[]): Promise<Decoded[]> } }).parity.decodeAll(urls), cases.map((_, i) => `/png/${i}.png`));
+    const r = await s.evaluate(
+      (urls) => (globalThis as unknown as { parity: { decodeAll(u: string[]): Promise<Decoded[]> } }).parity.decodeAll(urls),
+      cases.map((_, i) => `/png/${i}.png`),
+    );
     ms = performance.now() - t0;
     return r;
   })();
@@ -111,7 +139,9 @@ t.after(async () => {
 
 /** Index and values of the first differing bytes, and the count. */
 function diff(a: Uint8Array, b: Uint8Array): { count: number; first: string; maxAbs: number } {
-  let count = 0, maxAbs = 0, first = '';
+  let count = 0,
+    maxAbs = 0,
+    first = '';
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     if (a[i] !== b[i]) {
       if (!count) first = `byte ${i} (pixel ${Math.floor(i / 3)}): browser ${a[i]}, node ${b[i]}`;
@@ -138,13 +168,19 @@ test('the cases decode in Node, and the alpha ones carry alpha below 255', async
 test('WebGPU path (copyExternalImageToTexture, unpremultiplied): every case equals the CLI byte for byte', async () => {
   const r = await decoded();
   const bad = cases.map((c, i) => ({ c, d: diff(Buffer.from(r[i]!.webgpu, 'base64'), node(c).data) })).filter((x) => x.d.count);
-  assert.equal(bad.map((x) => `${x.c.name}: ${x.d.count} bytes differ (max ${x.d.maxAbs}), first ${x.d.first}`), []);
+  assert.equal(
+    bad.map((x) => `${x.c.name}: ${x.d.count} bytes differ (max ${x.d.maxAbs}), first ${x.d.first}`),
+    [],
+  );
 });
 
 test('canvas path (getImageData): every opaque case equals the CLI byte for byte', async () => {
   const r = await decoded();
   const bad = cases.map((c, i) => ({ c, d: diff(Buffer.from(r[i]!.canvas, 'base64'), node(c).data) })).filter((x) => !x.c.alpha && x.d.count);
-  assert.equal(bad.map((x) => `${x.c.name}: ${x.d.count} bytes differ (max ${x.d.maxAbs}), first ${x.d.first}`), []);
+  assert.equal(
+    bad.map((x) => `${x.c.name}: ${x.d.count} bytes differ (max ${x.d.maxAbs}), first ${x.d.first}`),
+    [],
+  );
 });
 
 test('canvas path under alpha < 255: colour lost to premultiplication (pinned; use the WebGPU path for such files)', async () => {

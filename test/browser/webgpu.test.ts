@@ -60,12 +60,20 @@ test('the page gets a WebGPU adapter and device', async () => {
   const s = await session!;
   const i = r.info;
   console.log(`  ${chromiumVersion(env!)}`);
-  console.log(`  adapter: vendor ${i.vendor || '?'}, architecture ${i.architecture || '?'}, device ${i.device || '?'}, description ${i.description || '?'}` +
-    `, subgroup sizes ${i.subgroupMinSize ?? '?'}..${i.subgroupMaxSize ?? '?'}, fallback ${i.isFallbackAdapter ?? '?'}`);
+  console.log(
+    `  adapter: vendor ${i.vendor || '?'}, architecture ${i.architecture || '?'}, device ${i.device || '?'}, description ${i.description || '?'}` +
+      `, subgroup sizes ${i.subgroupMinSize ?? '?'}..${i.subgroupMaxSize ?? '?'}, fallback ${i.isFallbackAdapter ?? '?'}`,
+  );
   const has = (f: string) => `${f} ${r.features.includes(f) ? 'yes' : 'no'}`;
   console.log(`  features: ${['subgroups', 'timestamp-query', 'shader-f16'].map(has).join(', ')}; all: ${r.features.join(' ')}`);
-  console.log(`  limits: ${Object.entries(r.limits).map(([k, n]) => `${k} ${n}`).join(', ')}`);
-  console.log(`  ms: launch ${s.timings.launchMs.toFixed(0)}, page load ${s.timings.loadMs.toFixed(0)}, adapter+device ${r.ms.adapterAndDevice.toFixed(0)}, shaders ${r.ms.shaders.toFixed(0)}`);
+  console.log(
+    `  limits: ${Object.entries(r.limits)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `  ms: launch ${s.timings.launchMs.toFixed(0)}, page load ${s.timings.loadMs.toFixed(0)}, adapter+device ${r.ms.adapterAndDevice.toFixed(0)}, shaders ${r.ms.shaders.toFixed(0)}`,
+  );
   assert.ok(r.features.length > 0);
   assert.ok(r.limits.maxStorageBufferBindingSize >= 128 << 20, 'the default limit at least');
 });
@@ -84,7 +92,8 @@ test('a 64x64 matmul matches float64 in Node within f32 rounding', async () => {
   let worst = 0;
   for (let i = 0; i < N; i++) {
     for (let j = 0; j < N; j++) {
-      let want = 0, mag = 0;
+      let want = 0,
+        mag = 0;
       for (let k = 0; k < N; k++) {
         want += a[i * N + k] * b[k * N + j];
         mag += Math.abs(a[i * N + k] * b[k * N + j]);
@@ -115,7 +124,10 @@ test('subgroupAdd agrees with subgroup_size and the sum (where the adapter has s
     sizes.add(size);
     total += sum / size; // each subgroup's sum is seen by each of its invocations
   }
-  assert.is(total, v.reduce((p, q) => p + q, 0));
+  assert.is(
+    total,
+    v.reduce((p, q) => p + q, 0),
+  );
   console.log(`  subgroups: size ${[...sizes].join(', ')}`);
 });
 

@@ -28,11 +28,24 @@ function errorOf(fn: () => unknown): string {
 t('a class name is one plain folder name', () => {
   for (const ok of ['bottle', 'metal_nut', 'pcb 1', 'Ä-é', 'a.b', '...']) assert.is(classNameProblem(ok), null, ok);
   const bad: [unknown, RegExp][] = [
-    ['', /empty/], ['.', /relative/], ['..', /relative/], ['../x', /separator/], ['a/b', /separator/], ['/abs', /separator/],
-    ['a\\b', /separator/], ['C:\\x', /separator/], ['a\nb', /control/], ['tab\there', /control/], ['nul\0', /control/], [3, /not a string/],
+    ['', /empty/],
+    ['.', /relative/],
+    ['..', /relative/],
+    ['../x', /separator/],
+    ['a/b', /separator/],
+    ['/abs', /separator/],
+    ['a\\b', /separator/],
+    ['C:\\x', /separator/],
+    ['a\nb', /control/],
+    ['tab\there', /control/],
+    ['nul\0', /control/],
+    [3, /not a string/],
   ];
   for (const [name, why] of bad) assert.match(classNameProblem(name) ?? '', why, JSON.stringify(name));
-  assert.match(errorOf(() => checkClassName('../../x', '-d')), /^-d: class name "\.\.\/\.\.\/x" contains a path separator/);
+  assert.match(
+    errorOf(() => checkClassName('../../x', '-d')),
+    /^-d: class name "\.\.\/\.\.\/x" contains a path separator/,
+  );
 });
 
 t('a VisA split CSV whose object column leaves the root is an error naming the file and line', () => {
@@ -46,13 +59,28 @@ t('a VisA split CSV whose object column leaves the root is an error naming the f
   assert.ok(msg.includes(join(v, 'split_csv', '1cls.csv')), msg);
   assert.match(msg, /line 4 \('object' column\): class name "\.\.\/\.\.\/\.\.\/visa_escape\/pwn" contains a path separator/);
   // a quoted field spanning lines keeps the line count right
-  writeFileSync(join(v, 'split_csv', '1cls.csv'), ['object,split,label,image,mask', '"o\nk",train,normal,img/n0.png,', '..,train,normal,img/n0.png,'].join('\n'));
-  assert.match(errorOf(() => datasetClasses('visa', v)), /line 2 .*"o\\nk" contains a control character/);
+  writeFileSync(
+    join(v, 'split_csv', '1cls.csv'),
+    ['object,split,label,image,mask', '"o\nk",train,normal,img/n0.png,', '..,train,normal,img/n0.png,'].join('\n'),
+  );
+  assert.match(
+    errorOf(() => datasetClasses('visa', v)),
+    /line 2 .*"o\\nk" contains a control character/,
+  );
   writeFileSync(join(v, 'split_csv', '1cls.csv'), ['object,split,label,image,mask', 'ok,train,normal,img/n0.png,', '..,train,normal,img/n0.png,'].join('\n'));
-  assert.match(errorOf(() => datasetClasses('visa', v)), /line 3 .*"\.\." is a relative path/);
+  assert.match(
+    errorOf(() => datasetClasses('visa', v)),
+    /line 3 .*"\.\." is a relative path/,
+  );
   // the listing functions refuse such names from any caller
-  assert.match(errorOf(() => listVisA(v, '../ok', 'train')), /class name "\.\.\/ok"/);
-  assert.match(errorOf(() => listMVTec(tmp.root, '../synth/button', 'train')), /class name "\.\.\/synth\/button"/);
+  assert.match(
+    errorOf(() => listVisA(v, '../ok', 'train')),
+    /class name "\.\.\/ok"/,
+  );
+  assert.match(
+    errorOf(() => listMVTec(tmp.root, '../synth/button', 'train')),
+    /class name "\.\.\/synth\/button"/,
+  );
 });
 
 t('a mask of another size than its image: one warning per dataset, naming the file', () => {

@@ -15,7 +15,6 @@ import { throwsWith } from '../helpers/throws.ts';
 let tmp: TmpData;
 const quiet = () => {};
 
-
 const MV = suite('datasets: MVTec layout');
 MV.before(() => {
   tmp = makeTmpData();
@@ -26,10 +25,19 @@ MV('train and test listings: labels, order, masks paired by name', () => {
   const tr = listMVTec(tmp.root, 'button', 'train');
   assert.is(tr.entries.length, 6);
   assert.ok(tr.entries.every((e) => e.label === 0 && e.defect === 'good' && e.maskPath === null));
-  assert.equal(tr.entries.map((e) => basename(e.path)), ['000.png', '001.png', '002.png', '003.png', '004.png', '005.png']);
+  assert.equal(
+    tr.entries.map((e) => basename(e.path)),
+    ['000.png', '001.png', '002.png', '003.png', '004.png', '005.png'],
+  );
   const te = listMVTec(tmp.root, 'button', 'test');
-  assert.equal(te.entries.map((e) => e.defect), ['crack', 'good', 'good', 'missing', 'scratch', 'spot', 'stain']);
-  assert.equal(te.entries.map((e) => e.label), [1, 0, 0, 1, 1, 1, 1]);
+  assert.equal(
+    te.entries.map((e) => e.defect),
+    ['crack', 'good', 'good', 'missing', 'scratch', 'spot', 'stain'],
+  );
+  assert.equal(
+    te.entries.map((e) => e.label),
+    [1, 0, 0, 1, 1, 1, 1],
+  );
   for (const e of te.entries) {
     if (e.label) assert.ok(e.maskPath!.endsWith(join('ground_truth', e.defect, '000_mask.png')), e.maskPath!);
     else assert.is(e.maskPath, null);
@@ -64,18 +72,41 @@ MV('test items: normalised image, label, mask equal to the ground truth (binary)
 });
 
 MV('soft bilinear masks on request; resize then crop for other sizes', () => {
-  const soft = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'test', resize: 40, imagesize: 32, maskResample: 'bilinear', warn: quiet });
+  const soft = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'test',
+    resize: 40,
+    imagesize: 32,
+    maskResample: 'bilinear',
+    warn: quiet,
+  });
   const m = soft.testItem(0).mask;
   assert.is(m.length, 32 * 32);
-  assert.ok(m.some((v) => v > 0 && v < 1), 'bilinear edges are fractional');
+  assert.ok(
+    m.some((v) => v > 0 && v < 1),
+    'bilinear edges are fractional',
+  );
   const hard = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'test', resize: 40, imagesize: 32, warn: quiet });
   assert.ok(hard.testItem(0).mask.every((v) => v === 0 || v === 1));
 });
 
 MV('train items: LAS image differs from the image only inside mask_l; deterministic per (seed, epoch, index)', () => {
-  const ds = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'train', resize: 72, imagesize: 64, textures: tmp.textures, warn: quiet });
+  const ds = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'train',
+    resize: 72,
+    imagesize: 64,
+    textures: tmp.textures,
+    warn: quiet,
+  });
   assert.equal(ds.featShape, [8, 8]);
-  const a = ds.item(2, 5, 1) as TrainItem, b = ds.item(2, 5, 1) as TrainItem, c = ds.item(2, 5, 2) as TrainItem;
+  const a = ds.item(2, 5, 1) as TrainItem,
+    b = ds.item(2, 5, 1) as TrainItem,
+    c = ds.item(2, 5, 2) as TrainItem;
   assert.equal(a.aug, b.aug);
   assert.not.equal(a.maskL, c.maskL);
   assert.equal(a.image, c.image, 'no jitter by default: the image itself is the same every epoch');
@@ -87,7 +118,17 @@ MV('train items: LAS image differs from the image only inside mask_l; determinis
 });
 
 MV('foreground masks from fg_mask/<class>/<name> confine mask_l', () => {
-  const ds = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'train', resize: 64, imagesize: 64, textures: tmp.textures, fg: true, warn: quiet });
+  const ds = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'train',
+    resize: 64,
+    imagesize: 64,
+    textures: tmp.textures,
+    fg: true,
+    warn: quiet,
+  });
   assert.equal(ds.warnings, []);
   for (let i = 0; i < 4; i++) {
     const it = ds.item(i, 1, 0) as TrainItem;
@@ -99,20 +140,39 @@ MV('foreground masks from fg_mask/<class>/<name> confine mask_l', () => {
   cpSync(join(tmp.root, 'button'), join(other, 'button'), { recursive: true });
   const warnings: string[] = [];
   AnomalyDataset.open({ kind: 'mvtec', root: other, className: 'button', split: 'train', textures: tmp.textures, fg: true, warn: (m) => warnings.push(m) });
-  assert.ok(warnings.some((w) => w.includes('fg_mask') && w.includes('whole image')), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => w.includes('fg_mask') && w.includes('whole image')),
+    warnings.join('\n'),
+  );
 });
 
 MV('jitter options change the image between epochs; the reference resize rule for wood', () => {
   const ds = AnomalyDataset.open({
-    kind: 'mvtec', root: tmp.root, className: 'button', split: 'train', resize: 64, imagesize: 64, las: false,
-    augment: { hflip: 1, brightness: 0.3 }, warn: quiet,
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'train',
+    resize: 64,
+    imagesize: 64,
+    las: false,
+    augment: { hflip: 1, brightness: 0.3 },
+    warn: quiet,
   });
-  const a = ds.trainItem(0, new Rng(1)).image, b = ds.trainItem(0, new Rng(2)).image;
+  const a = ds.trainItem(0, new Rng(1)).image,
+    b = ds.trainItem(0, new Rng(2)).image;
   assert.not.equal(a, b);
   const woodRoot = join(tmp.dir, 'woodroot');
   cpSync(join(tmp.root, 'button'), join(woodRoot, 'wood'), { recursive: true });
   const warnings: string[] = [];
-  const wood = AnomalyDataset.open({ kind: 'mvtec', root: woodRoot, className: 'wood', split: 'test', resize: 288, imagesize: 288, warn: (m) => warnings.push(m) });
+  const wood = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: woodRoot,
+    className: 'wood',
+    split: 'test',
+    resize: 288,
+    imagesize: 288,
+    warn: (m) => warnings.push(m),
+  });
   assert.is(wood.resize, 329);
   assert.ok(warnings.some((w) => w.includes('329')));
   const mpdd = AnomalyDataset.open({ kind: 'mpdd', root: woodRoot, className: 'wood', split: 'test', resize: 288, imagesize: 288, warn: quiet });
@@ -157,7 +217,10 @@ ERR('no ground_truth folder: warning, and all-zero masks for anomalous images', 
   rmSync(join(copy, 'button', 'ground_truth'), { recursive: true });
   const warnings: string[] = [];
   const ds = AnomalyDataset.open({ kind: 'mvtec', root: copy, className: 'button', split: 'test', resize: 64, imagesize: 64, warn: (m) => warnings.push(m) });
-  assert.ok(warnings.some((w) => w.includes('no ground_truth folder')), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => w.includes('no ground_truth folder')),
+    warnings.join('\n'),
+  );
   assert.not.ok(ds.listing.hasPixelMasks);
   const it = ds.testItem(0);
   assert.is(it.label, 1);
@@ -171,8 +234,14 @@ ERR('non-image files and stray folders are reported, not silently skipped', () =
   mkdirSync(join(copy, 'button', 'train', 'good', 'old'));
   const l = listMVTec(copy, 'button', 'train');
   assert.is(l.entries.length, 3);
-  assert.ok(l.warnings.some((w) => w.includes('non-image') && w.includes('Thumbs.db')), l.warnings.join('\n'));
-  assert.ok(l.warnings.some((w) => w.includes('sub-folder') && w.includes('old')), l.warnings.join('\n'));
+  assert.ok(
+    l.warnings.some((w) => w.includes('non-image') && w.includes('Thumbs.db')),
+    l.warnings.join('\n'),
+  );
+  assert.ok(
+    l.warnings.some((w) => w.includes('sub-folder') && w.includes('old')),
+    l.warnings.join('\n'),
+  );
   // a corrupt image surfaces when the item is loaded, with its path
   writeFileSync(join(copy, 'button', 'train', 'good', '000.png'), 'not a png');
   const ds = AnomalyDataset.open({ kind: 'mvtec', root: copy, className: 'button', split: 'train', las: false, warn: quiet });
@@ -205,10 +274,19 @@ OTHER('VisA 1cls.csv: train normals, test anomaly-then-normal with masks, missin
   rows.push('other,train,normal,other/x.png,');
   writeFileSync(join(v, 'split_csv', '1cls.csv'), rows.join('\r\n') + '\r\n');
   const tr = listVisA(v, 'pcb9', 'train');
-  assert.equal(tr.entries.map((e) => basename(e.path)), ['n0.png', 'n1.png']);
+  assert.equal(
+    tr.entries.map((e) => basename(e.path)),
+    ['n0.png', 'n1.png'],
+  );
   assert.equal(datasetClasses('visa', v), ['other', 'pcb9']);
   const te = listVisA(v, 'pcb9', 'test');
-  assert.equal(te.entries.map((e) => [basename(e.path), e.label, e.defect]), [['a0.png', 1, 'anomaly'], ['n2.png', 0, 'normal']]);
+  assert.equal(
+    te.entries.map((e) => [basename(e.path), e.label, e.defect]),
+    [
+      ['a0.png', 1, 'anomaly'],
+      ['n2.png', 0, 'normal'],
+    ],
+  );
   assert.ok(te.entries[0]!.maskPath!.endsWith('a0.png'));
   const ds = AnomalyDataset.open({ kind: 'visa', root: v, className: 'pcb9', split: 'test', resize: 64, imagesize: 64, warn: quiet });
   assert.ok(ds.testItem(0).mask.some((x) => x === 1));
@@ -227,9 +305,15 @@ OTHER('plain folders: train normals, test types from sub-folders or a map, masks
   assert.is(te.entries.length, 7);
   assert.ok(te.hasPixelMasks);
   const some = listFolder({ train: '', test: { good: join(b, 'test', 'good'), cut: join(b, 'test', 'crack') } }, 'test');
-  assert.equal(some.entries.map((e) => e.defect), ['cut', 'good', 'good']);
+  assert.equal(
+    some.entries.map((e) => e.defect),
+    ['cut', 'good', 'good'],
+  );
   assert.ok(some.warnings.some((w) => w.includes('no mask folder')));
-  throwsWith(() => listFolder({ train: join(b, 'train', 'good'), test: { bad: join(b, 'test', 'crack') }, masks: {} }, 'test'), "no mask folder for test type 'bad'");
+  throwsWith(
+    () => listFolder({ train: join(b, 'train', 'good'), test: { bad: join(b, 'test', 'crack') }, masks: {} }, 'test'),
+    "no mask folder for test type 'bad'",
+  );
   throwsWith(() => listFolder({ train: join(tmp.dir, 'nothing') }, 'train'), 'nothing', 'does not exist');
   throwsWith(() => listFolder({ train: join(b, 'train', 'good') }, 'test'), 'no test folder');
 });

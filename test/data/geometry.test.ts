@@ -14,7 +14,9 @@ import { throwsWith } from '../helpers/throws.ts';
 
 const t = suite('dataset input geometry');
 let root = '';
-const W = 120, H = 40, I = 32;
+const W = 120,
+  H = 40,
+  I = 32;
 
 function img(width: number, height: number, channels: 1 | 3, f: (x: number, y: number, c: number) => number): Image {
   const data = new Uint8Array(width * height * channels);
@@ -29,8 +31,14 @@ t.before(() => {
   writePNG(join(root, 'part/test/good/000.png'), plain);
   // a defect in the last tenth of the width: outside the centre crop of a 40 x 120 frame
   const defect = (x: number) => x >= W - 12;
-  writePNG(join(root, 'part/test/crack/000.png'), img(W, H, 3, (x, y, c) => (defect(x) ? 250 : (x * 2 + y + c * 40) & 255)));
-  writePNG(join(root, 'part/ground_truth/crack/000_mask.png'), img(W, H, 1, (x) => (defect(x) ? 255 : 0)));
+  writePNG(
+    join(root, 'part/test/crack/000.png'),
+    img(W, H, 3, (x, y, c) => (defect(x) ? 250 : (x * 2 + y + c * 40) & 255)),
+  );
+  writePNG(
+    join(root, 'part/ground_truth/crack/000_mask.png'),
+    img(W, H, 1, (x) => (defect(x) ? 255 : 0)),
+  );
 });
 t.after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -42,7 +50,8 @@ t("'crop' (the default) loses a defect at the end of an elongated image; 'full' 
   const full = open('full');
   assert.is(crop.geometry, 'crop');
   const idx = [...Array(crop.length).keys()].find((i) => crop.testItem(i).label === 1)!;
-  const c = crop.testItem(idx), f = full.testItem(idx);
+  const c = crop.testItem(idx),
+    f = full.testItem(idx);
   assert.is(c.image.length, 3 * I * I);
   assert.is(f.image.length, 3 * I * I);
   const positives = (m: Float32Array) => m.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);

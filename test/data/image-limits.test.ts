@@ -51,7 +51,9 @@ function blackPNG(w: number, h: number): Buffer {
   ihdr.set([8, 0, 0, 0, 0], 8);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', new Uint8Array(0)),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.concat(parts)),
+    chunk('IEND', new Uint8Array(0)),
   ]);
 }
 
@@ -95,14 +97,29 @@ test('a JPEG whose frame header claims 16000x16000 is refused from the header', 
 
 test('the limit is raisable by option and by GLASS_MAX_IMAGE_PIXELS, for PNG and JPEG', () => {
   const png = join(FIX, 'src64x48.png'); // 3072 pixels
-  assert.match(errorOf(() => readImage(png, 'rgb', { maxPixels: 3071 })), /64x48 pixels .*over the limit of 3071 pixels/);
+  assert.match(
+    errorOf(() => readImage(png, 'rgb', { maxPixels: 3071 })),
+    /64x48 pixels .*over the limit of 3071 pixels/,
+  );
   assert.is(readImage(png, 'rgb', { maxPixels: 3072 }).width, 64);
-  assert.match(withEnv(ENV, '3071', () => errorOf(() => readImage(png))), /over the limit of 3071 pixels/);
-  assert.is(withEnv(ENV, '3072', () => readImage(png).height), 48);
+  assert.match(
+    withEnv(ENV, '3071', () => errorOf(() => readImage(png))),
+    /over the limit of 3071 pixels/,
+  );
+  assert.is(
+    withEnv(ENV, '3072', () => readImage(png).height),
+    48,
+  );
   const jpg = join(FIX, 'jpeg', 'q90_420.jpg'); // 32x32
-  assert.match(errorOf(() => decodeImage(readFileSync(jpg), 'q.jpg', { maxPixels: 1023 })), /^image q\.jpg: 32x32 pixels .*over the limit of 1023/);
+  assert.match(
+    errorOf(() => decodeImage(readFileSync(jpg), 'q.jpg', { maxPixels: 1023 })),
+    /^image q\.jpg: 32x32 pixels .*over the limit of 1023/,
+  );
   assert.is(decodeImage(readFileSync(jpg), 'q.jpg', { maxPixels: 1024 }).width, 32);
-  assert.match(withEnv(ENV, 'many', () => errorOf(() => readImage(png))), /GLASS_MAX_IMAGE_PIXELS=many is not a pixel count/);
+  assert.match(
+    withEnv(ENV, 'many', () => errorOf(() => readImage(png))),
+    /GLASS_MAX_IMAGE_PIXELS=many is not a pixel count/,
+  );
 });
 
 test.run();

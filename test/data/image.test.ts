@@ -9,7 +9,10 @@ import { decodeImage, encodePNG, listImages, readImage, readMask, toGray, toRGB,
 import { throwsWith } from '../helpers/throws.ts';
 
 const FIX = new URL('../fixtures/data/', import.meta.url).pathname;
-const png = JSON.parse(readFileSync(join(FIX, 'png.json'), 'utf8')) as Record<string, { width: number; height: number; channels: number; data: number[]; gray?: number[] }>;
+const png = JSON.parse(readFileSync(join(FIX, 'png.json'), 'utf8')) as Record<
+  string,
+  { width: number; height: number; channels: number; data: number[]; gray?: number[] }
+>;
 
 function mad(a: Uint8Array, b: Uint8Array): number {
   let s = 0;
@@ -20,7 +23,23 @@ function mad(a: Uint8Array, b: Uint8Array): number {
 const PNG = suite('image: PNG decoding vs PIL');
 
 PNG('fixture set covers every colour type and bit depth', () => {
-  for (const n of ['gray1', 'gray2', 'gray4', 'gray8', 'gray16', 'graya8', 'graya16', 'rgb8', 'rgb16', 'rgba8', 'rgba16', 'palette1', 'palette2', 'palette4', 'palette8']) {
+  for (const n of [
+    'gray1',
+    'gray2',
+    'gray4',
+    'gray8',
+    'gray16',
+    'graya8',
+    'graya16',
+    'rgb8',
+    'rgb16',
+    'rgba8',
+    'rgba16',
+    'palette1',
+    'palette2',
+    'palette4',
+    'palette8',
+  ]) {
     assert.ok(png[n], `missing fixture ${n}`);
   }
 });
@@ -87,7 +106,6 @@ ERR.before(() => {
 });
 ERR.after(() => rmSync(tmp, { recursive: true, force: true }));
 
-
 ERR('missing file', () => throwsWith(() => readImage(join(tmp, 'nope.png')), 'nope.png', 'ENOENT'));
 
 ERR('empty file', () => {
@@ -98,7 +116,10 @@ ERR('empty file', () => {
 
 ERR('random bytes and unsupported formats', () => {
   const p = join(tmp, 'noise.png');
-  writeFileSync(p, Uint8Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 255));
+  writeFileSync(
+    p,
+    Uint8Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 255),
+  );
   throwsWith(() => readImage(p), 'noise.png', 'unsupported format');
   const gif = join(tmp, 'x.png');
   writeFileSync(gif, Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1'));

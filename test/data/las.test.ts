@@ -12,7 +12,12 @@ import { makeTmpData, type TmpData } from './tmpdata.ts';
 
 const FIX = new URL('../fixtures/data/', import.meta.url).pathname;
 const las = JSON.parse(readFileSync(join(FIX, 'las.json'), 'utf8')) as {
-  image: number[]; texture: number[]; mask: number[]; beta: number; out: number[]; clip: [number, number][];
+  image: number[];
+  texture: number[];
+  mask: number[];
+  beta: number;
+  out: number[];
+  clip: [number, number][];
 };
 
 const BLEND = suite('las: blend and beta');
@@ -62,7 +67,10 @@ SYN.after(() => tmp.cleanup());
 SYN('TextureSource finds JPG/PNG files recursively, sorted, and reports other files', () => {
   writeFileSync(join(tmp.textures, 'a', 'readme.txt'), 'x');
   const t = new TextureSource(tmp.textures, undefined, undefined, imageFiles);
-  assert.equal(t.paths.map((p) => p.slice(tmp.textures.length + 1)), ['a/t1.png', 'b/c/t2.jpg']);
+  assert.equal(
+    t.paths.map((p) => p.slice(tmp.textures.length + 1)),
+    ['a/t1.png', 'b/c/t2.jpg'],
+  );
   assert.ok(t.ignored.some((p) => p.endsWith('readme.txt')));
   mkdirSync(join(tmp.dir, 'empty'));
   assert.throws(() => new TextureSource(join(tmp.dir, 'empty'), undefined, undefined, imageFiles), /no \.png\/\.jpg/);

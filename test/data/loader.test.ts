@@ -23,14 +23,28 @@ async function all(dl: DataLoader, epoch: number): Promise<Batch[]> {
 const ORDER = suite('loader: order and batching');
 ORDER.before(() => {
   tmp = makeTmpData({ train: 10, size: 48 });
-  train = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'train', resize: 40, imagesize: 32, textures: tmp.textures, warn: quiet });
+  train = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'train',
+    resize: 40,
+    imagesize: 32,
+    textures: tmp.textures,
+    warn: quiet,
+  });
   test = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'test', resize: 40, imagesize: 32, warn: quiet });
 });
 
 ORDER('shuffled order is a seeded permutation: same seed and epoch repeat, others differ', () => {
-  const a = new DataLoader(train, { seed: 1 }), b = new DataLoader(train, { seed: 1 }), c = new DataLoader(train, { seed: 2 });
+  const a = new DataLoader(train, { seed: 1 }),
+    b = new DataLoader(train, { seed: 1 }),
+    c = new DataLoader(train, { seed: 2 });
   const o = a.order(0);
-  assert.equal([...o].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(
+    [...o].sort((x, y) => x - y),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   assert.equal(b.order(0), o);
   assert.not.equal(a.order(1), o);
   assert.not.equal(c.order(0), o);
@@ -39,11 +53,18 @@ ORDER('shuffled order is a seeded permutation: same seed and epoch repeat, other
 });
 
 ORDER('batch sizes with and without dropLast', () => {
-  const keep = new DataLoader(train, { batchSize: 4 }), drop = new DataLoader(train, { batchSize: 4, dropLast: true });
+  const keep = new DataLoader(train, { batchSize: 4 }),
+    drop = new DataLoader(train, { batchSize: 4, dropLast: true });
   assert.is(keep.length, 3);
-  assert.equal(keep.batches(0).map((b) => b.length), [4, 4, 2]);
+  assert.equal(
+    keep.batches(0).map((b) => b.length),
+    [4, 4, 2],
+  );
   assert.is(drop.length, 2);
-  assert.equal(drop.batches(0).map((b) => b.length), [4, 4]);
+  assert.equal(
+    drop.batches(0).map((b) => b.length),
+    [4, 4],
+  );
   assert.equal(drop.batches(0).flat(), keep.order(0).slice(0, 8));
   assert.throws(() => new DataLoader(train, { batchSize: 0 }), /batch size/);
 });
@@ -72,14 +93,27 @@ ORDER('train batches hold the items, in order, as [B,3,H,W] / [B,fh,fw] / [B,H,W
 
 ORDER('test batches: labels, masks, defects', async () => {
   const batches = (await all(new DataLoader(test, { batchSize: 3 }), 0)) as TestBatch[];
-  assert.equal(batches.map((b) => b.indices.length), [3, 3, 1]);
+  assert.equal(
+    batches.map((b) => b.indices.length),
+    [3, 3, 1],
+  );
   const labels = batches.flatMap((b) => Array.from(b.labels));
-  assert.equal(labels, test.entries.map((e) => e.label));
-  assert.equal(batches.flatMap((b) => b.defects), test.entries.map((e) => e.defect));
+  assert.equal(
+    labels,
+    test.entries.map((e) => e.label),
+  );
+  assert.equal(
+    batches.flatMap((b) => b.defects),
+    test.entries.map((e) => e.defect),
+  );
   const b0 = batches[0]!;
   for (let i = 0; i < 3; i++) {
     const m = b0.masks.subarray(i * 1024, (i + 1) * 1024);
-    assert.is(m.some((v) => v > 0), b0.labels[i] === 1, `item ${i}`);
+    assert.is(
+      m.some((v) => v > 0),
+      b0.labels[i] === 1,
+      `item ${i}`,
+    );
   }
 });
 

@@ -12,9 +12,14 @@ const FIX = new URL('../fixtures/data/', import.meta.url).pathname;
 const fx = JSON.parse(readFileSync(join(FIX, 'perlin.json'), 'utf8')) as {
   noise: { shape: [number, number]; res: [number, number]; angles: number[]; noise: number[] }[];
   stats: {
-    size: number; feat: number; samples: number;
-    thr_coverage: [number, number]; thr_empty_fraction: number;
-    coverage_l: [number, number]; coverage_s: [number, number]; blobs: [number, number];
+    size: number;
+    feat: number;
+    samples: number;
+    thr_coverage: [number, number];
+    thr_empty_fraction: number;
+    coverage_l: [number, number];
+    coverage_s: [number, number];
+    blobs: [number, number];
     by_kind: Record<string, [number, number, number]>;
   };
 };
@@ -40,9 +45,18 @@ function blobs(m: ArrayLike<number>, h: number, w: number): number {
     stack.push(i);
     seen[i] = 1;
     while (stack.length) {
-      const p = stack.pop()!, y = Math.floor(p / w), x = p % w;
-      for (const [dy, dx] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
-        const yy = y + dy, xx = x + dx, q = yy * w + xx;
+      const p = stack.pop()!,
+        y = Math.floor(p / w),
+        x = p % w;
+      for (const [dy, dx] of [
+        [1, 0],
+        [-1, 0],
+        [0, 1],
+        [0, -1],
+      ] as const) {
+        const yy = y + dy,
+          xx = x + dx,
+          q = yy * w + xx;
         if (yy >= 0 && yy < h && xx >= 0 && xx < w && m[q] && !seen[q]) {
           seen[q] = 1;
           stack.push(q);
@@ -66,7 +80,8 @@ for (const c of fx.noise) {
 }
 
 NOISE('rotateMap: 0 degrees is the identity, 90 degrees is a quarter turn about the centre', () => {
-  const h = 6, w = 6;
+  const h = 6,
+    w = 6;
   const m = Float32Array.from({ length: h * w }, (_, i) => i + 1);
   assert.equal(rotateMap(m, h, w, 0), m);
   const r = rotateMap(m, h, w, 90);
@@ -78,7 +93,8 @@ NOISE('rotateMap: 0 degrees is the identity, 90 degrees is a quarter turn about 
 NOISE.run();
 
 const STATS = suite('perlin: mask statistics vs the reference perlin_mask');
-const S = fx.stats.size, N = 200;
+const S = fx.stats.size,
+  N = 200;
 const rng = new Rng(2024);
 const samples = Array.from({ length: N }, () => perlinMask(S, S, fx.stats.feat, rng));
 const thr = Array.from({ length: N }, () => sum(perlinThreshold(S, S, rng)) / (S * S));
@@ -131,7 +147,8 @@ COMB('the mask is the union / intersection / first map of the two thresholded ma
   for (let seed = 0; seed < 40; seed++) {
     // replay the draws perlinMask makes: map a, map b, then the combination draw
     const r = new Rng(seed);
-    const a = perlinThreshold(32, 32, r), b = perlinThreshold(32, 32, r);
+    const a = perlinThreshold(32, 32, r),
+      b = perlinThreshold(32, 32, r);
     const u = r.random();
     const m = perlinMask(32, 32, 4, new Rng(seed));
     if (m.tries !== 1) continue;
@@ -179,7 +196,9 @@ COMB('a tiny foreground that no draw hits ends with an error after maxTries', ()
 });
 
 COMB('same seed, same mask; different seeds, different masks', () => {
-  const a = perlinMask(40, 40, 5, new Rng(77)), b = perlinMask(40, 40, 5, new Rng(77)), c = perlinMask(40, 40, 5, new Rng(78));
+  const a = perlinMask(40, 40, 5, new Rng(77)),
+    b = perlinMask(40, 40, 5, new Rng(77)),
+    c = perlinMask(40, 40, 5, new Rng(78));
   assert.equal(a.maskL, b.maskL);
   assert.equal(a.maskS, b.maskS);
   assert.not.equal(a.maskL, c.maskL);

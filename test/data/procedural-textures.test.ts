@@ -4,8 +4,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  BUILTIN_TEXTURE_COUNT, BUILTIN_TEXTURE_FAMILIES, BUILTIN_TEXTURE_SIZE, builtinTexture, builtinTextureFamily, builtinTextureName,
-  builtinTextureNames, parseBuiltinTexture,
+  BUILTIN_TEXTURE_COUNT,
+  BUILTIN_TEXTURE_FAMILIES,
+  BUILTIN_TEXTURE_SIZE,
+  builtinTexture,
+  builtinTextureFamily,
+  builtinTextureName,
+  builtinTextureNames,
+  parseBuiltinTexture,
 } from '../../data/procedural-textures.ts';
 import { BUILTIN_TEXTURES, TextureSource } from '../../data/las.ts';
 import { AnomalyDataset, type TrainItem } from '../../data/datasets.ts';
@@ -25,16 +31,25 @@ function mad(a: Image, b: Image): number {
   return s / a.data.length;
 }
 
-interface Stats { range: number; sd: number; mean: [number, number, number]; luma: number; sat: number }
+interface Stats {
+  range: number;
+  sd: number;
+  mean: [number, number, number];
+  luma: number;
+  sat: number;
+}
 
 /** Luma spread (2nd to 98th percentile), its sd, the mean colour and the mean saturation (max - min channel). */
 function stats(img: Image): Stats {
-  const n = img.width * img.height, d = img.data;
+  const n = img.width * img.height,
+    d = img.data;
   const L = new Float64Array(n);
   const mean: [number, number, number] = [0, 0, 0];
   let sat = 0;
   for (let k = 0; k < n; k++) {
-    const r = d[k * 3]!, g = d[k * 3 + 1]!, b = d[k * 3 + 2]!;
+    const r = d[k * 3]!,
+      g = d[k * 3 + 1]!,
+      b = d[k * 3 + 2]!;
     L[k] = 0.299 * r + 0.587 * g + 0.114 * b;
     mean[0] += r / n;
     mean[1] += g / n;
@@ -78,7 +93,10 @@ BANK('names: builtin:<family>-<index>, unique, every family several times, parse
   // a name whose family does not match its index, an index past the bank, or no index at all
   const wrongFamily = `builtin:${builtinTextureFamily(1)}-00`;
   assert.throws(() => parseBuiltinTexture(wrongFamily), /not a builtin texture/);
-  assert.throws(() => parseBuiltinTexture(`builtin:${builtinTextureFamily(0)}-${BUILTIN_TEXTURE_COUNT + BUILTIN_TEXTURE_FAMILIES.length}`), /not a builtin texture/);
+  assert.throws(
+    () => parseBuiltinTexture(`builtin:${builtinTextureFamily(0)}-${BUILTIN_TEXTURE_COUNT + BUILTIN_TEXTURE_FAMILIES.length}`),
+    /not a builtin texture/,
+  );
   assert.throws(() => parseBuiltinTexture('builtin:marble'), /not a builtin texture/);
   assert.throws(() => builtinTexture(BUILTIN_TEXTURE_COUNT), /out of range/);
   assert.throws(() => builtinTexture(0, 4), /size/);
@@ -86,7 +104,8 @@ BANK('names: builtin:<family>-<index>, unique, every family several times, parse
 
 BANK('deterministic per index (byte-identical), different indices differ', () => {
   for (const i of [0, 5, 17, BUILTIN_TEXTURE_COUNT - 1]) {
-    const a = builtinTexture(i), b = builtinTexture(i);
+    const a = builtinTexture(i),
+      b = builtinTexture(i);
     assert.equal([a.width, a.height, a.channels, a.data.length], [BUILTIN_TEXTURE_SIZE, BUILTIN_TEXTURE_SIZE, 3, BUILTIN_TEXTURE_SIZE ** 2 * 3]);
     assert.ok(a.data !== b.data, 'a fresh buffer per call');
     assert.equal(a.data, b.data, `texture ${i}`);
@@ -105,8 +124,9 @@ BANK('contrast: no flat texture, most use a large part of 0..255', () => {
   });
   const ranges = s.map((t) => t.range).sort((a, b) => a - b);
   assert.ok(ranges[ranges.length >> 1]! >= 90, `median luma spread ${ranges[ranges.length >> 1]}`);
-  let lo = 255, hi = 0;
-  for (const img of small) for (const v of img.data) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  let lo = 255,
+    hi = 0;
+  for (const img of small) for (const v of img.data) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
   assert.equal([lo, hi], [0, 255], 'the bank reaches both ends of the range');
 });
 
@@ -114,7 +134,8 @@ BANK('colour: mean colours vary, some textures grey and many coloured', () => {
   const s = small.map(stats);
   for (let ch = 0; ch < 3; ch++) assert.ok(sd(s.map((t) => t.mean[ch]!)) >= 25, `channel ${ch}: mean colours too alike`);
   assert.ok(sd(s.map((t) => t.luma)) >= 25, 'dark and light textures');
-  const grey = s.filter((t) => t.sat < 12).length, coloured = s.filter((t) => t.sat > 40).length;
+  const grey = s.filter((t) => t.sat < 12).length,
+    coloured = s.filter((t) => t.sat > 40).length;
   assert.ok(grey >= 4, `${grey} grey textures`);
   assert.ok(coloured >= BUILTIN_TEXTURE_COUNT / 3, `${coloured} coloured textures`);
   // no two textures share a mean colour (within 3 levels on every channel) and a luma spread
@@ -132,8 +153,10 @@ BANK('rendered small it is the same picture as rendered large and downscaled; fa
     const t0 = performance.now();
     const big = builtinTexture(i);
     times.push(performance.now() - t0);
-    const down = resize(big, SMALL), other = resize(builtinTexture(i + BUILTIN_TEXTURE_FAMILIES.length, SMALL), SMALL);
-    const same = mad(small[i]!, down), diff = mad(small[i]!, other);
+    const down = resize(big, SMALL),
+      other = resize(builtinTexture(i + BUILTIN_TEXTURE_FAMILIES.length, SMALL), SMALL);
+    const same = mad(small[i]!, down),
+      diff = mad(small[i]!, other);
     assert.ok(same < 0.6 * diff, `${builtinTextureName(i)}: small vs downscaled ${same.toFixed(1)}, vs another of its family ${diff.toFixed(1)}`);
   }
   // a few ms each on a desktop; the bound only catches a slow path (per-pixel allocation, no tables)
@@ -170,12 +193,22 @@ LAS("TextureSource('builtin') lists the bank; load() generates, resizes and cach
 });
 
 LAS("a training item with textures 'builtin' blends a bank texture inside the mask only", () => {
-  const ds = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'train', resize: 40, imagesize: 32, textures: BUILTIN_TEXTURES, warn: quiet });
+  const ds = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'train',
+    resize: 40,
+    imagesize: 32,
+    textures: BUILTIN_TEXTURES,
+    warn: quiet,
+  });
   assert.equal(ds.spec().textures, builtinTextureNames());
   const it = ds.item(1, 3, 0) as TrainItem;
   assert.match(it.texture!, /^builtin:[a-z]+-\d\d$/);
   const hw = 32 * 32;
-  let inside = 0, changed = 0;
+  let inside = 0,
+    changed = 0;
   for (let i = 0; i < it.image.length; i++) {
     if (it.maskL![i % hw]! === 0) assert.is(it.aug![i], it.image[i], `pixel ${i} outside the mask changed`);
     else {
@@ -192,11 +225,21 @@ LAS("a training item with textures 'builtin' blends a bank texture inside the ma
 });
 
 LAS('the loader gives the same batches with one worker thread as without', async () => {
-  const ds = AnomalyDataset.open({ kind: 'mvtec', root: tmp.root, className: 'button', split: 'train', resize: 40, imagesize: 32, textures: BUILTIN_TEXTURES, warn: quiet });
+  const ds = AnomalyDataset.open({
+    kind: 'mvtec',
+    root: tmp.root,
+    className: 'button',
+    split: 'train',
+    resize: 40,
+    imagesize: 32,
+    textures: BUILTIN_TEXTURES,
+    warn: quiet,
+  });
   const ref = new DataLoader(ds, { batchSize: 4, seed: 11, workers: 0 });
   const one = new DataLoader(ds, { batchSize: 4, seed: 11, workers: 1 });
   try {
-    const r: TrainBatch[] = [], w: TrainBatch[] = [];
+    const r: TrainBatch[] = [],
+      w: TrainBatch[] = [];
     for await (const b of ref.epoch(0)) r.push(b as TrainBatch);
     for await (const b of one.epoch(0)) w.push(b as TrainBatch);
     assert.is(w.length, 1);

@@ -18,7 +18,10 @@ for (const cls of SYNTHETIC_CLASSES) {
       const clean = renderSample(cls, 96, new Rng(40 + k));
       const bad = renderSample(cls, 96, new Rng(40 + k), d);
       const n = 96 * 96;
-      let inMask = 0, changedIn = 0, strongOut = 0, diffIn = 0;
+      let inMask = 0,
+        changedIn = 0,
+        strongOut = 0,
+        diffIn = 0;
       for (let i = 0; i < n; i++) {
         let diff = 0;
         for (let c = 0; c < 3; c++) diff = Math.max(diff, Math.abs(bad.image.data[i * 3 + c]! - clean.image.data[i * 3 + c]!));
@@ -42,7 +45,9 @@ for (const cls of SYNTHETIC_CLASSES) {
 
 SYN('normal samples vary (seeded), and the same seed gives the same image', () => {
   for (const cls of SYNTHETIC_CLASSES) {
-    const a = renderSample(cls, 64, new Rng(1)), b = renderSample(cls, 64, new Rng(1)), c = renderSample(cls, 64, new Rng(2));
+    const a = renderSample(cls, 64, new Rng(1)),
+      b = renderSample(cls, 64, new Rng(1)),
+      c = renderSample(cls, 64, new Rng(2));
     assert.equal(a.image.data, b.image.data);
     let d = 0;
     for (let i = 0; i < a.image.data.length; i++) d += Math.abs(a.image.data[i]! - c.image.data[i]!);
@@ -62,7 +67,11 @@ SYN('writeSyntheticDataset: MVTec layout, counts, fg masks, deterministic files'
       assert.is(te.entries.filter((e) => e.label === 0).length, 2);
       assert.is(te.entries.filter((e) => e.label === 1).length, 7);
       assert.equal(new Set(te.entries.map((e) => e.defect)), new Set(['good', ...DEFECT_TYPES]));
-      for (const e of te.entries.filter((x) => x.maskPath)) assert.ok(readImage(e.maskPath!, 'gray').data.some((v) => v === 255), e.maskPath!);
+      for (const e of te.entries.filter((x) => x.maskPath))
+        assert.ok(
+          readImage(e.maskPath!, 'gray').data.some((v) => v === 255),
+          e.maskPath!,
+        );
       assert.is(readImage(join(dir, 'fg_mask', cls, '000.png'), 'gray').width, 48);
     }
     const first = readFileSync(join(dir, 'button', 'test', 'crack', '000.png'));

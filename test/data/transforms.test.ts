@@ -88,7 +88,8 @@ GEO('CenterCrop placement, Python rounding and zero padding', () => {
     const out = T.centerCrop(img, [ch, cw]);
     assert.is(out.width, cw);
     assert.is(out.height, ch);
-    const gx = [], gy = [];
+    const gx = [],
+      gy = [];
     for (let i = 0; i < cw * ch; i++) {
       gx.push(out.data[i * 3]!);
       gy.push(out.data[i * 3 + 1]!);
@@ -151,7 +152,10 @@ COL('the fixtures are not identities of the input', () => {
     if (name === 'input_low') continue;
     const out = stack.data.subarray(i * N16, (i + 1) * N16);
     const inp = name.endsWith('_low') ? low.data : s16.data;
-    assert.ok(out.some((v, k) => v !== inp[k]), name);
+    assert.ok(
+      out.some((v, k) => v !== inp[k]),
+      name,
+    );
   }
 });
 
@@ -240,7 +244,8 @@ AUG('randomAffine with translate only shifts by whole pixels within the range', 
     for (let dy = -3; dy <= 3 && !ok; dy++) {
       for (let dx = -3; dx <= 3 && !ok; dx++) {
         let same = true;
-        for (let y = 3; y < 13 && same; y++) for (let x = 3; x < 13 && same; x++) same = out.data[(y * 16 + x) * 3] === s16.data[((y - dy) * 16 + (x - dx)) * 3];
+        for (let y = 3; y < 13 && same; y++)
+          for (let x = 3; x < 13 && same; x++) same = out.data[(y * 16 + x) * 3] === s16.data[((y - dy) * 16 + (x - dx)) * 3];
         ok = same;
       }
     }

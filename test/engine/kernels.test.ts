@@ -13,9 +13,13 @@ type Kernel = E.kernels.Kernel;
 
 // ---- the header's example, verbatim ----
 const P = paramStruct('ScaleParams', { n: 'u32', k: 'f32' });
-const scale: Kernel = { name: 'my.scale', key: 'my.scale', code: () => `${P.decl}
+const scale: Kernel = {
+  name: 'my.scale',
+  key: 'my.scale',
+  code: () => `${P.decl}
 ${storage(1, 'x', 'f32')} ${storage(2, 'out', 'f32', true)}
-${main1d()} if (gi >= ${P.at.n}) { return; } out[gi] = x[gi] * ${P.at.k}; }` };
+${main1d()} if (gi >= ${P.at.n}) { return; } out[gi] = x[gi] * ${P.at.k}; }`,
+};
 
 /** The example as a function (x dense, at offset 0, as the example assumes). */
 function scaleBy(x: E.Tensor, k: number): E.Tensor {
@@ -43,7 +47,12 @@ ${main1d()}
 function scaledSquare(x: E.Tensor, k: number): E.Tensor {
   const xc = E.contiguous(x);
   const out = E.Tensor.empty(x.shape, 'f32');
-  dispatch(squareKernel(false), [xc.storage.buffer, null, out.storage.buffer], SquareParams.pack({ n: x.size, k, xOffset: xc.offset, gOffset: 0 }), grid1d(x.size));
+  dispatch(
+    squareKernel(false),
+    [xc.storage.buffer, null, out.storage.buffer],
+    SquareParams.pack({ n: x.size, k, xOffset: xc.offset, gOffset: 0 }),
+    grid1d(x.size),
+  );
   const res = E.record(
     out,
     'test.scaledSquare',
@@ -52,7 +61,12 @@ function scaledSquare(x: E.Tensor, k: number): E.Tensor {
       if (!needs[0]) return [null];
       const gc = E.contiguous(g);
       const gx = E.Tensor.empty(xs.shape, 'f32');
-      dispatch(squareKernel(true), [xs.storage.buffer, gc.storage.buffer, gx.storage.buffer], SquareParams.pack({ n: xs.size, k, xOffset: xs.offset, gOffset: gc.offset }), grid1d(xs.size));
+      dispatch(
+        squareKernel(true),
+        [xs.storage.buffer, gc.storage.buffer, gx.storage.buffer],
+        SquareParams.pack({ n: xs.size, k, xOffset: xs.offset, gOffset: gc.offset }),
+        grid1d(xs.size),
+      );
       return [gx];
     },
     [xc],
@@ -69,7 +83,13 @@ t.before(async () => {
 t("the header's example runs", () =>
   E.tidyAsync(async () => {
     const x = E.tensor(Float32Array.from({ length: 1000 }, (_, i) => i - 300.5));
-    assertClose(await scaleBy(x, 2).data(), Float32Array.from({ length: 1000 }, (_, i) => 2 * (i - 300.5)), 0, 0, 'x * 2');
+    assertClose(
+      await scaleBy(x, 2).data(),
+      Float32Array.from({ length: 1000 }, (_, i) => 2 * (i - 300.5)),
+      0,
+      0,
+      'x * 2',
+    );
   }),
 );
 
@@ -92,7 +112,9 @@ t('custom dispatches batch with built-in ops: in order, one submit for the chain
 t('a custom op records its backward with E.record: analytic and finite-difference gradients agree', async () => {
   await gradcheck(([x]) => scaledSquare(x, 1.5), [{ shape: [5, 7] }]);
   // through a view at an offset, composed with built-in ops on both sides
-  await gradcheck(([x, w]) => E.mul(scaledSquare(E.slice(E.add(x, w), 0, 1, 4), -0.75), E.slice(w, 0, 0, 3)), [{ shape: [4, 6] }, { shape: [4, 6] }], { seed: 3 });
+  await gradcheck(([x, w]) => E.mul(scaledSquare(E.slice(E.add(x, w), 0, 1, 4), -0.75), E.slice(w, 0, 0, 3)), [{ shape: [4, 6] }, { shape: [4, 6] }], {
+    seed: 3,
+  });
   await E.tidyAsync(async () => {
     const x = E.tensor(Float32Array.of(1, -2, 3), { requiresGrad: true });
     const [g] = E.grad(E.sum(scaledSquare(x, 2)), [x]);

@@ -23,7 +23,10 @@ const fixture = new URL('../fixtures/models/glass_ckpt.pth', import.meta.url).pa
 t('a reference .pth checkpoint loads exactly', async () => {
   const g = new Glass(null, cfg);
   loadCheckpoint(g, fixture);
-  for (const [prefix, mod] of [['discriminator', g.discriminator], ['pre_projection', g.projection!]] as const) {
+  for (const [prefix, mod] of [
+    ['discriminator', g.discriminator],
+    ['pre_projection', g.projection!],
+  ] as const) {
     const ref = loadStateDict(fixture, { prefix, int64: 'int32' });
     const ours = mod.stateDict();
     assert.equal(Object.keys(ours).sort(), [...ref.keys()].sort(), prefix);

@@ -16,7 +16,9 @@ function synthImage(h: number, w: number, kind: 'object' | 'texture'): Uint8Arra
     for (let x = 0; x < w; x++) {
       let b: number, g: number, r: number;
       if (kind === 'object') {
-        const cy = div(h, 2) + 3, cx = div(w, 2) - 5, rad = div(h, 3);
+        const cy = div(h, 2) + 3,
+          cx = div(w, 2) - 5,
+          rad = div(h, 3);
         const d2 = (y - cy) ** 2 + (x - cx) ** 2;
         const inside = d2 <= rad * rad ? 1 : 0;
         const ring = d2 <= div(rad, 2) ** 2 ? 1 : 0;
@@ -29,7 +31,9 @@ function synthImage(h: number, w: number, kind: 'object' | 'texture'): Uint8Arra
         r = 110 + 50 * mod(div(y, 4), 2) + mod(3 * x + y, 9);
       }
       const clip = (v: number) => Math.max(0, Math.min(255, v));
-      out[(y * w + x) * 3] = clip(b); out[(y * w + x) * 3 + 1] = clip(g); out[(y * w + x) * 3 + 2] = clip(r);
+      out[(y * w + x) * 3] = clip(b);
+      out[(y * w + x) * 3 + 1] = clip(g);
+      out[(y * w + x) * 3 + 2] = clip(r);
     }
   }
   return out;
@@ -39,10 +43,12 @@ const f = suite('distribution: FFT vs numpy.fft');
 
 for (const c of fx.fft as { n: number; re: Encoded; im: Encoded; outRe: Encoded; outIm: Encoded }[]) {
   f(`length ${c.n} (${(c.n & (c.n - 1)) === 0 ? 'radix-2' : 'Bluestein'})`, () => {
-    const re = f64(c.re), im = f64(c.im);
+    const re = f64(c.re),
+      im = f64(c.im);
     fft(re, im);
     const scale = Math.sqrt(c.n) * 8;
-    const a = worstRatio(re, f64(c.outRe), 1e-13 * scale, 0), b = worstRatio(im, f64(c.outIm), 1e-13 * scale, 0);
+    const a = worstRatio(re, f64(c.outRe), 1e-13 * scale, 0),
+      b = worstRatio(im, f64(c.outIm), 1e-13 * scale, 0);
     assert.ok(a.ratio <= 1 && b.ratio <= 1, `re ratio ${a.ratio} at ${a.index}, im ratio ${b.ratio} at ${b.index}`);
   });
 }
@@ -103,14 +109,19 @@ for (const c of fx.judge as any[]) {
   j(`${c.kind} image: every statistic and the flag (${c.flag})`, () => {
     const img = synthImage(c.h, c.w, c.kind);
     const r = distributionJudge(img, c.h, c.w);
-    let graySum = 0, blurredSum = 0, weighted = 0;
+    let graySum = 0,
+      blurredSum = 0,
+      weighted = 0;
     const resized = resizeLinearU8(img, c.h, c.w, 3, 289, 289);
     for (const v of bgrToGrayU8(resized, 289, 289)) graySum += v;
-    r.gray.forEach((v, i) => { blurredSum += v; weighted += v * (i % 251); });
+    r.gray.forEach((v, i) => {
+      blurredSum += v;
+      weighted += v * (i % 251);
+    });
     assert.is(graySum, c.graySum, 'grey sum');
     assert.is(blurredSum, c.blurredSum, 'blurred sum');
     assert.is(weighted, c.blurredWeighted, 'blurred weighted sum');
-    assert.equal(Array.from(r.gray.subarray((c.h / 3 | 0) * c.w, (c.h / 3 | 0) * c.w + c.w)), c.blurredRow);
+    assert.equal(Array.from(r.gray.subarray(((c.h / 3) | 0) * c.w, ((c.h / 3) | 0) * c.w + c.w)), c.blurredRow);
     for (const [py, px, v] of c.probe as [number, number, number][]) {
       const got = r.spectrum[py * c.w + px];
       assert.ok(Math.abs(got - v) < 1e-9 * Math.max(1, Math.abs(v)) || (got === -Infinity && v === null), `spectrum at ${py},${px}: ${got} vs ${v}`);

@@ -15,10 +15,39 @@ import { cliCapture } from '../helpers/cli.ts';
 const t = suite('glass end to end');
 let dir = '';
 const common = () => [
-  '--data', join(dir, 'data'), '-d', 'button', '--augpath', join(dir, 'data', 'button', 'train', 'good'),
-  '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5',
-  '--resize', '64', '--imagesize', '64', '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32',
-  '--dsc_hidden', '16', '--step', '5', '--limit', '4', '--batch_size', '4', '--workers', '0', '--svd', '1',
+  '--data',
+  join(dir, 'data'),
+  '-d',
+  'button',
+  '--augpath',
+  join(dir, 'data', 'button', 'train', 'good'),
+  '-b',
+  'mobilenet_v1',
+  '--random_backbone',
+  '-le',
+  'conv_pw_3',
+  '-le',
+  'conv_pw_5',
+  '--resize',
+  '64',
+  '--imagesize',
+  '64',
+  '--pretrain_embed_dimension',
+  '32',
+  '--target_embed_dimension',
+  '32',
+  '--dsc_hidden',
+  '16',
+  '--step',
+  '5',
+  '--limit',
+  '4',
+  '--batch_size',
+  '4',
+  '--workers',
+  '0',
+  '--svd',
+  '1',
 ];
 const log: string[] = [];
 const capture = cliCapture(log);
@@ -40,12 +69,18 @@ t('train writes checkpoints, metrics, results.csv and visuals', async () => {
   for (const k of ['image_auroc', 'image_ap', 'pixel_auroc', 'pixel_ap', 'pixel_pro', 'best_epoch', 'last']) assert.ok(k in m, `metrics.json has ${k}`);
   assert.ok(m.image_auroc >= 0 && m.image_auroc <= 1);
   assert.ok(m.pixel_auroc >= 0 && m.pixel_auroc <= 1, 'synthetic data has pixel masks');
-  const csv = readFileSync(join(dir, 'out', 'results.csv'), 'utf8').trim().split('\n');
+  const csv = readFileSync(join(dir, 'out', 'results.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.is(csv[0].split(',')[0], 'class');
   assert.ok(csv[1].startsWith('mvtec_button,'));
   assert.ok(csv[2].startsWith('mean,'));
   assert.is(readdirSync(join(cls, 'visuals')).length, 8, 'one PNG per test image');
-  const iters = readFileSync(join(cls, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.iteration);
+  const iters = readFileSync(join(cls, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.iteration);
   assert.ok(iters.length >= 2 && iters.every((r) => Number.isFinite(r.loss)));
   assert.ok(log.some((l) => /best epoch \d+: image AUROC/.test(l)));
 });
@@ -55,7 +90,10 @@ t('resume continues from the saved epoch with the optimiser state', async () => 
   const ck = join(dir, 'out', 'mvtec_button', 'ckpt.safetensors');
   const code = await capture(['train', ...common(), '--meta_epochs', '3', '--out', join(dir, 'out2'), '--resume', ck, '--visuals', '0']);
   assert.is(code, 0, log.join('\n'));
-  assert.ok(log.some((l) => /resumed from .* after epoch 2 of 3/.test(l)), log.join('\n'));
+  assert.ok(
+    log.some((l) => /resumed from .* after epoch 2 of 3/.test(l)),
+    log.join('\n'),
+  );
   assert.ok(log.some((l) => /^epoch 3\/3 /.test(l)));
   assert.not.ok(log.some((l) => /^epoch 1\/3 /.test(l)));
   // the same 3 epochs without interruption give the same numbers (weights, optimiser state,
@@ -69,15 +107,51 @@ t('resume continues from the saved epoch with the optimiser state', async () => 
 t('test evaluates a checkpoint; predict scores a folder with a validation threshold', async () => {
   log.length = 0;
   const ck = join(dir, 'out', 'mvtec_button', 'ckpt_best.safetensors');
-  const flags = ['--data', join(dir, 'data'), '-d', 'button', '-b', 'mobilenet_v1', '--random_backbone', '-le', 'conv_pw_3', '-le', 'conv_pw_5',
-    '--resize', '64', '--imagesize', '64', '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '16', '--workers', '0'];
+  const flags = [
+    '--data',
+    join(dir, 'data'),
+    '-d',
+    'button',
+    '-b',
+    'mobilenet_v1',
+    '--random_backbone',
+    '-le',
+    'conv_pw_3',
+    '-le',
+    'conv_pw_5',
+    '--resize',
+    '64',
+    '--imagesize',
+    '64',
+    '--pretrain_embed_dimension',
+    '32',
+    '--target_embed_dimension',
+    '32',
+    '--dsc_hidden',
+    '16',
+    '--workers',
+    '0',
+  ];
   let code = await capture(['test', ...flags, '--checkpoint', ck, '--out', join(dir, 'test')]);
   assert.is(code, 0, log.join('\n'));
   const mt = JSON.parse(readFileSync(join(dir, 'test', 'mvtec_button', 'metrics_test.json'), 'utf8'));
   assert.ok(mt.image_auroc >= 0 && mt.pixel_pro !== undefined);
-  code = await capture(['predict', ...flags, '--checkpoint', ck, '--input', join(dir, 'data', 'button', 'test', 'spot'), '--val', join(dir, 'data', 'button', 'test'), '--out', join(dir, 'pred')]);
+  code = await capture([
+    'predict',
+    ...flags,
+    '--checkpoint',
+    ck,
+    '--input',
+    join(dir, 'data', 'button', 'test', 'spot'),
+    '--val',
+    join(dir, 'data', 'button', 'test'),
+    '--out',
+    join(dir, 'pred'),
+  ]);
   assert.is(code, 0, log.join('\n'));
-  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
+  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.is(rows[0], 'file,score,anomalous');
   assert.is(rows.length, 1 + readdirSync(join(dir, 'data', 'button', 'test', 'spot')).length);
   const thr = Number(/threshold ([0-9.e-]+) \(best F1/.exec(log.join('\n'))?.[1]);
@@ -89,10 +163,24 @@ t('test evaluates a checkpoint; predict scores a folder with a validation thresh
   }
 });
 
-t('the checkpoint defines the model: test needs only --checkpoint and the data, and gives the training run\'s best metrics', async () => {
+t("the checkpoint defines the model: test needs only --checkpoint and the data, and gives the training run's best metrics", async () => {
   log.length = 0;
   const ck = join(dir, 'out', 'mvtec_button', 'ckpt_best.safetensors');
-  const code = await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '--workers', '0', '--visuals', '0', '--out', join(dir, 'test-bare')]);
+  const code = await capture([
+    'test',
+    '--checkpoint',
+    ck,
+    '--data',
+    join(dir, 'data'),
+    '-d',
+    'button',
+    '--workers',
+    '0',
+    '--visuals',
+    '0',
+    '--out',
+    join(dir, 'test-bare'),
+  ]);
   assert.is(code, 0, log.join('\n'));
   const trained = JSON.parse(readFileSync(join(dir, 'out', 'mvtec_button', 'metrics.json'), 'utf8'));
   const tested = JSON.parse(readFileSync(join(dir, 'test-bare', 'mvtec_button', 'metrics_test.json'), 'utf8'));
@@ -100,7 +188,23 @@ t('the checkpoint defines the model: test needs only --checkpoint and the data, 
   assert.ok(trained.threshold && trained.threshold.image > 0, 'metrics.json reports the stored threshold');
   // a flag that contradicts the checkpoint is an error naming both values
   log.length = 0;
-  const bad = await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '-le', 'conv_pw_4', '-le', 'conv_pw_5', '--imagesize', '48', '--workers', '0']);
+  const bad = await capture([
+    'test',
+    '--checkpoint',
+    ck,
+    '--data',
+    join(dir, 'data'),
+    '-d',
+    'button',
+    '-le',
+    'conv_pw_4',
+    '-le',
+    'conv_pw_5',
+    '--imagesize',
+    '48',
+    '--workers',
+    '0',
+  ]);
   assert.is(bad, 1);
   assert.match(log.join('\n'), /-le conv_pw_4,conv_pw_5 \(the checkpoint has conv_pw_3,conv_pw_5\)/);
   assert.match(log.join('\n'), /--imagesize 48 \(the checkpoint has 64\)/);
@@ -111,11 +215,28 @@ t('judge names a mode per class; --help lists the reference flags', async () => 
   log.length = 0;
   const code = await capture(['judge', '--data', join(dir, 'data'), '--imagesize', '64', '--workers', '0']);
   assert.is(code, 0, log.join('\n'));
-  assert.ok(log.some((l) => /^button: (manifold|hypersphere) \(flag \d; \d+ spectrum points\)$/.test(l)), log.join('\n'));
+  assert.ok(
+    log.some((l) => /^button: (manifold|hypersphere) \(flag \d; \d+ spectrum points\)$/.test(l)),
+    log.join('\n'),
+  );
   log.length = 0;
   assert.is(await capture(['train', '--help']), 0);
   const help = log.join('\n');
-  for (const f of ['--meta_epochs', '--dsc_hidden', '--noise', '--radius', '--p', '--step', '--limit', '--resize', '--imagesize', '--batch_size', '--fg', '--rand_aug', '--preset'])
+  for (const f of [
+    '--meta_epochs',
+    '--dsc_hidden',
+    '--noise',
+    '--radius',
+    '--p',
+    '--step',
+    '--limit',
+    '--resize',
+    '--imagesize',
+    '--batch_size',
+    '--fg',
+    '--rand_aug',
+    '--preset',
+  ])
     assert.ok(help.includes(f), `--help mentions ${f}`);
 });
 

@@ -30,15 +30,51 @@ function composed(taps: E.Tensor[], P: number, D: number): E.Tensor {
 
 const rand = (shape: number[], seed: number) => {
   const n = shape.reduce((a, b) => a * b);
-  return E.tensor(Float32Array.from({ length: n }, (_, i) => Math.abs(Math.sin(i * 0.731 + seed * 1.37)) * 2 - 0.3), { shape });
+  return E.tensor(
+    Float32Array.from({ length: n }, (_, i) => Math.abs(Math.sin(i * 0.731 + seed * 1.37)) * 2 - 0.3),
+    { shape },
+  );
 };
 
 const cases: { name: string; taps: number[][]; P: number; D: number }[] = [
-  { name: 'GLASS layout: stride 8 and 16 taps (2x), bins of 6 and 12', taps: [[2, 8, 8, 8], [2, 16, 4, 4]], P: 12, D: 12 },
+  {
+    name: 'GLASS layout: stride 8 and 16 taps (2x), bins of 6 and 12',
+    taps: [
+      [2, 8, 8, 8],
+      [2, 16, 4, 4],
+    ],
+    P: 12,
+    D: 12,
+  },
   { name: 'one tap, P and D not dividing C*9 and T*P, D not a multiple of 16', taps: [[1, 5, 6, 7]], P: 7, D: 5 },
-  { name: 'non-integer scale 4x5 -> 6x7, and a tap larger than tap 0 (downsampling)', taps: [[2, 4, 6, 7], [2, 3, 4, 5], [2, 2, 9, 11]], P: 10, D: 17 },
-  { name: 'second tap on tap 0 grid (no resize), wide target', taps: [[1, 3, 5, 5], [1, 6, 5, 5]], P: 20, D: 37 },
-  { name: 'a 1x1 grid tap and more dims than values (bins repeat)', taps: [[2, 2, 3, 3], [2, 2, 1, 1]], P: 25, D: 40 },
+  {
+    name: 'non-integer scale 4x5 -> 6x7, and a tap larger than tap 0 (downsampling)',
+    taps: [
+      [2, 4, 6, 7],
+      [2, 3, 4, 5],
+      [2, 2, 9, 11],
+    ],
+    P: 10,
+    D: 17,
+  },
+  {
+    name: 'second tap on tap 0 grid (no resize), wide target',
+    taps: [
+      [1, 3, 5, 5],
+      [1, 6, 5, 5],
+    ],
+    P: 20,
+    D: 37,
+  },
+  {
+    name: 'a 1x1 grid tap and more dims than values (bins repeat)',
+    taps: [
+      [2, 2, 3, 3],
+      [2, 2, 1, 1],
+    ],
+    P: 25,
+    D: 40,
+  },
 ];
 
 for (const c of cases)
@@ -54,7 +90,8 @@ for (const c of cases)
 
 t('taps given as strided views (a channel slice, a non-contiguous tensor) embed like contiguous copies', () =>
   E.tidyAsync(async () => {
-    const big0 = rand([2, 10, 8, 8], 3), big1 = rand([2, 4, 8, 4], 4);
+    const big0 = rand([2, 10, 8, 8], 3),
+      big1 = rand([2, 4, 8, 4], 4);
     const v0 = E.slice(big0, 1, 2, 8); // [2, 6, 8, 8] at an offset
     const v1 = E.transpose(big1, 2, 3); // [2, 4, 4, 8] permuted
     assert.ok(v0.offset > 0 && !v1.isContiguous());

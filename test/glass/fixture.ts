@@ -8,7 +8,11 @@ export function loadFixture<T = any>(rel: string): T {
   return JSON.parse(readFileSync(new URL(rel, root), 'utf8')) as T;
 }
 
-export interface Encoded { dtype: 'f32' | 'f64' | 'u8'; shape: number[]; b64: string }
+export interface Encoded {
+  dtype: 'f32' | 'f64' | 'u8';
+  shape: number[];
+  b64: string;
+}
 
 function bytes(e: Encoded): Buffer {
   return Buffer.from(e.b64, 'base64');
@@ -40,10 +44,14 @@ export function u8(e: Encoded): Uint8Array {
 /** Largest |a - b| / (atol + rtol |b|); <= 1 means within tolerance. Length mismatch throws. */
 export function worstRatio(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): { ratio: number; index: number } {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs expected ${b.length}`);
-  let ratio = 0, index = -1;
+  let ratio = 0,
+    index = -1;
   for (let i = 0; i < a.length; i++) {
     const r = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
-    if (!(r <= ratio)) { ratio = r; index = i; }
+    if (!(r <= ratio)) {
+      ratio = r;
+      index = i;
+    }
   }
   return { ratio, index };
 }

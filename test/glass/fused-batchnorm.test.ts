@@ -20,7 +20,11 @@ const fx = loadFixture<{ cases: Case[] }>('nn/nn.json');
 const opts = (a: Record<string, number>) => ({ momentum: a.momentum, eps: a.eps, negativeSlope: a.slope ?? null });
 const ops: Record<string, OpFn> = {
   bn_train_ctx: ([ctx, x, rm, rv, w, b], a) => [batchNormWithContext(x, rm, rv, w, b, { ...opts(a), statsWith: ctx }), rm, rv],
-  bn_train_head: ([ctx, x, rm, rv, w, b, hw, hb], a) => [batchNormWithContext(x, rm, rv, w, b, { ...opts(a), statsWith: a.ctx ? ctx : null, head: { weight: hw, bias: hb ?? null } }), rm, rv],
+  bn_train_head: ([ctx, x, rm, rv, w, b, hw, hb], a) => [
+    batchNormWithContext(x, rm, rv, w, b, { ...opts(a), statsWith: a.ctx ? ctx : null, head: { weight: hw, bias: hb ?? null } }),
+    rm,
+    rv,
+  ],
 };
 // the op takes [N, C] (the discriminator's BatchNorm1d); the fixture's [N, C, ...] cases were
 // written for the engine's former option
@@ -28,7 +32,10 @@ const torchCases = fx.cases.filter((c) => c.op in ops && c.inputs[1].shape.lengt
 const tc = suite('batchNormWithContext vs torch');
 tc.before(before);
 tc('the fixture has [N, C] context and head cases', () => {
-  assert.ok(torchCases.filter((c) => c.op === 'bn_train_ctx').length >= 2 && torchCases.filter((c) => c.op === 'bn_train_head').length >= 2, torchCases.map((c) => c.name).join(' '));
+  assert.ok(
+    torchCases.filter((c) => c.op === 'bn_train_ctx').length >= 2 && torchCases.filter((c) => c.op === 'bn_train_head').length >= 2,
+    torchCases.map((c) => c.name).join(' '),
+  );
 });
 registerCases(tc, torchCases, ops);
 tc.run();
@@ -40,10 +47,22 @@ function params(data: Float32Array, shape: number[], offset: number) {
   const C = shape[1];
   return {
     x: offset ? offsetView(data, shape, offset, true) : E.tensor(data, { shape }).requiresGrad_(),
-    w: E.tensor(ramp(C, (i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_(),
-    b: E.tensor(ramp(C, (i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_(),
-    rm: E.tensor(ramp(C, (i) => 0.1 * i), { shape: [C] }),
-    rv: E.tensor(ramp(C, (i) => 1 + 0.2 * i), { shape: [C] }),
+    w: E.tensor(
+      ramp(C, (i) => 0.5 + i * 0.1),
+      { shape: [C] },
+    ).requiresGrad_(),
+    b: E.tensor(
+      ramp(C, (i) => 0.1 * i - 0.2),
+      { shape: [C] },
+    ).requiresGrad_(),
+    rm: E.tensor(
+      ramp(C, (i) => 0.1 * i),
+      { shape: [C] },
+    ),
+    rv: E.tensor(
+      ramp(C, (i) => 1 + 0.2 * i),
+      { shape: [C] },
+    ),
   };
 }
 
@@ -55,18 +74,30 @@ sw.before(before);
 // reductions (long inputs and contexts)
 sw('equals the slice of batchNorm(cat([statsWith, x])), also from batchNormPartials', () =>
   E.tidyAsync(async () => {
-    const cases: [number[], number, number][] = [[[40, 8], 24, 0], [[13, 6], 5, 0], [[40, 8], 24, 1], [[300, 8], 600, 0]];
+    const cases: [number[], number, number][] = [
+      [[40, 8], 24, 0],
+      [[13, 6], 5, 0],
+      [[40, 8], 24, 1],
+      [[300, 8], 600, 0],
+    ];
     for (const [shape, M, offset] of cases)
       for (const slope of [null, 0.2]) {
         const [N, C] = shape;
         const data = ramp(N * C, (i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
-        const ctx = E.tensor(ramp(M * C, (i) => Math.cos(i * 0.11) * 3 + 0.5), { shape: [M, C] });
-        const f = params(data, shape, offset), u = params(data, shape, offset);
+        const ctx = E.tensor(
+          ramp(M * C, (i) => Math.cos(i * 0.11) * 3 + 0.5),
+          { shape: [M, C] },
+        );
+        const f = params(data, shape, offset),
+          u = params(data, shape, offset);
         const label = `${shape} with ${M} rows, offset ${offset}, slope ${slope}`;
         const yf = batchNormWithContext(f.x, f.rm, f.rv, f.w, f.b, { negativeSlope: slope, statsWith: ctx });
         const yu = E.slice(E.batchNorm(E.cat([ctx, u.x]), u.rm, u.rv, u.w, u.b, { training: true, negativeSlope: slope }), 0, M, M + N);
         assert.equal(yf.shape, shape, label);
-        const dy = E.tensor(ramp(N * C, (i) => Math.cos(i * 0.21)), { shape });
+        const dy = E.tensor(
+          ramp(N * C, (i) => Math.cos(i * 0.21)),
+          { shape },
+        );
         E.sum(E.mul(yf, dy)).backward();
         E.sum(E.mul(yu, dy)).backward();
         assertClose(await yf.data(), await yu.data(), 1e-5, 1e-5, `y ${label}`);
@@ -92,36 +123,77 @@ sw('equals the slice of batchNorm(cat([statsWith, x])), also from batchNormParti
         // the context moved the statistics: without it the output differs
         const alone = await E.noGrad(() => E.batchNorm(E.tensor(data, { shape }), null, null, f.w, f.b, { training: true, negativeSlope: slope })).data();
         const got = await yf.data();
-        assert.ok(got.some((v, i) => Math.abs(v - alone[i]) > 1e-3), `statsWith changed nothing: ${label}`);
+        assert.ok(
+          got.some((v, i) => Math.abs(v - alone[i]) > 1e-3),
+          `statsWith changed nothing: ${label}`,
+        );
       }
   }),
 );
 sw('without a context: the engine batchNorm (training) bit for bit, c4 and scalar', () =>
   E.tidyAsync(async () => {
-    for (const [shape, offset] of [[[40, 8], 0], [[13, 6], 0], [[40, 8], 1]] as const)
+    for (const [shape, offset] of [
+      [[40, 8], 0],
+      [[13, 6], 0],
+      [[40, 8], 1],
+    ] as const)
       for (const slope of [null, 0.2]) {
         const data = ramp(shape[0] * shape[1], (i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
-        const f = params(data, [...shape], offset), u = params(data, [...shape], offset);
+        const f = params(data, [...shape], offset),
+          u = params(data, [...shape], offset);
         const yf = batchNormWithContext(f.x, f.rm, f.rv, f.w, f.b, { negativeSlope: slope });
         const yu = E.batchNorm(u.x, u.rm, u.rv, u.w, u.b, { training: true, negativeSlope: slope });
-        const dy = E.tensor(ramp(data.length, (i) => Math.cos(i * 0.21)), { shape: [...shape] });
+        const dy = E.tensor(
+          ramp(data.length, (i) => Math.cos(i * 0.21)),
+          { shape: [...shape] },
+        );
         E.sum(E.mul(yf, dy)).backward();
         E.sum(E.mul(yu, dy)).backward();
         const label = `${shape} offset ${offset} slope ${slope}`;
-        for (const [a, b, what] of [[yf, yu, 'y'], [f.x.grad!, u.x.grad!, 'dx'], [f.w.grad!, u.w.grad!, 'dw'], [f.b.grad!, u.b.grad!, 'db'], [f.rm, u.rm, 'running mean'], [f.rv, u.rv, 'running var']] as const)
+        for (const [a, b, what] of [
+          [yf, yu, 'y'],
+          [f.x.grad!, u.x.grad!, 'dx'],
+          [f.w.grad!, u.w.grad!, 'dw'],
+          [f.b.grad!, u.b.grad!, 'db'],
+          [f.rm, u.rm, 'running mean'],
+          [f.rv, u.rv, 'running var'],
+        ] as const)
           assertClose(await a.data(), await b.data(), 0, 0, `${what} ${label}`);
       }
   }),
 );
 sw('finite-difference gradients with a context; a one-row input; an empty input updates the running statistics', async () => {
-  const ctx = E.keep(E.tensor(ramp(24, (i) => Math.sin(i) * 2), { shape: [3, 8] }));
+  const ctx = E.keep(
+    E.tensor(
+      ramp(24, (i) => Math.sin(i) * 2),
+      { shape: [3, 8] },
+    ),
+  );
   try {
-    await gradcheck(([x, w, b]) => batchNormWithContext(x, null, null, w, b, { statsWith: ctx }), [{ shape: [5, 8] }, { shape: [8] }, { shape: [8] }], { seed: 4 });
-    await gradcheck(([x, w]) => batchNormWithContext(x, null, null, w, null, { statsWith: ctx, negativeSlope: 0.2 }), [{ shape: [1, 8] }, { shape: [8] }], { seed: 8, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
-    await gradcheck(([x, w, b]) => batchNormWithContext(x, null, null, w, b, { statsWith: E.tensor(ramp(12, (i) => Math.cos(i)), { shape: [4, 3] }) }), [{ shape: [5, 3] }, { shape: [3] }, { shape: [3] }], { seed: 9 });
+    await gradcheck(([x, w, b]) => batchNormWithContext(x, null, null, w, b, { statsWith: ctx }), [{ shape: [5, 8] }, { shape: [8] }, { shape: [8] }], {
+      seed: 4,
+    });
+    await gradcheck(([x, w]) => batchNormWithContext(x, null, null, w, null, { statsWith: ctx, negativeSlope: 0.2 }), [{ shape: [1, 8] }, { shape: [8] }], {
+      seed: 8,
+      eps: 1e-3,
+      atol: 1e-2,
+      rtol: 1e-2,
+    });
+    await gradcheck(
+      ([x, w, b]) =>
+        batchNormWithContext(x, null, null, w, b, {
+          statsWith: E.tensor(
+            ramp(12, (i) => Math.cos(i)),
+            { shape: [4, 3] },
+          ),
+        }),
+      [{ shape: [5, 3] }, { shape: [3] }, { shape: [3] }],
+      { seed: 9 },
+    );
     // an empty input still updates the running statistics from the context's rows, as cat would
     await E.tidyAsync(async () => {
-      const rm = [E.zeros([8]), E.zeros([8]), E.zeros([8])], rv = [E.ones([8]), E.ones([8]), E.ones([8])];
+      const rm = [E.zeros([8]), E.zeros([8]), E.zeros([8])],
+        rv = [E.ones([8]), E.ones([8]), E.ones([8])];
       const y = batchNormWithContext(E.zeros([0, 8]), rm[0], rv[0], null, null, { statsWith: ctx });
       batchNormWithContext(E.zeros([0, 8]), rm[1], rv[1], null, null, { statsWith: batchNormPartials(ctx) });
       E.batchNorm(ctx, rm[2], rv[2], null, null, { training: true });
@@ -146,22 +218,39 @@ hd.before(before);
 hd('equals linear(batchNormWithContext(...)) bit for bit: layouts, slope, context, bias; gradients', () =>
   E.tidyAsync(async () => {
     for (const C of [8, 6])
-      for (const [slope, withCtx, withBias] of [[0.2, true, false], [null, false, true], [0.2, false, true], [null, true, true]] as const) {
+      for (const [slope, withCtx, withBias] of [
+        [0.2, true, false],
+        [null, false, true],
+        [0.2, false, true],
+        [null, true, true],
+      ] as const) {
         const N = 37;
         const data = ramp(N * C, (i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
-        const ctx = withCtx ? E.tensor(ramp(11 * C, (i) => Math.cos(i * 0.11) * 3), { shape: [11, C] }) : null;
+        const ctx = withCtx
+          ? E.tensor(
+              ramp(11 * C, (i) => Math.cos(i * 0.11) * 3),
+              { shape: [11, C] },
+            )
+          : null;
         const make = () => ({
           ...params(data, [N, C], 0),
-          hw: E.tensor(ramp(C, (i) => Math.cos(i) * 0.7), { shape: [1, C] }).requiresGrad_(),
+          hw: E.tensor(
+            ramp(C, (i) => Math.cos(i) * 0.7),
+            { shape: [1, C] },
+          ).requiresGrad_(),
           hb: withBias ? E.tensor(Float32Array.of(0.3), { shape: [1] }).requiresGrad_() : null,
         });
-        const f = make(), u = make();
+        const f = make(),
+          u = make();
         const o = { negativeSlope: slope, statsWith: ctx };
         const label = `C ${C}, slope ${slope}, context ${withCtx}, bias ${withBias}`;
         const yf = batchNormWithContext(f.x, f.rm, f.rv, f.w, f.b, { ...o, head: { weight: f.hw, bias: f.hb } });
         const yu = E.linear(batchNormWithContext(u.x, u.rm, u.rv, u.w, u.b, o), u.hw, u.hb);
         assert.equal(yf.shape, [N, 1], label);
-        const dy = E.tensor(ramp(N, (i) => Math.cos(i * 0.21)), { shape: [N, 1] });
+        const dy = E.tensor(
+          ramp(N, (i) => Math.cos(i * 0.21)),
+          { shape: [N, 1] },
+        );
         E.sum(E.mul(yf, dy)).backward();
         E.sum(E.mul(yu, dy)).backward();
         assertClose(await yf.data(), await yu.data(), 0, 0, `scores ${label}`);
@@ -173,8 +262,16 @@ hd('equals linear(batchNormWithContext(...)) bit for bit: layouts, slope, contex
   }),
 );
 hd('finite-difference gradients; the backward reads the outer product in its kernels', async () => {
-  await gradcheck(([x, w, b, hw]) => batchNormWithContext(x, null, null, w, b, { negativeSlope: 0.1, head: { weight: hw } }), [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }, { shape: [1, 8] }], { seed: 5, eps: 1e-3, atol: 1e-2, rtol: 1e-2 });
-  await gradcheck(([x, hw, hb]) => batchNormWithContext(x, null, null, null, null, { head: { weight: hw, bias: hb } }), [{ shape: [5, 6] }, { shape: [1, 6] }, { shape: [1] }], { seed: 6 });
+  await gradcheck(
+    ([x, w, b, hw]) => batchNormWithContext(x, null, null, w, b, { negativeSlope: 0.1, head: { weight: hw } }),
+    [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }, { shape: [1, 8] }],
+    { seed: 5, eps: 1e-3, atol: 1e-2, rtol: 1e-2 },
+  );
+  await gradcheck(
+    ([x, hw, hb]) => batchNormWithContext(x, null, null, null, null, { head: { weight: hw, bias: hb } }),
+    [{ shape: [5, 6] }, { shape: [1, 6] }, { shape: [1] }],
+    { seed: 6 },
+  );
   const keys: string[] = [];
   setDispatchHook({ passFor: (k) => (keys.push(k.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
   try {
@@ -187,7 +284,11 @@ hd('finite-difference gradients; the backward reads the outer product in its ker
   } finally {
     setDispatchHook(null);
   }
-  assert.ok(keys.some((k) => k.startsWith('glass.bnContext.gpart:') && k.endsWith(':true')) && keys.some((k) => k.startsWith('glass.bnContext.gin:') && k.endsWith(':true')), keys.join(' '));
+  assert.ok(
+    keys.some((k) => k.startsWith('glass.bnContext.gpart:') && k.endsWith(':true')) &&
+      keys.some((k) => k.startsWith('glass.bnContext.gin:') && k.endsWith(':true')),
+    keys.join(' '),
+  );
   assert.ok(!keys.some((k) => k.startsWith('ew:mul')), `the outer product was written: ${keys.join(' ')}`);
 });
 hd.run();
@@ -198,8 +299,14 @@ md.before(before);
 md('a BatchNorm1d module: counter, momentum, running statistics as forward over cat([ctx, x]) sliced', () =>
   E.tidyAsync(async () => {
     const [a, b] = [new E.nn.BatchNorm1d(8, { momentum: 0.3 }), new E.nn.BatchNorm1d(8, { momentum: 0.3 })];
-    const x = E.tensor(ramp(80, (i) => Math.sin(i * 0.7)), { shape: [10, 8] });
-    const ctx = E.tensor(ramp(48, (i) => Math.cos(i * 0.3) * 2), { shape: [6, 8] });
+    const x = E.tensor(
+      ramp(80, (i) => Math.sin(i * 0.7)),
+      { shape: [10, 8] },
+    );
+    const ctx = E.tensor(
+      ramp(48, (i) => Math.cos(i * 0.3) * 2),
+      { shape: [6, 8] },
+    );
     let parts: BnPartials | null = null;
     try {
       parts = batchNormPartials(ctx);
@@ -221,14 +328,23 @@ md('a BatchNorm1d module: counter, momentum, running statistics as forward over 
 md('shape and argument errors name the op and the shapes', () =>
   E.tidy(() => {
     const none = null;
-    assert.throws(() => batchNormWithContext(E.ones([2, 4, 3]), none, none, none, none), /batchNormWithContext: expected an f32 input \[N, C\], got f32 \[2, 4, 3\]/);
+    assert.throws(
+      () => batchNormWithContext(E.ones([2, 4, 3]), none, none, none, none),
+      /batchNormWithContext: expected an f32 input \[N, C\], got f32 \[2, 4, 3\]/,
+    );
     assert.throws(() => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { statsWith: E.ones([2, 5]) }), /statsWith must be f32 \[M, 4\]/);
     assert.throws(() => batchNormWithContext(E.ones([1, 4]), none, none, none, none, { statsWith: E.ones([0, 4]) }), /more than 1 value per channel/);
-    assert.throws(() => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { statsWith: batchNormPartials(E.ones([2, 5])) }), /statsWith partials of rows \[M, 5\] do not match the input \[2, 4\]/);
+    assert.throws(
+      () => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { statsWith: batchNormPartials(E.ones([2, 5])) }),
+      /statsWith partials of rows \[M, 5\] do not match the input \[2, 4\]/,
+    );
     assert.throws(() => batchNormPartials(E.ones([0, 4])), /batchNormPartials: no rows in \[0, 4\]/);
     assert.throws(() => batchNormPartials(E.ones([2, 4, 1])), /batchNormPartials: expected f32 rows \[M, C\]/);
     assert.throws(() => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { head: { weight: E.ones([2, 4]) } }), /head weight must be f32 \[1, 4\]/);
-    assert.throws(() => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { head: { weight: E.ones([1, 4]), bias: E.ones([2]) } }), /head bias must be \[1\]/);
+    assert.throws(
+      () => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { head: { weight: E.ones([1, 4]), bias: E.ones([2]) } }),
+      /head bias must be \[1\]/,
+    );
     assert.throws(() => batchNormWithContext(E.ones([2, 4]), none, none, none, none, { negativeSlope: -0.1 }), /negativeSlope must be a finite number >= 0/);
     assert.throws(() => batchNormWithContext(E.ones([2, 4]), E.zeros([4]), none, none, none), /give both runningMean and runningVar/);
   }),

@@ -19,7 +19,7 @@ const HI = 2;
 
 /** Deterministic data with row norms spread around the truncation bounds. */
 function data(n: number, d: number, seed: number, scale: number): Float32Array {
-  return Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.77 + seed) * scale * (1 + ((i / d) | 0) % 3));
+  return Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.77 + seed) * scale * (1 + (((i / d) | 0) % 3)));
 }
 
 /** x + step * g / (||g|| + 1e-10), then anchor + clamp(||h||, lo r, hi r) / (||h|| + 1e-10) * h. */
@@ -51,7 +51,16 @@ for (const [N, D, off] of [
         const x1 = leaf(xv, shape, off);
         const p1 = leaf(pv, shape, off);
         assert.is(x1.offset, off);
-        const fused = gasUpdatePre(x1, { grad: E.tensor(gv, { shape }), stepSize: STEP, anchor: p1, radius: E.full([1], R), loFactor: LO, hiFactor: HI, rowMask: mk, keepPre: true });
+        const fused = gasUpdatePre(x1, {
+          grad: E.tensor(gv, { shape }),
+          stepSize: STEP,
+          anchor: p1,
+          radius: E.full([1], R),
+          loFactor: LO,
+          hiFactor: HI,
+          rowMask: mk,
+          keepPre: true,
+        });
         E.sum(E.mul(fused.y, dy)).backward();
         const x2 = leaf(xv, shape, 0);
         const p2 = leaf(pv, shape, 0);
@@ -62,7 +71,10 @@ for (const [N, D, off] of [
         assertClose(await p1.grad!.data(), await p2.grad!.data(), 1e-5, 1e-4, 'danchor');
         // the rows after the ascent, before truncation (GLASS logs their distance as r_g)
         const pre = await fused.pre!.data();
-        const asc = await E.add(E.tensor(xv, { shape }), E.mul(E.div(E.tensor(gv, { shape }), E.add(E.norm(E.tensor(gv, { shape }), 1, true), 1e-10)), STEP)).data();
+        const asc = await E.add(
+          E.tensor(xv, { shape }),
+          E.mul(E.div(E.tensor(gv, { shape }), E.add(E.norm(E.tensor(gv, { shape }), 1, true), 1e-10)), STEP),
+        ).data();
         for (let r = 0; r < N; r++) {
           const live = !mk || r % 3 !== 1;
           for (let c = 0; c < D; c++) assert.ok(Math.abs(pre[r * D + c] - (live ? asc[r * D + c] : xv[r * D + c])) < 1e-5, `pre row ${r}`);
@@ -79,7 +91,10 @@ for (const [N, D, off] of [
       const y = gasUpdate(x, { grad: E.tensor(gv, { shape }), stepSize: STEP });
       const dy = E.tensor(data(N, D, 7, 1.0), { shape });
       E.sum(E.mul(y, dy)).backward();
-      const want = await E.add(E.tensor(xv, { shape }), E.mul(E.div(E.tensor(gv, { shape }), E.add(E.norm(E.tensor(gv, { shape }), 1, true), 1e-10)), STEP)).data();
+      const want = await E.add(
+        E.tensor(xv, { shape }),
+        E.mul(E.div(E.tensor(gv, { shape }), E.add(E.norm(E.tensor(gv, { shape }), 1, true), 1e-10)), STEP),
+      ).data();
       assertClose(await y.data(), want, 1e-6, 1e-5, 'y');
       assertClose(await x.grad!.data(), await dy.data(), 0, 0, 'dx');
     });
@@ -88,7 +103,11 @@ for (const [N, D, off] of [
 
 // The hidden-space step: with q = dh @ W W^T, h + beta q is (gaus + beta g) @ W^T + b and
 // acc + beta dh sums the steps, where g = dh @ W and beta = step / (||g|| + 1e-10).
-for (const [N, H, D, withAcc] of [[37, 12, 20, true], [16, 7, 9, false], [5, 8, 3, true]] as const) {
+for (const [N, H, D, withAcc] of [
+  [37, 12, 20, true],
+  [16, 7, 9, false],
+  [5, 8, 3, true],
+] as const) {
   t(`hidden step N ${N}, H ${H}, D ${D}${withAcc ? ', with a running sum' : ''}: moves h as the feature step moves gaus @ W^T`, () =>
     E.tidyAsync(async () => {
       const W = E.tensor(data(H, D, 11, 0.7), { shape: [H, D] });
@@ -115,13 +134,19 @@ t('keepScale: the truncation factor per row, y = anchor + s (x - anchor), 1 on m
     const x = E.tensor(data(N, D, 21, 0.8), { shape: [N, D] });
     const a = E.tensor(data(N, D, 22, 0.3), { shape: [N, D] });
     const r = E.tensor(Float32Array.of(R), { shape: [1] });
-    const mask = E.tensor(Float32Array.from({ length: N }, (_, i) => (i % 4 === 3 ? 0 : 1)), { shape: [N] });
+    const mask = E.tensor(
+      Float32Array.from({ length: N }, (_, i) => (i % 4 === 3 ? 0 : 1)),
+      { shape: [N] },
+    );
     const { y, scale } = gasUpdatePre(x, { anchor: a, radius: r, loFactor: LO, hiFactor: HI, keepScale: true, rowMask: mask });
     const n = E.norm(E.sub(x, a), 1, true);
     const want = E.where(E.reshape(E.eq(mask, 0), [N, 1]), E.ones([N, 1]), E.div(E.clamp(n, LO * R, HI * R), E.add(n, 1e-10)));
     assertClose(await scale!.data(), await want.data(), 1e-6, 1e-5, 'scale');
     assertClose(await y.data(), await E.add(a, E.mul(scale!, E.sub(x, a))).data(), 1e-6, 1e-5, 'y from scale');
-    assert.ok((await scale!.data()).some((v) => Math.abs(v - 1) > 1e-3), 'some rows were truncated');
+    assert.ok(
+      (await scale!.data()).some((v) => Math.abs(v - 1) > 1e-3),
+      'some rows were truncated',
+    );
     assert.throws(() => gasUpdatePre(x, { keepScale: true }), /keepScale needs an anchor/);
   }),
 );
@@ -132,7 +157,10 @@ for (const H of [8, 6])
   t(`hidden step H ${H}: a NaN norm gives a NaN row, not a huge finite step`, () =>
     E.tidyAsync(async () => {
       const N = 4;
-      const hv = data(N, H, 31, 0.5), dhv = data(N, H, 32, 0.9), qv = data(N, H, 33, 0.7), av = data(N, H, 34, 0.3);
+      const hv = data(N, H, 31, 0.5),
+        dhv = data(N, H, 32, 0.9),
+        qv = data(N, H, 33, 0.7),
+        av = data(N, H, 34, 0.3);
       qv[1 * H + 2] = NaN; // row 1: dh . q is NaN
       dhv[2 * H + 3] = Infinity; // row 2: inf * 0 is NaN
       qv[2 * H + 3] = 0;

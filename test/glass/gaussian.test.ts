@@ -5,9 +5,28 @@ import * as assert from 'uvu/assert';
 import { gaussianFilter2d, gaussianKernel1d, rescaleSegmentation, resizeBilinear } from '../../glass/gaussian.ts';
 import { f32, loadFixture, ulps32, worstRatio, type Encoded } from './fixture.ts';
 
-interface GCase { h: number; w: number; sigma: number; truncate: number; input: Encoded; output: Encoded }
-interface BCase { planes: number; inH: number; inW: number; outH: number; outW: number; input: Encoded; output: Encoded }
-const fx = loadFixture<{ gaussian: GCase[]; bilinear: BCase[]; segmentor: { batch: number; h: number; w: number; targetH: number; targetW: number; input: Encoded; output: Encoded } }>('metrics/gaussian.json');
+interface GCase {
+  h: number;
+  w: number;
+  sigma: number;
+  truncate: number;
+  input: Encoded;
+  output: Encoded;
+}
+interface BCase {
+  planes: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  input: Encoded;
+  output: Encoded;
+}
+const fx = loadFixture<{
+  gaussian: GCase[];
+  bilinear: BCase[];
+  segmentor: { batch: number; h: number; w: number; targetH: number; targetW: number; input: Encoded; output: Encoded };
+}>('metrics/gaussian.json');
 
 function maxUlps(a: Float32Array, b: Float32Array): number {
   assert.is(a.length, b.length, 'length');

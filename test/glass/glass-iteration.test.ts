@@ -29,7 +29,9 @@ function linear(x: ArrayLike<number>, rows: number, inDim: number, w: ArrayLike<
 function quantile(x: ArrayLike<number>, q: number): number {
   const s = Float64Array.from(x).sort();
   const rank = q * (s.length - 1);
-  const lo = Math.floor(rank), hi = Math.ceil(rank), w = rank - lo;
+  const lo = Math.floor(rank),
+    hi = Math.ceil(rank),
+    w = rank - lo;
   return w < 0.5 ? s[lo] + w * (s[hi] - s[lo]) : s[hi] - (s[hi] - s[lo]) * (1 - w);
 }
 
@@ -38,7 +40,8 @@ function adaptivePool(x: ArrayLike<number>, rows: number, len: number, out: numb
   const y = new Float64Array(rows * out);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < out; i++) {
-      const a = Math.floor((i * len) / out), b = Math.ceil(((i + 1) * len) / out);
+      const a = Math.floor((i * len) / out),
+        b = Math.ceil(((i + 1) * len) / out);
       let s = 0;
       for (let k = a; k < b; k++) s += x[r * len + k];
       y[r * out + i] = s / (b - a);
@@ -54,30 +57,42 @@ function adaptivePool(x: ArrayLike<number>, rows: number, len: number, out: numb
  * to `target`. Rows are (b, y, x) of tap 0's grid.
  */
 function embed(taps: { data: Float32Array; c: number; h: number; w: number }[], batch: number, pretrain: number, target: number): Float64Array {
-  const h0 = taps[0].h, w0 = taps[0].w, L = h0 * w0, N = batch * L;
+  const h0 = taps[0].h,
+    w0 = taps[0].w,
+    L = h0 * w0,
+    N = batch * L;
   const pooled: Float64Array[] = [];
   for (const t of taps) {
     // unfolded[b][c][ki][kj][y][x] on the tap's own grid
     const plane = t.h * t.w;
     const unf = new Float32Array(batch * t.c * 9 * plane);
-    for (let b = 0; b < batch; b++) for (let c = 0; c < t.c; c++) for (let ki = 0; ki < 3; ki++) for (let kj = 0; kj < 3; kj++) {
-      for (let y = 0; y < t.h; y++) for (let x = 0; x < t.w; x++) {
-        const yy = y + ki - 1, xx = x + kj - 1;
-        const v = yy < 0 || yy >= t.h || xx < 0 || xx >= t.w ? 0 : t.data[((b * t.c + c) * t.h + yy) * t.w + xx];
-        unf[((((b * t.c + c) * 3 + ki) * 3 + kj) * t.h + y) * t.w + x] = v;
-      }
-    }
+    for (let b = 0; b < batch; b++)
+      for (let c = 0; c < t.c; c++)
+        for (let ki = 0; ki < 3; ki++)
+          for (let kj = 0; kj < 3; kj++) {
+            for (let y = 0; y < t.h; y++)
+              for (let x = 0; x < t.w; x++) {
+                const yy = y + ki - 1,
+                  xx = x + kj - 1;
+                const v = yy < 0 || yy >= t.h || xx < 0 || xx >= t.w ? 0 : t.data[((b * t.c + c) * t.h + yy) * t.w + xx];
+                unf[((((b * t.c + c) * 3 + ki) * 3 + kj) * t.h + y) * t.w + x] = v;
+              }
+          }
     const grid = t.h === h0 && t.w === w0 ? unf : resizeBilinear(unf, batch * t.c * 9, t.h, t.w, h0, w0);
     const vec = new Float64Array(N * t.c * 9);
-    for (let b = 0; b < batch; b++) for (let k = 0; k < t.c * 9; k++) for (let p = 0; p < L; p++) {
-      vec[(b * L + p) * t.c * 9 + k] = grid[(b * t.c * 9 + k) * L + p];
-    }
+    for (let b = 0; b < batch; b++)
+      for (let k = 0; k < t.c * 9; k++)
+        for (let p = 0; p < L; p++) {
+          vec[(b * L + p) * t.c * 9 + k] = grid[(b * t.c * 9 + k) * L + p];
+        }
     pooled.push(adaptivePool(vec, N, t.c * 9, pretrain));
   }
   const stacked = new Float64Array(N * taps.length * pretrain);
-  for (let r = 0; r < N; r++) for (let t = 0; t < taps.length; t++) for (let i = 0; i < pretrain; i++) {
-    stacked[(r * taps.length + t) * pretrain + i] = pooled[t][r * pretrain + i];
-  }
+  for (let r = 0; r < N; r++)
+    for (let t = 0; t < taps.length; t++)
+      for (let i = 0; i < pretrain; i++) {
+        stacked[(r * taps.length + t) * pretrain + i] = pooled[t][r * pretrain + i];
+      }
   return adaptivePool(stacked, N, taps.length * pretrain, target);
 }
 
@@ -87,14 +102,18 @@ function discriminator(x: ArrayLike<number>, rows: number, p: Record<string, Flo
   for (let j = 0; j < hidden; j++) {
     let mean: number, vr: number;
     if (train) {
-      mean = 0; for (let r = 0; r < rows; r++) mean += a[r * hidden + j];
+      mean = 0;
+      for (let r = 0; r < rows; r++) mean += a[r * hidden + j];
       mean /= rows;
-      vr = 0; for (let r = 0; r < rows; r++) vr += (a[r * hidden + j] - mean) ** 2;
+      vr = 0;
+      for (let r = 0; r < rows; r++) vr += (a[r * hidden + j] - mean) ** 2;
       vr /= rows;
     } else {
-      mean = p['body.block1.1.running_mean'][j]; vr = p['body.block1.1.running_var'][j];
+      mean = p['body.block1.1.running_mean'][j];
+      vr = p['body.block1.1.running_var'][j];
     }
-    const g = p['body.block1.1.weight'][j], b = p['body.block1.1.bias'][j];
+    const g = p['body.block1.1.weight'][j],
+      b = p['body.block1.1.bias'][j];
     for (let r = 0; r < rows; r++) {
       const v = ((a[r * hidden + j] - mean) / Math.sqrt(vr + 1e-5)) * g + b;
       a[r * hidden + j] = v >= 0 ? v : 0.2 * v;
@@ -122,12 +141,19 @@ function params(group: Record<string, Encoded>): Record<string, Float32Array> {
 for (const mode of ['manifold', 'hypersphere'] as const) {
   const fx: Fx = loadFixture(`glass/iteration_${mode}.json`);
   const cfg = fx.config;
-  const B = cfg.batch, D = cfg.target_embed_dimension, P = cfg.pretrain_embed_dimension, Hd = cfg.dsc_hidden;
-  const h0 = cfg.taps[0].h, w0 = cfg.taps[0].w, L = h0 * w0, N = B * L;
+  const B = cfg.batch,
+    D = cfg.target_embed_dimension,
+    P = cfg.pretrain_embed_dimension,
+    Hd = cfg.dsc_hidden;
+  const h0 = cfg.taps[0].h,
+    w0 = cfg.taps[0].w,
+    L = h0 * w0,
+    N = B * L;
   const it = fx.intermediates;
   const taps = (list: Encoded[]) => list.map((e, i) => ({ data: f32(e), c: cfg.taps[i].channels, h: cfg.taps[i].h, w: cfg.taps[i].w }));
   const mask = f32(fx.inputs.mask_s);
-  const projInit = params(fx.init.pre_projection), dscInit = params(fx.init.discriminator);
+  const projInit = params(fx.init.pre_projection),
+    dscInit = params(fx.init.discriminator);
   const t = suite(`glass iteration fixture (${mode})`);
 
   t('shapes and call order are documented in the fixture', () => {
@@ -158,7 +184,9 @@ for (const mode of ['manifold', 'hypersphere'] as const) {
   });
 
   t('r_t: 0.75-quantile of distances of normal fake patches and all true patches to the centre', () => {
-    const tf = f32(it.true_feats), ff = f32(it.fake_feats), c = f32(it.center);
+    const tf = f32(it.true_feats),
+      ff = f32(it.fake_feats),
+      c = f32(it.center);
     const d: number[] = [];
     const dist = (src: Float32Array, r: number) => {
       let s = 0;
@@ -171,16 +199,22 @@ for (const mode of ['manifold', 'hypersphere'] as const) {
   });
 
   t('first GAS forward: BatchNorm in train mode over cat[true, true + noise]', () => {
-    const tf = f32(it.true_feats), noise = f32(fx.draws.noise.tensor);
+    const tf = f32(it.true_feats),
+      noise = f32(fx.draws.noise.tensor);
     const x = new Float64Array(2 * N * D);
-    for (let i = 0; i < N * D; i++) { x[i] = tf[i]; x[N * D + i] = tf[i] + noise[i]; }
+    for (let i = 0; i < N * D; i++) {
+      x[i] = tf[i];
+      x[N * D + i] = tf[i] + noise[i];
+    }
     const s = discriminator(x, 2 * N, dscInit, D, Hd, true);
     close('step-0 true_loss', [bceMean(s.subarray(0, N), 0)], [it.gas_true_loss[0]], 1e-6, 1e-5);
     close('step-0 gaus_loss', [bceMean(s.subarray(N), 1)], [it.gas_gaus_loss[0]], 1e-6, 1e-5);
   });
 
   t('GAS result respects the truncation of the mode', () => {
-    const g = f32(it.gaus_feats), tf = f32(it.true_feats), c = f32(it.center);
+    const g = f32(it.gaus_feats),
+      tf = f32(it.true_feats),
+      c = f32(it.center);
     // after the step-19 projection only step 20's forward ran: no ascent step since, so the
     // truncation bound holds exactly (up to float32)
     for (let r = 0; r < N; r++) {
@@ -193,9 +227,12 @@ for (const mode of ['manifold', 'hypersphere'] as const) {
   });
 
   t('LAS: manifold leaves fake features alone, hypersphere projects masked ones to [2 r_t, 4 r_t]', () => {
-    const before = f32(it.fake_feats), after = f32(it.fake_feats_las), c = f32(it.center);
+    const before = f32(it.fake_feats),
+      after = f32(it.fake_feats_las),
+      c = f32(it.center);
     for (let r = 0; r < N; r++) {
-      let moved = 0, s = 0;
+      let moved = 0,
+        s = 0;
       for (let k = 0; k < D; k++) {
         moved = Math.max(moved, Math.abs(before[r * D + k] - after[r * D + k]));
         s += (after[r * D + k] - c[(r % L) * D + k]) ** 2;
@@ -207,28 +244,37 @@ for (const mode of ['manifold', 'hypersphere'] as const) {
       }
     }
     const d: number[] = [];
-    for (let r = 0; r < N; r++) if (mask[r] === 1) {
-      let s = 0;
-      for (let k = 0; k < D; k++) s += (before[r * D + k] - c[(r % L) * D + k]) ** 2;
-      d.push(Math.sqrt(s));
-    }
+    for (let r = 0; r < N; r++)
+      if (mask[r] === 1) {
+        let s = 0;
+        for (let k = 0; k < D; k++) s += (before[r * D + k] - c[(r % L) * D + k]) ** 2;
+        d.push(Math.sqrt(s));
+      }
     close('r_f', [quantile(d, cfg.radius)], [it.r_f], 1e-6, 1e-5);
   });
 
   t('hard mining, focal loss, total loss, p_true / p_fake', () => {
-    const fs = f32(it.fake_scores), ts = f32(it.true_scores), gs = f32(it.gaus_scores);
+    const fs = f32(it.fake_scores),
+      ts = f32(it.true_scores),
+      gs = f32(it.gaus_scores);
     const dist = Array.from(fs, (s, r) => (s - mask[r]) ** 2);
     const dHard = quantile(dist, cfg.p);
     close('d_hard', [dHard], [it.d_hard], 1e-7, 1e-5);
     const hard = u8(it.hard_mask);
-    assert.equal(Array.from(dist, (v) => (v >= it.d_hard ? 1 : 0)), Array.from(hard));
+    assert.equal(
+      Array.from(dist, (v) => (v >= it.d_hard ? 1 : 0)),
+      Array.from(hard),
+    );
     // FocalLoss(): one-hot clamped to [smooth, 1 - smooth], pt = sum(one_hot * [1 - s, s]) + smooth
     const sm = cfg.focal.smooth;
-    let acc = 0, m = 0;
+    let acc = 0,
+      m = 0;
     for (let r = 0; r < N; r++) {
       if (!hard[r]) continue;
-      const p1 = fs[r], y = mask[r];
-      const oh1 = y === 1 ? 1 - sm : sm, oh0 = y === 1 ? sm : 1 - sm;
+      const p1 = fs[r],
+        y = mask[r];
+      const oh1 = y === 1 ? 1 - sm : sm,
+        oh0 = y === 1 ? sm : 1 - sm;
       const pt = oh0 * (1 - p1) + oh1 * p1 + sm;
       acc += -((1 - pt) ** 2) * Math.log(pt);
       m++;
@@ -237,27 +283,37 @@ for (const mode of ['manifold', 'hypersphere'] as const) {
     close('bce', [it.true_loss + it.gaus_loss], [it.bce_loss], 1e-7, 1e-6);
     close('bce from step-20 scores', [bceMean(ts, 0) + bceMean(gs, 1)], [it.bce_loss], 1e-6, 1e-5);
     close('loss', [it.bce_loss + it.focal_loss], [it.loss], 1e-7, 1e-6);
-    let lowTrue = 0, zeros = 0, highFake = 0, nNormal = 0;
+    let lowTrue = 0,
+      zeros = 0,
+      highFake = 0,
+      nNormal = 0;
     for (let r = 0; r < N; r++) {
-      const pt = fs[r] * (1 - mask[r]), pf = fs[r] * mask[r];
+      const pt = fs[r] * (1 - mask[r]),
+        pf = fs[r] * mask[r];
       if (pt < cfg.dsc_margin) lowTrue++;
       if (pt === 0) zeros++;
       if (pf >= cfg.dsc_margin) highFake++;
       if (mask[r] === 0) nNormal++;
     }
-    for (let r = 0; r < N; r++) { if (ts[r] < cfg.dsc_margin) lowTrue++; if (ts[r] === 0) zeros++; if (gs[r] >= cfg.dsc_margin) highFake++; }
+    for (let r = 0; r < N; r++) {
+      if (ts[r] < cfg.dsc_margin) lowTrue++;
+      if (ts[r] === 0) zeros++;
+      if (gs[r] >= cfg.dsc_margin) highFake++;
+    }
     assert.is(Math.fround((lowTrue - zeros) / (nNormal + N)), Math.fround(it.p_true));
     assert.is(Math.fround(highFake / (N - nNormal + N)), Math.fround(it.p_fake));
   });
 
   t('first optimizer step: Adam (L2 1e-5) on pre_projection, AdamW (decoupled 0.01) on the discriminator', () => {
     const lr = cfg.lr;
-    const step = (p0: Float32Array, g: Float32Array, rate: number, l2: number, decoupled: number) => Float64Array.from(p0, (p, i) => {
-      const gi = g[i] + l2 * p;
-      const m = 0.1 * gi, v = 0.001 * gi * gi;
-      const denom = Math.sqrt(v) / Math.sqrt(1 - 0.999) + 1e-8;
-      return p * (1 - rate * decoupled) - (rate / (1 - 0.9)) * (m / denom);
-    });
+    const step = (p0: Float32Array, g: Float32Array, rate: number, l2: number, decoupled: number) =>
+      Float64Array.from(p0, (p, i) => {
+        const gi = g[i] + l2 * p;
+        const m = 0.1 * gi,
+          v = 0.001 * gi * gi;
+        const denom = Math.sqrt(v) / Math.sqrt(1 - 0.999) + 1e-8;
+        return p * (1 - rate * decoupled) - (rate / (1 - 0.9)) * (m / denom);
+      });
     for (const [k, g] of Object.entries(fx.grads.pre_projection as Record<string, Encoded>)) {
       close(`proj ${k}`, step(projInit[k], f32(g), lr, 1e-5, 0), f32(fx.updated.pre_projection[k]), 1e-9, 1e-6);
     }
@@ -271,7 +327,8 @@ for (const mode of ['manifold', 'hypersphere'] as const) {
   });
 
   t('inference: eval-mode scores, max image score, bilinear + gaussian segmentation', () => {
-    const upd = params(fx.updated.discriminator), proj = params(fx.updated.pre_projection);
+    const upd = params(fx.updated.discriminator),
+      proj = params(fx.updated.pre_projection);
     const emb = embed(taps(fx.inputs.taps_true), B, P, D);
     const feats = linear(emb, N, D, proj['layers.0fc.weight'], D, proj['layers.0fc.bias']);
     const s = discriminator(feats, N, upd, D, Hd, false);

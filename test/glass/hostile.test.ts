@@ -29,7 +29,11 @@ const tiny = TINY_TRAIN;
 const data = () => ['--data', join(dir, 'data'), '-d', 'button'];
 const text = () => log.join('\n');
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
-const jsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const jsonl = (p: string) =>
+  readFileSync(p, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 t.before(() => {
   dir = mkdtempSync(join(tmpdir(), 'glass-hostile-'));
@@ -85,7 +89,18 @@ t('1. a VisA split CSV naming a class outside the root stops train before anythi
 t('1. merge refuses a forged metrics.json whose dataset or class is not a folder name', async () => {
   const run = join(dir, 'forged');
   mkdirSync(join(run, 'x'), { recursive: true });
-  const m = { dataset: 'mvtec', class: '../../etc', image_auroc: 1, image_ap: 1, pixel_auroc: null, pixel_ap: null, pixel_pro: null, best_epoch: 1, last: { epoch: 1 }, epoch_base: 1 };
+  const m = {
+    dataset: 'mvtec',
+    class: '../../etc',
+    image_auroc: 1,
+    image_ap: 1,
+    pixel_auroc: null,
+    pixel_ap: null,
+    pixel_pro: null,
+    best_epoch: 1,
+    last: { epoch: 1 },
+    epoch_base: 1,
+  };
   writeFileSync(join(run, 'x', 'metrics.json'), JSON.stringify(m));
   log.length = 0;
   assert.is(await capture(['merge', run, '--out', join(dir, 'forged-out')]), 1, text());
@@ -100,7 +115,10 @@ t('1. merge refuses a forged metrics.json whose dataset or class is not a folder
 t('2. every flag has a checked value type; presets pass the same checks', () => {
   for (const [k, f] of Object.entries(FLAGS)) assert.ok(f.value && typeof f.value.problem === 'function', k);
   for (const [name, p] of Object.entries(PRESETS)) checkPreset(name, p);
-  assert.throws(() => checkPreset('broken', { description: '', values: { meta_epochs: 0 } }), /--meta_epochs "0": expected an integer >= 1 \(from --preset broken\)/);
+  assert.throws(
+    () => checkPreset('broken', { description: '', values: { meta_epochs: 0 } }),
+    /--meta_epochs "0": expected an integer >= 1 \(from --preset broken\)/,
+  );
 });
 
 t('2. values out of range are usage errors (exit 2) naming the flag, the value and what is allowed', async () => {
@@ -140,7 +158,7 @@ t('2. values out of range are usage errors (exit 2) naming the flag, the value a
   assert.not.ok(existsSync(join(dir, 'never')), 'a usage error writes nothing');
 });
 
-t('2. --imagesize below the deepest tap\'s stride is a usage error; --resize below --imagesize is said', async () => {
+t("2. --imagesize below the deepest tap's stride is a usage error; --resize below --imagesize is said", async () => {
   log.length = 0;
   assert.is(await capture(['train', ...data(), ...tiny, '--imagesize', '4', '--resize', '2', '--out', join(dir, 'small')]), 2, text());
   assert.match(text(), /--resize 2 is below --imagesize 4: the centre crop pads/);
@@ -171,15 +189,24 @@ t('3. resumed into a fresh --out: the same best and last as an uninterrupted run
   assert.is(await capture(['train', ...flags, '--meta_epochs', '5', '--out', join(dir, 'whole')]), 0, text());
   const wholeLog = text();
   const whole = readJson(join(dir, 'whole', 'mvtec_button', 'metrics.json'));
-  assert.ok(whole.best_epoch <= 3 && whole.best_epoch !== whole.last.epoch, `precondition: best epoch ${whole.best_epoch} within the first 3 of 5 and not the last`);
+  assert.ok(
+    whole.best_epoch <= 3 && whole.best_epoch !== whole.last.epoch,
+    `precondition: best epoch ${whole.best_epoch} within the first 3 of 5 and not the last`,
+  );
   assert.is(whole.last.epoch, 5);
   assert.is(whole.epoch_base, 1);
   // (g) one numbering: the log's best epoch, metrics.json and results.csv agree
   assert.match(wholeLog, new RegExp(`button: best epoch ${whole.best_epoch}: image AUROC`));
-  const csv = readFileSync(join(dir, 'whole', 'results.csv'), 'utf8').trim().split('\n');
+  const csv = readFileSync(join(dir, 'whole', 'results.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.is(csv[1]!.split(',')[6], String(whole.best_epoch), 'results.csv best_epoch');
   const evals = jsonl(join(dir, 'whole', 'mvtec_button', 'log.jsonl')).filter((r) => r.eval);
-  assert.equal(evals.map((r) => r.epoch), [1, 2, 3, 4, 5], 'log.jsonl epochs from 1');
+  assert.equal(
+    evals.map((r) => r.epoch),
+    [1, 2, 3, 4, 5],
+    'log.jsonl epochs from 1',
+  );
   // (c) per-epoch evaluation records image AP, not a placeholder
   for (const r of evals) assert.ok(r.eval.image_ap > 0 && r.eval.image_ap <= 1, `image_ap ${r.eval.image_ap}`);
 
@@ -190,7 +217,11 @@ t('3. resumed into a fresh --out: the same best and last as an uninterrupted run
   // only the resume file travels: nothing else of part1 is needed
   mkdirSync(join(dir, 'moved'));
   cpSync(ck, join(dir, 'moved', 'ckpt.safetensors'));
-  assert.is(await capture(['train', ...flags, '--meta_epochs', '5', '--resume', join(dir, 'moved', 'ckpt.safetensors'), '--out', join(dir, 'part2')]), 0, text());
+  assert.is(
+    await capture(['train', ...flags, '--meta_epochs', '5', '--resume', join(dir, 'moved', 'ckpt.safetensors'), '--out', join(dir, 'part2')]),
+    0,
+    text(),
+  );
   assert.match(text(), new RegExp(`after epoch 3 of 5 \\(best so far: epoch ${whole.best_epoch}\\)`));
   const resumed = readJson(join(dir, 'part2', 'mvtec_button', 'metrics.json'));
   const strip = (m: Record<string, unknown>) => {
@@ -226,7 +257,13 @@ t('6a. log.jsonl: a header per run; epochs logged again by a later run are marke
   assert.is(await capture(['train', ...data(), ...tiny, '--meta_epochs', '1', '--out', out]), 0, text());
   const lines = jsonl(join(out, 'mvtec_button', 'log.jsonl'));
   const heads = lines.filter((r) => r.started);
-  assert.equal(heads.map((h) => [h.run, h.resumed_from, h.start_epoch, h.meta_epochs]), [[1, null, 1, 2], [2, null, 1, 1]]);
+  assert.equal(
+    heads.map((h) => [h.run, h.resumed_from, h.start_epoch, h.meta_epochs]),
+    [
+      [1, null, 1, 2],
+      [2, null, 1, 1],
+    ],
+  );
   for (const r of lines.filter((r) => !r.started)) {
     assert.is(r.redone, r.run === 2 ? true : undefined, JSON.stringify(r));
     assert.ok(r.epoch >= 1);
@@ -246,15 +283,33 @@ t('4. a diverging run stops at the first non-finite loss, naming epoch and itera
   await E.initDevice();
 });
 
-t('5. train, save, load and dispose leave the engine\'s live tensors, storages and bytes where they were', async () => {
+t("5. train, save, load and dispose leave the engine's live tensors, storages and bytes where they were", async () => {
   await E.initDevice();
   const before = E.memoryStats();
   const backbone = createBackbone('mobilenet_v1', { random: true, seed: 0 });
   const cfg = { ...DEFAULT_CONFIG, layers: ['conv_pw_3', 'conv_pw_5'], pretrainEmbedDimension: 32, targetEmbedDimension: 32, dscHidden: 16, step: 3 };
   const out = join(dir, 'mem');
   await trainClass(backbone, {
-    dataset: 'mvtec', root: join(dir, 'data'), className: 'button', augpath: BUILTIN_TEXTURES, fg: false, randAug: true, resize: 64, imagesize: 64,
-    batchSize: 4, metaEpochs: 2, evalEpochs: 1, limit: 4, seed: 0, workers: 0, betaMean: 0.5, betaStd: 0.1, out, cfg, visuals: false, log: () => {},
+    dataset: 'mvtec',
+    root: join(dir, 'data'),
+    className: 'button',
+    augpath: BUILTIN_TEXTURES,
+    fg: false,
+    randAug: true,
+    resize: 64,
+    imagesize: 64,
+    batchSize: 4,
+    metaEpochs: 2,
+    evalEpochs: 1,
+    limit: 4,
+    seed: 0,
+    workers: 0,
+    betaMean: 0.5,
+    betaStd: 0.1,
+    out,
+    cfg,
+    visuals: false,
+    log: () => {},
   });
   const g = new Glass(backbone, cfg);
   loadCheckpoint(g, join(out, 'mvtec_button', 'ckpt.safetensors'));
@@ -301,7 +356,10 @@ t('6f. a torchvision state dict as --checkpoint: a short error saying it looks l
   } finally {
     g.dispose();
   }
-  assert.match(msg, /not a GLASS checkpoint \(no 'discriminator' entry\): its \d+ tensors start conv1\.weight, bn1\.weight, bn1\.bias, bn1\.running_mean, \.\.\./);
+  assert.match(
+    msg,
+    /not a GLASS checkpoint \(no 'discriminator' entry\): its \d+ tensors start conv1\.weight, bn1\.weight, bn1\.bias, bn1\.running_mean, \.\.\./,
+  );
   assert.match(msg, /looks like backbone weights \(pass those with --weights\)/);
   assert.ok(msg.length < 400, `${msg.length} characters`);
   assert.not.match(msg, /layer4/);

@@ -2,11 +2,34 @@
 // (fixtures from test/fixtures/gen/metrics.py).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { averagePrecision, computePro, labelComponents, minMaxNormalizeF32, npSum, pairwiseSum, proCurve, proThresholds, rocAuc, truncateMask } from '../../glass/metrics.ts';
+import {
+  averagePrecision,
+  computePro,
+  labelComponents,
+  minMaxNormalizeF32,
+  npSum,
+  pairwiseSum,
+  proCurve,
+  proThresholds,
+  rocAuc,
+  truncateMask,
+} from '../../glass/metrics.ts';
 import { f32, f64, loadFixture, u8, worstRatio, type Encoded } from './fixture.ts';
 
-interface AucCase { name: string; labels: Encoded; scores: Encoded; auroc: number; ap: number }
-interface ProCase { name: string; masks: Encoded; amaps: Encoded; pro: number; curve: { thresholds: number[]; pro: number[]; fpr: number[] } }
+interface AucCase {
+  name: string;
+  labels: Encoded;
+  scores: Encoded;
+  auroc: number;
+  ap: number;
+}
+interface ProCase {
+  name: string;
+  masks: Encoded;
+  amaps: Encoded;
+  pro: number;
+  curve: { thresholds: number[]; pro: number[]; fpr: number[] };
+}
 
 const scoresOf = (e: Encoded) => (e.dtype === 'f32' ? f32(e) : f64(e));
 
@@ -14,13 +37,18 @@ const auc = suite('metrics: AUROC / AP vs sklearn');
 const aucCases = loadFixture<{ cases: AucCase[] }>('metrics/auroc_ap.json').cases;
 
 auc('fixture has the expected cases', () => {
-  assert.equal(aucCases.map((c) => c.name), ['random_f64', 'ties_6_levels', 'ties_2_levels', 'all_tied', 'two_points', 'inverted', 'pixels_f32']);
+  assert.equal(
+    aucCases.map((c) => c.name),
+    ['random_f64', 'ties_6_levels', 'ties_2_levels', 'all_tied', 'two_points', 'inverted', 'pixels_f32'],
+  );
 });
 
 for (const c of aucCases) {
   auc(`${c.name}: auroc and ap to 1e-15`, () => {
-    const labels = u8(c.labels), scores = scoresOf(c.scores);
-    const a = rocAuc(labels, scores), p = averagePrecision(labels, scores);
+    const labels = u8(c.labels),
+      scores = scoresOf(c.scores);
+    const a = rocAuc(labels, scores),
+      p = averagePrecision(labels, scores);
     assert.ok(Math.abs(a - c.auroc) <= 1e-15, `auroc ${a} vs sklearn ${c.auroc}`);
     assert.ok(Math.abs(p - c.ap) <= 1e-15, `ap ${p} vs sklearn ${c.ap}`);
   });
@@ -30,7 +58,13 @@ auc('ties are grouped, not ordered: permuting tied samples changes nothing', () 
   const labels = [1, 0, 1, 0, 0, 1];
   const scores = [0.5, 0.5, 0.2, 0.2, 0.9, 0.9];
   const perm = [5, 4, 3, 2, 1, 0];
-  assert.is(rocAuc(labels, scores), rocAuc(perm.map((i) => labels[i]), perm.map((i) => scores[i])));
+  assert.is(
+    rocAuc(labels, scores),
+    rocAuc(
+      perm.map((i) => labels[i]),
+      perm.map((i) => scores[i]),
+    ),
+  );
   // hand value: positive/negative pairs (0.5,0.5) (0.5,0.2)... = (0.5 + 1 + 0 ) ... computed exactly
   // P=3 N=3: pos {0.5,0.2,0.9} vs neg {0.5,0.2,0.9}: wins 3, ties 3 -> (3 + 1.5) / 9
   assert.ok(Math.abs(rocAuc(labels, scores) - 4.5 / 9) < 1e-15);
@@ -51,12 +85,16 @@ auc('pairwise sum matches numpy summation order on a case where order matters', 
   const pw = npSum(a);
   assert.is(seq, 1e16);
   assert.ok(pw > 1e16, `pairwise ${pw}`);
-  assert.is(pairwiseSum((i) => i, 0, 1000), 499500);
+  assert.is(
+    pairwiseSum((i) => i, 0, 1000),
+    499500,
+  );
 });
 
 auc('a million pixels in well under two seconds', () => {
   const n = 1_000_000;
-  const labels = new Uint8Array(n), scores = new Float32Array(n);
+  const labels = new Uint8Array(n),
+    scores = new Float32Array(n);
   let s = 12345;
   for (let i = 0; i < n; i++) {
     s = (s * 1103515245 + 12345) >>> 0;
@@ -92,18 +130,17 @@ for (const c of proCases) {
 pro('the 201-threshold case really has 201 thresholds', () => {
   const c = proCases.find((x) => x.name === 'arange_201')!;
   const a = f32(c.amaps);
-  let lo = Infinity, hi = -Infinity;
-  for (const v of a) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (const v of a) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
   assert.is(proThresholds(lo, hi).values.length, 201);
 });
 
 pro('8-connected labelling numbers regions in raster order of their first pixel', () => {
-  const m = [
-    0, 1, 0, 0,
-    1, 0, 0, 1,
-    0, 0, 1, 1,
-    1, 0, 0, 0,
-  ];
+  const m = [0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0];
   const { labels, count } = labelComponents(m, 4, 4);
   assert.is(count, 3);
   assert.equal(Array.from(labels), [0, 1, 0, 0, 1, 0, 0, 2, 0, 0, 2, 2, 3, 0, 0, 0]);

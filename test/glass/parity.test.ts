@@ -28,7 +28,12 @@ function hostState(sd: Record<string, Encoded>) {
 
 // each mode with the ascent steps in the discriminator's hidden space (the default at these
 // shapes) and on the features as the reference writes them
-for (const [mode, ascentSpace] of [['hypersphere', 'hidden'], ['manifold', 'hidden'], ['hypersphere', 'features'], ['manifold', 'features']] as const) {
+for (const [mode, ascentSpace] of [
+  ['hypersphere', 'hidden'],
+  ['manifold', 'hidden'],
+  ['hypersphere', 'features'],
+  ['manifold', 'features'],
+] as const) {
   const t = suite(`GLASS iteration parity (${mode}, ascent in ${ascentSpace} space)`);
   const fx = loadFixture(`glass/iteration_${mode}.json`);
   const c = fx.config;
@@ -79,7 +84,10 @@ for (const [mode, ascentSpace] of [['hypersphere', 'hidden'], ['manifold', 'hidd
       scalar(stats.pTrue, I.p_true, 'p_true');
       scalar(stats.pFake, I.p_fake, 'p_fake');
       // gradients before the optimiser steps (a first Adam step hides their magnitude)
-      for (const [mod, name] of [[glass.projection!, 'pre_projection'], [glass.discriminator, 'discriminator']] as const) {
+      for (const [mod, name] of [
+        [glass.projection!, 'pre_projection'],
+        [glass.discriminator, 'discriminator'],
+      ] as const) {
         const params = new Map(mod.namedParameters());
         for (const [k, g] of Object.entries(fx.grads[name] as Record<string, Encoded>)) {
           const p = params.get(k);
@@ -134,8 +142,15 @@ for (const mode of ['hypersphere', 'manifold'] as const)
       const c = fx.config;
       const run = async (ascentSpace: 'hidden' | 'features') => {
         const glass = new Glass(null, {
-          ...DEFAULT_CONFIG, layers: ['t0', 't1'], pretrainEmbedDimension: c.pretrain_embed_dimension, targetEmbedDimension: c.target_embed_dimension,
-          dscLayers: 2, dscHidden: c.dsc_hidden, svd: fx.svd, step, ascentSpace,
+          ...DEFAULT_CONFIG,
+          layers: ['t0', 't1'],
+          pretrainEmbedDimension: c.pretrain_embed_dimension,
+          targetEmbedDimension: c.target_embed_dimension,
+          dscLayers: 2,
+          dscHidden: c.dsc_hidden,
+          svd: fx.svd,
+          step,
+          ascentSpace,
         });
         glass.projection!.loadStateDict(hostState(fx.init.pre_projection));
         glass.discriminator.loadStateDict(hostState(fx.init.discriminator), { strict: false });
@@ -152,7 +167,8 @@ for (const mode of ['hypersphere', 'manifold'] as const)
         glass.dispose();
         return out;
       };
-      const a = await run('hidden'), b = await run('features');
+      const a = await run('hidden'),
+        b = await run('features');
       for (const k of Object.keys(b.stats) as (keyof typeof b.stats)[]) assertClose([a.stats[k]], [b.stats[k]], 1e-6, 1e-4, k);
       assert.ok(b.stats.rG > 0 || step < 5, 'r_g comes from a projection');
       for (const k of Object.keys(b.grads)) assertClose(a.grads[k], b.grads[k], 1e-6, 1e-3, `grad ${k}`);

@@ -10,13 +10,27 @@ const t = suite('thresholds');
 
 function prediction(scores: number[], labels: number[], maps: number[][]): Prediction {
   return {
-    scores: Float32Array.from(scores), labels: Uint8Array.from(labels), maps: Float32Array.from(maps.flat()),
-    masks: new Float32Array(maps.flat().length), paths: scores.map((_, i) => `${i}.png`), images: [], size: [2, 2],
+    scores: Float32Array.from(scores),
+    labels: Uint8Array.from(labels),
+    maps: Float32Array.from(maps.flat()),
+    masks: new Float32Array(maps.flat().length),
+    paths: scores.map((_, i) => `${i}.png`),
+    images: [],
+    size: [2, 2],
   };
 }
 
 t('quantile rule on good images only', () => {
-  const p = prediction([0.2, 0.9, 0.4, 0.3], [0, 1, 0, 0], [[0.1, 0.2, 0.1, 0.15], [0.9, 0.9, 0.9, 0.9], [0.1, 0.35, 0.2, 0.12], [0.3, 0.1, 0.1, 0.1]]);
+  const p = prediction(
+    [0.2, 0.9, 0.4, 0.3],
+    [0, 1, 0, 0],
+    [
+      [0.1, 0.2, 0.1, 0.15],
+      [0.9, 0.9, 0.9, 0.9],
+      [0.1, 0.35, 0.2, 0.12],
+      [0.3, 0.1, 0.1, 0.1],
+    ],
+  );
   const th = goodImageThreshold(p)!;
   // good scores sorted 0.2 0.3 0.4: position 0.99 * 2 = 1.98 -> 0.3 + 0.98 * 0.1
   assert.ok(Math.abs(th.image - (0.3 + 0.98 * 0.1)) < 1e-6, `${th.image}`);

@@ -31,7 +31,8 @@ t('jet() is OpenCV COLORMAP_JET within one level per channel, quantised like ast
 t('writeVisuals: image | mask | heatmap, maps scaled over the whole set', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'glass-visuals-'));
   try {
-    const H = 2, W = 3;
+    const H = 2,
+      W = 3;
     const norm = { mean: [0.5, 0.4, 0.3], std: [0.2, 0.25, 0.3] };
     const images = [0, 1].map((k) => Float32Array.from({ length: 3 * H * W }, (_, i) => Math.sin(i + k) * 1.5));
     const maps = Float32Array.from({ length: 2 * H * W }, (_, i) => 3 + i * 0.5); // 3 .. 8.5 over both images
@@ -47,8 +48,12 @@ t('writeVisuals: image | mask | heatmap, maps scaled over the whole set', async 
     };
     await writeVisuals(dir, pred, norm);
     assert.equal(readdirSync(dir).sort(), ['crack_001.png', 'good_000.png']);
-    const lo = 3, hi = 3 + 11 * 0.5;
-    for (const [i, name] of [[0, 'good_000.png'], [1, 'crack_001.png']] as const) {
+    const lo = 3,
+      hi = 3 + 11 * 0.5;
+    for (const [i, name] of [
+      [0, 'good_000.png'],
+      [1, 'crack_001.png'],
+    ] as const) {
       const img = readImage(join(dir, name));
       assert.is(img.width, 3 * W);
       assert.is(img.height, H);
@@ -61,7 +66,8 @@ t('writeVisuals: image | mask | heatmap, maps scaled over the whole set', async 
           assert.equal(px(W + x), new Array(3).fill(masks[i * H * W + p] * 255), `${name} mask (${y}, ${x})`);
           const level = Math.floor(((maps[i * H * W + p] - lo) / (hi - lo)) * 255);
           const heat = px(2 * W + x);
-          for (let c = 0; c < 3; c++) assert.ok(Math.abs(heat[c] - table[level][c]) <= 1, `${name} heatmap (${y}, ${x}) level ${level}: ${heat} vs ${table[level]}`);
+          for (let c = 0; c < 3; c++)
+            assert.ok(Math.abs(heat[c] - table[level][c]) <= 1, `${name} heatmap (${y}, ${x}) level ${level}: ${heat} vs ${table[level]}`);
         }
     }
   } finally {
@@ -92,17 +98,33 @@ t('writeOverlays: heatmap and mask at the original size, mask at the pixel thres
     const img = createImage(6, 4, 3, 200);
     writePNG(join(dir, 'a.png'), img);
     const map = Float32Array.from({ length: 16 }, (_, i) => (i % 4 === 3 ? 0.9 : 0.1));
-    const pred: Prediction = { scores: Float32Array.of(0.9), labels: Uint8Array.of(0), maps: map, masks: new Float32Array(16), paths: [join(dir, 'a.png')], images: [], size: [4, 4] };
+    const pred: Prediction = {
+      scores: Float32Array.of(0.9),
+      labels: Uint8Array.of(0),
+      maps: map,
+      masks: new Float32Array(16),
+      paths: [join(dir, 'a.png')],
+      images: [],
+      size: [4, 4],
+    };
     await writeOverlays(join(dir, 'out'), pred, { resize: 4, imagesize: 4 }, { image: 0.5, pixel: 0.5, pixelNormal: 0.1, rule: 'test', images: 1 });
     const heat = readImage(join(dir, 'out', 'heatmaps', 'a.png'), 'native');
     const mask = readImage(join(dir, 'out', 'masks', 'a.png'), 'native');
     assert.equal([heat.width, heat.height, mask.width, mask.height], [6, 4, 6, 4]);
     // crop columns 1..4; the map's last column (0.9) lands on original column 4
-    assert.equal(Array.from({ length: 6 }, (_, x) => mask.data[x]), [0, 0, 0, 0, 255, 0]);
+    assert.equal(
+      Array.from({ length: 6 }, (_, x) => mask.data[x]),
+      [0, 0, 0, 0, 255, 0],
+    );
     assert.equal([...heat.data.subarray(0, 3)], [100, 100, 100], 'outside the crop: half the image, no colour');
     // at the median (0.1) the colour is JET's bottom (dark blue), at 0.9 (> threshold) it is red-ish
     const px = (x: number) => [...heat.data.subarray(x * 3, x * 3 + 3)];
-    assert.equal(px(1), jet(0).map((c, i) => Math.round(0.5 * 200 + 0.5 * c)).slice(0, 3));
+    assert.equal(
+      px(1),
+      jet(0)
+        .map((c, i) => Math.round(0.5 * 200 + 0.5 * c))
+        .slice(0, 3),
+    );
     assert.ok(px(4)[0] > px(4)[2], 'above the threshold: more red than blue');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -79,10 +79,18 @@ t('a folder of good images: train holds some out, skips metrics, stores a thresh
   code = await capture(['predict', '--checkpoint', ck, '--input', input, '--out', join(dir, 'pred')]);
   assert.is(code, 0, log.join('\n'));
   assert.not.match(log.join('\n'), /warning/i);
-  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8').trim().split('\n');
+  const rows = readFileSync(join(dir, 'pred', 'scores.csv'), 'utf8')
+    .trim()
+    .split('\n');
   assert.is(rows[0], 'file,score,anomalous');
   const names = readdirSync(input).sort();
-  assert.equal(rows.slice(1).map((r) => r.split(',')[0]).sort(), names);
+  assert.equal(
+    rows
+      .slice(1)
+      .map((r) => r.split(',')[0])
+      .sort(),
+    names,
+  );
   for (const r of rows.slice(1)) {
     const [, score, flag] = r.split(',');
     assert.is(flag, Number(score) >= spec!.threshold!.image ? 'yes' : 'no', r);
@@ -92,7 +100,10 @@ t('a folder of good images: train holds some out, skips metrics, stores a thresh
     const mask = readImage(join(dir, 'pred', 'masks', n), 'native');
     assert.equal([heat.width, heat.height, heat.channels], [64, 64, 3]);
     assert.equal([mask.width, mask.height, mask.channels], [64, 64, 1]);
-    assert.ok(mask.data.every((v) => v === 0 || v === 255), 'binary mask');
+    assert.ok(
+      mask.data.every((v) => v === 0 || v === 255),
+      'binary mask',
+    );
     // the overlay is half the image plus half a JET colour (0..255): never the map alone
     const src = readImage(join(input, n), 'rgb');
     const off = heat.data.findIndex((v, i) => v < 0.5 * src.data[i] - 1 || v > 0.5 * src.data[i] + 128.5);
@@ -136,7 +147,27 @@ t('--mask_rule: the reference rule (bilinear, exact 1.0) and the binary rule, re
   const ck = join(out, 'mvtec_button', 'ckpt_best.safetensors');
   const m: Record<string, { mask_rule: string; pixel_ap: number; image_auroc: number }> = {};
   for (const rule of ['binary', 'reference']) {
-    assert.is(await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '--workers', '0', '--visuals', '0', '--mask_rule', rule, '--out', join(dir, `rule-${rule}`)]), 0, log.join('\n'));
+    assert.is(
+      await capture([
+        'test',
+        '--checkpoint',
+        ck,
+        '--data',
+        join(dir, 'data'),
+        '-d',
+        'button',
+        '--workers',
+        '0',
+        '--visuals',
+        '0',
+        '--mask_rule',
+        rule,
+        '--out',
+        join(dir, `rule-${rule}`),
+      ]),
+      0,
+      log.join('\n'),
+    );
     m[rule] = JSON.parse(readFileSync(join(dir, `rule-${rule}`, 'mvtec_button', 'metrics_test.json'), 'utf8'));
     assert.is(m[rule].mask_rule, rule);
   }

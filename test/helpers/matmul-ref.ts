@@ -13,7 +13,17 @@ export function values(n: number, seed: number): Float32Array {
 }
 
 /** C[b] = A[b] @ B[b] (+ bias) in float64; A [batchA, M, K], B [batchB, K, N] broadcast on batch. */
-export function cpuMatmul(a: Float32Array, b: Float32Array, batch: number, bA: boolean, bB: boolean, M: number, N: number, K: number, bias?: Float32Array): Float64Array {
+export function cpuMatmul(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  bA: boolean,
+  bB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  bias?: Float32Array,
+): Float64Array {
   const c = new Float64Array(batch * M * N);
   for (let z = 0; z < batch; z++)
     for (let i = 0; i < M; i++)

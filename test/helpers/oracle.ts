@@ -93,7 +93,8 @@ export function registerCases(test: Test, cases: Case[], registry: Record<string
         for (let i = 0; i < c.out.length; i++) {
           sameShape(outs[i].shape, c.out[i].shape, `${c.name}: output ${i}`);
           assertClose(await outs[i].data(), decode(c.out[i]), atol, rtol, `${c.name}: output ${i}`);
-          if (outs[i].dtype !== (c.out[i].dtype === 'bool' ? 'bool' : c.out[i].dtype)) throw new Error(`${c.name}: dtype ${outs[i].dtype}, expected ${c.out[i].dtype}`);
+          if (outs[i].dtype !== (c.out[i].dtype === 'bool' ? 'bool' : c.out[i].dtype))
+            throw new Error(`${c.name}: dtype ${outs[i].dtype}, expected ${c.out[i].dtype}`);
         }
         if (c.grads && c.grad_out) {
           const wrt = ins.filter((_, i) => c.requires_grad[i]);
@@ -142,7 +143,14 @@ export async function gradcheck(
   const eps = opts.eps ?? 1e-2;
   const atol = opts.atol ?? 2e-2;
   const rtol = opts.rtol ?? 2e-2;
-  const datas = inputs.map((x, i) => x.data ?? randomValues(x.shape.reduce((a, b) => a * b, 1), (opts.seed ?? 7) + 31 * i));
+  const datas = inputs.map(
+    (x, i) =>
+      x.data ??
+      randomValues(
+        x.shape.reduce((a, b) => a * b, 1),
+        (opts.seed ?? 7) + 31 * i,
+      ),
+  );
   await tidyAsync(async () => {
     const xs = inputs.map((x, i) => tensor(datas[i], { shape: x.shape, requiresGrad: x.grad !== false }));
     const out = fn(xs);

@@ -15,8 +15,11 @@ await E.initDevice();
 console.log(`subgroup ${subgroupSize()}`);
 
 // every subgroup matmul variant, A and B both row-major and both column-major, ragged M and N
-const M = 36, N = 44, K = 20;
-const A = values(M * K, 1), B = values(K * N, 2);
+const M = 36,
+  N = 44,
+  K = 20;
+const A = values(M * K, 1),
+  B = values(K * N, 2);
 const ref = cpuMatmul(A, B, 1, false, false, M, N, K);
 for (const [name, v] of Object.entries(MATMUL_VARIANTS)) {
   if (!v.sg) continue;
@@ -33,10 +36,17 @@ for (const [name, v] of Object.entries(MATMUL_VARIANTS)) {
 setMatmulVariant(null);
 
 // conv2d 3x3, pad 1: forward (gemm kernel) and both gradients (the weight gradient's subgroup kernel)
-const Ci = 16, Co = 32, H = 20, W = 20;
-const x = values(Ci * H * W, 3), w = values(Co * Ci * 9, 4), gy = values(Co * H * W, 5);
+const Ci = 16,
+  Co = 32,
+  H = 20,
+  W = 20;
+const x = values(Ci * H * W, 3),
+  w = values(Co * Ci * 9, 4),
+  gy = values(Co * H * W, 5);
 const X = (c: number, i: number, j: number) => (i < 0 || j < 0 || i >= H || j >= W ? 0 : x[(c * H + i) * W + j]!);
-const Y = new Float64Array(Co * H * W), GW = new Float64Array(Co * Ci * 9), GX = new Float64Array(Ci * H * W);
+const Y = new Float64Array(Co * H * W),
+  GW = new Float64Array(Co * Ci * 9),
+  GX = new Float64Array(Ci * H * W);
 for (let o = 0; o < Co; o++)
   for (let c = 0; c < Ci; c++)
     for (let ky = 0; ky < 3; ky++)
@@ -65,7 +75,10 @@ console.log('ok conv2d 3x3 forward, input and weight gradients');
 // the subgroup reduction (a 16-lane workgroup): row sums, long rows in chunks, argmax with a tie
 E.setReduceVariant('subgroup');
 await E.tidyAsync(async () => {
-  for (const [rows, R] of [[7, 50], [3, 5000]]) {
+  for (const [rows, R] of [
+    [7, 50],
+    [3, 5000],
+  ]) {
     const v = values(rows * R, R);
     const want = Array.from({ length: rows }, (_, o) => v.subarray(o * R, (o + 1) * R).reduce((a, b) => a + b, 0));
     assertClose(await E.sum(E.tensor(v, { shape: [rows, R] }), 1).data(), want, 1e-4, 1e-5, `reduce sum ${rows}x${R}`);

@@ -19,7 +19,16 @@ t.before(async () => {
 });
 
 function configOf(c: Record<string, any>): ResNetConfig {
-  return { block: c.block, layers: c.layers, planes: c.planes, stemWidth: c.stem_width, groups: c.groups, widthPerGroup: c.width_per_group, numClasses: c.num_classes, bnEps: c.bn_eps };
+  return {
+    block: c.block,
+    layers: c.layers,
+    planes: c.planes,
+    stemWidth: c.stem_width,
+    groups: c.groups,
+    widthPerGroup: c.width_per_group,
+    numClasses: c.num_classes,
+    bnEps: c.bn_eps,
+  };
 }
 
 for (const name of ['tiny_resnet18', 'tiny_resnet50', 'tiny_wide_resnet50_2']) {
@@ -99,7 +108,8 @@ t('MobileNetV1 from ../shared matches the NumPy reference (conv_pw_5, conv_pw_11
       const chans: number[] = spec.channels;
       const exp = Float32Array.from((spec.values as number[][][]).flat(2));
       const sel = new Float32Array(h * w * chans.length);
-      for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) chans.forEach((c, k) => (sel[(yy * w + xx) * chans.length + k] = got[c * h * w + yy * w + xx]));
+      for (let yy = 0; yy < h; yy++)
+        for (let xx = 0; xx < w; xx++) chans.forEach((c, k) => (sel[(yy * w + xx) * chans.length + k] = got[c * h * w + yy * w + xx]));
       assertClose(sel, exp, 1e-4, 1e-4, `${tap} (fold ${foldBn})`);
       const means = Float32Array.from({ length: C }, (_, c) => got.subarray(c * h * w, (c + 1) * h * w).reduce((a, v) => a + v, 0) / (h * w));
       assertClose(means, Float32Array.from(spec.channel_mean), 1e-4, 1e-4, `${tap} channel means`);

@@ -30,7 +30,10 @@ t('a .pth or .safetensors file in memory gives the state dict the file readers g
   const fromPath = loadStateDict(path, { int64: 'int32' });
   sameTensors(readResnetWeights(readFileSync(path), 'tiny_resnet18.pth'), fromPath, '.pth');
   sameTensors(readResnetWeights(serializeSafetensors(fromPath)), fromPath, '.safetensors');
-  assert.match(errorOf(() => readResnetWeights(new Uint8Array([1, 2, 3]), 'junk.bin')), /safetensors: junk\.bin: truncated/);
+  assert.match(
+    errorOf(() => readResnetWeights(new Uint8Array([1, 2, 3]), 'junk.bin')),
+    /safetensors: junk\.bin: truncated/,
+  );
 });
 
 t("a TF.js model's files by name give the model its folder gives; a missing shard is reported", () => {
@@ -39,17 +42,32 @@ t("a TF.js model's files by name give the model its folder gives; a missing shar
   const fromFolder = loadTfjsLayersModel(dir);
   const fromFiles = readTfjsModel(files, 'tfjs_tiny/model.json');
   sameTensors(fromFiles.weights, fromFolder.weights, 'tfjs');
-  assert.equal(fromFiles.layers.map((l) => l.name), fromFolder.layers.map((l) => l.name));
+  assert.equal(
+    fromFiles.layers.map((l) => l.name),
+    fromFolder.layers.map((l) => l.name),
+  );
   assert.equal(fromFiles.missing, fromFolder.missing);
   files.delete('group3-shard1of1');
   assert.ok(readTfjsModel(files).missing.some((m) => /group3-shard1of1 not found/.test(m.reason)));
-  assert.match(errorOf(() => readTfjsModel(new Map())), /no model\.json among the files given/);
+  assert.match(
+    errorOf(() => readTfjsModel(new Map())),
+    /no model\.json among the files given/,
+  );
 });
 
 t('backboneFromBytes refuses unknown names and the wrong kind of weights', () => {
-  assert.match(errorOf(() => backboneFromBytes('vgg16', new Uint8Array(8))), /unknown backbone 'vgg16'/);
-  assert.match(errorOf(() => backboneFromBytes('mobilenet_v1', new Uint8Array(8))), /mobilenet_v1: needs its TF\.js files/);
-  assert.match(errorOf(() => backboneFromBytes('resnet18', new Map())), /resnet18: needs the bytes of one \.pth or \.safetensors file/);
+  assert.match(
+    errorOf(() => backboneFromBytes('vgg16', new Uint8Array(8))),
+    /unknown backbone 'vgg16'/,
+  );
+  assert.match(
+    errorOf(() => backboneFromBytes('mobilenet_v1', new Uint8Array(8))),
+    /mobilenet_v1: needs its TF\.js files/,
+  );
+  assert.match(
+    errorOf(() => backboneFromBytes('resnet18', new Map())),
+    /resnet18: needs the bytes of one \.pth or \.safetensors file/,
+  );
 });
 
 t('resnet18 from safetensors bytes computes what the same weights give in memory', async () => {

@@ -105,7 +105,8 @@ PACK('`npx glass-ts --help` prints the usage and exits 0', () => {
 PACK('glass-ts/engine runs a tensor round trip from plain Node', () => {
   if (skip) return;
   assert.ok(consumer, 'installed');
-  const code = "import * as E from 'glass-ts/engine'; await E.initDevice(); const t = E.tensor([1,2,3]); console.log(JSON.stringify(await t.toArray())); E.releaseDevice()";
+  const code =
+    "import * as E from 'glass-ts/engine'; await E.initDevice(); const t = E.tensor([1,2,3]); console.log(JSON.stringify(await t.toArray())); E.releaseDevice()";
   const out = ok(run(process.execPath, ['--input-type=module', '-e', code], consumer), 'node -e (glass-ts/engine)');
   assert.equal(out.trim().split('\n').pop(), '[1,2,3]');
 });
@@ -115,7 +116,9 @@ PACK('glass-ts/glass, /models and /data import; the DataLoader runs a worker thr
   assert.ok(consumer, 'installed');
   // a module file, not `node --input-type=module -e`: worker threads inherit the parent's execArgv,
   // and --input-type is rejected outside -e
-  writeFileSync(join(consumer, 'check.mjs'), `
+  writeFileSync(
+    join(consumer, 'check.mjs'),
+    `
     import { Glass, trainClass, saveCheckpoint, loadCheckpoint } from 'glass-ts/glass';
     import { createBackbone, BACKBONES } from 'glass-ts/models';
     import { writeSyntheticDataset, AnomalyDataset, DataLoader } from 'glass-ts/data';
@@ -129,7 +132,8 @@ PACK('glass-ts/glass, /models and /data import; the DataLoader runs a worker thr
     for await (const b of dl.epoch(0)) shapes.push(b.shape.join('x'));
     await dl.close();
     console.log(BACKBONES.length > 0, shapes.join(','));
-  `);
+  `,
+  );
   const out = ok(run(process.execPath, ['check.mjs'], consumer), 'node check.mjs (glass, models, data)');
   assert.equal(out.trim().split('\n').pop(), 'true 2x3x32x32,2x3x32x32');
 });
@@ -138,9 +142,46 @@ PACK('`glass-ts train` runs one tiny epoch with its default worker thread', () =
   if (skip) return;
   assert.ok(consumer && existsSync(join(tmp, 'synth')), 'installed, dataset written');
   const out = join(tmp, 'results');
-  ok(run('npx', ['--yes=false', 'glass-ts', 'train', '--data', join(tmp, 'synth'), '-d', 'button', '--random_backbone', '-b', 'resnet18',
-    '--resize', '64', '--imagesize', '64', '--meta_epochs', '1', '--limit', '4', '--batch_size', '2', '--svd', '0',
-    '--pretrain_embed_dimension', '32', '--target_embed_dimension', '32', '--dsc_hidden', '32', '--out', out], consumer, 120_000), 'glass-ts train');
+  ok(
+    run(
+      'npx',
+      [
+        '--yes=false',
+        'glass-ts',
+        'train',
+        '--data',
+        join(tmp, 'synth'),
+        '-d',
+        'button',
+        '--random_backbone',
+        '-b',
+        'resnet18',
+        '--resize',
+        '64',
+        '--imagesize',
+        '64',
+        '--meta_epochs',
+        '1',
+        '--limit',
+        '4',
+        '--batch_size',
+        '2',
+        '--svd',
+        '0',
+        '--pretrain_embed_dimension',
+        '32',
+        '--target_embed_dimension',
+        '32',
+        '--dsc_hidden',
+        '32',
+        '--out',
+        out,
+      ],
+      consumer,
+      120_000,
+    ),
+    'glass-ts train',
+  );
   assert.ok(existsSync(join(out, 'results.csv')), 'results.csv written');
 });
 
@@ -150,35 +191,48 @@ PACK('the declarations type-check for a strict NodeNext consumer, WebGPU types i
   const require = createRequire(import.meta.url);
   const tsPkg = require.resolve('typescript/package.json');
   const tsc = join(dirname(tsPkg), (JSON.parse(readFileSync(tsPkg, 'utf8')) as { bin: { tsc: string } }).bin.tsc);
-  writeFileSync(join(consumer, 'use.ts'), [
-    "import * as E from 'glass-ts/engine';",
-    "import { Glass, trainClass, type ClassResult } from 'glass-ts/glass';",
-    "import { createBackbone, type Backbone } from 'glass-ts/models';",
-    "import { DataLoader, type Batch } from 'glass-ts/data';",
-    'await E.initDevice();',
-    'const t: E.Tensor = E.tensor([1, 2, 3]);',
-    'const a: unknown = await t.toArray();',
-    'const buf: GPUBuffer = t.buffer;',
-    '// @ts-expect-error: a GPUBuffer is not a number (unused if the declarations degraded to any)',
-    'const n: number = t.buffer;',
-    '// @ts-expect-error: tensor() takes numbers',
-    "E.tensor('x');",
-    'const b: Backbone | null = null;',
-    'const r: ClassResult | null = null;',
-    'const x: Batch | null = null;',
-    'console.log(a, buf, n, b, r, x, Glass, trainClass, createBackbone, DataLoader);',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(consumer, 'use.ts'),
+    [
+      "import * as E from 'glass-ts/engine';",
+      "import { Glass, trainClass, type ClassResult } from 'glass-ts/glass';",
+      "import { createBackbone, type Backbone } from 'glass-ts/models';",
+      "import { DataLoader, type Batch } from 'glass-ts/data';",
+      'await E.initDevice();',
+      'const t: E.Tensor = E.tensor([1, 2, 3]);',
+      'const a: unknown = await t.toArray();',
+      'const buf: GPUBuffer = t.buffer;',
+      '// @ts-expect-error: a GPUBuffer is not a number (unused if the declarations degraded to any)',
+      'const n: number = t.buffer;',
+      '// @ts-expect-error: tensor() takes numbers',
+      "E.tensor('x');",
+      'const b: Backbone | null = null;',
+      'const r: ClassResult | null = null;',
+      'const x: Batch | null = null;',
+      'console.log(a, buf, n, b, r, x, Glass, trainClass, createBackbone, DataLoader);',
+      '',
+    ].join('\n'),
+  );
   // skipLibCheck as most projects (and this one) set it: @webgpu/types itself needs lib.dom, whose
   // own WebGPU declarations (TypeScript >= 6) then clash with it. The expect-errors above fail if
   // the package's declarations did not resolve.
-  writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
-      skipLibCheck: true, lib: ['ES2022', 'ESNext.Disposable'], types: ['node'], typeRoots: [join(repo, 'node_modules/@types')],
-    },
-    files: ['use.ts'],
-  }));
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        lib: ['ES2022', 'ESNext.Disposable'],
+        types: ['node'],
+        typeRoots: [join(repo, 'node_modules/@types')],
+      },
+      files: ['use.ts'],
+    }),
+  );
   ok(run(process.execPath, [tsc, '-p', consumer], consumer), 'tsc (consumer)');
 });
 

@@ -3,9 +3,30 @@
 // served with parity.html. Everything is reached through globalThis.parity; arrays travel as
 // base64 (f32 little-endian, or bytes) to keep puppeteer's JSON small.
 import {
-  E, randomBackbone, Glass, glassConfigFromSpec, checkpointSpecFromBytes, loadCheckpointBytes, checkpointBytes,
-  snapshotWeights, resize, centerCrop, toTensor, batchesOf, predict, evaluate, trainStep, synthesize, TextureSource, Rng, deriveSeed,
-  BUILTIN_TEXTURES, type Image, type ModelSpec, type Metrics, type IterationStats,
+  E,
+  randomBackbone,
+  Glass,
+  glassConfigFromSpec,
+  checkpointSpecFromBytes,
+  loadCheckpointBytes,
+  checkpointBytes,
+  snapshotWeights,
+  resize,
+  centerCrop,
+  toTensor,
+  batchesOf,
+  predict,
+  evaluate,
+  trainStep,
+  synthesize,
+  TextureSource,
+  Rng,
+  deriveSeed,
+  BUILTIN_TEXTURES,
+  type Image,
+  type ModelSpec,
+  type Metrics,
+  type IterationStats,
 } from '../../../app/lib.ts';
 import { decodeImage, type DecodeWay } from '../../../app/decode.ts';
 
@@ -93,7 +114,10 @@ async function loadModel(url: string): Promise<{ spec: ModelSpec }> {
 
 /** The test transform: Resize(resize) -> CenterCrop(imagesize) -> ToTensor + Normalize. */
 function testTensor(img: Image, spec: ModelSpec): Float32Array {
-  return toTensor(centerCrop(resize(img, spec.resize), spec.imagesize), { mean: spec.mean as [number, number, number], std: spec.std as [number, number, number] });
+  return toTensor(centerCrop(resize(img, spec.resize), spec.imagesize), {
+    mean: spec.mean as [number, number, number],
+    std: spec.std as [number, number, number],
+  });
 }
 
 function testMask(img: Image, spec: ModelSpec): Float32Array {
@@ -117,7 +141,11 @@ async function runPredict(inp: PredictInput) {
   const masks: (Float32Array | null)[] = [];
   for (const u of inp.maskUrls ?? []) masks.push(u ? testMask((await decodeUrl(u, 'webgpu', 'gray')).image, spec) : null);
   const t1 = performance.now();
-  const pred = await predict(glass, batchesOf(images, [spec.imagesize, spec.imagesize], { batchSize: inp.batchSize ?? spec.batchSize, labels: inp.labels, masks, paths: inp.urls }), null);
+  const pred = await predict(
+    glass,
+    batchesOf(images, [spec.imagesize, spec.imagesize], { batchSize: inp.batchSize ?? spec.batchSize, labels: inp.labels, masks, paths: inp.urls }),
+    null,
+  );
   const t2 = performance.now();
   return { pred, decodeMs: t1 - t0, predictMs: t2 - t1 };
 }
@@ -128,8 +156,12 @@ async function predictUrls(inp: PredictInput) {
   const r = await runPredict(inp);
   const metrics: Metrics | null = inp.labels ? evaluate(r.pred, true) : null;
   return {
-    scores: Array.from(r.pred.scores), maps: f32ToB64(r.pred.maps), size: r.pred.size, metrics,
-    ms: { decode: r.decodeMs, predict: r.predictMs, firstPredict: warm.predictMs }, deviceErrors,
+    scores: Array.from(r.pred.scores),
+    maps: f32ToB64(r.pred.maps),
+    size: r.pred.size,
+    metrics,
+    ms: { decode: r.decodeMs, predict: r.predictMs, firstPredict: warm.predictMs },
+    deviceErrors,
   };
 }
 
@@ -163,14 +195,18 @@ function snapshotToB64(w: Map<string, { shape: number[]; data: unknown }>): Reco
 
 /** LAS in the page, as the CLI's training dataset makes it for item `index` at epoch 0. */
 function lasHere(image: Float32Array, spec: ModelSpec, seed: number, index: number, featSize: number) {
-  const textures = (lasHere as unknown as { t?: TextureSource }).t ??= new TextureSource(BUILTIN_TEXTURES);
+  const textures = ((lasHere as unknown as { t?: TextureSource }).t ??= new TextureSource(BUILTIN_TEXTURES));
   // the dataset's trainItem: rng.fork(10) for the image's jitter, then rng.fork(11) for LAS (each fork draws from rng)
   const rng = new Rng(deriveSeed(seed, 0, index));
   rng.fork(10);
   const rLas = rng.fork(11);
   return synthesize(image, textures, rLas, {
-    resize: spec.resize, imagesize: spec.imagesize, norm: { mean: spec.mean as [number, number, number], std: spec.std as [number, number, number] }, featSize,
-    randAug: true, textureTransform: (img) => centerCrop(resize(img, spec.resize), spec.imagesize),
+    resize: spec.resize,
+    imagesize: spec.imagesize,
+    norm: { mean: spec.mean as [number, number, number], std: spec.std as [number, number, number] },
+    featSize,
+    randAug: true,
+    textureTransform: (img) => centerCrop(resize(img, spec.resize), spec.imagesize),
   });
 }
 
@@ -268,8 +304,12 @@ async function decodeAll(urls: string[]) {
     const c = await decodeBytes(bytes, 'canvas');
     const g = await decodeBytes(bytes, 'webgpu');
     out.push({
-      url: u, width: c.image.width, height: c.image.height, alphaBelow255: g.alphaBelow255,
-      canvas: bytesToB64(c.image.data), webgpu: bytesToB64(g.image.data),
+      url: u,
+      width: c.image.width,
+      height: c.image.height,
+      alphaBelow255: g.alphaBelow255,
+      canvas: bytesToB64(c.image.data),
+      webgpu: bytesToB64(g.image.data),
     });
   }
   return out;

@@ -83,8 +83,13 @@ globalThis.webgpuCheck = async ({ x, a, b, n, v }) => {
   device.addEventListener('uncapturederror', (e) => uncaptured.push(e.error.message));
   const i = adapter.info;
   const info = {
-    vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
-    subgroupMinSize: i.subgroupMinSize, subgroupMaxSize: i.subgroupMaxSize, isFallbackAdapter: i.isFallbackAdapter,
+    vendor: i.vendor,
+    architecture: i.architecture,
+    device: i.device,
+    description: i.description,
+    subgroupMinSize: i.subgroupMinSize,
+    subgroupMaxSize: i.subgroupMaxSize,
+    isFallbackAdapter: i.isFallbackAdapter,
   };
   const limits = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
@@ -99,8 +104,15 @@ globalThis.webgpuCheck = async ({ x, a, b, n, v }) => {
   const t2 = performance.now();
   device.destroy();
   return {
-    info, features, limits, userAgent: navigator.userAgent,
-    y: [...y], c: [...c], subgroups: s && [...s],
-    lost, uncaptured, ms: { adapterAndDevice: t1 - t0, shaders: t2 - t1 },
+    info,
+    features,
+    limits,
+    userAgent: navigator.userAgent,
+    y: [...y],
+    c: [...c],
+    subgroups: s && [...s],
+    lost,
+    uncaptured,
+    ms: { adapterAndDevice: t1 - t0, shaders: t2 - t1 },
   };
 };

@@ -19,9 +19,17 @@ t('backward(seed) scales by the seed; .grad accumulates until zeroed', async () 
   const x = E.keep(E.tensor(xs, { requiresGrad: true }));
   const seed = [1, -2, 3];
   E.tidy(() => E.mul(E.square(x), 3).backward(E.tensor(seed))); // d/dx 3x^2 = 6x
-  close(await x.grad!.data(), xs.map((v, i) => 6 * v * seed[i]), 'seeded');
+  close(
+    await x.grad!.data(),
+    xs.map((v, i) => 6 * v * seed[i]),
+    'seeded',
+  );
   E.tidy(() => E.sum(E.mul(E.square(x), 3)).backward());
-  close(await x.grad!.data(), xs.map((v, i) => 6 * v * seed[i] + 6 * v), 'accumulated');
+  close(
+    await x.grad!.data(),
+    xs.map((v, i) => 6 * v * seed[i] + 6 * v),
+    'accumulated',
+  );
   const opt = new E.optim.SGD([x], { lr: 0.1 });
   opt.zeroGrad();
   assert.is(x.grad, null);
@@ -42,7 +50,11 @@ t('detach and noGrad cut the graph; grad() reaches intermediates', async () => {
     const z = E.sum(E.mul(y, 4));
     const [gy, gx] = E.grad([z], [y, x]);
     close(await gy!.data(), [4, 4, 4], 'dz/dy');
-    close(await gx!.data(), xs.map((v) => 8 * v), 'dz/dx');
+    close(
+      await gx!.data(),
+      xs.map((v) => 8 * v),
+      'dz/dx',
+    );
   });
   assert.is(x.grad, null, 'grad() must not write .grad');
   x.dispose();

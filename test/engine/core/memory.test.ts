@@ -49,7 +49,15 @@ t('backward twice without retainGraph is a clear error; retainGraph allows it', 
 });
 
 t('graph saved tensors are released by the scope when nothing returned reaches them', () => {
-  const w = E.keep(E.tensor([[0.5, -0.5], [0.25, 1]], { requiresGrad: true }));
+  const w = E.keep(
+    E.tensor(
+      [
+        [0.5, -0.5],
+        [0.25, 1],
+      ],
+      { requiresGrad: true },
+    ),
+  );
   const base = E.memoryStats();
   E.tidy(() => {
     const h = E.matmul(E.ones([3, 2]), w);
@@ -115,7 +123,10 @@ t('grad() w.r.t. an intermediate leaves the graph above it usable (GLASS GAS pat
   const gaus = E.add(feats, 0.1); // non-leaf, like gaussian features
   const loss1 = E.sum(E.square(gaus));
   const [g] = E.grad(loss1, [gaus]);
-  assert.equal([...(await g!.data())].map((v) => Math.round(v * 1e4) / 1e4), [6.2, 9.2]);
+  assert.equal(
+    [...(await g!.data())].map((v) => Math.round(v * 1e4) / 1e4),
+    [6.2, 9.2],
+  );
   assert.is(w.grad, null, 'grad() does not touch .grad');
   const loss2 = E.sum(E.mul(gaus, 2));
   loss2.backward(); // flows through gaus -> feats -> w

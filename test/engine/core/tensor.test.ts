@@ -10,10 +10,16 @@ t.before(async () => {
 });
 
 t('creation from nested and typed arrays, with dtypes', async () => {
-  const a = E.tensor([[1, 2], [3, 4]]);
+  const a = E.tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   assert.equal(a.shape, [2, 2]);
   assert.is(a.dtype, 'f32');
-  assert.equal(await a.toArray(), [[1, 2], [3, 4]]);
+  assert.equal(await a.toArray(), [
+    [1, 2],
+    [3, 4],
+  ]);
   const i = E.tensor(Int32Array.from([5, -6, 7]));
   assert.is(i.dtype, 'i32');
   assert.equal([...(await i.data())], [5, -6, 7]);
@@ -43,7 +49,12 @@ t('views share storage; contiguous copies strided data', async () => {
   assert.is(tr.storage, a.storage);
   assert.equal(tr.strides, [1, 4]);
   assert.not.ok(tr.isContiguous());
-  assert.equal(await tr.toArray(), [[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]);
+  assert.equal(await tr.toArray(), [
+    [0, 4, 8],
+    [1, 5, 9],
+    [2, 6, 10],
+    [3, 7, 11],
+  ]);
   const c = tr.contiguous();
   assert.is.not(c.storage, a.storage);
   assert.ok(c.isContiguous());
@@ -53,11 +64,18 @@ t('views share storage; contiguous copies strided data', async () => {
   assert.is.not(r.storage, a.storage, 'reshape of a transposed view copies');
   assert.equal([...(await r.data())], [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
   const sl = E.slice(a, 1, 1, 4, 2);
-  assert.equal(await sl.toArray(), [[1, 3], [5, 7], [9, 11]]);
+  assert.equal(await sl.toArray(), [
+    [1, 3],
+    [5, 7],
+    [9, 11],
+  ]);
   assert.equal(await E.slice(a, 0, -1).toArray(), [[8, 9, 10, 11]]);
   const ex = E.expand(E.tensor([[1], [2]]), [2, 3]);
   assert.equal(ex.strides, [1, 0]);
-  assert.equal(await ex.toArray(), [[1, 1, 1], [2, 2, 2]]);
+  assert.equal(await ex.toArray(), [
+    [1, 1, 1],
+    [2, 2, 2],
+  ]);
   assert.throws(() => E.view(tr, [12]), /view: size \[12\] is not compatible/);
   assert.equal(E.flatten(E.zeros([2, 3, 4]), 1).shape, [2, 12]);
   assert.equal(E.unsqueeze(E.zeros([2, 3]), -1).shape, [2, 3, 1]);
@@ -66,8 +84,19 @@ t('views share storage; contiguous copies strided data', async () => {
 
 t('assign writes into a view', async () => {
   const z = E.zeros([3, 4]);
-  E.assign(E.slice(z, 1, 1, 3), E.tensor([[1, 2], [3, 4], [5, 6]]));
-  assert.equal(await z.toArray(), [[0, 1, 2, 0], [0, 3, 4, 0], [0, 5, 6, 0]]);
+  E.assign(
+    E.slice(z, 1, 1, 3),
+    E.tensor([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]),
+  );
+  assert.equal(await z.toArray(), [
+    [0, 1, 2, 0],
+    [0, 3, 4, 0],
+    [0, 5, 6, 0],
+  ]);
 });
 
 t('casts and integer arithmetic', async () => {
@@ -83,7 +112,10 @@ t('casts and integer arithmetic', async () => {
 });
 
 t('readable formatting', async () => {
-  const a = E.tensor([[1, 2], [3, 4]]);
+  const a = E.tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   assert.is(String(a), 'Tensor(shape=[2, 2], dtype=f32)');
   assert.is(await a.format(), 'tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]], shape=[2, 2], dtype=f32)');
   const long = await E.arange(10).format();

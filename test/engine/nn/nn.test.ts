@@ -42,7 +42,11 @@ const ops: Record<string, OpFn> = {
 const APP_FUSION_OPS = new Set(['bn_train_ctx', 'bn_train_head']);
 const cases = suite('batch_norm vs torch');
 cases.before(before);
-registerCases(cases, fx.cases.filter((c) => !APP_FUSION_OPS.has(c.op)), ops);
+registerCases(
+  cases,
+  fx.cases.filter((c) => !APP_FUSION_OPS.has(c.op)),
+  ops,
+);
 cases.run();
 
 // ---- finite differences ----
@@ -91,16 +95,32 @@ const lay = suite('batchNorm layouts');
 lay.before(before);
 lay('input and weight at unaligned offsets give what aligned copies give (scalar vs vec4 kernels)', () =>
   E.tidyAsync(async () => {
-    for (const shape of [[40, 8], [3, 4, 2, 4]]) {
+    for (const shape of [
+      [40, 8],
+      [3, 4, 2, 4],
+    ]) {
       const n = shape.reduce((a, b) => a * b);
       const C = shape[1];
-      const x = offsetView(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3)), shape, 1, true);
-      const w = offsetView(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), [C], 1, true);
+      const x = offsetView(
+        Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3)),
+        shape,
+        1,
+        true,
+      );
+      const w = offsetView(
+        Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1),
+        [C],
+        1,
+        true,
+      );
       assert.is(x.offset % 4, 1);
       const xa = E.contiguous(E.mul(x, 1)).detach().requiresGrad_();
       const wa = E.contiguous(E.mul(w, 1)).detach().requiresGrad_();
       assert.is(xa.offset, 0);
-      const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
+      const dy = E.tensor(
+        Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)),
+        { shape },
+      );
       const yu = E.batchNorm(x, null, null, w, null, { training: true });
       const ya = E.batchNorm(xa, null, null, wa, null, { training: true });
       E.sum(E.mul(yu, dy)).backward();
@@ -121,24 +141,54 @@ fused.before(before);
 // leakyRelu(batchNorm(...)) run as two ops, in training (affine or not) and eval mode.
 fused('same bits as batchNorm then leakyRelu: layouts, affine or not, train and eval, slopes 0.2 and 0', () =>
   E.tidyAsync(async () => {
-    const shapes: [number[], number][] = [[[40, 8], 0], [[3, 4, 2, 4], 0], [[6, 3, 5], 0], [[40, 8], 1]];
+    const shapes: [number[], number][] = [
+      [[40, 8], 0],
+      [[3, 4, 2, 4], 0],
+      [[6, 3, 5], 0],
+      [[40, 8], 1],
+    ];
     for (const [shape, offset] of shapes)
       for (const slope of [0.2, 0])
-        for (const [training, affine] of [[true, true], [true, false], [false, true]]) {
-          const n = shape.reduce((a, b) => a * b), C = shape[1];
+        for (const [training, affine] of [
+          [true, true],
+          [true, false],
+          [false, true],
+        ]) {
+          const n = shape.reduce((a, b) => a * b),
+            C = shape[1];
           const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 2 + (i % 3) - 1);
           const make = () => ({
             x: offset ? offsetView(data, shape, offset, true) : E.tensor(data, { shape }).requiresGrad_(),
-            w: affine ? E.tensor(Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1), { shape: [C] }).requiresGrad_() : null,
-            b: affine ? E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2), { shape: [C] }).requiresGrad_() : null,
-            rm: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), { shape: [C] }),
-            rv: E.tensor(Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i), { shape: [C] }),
+            w: affine
+              ? E.tensor(
+                  Float32Array.from({ length: C }, (_, i) => 0.5 + i * 0.1),
+                  { shape: [C] },
+                ).requiresGrad_()
+              : null,
+            b: affine
+              ? E.tensor(
+                  Float32Array.from({ length: C }, (_, i) => 0.1 * i - 0.2),
+                  { shape: [C] },
+                ).requiresGrad_()
+              : null,
+            rm: E.tensor(
+              Float32Array.from({ length: C }, (_, i) => 0.1 * i),
+              { shape: [C] },
+            ),
+            rv: E.tensor(
+              Float32Array.from({ length: C }, (_, i) => 1 + 0.2 * i),
+              { shape: [C] },
+            ),
           });
-          const f = make(), u = make();
+          const f = make(),
+            u = make();
           const label = `${shape} offset ${offset} slope ${slope} ${training ? 'train' : 'eval'}${affine ? ' affine' : ''}`;
           const yf = E.batchNorm(f.x, f.rm, f.rv, f.w, f.b, { training, negativeSlope: slope });
           const yu = E.leakyRelu(E.batchNorm(u.x, u.rm, u.rv, u.w, u.b, { training }), slope);
-          const dy = E.tensor(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)), { shape });
+          const dy = E.tensor(
+            Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.21)),
+            { shape },
+          );
           E.sum(E.mul(yf, dy)).backward();
           E.sum(E.mul(yu, dy)).backward();
           assertClose(await yf.data(), await yu.data(), 0, 0, `y ${label}`);
@@ -159,17 +209,40 @@ fused('same bits as batchNorm then leakyRelu: layouts, affine or not, train and 
 // (an output within about eps of 0) is not a derivative
 fused('finite-difference gradients (train and eval)', async () => {
   const o = { eps: 1e-3, atol: 1e-2, rtol: 1e-2 };
-  await gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.2 }), [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }], { seed: 5, ...o });
-  await gradcheck(([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.1 }), [{ shape: [2, 3, 2, 2] }, { shape: [3] }, { shape: [3] }], { seed: 6, ...o });
+  await gradcheck(
+    ([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.2 }),
+    [{ shape: [6, 8] }, { shape: [8] }, { shape: [8] }],
+    { seed: 5, ...o },
+  );
+  await gradcheck(
+    ([x, w, b]) => E.batchNorm(x, null, null, w, b, { training: true, negativeSlope: 0.1 }),
+    [{ shape: [2, 3, 2, 2] }, { shape: [3] }, { shape: [3] }],
+    { seed: 6, ...o },
+  );
   await E.tidyAsync(async () => {
-    const rm = E.tensor(Float32Array.of(0.1, -0.2, 0.3), { shape: [3] }), rv = E.tensor(Float32Array.of(0.9, 1.1, 1.3), { shape: [3] });
-    await gradcheck(([x, w, b]) => E.batchNorm(x, rm, rv, w, b, { training: false, negativeSlope: 0.2 }), [{ shape: [5, 3] }, { shape: [3] }, { shape: [3] }], o);
+    const rm = E.tensor(Float32Array.of(0.1, -0.2, 0.3), { shape: [3] }),
+      rv = E.tensor(Float32Array.of(0.9, 1.1, 1.3), { shape: [3] });
+    await gradcheck(
+      ([x, w, b]) => E.batchNorm(x, rm, rv, w, b, { training: false, negativeSlope: 0.2 }),
+      [{ shape: [5, 3] }, { shape: [3] }, { shape: [3] }],
+      o,
+    );
   });
 });
 fused('nn.Sequential runs BatchNorm + LeakyReLU as one op, with the same results as module by module', () =>
   E.tidyAsync(async () => {
-    const seq = new nn.Sequential(new nn.Linear(6, 8), new nn.BatchNorm1d(8), new nn.LeakyReLU(0.2), new nn.Linear(8, 4), new nn.BatchNorm1d(4), new nn.LeakyReLU(-0.1));
-    const x = E.tensor(Float32Array.from({ length: 60 }, (_, i) => Math.sin(i * 0.7)), { shape: [10, 6] });
+    const seq = new nn.Sequential(
+      new nn.Linear(6, 8),
+      new nn.BatchNorm1d(8),
+      new nn.LeakyReLU(0.2),
+      new nn.Linear(8, 4),
+      new nn.BatchNorm1d(4),
+      new nn.LeakyReLU(-0.1),
+    );
+    const x = E.tensor(
+      Float32Array.from({ length: 60 }, (_, i) => Math.sin(i * 0.7)),
+      { shape: [10, 6] },
+    );
     const names: string[] = [];
     setDispatchHook({ passFor: (k) => (names.push(k.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
     let y: E.Tensor;
@@ -200,7 +273,10 @@ errs('one value per channel in training, missing running stats in eval, wrong sh
     assert.throws(() => E.batchNorm(E.zeros([2, 3]), null, null, null, null, { training: false }), /running statistics are required/);
     assert.throws(() => E.batchNorm(E.zeros([2, 3]), null, null, E.ones([4]), null, { training: true }), /weight must be f32 of shape \[3\]/);
     assert.throws(() => E.batchNorm(E.zeros([3]), null, null, null, null, { training: true }), /\[N, C, \.\.\.\]/);
-    assert.throws(() => E.batchNorm(E.zeros([2, 3]), null, null, null, null, { training: true, negativeSlope: -0.1 }), /negativeSlope must be a finite number >= 0/);
+    assert.throws(
+      () => E.batchNorm(E.zeros([2, 3]), null, null, null, null, { training: true, negativeSlope: -0.1 }),
+      /negativeSlope must be a finite number >= 0/,
+    );
   }),
 );
 errs.run();
@@ -218,8 +294,7 @@ class Net extends nn.Module {
 /** The values of a tensor computed inside a scope that frees everything else. */
 const values = (f: () => E.Tensor) => E.tidyAsync(() => f().data());
 const host = (s: SpecTensor) => ({ shape: s.shape, data: decode(s) });
-const mlp = () =>
-  new nn.Sequential(new nn.Linear(6, 8, false), new nn.BatchNorm1d(8), new nn.LeakyReLU(0.2), new nn.Linear(8, 1), new nn.Sigmoid());
+const mlp = () => new nn.Sequential(new nn.Linear(6, 8, false), new nn.BatchNorm1d(8), new nn.LeakyReLU(0.2), new nn.Linear(8, 1), new nn.Sigmoid());
 
 const mod = suite('nn.Module');
 mod.before(before);
@@ -231,7 +306,10 @@ mod('state-dict keys, shapes, dtypes and parameter order match torch', () => {
     const ours = Object.entries(sd).map(([k, t]) => [k, [...t.shape], t.dtype]);
     const theirs = fx.nested.state_dict.map(([k, s, d]) => [k, s, d === 'torch.int64' ? 'i32' : 'f32']);
     assert.equal(ours, theirs);
-    assert.equal(net.namedParameters().map(([k]) => k), fx.nested.parameters);
+    assert.equal(
+      net.namedParameters().map(([k]) => k),
+      fx.nested.parameters,
+    );
     const m = mlp();
     assert.equal(Object.keys(m.stateDict()), fx.mlp.keys);
     m.dispose();
@@ -302,7 +380,7 @@ mod('loadStateDict from CPU tensors (f32, int64, f16) copies in place', async ()
     assert.equal([...(await out['1.running_var'].data())], [1, -2, 0.5, 0, 1, 1, 1, 1]);
     // values share storage with the module, as torch's state_dict does
     E.assign(out['3.bias'], E.full([], 2));
-    assert.equal([...(await (m.parameters()[4]).data())], [2]);
+    assert.equal([...(await m.parameters()[4].data())], [2]);
   });
   m.dispose();
 });
@@ -366,10 +444,18 @@ mod('BatchNorm2d with momentum null (cumulative average) and without running sta
   const bn = new nn.BatchNorm2d(2, { momentum: null });
   const a = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
   const b = Float32Array.from({ length: 16 }, (_, i) => Math.cos(i * 0.7) * 2);
-  const means = [a, b].map((d) => [0, 1].map((c) => [0, 1].reduce((s, n) => s + d.slice((n * 2 + c) * 4, (n * 2 + c) * 4 + 4).reduce((u, v) => u + v, 0), 0) / 8));
+  const means = [a, b].map((d) =>
+    [0, 1].map((c) => [0, 1].reduce((s, n) => s + d.slice((n * 2 + c) * 4, (n * 2 + c) * 4 + 4).reduce((u, v) => u + v, 0), 0) / 8),
+  );
   for (const d of [a, b]) E.tidy(() => void bn.forward(E.tensor(d, { shape: [2, 2, 2, 2] })));
   // factor 1/1 then 1/2: the running mean is the plain average of the batch means
-  assertClose(await bn.runningMean!.data(), [0, 1].map((c) => (means[0][c] + means[1][c]) / 2), 1e-6, 1e-5, 'cumulative running mean');
+  assertClose(
+    await bn.runningMean!.data(),
+    [0, 1].map((c) => (means[0][c] + means[1][c]) / 2),
+    1e-6,
+    1e-5,
+    'cumulative running mean',
+  );
   bn.dispose();
   const free = new nn.BatchNorm2d(2, { trackRunningStats: false, affine: false });
   assert.equal(Object.keys(free.stateDict()), []);
@@ -403,7 +489,10 @@ if (!hasConv) console.log('  skip: nn.Conv2d forward test: engine/ops/conv.ts do
 conv('Conv2d: parameters, state-dict keys and forward against a direct convolution', async () => {
   E.manualSeed(2);
   const m = new nn.Conv2d(2, 4, 3, { padding: 1, stride: 2 });
-  assert.equal(E.tidy(() => Object.keys(m.stateDict())), ['weight', 'bias']);
+  assert.equal(
+    E.tidy(() => Object.keys(m.stateDict())),
+    ['weight', 'bias'],
+  );
   assert.equal([...m.weight.shape], [4, 2, 3, 3]);
   const xd = Float32Array.from({ length: 2 * 2 * 5 * 5 }, (_, i) => Math.sin(i * 0.3));
   const y = await values(() => m.forward(E.tensor(xd, { shape: [2, 2, 5, 5] })));
@@ -445,7 +534,10 @@ init('fan rules and gains match torch', () => {
 
 async function moments(t: E.Tensor): Promise<{ mean: number; std: number; min: number; max: number }> {
   const d = await t.data();
-  let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
+  let s = 0,
+    s2 = 0,
+    mn = Infinity,
+    mx = -Infinity;
   for (const v of d) {
     s += v;
     s2 += v * v;
@@ -462,9 +554,24 @@ const initCases: InitCase[] = [
   ['xavierNormal', [512, 256], (t) => nn.init.xavierNormal(t), { mean: 0, std: Math.sqrt(2 / 768) }],
   ['xavierNormal gain 2, conv shape', [64, 32, 3, 3], (t) => nn.init.xavierNormal(t, 2), { mean: 0, std: 2 * Math.sqrt(2 / (288 + 576)) }],
   ['xavierUniform', [256, 512], (t) => nn.init.xavierUniform(t), { mean: 0, std: Math.sqrt(2 / 768), bound: sq3 * Math.sqrt(2 / 768) }],
-  ['kaimingNormal fan_out relu', [128, 64, 3, 3], (t) => nn.init.kaimingNormal(t, { mode: 'fan_out', nonlinearity: 'relu' }), { mean: 0, std: Math.sqrt(2) / Math.sqrt(128 * 9) }],
-  ['kaimingUniform default (leaky_relu a=0)', [300, 400], (t) => nn.init.kaimingUniform(t), { mean: 0, std: Math.sqrt(2 / 400), bound: sq3 * Math.sqrt(2 / 400) }],
-  ['kaimingUniform a=sqrt(5) (Linear default)', [300, 400], (t) => nn.init.kaimingUniform(t, { a: Math.sqrt(5) }), { mean: 0, std: 1 / Math.sqrt(400) / sq3, bound: 1 / Math.sqrt(400) }],
+  [
+    'kaimingNormal fan_out relu',
+    [128, 64, 3, 3],
+    (t) => nn.init.kaimingNormal(t, { mode: 'fan_out', nonlinearity: 'relu' }),
+    { mean: 0, std: Math.sqrt(2) / Math.sqrt(128 * 9) },
+  ],
+  [
+    'kaimingUniform default (leaky_relu a=0)',
+    [300, 400],
+    (t) => nn.init.kaimingUniform(t),
+    { mean: 0, std: Math.sqrt(2 / 400), bound: sq3 * Math.sqrt(2 / 400) },
+  ],
+  [
+    'kaimingUniform a=sqrt(5) (Linear default)',
+    [300, 400],
+    (t) => nn.init.kaimingUniform(t, { a: Math.sqrt(5) }),
+    { mean: 0, std: 1 / Math.sqrt(400) / sq3, bound: 1 / Math.sqrt(400) },
+  ],
   ['normal(2, 3)', [100000], (t) => nn.init.normal(t, 2, 3), { mean: 2, std: 3 }],
   ['uniform(-1, 3)', [100000], (t) => nn.init.uniform(t, -1, 3), { mean: 1, std: 4 / Math.sqrt(12), bound: 3 }],
 ];

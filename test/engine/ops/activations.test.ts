@@ -34,7 +34,13 @@ t('finite differences: gelu tanh', () => gradcheck(([x]) => E.gelu(x, 'tanh'), [
 t('erf is odd and saturates to exactly +-1', async () => {
   const xs = Float32Array.from([0.3, 1.7, 3.95, 4, 12, 1e30]);
   const [p, n] = await Promise.all([E.erf(E.tensor(xs)).data(), E.erf(E.neg(E.tensor(xs))).data()]);
-  assertClose(n, Array.from(p, (v) => -v), 0, 0, 'erf(-x) = -erf(x)');
+  assertClose(
+    n,
+    Array.from(p, (v) => -v),
+    0,
+    0,
+    'erf(-x) = -erf(x)',
+  );
   assert.equal(Array.from(p.slice(3)), [1, 1, 1]);
 });
 

@@ -34,7 +34,8 @@ t('finite differences: boolean mask with a fully masked row', () => {
   return gradcheck(([q, k, v]) => sdpa(q, k, v, { attnMask: mask }), qkv);
 });
 t('finite differences: additive mask, broadcast over the batch', () =>
-  gradcheck(([q, k, v, m]) => sdpa(q, k, v, { attnMask: m }), [...qkv, { shape: [2, 3] }]));
+  gradcheck(([q, k, v, m]) => sdpa(q, k, v, { attnMask: m }), [...qkv, { shape: [2, 3] }]),
+);
 
 /** The same attention composed from matmul, where and softmax (no fully masked rows). */
 function composed(q: E.Tensor, k: E.Tensor, v: E.Tensor, mask: E.Tensor): E.Tensor {
@@ -45,7 +46,9 @@ function composed(q: E.Tensor, k: E.Tensor, v: E.Tensor, mask: E.Tensor): E.Tens
 t('a mask broadcast along alternate batch dims (five that do not merge)', async () => {
   // batch [2, 2, 2, 2, 2] against a mask [2, 1, 2, 1, 2, L, S]
   const batch = [2, 2, 2, 2, 2];
-  const L = 3, S = 4, D = 4;
+  const L = 3,
+    S = 4,
+    D = 4;
   const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
   await E.tidyAsync(async () => {
     const q = E.tensor(randomValues(n(batch) * L * D, 1), { shape: [...batch, L, D] });
@@ -53,7 +56,10 @@ t('a mask broadcast along alternate batch dims (five that do not merge)', async 
     const v = E.tensor(randomValues(n(batch) * S * D, 3), { shape: [...batch, S, D] });
     const ms = [2, 1, 2, 1, 2, L, S];
     // every query keeps key 0, so no row is fully masked
-    const m = E.tensor(Uint32Array.from({ length: n(ms) }, (_, i) => (i % S === 0 || (i * 7) % 3 === 0 ? 1 : 0)), { shape: ms, dtype: 'bool' });
+    const m = E.tensor(
+      Uint32Array.from({ length: n(ms) }, (_, i) => (i % S === 0 || (i * 7) % 3 === 0 ? 1 : 0)),
+      { shape: ms, dtype: 'bool' },
+    );
     assertClose(await sdpa(q, k, v, { attnMask: m }).data(), await composed(q, k, v, m).data(), 1e-5, 1e-4, 'sdpa vs composed');
   });
 });

@@ -32,8 +32,7 @@ fx.run();
 // on devices that pick them): small tiles and the split/vec options, no subgroups, gemm for 1x1.
 const pick = (names: string[]) => cases.filter((c) => names.some((n) => c.name.startsWith(n)));
 const variants: [string, Partial<E.ConvTuning>, string[]][] = [
-  ['tiles 8x8, direct 2 rows, wgrad 2 ci x 8 columns', { tm: 8, tn: 8, wg: 16, directTr: 2, directTn: 4, wgTm: 8, wgTc: 2, wgPv: 2 },
-    ['conv_stride_dil']],
+  ['tiles 8x8, direct 2 rows, wgrad 2 ci x 8 columns', { tm: 8, tn: 8, wg: 16, directTr: 2, directTn: 4, wgTm: 8, wgTc: 2, wgPv: 2 }, ['conv_stride_dil']],
   ['no subgroups', { subgroups: false, matmul1x1: false }, ['conv_1x1_aligned', 'conv_groups2']],
   ['gemm kernel for 1x1 (the matmul path is the default)', { matmul1x1: false }, ['conv_1x1_bias', 'conv_1x1_aligned']],
   ['forced single split', { wgSplits: 1 }, ['conv_3x3_p1', 'conv_depthwise_dil2']],
@@ -61,9 +60,7 @@ const gcases: [string, number[], number[], boolean, E.Conv2dOptions][] = [
   ['1x1', [2, 3, 3, 2], [2, 3, 1, 1], true, {}],
 ];
 for (const [name, xs, ws, bias, o] of gcases) {
-  gc(name, () =>
-    gradcheck(([x, w, b]) => E.conv2d(x, w, b ?? null, o), [{ shape: xs }, { shape: ws }, ...(bias ? [{ shape: [ws[0]] }] : [])]),
-  );
+  gc(name, () => gradcheck(([x, w, b]) => E.conv2d(x, w, b ?? null, o), [{ shape: xs }, { shape: ws }, ...(bias ? [{ shape: [ws[0]] }] : [])]));
 }
 gc.run();
 
@@ -109,22 +106,28 @@ misc.run();
 const err = suite('conv2d errors');
 err.before(before);
 err('weight/input channel mismatch names both shapes', () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 3, 5, 5]), E.zeros([4, 2, 3, 3])), ['conv2d', '[4, 2, 3, 3]', '[1, 3, 5, 5]']));
+  throwsWith(() => E.conv2d(E.zeros([1, 3, 5, 5]), E.zeros([4, 2, 3, 3])), ['conv2d', '[4, 2, 3, 3]', '[1, 3, 5, 5]']),
+);
 err('channels not divisible by groups', () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 6, 5, 5]), E.zeros([4, 2, 3, 3]), null, { groups: 4 }), ['conv2d', 'divisible by groups=4', '[1, 6, 5, 5]']));
+  throwsWith(() => E.conv2d(E.zeros([1, 6, 5, 5]), E.zeros([4, 2, 3, 3]), null, { groups: 4 }), ['conv2d', 'divisible by groups=4', '[1, 6, 5, 5]']),
+);
 err('output channels not divisible by groups', () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 4, 5, 5]), E.zeros([3, 2, 3, 3]), null, { groups: 2 }), ['conv2d', 'output channels 3', 'groups=2']));
+  throwsWith(() => E.conv2d(E.zeros([1, 4, 5, 5]), E.zeros([3, 2, 3, 3]), null, { groups: 2 }), ['conv2d', 'output channels 3', 'groups=2']),
+);
 err('empty output', () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 2, 2, 5]), E.zeros([4, 2, 3, 3])), ['conv2d', 'output size 0x3', '[1, 2, 2, 5]', '[4, 2, 3, 3]']));
-err('bias length', () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), E.zeros([3])), ['conv2d', 'bias [3]', '4 output channels']));
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 2, 5]), E.zeros([4, 2, 3, 3])), ['conv2d', 'output size 0x3', '[1, 2, 2, 5]', '[4, 2, 3, 3]']),
+);
+err('bias length', () => throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), E.zeros([3])), ['conv2d', 'bias [3]', '4 output channels']));
 err('input rank', () => throwsWith(() => E.conv2d(E.zeros([2, 5, 5, 1, 1]), E.zeros([4, 2, 3, 3])), ['conv2d', '[2, 5, 5, 1, 1]']));
 err("'same' with stride", () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), null, { padding: 'same', stride: 2 }), ['conv2d', "'same'", 'stride']));
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), null, { padding: 'same', stride: 2 }), ['conv2d', "'same'", 'stride']),
+);
 err('bad padding spec', () =>
-  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), null, { padding: [1, 2, 3] as unknown as number }), ['conv2d', 'padding']));
+  throwsWith(() => E.conv2d(E.zeros([1, 2, 5, 5]), E.zeros([4, 2, 3, 3]), null, { padding: [1, 2, 3] as unknown as number }), ['conv2d', 'padding']),
+);
 err('grad_output shape', () =>
-  throwsWith(() => E.conv2dInputGrad([1, 2, 5, 5], E.zeros([4, 2, 3, 3]), E.zeros([1, 4, 5, 5])), ['conv2d backward', '[1, 4, 5, 5]', '[1, 4, 3, 3]']));
+  throwsWith(() => E.conv2dInputGrad([1, 2, 5, 5], E.zeros([4, 2, 3, 3]), E.zeros([1, 4, 5, 5])), ['conv2d backward', '[1, 4, 5, 5]', '[1, 4, 3, 3]']),
+);
 err.run();
 
 // ---- activation fused into the store ----
@@ -149,14 +152,26 @@ for (const [name, xs, ws, bias, o, tuning] of acases)
         if (tuning) E.setConvTuning(tuning);
         try {
           // values spread so that outputs fall below 0, inside (0, 6) and above 6
-          const mk = (shape: number[], seed: number, scale: number) => E.tensor(randomValues(shape.reduce((p, q) => p * q), seed).map((v) => v * scale), { shape }).requiresGrad_();
+          const mk = (shape: number[], seed: number, scale: number) =>
+            E.tensor(
+              randomValues(
+                shape.reduce((p, q) => p * q),
+                seed,
+              ).map((v) => v * scale),
+              { shape },
+            ).requiresGrad_();
           const make = () => ({ x: mk(xs, 1, 3), w: mk(ws, 2, 1.5), b: bias ? mk([ws[0]], 3, 2) : null });
-          const f = make(), u = make();
+          const f = make(),
+            u = make();
           const yf = E.conv2d(f.x, f.w, f.b, { ...o, activation: a });
           const yu = (a === 'relu' ? E.relu : E.relu6)(E.conv2d(u.x, u.w, u.b, o));
           const yv = await yu.data();
           assert.ok(yv.some((v) => v === 0) && yv.some((v) => v > 0 && v < 6), `${name}: outputs on both sides of 0`);
-          if (a === 'relu6') assert.ok(yv.some((v) => v === 6), `${name}: some outputs clamped at 6`);
+          if (a === 'relu6')
+            assert.ok(
+              yv.some((v) => v === 6),
+              `${name}: some outputs clamped at 6`,
+            );
           const dy = E.tensor(randomValues(yf.size, 4), { shape: yf.shape });
           E.sum(E.mul(yf, dy)).backward();
           E.sum(E.mul(yu, dy)).backward();
@@ -171,9 +186,20 @@ for (const [name, xs, ws, bias, o, tuning] of acases)
     );
 act('finite differences through relu6 (1x1 and 3x3), and a bad activation is an error', async () => {
   const o = { eps: 1e-3, atol: 1e-2, rtol: 1e-2 };
-  await gradcheck(([x, w, b]) => E.conv2d(x, w, b, { activation: 'relu6' }), [{ shape: [2, 4, 3, 3] }, { shape: [8, 4, 1, 1] }, { shape: [8] }], { seed: 9, ...o });
-  await gradcheck(([x, w, b]) => E.conv2d(x, w, b, { padding: 1, activation: 'relu' }), [{ shape: [1, 2, 4, 4] }, { shape: [4, 2, 3, 3] }, { shape: [4] }], { seed: 10, ...o });
-  E.tidy(() => assert.throws(() => E.conv2d(E.zeros([1, 2, 4, 4]), E.zeros([4, 2, 3, 3]), null, { activation: 'gelu' as never }), /conv2d: activation must be 'relu', 'relu6' or null, got 'gelu'/));
+  await gradcheck(([x, w, b]) => E.conv2d(x, w, b, { activation: 'relu6' }), [{ shape: [2, 4, 3, 3] }, { shape: [8, 4, 1, 1] }, { shape: [8] }], {
+    seed: 9,
+    ...o,
+  });
+  await gradcheck(([x, w, b]) => E.conv2d(x, w, b, { padding: 1, activation: 'relu' }), [{ shape: [1, 2, 4, 4] }, { shape: [4, 2, 3, 3] }, { shape: [4] }], {
+    seed: 10,
+    ...o,
+  });
+  E.tidy(() =>
+    assert.throws(
+      () => E.conv2d(E.zeros([1, 2, 4, 4]), E.zeros([4, 2, 3, 3]), null, { activation: 'gelu' as never }),
+      /conv2d: activation must be 'relu', 'relu6' or null, got 'gelu'/,
+    ),
+  );
 });
 act.run();
 
@@ -207,9 +233,21 @@ for (const [name, xs, ws, o, view] of rcases)
       setDispatchHook({ passFor: (k) => (names.push(k.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
       try {
         return await E.tidyAsync(async () => {
-          const x0 = E.tensor(randomValues(xs.reduce((p, q) => p * q), 11), { shape: xs }).requiresGrad_();
+          const x0 = E.tensor(
+            randomValues(
+              xs.reduce((p, q) => p * q),
+              11,
+            ),
+            { shape: xs },
+          ).requiresGrad_();
           const x = view ? view(x0) : x0;
-          const w = E.tensor(randomValues(ws.reduce((p, q) => p * q), 12), { shape: ws }).requiresGrad_();
+          const w = E.tensor(
+            randomValues(
+              ws.reduce((p, q) => p * q),
+              12,
+            ),
+            { shape: ws },
+          ).requiresGrad_();
           const b = E.tensor(randomValues(ws[0], 13), { shape: [ws[0]] });
           const y = E.conv2d(x, w, b, { ...o, activation: 'relu' });
           const fwd = names.slice();
@@ -221,7 +259,8 @@ for (const [name, xs, ws, o, view] of rcases)
         E.setConvTuning(null);
       }
     };
-    const u = await run(true), p = await run(false);
+    const u = await run(true),
+      p = await run(false);
     assertClose(u.y, p.y, 0, 0, 'y');
     assertClose(u.dx, p.dx, 0, 0, 'dx');
     assertClose(u.dw, p.dw, 0, 0, 'dw');
@@ -232,9 +271,14 @@ raw('against a float64 reference with every lead and the bias, and a 1x1 plane',
   // an independent check of the unpadded path itself (the fixtures cover the copy)
   for (const pl of [0, 1, 2, 3, 5]) {
     const [N, C, H, W, K] = [1, 2, 5, 8, 3];
-    const X = randomValues(N * C * H * W, 20 + pl), Wt = randomValues(C * K * K, 30 + pl), B = randomValues(C, 40);
-    const pt = 1, pb = 2, pr = 1;
-    const OH = H + pt + pb - K + 1, OW = W + pl + pr - K + 1;
+    const X = randomValues(N * C * H * W, 20 + pl),
+      Wt = randomValues(C * K * K, 30 + pl),
+      B = randomValues(C, 40);
+    const pt = 1,
+      pb = 2,
+      pr = 1;
+    const OH = H + pt + pb - K + 1,
+      OW = W + pl + pr - K + 1;
     const ref = new Float64Array(N * C * OH * OW);
     for (let c = 0; c < C; c++)
       for (let oy = 0; oy < OH; oy++)
@@ -242,12 +286,15 @@ raw('against a float64 reference with every lead and the bias, and a 1x1 plane',
           let s = B[c];
           for (let ky = 0; ky < K; ky++)
             for (let kx = 0; kx < K; kx++) {
-              const iy = oy - pt + ky, ix = ox - pl + kx;
+              const iy = oy - pt + ky,
+                ix = ox - pl + kx;
               if (iy >= 0 && iy < H && ix >= 0 && ix < W) s += X[(c * H + iy) * W + ix] * Wt[(c * K + ky) * K + kx];
             }
           ref[(c * OH + oy) * OW + ox] = s;
         }
-    const y = await E.tidyAsync(async () => E.conv2d(E.tensor(X, { shape: [N, C, H, W] }), E.tensor(Wt, { shape: [C, 1, K, K] }), E.tensor(B), { groups: C, padding: [pt, pb, pl, pr] }).data());
+    const y = await E.tidyAsync(async () =>
+      E.conv2d(E.tensor(X, { shape: [N, C, H, W] }), E.tensor(Wt, { shape: [C, 1, K, K] }), E.tensor(B), { groups: C, padding: [pt, pb, pl, pr] }).data(),
+    );
     assertClose(y, Float32Array.from(ref), 1e-5, 1e-5, `padL ${pl}`);
   }
 });

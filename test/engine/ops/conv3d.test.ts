@@ -73,8 +73,14 @@ api('a weight gradient with one output row (no split) matches a CPU reference', 
   // 2 x 64 x 27 weight elements and N * OD = 1: the kernel's single-split path
   const xs = [1, 3, 3, 5, 6];
   const ws = [24, 3, 3, 3, 3];
-  const xv = randomValues(xs.reduce((a, b) => a * b), 11);
-  const wv = randomValues(ws.reduce((a, b) => a * b), 12);
+  const xv = randomValues(
+    xs.reduce((a, b) => a * b),
+    11,
+  );
+  const wv = randomValues(
+    ws.reduce((a, b) => a * b),
+    12,
+  );
   await E.tidyAsync(async () => {
     const x = E.tensor(xv, { shape: xs });
     const w = E.tensor(wv, { shape: ws, requiresGrad: true });
@@ -91,8 +97,14 @@ api('a weight gradient with one output row (no split) matches a CPU reference', 
 api('strided and offset operands give the dense result and gradients', async () => {
   const xs = [2, 3, 4, 5, 6];
   const ws = [4, 3, 3, 2, 3];
-  const xv = randomValues(xs.reduce((a, b) => a * b), 21);
-  const wv = randomValues(ws.reduce((a, b) => a * b), 22);
+  const xv = randomValues(
+    xs.reduce((a, b) => a * b),
+    21,
+  );
+  const wv = randomValues(
+    ws.reduce((a, b) => a * b),
+    22,
+  );
   const bv = randomValues(4, 23);
   const o: E.Conv3dOptions = { padding: 1, stride: [2, 1, 1] };
   await E.tidyAsync(async () => {
@@ -101,7 +113,11 @@ api('strided and offset operands give the dense result and gradients', async () 
       const gs = E.grad(E.sum(E.mul(y, E.tensor(randomValues(y.size, 24), { shape: y.shape }))), [x, w, b]);
       return [await y.data(), ...(await Promise.all(gs.map((g) => g!.data())))];
     };
-    const dense = await run(E.tensor(xv, { shape: xs, requiresGrad: true }), E.tensor(wv, { shape: ws, requiresGrad: true }), E.tensor(bv, { requiresGrad: true }));
+    const dense = await run(
+      E.tensor(xv, { shape: xs, requiresGrad: true }),
+      E.tensor(wv, { shape: ws, requiresGrad: true }),
+      E.tensor(bv, { requiresGrad: true }),
+    );
     // x as a transposed view (non-contiguous), w and b at element offsets 3 and 1
     const xT = E.tensor(xv, { shape: xs }).permute([0, 1, 2, 4, 3]).contiguous().detach().requiresGrad_();
     const xView = E.transpose(xT, 3, 4);
@@ -157,21 +173,30 @@ api.run();
 const err = suite('conv3d errors');
 err.before(before);
 err('weight/input channel mismatch names both shapes', () =>
-  throwsWith(() => E.conv3d(E.zeros([1, 3, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3])), ['conv3d', '[4, 2, 3, 3, 3]', '[1, 3, 4, 4, 4]']));
+  throwsWith(() => E.conv3d(E.zeros([1, 3, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3])), ['conv3d', '[4, 2, 3, 3, 3]', '[1, 3, 4, 4, 4]']),
+);
 err('channels not divisible by groups', () =>
-  throwsWith(() => E.conv3d(E.zeros([1, 6, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), null, { groups: 4 }), ['conv3d', 'divisible by groups=4', '[1, 6, 4, 4, 4]']));
+  throwsWith(() => E.conv3d(E.zeros([1, 6, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), null, { groups: 4 }), ['conv3d', 'divisible by groups=4', '[1, 6, 4, 4, 4]']),
+);
 err('output channels not divisible by groups', () =>
-  throwsWith(() => E.conv3d(E.zeros([1, 4, 4, 4, 4]), E.zeros([3, 2, 3, 3, 3]), null, { groups: 2 }), ['conv3d', 'output channels 3', 'groups=2']));
+  throwsWith(() => E.conv3d(E.zeros([1, 4, 4, 4, 4]), E.zeros([3, 2, 3, 3, 3]), null, { groups: 2 }), ['conv3d', 'output channels 3', 'groups=2']),
+);
 err('empty output', () =>
-  throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 2, 5]), E.zeros([4, 2, 3, 3, 3])), ['conv3d', 'output size 2x0x3', '[1, 2, 4, 2, 5]', '[4, 2, 3, 3, 3]']));
+  throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 2, 5]), E.zeros([4, 2, 3, 3, 3])), ['conv3d', 'output size 2x0x3', '[1, 2, 4, 2, 5]', '[4, 2, 3, 3, 3]']),
+);
 err('bias length', () =>
-  throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), E.zeros([3])), ['conv3d', 'bias [3]', '4 output channels']));
+  throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), E.zeros([3])), ['conv3d', 'bias [3]', '4 output channels']),
+);
 err('input and weight rank', () => {
   throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 4]), E.zeros([4, 2, 3, 3])), ['conv3d', '5-D weight', '[4, 2, 3, 3]']);
   throwsWith(() => E.conv3d(E.zeros([2, 4, 4]), E.zeros([4, 2, 3, 3, 3])), ['conv3d', '5-D NCDHW input', '[2, 4, 4]']);
 });
 err("'same' with a stride", () =>
-  throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), null, { padding: 'same', stride: [1, 2, 1] }), ['conv3d', "padding='same'", 'stride [1, 2, 1]']));
+  throwsWith(
+    () => E.conv3d(E.zeros([1, 2, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), null, { padding: 'same', stride: [1, 2, 1] }),
+    ['conv3d', "padding='same'", 'stride [1, 2, 1]'],
+  ),
+);
 err('settings that are not triples', () => {
   throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), null, { stride: [1, 2] as any }), ['conv3d', 'stride', 'triple']);
   throwsWith(() => E.conv3d(E.zeros([1, 2, 4, 4, 4]), E.zeros([4, 2, 3, 3, 3]), null, { padding: -1 }), ['conv3d', 'padding', '>= 0']);

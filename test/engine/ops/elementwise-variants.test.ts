@@ -46,17 +46,53 @@ t('every operand mode and run length matches a CPU loop', async () => {
         const A = E.tensor(a, { shape: [R, C] });
         const label = `${R}x${C}`;
         // contiguous: vec4 (sizes multiple of 4) or scalar
-        assertClose(await E.mul(A, 2).data(), ref((i, j) => a[i * C + j] * 2), 1e-6, 1e-6, `${label} contiguous`);
+        assertClose(
+          await E.mul(A, 2).data(),
+          ref((i, j) => a[i * C + j] * 2),
+          1e-6,
+          1e-6,
+          `${label} contiguous`,
+        );
         // strided, v + b: a row-broadcast bias
-        assertClose(await E.add(A, E.tensor(b)).data(), ref((i, j) => a[i * C + j] + b[j]), 1e-6, 1e-6, `${label} row broadcast`);
+        assertClose(
+          await E.add(A, E.tensor(b)).data(),
+          ref((i, j) => a[i * C + j] + b[j]),
+          1e-6,
+          1e-6,
+          `${label} row broadcast`,
+        );
         // strided, v + b along the inner dim: a column broadcast
-        assertClose(await E.sub(A, E.tensor(c, { shape: [R, 1] })).data(), ref((i, j) => a[i * C + j] - c[i]), 1e-6, 1e-6, `${label} column broadcast`);
+        assertClose(
+          await E.sub(A, E.tensor(c, { shape: [R, 1] })).data(),
+          ref((i, j) => a[i * C + j] - c[i]),
+          1e-6,
+          1e-6,
+          `${label} column broadcast`,
+        );
         // strided, s: a transposed operand, and an unaligned one, next to an aligned one
-        assertClose(await E.mul(transposed(a, R, C), A).data(), ref((i, j) => a[i * C + j] * a[i * C + j]), 1e-5, 1e-6, `${label} transposed`);
-        assertClose(await E.add(unaligned(a, R, C), E.tensor(b)).data(), ref((i, j) => a[i * C + j] + b[j]), 1e-6, 1e-6, `${label} unaligned`);
+        assertClose(
+          await E.mul(transposed(a, R, C), A).data(),
+          ref((i, j) => a[i * C + j] * a[i * C + j]),
+          1e-5,
+          1e-6,
+          `${label} transposed`,
+        );
+        assertClose(
+          await E.add(unaligned(a, R, C), E.tensor(b)).data(),
+          ref((i, j) => a[i * C + j] + b[j]),
+          1e-6,
+          1e-6,
+          `${label} unaligned`,
+        );
         // three inputs (where) mixing all modes
         const cond = E.gt(E.tensor(c, { shape: [R, 1] }), 0);
-        assertClose(await E.where(cond, transposed(a, R, C), E.tensor(b)).data(), ref((i, j) => (c[i] > 0 ? a[i * C + j] : b[j])), 1e-6, 1e-6, `${label} where`);
+        assertClose(
+          await E.where(cond, transposed(a, R, C), E.tensor(b)).data(),
+          ref((i, j) => (c[i] > 0 ? a[i * C + j] : b[j])),
+          1e-6,
+          1e-6,
+          `${label} where`,
+        );
         // output into a transposed view: the output's own stride
         const dst = E.zeros([C, R]);
         E.assign(dst.T, E.add(A, E.tensor(b)));
@@ -81,13 +117,27 @@ t('sizes spanning several workgroups, every step of each invocation loop and a r
   await E.tidyAsync(async () => {
     for (const n of [3 * per + 5, 4 * (2 * per + 3 * WG + 7)]) {
       const a = vals(n, 4);
-      assertClose(await E.mul(E.tensor(a), 3).data(), a.map((x) => x * 3), 1e-6, 1e-6, `contiguous n ${n}`);
+      assertClose(
+        await E.mul(E.tensor(a), 3).data(),
+        a.map((x) => x * 3),
+        1e-6,
+        1e-6,
+        `contiguous n ${n}`,
+      );
     }
     // strided runs of 16 over many rows (row-broadcast add)
-    const R = 97, C = 48;
-    const a = vals(R * C, 5), b = vals(C, 6);
+    const R = 97,
+      C = 48;
+    const a = vals(R * C, 5),
+      b = vals(C, 6);
     const got = await E.add(E.tensor(a, { shape: [R, C] }), E.tensor(b)).data();
-    assertClose(got, a.map((x, e) => x + b[e % C]), 1e-6, 1e-6, `row broadcast ${R}x${C}`);
+    assertClose(
+      got,
+      a.map((x, e) => x + b[e % C]),
+      1e-6,
+      1e-6,
+      `row broadcast ${R}x${C}`,
+    );
   });
 });
 
@@ -107,22 +157,31 @@ t("named variant 'scalar': one element per load, the same values as 'vec4'; unkn
       E.setElementwiseVariant(prev);
     }
   };
-  const v = await run('vec4'), s = await run('scalar');
+  const v = await run('vec4'),
+    s = await run('scalar');
   v.out.forEach((x, i) => assertClose(s.out[i], x, 0, 0, `op ${i}`));
   // contiguous keys end in ':c4:' for vec4 and ':c:' for scalar; strided runs are r16/r4 vs r1
   assert.ok(v.keys.some((k) => k.includes(':c4:')) && !s.keys.some((k) => k.includes(':c4:')), `${v.keys.join(' ')} | ${s.keys.join(' ')}`);
-  assert.ok(s.keys.every((k) => !/:\dr(4|16)/.test(k)), s.keys.join(' '));
+  assert.ok(
+    s.keys.every((k) => !/:\dr(4|16)/.test(k)),
+    s.keys.join(' '),
+  );
   assert.throws(() => E.setElementwiseVariant('wide' as 'vec4'), /elementwise: unknown variant 'wide' \(vec4, scalar\)/);
 });
 
-t("flip: negative strides through the strided variants (runs of 16, 4 and 1; any dim reversed)", async () => {
+t('flip: negative strides through the strided variants (runs of 16, 4 and 1; any dim reversed)', async () => {
   await E.tidyAsync(async () => {
-    for (const [R, C] of [[3, 32], [5, 12], [4, 7]]) {
+    for (const [R, C] of [
+      [3, 32],
+      [5, 12],
+      [4, 7],
+    ]) {
       const a = vals(R * C, 7);
       const A = E.tensor(a, { shape: [R, C] });
       const want = (ri: boolean, ci: boolean) =>
         Float32Array.from({ length: R * C }, (_, e) => {
-          const i = Math.floor(e / C), j = e % C;
+          const i = Math.floor(e / C),
+            j = e % C;
           return a[(ri ? R - 1 - i : i) * C + (ci ? C - 1 - j : j)];
         });
       assertClose(await E.flip(A, 1).data(), want(false, true), 0, 0, `${R}x${C} flip dim 1`);
@@ -147,10 +206,22 @@ t('one parameter struct per (rank, inputs, scalars, layout): the kernel declares
   for (const f of ['n: u32', 'outOffset: u32', 'inOffsets_1: u32', 'scalars_0: f32', 'shape_2: u32', 'outStrides_2: u32', 'inStrides_5: u32'])
     assert.ok(k.params.struct.decl.includes(f), `${f} in ${k.params.struct.decl}`);
   assert.not.ok(elementwiseParams(1, 0, 0, true).struct.decl.includes('scalars'));
-  const words = k.params.pack({ n: 8, outOffset: 4, inOffsets: [0, 8], scalars: [1.5], shape: [2, 2, 2], outStrides: [4, 2, 1], inStrides: [4, 2, 1, -4, 0, 1] });
+  const words = k.params.pack({
+    n: 8,
+    outOffset: 4,
+    inOffsets: [0, 8],
+    scalars: [1.5],
+    shape: [2, 2, 2],
+    outStrides: [4, 2, 1],
+    inStrides: [4, 2, 1, -4, 0, 1],
+  });
   assert.equal(Array.from(words.subarray(0, 17)), [8, 4, 0, 8, new Uint32Array(Float32Array.of(1.5).buffer)[0], 2, 2, 2, 4, 2, 1, 4, 2, 1, 2 ** 32 - 4, 0, 1]);
   // a value the struct does not declare, or one it needs but is not given, names the struct
-  throwsWith(() => k.params.pack({ n: 8, outOffset: 0, inOffsets: [0, 0], shape: [2, 2, 2], outStrides: [4, 2, 1], inStrides: [4, 2, 1, 4, 2, 1] }), 'ElementwiseParams', 'scalars must be a list of 1 numbers');
+  throwsWith(
+    () => k.params.pack({ n: 8, outOffset: 0, inOffsets: [0, 0], shape: [2, 2, 2], outStrides: [4, 2, 1], inStrides: [4, 2, 1, 4, 2, 1] }),
+    'ElementwiseParams',
+    'scalars must be a list of 1 numbers',
+  );
   throwsWith(() => elementwiseParams(1, 0, 0, true).pack({ n: 8, outOffset: 0, inOffsets: [0], shape: [8] }), 'ElementwiseParams', 'unknown parameter shape');
   throwsWith(() => elementwiseParams(1, 0, 0, true).pack({ n: 8, outOffset: -1, inOffsets: [0] }), 'outOffset = -1 is not a u32');
 });

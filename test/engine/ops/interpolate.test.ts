@@ -39,7 +39,10 @@ fx.run();
 
 const gc = suite('interpolate bicubic / nearest-exact: finite-difference gradients');
 gc.before(before);
-const bicubic = (o: E.InterpolateOptions) => ([x]: E.Tensor[]) => E.interpolate(x, { mode: 'bicubic', ...o });
+const bicubic =
+  (o: E.InterpolateOptions) =>
+  ([x]: E.Tensor[]) =>
+    E.interpolate(x, { mode: 'bicubic', ...o });
 gc('bicubic up, odd sizes', () => gradcheck(bicubic({ size: [7, 9] }), [{ shape: [1, 2, 4, 5] }]));
 gc('bicubic up, alignCorners', () => gradcheck(bicubic({ size: [7, 9], alignCorners: true }), [{ shape: [1, 1, 4, 5] }]));
 gc('bicubic down (clamped taps on both borders)', () => gradcheck(bicubic({ size: [3, 2] }), [{ shape: [1, 1, 8, 7] }]));

@@ -29,9 +29,22 @@ gc.before(async () => {
 });
 const probs = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => 0.15 + 0.7 * ((Math.sin(i * 1.7 + seed) + 1) / 2));
 gc('binaryCrossEntropy (input and target)', () =>
-  gradcheck(([p, t]) => E.binaryCrossEntropy(p, t, { reduction: 'none' }), [{ shape: [2, 3], data: probs(6, 1) }, { shape: [2, 3], data: probs(6, 2) }], { eps: 1e-3 }));
+  gradcheck(
+    ([p, t]) => E.binaryCrossEntropy(p, t, { reduction: 'none' }),
+    [
+      { shape: [2, 3], data: probs(6, 1) },
+      { shape: [2, 3], data: probs(6, 2) },
+    ],
+    { eps: 1e-3 },
+  ),
+);
 gc('binaryCrossEntropy weighted mean', () =>
-  gradcheck(([p]) => E.binaryCrossEntropy(p, E.tensor([0, 1, 1, 0, 0.5, 1], { shape: [2, 3] }), { weight: E.tensor([0.5, 2, 1]) }), [{ shape: [2, 3], data: probs(6, 3) }], { eps: 1e-3 }));
+  gradcheck(
+    ([p]) => E.binaryCrossEntropy(p, E.tensor([0, 1, 1, 0, 0.5, 1], { shape: [2, 3] }), { weight: E.tensor([0.5, 2, 1]) }),
+    [{ shape: [2, 3], data: probs(6, 3) }],
+    { eps: 1e-3 },
+  ),
+);
 gc('mseLoss (broadcast)', () => gradcheck(([a, b]) => E.mseLoss(a, b, { reduction: 'sum' }), [{ shape: [2, 3] }, { shape: [3] }]));
 gc('focalLoss two-class layout cat([1 - s, s], 1)', () => {
   const m = E.tensor([0, 1, 1, 0, 1], { shape: [5, 1] });
@@ -50,7 +63,10 @@ er.before(async () => {
 er('messages', () => {
   const p = E.full([2, 3], 0.5);
   throwsWith(() => E.binaryCrossEntropy(p, E.zeros([3])), /binaryCrossEntropy: target size \[3\] must be the same as the input size \[2, 3\]/);
-  throwsWith(() => E.binaryCrossEntropy(p, E.zeros([2, 3]), { weight: E.ones([2]) }), /binaryCrossEntropy \(weight\): shapes \[2, 3\] and \[2\] cannot be broadcast/);
+  throwsWith(
+    () => E.binaryCrossEntropy(p, E.zeros([2, 3]), { weight: E.ones([2]) }),
+    /binaryCrossEntropy \(weight\): shapes \[2, 3\] and \[2\] cannot be broadcast/,
+  );
   throwsWith(() => E.binaryCrossEntropy(p, E.zeros([2, 3]), { reduction: 'avg' as 'mean' }), /unknown reduction 'avg'/);
   throwsWith(() => E.mseLoss(p, E.zeros([4])), /mseLoss: shapes \[2, 3\] and \[4\] cannot be broadcast/);
   throwsWith(() => E.focalLoss(E.zeros([4]), E.zeros([4])), /focalLoss: expected input \[M, C\] or \[N, C, \.\.\.\]/);

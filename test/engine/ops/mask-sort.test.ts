@@ -30,7 +30,11 @@ fx.before(async () => {
 });
 // oracle.assertClose computes inf - inf = NaN, so cases with infinities compare exactly here
 const withInf = (c: Case) => c.name.includes('nan_inf');
-registerCases(fx, cases.filter((c: Case) => !withInf(c)), ops);
+registerCases(
+  fx,
+  cases.filter((c: Case) => !withInf(c)),
+  ops,
+);
 for (const c of cases.filter(withInf)) {
   fx(`${c.name} (${c.op}, exact)`, async () => {
     await E.tidyAsync(async () => {
@@ -38,7 +42,10 @@ for (const c of cases.filter(withInf)) {
       for (let k = 0; k < c.out.length; k++) {
         const got = Array.from(await outs[k].data());
         const want = Array.from(decode(c.out[k]));
-        assert.ok(got.length === want.length && got.every((v, i) => Object.is(v, want[i]) || (Number.isNaN(v) && Number.isNaN(want[i]))), `${c.name} output ${k}: [${got}] vs [${want}]`);
+        assert.ok(
+          got.length === want.length && got.every((v, i) => Object.is(v, want[i]) || (Number.isNaN(v) && Number.isNaN(want[i]))),
+          `${c.name} output ${k}: [${got}] vs [${want}]`,
+        );
       }
     });
   });
@@ -89,7 +96,8 @@ st.before(async () => {
 });
 st('3 x 5000 with many ties, both directions, and topk', async () => {
   await E.tidyAsync(async () => {
-    const R = 3, n = 5000;
+    const R = 3,
+      n = 5000;
     const raw = Float32Array.from(randomValues(R * n, 11), (v) => Math.round(v * 40) / 8);
     const x = E.tensor(raw, { shape: [R, n] });
     for (const desc of [false, true]) {
@@ -115,7 +123,8 @@ st('3 x 5000 with many ties, both directions, and topk', async () => {
 const manyQ = Array.from({ length: 50 }, (_, k) => ((k * 37) % 50) / 49);
 st('quantile of 50 q values (two chunks) against the f32 linear interpolation of torch', async () => {
   await E.tidyAsync(async () => {
-    const R = 3, n = 37;
+    const R = 3,
+      n = 37;
     const raw = randomValues(R * n, 12);
     const got = await E.quantile(E.tensor(raw, { shape: [R, n] }), manyQ, 1).data();
     const f = Math.fround;
@@ -124,8 +133,10 @@ st('quantile of 50 q values (two chunks) against the f32 linear interpolation of
       for (let r = 0; r < R; r++) {
         const line = Float32Array.from(raw.slice(r * n, (r + 1) * n)).sort();
         const rank = f(f(q) * (n - 1));
-        const lo = Math.floor(rank), w = f(rank - lo);
-        const a = line[lo], b = line[Math.ceil(rank)];
+        const lo = Math.floor(rank),
+          w = f(rank - lo);
+        const a = line[lo],
+          b = line[Math.ceil(rank)];
         want.push(w < 0.5 ? f(a + f(w * f(b - a))) : f(b - f(f(b - a) * f(1 - w))));
       }
     }

@@ -18,7 +18,9 @@ t.before(async () => {
 });
 t.after(() => setMatmulVariant(null));
 
-const M = 37, N = 44, K = 20;
+const M = 37,
+  N = 44,
+  K = 20;
 const A = values(M * K, 1);
 const B = values(K * N, 2);
 const ref = cpuMatmul(A, B, 1, false, false, M, N, K);
@@ -38,7 +40,12 @@ t('every variant, every operand layout, ragged tails', async () => {
   const ref4 = cpuMatmul(A4, B, 1, false, false, M4, N, K);
   for (const name of Object.keys(MATMUL_VARIANTS)) {
     setMatmulVariant(name);
-    for (const [aCol, bCol] of [[false, false], [false, true], [true, false], [true, true]]) {
+    for (const [aCol, bCol] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ]) {
       // The layout code is the same for every tile shape: the defaults see all four layouts,
       // the other subgroup tiles two, the plain kernels (also covered by the torch fixtures) one.
       const v = MATMUL_VARIANTS[name];
@@ -61,8 +68,12 @@ t('default tile: 32x4 from 64 rows up, 16x4 below; a ragged product through the 
   assert.equal(defaultSgVariant(64), MATMUL_VARIANTS['sg.t32x4.wg16']);
   assert.equal(defaultSgVariant(63), MATMUL_VARIANTS['sg.t16x4.wg8']);
   // 600 rows (18.75 tiles), 132 columns (33 lanes: 2 workgroups and one lane), plus a bias
-  const m = 600, n = 132, k = 12;
-  const a = values(m * k, 21), b = values(k * n, 22), bias = values(n, 23);
+  const m = 600,
+    n = 132,
+    k = 12;
+  const a = values(m * k, 21),
+    b = values(k * n, 22),
+    bias = values(n, 23);
   await E.tidyAsync(async () => {
     const y = E.add(E.matmul(E.tensor(a, { shape: [m, k] }), E.tensor(b, { shape: [k, n] })), E.tensor(bias, { shape: [n] }));
     assertClose(await y.data(), cpuMatmul(a, b, 1, false, false, m, n, k, bias), 1e-5, 1e-5, 'default 600x12x132');
@@ -83,7 +94,8 @@ t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', asyn
       const y3 = E.matmul(E.tensor(A3, { shape: [3, M, K] }), E.tensor(B, { shape: [K, N] }));
       assertClose(await y3.data(), cpuMatmul(A3, B, 3, true, false, M, N, K), 1e-5, 1e-5, `${name} batched`);
       // N = 7 (no vec4 stores) and K = 9 (scalar path)
-      const a7 = values(M * 9, 6), b7 = values(9 * 7, 7);
+      const a7 = values(M * 9, 6),
+        b7 = values(9 * 7, 7);
       const y7 = E.matmul(E.tensor(a7, { shape: [M, 9] }), E.tensor(b7, { shape: [9, 7] }));
       assertClose(await y7.data(), cpuMatmul(a7, b7, 1, false, false, M, 7, 9), 1e-5, 1e-5, `${name} 37x9x7`);
     });
@@ -94,8 +106,10 @@ t('subgroup kernel: fused bias, broadcast batch, odd N, K tail of scalars', asyn
 t('a shared A over a batch, N ragged against a workgroup, is laid along N: float64, same bits as each item alone, epilogue', async () => {
   // conv 1x1's W @ X[b]: 3 items of K x 40 (40 columns: 10 lanes of 4 or 5 of 8, less than a
   // workgroup); rows 37 (ragged) with A row-major, 36 with A column-major
-  const n = 40, Z = 3;
-  const X = values(Z * K * n, 31), biasR = values(M, 32);
+  const n = 40,
+    Z = 3;
+  const X = values(Z * K * n, 31),
+    biasR = values(M, 32);
   for (const name of [null, 'sg.t32x8.wg32', 'sg.t16x4.wg8']) {
     setMatmulVariant(name);
     for (const aCol of [false, true]) {
@@ -115,25 +129,39 @@ t('a shared A over a batch, N ragged against a workgroup, is laid along N: float
           for (let z = 0; z < Z; z++) {
             const xz = E.select(x, 0, z);
             assertClose(y.subarray(z * m * n, (z + 1) * m * n), await E.matmul(ta, xz).data(), 0, 0, `${what} item ${z}`);
-            assertClose(yb.subarray(z * m * n, (z + 1) * m * n), await matmulRaw(ta, xz, bias, { biasRows: true, act: 'relu6' }).data(), 0, 0, `${what} bias+relu6 item ${z}`);
+            assertClose(
+              yb.subarray(z * m * n, (z + 1) * m * n),
+              await matmulRaw(ta, xz, bias, { biasRows: true, act: 'relu6' }).data(),
+              0,
+              0,
+              `${what} bias+relu6 item ${z}`,
+            );
           }
         });
       } finally {
         setDispatchHook(null);
       }
-      if (subgroupSize() > 0) assert.ok(keys.some((k) => k.startsWith('matmul.sg:') && k.endsWith(':fold')), `${name}: no folded kernel in ${keys.join(', ')}`);
+      if (subgroupSize() > 0)
+        assert.ok(
+          keys.some((k) => k.startsWith('matmul.sg:') && k.endsWith(':fold')),
+          `${name}: no folded kernel in ${keys.join(', ')}`,
+        );
     }
   }
   setMatmulVariant(null);
 });
 
 t('K = 1 (outer products) take a broadcast multiply: batch, bias, transposed views, gradients', async () => {
-  const a = values(M, 11), b = values(N, 12), bias = values(N, 13), g = values(3 * M * N, 14);
+  const a = values(M, 11),
+    b = values(N, 12),
+    bias = values(N, 13),
+    g = values(3 * M * N, 14);
   const names: string[] = [];
   setDispatchHook({ passFor: (k) => (names.push(k.name), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
   try {
     await E.tidyAsync(async () => {
-      const ta = E.tensor(a, { shape: [M, 1] }).requiresGrad_(), tb = E.tensor(b, { shape: [1, N] }).requiresGrad_();
+      const ta = E.tensor(a, { shape: [M, 1] }).requiresGrad_(),
+        tb = E.tensor(b, { shape: [1, N] }).requiresGrad_();
       const y = E.matmul(ta, tb);
       assertClose(await y.data(), Float32Array.from(cpuMatmul(a, b, 1, false, false, M, N, 1)), 0, 0, 'outer'); // one product: exactly the f32 rounding
       // a [1, M] stored, read as [M, 1] through .T; B broadcast against a batch of 3 A's
@@ -178,34 +206,72 @@ t('matrix-vector products (N = 1) take the gemv kernel: vec4 and strided operand
       // 1-D vector operand (torch.mv semantics) and linear with one output feature and a bias
       assertClose(await E.matmul(x, E.tensor(v)).data(), ref1, 1e-5, 1e-5, 'gemv 1-D');
       const bias = Float32Array.of(0.25);
-      assertClose(await E.linear(x, E.tensor(v, { shape: [1, K] }), E.tensor(bias)).data(), cpuMatmul(A, v, 1, false, false, M, 1, K, bias), 1e-5, 1e-5, 'gemv linear');
+      assertClose(
+        await E.linear(x, E.tensor(v, { shape: [1, K] }), E.tensor(bias)).data(),
+        cpuMatmul(A, v, 1, false, false, M, 1, K, bias),
+        1e-5,
+        1e-5,
+        'gemv linear',
+      );
       // batch 3 of A against one vector, and K = 9 (not a multiple of 4)
       const A3 = values(3 * M * K, 9);
-      assertClose(await E.matmul(E.tensor(A3, { shape: [3, M, K] }), E.tensor(v, { shape: [K, 1] })).data(), cpuMatmul(A3, v, 3, true, false, M, 1, K), 1e-5, 1e-5, 'gemv batched');
-      const a9 = values(M * 9, 10), v9 = values(9, 11);
-      assertClose(await E.matmul(E.tensor(a9, { shape: [M, 9] }), E.tensor(v9, { shape: [9, 1] })).data(), cpuMatmul(a9, v9, 1, false, false, M, 1, 9), 1e-5, 1e-5, 'gemv K 9');
+      assertClose(
+        await E.matmul(E.tensor(A3, { shape: [3, M, K] }), E.tensor(v, { shape: [K, 1] })).data(),
+        cpuMatmul(A3, v, 3, true, false, M, 1, K),
+        1e-5,
+        1e-5,
+        'gemv batched',
+      );
+      const a9 = values(M * 9, 10),
+        v9 = values(9, 11);
+      assertClose(
+        await E.matmul(E.tensor(a9, { shape: [M, 9] }), E.tensor(v9, { shape: [9, 1] })).data(),
+        cpuMatmul(a9, v9, 1, false, false, M, 1, 9),
+        1e-5,
+        1e-5,
+        'gemv K 9',
+      );
       // A column-major with M % 4 == 0: four rows per lane as vec4s, the same bits as the scalar
       // loop (the same A at an odd offset), batched and with a bias
-      const m4 = 36, A36 = A.subarray(0, m4 * K), ref36 = cpuMatmul(A36, v, 1, false, false, m4, 1, K);
+      const m4 = 36,
+        A36 = A.subarray(0, m4 * K),
+        ref36 = cpuMatmul(A36, v, 1, false, false, m4, 1, K);
       const colA = E.tensor(transposeData(A36, m4, K), { shape: [K, m4] }).T;
       const oddA = E.reshape(E.narrow(E.tensor(Float32Array.of(0, ...transposeData(A36, m4, K))), 0, 1, K * m4), [K, m4]).T;
       const yCol = await E.matmul(colA, vS).data();
       assertClose(yCol, ref36, 1e-5, 1e-5, 'gemv column-major vec4');
       assertClose(yCol, await E.matmul(oddA, vS).data(), 0, 0, 'gemv column-major vec4 vs scalar bits');
       const b36 = Float32Array.of(-0.5);
-      assertClose(await matmulRaw(colA, E.tensor(v, { shape: [K, 1] }), E.tensor(b36)).data(), cpuMatmul(A36, v, 1, false, false, m4, 1, K, b36), 1e-5, 1e-5, 'gemv column-major bias');
+      assertClose(
+        await matmulRaw(colA, E.tensor(v, { shape: [K, 1] }), E.tensor(b36)).data(),
+        cpuMatmul(A36, v, 1, false, false, m4, 1, K, b36),
+        1e-5,
+        1e-5,
+        'gemv column-major bias',
+      );
       const A3c = values(3 * m4 * K, 12);
       const ref3c = cpuMatmul(A3c, v, 3, true, false, m4, 1, K);
       const t3 = new Float32Array(3 * m4 * K);
       for (let z = 0; z < 3; z++) t3.set(transposeData(A3c.subarray(z * m4 * K, (z + 1) * m4 * K), m4, K), z * m4 * K);
-      assertClose(await E.matmul(E.transpose(E.tensor(t3, { shape: [3, K, m4] }), 1, 2), E.tensor(v, { shape: [K, 1] })).data(), ref3c, 1e-5, 1e-5, 'gemv column-major batched');
+      assertClose(
+        await E.matmul(E.transpose(E.tensor(t3, { shape: [3, K, m4] }), 1, 2), E.tensor(v, { shape: [K, 1] })).data(),
+        ref3c,
+        1e-5,
+        1e-5,
+        'gemv column-major batched',
+      );
     });
   } finally {
     setDispatchHook(null);
   }
   const mm = keys.filter((k) => k.startsWith('matmul'));
   assert.ok(mm.length >= 6 && mm.every((k) => k.startsWith('matmul.gemv:')), `kernels: ${mm.join(', ')}`);
-  assert.ok(['true:false:0', 'false:false:0', 'true:true:0', 'true:false:1', 'col4:false:0', 'col4:true:0', 'col4:false:1'].every((c) => mm.includes(`matmul.gemv:${c}`)), `kernels: ${[...new Set(mm)].join(', ')}`);
+  assert.ok(
+    ['true:false:0', 'false:false:0', 'true:true:0', 'true:false:1', 'col4:false:0', 'col4:true:0', 'col4:false:1'].every((c) =>
+      mm.includes(`matmul.gemv:${c}`),
+    ),
+    `kernels: ${[...new Set(mm)].join(', ')}`,
+  );
 });
 
 t('the default takes the subgroup kernel where the device has subgroups', async () => {
@@ -245,9 +311,13 @@ t('WGT_MATMUL_VARIANT forces a tile by name like setMatmulVariant; an unknown na
 // The layout copies for CPU drivers (matmulRaw): a large row-major B, and a column-major A with a
 // long reduction, each read through a transposed copy. Same bits as without, gradients included
 // (the backward's own products take the copies too where they qualify), and the copy is made.
-for (const [name, m, k, n, aCol] of [['a large row-major B', 520, 512, 12, false], ['a column-major A with a long reduction', 256, 1024, 260, true]] as const)
+for (const [name, m, k, n, aCol] of [
+  ['a large row-major B', 520, 512, 12, false],
+  ['a column-major A with a long reduction', 256, 1024, 260, true],
+] as const)
   t(`${name} read through a transposed copy: same bits, gradients, and the copy is made`, async () => {
-    const A = values(m * k, 3), Bv = values(k * n, 4);
+    const A = values(m * k, 3),
+      Bv = values(k * n, 4);
     const run = async (on: boolean) => {
       setLayoutCopies(on);
       const keys: string[] = [];
@@ -266,7 +336,8 @@ for (const [name, m, k, n, aCol] of [['a large row-major B', 520, 512, 12, false
         setLayoutCopies(null);
       }
     };
-    const on = await run(true), off = await run(false);
+    const on = await run(true),
+      off = await run(false);
     assertClose(on.y, off.y, 0, 0, 'y');
     assertClose(on.da, off.da, 0, 0, 'dA');
     assertClose(on.db, off.db, 0, 0, 'dB');
@@ -278,7 +349,8 @@ for (const [name, m, k, n, aCol] of [['a large row-major B', 520, 512, 12, false
 // Three batch dims that cannot merge (A broadcast on the middle one, B on the first), operands
 // and bias read at offsets: every MatmulParams field reaches each kernel kind.
 t('three unmerged batch dims, operands and bias at offsets: tiled, subgroup and gemv kernels', async () => {
-  const m = 12, k = 8;
+  const m = 12,
+    k = 8;
   const ref = (a: Float32Array, b: Float32Array, n: number, bias: Float32Array) => {
     const out = new Float64Array(2 * 3 * 4 * m * n);
     for (let i = 0; i < 2; i++)
@@ -290,15 +362,24 @@ t('three unmerged batch dims, operands and bias at offsets: tiled, subgroup and 
         }
     return out;
   };
-  for (const [name, n] of [[null, 12], ['t8x2.wg16x8', 12], ['sg.t16x4.wg8', 12], [null, 1]] as const) {
+  for (const [name, n] of [
+    [null, 12],
+    ['t8x2.wg16x8', 12],
+    ['sg.t16x4.wg8', 12],
+    [null, 1],
+  ] as const) {
     setMatmulVariant(name);
     const keys: string[] = [];
     setDispatchHook({ passFor: (kk) => (keys.push(kk.key), {}), beforeSubmit: () => {}, afterSubmit: () => {} });
     try {
       await E.tidyAsync(async () => {
-        const a = values(2 * 4 * m * k, 41), b = values(3 * 4 * k * n, 42), bias = values(n, 43);
+        const a = values(2 * 4 * m * k, 41),
+          b = values(3 * 4 * k * n, 42),
+          bias = values(n, 43);
         // offsets 4 and 8 keep the vec4 layouts; the bias at an odd offset
-        const A5 = offsetView(a, [2, 1, 4, m, k], 4), B5 = offsetView(b, [1, 3, 4, k, n], 8), bv = offsetView(bias, [n], 3);
+        const A5 = offsetView(a, [2, 1, 4, m, k], 4),
+          B5 = offsetView(b, [1, 3, 4, k, n], 8),
+          bv = offsetView(bias, [n], 3);
         const y = matmulRaw(A5, B5, bv);
         assert.equal(y.shape, [2, 3, 4, m, n]);
         assertClose(await y.data(), ref(a, b, n, bias), 1e-5, 1e-5, `${name ?? 'default'} N ${n}`);

@@ -56,7 +56,8 @@ async function eachEw(fn: (v: string) => Promise<void>) {
 
 /** x as a contiguous [4, 4], as a transposed view of the same values, and at an odd offset. */
 function layouts(x: number[]): [string, E.Tensor, number[]][] {
-  const R = 4, C = x.length / 4;
+  const R = 4,
+    C = x.length / 4;
   const tr = new Float32Array(x.length);
   for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) tr[j * R + i] = x[i * C + j];
   return [
@@ -96,11 +97,31 @@ t('relu, relu6, clamp and leakyRelu propagate NaN (forward)', async () => {
     for (const [lay, x, vals] of layouts(X)) {
       const l = `(${v}, ${lay})`;
       exact(await data(E.relu(x)), vals.map(relu), `relu ${l}`);
-      exact(await data(E.relu6(x)), vals.map((a) => clamp(a, 0, 6)), `relu6 ${l}`);
-      exact(await data(E.clamp(x, -1, 1)), vals.map((a) => clamp(a, -1, 1)), `clamp(-1, 1) ${l}`);
-      exact(await data(E.clamp(x, 0)), vals.map((a) => clamp(a, 0, INF)), `clamp(min 0) ${l}`);
-      exact(await data(E.clamp(x, null, 1)), vals.map((a) => clamp(a, -INF, 1)), `clamp(max 1) ${l}`);
-      exact(await data(E.leakyRelu(x, 0.25)), vals.map((a) => (a > 0 ? a : a * 0.25)), `leakyRelu ${l}`);
+      exact(
+        await data(E.relu6(x)),
+        vals.map((a) => clamp(a, 0, 6)),
+        `relu6 ${l}`,
+      );
+      exact(
+        await data(E.clamp(x, -1, 1)),
+        vals.map((a) => clamp(a, -1, 1)),
+        `clamp(-1, 1) ${l}`,
+      );
+      exact(
+        await data(E.clamp(x, 0)),
+        vals.map((a) => clamp(a, 0, INF)),
+        `clamp(min 0) ${l}`,
+      );
+      exact(
+        await data(E.clamp(x, null, 1)),
+        vals.map((a) => clamp(a, -INF, 1)),
+        `clamp(max 1) ${l}`,
+      );
+      exact(
+        await data(E.leakyRelu(x, 0.25)),
+        vals.map((a) => (a > 0 ? a : a * 0.25)),
+        `leakyRelu ${l}`,
+      );
     }
     // integer inputs keep their kernels' values
     const xi = E.tensor([-3, 0, 5, 9], { dtype: 'i32' });
@@ -118,13 +139,29 @@ t('relu, relu6, clamp and leakyRelu gradients at NaN follow torch', async () => 
   };
   await eachEw(async (v) => {
     // relu: 0 where x <= 0, g elsewhere (NaN included)
-    exact(await gradOf(E.relu), X.map((a, i) => (a <= 0 ? 0 : g[i])), `relu grad (${v})`);
+    exact(
+      await gradOf(E.relu),
+      X.map((a, i) => (a <= 0 ? 0 : g[i])),
+      `relu grad (${v})`,
+    );
     // relu6 (hardtanh 0..6): 0 where x <= 0 or x >= 6, g elsewhere (NaN included)
-    exact(await gradOf(E.relu6), X.map((a, i) => (a <= 0 || a >= 6 ? 0 : g[i])), `relu6 grad (${v})`);
+    exact(
+      await gradOf(E.relu6),
+      X.map((a, i) => (a <= 0 || a >= 6 ? 0 : g[i])),
+      `relu6 grad (${v})`,
+    );
     // clamp: g where lo <= x <= hi, 0 elsewhere (NaN included)
-    exact(await gradOf((x) => E.clamp(x, -1, 1)), X.map((a, i) => (a >= -1 && a <= 1 ? g[i] : 0)), `clamp grad (${v})`);
+    exact(
+      await gradOf((x) => E.clamp(x, -1, 1)),
+      X.map((a, i) => (a >= -1 && a <= 1 ? g[i] : 0)),
+      `clamp grad (${v})`,
+    );
     // leaky relu: g where x > 0, g * slope elsewhere (NaN included)
-    exact(await gradOf((x) => E.leakyRelu(x, 0.25)), X.map((a, i) => (a > 0 ? g[i] : g[i] * 0.25)), `leakyRelu grad (${v})`);
+    exact(
+      await gradOf((x) => E.leakyRelu(x, 0.25)),
+      X.map((a, i) => (a > 0 ? g[i] : g[i] * 0.25)),
+      `leakyRelu grad (${v})`,
+    );
   });
 });
 
@@ -137,15 +174,43 @@ t('maximum and minimum propagate NaN from either operand', async () => {
     for (const [lay, x, vals] of layouts(X)) {
       const l = `(${v}, ${lay})`;
       const b = E.tensor(B, { shape: [4, 4] });
-      exact(await data(E.maximum(x, b)), vals.map((a, i) => fmax(a, B[i])), `maximum(x, b) ${l}`);
-      exact(await data(E.maximum(b, x)), vals.map((a, i) => fmax(B[i], a)), `maximum(b, x) ${l}`);
-      exact(await data(E.minimum(x, b)), vals.map((a, i) => fmin(a, B[i])), `minimum(x, b) ${l}`);
-      exact(await data(E.maximum(x, 1)), vals.map((a) => fmax(a, 1)), `maximum(x, 1) ${l}`);
-      exact(await data(E.minimum(1, x)), vals.map((a) => fmin(1, a)), `minimum(1, x) ${l}`);
-      exact(await data(E.maximum(x, N)), vals.map(() => N), `maximum(x, NaN) ${l}`);
+      exact(
+        await data(E.maximum(x, b)),
+        vals.map((a, i) => fmax(a, B[i])),
+        `maximum(x, b) ${l}`,
+      );
+      exact(
+        await data(E.maximum(b, x)),
+        vals.map((a, i) => fmax(B[i], a)),
+        `maximum(b, x) ${l}`,
+      );
+      exact(
+        await data(E.minimum(x, b)),
+        vals.map((a, i) => fmin(a, B[i])),
+        `minimum(x, b) ${l}`,
+      );
+      exact(
+        await data(E.maximum(x, 1)),
+        vals.map((a) => fmax(a, 1)),
+        `maximum(x, 1) ${l}`,
+      );
+      exact(
+        await data(E.minimum(1, x)),
+        vals.map((a) => fmin(1, a)),
+        `minimum(1, x) ${l}`,
+      );
+      exact(
+        await data(E.maximum(x, N)),
+        vals.map(() => N),
+        `maximum(x, NaN) ${l}`,
+      );
       // a broadcast row holding a NaN
       const row = [N, 0, 1, 2];
-      exact(await data(E.minimum(x, E.tensor(row))), vals.map((a, i) => fmin(a, row[i % 4])), `minimum(x, row) ${l}`);
+      exact(
+        await data(E.minimum(x, E.tensor(row))),
+        vals.map((a, i) => fmin(a, row[i % 4])),
+        `minimum(x, row) ${l}`,
+      );
     }
   });
 });
@@ -164,8 +229,16 @@ t('maximum and minimum gradients: both operands get g where either is NaN', asyn
       const [ga, gb] = E.grad(E[op](a, b), [a, b], { gradOutputs: [E.tensor(g)] });
       const wa = op === 'maximum' ? A.map((x, i) => w(x, B[i])) : A.map((x, i) => w(B[i], x));
       const wb = op === 'maximum' ? B.map((x, i) => w(x, A[i])) : B.map((x, i) => w(A[i], x));
-      exact(await data(ga!), wa.map((k, i) => k * g[i]), `${op} grad a (${v})`);
-      exact(await data(gb!), wb.map((k, i) => k * g[i]), `${op} grad b (${v})`);
+      exact(
+        await data(ga!),
+        wa.map((k, i) => k * g[i]),
+        `${op} grad a (${v})`,
+      );
+      exact(
+        await data(gb!),
+        wb.map((k, i) => k * g[i]),
+        `${op} grad b (${v})`,
+      );
     }
   });
 });
@@ -174,17 +247,40 @@ t('comparisons and casts to bool treat NaN as torch does', async () => {
   // IEEE: every comparison with NaN is false except !=; bool(NaN) is true
   const a = [N, 1, N, -INF, 2, 0];
   const b = [N, N, 1, -INF, 2, N];
-  const ops = { eq: (x: number, y: number) => x === y, ne: (x: number, y: number) => x !== y, lt: (x: number, y: number) => x < y, le: (x: number, y: number) => x <= y, gt: (x: number, y: number) => x > y, ge: (x: number, y: number) => x >= y };
+  const ops = {
+    eq: (x: number, y: number) => x === y,
+    ne: (x: number, y: number) => x !== y,
+    lt: (x: number, y: number) => x < y,
+    le: (x: number, y: number) => x <= y,
+    gt: (x: number, y: number) => x > y,
+    ge: (x: number, y: number) => x >= y,
+  };
   await eachEw(async (v) => {
     const ta = E.tensor(a);
     const tb = E.tensor(b);
     for (const [op, f] of Object.entries(ops) as [keyof typeof ops, (x: number, y: number) => boolean][]) {
-      exact(await data(E[op](ta, tb)), a.map((x, i) => +f(x, b[i])), `${op}(a, b) (${v})`);
+      exact(
+        await data(E[op](ta, tb)),
+        a.map((x, i) => +f(x, b[i])),
+        `${op}(a, b) (${v})`,
+      );
       // the same tensor on both sides: a compiler may fold x <= x to true
-      exact(await data(E[op](ta, ta)), a.map((x) => +f(x, x)), `${op}(a, a) (${v})`);
-      exact(await data(E[op](ta, 0)), a.map((x) => +f(x, 0)), `${op}(a, 0) (${v})`);
+      exact(
+        await data(E[op](ta, ta)),
+        a.map((x) => +f(x, x)),
+        `${op}(a, a) (${v})`,
+      );
+      exact(
+        await data(E[op](ta, 0)),
+        a.map((x) => +f(x, 0)),
+        `${op}(a, 0) (${v})`,
+      );
     }
-    exact(await data(E.cast(ta, 'bool')), a.map((x) => +(x !== 0)), `cast bool (${v})`);
+    exact(
+      await data(E.cast(ta, 'bool')),
+      a.map((x) => +(x !== 0)),
+      `cast bool (${v})`,
+    );
   });
 });
 
@@ -210,8 +306,19 @@ function nanRows(R: number): number[] {
   const rows: number[][] = [];
   const base = (s: number) => Array.from({ length: R }, (_, j) => Math.fround(Math.sin(j * 0.7 + s) * 10));
   const withNan = (s: number, at: number[]) => base(s).map((v, j) => (at.includes(j) ? N : v));
-  rows.push(withNan(1, [0]), withNan(2, [R >> 1]), withNan(3, [R - 1]), withNan(4, [1, R - 2]), base(5).map(() => N), base(6));
-  rows.push(base(7).map((v, j) => (j === 2 ? INF : j === R - 3 ? -INF : v)), base(8).map(() => -INF), base(9).map(() => INF));
+  rows.push(
+    withNan(1, [0]),
+    withNan(2, [R >> 1]),
+    withNan(3, [R - 1]),
+    withNan(4, [1, R - 2]),
+    base(5).map(() => N),
+    base(6),
+  );
+  rows.push(
+    base(7).map((v, j) => (j === 2 ? INF : j === R - 3 ? -INF : v)),
+    base(8).map(() => -INF),
+    base(9).map(() => INF),
+  );
   return rows.flat();
 }
 
@@ -231,10 +338,18 @@ t('max/min reductions propagate NaN in every kernel variant', async () => {
           exact(await data(E.max(xo, 1)), ref(vals, outer, R, 1, 'max'), `max rows R=${R} offset (${v})`);
         }
         // columns: vec4 (inner % 4 == 0) and scalar, and a middle dim
-        for (const [outer, R, inner] of [[1, 9, 8], [1, 9, 7], [3, 9, 4], [2, 600, 4]] as const) {
-          const vals = Array.from({ length: outer * R * inner }, (_, e) => (e % 11 === 3 || e === outer * R * inner - 1 ? N : e % 13 === 5 ? -INF : Math.fround(Math.cos(e) * 5)));
+        for (const [outer, R, inner] of [
+          [1, 9, 8],
+          [1, 9, 7],
+          [3, 9, 4],
+          [2, 600, 4],
+        ] as const) {
+          const vals = Array.from({ length: outer * R * inner }, (_, e) =>
+            e % 11 === 3 || e === outer * R * inner - 1 ? N : e % 13 === 5 ? -INF : Math.fround(Math.cos(e) * 5),
+          );
           const x = E.tensor(vals, { shape: [outer, R, inner] });
-          for (const op of ['max', 'min'] as const) exact(await data(E[op](x, 1)), ref(vals, outer, R, inner, op), `${op} [${outer}, ${R}, ${inner}] over R (${v})`);
+          for (const op of ['max', 'min'] as const)
+            exact(await data(E[op](x, 1)), ref(vals, outer, R, inner, op), `${op} [${outer}, ${R}, ${inner}] over R (${v})`);
         }
         // everything: a 1-D reduction in several passes, NaN in one chunk only
         const n = 70001;
@@ -248,7 +363,11 @@ t('max/min reductions propagate NaN in every kernel variant', async () => {
     // rows go to the subgroup kernel where forced; columns always take the serial ones
     const want = v === 'serial' ? ['reduce:max:f32', 'reduce:max:f32:r4', 'reduce:max:f32:v4'] : ['reduce:max:f32', 'reduce:max:f32:v4'];
     for (const k of want) assert.ok(keys.has(k), `${v}: kernel ${k} ran`);
-    if (v === 'subgroup') assert.ok([...keys].some((k) => k.startsWith('reduce.sg:max:f32')), 'subgroup kernel ran');
+    if (v === 'subgroup')
+      assert.ok(
+        [...keys].some((k) => k.startsWith('reduce.sg:max:f32')),
+        'subgroup kernel ran',
+      );
   }
   E.setReduceVariant(null);
 });
@@ -315,9 +434,20 @@ t('softmax, logSoftmax and logsumexp: a NaN row is NaN, infinities as torch', as
 t('maxPool2d: a window with NaN gives NaN and routes the gradient to its last NaN', async () => {
   // [1, 1, 4, 6], kernel 2, stride 2: six windows; NaN at (0,0) only (first), (0,3) and (1,2)
   // (two: the last, (1,2), wins), (1,5) (last tap), none, and a whole-NaN window
-  const H = 4, W = 6;
+  const H = 4,
+    W = 6;
   const v = Array.from({ length: H * W }, (_, i) => i);
-  for (const [r, c] of [[0, 0], [0, 3], [1, 2], [1, 5], [2, 4], [2, 5], [3, 4], [3, 5]]) v[r * W + c] = N;
+  for (const [r, c] of [
+    [0, 0],
+    [0, 3],
+    [1, 2],
+    [1, 5],
+    [2, 4],
+    [2, 5],
+    [3, 4],
+    [3, 5],
+  ])
+    v[r * W + c] = N;
   const expectVal = [N, N, N, 19, 21, N];
   const expectIdx = [0, 8, 11, 19, 21, 23];
   await E.tidyAsync(async () => {
@@ -368,7 +498,10 @@ t('conv2d fused relu/relu6 epilogues keep NaN like the separate ops', async () =
         const xs = Array.from({ length: c.x.reduce((a, b) => a * b) }, (_, i) => Math.fround(Math.sin(i * 0.37) * 4));
         xs[5] = N;
         const x = E.tensor(xs, { shape: c.x });
-        const w = E.tensor(Array.from({ length: c.w.reduce((a, b) => a * b) }, (_, i) => Math.fround(Math.cos(i * 0.11))), { shape: c.w });
+        const w = E.tensor(
+          Array.from({ length: c.w.reduce((a, b) => a * b) }, (_, i) => Math.fround(Math.cos(i * 0.11))),
+          { shape: c.w },
+        );
         const b = E.tensor([0.5, N, -0.25, 1]);
         const opts = { groups: c.groups, padding: c.padding };
         const pre = await data(E.conv2d(x, w, b, opts));

@@ -36,14 +36,18 @@ t.before(async () => {
 const weightish = (n: number, seed: number) => Float32Array.from(randomValues(n, seed), (v) => 1 + 0.5 * v);
 
 t('finite differences: layerNorm (x, weight, bias)', () =>
-  gradcheck(([x, w, b]) => E.layerNorm(x, [5], w, b), [{ shape: [3, 5] }, { shape: [5], data: weightish(5, 1) }, { shape: [5] }]));
+  gradcheck(([x, w, b]) => E.layerNorm(x, [5], w, b), [{ shape: [3, 5] }, { shape: [5], data: weightish(5, 1) }, { shape: [5] }]),
+);
 t('finite differences: layerNorm over two dims, vec4 rows', () =>
-  gradcheck(([x, w, b]) => E.layerNorm(x, [2, 4], w, b, 1e-3), [{ shape: [2, 2, 4] }, { shape: [2, 4], data: weightish(8, 2) }, { shape: [2, 4] }]));
+  gradcheck(([x, w, b]) => E.layerNorm(x, [2, 4], w, b, 1e-3), [{ shape: [2, 2, 4] }, { shape: [2, 4], data: weightish(8, 2) }, { shape: [2, 4] }]),
+);
 t('finite differences: layerNorm without affine', () => gradcheck(([x]) => E.layerNorm(x, 6), [{ shape: [2, 6] }]));
 t('finite differences: groupNorm (x, weight, bias), odd spatial', () =>
-  gradcheck(([x, w, b]) => E.groupNorm(x, 2, w, b), [{ shape: [2, 4, 3] }, { shape: [4], data: weightish(4, 3) }, { shape: [4] }]));
+  gradcheck(([x, w, b]) => E.groupNorm(x, 2, w, b), [{ shape: [2, 4, 3] }, { shape: [4], data: weightish(4, 3) }, { shape: [4] }]),
+);
 t('finite differences: groupNorm, a group per channel, vec4 positions', () =>
-  gradcheck(([x, w, b]) => E.groupNorm(x, 3, w, b), [{ shape: [1, 3, 2, 2] }, { shape: [3], data: weightish(3, 4) }, { shape: [3] }]));
+  gradcheck(([x, w, b]) => E.groupNorm(x, 3, w, b), [{ shape: [1, 3, 2, 2] }, { shape: [3], data: weightish(3, 4) }, { shape: [3] }]),
+);
 t('finite differences: groupNorm without affine, one group', () => gradcheck(([x]) => E.groupNorm(x, 1), [{ shape: [2, 3, 2] }]));
 
 /** Output and all gradients of fn(x, w, b) for a fixed upstream gradient, as host arrays. */
@@ -80,7 +84,12 @@ t('gradients for a subset of the inputs', async () => {
   const xv = randomValues(24, 3);
   const wv = weightish(6, 4);
   const bv = randomValues(6, 5);
-  const full = await run((x, w, b) => E.layerNorm(x, 6, w, b), E.tensor(xv, { shape: [4, 6], requiresGrad: true }), E.tensor(wv, { requiresGrad: true }), E.tensor(bv, { requiresGrad: true }));
+  const full = await run(
+    (x, w, b) => E.layerNorm(x, 6, w, b),
+    E.tensor(xv, { shape: [4, 6], requiresGrad: true }),
+    E.tensor(wv, { requiresGrad: true }),
+    E.tensor(bv, { requiresGrad: true }),
+  );
   await E.tidyAsync(async () => {
     const x = E.tensor(xv, { shape: [4, 6] });
     const w = E.tensor(wv, { requiresGrad: true });

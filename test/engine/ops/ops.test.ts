@@ -85,10 +85,19 @@ gc.before(async () => {
 });
 const S = [2, 3];
 const unary: [string, (x: E.Tensor) => E.Tensor, Float32Array?][] = [
-  ['neg', E.neg], ['exp', E.exp], ['log', E.log, pos(6)], ['sqrt', E.sqrt, pos(6)], ['rsqrt', E.rsqrt, pos(6)],
-  ['abs', E.abs, away(6, 1)], ['relu', E.relu, away(6, 2)], ['relu6', E.relu6, away(6, 4)],
-  ['leakyRelu', (x) => E.leakyRelu(x, 0.2), away(6, 5)], ['sigmoid', E.sigmoid], ['tanh', E.tanh],
-  ['clamp', (x) => E.clamp(x, -0.5, 0.5), Float32Array.from([-0.9, -0.3, 0.1, 0.3, 0.8, -0.1])], ['square', E.square],
+  ['neg', E.neg],
+  ['exp', E.exp],
+  ['log', E.log, pos(6)],
+  ['sqrt', E.sqrt, pos(6)],
+  ['rsqrt', E.rsqrt, pos(6)],
+  ['abs', E.abs, away(6, 1)],
+  ['relu', E.relu, away(6, 2)],
+  ['relu6', E.relu6, away(6, 4)],
+  ['leakyRelu', (x) => E.leakyRelu(x, 0.2), away(6, 5)],
+  ['sigmoid', E.sigmoid],
+  ['tanh', E.tanh],
+  ['clamp', (x) => E.clamp(x, -0.5, 0.5), Float32Array.from([-0.9, -0.3, 0.1, 0.3, 0.8, -0.1])],
+  ['square', E.square],
   ['reciprocal', E.reciprocal, pos(6)],
 ];
 for (const [name, f, data] of unary) gc(name, () => gradcheck(([x]) => f(x), [{ shape: S, data }]));
@@ -106,8 +115,24 @@ for (const [name, f, sa, sb] of binary) gc(name, () => gradcheck(([a, b]) => f(a
 // values at least 0.1 apart so central differences never straddle the max/min switch
 const A6 = Float32Array.from([0.5, -0.2, 0.3, 0.1, 0.9, -0.7]);
 const B6 = Float32Array.from([0.1, 0.4, 0.75, 0.3, -0.9, 0.0]);
-gc('maximum', () => gradcheck(([a, b]) => E.maximum(a, b), [{ shape: [2, 3], data: A6 }, { shape: [2, 3], data: B6 }]));
-gc('minimum (broadcast)', () => gradcheck(([a, b]) => E.minimum(a, b), [{ shape: [2, 3], data: A6 }, { shape: [3], data: B6.slice(0, 3) }]));
+gc('maximum', () =>
+  gradcheck(
+    ([a, b]) => E.maximum(a, b),
+    [
+      { shape: [2, 3], data: A6 },
+      { shape: [2, 3], data: B6 },
+    ],
+  ),
+);
+gc('minimum (broadcast)', () =>
+  gradcheck(
+    ([a, b]) => E.minimum(a, b),
+    [
+      { shape: [2, 3], data: A6 },
+      { shape: [3], data: B6.slice(0, 3) },
+    ],
+  ),
+);
 gc('where', () => gradcheck(([a, b]) => E.where(E.gt(a, 0), a, b), [{ shape: S, data: away(6, 9) }, { shape: S }]));
 gc('linear with bias', () => gradcheck(([x, w, b]) => E.linear(x, w, b), [{ shape: [3, 4] }, { shape: [2, 4] }, { shape: [2] }]));
 const reductions: [string, (x: E.Tensor) => E.Tensor][] = [
@@ -140,7 +165,9 @@ function philox(ctr: number[], key: number[]): number[] {
     const p = BigInt(a) * BigInt(b);
     return [Number(p >> 32n), Number(p & 0xffffffffn)];
   };
-  let c = [...ctr], k0 = key[0], k1 = key[1];
+  let c = [...ctr],
+    k0 = key[0],
+    k1 = key[1];
   for (let r = 0; r < 10; r++) {
     const [h0, l0] = mulhilo(0xd2511f53, c[0]);
     const [h1, l1] = mulhilo(0xcd9e8d57, c[2]);
@@ -164,7 +191,13 @@ cr('full and arange in each dtype', async () => {
   assert.equal(Array.from(await E.arange(10, 0, -3).data()), [10, 7, 4, 1]);
   const f = E.arange(-2, 3, 0.5);
   assert.is(f.dtype, 'f32');
-  assertClose(await f.data(), Array.from({ length: 10 }, (_, i) => -2 + 0.5 * i), 0, 0, 'arange f32');
+  assertClose(
+    await f.data(),
+    Array.from({ length: 10 }, (_, i) => -2 + 0.5 * i),
+    0,
+    0,
+    'arange f32',
+  );
 });
 
 cr('rand: the Philox4x32-10 stream of seed and counter, across the counter high word and the no-wrap jump', async () => {
@@ -176,7 +209,10 @@ cr('rand: the Philox4x32-10 stream of seed and counter, across the counter high 
   try {
     // [counter before, counter the draw uses]: inside the high word 1, and one jumping to it
     // because 3 quads from 2^32 - 2 would wrap the low word
-    for (const [before, used] of [[2 ** 32 + 5, 2 ** 32 + 5], [2 ** 32 - 2, 2 ** 32]]) {
+    for (const [before, used] of [
+      [2 ** 32 + 5, 2 ** 32 + 5],
+      [2 ** 32 - 2, 2 ** 32],
+    ]) {
       E.setGeneratorState({ seed, counter: before });
       const got = await E.rand([10], -1, 3).data();
       const want = Array.from({ length: 10 }, (_, e) => {

@@ -12,9 +12,23 @@ import { throwsWith } from '../../helpers/throws.ts';
 const nul = <T>(v: T | null | undefined) => (v === null ? undefined : v);
 const ops: Record<string, OpFn> = {
   maxPool2d: ([x], a) =>
-    E.maxPool2d(x, { kernelSize: a.kernelSize, stride: nul(a.stride), padding: a.padding, dilation: a.dilation, ceilMode: a.ceilMode, returnIndices: a.returnIndices }),
+    E.maxPool2d(x, {
+      kernelSize: a.kernelSize,
+      stride: nul(a.stride),
+      padding: a.padding,
+      dilation: a.dilation,
+      ceilMode: a.ceilMode,
+      returnIndices: a.returnIndices,
+    }),
   avgPool2d: ([x], a) =>
-    E.avgPool2d(x, { kernelSize: a.kernelSize, stride: nul(a.stride), padding: a.padding, ceilMode: a.ceilMode, countIncludePad: a.countIncludePad, divisorOverride: a.divisorOverride }),
+    E.avgPool2d(x, {
+      kernelSize: a.kernelSize,
+      stride: nul(a.stride),
+      padding: a.padding,
+      ceilMode: a.ceilMode,
+      countIncludePad: a.countIncludePad,
+      divisorOverride: a.divisorOverride,
+    }),
 };
 const before = async () => {
   await E.initDevice();
@@ -46,19 +60,35 @@ const distinct = (n: number, seed: number) => {
 const gc = suite('pooling options: finite-difference gradients');
 gc.before(before);
 gc('maxPool2d asymmetric padding, ceil mode, dilation', () =>
-  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: [1, 0, 0, 1], dilation: [1, 2], ceilMode: true }), [{ shape: [1, 2, 6, 7], data: distinct(84, 3) }], {
-    eps: 1e-3,
-  }));
+  gradcheck(
+    ([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: [1, 0, 0, 1], dilation: [1, 2], ceilMode: true }),
+    [{ shape: [1, 2, 6, 7], data: distinct(84, 3) }],
+    {
+      eps: 1e-3,
+    },
+  ),
+);
 gc('maxPool2d returnIndices: the values backpropagate', () =>
-  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, padding: [0, 1, 1, 0], returnIndices: true })[0], [{ shape: [1, 1, 5, 4], data: distinct(20, 4) }], {
-    eps: 1e-3,
-  }));
+  gradcheck(
+    ([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, padding: [0, 1, 1, 0], returnIndices: true })[0],
+    [{ shape: [1, 1, 5, 4], data: distinct(20, 4) }],
+    {
+      eps: 1e-3,
+    },
+  ),
+);
 gc('avgPool2d asymmetric, include pad, ceil mode', () =>
-  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 2, padding: [0, 1, 1, 0], ceilMode: true }), [{ shape: [1, 2, 6, 5] }]));
+  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 2, padding: [0, 1, 1, 0], ceilMode: true }), [{ shape: [1, 2, 6, 5] }]),
+);
 gc('avgPool2d asymmetric, exclude pad, ceil mode', () =>
-  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: [2, 3], stride: [2, 1], padding: [1, 0, 0, 1], ceilMode: true, countIncludePad: false }), [{ shape: [1, 2, 5, 6] }]));
+  gradcheck(
+    ([x]) => E.avgPool2d(x, { kernelSize: [2, 3], stride: [2, 1], padding: [1, 0, 0, 1], ceilMode: true, countIncludePad: false }),
+    [{ shape: [1, 2, 5, 6] }],
+  ),
+);
 gc('avgPool2d symmetric, exclude pad, stride 1', () =>
-  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1, countIncludePad: false }), [{ shape: [2, 1, 4, 5] }]));
+  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1, countIncludePad: false }), [{ shape: [2, 1, 4, 5] }]),
+);
 gc.run();
 
 const api = suite('pooling options API');
@@ -112,18 +142,24 @@ api.run();
 const err = suite('pooling options errors');
 err.before(before);
 err('a 4-tuple side over half the kernel names the sides', () =>
-  throwsWith(() => E.maxPool2d(E.zeros([1, 1, 6, 6]), { kernelSize: [4, 2], padding: [0, 2, 0, 1] }), [
-    'maxPool2d',
-    'left 0, right 2, top 0, bottom 1',
-    'kernel size [4, 2]',
-    '[1, 1, 6, 6]',
-  ]));
+  throwsWith(
+    () => E.maxPool2d(E.zeros([1, 1, 6, 6]), { kernelSize: [4, 2], padding: [0, 2, 0, 1] }),
+    ['maxPool2d', 'left 0, right 2, top 0, bottom 1', 'kernel size [4, 2]', '[1, 1, 6, 6]'],
+  ),
+);
 err('padding of the wrong length or sign', () => {
   const x = E.zeros([1, 1, 6, 6]);
-  throwsWith(() => E.avgPool2d(x, { kernelSize: 2, padding: [1, 0, 1] as unknown as E.PoolPadding }), ['avgPool2d', 'padding', '[1,0,1]', 'left, right, top, bottom']);
+  throwsWith(
+    () => E.avgPool2d(x, { kernelSize: 2, padding: [1, 0, 1] as unknown as E.PoolPadding }),
+    ['avgPool2d', 'padding', '[1,0,1]', 'left, right, top, bottom'],
+  );
   throwsWith(() => E.avgPool2d(x, { kernelSize: 2, padding: [1, -1, 0, 0] }), ['avgPool2d', 'padding', '[1,-1,0,0]']);
   throwsWith(() => E.avgPool2d(x, { kernelSize: 2, padding: [0.5, 0, 0, 0] }), ['avgPool2d', 'padding', '[0.5,0,0,0]']);
 });
 err('output too small with asymmetric padding names all four', () =>
-  throwsWith(() => E.avgPool2d(E.zeros([1, 1, 1, 5]), { kernelSize: 3, padding: [1, 1, 0, 1] }), ['avgPool2d', 'output size 0x', '[1, 1, 0, 1]', '[1, 1, 1, 5]']));
+  throwsWith(
+    () => E.avgPool2d(E.zeros([1, 1, 1, 5]), { kernelSize: 3, padding: [1, 1, 0, 1] }),
+    ['avgPool2d', 'output size 0x', '[1, 1, 0, 1]', '[1, 1, 1, 5]'],
+  ),
+);
 err.run();

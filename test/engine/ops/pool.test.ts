@@ -12,7 +12,14 @@ const nul = <T>(v: T | null | undefined) => (v === null ? undefined : v);
 const ops: Record<string, OpFn> = {
   maxPool2d: ([x], a) => E.maxPool2d(x, { kernelSize: a.kernelSize, stride: nul(a.stride), padding: a.padding, dilation: a.dilation, ceilMode: a.ceilMode }),
   avgPool2d: ([x], a) =>
-    E.avgPool2d(x, { kernelSize: a.kernelSize, stride: nul(a.stride), padding: a.padding, ceilMode: a.ceilMode, countIncludePad: a.countIncludePad, divisorOverride: a.divisorOverride }),
+    E.avgPool2d(x, {
+      kernelSize: a.kernelSize,
+      stride: nul(a.stride),
+      padding: a.padding,
+      ceilMode: a.ceilMode,
+      countIncludePad: a.countIncludePad,
+      divisorOverride: a.divisorOverride,
+    }),
   adaptiveAvgPool2d: ([x], a) => E.adaptiveAvgPool2d(x, a.out),
   adaptiveAvgPool1d: ([x], a) => E.adaptiveAvgPool1d(x, a.out),
 };
@@ -22,7 +29,11 @@ const before = async () => {
 
 const fx = suite('pooling vs torch');
 fx.before(before);
-registerCases(fx, loadFixture('ops/conv.json').cases.filter((c) => c.op in ops), ops);
+registerCases(
+  fx,
+  loadFixture('ops/conv.json').cases.filter((c) => c.op in ops),
+  ops,
+);
 fx.run();
 
 // Values at least 0.05 apart, so central differences never move an argmax.
@@ -36,11 +47,14 @@ const distinct = (n: number, seed: number) => {
 const gc = suite('pooling finite-difference gradients');
 gc.before(before);
 gc('maxPool2d 3x3 stride 2 pad 1, ceil mode', () =>
-  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [{ shape: [1, 2, 6, 5], data: distinct(60, 1) }], { eps: 1e-3 }));
+  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [{ shape: [1, 2, 6, 5], data: distinct(60, 1) }], { eps: 1e-3 }),
+);
 gc('maxPool2d dilation 2', () =>
-  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, dilation: 2 }), [{ shape: [1, 1, 5, 5], data: distinct(25, 2) }], { eps: 1e-3 }));
+  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, dilation: 2 }), [{ shape: [1, 1, 5, 5], data: distinct(25, 2) }], { eps: 1e-3 }),
+);
 gc('avgPool2d overlapping, exclude pad, ceil mode', () =>
-  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [{ shape: [1, 2, 6, 5] }]));
+  gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [{ shape: [1, 2, 6, 5] }]),
+);
 gc('adaptiveAvgPool2d overlapping bins', () => gradcheck(([x]) => E.adaptiveAvgPool2d(x, [4, 3]), [{ shape: [2, 1, 3, 5] }]));
 gc('adaptiveAvgPool1d uneven bins', () => gradcheck(([x]) => E.adaptiveAvgPool1d(x, 4), [{ shape: [2, 10] }]));
 gc('adaptiveAvgPool1d vec4 row kernel, overlapping bins', () => gradcheck(([x]) => E.adaptiveAvgPool1d(x, 11), [{ shape: [2, 1, 8] }]));
@@ -70,9 +84,9 @@ api.run();
 const err = suite('pooling errors');
 err.before(before);
 err('padding over half the kernel', () =>
-  throwsWith(() => E.maxPool2d(E.zeros([1, 1, 5, 5]), { kernelSize: 2, padding: 2 }), ['maxPool2d', 'padding [2, 2]', 'kernel size [2, 2]', '[1, 1, 5, 5]']));
-err('output too small', () =>
-  throwsWith(() => E.avgPool2d(E.zeros([1, 1, 2, 5]), { kernelSize: 3 }), ['avgPool2d', 'output size 0x1', '[1, 1, 2, 5]']));
+  throwsWith(() => E.maxPool2d(E.zeros([1, 1, 5, 5]), { kernelSize: 2, padding: 2 }), ['maxPool2d', 'padding [2, 2]', 'kernel size [2, 2]', '[1, 1, 5, 5]']),
+);
+err('output too small', () => throwsWith(() => E.avgPool2d(E.zeros([1, 1, 2, 5]), { kernelSize: 3 }), ['avgPool2d', 'output size 0x1', '[1, 1, 2, 5]']));
 err('input rank', () => throwsWith(() => E.maxPool2d(E.zeros([5, 5]), { kernelSize: 2 }), ['maxPool2d', '[5, 5]']));
 err('adaptive output size', () => throwsWith(() => E.adaptiveAvgPool1d(E.zeros([1, 1, 8]), 0), ['adaptiveAvgPool', 'output size', '0']));
 err('adaptive1d rank', () => throwsWith(() => E.adaptiveAvgPool1d(E.zeros([2, 1, 1, 8]), 2), ['adaptiveAvgPool1d', '[2, 1, 1, 8]']));

@@ -9,12 +9,25 @@ import { registerCases, loadFixture, gradcheck, assertClose, randomValues, type 
 import { throwsWith } from '../../helpers/throws.ts';
 
 const nul = <T>(v: T | null | undefined) => (v === null ? undefined : v);
-const maxOpts = (a: Record<string, any>): E.MaxPool3dOptions => ({ kernelSize: a.kernelSize, stride: nul(a.stride), padding: a.padding, dilation: a.dilation, ceilMode: a.ceilMode });
+const maxOpts = (a: Record<string, any>): E.MaxPool3dOptions => ({
+  kernelSize: a.kernelSize,
+  stride: nul(a.stride),
+  padding: a.padding,
+  dilation: a.dilation,
+  ceilMode: a.ceilMode,
+});
 const ops: Record<string, OpFn> = {
   maxPool3d: ([x], a) => E.maxPool3d(x, maxOpts(a)),
   maxPool3dWithIndices: ([x], a) => E.maxPool3dWithIndices(x, maxOpts(a)),
   avgPool3d: ([x], a) =>
-    E.avgPool3d(x, { kernelSize: a.kernelSize, stride: nul(a.stride), padding: a.padding, ceilMode: a.ceilMode, countIncludePad: a.countIncludePad, divisorOverride: a.divisorOverride }),
+    E.avgPool3d(x, {
+      kernelSize: a.kernelSize,
+      stride: nul(a.stride),
+      padding: a.padding,
+      ceilMode: a.ceilMode,
+      countIncludePad: a.countIncludePad,
+      divisorOverride: a.divisorOverride,
+    }),
 };
 const before = async () => {
   await E.initDevice();
@@ -36,13 +49,21 @@ const distinct = (n: number, seed: number) => {
 const gc = suite('3-D pooling finite-difference gradients');
 gc.before(before);
 gc('maxPool3d 3x3x3 stride 2 pad 1, ceil mode', () =>
-  gradcheck(([x]) => E.maxPool3d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [{ shape: [1, 2, 4, 5, 4], data: distinct(160, 1) }], { eps: 1e-3 }));
+  gradcheck(([x]) => E.maxPool3d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [{ shape: [1, 2, 4, 5, 4], data: distinct(160, 1) }], {
+    eps: 1e-3,
+  }),
+);
 gc('maxPool3d dilation, rectangular window', () =>
-  gradcheck(([x]) => E.maxPool3d(x, { kernelSize: [2, 2, 1], stride: [1, 2, 1], dilation: [2, 1, 1] }), [{ shape: [1, 1, 5, 4, 3], data: distinct(60, 2) }], { eps: 1e-3 }));
+  gradcheck(([x]) => E.maxPool3d(x, { kernelSize: [2, 2, 1], stride: [1, 2, 1], dilation: [2, 1, 1] }), [{ shape: [1, 1, 5, 4, 3], data: distinct(60, 2) }], {
+    eps: 1e-3,
+  }),
+);
 gc('avgPool3d overlapping, exclude pad, ceil mode', () =>
-  gradcheck(([x]) => E.avgPool3d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [{ shape: [1, 2, 4, 5, 4] }]));
+  gradcheck(([x]) => E.avgPool3d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [{ shape: [1, 2, 4, 5, 4] }]),
+);
 gc('avgPool3d include pad, rectangular', () =>
-  gradcheck(([x]) => E.avgPool3d(x, { kernelSize: [2, 3, 2], stride: [1, 2, 2], padding: [1, 1, 0] }), [{ shape: [2, 1, 3, 5, 4] }]));
+  gradcheck(([x]) => E.avgPool3d(x, { kernelSize: [2, 3, 2], stride: [1, 2, 2], padding: [1, 1, 0] }), [{ shape: [2, 1, 3, 5, 4] }]),
+);
 gc('avgPool3d divisor override', () => gradcheck(([x]) => E.avgPool3d(x, { kernelSize: 2, stride: 1, divisorOverride: 3 }), [{ shape: [1, 1, 3, 3, 4] }]));
 gc.run();
 
@@ -63,7 +84,10 @@ api('maxPool3dWithIndices returns torch-style volume indices', async () => {
 });
 api('strided and offset inputs give the dense result and gradients', async () => {
   const xs = [2, 3, 4, 5, 6];
-  const xv = randomValues(xs.reduce((a, b) => a * b), 5);
+  const xv = randomValues(
+    xs.reduce((a, b) => a * b),
+    5,
+  );
   await E.tidyAsync(async () => {
     // x() builds the input anew for each op: grad frees the graph of the view
     const run = async (x: () => E.Tensor, wrt: E.Tensor, back: (g: E.Tensor) => E.Tensor) => {
@@ -79,10 +103,18 @@ api('strided and offset inputs give the dense result and gradients', async () =>
       return res;
     };
     const xd = E.tensor(xv, { shape: xs, requiresGrad: true });
-    const dense = await run(() => xd, xd, (g) => g);
+    const dense = await run(
+      () => xd,
+      xd,
+      (g) => g,
+    );
     // a transposed view, and a slice starting 7 elements into its buffer
     const xT = E.tensor(xv, { shape: xs }).permute([0, 1, 4, 3, 2]).contiguous().detach().requiresGrad_();
-    const strided = await run(() => E.permute(xT, [0, 1, 4, 3, 2]), xT, (g) => E.permute(g, [0, 1, 4, 3, 2]));
+    const strided = await run(
+      () => E.permute(xT, [0, 1, 4, 3, 2]),
+      xT,
+      (g) => E.permute(g, [0, 1, 4, 3, 2]),
+    );
     const big = E.tensor(Float32Array.from([...new Array(7).fill(0), ...xv]), { requiresGrad: true });
     const xo = () => E.reshape(E.narrow(big, 0, 7, xv.length), xs);
     assert.is(xo().offset, 7);
@@ -126,15 +158,20 @@ api.run();
 const err = suite('3-D pooling errors');
 err.before(before);
 err('padding over half the kernel', () =>
-  throwsWith(() => E.maxPool3d(E.zeros([1, 1, 5, 5, 5]), { kernelSize: [2, 4, 3], padding: [1, 2, 2] }), [
-    'maxPool3d',
-    'padding [1, 2, 2]',
-    'kernel size [2, 4, 3]',
-    '[1, 1, 5, 5, 5]',
-  ]));
-err('output too small', () => throwsWith(() => E.avgPool3d(E.zeros([1, 1, 4, 2, 5]), { kernelSize: 3 }), ['avgPool3d', 'output size 1x0x1', '[1, 1, 4, 2, 5]']));
+  throwsWith(
+    () => E.maxPool3d(E.zeros([1, 1, 5, 5, 5]), { kernelSize: [2, 4, 3], padding: [1, 2, 2] }),
+    ['maxPool3d', 'padding [1, 2, 2]', 'kernel size [2, 4, 3]', '[1, 1, 5, 5, 5]'],
+  ),
+);
+err('output too small', () =>
+  throwsWith(() => E.avgPool3d(E.zeros([1, 1, 4, 2, 5]), { kernelSize: 3 }), ['avgPool3d', 'output size 1x0x1', '[1, 1, 4, 2, 5]']),
+);
 err('input rank', () => throwsWith(() => E.maxPool3d(E.zeros([1, 5, 5]), { kernelSize: 2 }), ['maxPool3d', '5-D', '[1, 5, 5]']));
 err('stride 0', () => throwsWith(() => E.avgPool3d(E.zeros([1, 1, 4, 4, 4]), { kernelSize: 2, stride: [1, 0, 1] }), ['avgPool3d', 'stride']));
-err('kernel size not a triple', () => throwsWith(() => E.maxPool3d(E.zeros([1, 1, 4, 4, 4]), { kernelSize: [2, 2] as any }), ['maxPool3d', 'kernelSize', 'triple']));
-err('divisor override 0', () => throwsWith(() => E.avgPool3d(E.zeros([1, 1, 4, 4, 4]), { kernelSize: 2, divisorOverride: 0 }), ['avgPool3d', 'divisorOverride']));
+err('kernel size not a triple', () =>
+  throwsWith(() => E.maxPool3d(E.zeros([1, 1, 4, 4, 4]), { kernelSize: [2, 2] as any }), ['maxPool3d', 'kernelSize', 'triple']),
+);
+err('divisor override 0', () =>
+  throwsWith(() => E.avgPool3d(E.zeros([1, 1, 4, 4, 4]), { kernelSize: 2, divisorOverride: 0 }), ['avgPool3d', 'divisorOverride']),
+);
 err.run();

@@ -47,7 +47,13 @@ function keysOf(fn: () => Promise<void>): Promise<string[]> {
 }
 
 // [outer, R] rows: vec4 rows, ragged R, a long row (chunked), many short rows
-const ROWS: [number, number][] = [[37, 256], [5, 101], [3, 20000], [300, 64], [2, 7]];
+const ROWS: [number, number][] = [
+  [37, 256],
+  [5, 101],
+  [3, 20000],
+  [300, 64],
+  [2, 7],
+];
 
 for (const variant of ['serial', 'subgroup'] as const)
   t(`${variant}: sum, mean, max, min over rows, columns and a middle dim; int sums; chunked rows`, async () => {
@@ -60,7 +66,13 @@ for (const variant of ['serial', 'subgroup'] as const)
             const x = E.tensor(xv, { shape: [outer, R] });
             const tol = 1e-5 * Math.sqrt(R);
             assertClose(await E.sum(x, 1).data(), cpuReduce(xv, outer, R, 1, 'sum'), tol, 1e-5, `sum rows ${outer}x${R}`);
-            assertClose(await E.mean(x, 1).data(), cpuReduce(xv, outer, R, 1, 'sum').map((v) => v / R), 1e-5, 1e-5, `mean rows ${outer}x${R}`);
+            assertClose(
+              await E.mean(x, 1).data(),
+              cpuReduce(xv, outer, R, 1, 'sum').map((v) => v / R),
+              1e-5,
+              1e-5,
+              `mean rows ${outer}x${R}`,
+            );
             assertClose(await E.max(x, 1).data(), cpuReduce(xv, outer, R, 1, 'max'), 0, 0, `max rows ${outer}x${R}`);
             assertClose(await E.min(x, 1).data(), cpuReduce(xv, outer, R, 1, 'min'), 0, 0, `min rows ${outer}x${R}`);
             assertClose(await E.sum(x, 0).data(), cpuReduce(xv, 1, outer, R, 'sum'), tol, 1e-5, `sum columns ${outer}x${R}`);
@@ -98,9 +110,17 @@ for (const variant of ['serial', 'subgroup'] as const)
     try {
       await E.tidyAsync(async () => {
         // row o has its maximum 5 at positions p and q > p (and minimum -5 at two positions)
-        const R = 300, outer = 6;
+        const R = 300,
+          outer = 6;
         const xv = new Float32Array(outer * R).map((_, i) => Math.sin(i) * 0.5);
-        const at = [[3, 200], [0, 1], [255, 256], [17, 18 + 32], [299, 299], [8, 9]];
+        const at = [
+          [3, 200],
+          [0, 1],
+          [255, 256],
+          [17, 18 + 32],
+          [299, 299],
+          [8, 9],
+        ];
         at.forEach(([p, q], o) => {
           xv[o * R + p] = 5;
           xv[o * R + q] = 5;
@@ -108,7 +128,11 @@ for (const variant of ['serial', 'subgroup'] as const)
           xv[o * R + ((p + 150) % R)] = -5;
         });
         const x = E.tensor(xv, { shape: [outer, R] });
-        assert.equal(Array.from(await E.argmax(x, 1).data()), at.map(([p]) => p), 'argmax');
+        assert.equal(
+          Array.from(await E.argmax(x, 1).data()),
+          at.map(([p]) => p),
+          'argmax',
+        );
         assert.equal(
           Array.from(await E.argmin(x, 1).data()),
           at.map(([p]) => Math.min((p + 100) % R, (p + 150) % R)),
@@ -124,7 +148,8 @@ t('serial vec4 paths: the same bits as an f32 emulation of their order', async (
   E.setReduceVariant('serial');
   try {
     await E.tidyAsync(async () => {
-      const outer = 33, R = 200;
+      const outer = 33,
+        R = 200;
       const xv = values(outer * R, 99);
       const x = E.tensor(xv, { shape: [outer, R] });
       // columns (inner = 200, a multiple of 4): one running f32 sum per column, in row order
@@ -159,12 +184,19 @@ t('chunked column means of views at offsets: vec4 and scalar columns, the scale 
     const keys = await keysOf(() =>
       E.tidyAsync(async () => {
         // R = 2000 rows over 8 columns: split into chunks (R > 512, few outputs), then a second pass
-        const R = 2000, C = 8;
+        const R = 2000,
+          C = 8;
         for (const off of [4, 1]) {
           const xv = values(R * C, 50 + off);
           const x = offsetView(xv, [R, C], off);
           const want = cpuReduce(xv, 1, R, C, 'sum');
-          assertClose(await E.mean(x, 0).data(), want.map((v) => v / R), 1e-6, 1e-5, `mean columns at offset ${off}`);
+          assertClose(
+            await E.mean(x, 0).data(),
+            want.map((v) => v / R),
+            1e-6,
+            1e-5,
+            `mean columns at offset ${off}`,
+          );
           assertClose(await E.sum(x, 0).data(), want, 1e-5 * Math.sqrt(R), 1e-5, `sum columns at offset ${off}`);
           assertClose(await E.max(x, 0).data(), cpuReduce(xv, 1, R, C, 'max'), 0, 0, `max columns at offset ${off}`);
         }

@@ -57,8 +57,22 @@ const one: [string, number[], (x: E.Tensor) => E.Tensor][] = [
   ['fold', [1, 8, 6], (x) => E.fold(x, { outputSize: [3, 4], kernelSize: 2 })],
   ['cat', [2, 3], (x) => E.cat([x, E.square(x), E.slice(x, 1, 1)], 1)],
   ['stack', [2, 3], (x) => E.stack([x, E.square(x)], 1)],
-  ['split', [5, 2], (x) => { const [a, b, c] = E.split(x, 2, 0); return E.cat([E.square(a), E.mul(b, 3), c], 0); }],
-  ['chunk', [2, 5], (x) => { const [a, b] = E.chunk(x, 2, 1); return E.cat([E.square(a), b], 1); }],
+  [
+    'split',
+    [5, 2],
+    (x) => {
+      const [a, b, c] = E.split(x, 2, 0);
+      return E.cat([E.square(a), E.mul(b, 3), c], 0);
+    },
+  ],
+  [
+    'chunk',
+    [2, 5],
+    (x) => {
+      const [a, b] = E.chunk(x, 2, 1);
+      return E.cat([E.square(a), b], 1);
+    },
+  ],
   ['repeat', [2, 3], (x) => E.repeat(x, [2, 1, 2])],
   ['flip', [2, 3, 4], (x) => E.flip(E.transpose(x, 0, 2), [0, 1])],
   ['pad constant', [2, 3], (x) => E.pad(x, [2, -1, 1, 1], { value: 0.3 })],
@@ -151,7 +165,9 @@ function viewOrder(data: ArrayLike<number>, shape: number[], strides: readonly n
   const idx = shape.map(() => 0);
   for (let n = 0; n < shape.reduce((a, b) => a * b, 1); n++) {
     out.push(data[offset + idx.reduce((a, v, d) => a + v * strides[d], 0)]);
-    for (let d = shape.length - 1; d >= 0; d--) if (++idx[d] < shape[d]) break; else idx[d] = 0;
+    for (let d = shape.length - 1; d >= 0; d--)
+      if (++idx[d] < shape[d]) break;
+      else idx[d] = 0;
   }
   return out;
 }
@@ -178,15 +194,35 @@ for (const [name, shape, view, blocked] of layouts)
         const c = E.contiguous(v);
         assert.ok(c.isContiguous());
         assert.equal(Array.from(await c.data()), viewOrder(data, [...v.shape], v.strides, v.offset), 'f32');
-        const xi = E.tensor(Int32Array.from({ length: n }, (_, i) => i - 50), { shape, dtype: 'i32' });
+        const xi = E.tensor(
+          Int32Array.from({ length: n }, (_, i) => i - 50),
+          { shape, dtype: 'i32' },
+        );
         const vi = view(xi);
-        assert.equal(Array.from(await E.contiguous(vi).data()), viewOrder(Int32Array.from({ length: n }, (_, i) => i - 50), [...vi.shape], vi.strides, vi.offset), 'i32');
+        assert.equal(
+          Array.from(await E.contiguous(vi).data()),
+          viewOrder(
+            Int32Array.from({ length: n }, (_, i) => i - 50),
+            [...vi.shape],
+            vi.strides,
+            vi.offset,
+          ),
+          'i32',
+        );
         // the copy passes the gradient through: d sum(c * w) / dx = w scattered back through the view
-        const w = E.tensor(Float32Array.from({ length: c.size }, (_, i) => i + 1), { shape: [...c.shape] });
+        const w = E.tensor(
+          Float32Array.from({ length: c.size }, (_, i) => i + 1),
+          { shape: [...c.shape] },
+        );
         E.sum(E.mul(c, w)).backward();
         const gx = await x.grad!.data();
         const back = new Float32Array(n);
-        const order = viewOrder(Float32Array.from({ length: n }, (_, i) => i), [...v.shape], v.strides, v.offset);
+        const order = viewOrder(
+          Float32Array.from({ length: n }, (_, i) => i),
+          [...v.shape],
+          v.strides,
+          v.offset,
+        );
         order.forEach((src, i) => (back[src] += i + 1));
         assert.equal(Array.from(gx), Array.from(back), 'gradient');
       });

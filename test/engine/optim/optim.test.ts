@@ -144,7 +144,13 @@ for (const [name, make] of [
     });
     optC.loadStateDict(hostSd);
     assert.is(optB.paramGroups[0].lr, 0.01 * (name.startsWith('SGD') ? 5 : 1));
-    for (let i = 0; i < 2; i++) for (const [m, o] of [[a, optA], [b, optB], [c, optC]] as const) E.tidy(() => void trainStep(m, o, X, Y));
+    for (let i = 0; i < 2; i++)
+      for (const [m, o] of [
+        [a, optA],
+        [b, optB],
+        [c, optC],
+      ] as const)
+        E.tidy(() => void trainStep(m, o, X, Y));
     const pa = await Promise.all(a.parameters().map((p) => p.data()));
     for (const m of [b, c]) {
       const pm = await Promise.all(m.parameters().map((p) => p.data()));

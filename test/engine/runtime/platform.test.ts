@@ -66,7 +66,12 @@ t("a browser's host: its own environment, and the cache in localStorage or else 
     ls.set('y.json', '{}');
     assert.is(ls.get('y.json'), undefined, 'over quota: kept in memory only');
 
-    Object.defineProperty(g, 'localStorage', { get: () => { throw new Error('SecurityError'); }, configurable: true });
+    Object.defineProperty(g, 'localStorage', {
+      get: () => {
+        throw new Error('SecurityError');
+      },
+      configurable: true,
+    });
     assert.is(browserHost().cache.where('x.json'), 'memory:wgt/x.json', 'a sandboxed frame falls back to memory');
   } finally {
     if (had) Object.defineProperty(g, 'localStorage', had);
@@ -80,7 +85,10 @@ t("a browser's host: the GPU is navigator.gpu; Dawn's options are refused by nam
   const had = Object.getOwnPropertyDescriptor(g, 'navigator');
   try {
     Object.defineProperty(g, 'navigator', { value: {}, configurable: true });
-    await b.gpu({}).then(() => assert.unreachable('no navigator.gpu'), (e: Error) => assert.match(e.message, /navigator\.gpu is missing/));
+    await b.gpu({}).then(
+      () => assert.unreachable('no navigator.gpu'),
+      (e: Error) => assert.match(e.message, /navigator\.gpu is missing/),
+    );
     const fake = { requestAdapter: async () => null } as unknown as GPU;
     Object.defineProperty(g, 'navigator', { value: { gpu: fake }, configurable: true });
     assert.is(await b.gpu({ enableToggles: [] }), fake);

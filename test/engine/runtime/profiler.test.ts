@@ -47,8 +47,10 @@ for (const mode of modes) {
       console.log('  skip: this adapter has no timestamp-query');
       return;
     }
-    const a = freshKernel('test.alpha'), b = freshKernel('test.beta');
-    const x = E.keep(E.zeros([1000])), y = E.keep(E.zeros([1000]));
+    const a = freshKernel('test.alpha'),
+      b = freshKernel('test.beta');
+    const x = E.keep(E.zeros([1000])),
+      y = E.keep(E.zeros([1000]));
     await E.sync();
     const batch = maxBatch;
     const p = new E.Profiler({ mode });
@@ -65,11 +67,13 @@ for (const mode of modes) {
     assert.is(r.dispatches, 4);
     assert.is(r.pipelinesCreated, 2);
     assert.ok(r.pipelineCreateMs >= 0);
-    const ka = r.kernels.find((k) => k.name === 'test.alpha')!, kb = r.kernels.find((k) => k.name === 'test.beta')!;
+    const ka = r.kernels.find((k) => k.name === 'test.alpha')!,
+      kb = r.kernels.find((k) => k.name === 'test.beta')!;
     assert.equal([ka.calls, ka.firstCalls, kb.calls, kb.firstCalls], [3, 1, 1, 1]);
     for (const k of [ka, kb]) assert.ok(k.firstMs >= 0 && k.firstMs <= k.ms, `${k.name}: first ${k.firstMs} of ${k.ms} ms`);
     // lavapipe compiles at the first dispatch (tens of ms of LLVM even for this kernel)
-    if (/llvmpipe/i.test(deviceInfo().description)) assert.ok(ka.firstMs > 5 * E.steadyMsPerCall(ka), `first ${ka.firstMs} ms vs ${E.steadyMsPerCall(ka)} ms per later call`);
+    if (/llvmpipe/i.test(deviceInfo().description))
+      assert.ok(ka.firstMs > 5 * E.steadyMsPerCall(ka), `first ${ka.firstMs} ms vs ${E.steadyMsPerCall(ka)} ms per later call`);
     assert.is(E.steadyMsPerCall(ka), (ka.ms - ka.firstMs) / 2);
     assert.is(E.steadyMsPerCall(kb), kb.ms, 'a kernel with only a first dispatch reports that one');
     const text = E.formatProfile(r);
@@ -82,7 +86,8 @@ for (const mode of modes) {
     assert.match(text, /^test\.alpha\s+3\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+ GFLOP\/s$/m);
     assert.match(text, /^test\.beta\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
     // the profiled dispatches ran: the last write to x used scale 4
-    const xs = await x.data(), ys = await y.data();
+    const xs = await x.data(),
+      ys = await y.data();
     assert.equal([xs[0], xs[10], xs[999], ys[7]], [0, 40, 3996, 35]);
     // once created, a pipeline's next profiled dispatch is not a first one
     const p2 = new E.Profiler({ mode });
@@ -90,7 +95,10 @@ for (const mode of modes) {
     run(b, y, 1);
     const r2 = await p2.end();
     assert.is(r2.pipelinesCreated, 0);
-    assert.equal(r2.kernels.map((k) => [k.name, k.calls, k.firstCalls]), [['test.beta', 1, 0]]);
+    assert.equal(
+      r2.kernels.map((k) => [k.name, k.calls, k.firstCalls]),
+      [['test.beta', 1, 0]],
+    );
     assert.not.match(E.formatProfile(r2), /pipelines created/);
     x.dispose();
     y.dispose();
@@ -99,8 +107,11 @@ for (const mode of modes) {
 for (const mode of modes) {
   t(`${mode}: by kernel and shape (matmul and conv2d label their dispatches)`, async () => {
     if (mode === 'timestamp-query' && !hasFeature('timestamp-query')) return;
-    const a = E.keep(E.randn([24, 16])), b = E.keep(E.randn([16, 8])), c = E.keep(E.randn([40, 16]));
-    const x = E.keep(E.randn([1, 3, 8, 8])), w = E.keep(E.randn([4, 3, 3, 3]));
+    const a = E.keep(E.randn([24, 16])),
+      b = E.keep(E.randn([16, 8])),
+      c = E.keep(E.randn([40, 16]));
+    const x = E.keep(E.randn([1, 3, 8, 8])),
+      w = E.keep(E.randn([4, 3, 3, 3]));
     E.tidy(() => void [E.matmul(a, b), E.matmul(c, b), E.conv2d(x, w, null, { padding: 1 })]);
     await E.sync();
     const p = new E.Profiler({ mode });
@@ -117,11 +128,20 @@ for (const mode of modes) {
     const calls = Object.fromEntries(r.byShape.map((k) => [k.name, k.calls]));
     assert.is(calls['matmul 24x16x8 row/col'] ?? calls['matmul 24x16x8 row/row'], 2, JSON.stringify(calls));
     assert.is(calls['matmul 40x16x8 row/col'] ?? calls['matmul 40x16x8 row/row'], 1, JSON.stringify(calls));
-    assert.ok(Object.keys(calls).some((k) => /^matmul 8x16x24 col\//.test(k)), JSON.stringify(calls));
-    assert.ok(Object.keys(calls).some((k) => /^conv2d\.\w+ 1x3x8x8->4 k3x3 s1x1$/.test(k)), JSON.stringify(calls));
+    assert.ok(
+      Object.keys(calls).some((k) => /^matmul 8x16x24 col\//.test(k)),
+      JSON.stringify(calls),
+    );
+    assert.ok(
+      Object.keys(calls).some((k) => /^conv2d\.\w+ 1x3x8x8->4 k3x3 s1x1$/.test(k)),
+      JSON.stringify(calls),
+    );
     // the shape rows add up to the kernel's row
     const parts = r.byShape.filter((k) => k.name.startsWith('matmul '));
-    assert.is(parts.reduce((s, k) => s + k.calls, 0), mm.calls);
+    assert.is(
+      parts.reduce((s, k) => s + k.calls, 0),
+      mm.calls,
+    );
     assert.ok(Math.abs(parts.reduce((s, k) => s + k.ms, 0) - mm.ms) < 1e-6 * Math.max(1, mm.ms));
     assert.match(E.formatProfile(r, 15, { shapes: true }), /^kernel and shape\s+calls/m);
     assert.not.match(E.formatProfile(r), /kernel and shape/);

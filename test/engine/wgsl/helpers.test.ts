@@ -41,7 +41,7 @@ t('udivf equals floor(a / b) on its domain', async () => {
       }
   // pseudo-random pairs across the domain
   let s = 12345;
-  const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (let i = 0; i < 20000; i++) {
     const b = 1 + Math.floor(rnd() ** 3 * 100000);
     const a = Math.floor(rnd() * Math.min(2 ** 22 * b, 2 ** 32 - 2 * b - 1));
@@ -50,7 +50,10 @@ t('udivf equals floor(a / b) on its domain', async () => {
   await E.tidyAsync(async () => {
     const n = pairs.length;
     const ab = E.tensor(Uint32Array.from(pairs.flat()), { shape: [2 * n], dtype: 'u32' });
-    const inv = E.tensor(Float32Array.from(pairs, ([, b]) => Math.fround(1 / b)), { shape: [n] });
+    const inv = E.tensor(
+      Float32Array.from(pairs, ([, b]) => Math.fround(1 / b)),
+      { shape: [n] },
+    );
     const q = E.Tensor.empty([n], 'u32');
     dispatch(udivKernel, [ab.storage.buffer, inv.storage.buffer, q.storage.buffer], CountParams.pack({ n }), grid1d(n));
     const got = await q.data();

@@ -36,7 +36,7 @@ t('every field reaches the shader under its own name', async () => {
   const got = Array.from((await out.data()) as Uint32Array);
   const f = new Float32Array(1);
   const bits = (x: number) => ((f[0] = x), new Uint32Array(f.buffer)[0]);
-  assert.equal(got, [4000000000, bits(-1.5), (-7) >>> 0, 1, 2, 3, bits(0.1), 9]);
+  assert.equal(got, [4000000000, bits(-1.5), -7 >>> 0, 1, 2, 3, bits(0.1), 9]);
   out.dispose();
 });
 

@@ -17,10 +17,21 @@ const test = suite('models/io/bombs');
 const ENV = 'GLASS_MAX_WEIGHTS_BYTES';
 const none: UnpickleOptions = { findGlobal: () => undefined, label: 'test' };
 
-
 /** One float32 storage element seen through a view of `size` with all strides 0. */
 function expandedPth(size: number[]): Uint8Array {
-  const pkl = pk.dict([['w', pk.tensor('FloatStorage', '0', 1, 0, size, size.map(() => 0))]]);
+  const pkl = pk.dict([
+    [
+      'w',
+      pk.tensor(
+        'FloatStorage',
+        '0',
+        1,
+        0,
+        size,
+        size.map(() => 0),
+      ),
+    ],
+  ]);
   return torchZip(pkl, [{ name: '0', data: new Uint8Array(new Float32Array([1.5]).buffer) }]);
 }
 
@@ -32,8 +43,10 @@ test('stride-0 view: a sub-kilobyte .pth expanding one float to 1 GiB is refused
   assert.match(msg, /over the limit of 1000000000 bytes for one weights file/);
   assert.match(msg, /GLASS_MAX_WEIGHTS_BYTES/);
   // Far past anything allocatable: still the same clear error, not a RangeError from the allocator.
-  assert.match(errorOf(() => readTorch(expandedPth([1 << 20, 1 << 20]), { label: 'huge.pth' })),
-    /^torch: huge\.pth: w: materialising float32\[1048576,1048576\] \(4398046511104 bytes/);
+  assert.match(
+    errorOf(() => readTorch(expandedPth([1 << 20, 1 << 20]), { label: 'huge.pth' })),
+    /^torch: huge\.pth: w: materialising float32\[1048576,1048576\] \(4398046511104 bytes/,
+  );
 });
 
 test('stride-0 view within the limit still loads, and the limit is raisable by option and env', () => {
@@ -41,21 +54,35 @@ test('stride-0 view within the limit still loads, and the limit is raisable by o
   const t = (readTorch(buf) as Map<string, CpuTensor>).get('w')!;
   assert.equal(t.shape, [10, 100]);
   assert.ok((t.data as Float32Array).every((v) => v === 1.5));
-  assert.match(errorOf(() => readTorch(buf, { label: 'x.pth', maxBytes: 3999 })), /over the limit of 3999 bytes/);
+  assert.match(
+    errorOf(() => readTorch(buf, { label: 'x.pth', maxBytes: 3999 })),
+    /over the limit of 3999 bytes/,
+  );
   assert.is((readTorch(buf, { maxBytes: 4000 }) as Map<string, CpuTensor>).get('w')!.data.length, 1000);
-  assert.match(withEnv(ENV, '3KB', () => errorOf(() => readTorch(buf, { label: 'x.pth' }))), /over the limit of 3000 bytes/);
-  assert.is(withEnv(ENV, '4KiB', () => (readTorch(buf) as Map<string, CpuTensor>).get('w')!.data.length), 1000);
-  assert.match(withEnv(ENV, 'lots', () => errorOf(() => readTorch(buf))), /GLASS_MAX_WEIGHTS_BYTES=lots is not a byte count/);
+  assert.match(
+    withEnv(ENV, '3KB', () => errorOf(() => readTorch(buf, { label: 'x.pth' }))),
+    /over the limit of 3000 bytes/,
+  );
+  assert.is(
+    withEnv(ENV, '4KiB', () => (readTorch(buf) as Map<string, CpuTensor>).get('w')!.data.length),
+    1000,
+  );
+  assert.match(
+    withEnv(ENV, 'lots', () => errorOf(() => readTorch(buf))),
+    /GLASS_MAX_WEIGHTS_BYTES=lots is not a byte count/,
+  );
 });
 
 test('many tensors viewing one storage count against the total, not each on its own', () => {
   // 8 tensors, each the whole 64 KiB storage: 512 KiB materialised from a 64 KiB file.
-  const pkl = pk.dict(Array.from({ length: 8 }, (_, i): [string, number[]] =>
-    [`t${i}`, pk.tensor('FloatStorage', '0', 16384, 0, [16384], [1])]));
+  const pkl = pk.dict(Array.from({ length: 8 }, (_, i): [string, number[]] => [`t${i}`, pk.tensor('FloatStorage', '0', 16384, 0, [16384], [1])]));
   const buf = torchZip(pkl, [{ name: '0', data: new Uint8Array(65536) }]);
   assert.is((readTorch(buf, { maxBytes: 8 * 65536 }) as Map<string, unknown>).size, 8);
   const msg = errorOf(() => readTorch(buf, { label: 'shared.pth', maxBytes: 300_000 }));
-  assert.match(msg, /^torch: shared\.pth: t4: materialising float32\[16384\] \(65536 bytes\), and 262144 bytes are already used: over the limit of 300000 bytes/);
+  assert.match(
+    msg,
+    /^torch: shared\.pth: t4: materialising float32\[16384\] \(65536 bytes\), and 262144 bytes are already used: over the limit of 300000 bytes/,
+  );
 });
 
 test('deflate bomb: a 2 MB .pth whose storage inflates to 1.8 GiB is refused without inflating', () => {
@@ -87,8 +114,10 @@ test('inflated members share one budget per archive', () => {
   const z = new ZipArchive(zip, 'two.zip', { maxBytes: 1_000_000 });
   assert.is(z.read('a').length, 600_000);
   assert.is(z.read('c').length, 600_000);
-  assert.match(errorOf(() => z.read('b')),
-    /^zip: two\.zip: b inflates to 600000 bytes, and 600000 bytes are already used: over the limit of 1000000 bytes/);
+  assert.match(
+    errorOf(() => z.read('b')),
+    /^zip: two\.zip: b inflates to 600000 bytes, and 600000 bytes are already used: over the limit of 1000000 bytes/,
+  );
 });
 
 /** [[[...]]] nested `depth` deep, pickled the way CPython does it (inner lists appended last). */
@@ -102,13 +131,21 @@ function deepList(depth: number): Uint8Array {
 }
 
 test('deeply nested pickle: refused by the unpickler with the file named, not a stack overflow', () => {
-  assert.match(errorOf(() => unpickle(deepList(100_000), { ...none, label: 'deep.pkl' })),
-    /^pickle: deep\.pkl: nesting deeper than 1000 levels/);
+  assert.match(
+    errorOf(() => unpickle(deepList(100_000), { ...none, label: 'deep.pkl' })),
+    /^pickle: deep\.pkl: nesting deeper than 1000 levels/,
+  );
   assert.ok(Array.isArray(unpickle(deepList(1000), none)), '1000 levels are fine');
-  assert.match(errorOf(() => unpickle(deepList(50), { ...none, maxDepth: 49 })), /nesting deeper than 49 levels/);
+  assert.match(
+    errorOf(() => unpickle(deepList(50), { ...none, maxDepth: 49 })),
+    /nesting deeper than 49 levels/,
+  );
   // The same inside a .pth: the error names the archive member.
   const pkl = deepList(100_000);
-  assert.match(errorOf(() => readTorch(torchZip(pkl), { label: 'deep.pth' })), /^pickle: deep\.pth:archive\/data\.pkl: nesting deeper than 1000 levels/);
+  assert.match(
+    errorOf(() => readTorch(torchZip(pkl), { label: 'deep.pth' })),
+    /^pickle: deep\.pth:archive\/data\.pkl: nesting deeper than 1000 levels/,
+  );
 });
 
 test('deep nesting built top-down through the memo is caught while materialising', () => {
@@ -127,7 +164,10 @@ test('a list containing itself, and shared sub-lists doubling per level, are ref
   // {'x': L} with L = [L]: ] q0 h0 a
   const cyc = new Uint8Array([0x80, 2, 0x7d, ...pk.str('x'), 0x5d, 0x71, 0, 0x68, 0, 0x61, 0x73, 0x2e]);
   const tree = readTorch(torchZip(cyc), { label: 'cycle.pth' });
-  assert.match(errorOf(() => flattenTensors(tree, '.', 'cycle.pth')), /^torch: cycle\.pth: x\.0: a dict or list containing itself \(a reference cycle\)/);
+  assert.match(
+    errorOf(() => flattenTensors(tree, '.', 'cycle.pth')),
+    /^torch: cycle\.pth: x\.0: a dict or list containing itself \(a reference cycle\)/,
+  );
   // x = (); 22 times x = (x, x): 46 bytes, 4 million paths.
   const laughs = new Uint8Array([0x80, 2, 0x7d, ...pk.str('x'), 0x29, ...Array(22).fill([0x32, 0x86]).flat(), 0x73, 0x2e]);
   const t0 = Date.now();
@@ -161,11 +201,15 @@ test('a huge APPENDS is not a stack overflow', () => {
 
 test('torch: storage sizes that are not counts are refused by name', () => {
   const pkl = pk.dict([['w', pk.tensor('FloatStorage', '0', -5, 0, [1], [1])]]);
-  assert.match(errorOf(() => readTorch(torchZip(pkl, [{ name: '0', data: new Uint8Array(4) }]), { label: 'neg.pth' })),
-    /torch: neg\.pth.*storage 0 has -5 elements/);
+  assert.match(
+    errorOf(() => readTorch(torchZip(pkl, [{ name: '0', data: new Uint8Array(4) }]), { label: 'neg.pth' })),
+    /torch: neg\.pth.*storage 0 has -5 elements/,
+  );
   const neg = pk.dict([['w', pk.tensor('FloatStorage', '0', 1, 0, [-2, 0], [1, 1])]]);
-  assert.match(errorOf(() => readTorch(torchZip(neg, [{ name: '0', data: new Uint8Array(4) }]), { label: 'negsize.pth' })),
-    /torch: negsize\.pth: w: negative size or stride/);
+  assert.match(
+    errorOf(() => readTorch(torchZip(neg, [{ name: '0', data: new Uint8Array(4) }]), { label: 'negsize.pth' })),
+    /torch: negsize\.pth: w: negative size or stride/,
+  );
 });
 
 test('safetensors: overlapping tensors are refused before any tensor is copied', () => {
@@ -178,7 +222,10 @@ test('safetensors: overlapping tensors are refused before any tensor is copied',
   buf.writeBigUInt64LE(BigInt(j.length));
   j.copy(buf, 8);
   const before = process.memoryUsage().arrayBuffers;
-  assert.match(errorOf(() => parseSafetensors(buf, 'overlap.safetensors')), /tensor t\d+ overlaps/);
+  assert.match(
+    errorOf(() => parseSafetensors(buf, 'overlap.safetensors')),
+    /tensor t\d+ overlaps/,
+  );
   const grew = process.memoryUsage().arrayBuffers - before;
   assert.ok(grew < 16 << 20, `${grew} bytes of array buffers allocated`);
 });
@@ -186,15 +233,22 @@ test('safetensors: overlapping tensors are refused before any tensor is copied',
 test('safetensors: the tensor bytes count against the same limit', () => {
   const file = serializeSafetensors({ w: { dtype: 'float32', shape: [1000], data: new Float32Array(1000) } });
   assert.is(parseSafetensors(file, 'ok', { maxBytes: 4000 }).tensors.get('w')!.data.length, 1000);
-  assert.match(errorOf(() => parseSafetensors(file, 'big.safetensors', { maxBytes: 3999 })),
-    /^safetensors: big\.safetensors: 4000 bytes of tensor data: over the limit of 3999 bytes for one weights file/);
-  assert.match(withEnv(ENV, '3999', () => errorOf(() => parseSafetensors(file, 'big.safetensors'))), /over the limit of 3999 bytes/);
+  assert.match(
+    errorOf(() => parseSafetensors(file, 'big.safetensors', { maxBytes: 3999 })),
+    /^safetensors: big\.safetensors: 4000 bytes of tensor data: over the limit of 3999 bytes for one weights file/,
+  );
+  assert.match(
+    withEnv(ENV, '3999', () => errorOf(() => parseSafetensors(file, 'big.safetensors'))),
+    /over the limit of 3999 bytes/,
+  );
 });
 
 test('tfjs: decoded weights count against the limit too', () => {
   assert.is(loadTfjsLayersModel(fixture('tfjs_tiny')).weights.size, 4);
-  assert.match(errorOf(() => loadTfjsLayersModel(fixture('tfjs_tiny'), { maxBytes: 100 })),
-    /^tfjs: \S+model\.json: weight \S+: \d+ values(, and \d+ bytes are already used)?: over the limit of 100 bytes/);
+  assert.match(
+    errorOf(() => loadTfjsLayersModel(fixture('tfjs_tiny'), { maxBytes: 100 })),
+    /^tfjs: \S+model\.json: weight \S+: \d+ values(, and \d+ bytes are already used)?: over the limit of 100 bytes/,
+  );
 });
 
 test.run();

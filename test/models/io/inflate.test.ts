@@ -20,7 +20,7 @@ function corpus(n: number, seed: number): Uint8Array {
   const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
   const words = ['glass', 'anomaly', 'tensor', 'kernel', ' ', ' ', '\n', 'the', 'of', 'mask'];
   const out = new Uint8Array(n);
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const kind = rnd() % 4;
     if (kind === 0) for (let k = rnd() % 64; k > 0 && i < n; k--) out[i++] = rnd();
     else if (kind === 1) for (let k = rnd() + 3; k > 0 && i < n; k--) out[i++] = 7;
@@ -59,11 +59,23 @@ test('stops at the output limit like zlib (null one byte past it, the exact size
 
 test('refuses corrupt or truncated streams; ignores bytes after the final block, as zlib', () => {
   const raw = deflateRawSync(corpus(3000, 4));
-  assert.match(errorOf(() => inflateRawJs(raw.subarray(0, raw.length >> 1), 1e6)), /unexpected end of data/);
-  assert.match(errorOf(() => inflateRawJs(new Uint8Array([0x07]), 100)), /invalid block type/);
-  assert.match(errorOf(() => inflateRawJs(new Uint8Array([0x01, 0x05, 0x00, 0x00, 0x00]), 100)), /invalid stored block lengths/);
+  assert.match(
+    errorOf(() => inflateRawJs(raw.subarray(0, raw.length >> 1), 1e6)),
+    /unexpected end of data/,
+  );
+  assert.match(
+    errorOf(() => inflateRawJs(new Uint8Array([0x07]), 100)),
+    /invalid block type/,
+  );
+  assert.match(
+    errorOf(() => inflateRawJs(new Uint8Array([0x01, 0x05, 0x00, 0x00, 0x00]), 100)),
+    /invalid stored block lengths/,
+  );
   // a fixed-Huffman block whose first code copies 3 bytes from distance 1, before any output
-  assert.match(errorOf(() => inflateRawJs(new Uint8Array([0x03, 0x02, 0x00]), 100)), /invalid distance too far back/);
+  assert.match(
+    errorOf(() => inflateRawJs(new Uint8Array([0x03, 0x02, 0x00]), 100)),
+    /invalid distance too far back/,
+  );
   for (let i = 0; i < 200; i++) {
     // flipped bytes: zlib and we may disagree on where a damaged stream ends, never on good output
     const bad = raw.slice();
@@ -95,9 +107,15 @@ test("the zip reader on a browser's host (no zlib): same members, same bomb limi
     assert.is(new TextDecoder().decode(z.read('a.txt')), 'glass-ts '.repeat(200));
     assert.is(crc32(new TextEncoder().encode('123456789')), 0xcbf43926, 'table CRC-32');
     const liar = buildZipArchive([{ name: 'liar', data: new Uint8Array(1000), raw: zeroDeflateStream(64) }]);
-    assert.match(errorOf(() => new ZipArchive(liar, 'liar.zip').read('liar')), /^zip: liar\.zip: liar inflates to more than the 1000 bytes its directory entry declares/);
+    assert.match(
+      errorOf(() => new ZipArchive(liar, 'liar.zip').read('liar')),
+      /^zip: liar\.zip: liar inflates to more than the 1000 bytes its directory entry declares/,
+    );
     const broken = buildZipArchive([{ name: 'x', data: new Uint8Array(10), raw: new Uint8Array([0x07]) }]);
-    assert.match(errorOf(() => new ZipArchive(broken, 'broken.zip').read('x')), /^zip: broken\.zip: cannot inflate x: invalid block type/);
+    assert.match(
+      errorOf(() => new ZipArchive(broken, 'broken.zip').read('x')),
+      /^zip: broken\.zip: cannot inflate x: invalid block type/,
+    );
   } finally {
     setHost(prev);
   }

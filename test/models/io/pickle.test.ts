@@ -50,25 +50,49 @@ for (const e of data.evil) {
 
 test('INST and STACK_GLOBAL go through the allowlist too', () => {
   const inst = new TextEncoder().encode("(S'echo hi'\nios\nsystem\n.");
-  assert.match(errorOf(() => unpickle(inst, allow)), /refusing global os\.system/);
+  assert.match(
+    errorOf(() => unpickle(inst, allow)),
+    /refusing global os\.system/,
+  );
   const sg = new Uint8Array([0x80, 4, 0x8c, 8, ...new TextEncoder().encode('builtins'), 0x8c, 4, ...new TextEncoder().encode('eval'), 0x93, 0x2e]);
-  assert.match(errorOf(() => unpickle(sg, allow)), /refusing global builtins\.eval/);
+  assert.match(
+    errorOf(() => unpickle(sg, allow)),
+    /refusing global builtins\.eval/,
+  );
   const hint = errorOf(() => unpickle(inst, { ...allow, refuseHint: 'use a state dict' }));
   assert.match(hint, /; use a state dict/);
 });
 
 test('REDUCE only calls allowed functions', () => {
   // [] () R . : calling a list
-  assert.match(errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x5d, 0x29, 0x52, 0x2e]), allow)), /REDUCE on a value that is not an allowed callable/);
+  assert.match(
+    errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x5d, 0x29, 0x52, 0x2e]), allow)),
+    /REDUCE on a value that is not an allowed callable/,
+  );
 });
 
 test('unknown, unsupported and truncated input', () => {
-  assert.match(errorOf(() => unpickle(new Uint8Array([0x80, 2, 0xff]), allow)), /unknown opcode 0xff/);
-  assert.match(errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x82, 1, 0x2e]), allow)), /opcode EXT1 is not supported/);
+  assert.match(
+    errorOf(() => unpickle(new Uint8Array([0x80, 2, 0xff]), allow)),
+    /unknown opcode 0xff/,
+  );
+  assert.match(
+    errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x82, 1, 0x2e]), allow)),
+    /opcode EXT1 is not supported/,
+  );
   const full = b64(data.pickles[2].b64);
-  assert.match(errorOf(() => unpickle(full.subarray(0, full.length >> 1), allow)), /truncated/);
-  assert.match(errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x4e, 0x51, 0x2e]), allow)), /persistent id without a persistent_load/);
-  assert.match(errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x68, 5, 0x2e]), allow)), /memo key 5 was never stored/);
+  assert.match(
+    errorOf(() => unpickle(full.subarray(0, full.length >> 1), allow)),
+    /truncated/,
+  );
+  assert.match(
+    errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x4e, 0x51, 0x2e]), allow)),
+    /persistent id without a persistent_load/,
+  );
+  assert.match(
+    errorOf(() => unpickle(new Uint8Array([0x80, 2, 0x68, 5, 0x2e]), allow)),
+    /memo key 5 was never stored/,
+  );
 });
 
 test('several pickles in one stream, persistent ids and BUILD on a dict', () => {

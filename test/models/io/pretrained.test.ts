@@ -15,8 +15,14 @@ import * as E from '../../../engine/index.ts';
 import type { Backbone } from '../../../models/backbone.ts';
 import type { BackboneOptions } from '../../../models/registry.ts';
 import {
-  describeWeights, downloadProgress, offlineFromEnv, pretrainedBackbone, sameWeights, weightsIdentityOfTfjsFolder,
-  type PretrainedOptions, type WeightsIdentity,
+  describeWeights,
+  downloadProgress,
+  offlineFromEnv,
+  pretrainedBackbone,
+  sameWeights,
+  weightsIdentityOfTfjsFolder,
+  type PretrainedOptions,
+  type WeightsIdentity,
 } from '../../../models/pretrained.ts';
 import { errorOfAsync, tempDir } from './util.ts';
 
@@ -81,7 +87,16 @@ function stubBuild() {
   const calls: { name: string; opts: BackboneOptions }[] = [];
   const build = (name: string, opts: BackboneOptions): Backbone => {
     calls.push({ name, opts });
-    return { name, tapNames: [], defaultTaps: [], mean: [0, 0, 0], std: [1, 1, 1], tapInfo: () => ({ stride: 1, channels: 1 }), forward: () => new Map(), dispose() {} };
+    return {
+      name,
+      tapNames: [],
+      defaultTaps: [],
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      tapInfo: () => ({ stride: 1, channels: 1 }),
+      forward: () => new Map(),
+      dispose() {},
+    };
   };
   return { build, calls };
 }
@@ -209,7 +224,12 @@ test('progress printer: throttled on a TTY, per 10 MB without a size, end() clos
   t2 = 4000;
   q.update(42e6, null);
   q.end();
-  assert.equal(log.text().trimEnd().split('\n'), ['g.pth: downloading http://x/g.pth', 'g.pth: 10.0 MB  5.0 MB/s', 'g.pth: 20.0 MB  10.0 MB/s', 'g.pth: 42.0 MB  10.5 MB/s']);
+  assert.equal(log.text().trimEnd().split('\n'), [
+    'g.pth: downloading http://x/g.pth',
+    'g.pth: 10.0 MB  5.0 MB/s',
+    'g.pth: 20.0 MB  10.0 MB/s',
+    'g.pth: 42.0 MB  10.5 MB/s',
+  ]);
 });
 
 test('connection cut mid-way: random fallback, one message, nothing in the cache', async () => {
@@ -231,7 +251,11 @@ test('hash mismatch: random fallback saying the hash did not match, nothing cach
     const url = `${base}/bad/resnet18-deadbeef.pth`;
     const res = await run({ cacheDir: dir, url, seed: 7 });
     assertRandom(res);
-    assertFallbackMessage(res.logs, url, new RegExp(`hash did not match: the file name expects SHA-256 deadbeef\\.\\.\\., the content hashes to ${sha.slice(0, 8)}`));
+    assertFallbackMessage(
+      res.logs,
+      url,
+      new RegExp(`hash did not match: the file name expects SHA-256 deadbeef\\.\\.\\., the content hashes to ${sha.slice(0, 8)}`),
+    );
     assertEmpty(dir);
   } finally {
     done();
@@ -298,8 +322,11 @@ test('unreachable hosts fail fast: black hole (connect timeout), refused port, D
 
     // No DNS here is the norm; an injected client reproduces its error without touching the network.
     const dns = await run({
-      cacheDir: dir, seed: 7,
-      fetchImpl: async () => { throw Object.assign(new Error('getaddrinfo ENOTFOUND download.pytorch.org'), { code: 'ENOTFOUND', hostname: 'download.pytorch.org' }); },
+      cacheDir: dir,
+      seed: 7,
+      fetchImpl: async () => {
+        throw Object.assign(new Error('getaddrinfo ENOTFOUND download.pytorch.org'), { code: 'ENOTFOUND', hostname: 'download.pytorch.org' });
+      },
     });
     assertRandom(dns);
     assertFallbackMessage(dns.logs, 'https://download.pytorch.org/models/resnet18-f37072fd.pth', /could not resolve download\.pytorch\.org: no network\?/);
@@ -324,7 +351,10 @@ test('--weights: the file as given, hashed; a missing or unreadable file is an e
     // The real loader on garbage: fails while parsing, before any GPU work.
     const junk = join(dir, 'junk.pth');
     writeFileSync(junk, 'not a torch file');
-    assert.match(await errorOfAsync(() => pretrainedBackbone('resnet18', { weights: junk, log: () => {} })), /resnet18: --weights .*junk\.pth could not be loaded: /);
+    assert.match(
+      await errorOfAsync(() => pretrainedBackbone('resnet18', { weights: junk, log: () => {} })),
+      /resnet18: --weights .*junk\.pth could not be loaded: /,
+    );
     assert.match(await errorOfAsync(() => run({ weights: dir })), /is a folder; expected a torchvision \.pth file/);
     assert.match(await errorOfAsync(() => run({}, 'mobilenet_v1')), /mobilenet_v1: .*pass --weights <tfjs model folder>/);
     assert.match(await errorOfAsync(() => run({}, 'vgg11')), /unknown backbone "vgg11"/);
@@ -339,15 +369,23 @@ test('TF.js folder identity: model.json and shards in manifest order; describeWe
   try {
     const m = join(dir, 'm');
     mkdirSync(m);
-    const manifest = [{ paths: ['group1-shard1of2', 'group1-shard2of2'], weights: [] }, { paths: ['group2-shard1of1'], weights: [] }];
+    const manifest = [
+      { paths: ['group1-shard1of2', 'group1-shard2of2'], weights: [] },
+      { paths: ['group2-shard1of1'], weights: [] },
+    ];
     writeFileSync(join(m, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: manifest }));
     writeFileSync(join(m, 'group1-shard1of2'), 'ab');
     writeFileSync(join(m, 'group1-shard2of2'), 'cd');
     writeFileSync(join(m, 'group2-shard1of1'), 'ef');
     const id = weightsIdentityOfTfjsFolder(m);
     const json = readFileSync(join(m, 'model.json'));
-    const want = createHash('sha256').update(`model.json\n${json.length}\n`).update(json)
-      .update('group1-shard1of2\n2\nab').update('group1-shard2of2\n2\ncd').update('group2-shard1of1\n2\nef').digest('hex');
+    const want = createHash('sha256')
+      .update(`model.json\n${json.length}\n`)
+      .update(json)
+      .update('group1-shard1of2\n2\nab')
+      .update('group1-shard2of2\n2\ncd')
+      .update('group2-shard1of1\n2\nef')
+      .digest('hex');
     assert.equal(id, { kind: 'tfjs', name: 'mobilenet_v1', sha256: want, path: m });
     // Bytes moved between shards change the identity; so does a missing shard (which still hashes).
     writeFileSync(join(m, 'group1-shard1of2'), 'abc');
@@ -359,8 +397,16 @@ test('TF.js folder identity: model.json and shards in manifest order; describeWe
     assert.is(weightsIdentityOfTfjsFolder(m).sha256, want);
     rmSync(join(m, 'group2-shard1of1'));
     const gone = weightsIdentityOfTfjsFolder(m);
-    assert.is(gone.sha256, createHash('sha256').update(`model.json\n${json.length}\n`).update(json)
-      .update('group1-shard1of2\n2\nab').update('group1-shard2of2\n2\ncd').update('group2-shard1of1\nmissing\n').digest('hex'));
+    assert.is(
+      gone.sha256,
+      createHash('sha256')
+        .update(`model.json\n${json.length}\n`)
+        .update(json)
+        .update('group1-shard1of2\n2\nab')
+        .update('group1-shard2of2\n2\ncd')
+        .update('group2-shard1of1\nmissing\n')
+        .digest('hex'),
+    );
 
     // pretrainedBackbone with a tfjs folder for mobilenet_v1.
     const res = await run({ weights: m }, 'mobilenet_v1');
@@ -369,7 +415,10 @@ test('TF.js folder identity: model.json and shards in manifest order; describeWe
 
     const tv: WeightsIdentity = { kind: 'torchvision', name: 'resnet18', sha256: sha, path: '/c/resnet18-f37072fd.pth' };
     assert.is(describeWeights(tv), `resnet18: torchvision ImageNet weights resnet18-f37072fd.pth (sha256 ${sha.slice(0, 12)})`);
-    assert.is(describeWeights({ kind: 'file', name: 'resnet50', sha256: sha, path: '/w/x.pth' }), `resnet50: weights from /w/x.pth (sha256 ${sha.slice(0, 12)})`);
+    assert.is(
+      describeWeights({ kind: 'file', name: 'resnet50', sha256: sha, path: '/w/x.pth' }),
+      `resnet50: weights from /w/x.pth (sha256 ${sha.slice(0, 12)})`,
+    );
     assert.is(describeWeights(gone), `mobilenet_v1: TF.js model ${m} (sha256 ${gone.sha256!.slice(0, 12)})`);
     assert.is(describeWeights({ kind: 'random', name: 'resnet18', seed: 3 }), 'resnet18: seeded RANDOM weights (seed 3), not pretrained');
     assert.ok(sameWeights(tv, { kind: 'file', name: 'resnet18', sha256: sha, path: '/elsewhere.pth' }));

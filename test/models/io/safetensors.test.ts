@@ -88,14 +88,19 @@ test('a failing write leaves the old file intact and no temp file', () => {
     const before = readFileSync(p);
     const bad = new Map(sample());
     bad.set('broken', { dtype: 'float32', shape: [4], data: new Float32Array(3) });
-    assert.match(errorOf(() => writeSafetensors(p, bad)), /tensor broken: shape \[4\] has 4 elements, data has 3/);
+    assert.match(
+      errorOf(() => writeSafetensors(p, bad)),
+      /tensor broken: shape \[4\] has 4 elements, data has 3/,
+    );
     assert.equal(readFileSync(p), before);
     assert.equal(readdirSync(dir), ['ckpt.safetensors']);
     // Failure half-way through the bytes (after the temp file has content): same guarantees.
-    const msg = errorOf(() => writeFileAtomic(p, (fd) => {
-      writeAll(fd, new Uint8Array(1000).fill(7));
-      throw new Error('disk full (simulated)');
-    }));
+    const msg = errorOf(() =>
+      writeFileAtomic(p, (fd) => {
+        writeAll(fd, new Uint8Array(1000).fill(7));
+        throw new Error('disk full (simulated)');
+      }),
+    );
     assert.is(msg, 'disk full (simulated)');
     assert.equal(readFileSync(p), before);
     assert.equal(readdirSync(dir), ['ckpt.safetensors']);
@@ -118,32 +123,79 @@ test('malformed files are refused with the reason', () => {
     b.set(data, 8 + j.length);
     return b;
   };
-  assert.match(errorOf(() => parseSafetensors(good.subarray(0, 5), 'a')), /safetensors: a: truncated: 5 bytes/);
-  assert.match(errorOf(() => parseSafetensors(good.subarray(0, good.length - 3), 'b')), /safetensors: b: truncated: tensor \w+ ends at/);
-  assert.match(errorOf(() => parseSafetensors(good.subarray(0, 40), 'c')), /truncated: header needs \d+ bytes/);
+  assert.match(
+    errorOf(() => parseSafetensors(good.subarray(0, 5), 'a')),
+    /safetensors: a: truncated: 5 bytes/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(good.subarray(0, good.length - 3), 'b')),
+    /safetensors: b: truncated: tensor \w+ ends at/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(good.subarray(0, 40), 'c')),
+    /truncated: header needs \d+ bytes/,
+  );
   const huge = Buffer.alloc(16);
   huge.writeBigUInt64LE(1n << 40n);
-  assert.match(errorOf(() => parseSafetensors(huge, 'd')), /header length 1099511627776 is implausible/);
-  assert.match(errorOf(() => parseSafetensors(Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{x}')]), 'e')), /header is not valid JSON/);
-  assert.match(errorOf(() => parseSafetensors(hdr({ a: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), 'f')),
-    /tensor a: unsupported dtype "F8_E4M3"/);
-  assert.match(errorOf(() => parseSafetensors(hdr({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)), 'g')),
-    /tensor a: float32\[2\] needs 8 bytes, data_offsets span 4/);
-  assert.match(errorOf(() => parseSafetensors(hdr({ a: { dtype: 'U8', shape: [2], data_offsets: [2, 4] } }, new Uint8Array(4)), 'h')),
-    /hole before tensor a/);
-  assert.match(errorOf(() => parseSafetensors(hdr({
-    a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] }, b: { dtype: 'U8', shape: [2], data_offsets: [1, 3] },
-  }, new Uint8Array(3)), 'i')), /tensor b overlaps/);
-  assert.match(errorOf(() => parseSafetensors(hdr({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(3)), 'j')),
-    /2 trailing bytes/);
-  assert.match(errorOf(() => serializeSafetensors({ x: { dtype: 'complex64' as never, shape: [1], data: new Float32Array(2) } })),
-    /tensor x: unsupported dtype complex64/);
+  assert.match(
+    errorOf(() => parseSafetensors(huge, 'd')),
+    /header length 1099511627776 is implausible/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(Buffer.concat([Buffer.from([3, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{x}')]), 'e')),
+    /header is not valid JSON/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(hdr({ a: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), 'f')),
+    /tensor a: unsupported dtype "F8_E4M3"/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(hdr({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)), 'g')),
+    /tensor a: float32\[2\] needs 8 bytes, data_offsets span 4/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(hdr({ a: { dtype: 'U8', shape: [2], data_offsets: [2, 4] } }, new Uint8Array(4)), 'h')),
+    /hole before tensor a/,
+  );
+  assert.match(
+    errorOf(() =>
+      parseSafetensors(
+        hdr(
+          {
+            a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] },
+            b: { dtype: 'U8', shape: [2], data_offsets: [1, 3] },
+          },
+          new Uint8Array(3),
+        ),
+        'i',
+      ),
+    ),
+    /tensor b overlaps/,
+  );
+  assert.match(
+    errorOf(() => parseSafetensors(hdr({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(3)), 'j')),
+    /2 trailing bytes/,
+  );
+  assert.match(
+    errorOf(() => serializeSafetensors({ x: { dtype: 'complex64' as never, shape: [1], data: new Float32Array(2) } })),
+    /tensor x: unsupported dtype complex64/,
+  );
 });
 
 test('float16 encode/decode on known bit patterns (numpy float16 values)', () => {
   const pairs: [number, number][] = [
-    [1, 0x3c00], [-2.5, 0xc100], [65504, 0x7bff], [5.960464477539063e-8, 0x0001], [0.1, 0x2e66], [-0, 0x8000],
-    [Infinity, 0x7c00], [1e6, 0x7c00], [65520, 0x7c00], [2049, 0x6800], [2051, 0x6802], [6.103515625e-5, 0x0400],
+    [1, 0x3c00],
+    [-2.5, 0xc100],
+    [65504, 0x7bff],
+    [5.960464477539063e-8, 0x0001],
+    [0.1, 0x2e66],
+    [-0, 0x8000],
+    [Infinity, 0x7c00],
+    [1e6, 0x7c00],
+    [65520, 0x7c00],
+    [2049, 0x6800],
+    [2051, 0x6802],
+    [6.103515625e-5, 0x0400],
   ];
   for (const [v, bits] of pairs) assert.is(floatToHalf(v), bits, `floatToHalf(${v})`);
   for (const [v, bits] of pairs.slice(0, 8)) {

@@ -14,7 +14,10 @@ const want = readJson('tfjs_tiny_expected.json');
 
 test('tiny model: weights across split shards, dequantized, missing group reported', () => {
   const m = loadTfjsLayersModel(fixture('tfjs_tiny'));
-  assert.equal(m.layers.map((l) => l.className), ['InputLayer', 'Conv2D', 'BatchNormalization', 'GlobalAveragePooling2D', 'Dense']);
+  assert.equal(
+    m.layers.map((l) => l.className),
+    ['InputLayer', 'Conv2D', 'BatchNormalization', 'GlobalAveragePooling2D', 'Dense'],
+  );
   assert.equal(m.inputShape, [null, 8, 8, 2]);
   assert.is(m.kerasVersion, '2.1.4');
   const k = m.weights.get('c1/kernel')!;
@@ -23,7 +26,10 @@ test('tiny model: weights across split shards, dequantized, missing group report
   assertClose(m.weights.get('c1/bias')!.data as Float32Array, want['c1/bias'], 'c1/bias', 1e-6);
   assertClose(m.weights.get('fc/kernel')!.data as Float32Array, want['fc/kernel'], 'fc/kernel (uint8)', 1e-6);
   assert.equal(Array.from(m.weights.get('fc/bias')!.data as Float32Array), want['fc/bias'], 'fc/bias (float16)');
-  assert.equal(m.missing.map((x) => x.name), want.missing);
+  assert.equal(
+    m.missing.map((x) => x.name),
+    want.missing,
+  );
   assert.match(m.missing[0].reason, /shard file group2-shard1of1 not found/);
   assert.equal(m.missing[0].shape, [4]);
   assert.is(m.weights.size, 4);
@@ -41,7 +47,10 @@ test('tiny model: layer configs and wiring for an architecture check', () => {
   assert.is(bn.config.epsilon, 0.001);
   assert.equal(bn.inbound, ['c1']);
   assert.equal(bn.weightNames, ['bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance']);
-  assert.match(errorOf(() => getTfjsLayer(m, 'conv9')), /no layer conv9 \(have 5: input_1, c1, bn/);
+  assert.match(
+    errorOf(() => getTfjsLayer(m, 'conv9')),
+    /no layer conv9 \(have 5: input_1, c1, bn/,
+  );
 });
 
 test('a short shard reports only the weights it cannot hold', () => {
@@ -53,7 +62,10 @@ test('a short shard reports only the weights it cannot hold', () => {
     truncateSync(join(d, 'group3-shard1of1'), 13);
     const m = loadTfjsLayersModel(d);
     assert.ok(m.weights.has('fc/kernel'), '12-byte uint8 kernel still fits');
-    assert.equal(m.missing.map((x) => x.name), [...want.missing, 'fc/bias']);
+    assert.equal(
+      m.missing.map((x) => x.name),
+      [...want.missing, 'fc/bias'],
+    );
     assert.match(m.missing[4].reason, /shard data too short: needs bytes 12\.\.18 of group3-shard1of1 \(13 bytes\)/);
   } finally {
     done();
@@ -61,14 +73,20 @@ test('a short shard reports only the weights it cannot hold', () => {
 });
 
 test('missing model.json is an error', () => {
-  assert.match(errorOf(() => loadTfjsLayersModel(fixture('no_such_model'))), /tfjs: .*no_such_model\/model\.json not found/);
+  assert.match(
+    errorOf(() => loadTfjsLayersModel(fixture('no_such_model'))),
+    /tfjs: .*no_such_model\/model\.json not found/,
+  );
 });
 
 const mobilenet = sharedPath('weights/mobilenet_v1_1.0_224');
 if (mobilenet) {
   test('shared MobileNetV1: all weights but conv_pw_13/kernel, with shapes and layer configs', () => {
     const m = loadTfjsLayersModel(mobilenet);
-    assert.equal(m.missing.map((x) => x.name), ['conv_pw_13/kernel']);
+    assert.equal(
+      m.missing.map((x) => x.name),
+      ['conv_pw_13/kernel'],
+    );
     assert.match(m.missing[0].reason, /group37-shard1of1 not found/);
     assert.is(m.weights.size, m.manifest.length - 1);
     assert.equal(m.weights.get('conv1/kernel')!.shape, [3, 3, 3, 32]);

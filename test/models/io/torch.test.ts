@@ -7,9 +7,7 @@ import * as assert from 'uvu/assert';
 import { loadStateDict, loadTorch } from '../../../models/io/files.ts';
 import { flattenTensors, readTorch } from '../../../models/io/torch.ts';
 import { ZipArchive } from '../../../models/io/zip.ts';
-import {
-  assertClose, assertTensorEquals, errorOf, fixture, mobilenetTestImage, readJson, tinyResnetInput, type Expected,
-} from './util.ts';
+import { assertClose, assertTensorEquals, errorOf, fixture, mobilenetTestImage, readJson, tinyResnetInput, type Expected } from './util.ts';
 
 const test = suite('models/io/torch');
 const expected = readJson<Record<string, Record<string, Expected>>>('torch_expected.json');
@@ -69,17 +67,27 @@ test('GLASS checkpoint: nested {discriminator, pre_projection} dicts', () => {
   assert.equal([...flat.keys()], Object.keys(expected.glass_ckpt));
   for (const [k, e] of Object.entries(expected.glass_ckpt)) assertTensorEquals(flat.get(k), e, k);
   const disc = loadStateDict(fixture('glass_ckpt.pth'), { prefix: 'discriminator' });
-  assert.equal([...disc.keys()], Object.keys(expected.glass_ckpt).filter((k) => k.startsWith('discriminator.')).map((k) => k.slice(14)));
+  assert.equal(
+    [...disc.keys()],
+    Object.keys(expected.glass_ckpt)
+      .filter((k) => k.startsWith('discriminator.'))
+      .map((k) => k.slice(14)),
+  );
   assert.equal(disc.get('tail.0.weight')!.shape, [1, 8]);
-  assert.match(errorOf(() => loadStateDict(fixture('glass_ckpt.pth'), { prefix: 'generator' })),
-    /no entry "generator" for prefix generator \(have: discriminator, pre_projection\)/);
+  assert.match(
+    errorOf(() => loadStateDict(fixture('glass_ckpt.pth'), { prefix: 'generator' })),
+    /no entry "generator" for prefix generator \(have: discriminator, pre_projection\)/,
+  );
 });
 
 for (const name of ['tiny_resnet18', 'tiny_resnet50', 'tiny_wide_resnet50_2']) {
   test(`${name}.pth: torchvision key names, shapes and dtypes`, () => {
     const ref = readJson(`${name}.json`);
     const sd = loadStateDict(fixture(`${name}.pth`));
-    assert.equal([...sd].map(([k, t]) => [k, t.shape, t.dtype]), ref.keys);
+    assert.equal(
+      [...sd].map(([k, t]) => [k, t.shape, t.dtype]),
+      ref.keys,
+    );
   });
 }
 
@@ -95,19 +103,30 @@ test('a pickled nn.Module is refused with a hint to save the state_dict', () => 
 });
 
 test('unsupported dtype (complex64) is named', () => {
-  assert.match(errorOf(() => loadTorch(fixture('complex.pth'))),
-    /torch: .*complex\.pth.*: unsupported dtype: torch\.ComplexFloatStorage \(complex64\)/);
+  assert.match(
+    errorOf(() => loadTorch(fixture('complex.pth'))),
+    /torch: .*complex\.pth.*: unsupported dtype: torch\.ComplexFloatStorage \(complex64\)/,
+  );
 });
 
 test('crafted archives: a view past its storage, a missing storage record', () => {
-  assert.match(errorOf(() => loadTorch(fixture('badview.pth'))),
-    /torch: .*badview\.pth: w: view \(offset 0, size \[10\], stride \[1\]\) exceeds its storage of 4 elements/);
-  assert.match(errorOf(() => loadTorch(fixture('nostorage.pth'))), /storage member nostorage\/data\/0 is missing/);
+  assert.match(
+    errorOf(() => loadTorch(fixture('badview.pth'))),
+    /torch: .*badview\.pth: w: view \(offset 0, size \[10\], stride \[1\]\) exceeds its storage of 4 elements/,
+  );
+  assert.match(
+    errorOf(() => loadTorch(fixture('nostorage.pth'))),
+    /storage member nostorage\/data\/0 is missing/,
+  );
 });
 
 test('tiny ResNet fixtures use the real torchvision key layout', () => {
   const real = readJson('torchvision_keys.json');
-  const pairs: [string, string][] = [['tiny_resnet18', 'resnet18'], ['tiny_resnet50', 'resnet50'], ['tiny_wide_resnet50_2', 'wide_resnet50_2']];
+  const pairs: [string, string][] = [
+    ['tiny_resnet18', 'resnet18'],
+    ['tiny_resnet50', 'resnet50'],
+    ['tiny_wide_resnet50_2', 'wide_resnet50_2'],
+  ];
   for (const [tiny, arch] of pairs) {
     const realKeys = new Map<string, number[]>(real[arch].keys.map((k: [string, number[]]) => [k[0], k[1]]));
     for (const [k, shape] of readJson(`${tiny}.json`).keys as [string, number[]][]) {
@@ -133,25 +152,41 @@ test('fixture inputs can be rebuilt in TypeScript from their documented formulas
   const img = readJson('mobilenet_v1_features.json').image;
   const px = mobilenetTestImage();
   assert.equal(Array.from(px.subarray(0, 9)), img.first_pixels);
-  assert.is(px.reduce((a, b) => a + b, 0), img.sum);
+  assert.is(
+    px.reduce((a, b) => a + b, 0),
+    img.sum,
+  );
 });
 
 test('wrong magic, truncation and corruption', () => {
-  assert.match(errorOf(() => readTorch(new TextEncoder().encode('{"not": "torch"}'), { label: 'x.json' })),
-    /torch: x\.json: not a PyTorch checkpoint: wrong magic \(starts with 7b 22 6e 6f/);
+  assert.match(
+    errorOf(() => readTorch(new TextEncoder().encode('{"not": "torch"}'), { label: 'x.json' })),
+    /torch: x\.json: not a PyTorch checkpoint: wrong magic \(starts with 7b 22 6e 6f/,
+  );
   const zip = readFileSync(fixture('basic.pth'));
-  assert.match(errorOf(() => readTorch(zip.subarray(0, zip.length - 100), { label: 'cut.pth' })), /zip: cut\.pth: truncated/);
+  assert.match(
+    errorOf(() => readTorch(zip.subarray(0, zip.length - 100), { label: 'cut.pth' })),
+    /zip: cut\.pth: truncated/,
+  );
   const legacy = readFileSync(fixture('basic_legacy.pth'));
-  assert.match(errorOf(() => readTorch(legacy.subarray(0, legacy.length - 2), { label: 'cut_legacy.pth' })),
-    /torch: cut_legacy\.pth: truncated: storage \S+ needs \d+ bytes at \d+, file has \d+/);
-  assert.match(errorOf(() => readTorch(legacy.subarray(0, 300), { label: 'cut_pickle.pth' })), /pickle: cut_pickle\.pth: truncated/);
+  assert.match(
+    errorOf(() => readTorch(legacy.subarray(0, legacy.length - 2), { label: 'cut_legacy.pth' })),
+    /torch: cut_legacy\.pth: truncated: storage \S+ needs \d+ bytes at \d+, file has \d+/,
+  );
+  assert.match(
+    errorOf(() => readTorch(legacy.subarray(0, 300), { label: 'cut_pickle.pth' })),
+    /pickle: cut_pickle\.pth: truncated/,
+  );
   // Flip one byte inside the first storage: the zip CRC catches it.
   const bad = Buffer.from(zip);
   const z = new ZipArchive(bad);
   const o = z.get('basic/data/0')!.localHeaderOffset;
   const start = o + 30 + bad.readUInt16LE(o + 26) + bad.readUInt16LE(o + 28);
   bad[start] ^= 1;
-  assert.match(errorOf(() => readTorch(bad, { label: 'flip.pth' })), /zip: flip\.pth: bad CRC for basic\/data\/0/);
+  assert.match(
+    errorOf(() => readTorch(bad, { label: 'flip.pth' })),
+    /zip: flip\.pth: bad CRC for basic\/data\/0/,
+  );
 });
 
 test.run();

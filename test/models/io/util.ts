@@ -55,8 +55,7 @@ export function assertTensorEquals(t: CpuTensor | undefined, e: Expected, what: 
     else {
       const want = num(e.values[i]);
       // Object.is keeps -0 apart from 0 and NaN equal to itself.
-      assert.ok(Object.is(got as number, e.dtype === 'float32' ? Math.fround(want) : want),
-        `${what}[${i}]: got ${String(got)}, want ${want}`);
+      assert.ok(Object.is(got as number, e.dtype === 'float32' ? Math.fround(want) : want), `${what}[${i}]: got ${String(got)}, want ${want}`);
     }
   }
 }
@@ -97,21 +96,24 @@ export async function errorOfAsync(fn: () => Promise<unknown>): Promise<string> 
  */
 export function tinyResnetInput(h = 40, w = 40): Float32Array {
   const x = new Float32Array(3 * h * w);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    x[(c * h + i) * w + j] = Math.sin(0.37 * i - 0.23 * j + 1.1 * c) + 0.1 * c;
-  }
+  for (let c = 0; c < 3; c++)
+    for (let i = 0; i < h; i++)
+      for (let j = 0; j < w; j++) {
+        x[(c * h + i) * w + j] = Math.sin(0.37 * i - 0.23 * j + 1.1 * c) + 0.1 * c;
+      }
   return x;
 }
 
 /** The MobileNet fixture's 64x64 RGB test image, HWC uint8 (MOBILENET_IMAGE_FORMULA in models.py). */
 export function mobilenetTestImage(): Uint8Array {
   const img = new Uint8Array(64 * 64 * 3);
-  for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) {
-    const o = (y * 64 + x) * 3;
-    img[o] = 4 * x + (y % 4);
-    img[o + 1] = 4 * y + (x % 4);
-    img[o + 2] = Math.min(255, ((x - 24) ** 2 + (y - 40) ** 2) >> 3);
-  }
+  for (let y = 0; y < 64; y++)
+    for (let x = 0; x < 64; x++) {
+      const o = (y * 64 + x) * 3;
+      img[o] = 4 * x + (y % 4);
+      img[o + 1] = 4 * y + (x % 4);
+      img[o + 2] = Math.min(255, ((x - 24) ** 2 + (y - 40) ** 2) >> 3);
+    }
   return img;
 }
 
@@ -138,21 +140,34 @@ export function buildZipArchive(members: ZipMember[]): Uint8Array {
     const size = m.declaredSize ?? m.data.length;
     const crc = crc32(m.data);
     const lh = Buffer.alloc(30);
-    lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt16LE(method, 8); lh.writeUInt32LE(crc, 14);
-    lh.writeUInt32LE(body.length, 18); lh.writeUInt32LE(size, 22); lh.writeUInt16LE(nm.length, 26);
+    lh.writeUInt32LE(0x04034b50, 0);
+    lh.writeUInt16LE(20, 4);
+    lh.writeUInt16LE(method, 8);
+    lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(body.length, 18);
+    lh.writeUInt32LE(size, 22);
+    lh.writeUInt16LE(nm.length, 26);
     chunks.push(lh, nm, body);
     const ch = Buffer.alloc(46);
-    ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt16LE(method, 10);
-    ch.writeUInt32LE(crc, 16); ch.writeUInt32LE(body.length, 20); ch.writeUInt32LE(size, 24);
-    ch.writeUInt16LE(nm.length, 28); ch.writeUInt32LE(off, 42);
+    ch.writeUInt32LE(0x02014b50, 0);
+    ch.writeUInt16LE(20, 4);
+    ch.writeUInt16LE(20, 6);
+    ch.writeUInt16LE(method, 10);
+    ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(body.length, 20);
+    ch.writeUInt32LE(size, 24);
+    ch.writeUInt16LE(nm.length, 28);
+    ch.writeUInt32LE(off, 42);
     central.push(ch, nm);
     off += 30 + nm.length + body.length;
   }
   const cd = Buffer.concat(central);
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(members.length, 8); eocd.writeUInt16LE(members.length, 10);
-  eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(off, 16);
+  eocd.writeUInt16LE(members.length, 8);
+  eocd.writeUInt16LE(members.length, 10);
+  eocd.writeUInt32LE(cd.length, 12);
+  eocd.writeUInt32LE(off, 16);
   return new Uint8Array(Buffer.concat([...chunks, cd, eocd]));
 }
 
@@ -192,8 +207,14 @@ export const pk = {
     const storage = [...pk.tuple([pk.str('storage'), pk.global('torch', storageType), pk.str(key), pk.str('cpu'), pk.int(numel)]), 0x51];
     return [
       ...pk.global('torch._utils', '_rebuild_tensor_v2'),
-      ...pk.tuple([storage, pk.int(offset), pk.tuple(size.map(pk.int)), pk.tuple(stride.map(pk.int)), [0x89],
-        [...pk.global('collections', 'OrderedDict'), 0x29, 0x52]]),
+      ...pk.tuple([
+        storage,
+        pk.int(offset),
+        pk.tuple(size.map(pk.int)),
+        pk.tuple(stride.map(pk.int)),
+        [0x89],
+        [...pk.global('collections', 'OrderedDict'), 0x29, 0x52],
+      ]),
       0x52,
     ];
   },

@@ -7,9 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  defaultWeightsDir, ensureWeights, hashPrefixOf, resolveBackbone, sha256File,
-} from '../../../models/weights-cache.ts';
+import { defaultWeightsDir, ensureWeights, hashPrefixOf, resolveBackbone, sha256File } from '../../../models/weights-cache.ts';
 import { errorOf, errorOfAsync, tempDir } from './util.ts';
 
 const test = suite('models/io/weights-cache');
@@ -56,7 +54,10 @@ test('registry: torchvision names, URLs and hash prefixes', () => {
   assert.is(resolveBackbone('resnet50').url, 'https://download.pytorch.org/models/resnet50-0676ba61.pth');
   assert.is(hashPrefixOf('wide_resnet50_2-95faca4d.pth'), '95faca4d');
   assert.is(hashPrefixOf('model.pth'), null);
-  assert.match(errorOf(() => resolveBackbone('vgg11')), /unknown backbone "vgg11" \(known: wideresnet50, .*resnet18/);
+  assert.match(
+    errorOf(() => resolveBackbone('vgg11')),
+    /unknown backbone "vgg11" \(known: wideresnet50, .*resnet18/,
+  );
 });
 
 test('GLASS_WEIGHTS_DIR selects the default cache folder', () => {
@@ -136,7 +137,10 @@ test('HTTP errors and unreachable hosts are explained', async () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const refused = await errorOfAsync(() => ensureWeights({ backbone: 'wideresnet50', cacheDir: dir, url: `http://127.0.0.1:${port}/x-95faca4d.pth` }));
-    assert.match(refused, new RegExp(`could not download http://127\\.0\\.0\\.1:${port}/x-95faca4d\\.pth: .*ECONNREFUSED.*--backbone wideresnet50 --from <file>`));
+    assert.match(
+      refused,
+      new RegExp(`could not download http://127\\.0\\.0\\.1:${port}/x-95faca4d\\.pth: .*ECONNREFUSED.*--backbone wideresnet50 --from <file>`),
+    );
     assert.equal(readdirSync(dir), []);
   } finally {
     done();
@@ -155,12 +159,17 @@ test('import from a local file: verified against the target name', async () => {
     assert.equal(readdirSync(cache), [good]);
     // Importing these bytes as the real resnet18 must fail: its name says f37072fd.
     const msg = await errorOfAsync(() => ensureWeights({ backbone: 'resnet18', cacheDir: cache, from: src }));
-    assert.match(msg, new RegExp(`hash mismatch for .*downloaded-elsewhere\\.bin: the name expects SHA-256 prefix f37072fd, the content hashes to ${sha.slice(0, 8)}`));
+    assert.match(
+      msg,
+      new RegExp(`hash mismatch for .*downloaded-elsewhere\\.bin: the name expects SHA-256 prefix f37072fd, the content hashes to ${sha.slice(0, 8)}`),
+    );
     assert.ok(!existsSync(join(cache, 'resnet18-f37072fd.pth')));
     assert.equal(readdirSync(cache), [good]);
     assert.match(await errorOfAsync(() => ensureWeights({ backbone: 'resnet18', cacheDir: cache, from: join(dir, 'nope') })), /--from file .*nope not found/);
-    assert.match(await errorOfAsync(() => ensureWeights({ backbone: 'resnet18', cacheDir: cache, from: src, fileName: 'plain.pth' })),
-      /file name plain\.pth carries no "-<sha256 prefix>\." part/);
+    assert.match(
+      await errorOfAsync(() => ensureWeights({ backbone: 'resnet18', cacheDir: cache, from: src, fileName: 'plain.pth' })),
+      /file name plain\.pth carries no "-<sha256 prefix>\." part/,
+    );
   } finally {
     done();
   }
