@@ -9,7 +9,7 @@ import { createBackbone } from '../models/registry.ts';
 import type { Backbone } from '../models/backbone.ts';
 import { ensureWeights, progressPrinter } from '../models/weights-cache.ts';
 import { pretrainedBackbone, weightsIdentityOfTfjsFolder, describeWeights, sameWeights, type WeightsIdentity } from '../models/pretrained.ts';
-import { AnomalyDataset, datasetClasses, checkClassName, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
+import { AnomalyDataset, datasetClasses, checkClassName, type DatasetKind, type FolderLayout, type Geometry } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { writeSyntheticDataset, syntheticIsCurrent } from '../data/synthetic.ts';
 import { listImages, byteOrder } from '../data/image.ts';
@@ -251,7 +251,8 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
   const resize = num(args, 'resize', preset, 288);
   const imagesize = num(args, 'imagesize', preset, 288);
   const batchSize = num(args, 'batch_size', preset, 8);
-  if (resize < imagesize)
+  const geometry = str(args, 'geometry', preset, 'crop') as Geometry;
+  if (resize < imagesize && geometry === 'crop')
     log(`--resize ${resize} is below --imagesize ${imagesize}: the centre crop pads the images with black borders (as torchvision's CenterCrop does)`);
   await startDevice();
   const { backbone, weights } = await backboneFromArgs(args, preset, log);
@@ -281,7 +282,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
             }
           })();
         if (needsJudge) {
-          const ds = AnomalyDataset.open({ kind, root, className: cls, folder, split: 'train', las: false, resize, imagesize, norm });
+          const ds = AnomalyDataset.open({ kind, root, className: cls, folder, split: 'train', las: false, resize, imagesize, geometry, norm });
           const j = await judgeClass(ds, batchSize, norm);
           judged = j.mode;
           log(`${cls}: distribution judge -> ${j.mode} (${j.points} spectrum points)`);
@@ -297,6 +298,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
         layers,
         resize,
         imagesize,
+        geometry,
         mean: norm.mean,
         std: norm.std,
         pretrainEmbedDimension: cfg.pretrainEmbedDimension,
@@ -319,6 +321,8 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
         randAug: num(args, 'rand_aug', preset, 1) === 1,
         resize,
         imagesize,
+        geometry,
+        evalPro: num(args, 'eval_pro', preset, 0) === 1,
         batchSize,
         metaEpochs: num(args, 'meta_epochs', preset, 640),
         evalEpochs: num(args, 'eval_epochs', preset, 1),
@@ -469,6 +473,7 @@ interface LoadedModel {
   spec: ModelSpec | null;
   resize: number;
   imagesize: number;
+  geometry: Geometry;
   batchSize: number;
   norm: { mean: number[]; std: number[] };
   dispose(): void;
@@ -516,6 +521,7 @@ async function modelFromArgs(args: Parsed, log: (s: string) => void): Promise<Lo
     spec,
     resize: spec?.resize ?? num(args, 'resize', preset, 288),
     imagesize: spec?.imagesize ?? num(args, 'imagesize', preset, 288),
+    geometry: spec ? (spec.geometry ?? 'crop') : (str(args, 'geometry', preset, 'crop') as Geometry),
     batchSize: num(args, 'batch_size', preset, spec?.batchSize ?? 8),
     norm: spec ? { mean: [...spec.mean], std: [...spec.std] } : { mean: [...backbone.mean], std: [...backbone.std] },
     dispose() {
@@ -527,14 +533,14 @@ async function modelFromArgs(args: Parsed, log: (s: string) => void): Promise<Lo
 
 async function cmdTest(args: Parsed, log: (s: string) => void): Promise<void> {
   const model = await modelFromArgs(args, log);
-  const { glass, resize, imagesize, norm } = model;
+  const { glass, resize, imagesize, geometry, norm } = model;
   try {
     const root = (args.data as string | undefined) ?? SYNTHETIC_ROOT;
     const kind = datasetKind(args);
     const out = str(args, 'out', null, 'results');
     for (const cls of classesOf(args, root)) {
       const maskRule = str(args, 'mask_rule', null, 'binary') as MaskRule;
-      const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'test', resize, imagesize, norm, maskResample: MASK_RULES[maskRule] });
+      const ds = AnomalyDataset.open({ kind, root, className: cls, split: 'test', resize, imagesize, geometry, norm, maskResample: MASK_RULES[maskRule] });
       const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: num(args, 'workers', null, 1) });
       const pred = await predict(glass, loader, null, true);
       await loader.close();
@@ -568,12 +574,20 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
   const files = listImages(input, false).files;
   if (!files.length) throw new Error(`--input ${input}: no PNG/JPEG images in the folder`);
   const model = await modelFromArgs(args, log);
-  const { glass, resize, imagesize, norm } = model;
+  const { glass, resize, imagesize, geometry, norm } = model;
   try {
     const out = str(args, 'out', null, 'results/predict');
     let threshold: Threshold | null = model.spec?.threshold ?? null;
     if (args.val) {
-      const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: String(args.val), test: String(args.val) }, split: 'test', resize, imagesize, norm });
+      const ds = AnomalyDataset.open({
+        kind: 'folder',
+        folder: { train: String(args.val), test: String(args.val) },
+        split: 'test',
+        resize,
+        imagesize,
+        geometry,
+        norm,
+      });
       const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: 0 });
       const p = await predict(glass, loader, null);
       await loader.close();
@@ -592,7 +606,7 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
     else
       log('no threshold: the checkpoint has none (trained before thresholds were stored, or a reference .pth); pass --val FOLDER to choose one; scores only');
     // a flat folder of unlabelled images is one 'good' test type: no labels or masks are expected
-    const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: input, test: { good: files } }, split: 'test', resize, imagesize, norm });
+    const ds = AnomalyDataset.open({ kind: 'folder', folder: { train: input, test: { good: files } }, split: 'test', resize, imagesize, geometry, norm });
     const loader = new DataLoader(ds, { batchSize: model.batchSize, shuffle: false, workers: 0 });
     const pred = await predict(glass, loader, null);
     await loader.close();
@@ -605,7 +619,7 @@ async function cmdPredict(args: Parsed, log: (s: string) => void): Promise<void>
       lines.push(`${csvField(basename(p))},${pred.scores[i].toFixed(6)}` + (threshold ? `,${bad ? 'yes' : 'no'}` : ''));
     });
     writeFileSync(join(out, 'scores.csv'), lines.join('\n') + '\n');
-    await writeOverlays(out, pred, { resize, imagesize }, threshold);
+    await writeOverlays(out, pred, { resize, imagesize, geometry }, threshold);
     log(
       `scored ${files.length} images` +
         (threshold ? `, ${flagged} anomalous` : '') +

@@ -29,21 +29,27 @@ export function overlayScale(threshold: Pick<Threshold, 'pixel' | 'pixelNormal'>
   return { base, span };
 }
 
-/** Where the model's input (Resize(resize) of the shorter side, then CenterCrop(imagesize)) lies in the original image. */
+/**
+ * Where the model's input lies in the original image: 'crop' (default), Resize(resize) of the
+ * shorter side then CenterCrop(imagesize); 'full', the whole image resized to imagesize x imagesize.
+ */
 export interface InputGeometry {
   resize: number;
   imagesize: number;
+  geometry?: 'crop' | 'full';
 }
 
 /**
  * Bilinear sample of an imagesize x imagesize map at every pixel of the original width x height
- * image, following Resize + CenterCrop back; NaN outside the crop (pixels the model never saw).
+ * image, following the geometry back (Resize + CenterCrop, or the full-frame resize); NaN outside
+ * the crop (pixels the model never saw; none with 'full').
  */
 export function mapToOriginal(map: Float32Array, width: number, height: number, g: InputGeometry): Float32Array {
   const I = g.imagesize;
-  const [rh, rw] = resizeOutputSize(height, width, g.resize);
-  const top = roundHalfEven((rh - I) / 2);
-  const left = roundHalfEven((rw - I) / 2);
+  // 'full' stretched the whole frame to I x I: no crop, every pixel maps inside the map
+  const [rh, rw] = g.geometry === 'full' ? [I, I] : resizeOutputSize(height, width, g.resize);
+  const top = g.geometry === 'full' ? 0 : roundHalfEven((rh - I) / 2);
+  const left = g.geometry === 'full' ? 0 : roundHalfEven((rw - I) / 2);
   const sx = rw / width;
   const sy = rh / height;
   const out = new Float32Array(width * height);

@@ -9,6 +9,7 @@ import type { WeightsIdentity } from '../models/pretrained.ts';
 import { DEFAULT_CONFIG, type GlassConfig } from './glass.ts';
 import type { Parsed } from './options.ts';
 import type { Threshold } from './threshold.ts';
+import type { Geometry } from '../data/datasets.ts';
 
 export interface ModelSpec {
   backbone: string;
@@ -16,6 +17,8 @@ export interface ModelSpec {
   layers: string[];
   resize: number;
   imagesize: number;
+  /** input geometry (data/datasets.ts); absent in checkpoints from before it existed: 'crop' */
+  geometry?: Geometry;
   mean: number[];
   std: number[];
   pretrainEmbedDimension: number;
@@ -54,6 +57,7 @@ const DEFINING: [flag: string, key: string, get: (s: ModelSpec) => string | numb
   ['-le', 'layer', (s) => s.layers],
   ['--resize', 'resize', (s) => s.resize],
   ['--imagesize', 'imagesize', (s) => s.imagesize],
+  ['--geometry', 'geometry', (s) => s.geometry ?? 'crop'],
   ['--pretrain_embed_dimension', 'pretrain_embed_dimension', (s) => s.pretrainEmbedDimension],
   ['--target_embed_dimension', 'target_embed_dimension', (s) => s.targetEmbedDimension],
   ['--dsc_layers', 'dsc_layers', (s) => s.dscLayers],

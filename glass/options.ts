@@ -216,6 +216,12 @@ export const FLAGS: Record<string, FlagSpec> = {
     value: TEXT,
   },
   visuals: { names: ['--visuals'], help: '1: write image | mask | heatmap PNGs', value: SWITCH },
+  geometry: {
+    names: ['--geometry'],
+    help: "input geometry: 'crop' (default, the reference's Resize of the shorter side + CenterCrop; elongated images lose their ends) or 'full' (the whole frame resized to imagesize x imagesize; masks, maps and heatmaps follow)",
+    value: oneOf(['crop', 'full']),
+  },
+  eval_pro: { names: ['--eval_pro'], help: '1: every evaluation also computes pixel AP and PRO (slower; the final test always does)', value: SWITCH },
   mask_rule: {
     names: ['--mask_rule'],
     help: "ground truth of pixel metrics: 'binary' (default; nearest resize, every pixel > 0) or 'reference' (the reference code's bilinear resize, only pixels that stay 1.0: the paper's numbers)",

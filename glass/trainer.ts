@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import * as E from '../engine/index.ts';
 import type { Backbone } from '../models/backbone.ts';
 import type { CpuTensor } from '../models/io/types.ts';
-import { AnomalyDataset, checkClassName, type DatasetKind, type FolderLayout } from '../data/datasets.ts';
+import { AnomalyDataset, checkClassName, type DatasetKind, type FolderLayout, type Geometry } from '../data/datasets.ts';
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { Glass, type GlassConfig, type IterationStats } from './glass.ts';
 import { EmbeddingCache, embedFixed, evaluate, isLabelled, predict, trainStep, weightsFinite, type Metrics } from './loop.ts';
@@ -60,6 +60,10 @@ export interface RunOptions {
   randAug: boolean;
   resize: number;
   imagesize: number;
+  /** input geometry (data/datasets.ts Geometry): the reference's 'crop' (default) or 'full' frame */
+  geometry?: Geometry;
+  /** every evaluation computes pixel AP and PRO too (costly; the final test always does) */
+  evalPro?: boolean;
   batchSize: number;
   metaEpochs: number;
   evalEpochs: number;
@@ -145,6 +149,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
     folder: opts.folder,
     resize: opts.resize,
     imagesize: opts.imagesize,
+    geometry: opts.geometry ?? 'crop',
     norm,
     warn: (m: string) => log(`warning: ${m}`),
   };
@@ -250,6 +255,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         seed: opts.seed,
         resize: opts.resize,
         imagesize: opts.imagesize,
+        geometry: opts.geometry ?? 'crop',
         batch_size: opts.batchSize,
         limit: opts.limit,
         eval_epochs: opts.evalEpochs,
@@ -268,6 +274,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
     let last: (Metrics & { epoch: number }) | null = null;
     const t0 = Date.now();
     let iterations = 0;
+    let evalSeconds = 0;
     let iterSeconds = 0;
     for (let epoch = startEpoch; epoch < opts.metaEpochs; epoch++) {
       const te = Date.now();
@@ -312,10 +319,11 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       let line = `epoch ${epoch + 1}/${opts.metaEpochs} loss ${fmt(avg('loss'))} p_true ${fmt(avg('pTrue'), 3)} p_fake ${fmt(avg('pFake'), 3)} r_t ${fmt(avg('rT'))} r_g ${fmt(avg('rG'))} r_f ${fmt(avg('rF'))}`;
       // 3. evaluation every eval_epochs (on the test split, as the reference)
       if (labelled && ((epoch + 1) % opts.evalEpochs === 0 || epoch === opts.metaEpochs - 1)) {
+        const tEval = Date.now();
         const pred = await predict(glass, testLoader, testCache);
         const nan = pred.scores.findIndex((v) => !Number.isFinite(v));
         if (nan >= 0) throw diverged(epoch, `the test score of ${pred.paths[nan]} is ${pred.scores[nan]}`);
-        const m = evaluate(pred, false);
+        const m = evaluate(pred, !!opts.evalPro);
         last = { ...m, epoch };
         const score = (x: Metrics) => (x.image_auroc ?? 0) + (x.pixel_auroc ?? 0);
         if (!best || score(m) > score(best)) {
@@ -324,7 +332,10 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           writeWeightsCheckpoint(bestPath, bestWeights, { epoch, ...ckptMeta, metrics: m, ...modelMeta(null) });
         }
         line += ` | image AUROC ${fmt(m.image_auroc)} pixel AUROC ${fmt(m.pixel_auroc)} (best @ ${best.epoch + 1} by image + pixel AUROC)`;
-        record(epoch, { eval: m });
+        evalSeconds += (Date.now() - tEval) / 1000;
+        // where the run stands, for learning curves (bench/quality.ts): iterations so far and the
+        // seconds spent training, evaluation excluded (this run's: a resumed run starts at 0)
+        record(epoch, { eval: m, iterations, train_seconds: +((Date.now() - t0) / 1000 - evalSeconds).toFixed(3) });
       }
       await saveCheckpoint(
         glass,
@@ -373,6 +384,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           last: { ...pick(lastFull), epoch: result.last.epoch },
           epoch_base: 1,
           mask_rule: maskRule,
+          geometry: opts.geometry ?? 'crop',
           note: labelled
             ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection; epochs count from 1'
             : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch; epochs count from 1',

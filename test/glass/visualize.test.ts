@@ -92,6 +92,17 @@ t('mapToOriginal follows Resize + CenterCrop back to the original pixels', () =>
   assert.ok(Math.abs(half[5] - 0.25) < 1e-6, `${half[5]}`);
 });
 
+t("mapToOriginal with geometry 'full': the whole image maps onto the map, stretched, no NaN", () => {
+  // an 8x4 image stretched to 4x4: original column x lies at map u = (x + 0.5) / 2 - 0.5
+  const map = Float32Array.from({ length: 16 }, (_, i) => i % 4);
+  const out = mapToOriginal(map, 8, 4, { resize: 4, imagesize: 4, geometry: 'full' });
+  for (let y = 0; y < 4; y++)
+    for (let x = 0; x < 8; x++) {
+      const u = Math.min(Math.max((x + 0.5) / 2 - 0.5, 0), 3);
+      assert.ok(Math.abs(out[y * 8 + x] - u) < 1e-6, `(${x}, ${y}) = ${out[y * 8 + x]}, want ${u}`);
+    }
+});
+
 t('writeOverlays: heatmap and mask at the original size, mask at the pixel threshold, outside the crop untinted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'glass-overlay-'));
   try {

@@ -178,4 +178,52 @@ t('--mask_rule: the reference rule (bilinear, exact 1.0) and the binary rule, re
   await E.initDevice();
 });
 
+t('--geometry full and --eval_pro: recorded in metrics.json, the checkpoint and log.jsonl; test follows the checkpoint', async () => {
+  log.length = 0;
+  const out = join(dir, 'full');
+  const argv = ['train', '--data', join(dir, 'data'), '-d', 'button', ...tiny, '--resize', '80', '--geometry', 'full', '--eval_pro', '1', '--out', out];
+  assert.is(await capture(argv), 0, log.join('\n'));
+  const metrics = JSON.parse(readFileSync(join(out, 'mvtec_button', 'metrics.json'), 'utf8'));
+  assert.is(metrics.geometry, 'full');
+  const lines = readFileSync(join(out, 'mvtec_button', 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.is(lines[0].geometry, 'full');
+  const evals = lines.filter((l) => l.eval);
+  assert.ok(evals.length >= 1);
+  for (const e of evals) {
+    assert.ok(e.eval.pixel_pro !== null && e.eval.pixel_ap !== null, 'every evaluation has PRO and AP with --eval_pro 1');
+    assert.ok(e.iterations > 0 && e.train_seconds > 0, JSON.stringify(e));
+  }
+  const ck = join(out, 'mvtec_button', 'ckpt_best.safetensors');
+  // test takes the geometry from the checkpoint and reproduces the run's best metrics
+  assert.is(
+    await capture([
+      'test',
+      '--checkpoint',
+      ck,
+      '--data',
+      join(dir, 'data'),
+      '-d',
+      'button',
+      '--workers',
+      '0',
+      '--visuals',
+      '0',
+      '--out',
+      join(dir, 'full-test'),
+    ]),
+    0,
+    log.join('\n'),
+  );
+  const m = JSON.parse(readFileSync(join(dir, 'full-test', 'mvtec_button', 'metrics_test.json'), 'utf8'));
+  assert.is(m.image_auroc, metrics.image_auroc);
+  assert.is(m.pixel_auroc, metrics.pixel_auroc);
+  log.length = 0;
+  assert.is.not(await capture(['test', '--checkpoint', ck, '--data', join(dir, 'data'), '-d', 'button', '--geometry', 'crop']), 0);
+  assert.match(log.join('\n'), /--geometry crop \(the checkpoint has full\)/);
+  await E.initDevice();
+});
+
 t.run();
