@@ -24,6 +24,8 @@ import { checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './mo
 import { bestF1Threshold, holdOutSplit, type Threshold } from './threshold.ts';
 import { BUILTIN_TEXTURES } from '../data/las.ts';
 import { applyEngineEnv } from './engine-env.ts';
+import { knnBaseline } from './knn-baseline.ts';
+import { compareWithBaseline, baselineLine } from './baseline-report.ts';
 
 applyEngineEnv();
 
@@ -355,6 +357,24 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
               ` | ${res.seconds.toFixed(0)} s, ${res.secondsPerIteration.toFixed(2)} s/iteration`,
       );
       log(`${cls}: checkpoint ${join(out, `${kind}_${cls}`, 'ckpt_best.safetensors')}`);
+      if (str(args, 'baseline', preset, 'none') === 'knn') {
+        const t0 = Date.now();
+        const knn = await knnBaseline(backbone, {
+          kind,
+          root,
+          className: cls,
+          folder,
+          resize,
+          imagesize,
+          geometry,
+          layers,
+          embed: cfg.targetEmbedDimension,
+          maskRule: str(args, 'mask_rule', null, 'binary') as MaskRule,
+        });
+        const c = compareWithBaseline(res.best, knn, (Date.now() - t0) / 1000);
+        writeFileSync(join(out, `${kind}_${cls}`, 'baseline_knn.json'), JSON.stringify({ ...c, epoch: res.best.epoch }, null, 2) + '\n');
+        log(baselineLine(cls, c));
+      }
     }
   } finally {
     backbone.dispose();

@@ -221,6 +221,11 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "input geometry: 'crop' (default, the reference's Resize of the shorter side + CenterCrop; elongated images lose their ends) or 'full' (the whole frame resized to imagesize x imagesize; masks, maps and heatmaps follow)",
     value: oneOf(['crop', 'full']),
   },
+  baseline: {
+    names: ['--baseline'],
+    help: "'knn': after training, score the test set with a nearest-neighbour patch baseline on the same features and say how the run compares (written to baseline_knn.json); 'none' (default)",
+    value: oneOf(['none', 'knn']),
+  },
   eval_pro: { names: ['--eval_pro'], help: '1: every evaluation also computes pixel AP and PRO (slower; the final test always does)', value: SWITCH },
   mask_rule: {
     names: ['--mask_rule'],

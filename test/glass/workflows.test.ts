@@ -226,4 +226,17 @@ t('--geometry full and --eval_pro: recorded in metrics.json, the checkpoint and 
   await E.initDevice();
 });
 
+t('--baseline knn: after training, the run is compared with a kNN score on the same features', async () => {
+  log.length = 0;
+  const out = join(dir, 'baseline');
+  assert.is(await capture(['train', '--data', join(dir, 'data'), '-d', 'button', ...tiny, '--baseline', 'knn', '--out', out]), 0, log.join('\n'));
+  const rec = JSON.parse(readFileSync(join(out, 'mvtec_button', 'baseline_knn.json'), 'utf8'));
+  const metrics = JSON.parse(readFileSync(join(out, 'mvtec_button', 'metrics.json'), 'utf8'));
+  assert.is(rec.baseline, 'knn');
+  assert.is(rec.glass.image_auroc, metrics.image_auroc, "the run's best epoch");
+  for (const k of ['image_auroc', 'pixel_auroc', 'pixel_pro']) assert.ok(rec.knn[k] >= 0 && rec.knn[k] <= 1, `${k} ${rec.knn[k]}`);
+  assert.match(log.join('\n'), /button: GLASS \(best epoch\) vs kNN baseline on the same features: image AUROC/);
+  await E.initDevice();
+});
+
 t.run();
