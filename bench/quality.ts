@@ -91,8 +91,11 @@ export function qualityTable(runs: QualityRun[]): string {
   const f = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(3));
   const rows = ['| run | iterations | train s | image AUROC | pixel AUROC | PRO |', '|---|---|---|---|---|---|'];
   for (const r of runs) {
-    if (r.knn)
-      rows.push(`| kNN baseline (${r.class}) | - | ${Math.round(r.knn.seconds)} | ${f(r.knn.image_auroc)} | ${f(r.knn.pixel_auroc)} | ${f(r.knn.pixel_pro)} |`);
+    const knnRow = r.knn
+      ? `| kNN baseline (${r.class}) | - | ${Math.round(r.knn.seconds)} | ${f(r.knn.image_auroc)} | ${f(r.knn.pixel_auroc)} | ${f(r.knn.pixel_pro)} |`
+      : null;
+    // runs that share one baseline (--knn FILE) list it once
+    if (knnRow && !rows.includes(knnRow)) rows.push(knnRow);
     const score = (p: CurvePoint) => (p.imageAuroc ?? 0) + (p.pixelAuroc ?? 0);
     const best = r.points.reduce<CurvePoint | null>((b, p) => (!b || score(p) > score(b) ? p : b), null);
     const last = r.points[r.points.length - 1];
