@@ -132,6 +132,18 @@ export function randomValues(n: number, seed: number): Float32Array {
 }
 
 /**
+ * `n` values at least 0.05 apart, in a seeded random order: inputs for gradient checks of max-like
+ * ops, so central differences never move an argmax.
+ */
+export function distinctValues(n: number, seed: number): Float32Array {
+  const v = randomValues(n, seed);
+  const order = [...v.keys()].sort((i, j) => v[i] - v[j]);
+  const out = new Float32Array(n);
+  order.forEach((i, rank) => (out[i] = (rank - n / 2) * 0.05));
+  return out;
+}
+
+/**
  * Finite-difference check: the analytic gradient of L = sum(fn(inputs) * w) for a fixed random
  * w matches central differences (f32, so eps and tolerances are loose but meaningful).
  */

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
-import { registerCases, loadFixture, gradcheck, randomValues, type OpFn } from '../../helpers/oracle.ts';
+import { registerCases, loadFixture, gradcheck, randomValues, type OpFn, distinctValues } from '../../helpers/oracle.ts';
 import { throwsWith } from '../../helpers/throws.ts';
 
 const nul = <T>(v: T | null | undefined) => (v === null ? undefined : v);
@@ -49,20 +49,12 @@ fx('the fixture holds each option, with gradients', () => {
 registerCases(fx, cases, ops);
 fx.run();
 
-// Values at least 0.05 apart, so central differences never move an argmax.
-const distinct = (n: number, seed: number) => {
-  const v = randomValues(n, seed);
-  const order = [...v.keys()].sort((i, j) => v[i] - v[j]);
-  const out = new Float32Array(n);
-  order.forEach((i, rank) => (out[i] = (rank - n / 2) * 0.05));
-  return out;
-};
 const gc = suite('pooling options: finite-difference gradients');
 gc.before(before);
 gc('maxPool2d asymmetric padding, ceil mode, dilation', () =>
   gradcheck(
     ([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: [1, 0, 0, 1], dilation: [1, 2], ceilMode: true }),
-    [{ shape: [1, 2, 6, 7], data: distinct(84, 3) }],
+    [{ shape: [1, 2, 6, 7], data: distinctValues(84, 3) }],
     {
       eps: 1e-3,
     },
@@ -71,7 +63,7 @@ gc('maxPool2d asymmetric padding, ceil mode, dilation', () =>
 gc('maxPool2d returnIndices: the values backpropagate', () =>
   gradcheck(
     ([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, padding: [0, 1, 1, 0], returnIndices: true })[0],
-    [{ shape: [1, 1, 5, 4], data: distinct(20, 4) }],
+    [{ shape: [1, 1, 5, 4], data: distinctValues(20, 4) }],
     {
       eps: 1e-3,
     },

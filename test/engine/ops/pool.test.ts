@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
-import { registerCases, loadFixture, gradcheck, randomValues, type OpFn } from '../../helpers/oracle.ts';
+import { registerCases, loadFixture, gradcheck, type OpFn, distinctValues } from '../../helpers/oracle.ts';
 import { throwsWith } from '../../helpers/throws.ts';
 
 const nul = <T>(v: T | null | undefined) => (v === null ? undefined : v);
@@ -36,21 +36,15 @@ registerCases(
 );
 fx.run();
 
-// Values at least 0.05 apart, so central differences never move an argmax.
-const distinct = (n: number, seed: number) => {
-  const v = randomValues(n, seed);
-  const order = [...v.keys()].sort((i, j) => v[i] - v[j]);
-  const out = new Float32Array(n);
-  order.forEach((i, rank) => (out[i] = (rank - n / 2) * 0.05));
-  return out;
-};
 const gc = suite('pooling finite-difference gradients');
 gc.before(before);
 gc('maxPool2d 3x3 stride 2 pad 1, ceil mode', () =>
-  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [{ shape: [1, 2, 6, 5], data: distinct(60, 1) }], { eps: 1e-3 }),
+  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [{ shape: [1, 2, 6, 5], data: distinctValues(60, 1) }], {
+    eps: 1e-3,
+  }),
 );
 gc('maxPool2d dilation 2', () =>
-  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, dilation: 2 }), [{ shape: [1, 1, 5, 5], data: distinct(25, 2) }], { eps: 1e-3 }),
+  gradcheck(([x]) => E.maxPool2d(x, { kernelSize: 2, stride: 1, dilation: 2 }), [{ shape: [1, 1, 5, 5], data: distinctValues(25, 2) }], { eps: 1e-3 }),
 );
 gc('avgPool2d overlapping, exclude pad, ceil mode', () =>
   gradcheck(([x]) => E.avgPool2d(x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [{ shape: [1, 2, 6, 5] }]),
