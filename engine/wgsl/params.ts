@@ -35,6 +35,10 @@ const VAR = 'prm_';
 
 const WGSL_IDENT = /^[A-Za-z][A-Za-z0-9_]*$/;
 
+// f32 -> its bits without a view per call
+const F32 = new Float32Array(1);
+const F32_BITS = new Uint32Array(F32.buffer);
+
 interface Slot {
   field: string;
   index: number | null;
@@ -49,6 +53,7 @@ export class ParamStruct<F extends ParamFields> {
   /** Words the packed struct takes. */
   readonly words: number;
   private readonly slots: Slot[] = [];
+  private readonly fieldCount: number;
 
   constructor(
     readonly name: string,
@@ -80,20 +85,18 @@ export class ParamStruct<F extends ParamFields> {
       throw new Error(`paramStruct ${name}: ${this.slots.length} words exceed the ${MAX_PARAM_WORDS}-word parameter slot`);
     // uniform structs are sized in multiples of 16 bytes; the packer pads to match
     this.words = Math.ceil(this.slots.length / 4) * 4;
+    this.fieldCount = Object.keys(fields).length;
     this.decl = `struct ${name} {\n  ${members.join(',\n  ')},\n}\n@group(0) @binding(0) var<uniform> ${VAR}: ${name};`;
     this.at = at as ParamRefs<F>;
   }
 
   /** The values as the uniform's words; each checked against its field's type. */
   pack(values: ParamValues<F>): Uint32Array {
+    // runs for every dispatch: one allocation (the words), no per-call views or sets
     const words = new Uint32Array(this.words);
-    const f32 = new Float32Array(words.buffer);
-    const i32 = new Int32Array(words.buffer);
-    const seen = new Set<string>();
     for (let w = 0; w < this.slots.length; w++) {
       const { field, index, type } = this.slots[w];
       const raw = (values as Record<string, number | ArrayLike<number>>)[field];
-      seen.add(field);
       let v: number;
       if (index === null) {
         if (typeof raw !== 'number') throw new Error(`${this.name}: parameter ${field} must be a number, got ${describe(raw)}`);
@@ -104,17 +107,21 @@ export class ParamStruct<F extends ParamFields> {
           throw new Error(`${this.name}: parameter ${field} must be a list of ${len} numbers, got ${describe(raw)}`);
         v = raw[index];
       }
-      if (type === 'f32') f32[w] = v;
-      else if (type === 'u32') {
+      if (type === 'f32') {
+        F32[0] = v;
+        words[w] = F32_BITS[0];
+      } else if (type === 'u32') {
         if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new Error(`${this.name}: parameter ${label(field, index)} = ${v} is not a u32`);
         words[w] = v;
       } else {
         if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff))
           throw new Error(`${this.name}: parameter ${label(field, index)} = ${v} is not an i32`);
-        i32[w] = v;
+        words[w] = v >>> 0; // the i32's two's-complement bits
       }
     }
-    for (const k of Object.keys(values)) if (!seen.has(k)) throw new Error(`${this.name}: unknown parameter ${k}`);
+    // every declared field was read above, so more keys than fields means an undeclared one
+    const keys = Object.keys(values);
+    if (keys.length > this.fieldCount) throw new Error(`${this.name}: unknown parameter ${keys.find((k) => !(k in this.fields))}`);
     return words;
   }
 }
