@@ -37,10 +37,21 @@ export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 // Safety net only: a node dropped without backward or scope end releases its saved tensors
-// when collected. Deterministic paths (backward, tidy) release them first.
+// when collected. Deterministic paths (backward, tidy) release them first. The count lets
+// memoryStats tell a leak in the caller's code from this late, timing-dependent release.
+let collectedSaved = 0;
 const finalizer = new FinalizationRegistry<Tensor[]>((saved) => {
-  for (const t of saved) t.dispose();
+  for (const t of saved) {
+    if (t.disposed) continue;
+    t.dispose();
+    collectedSaved++;
+  }
 });
+
+/** Saved tensors released so far by the garbage collector (graphs dropped without backward or a scope). */
+export function collectedSavedTensors(): number {
+  return collectedSaved;
+}
 
 export class Node {
   readonly id = nextNodeId++;

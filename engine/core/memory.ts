@@ -3,7 +3,7 @@
 // was `keep()`-ed, and releases the saved tensors of graph nodes that nothing returned can reach.
 // The garbage collector is only a safety net (see tensor.ts and autograd/tape.ts).
 import type { Tensor } from './tensor.ts';
-import { Node, nodeIdWatermark } from '../autograd/tape.ts';
+import { Node, nodeIdWatermark, collectedSavedTensors } from '../autograd/tape.ts';
 import { poolStats } from '../runtime/pool.ts';
 import { maxBindingBytes, bindingLimitMessage, publicOp } from '../runtime/dispatch.ts';
 import { checkShape, fmt, type Shape } from './shape.ts';
@@ -142,7 +142,21 @@ export function checkAllocation(shape: Shape, dtype: DType): void {
   if (bytes > maxBindingBytes()) throw new Error(bindingLimitMessage(publicOp() ?? 'Tensor.empty', `a ${dtype} tensor of shape ${fmt(shape)}`, bytes, shape));
 }
 
+/**
+ * Counters for leak checks. `liveTensors` counts undisposed handles; `collectedTensors` counts the
+ * autograd-saved handles that the garbage collector's safety net disposed (a graph dropped without
+ * backward or a scope), which lowers `liveTensors` at times no caller controls.
+ */
 export function memoryStats() {
   const p = poolStats();
-  return { liveTensors, liveStorages, liveBytes: p.liveBytes, pooledBytes: p.pooledBytes, peakBytes: p.peakBytes, poolHits: p.hits, poolMisses: p.misses };
+  return {
+    liveTensors,
+    liveStorages,
+    liveBytes: p.liveBytes,
+    pooledBytes: p.pooledBytes,
+    peakBytes: p.peakBytes,
+    poolHits: p.hits,
+    poolMisses: p.misses,
+    collectedTensors: collectedSavedTensors(),
+  };
 }

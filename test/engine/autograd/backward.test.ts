@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
+import { liveTensors } from '../../helpers/memory.ts';
 
 const t = suite('autograd API and runtime');
 t.before(async () => {
@@ -63,15 +64,17 @@ t('detach and noGrad cut the graph; grad() reaches intermediates', async () => {
 t('Symbol.dispose releases a tensor; freed buffers are pooled, not leaked', async () => {
   await E.sync();
   const before = E.memoryStats();
+  const tensorsBefore = liveTensors();
   {
     const a = E.zeros([1024, 64]); // 256 KiB
-    assert.is(E.memoryStats().liveTensors, before.liveTensors + 1);
+    assert.is(liveTensors(), tensorsBefore + 1);
     a[Symbol.dispose]();
   }
   await E.sync();
   const after = E.memoryStats();
-  assert.is(after.liveTensors, before.liveTensors);
-  assert.is(after.liveBytes, before.liveBytes);
+  assert.is(liveTensors(), tensorsBefore);
+  // bytes may only fall: the GC safety net can free storage that earlier tests leaked
+  assert.ok(after.liveBytes <= before.liveBytes, `live bytes ${after.liveBytes} > ${before.liveBytes}`);
   assert.ok(after.pooledBytes >= before.pooledBytes, `pooled ${after.pooledBytes} < ${before.pooledBytes}`);
   // the same size again is served from the pool
   const hits = E.memoryStats().poolHits;

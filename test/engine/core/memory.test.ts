@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
+import { liveTensors, collectGarbage } from '../../helpers/memory.ts';
 
 const t = suite('memory');
 t.before(async () => {
@@ -10,7 +11,7 @@ t.before(async () => {
 });
 
 t('tidy frees everything but the result; keep() survives', () => {
-  const before = E.memoryStats().liveTensors;
+  const before = liveTensors();
   let kept!: E.Tensor;
   const r = E.tidy(() => {
     const a = E.ones([4, 4]);
@@ -18,11 +19,30 @@ t('tidy frees everything but the result; keep() survives', () => {
     kept = E.keep(E.add(b, 1));
     return { out: E.sum(b), list: [E.exp(a)] };
   });
-  assert.is(E.memoryStats().liveTensors, before + 3);
+  assert.is(liveTensors(), before + 3);
   r.out.dispose();
   r.list[0].dispose();
   kept.dispose();
-  assert.is(E.memoryStats().liveTensors, before);
+  assert.is(liveTensors(), before);
+});
+
+t('a graph dropped without backward or scope: the GC safety net disposes its saved tensors and counts them', async () => {
+  const x = E.keep(E.tensor([1, 2, 3], { requiresGrad: true }));
+  const raw0 = E.memoryStats();
+  const net0 = liveTensors();
+  // in a function, so nothing on this frame keeps the node reachable
+  (() => {
+    const y = E.exp(x); // saves its output for backward: one shared handle
+    y.dispose();
+  })();
+  assert.is(E.memoryStats().liveTensors, raw0.liveTensors + 1, 'the saved handle lives while the node may be reached');
+  for (let i = 0; i < 20 && E.memoryStats().collectedTensors === raw0.collectedTensors; i++) await collectGarbage();
+  const s = E.memoryStats();
+  // at least: handles that earlier test files dropped may be collected in the same collection
+  assert.ok(s.collectedTensors - raw0.collectedTensors >= 1, 'the saved tensor was released by the collector');
+  assert.ok(s.liveTensors <= raw0.liveTensors, 'and is no longer live');
+  assert.is(liveTensors(), net0 + 1, 'the helper counts it as still live, so leak checks do not depend on GC timing');
+  x.dispose();
 });
 
 t('disposing an intermediate does not break a pending backward', async () => {
@@ -59,12 +79,13 @@ t('graph saved tensors are released by the scope when nothing returned reaches t
     ),
   );
   const base = E.memoryStats();
+  const baseTensors = liveTensors();
   E.tidy(() => {
     const h = E.matmul(E.ones([3, 2]), w);
     E.sum(E.sigmoid(h)); // forward only, never backward: saved tensors must not leak
   });
   const after = E.memoryStats();
-  assert.is(after.liveTensors, base.liveTensors);
+  assert.is(liveTensors(), baseTensors);
   assert.is(after.liveStorages, base.liveStorages);
   w.dispose();
 });
@@ -94,6 +115,7 @@ t('1000 training-like steps keep live tensors and bytes flat', async () => {
   const l0 = await first.item();
   first.dispose();
   const s0 = E.memoryStats();
+  const tensors0 = liveTensors();
   let last = 0;
   for (let i = 0; i < 1000; i++) {
     const l = step();
@@ -103,14 +125,14 @@ t('1000 training-like steps keep live tensors and bytes flat', async () => {
       // tensors exactly flat; bytes may only fall (the GC safety net can free handles other
       // tests leaked), and no buffer is allocated after the first step
       const s = E.memoryStats();
-      assert.is(s.liveTensors, s0.liveTensors, `live tensors at step ${i}`);
+      assert.is(liveTensors(), tensors0, `live tensors at step ${i}`);
       assert.ok(s.liveBytes <= s0.liveBytes, `live bytes at step ${i}: ${s.liveBytes} > ${s0.liveBytes}`);
       assert.is(s.poolMisses, s0.poolMisses, `new GPU buffers allocated by step ${i}`);
     }
   }
   await E.sync();
   const s1 = E.memoryStats();
-  assert.is(s1.liveTensors, s0.liveTensors);
+  assert.is(liveTensors(), tensors0);
   assert.ok(s1.liveBytes <= s0.liveBytes);
   assert.is(s1.poolMisses, s0.poolMisses);
   assert.ok(last < l0, `loss went down (${l0} -> ${last})`);

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
 import { setDispatchHook } from '../../../engine/runtime/dispatch.ts';
 import { registerCases, loadFixture, gradcheck, assertClose, decode, offsetView, type OpFn, type Case, type SpecTensor } from '../../helpers/oracle.ts';
+import { liveTensors } from '../../helpers/memory.ts';
 
 const { nn } = E;
 
@@ -318,7 +319,7 @@ mod('state-dict keys, shapes, dtypes and parameter order match torch', () => {
 });
 
 mod('parameters are kept leaves that require grad; dispose frees them', () => {
-  const live0 = E.memoryStats().liveTensors;
+  const live0 = liveTensors();
   const net = E.tidy(() => new Net());
   const ps = net.parameters();
   assert.is(ps.length, 7);
@@ -326,10 +327,10 @@ mod('parameters are kept leaves that require grad; dispose frees them', () => {
     assert.ok(p.isLeaf && p.requiresGrad && p.kept && !p.disposed);
   }
   assert.is(net.buffers().length, 6);
-  assert.is(E.memoryStats().liveTensors, live0 + 13);
+  assert.is(liveTensors(), live0 + 13);
   net.dispose();
   assert.ok(ps.every((p) => p.disposed));
-  assert.is(E.memoryStats().liveTensors, live0);
+  assert.is(liveTensors(), live0);
 });
 
 mod('strict loadStateDict lists missing, unexpected and mismatched keys in one error', () => {

@@ -8,6 +8,7 @@ import * as E from '../../../engine/index.ts';
 import { registerCases, loadFixture, gradcheck, assertClose, randomValues, type OpFn } from '../../helpers/oracle.ts';
 import { setDispatchHook } from '../../../engine/runtime/dispatch.ts';
 import { throwsWith } from '../../helpers/throws.ts';
+import { liveTensors } from '../../helpers/memory.ts';
 
 type Args = Record<string, any>;
 const opts = (a: Args): E.Conv2dOptions => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
@@ -91,13 +92,13 @@ misc('forward and backward leave no tensors behind', async () => {
   const x = E.tensor(randomValues(1 * 4 * 9 * 9, 6), { shape: [1, 4, 9, 9], requiresGrad: true });
   const w = E.tensor(randomValues(8 * 4 * 9, 7), { shape: [8, 4, 3, 3], requiresGrad: true });
   const b = E.tensor(randomValues(8, 8), { requiresGrad: true });
-  const before = E.memoryStats().liveTensors;
+  const before = liveTensors();
   await E.tidyAsync(async () => {
     const L = E.sum(E.conv2d(x, w, b, { padding: 1, stride: 2 }));
     const gs = E.grad(L, [x, w, b]);
     await gs[1]!.data();
   });
-  assert.is(E.memoryStats().liveTensors, before);
+  assert.is(liveTensors(), before);
   for (const t of [x, w, b]) t.dispose();
 });
 

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
 import { registerCases, loadFixture, gradcheck, assertClose, randomValues, offsetView, type OpFn } from '../../helpers/oracle.ts';
 import { throwsWith } from '../../helpers/throws.ts';
+import { liveTensors } from '../../helpers/memory.ts';
 
 const opts = (a: Record<string, any>): E.Conv3dOptions => ({ stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups });
 const ops: Record<string, OpFn> = {
@@ -136,13 +137,13 @@ api('forward and backward leave no tensors behind', async () => {
   const x = E.tensor(randomValues(2 * 4 * 5 * 6 * 7, 6), { shape: [2, 4, 5, 6, 7], requiresGrad: true });
   const w = E.tensor(randomValues(6 * 4 * 27, 7), { shape: [6, 4, 3, 3, 3], requiresGrad: true });
   const b = E.tensor(randomValues(6, 8), { requiresGrad: true });
-  const before = E.memoryStats().liveTensors;
+  const before = liveTensors();
   await E.tidyAsync(async () => {
     const L = E.sum(E.conv3d(x, w, b, { padding: 1, stride: 2 }));
     const gs = E.grad(L, [x, w, b]);
     await gs[1]!.data();
   });
-  assert.is(E.memoryStats().liveTensors, before);
+  assert.is(liveTensors(), before);
   for (const t of [x, w, b]) t.dispose();
 });
 api('nn.Conv3d: torch parameter shapes and names, forward = conv3d', async () => {

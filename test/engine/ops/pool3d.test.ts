@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as E from '../../../engine/index.ts';
 import { registerCases, loadFixture, gradcheck, assertClose, randomValues, type OpFn, distinctValues } from '../../helpers/oracle.ts';
 import { throwsWith } from '../../helpers/throws.ts';
+import { liveTensors } from '../../helpers/memory.ts';
 
 const nul = <T>(v: T | null | undefined) => (v === null ? undefined : v);
 const maxOpts = (a: Record<string, any>): E.MaxPool3dOptions => ({
@@ -123,13 +124,13 @@ api('strided and offset inputs give the dense result and gradients', async () =>
 });
 api('forward and backward leave no tensors behind', async () => {
   const x = E.tensor(randomValues(2 * 4 * 5 * 6 * 7, 6), { shape: [2, 4, 5, 6, 7], requiresGrad: true });
-  const before = E.memoryStats().liveTensors;
+  const before = liveTensors();
   await E.tidyAsync(async () => {
     const L = E.add(E.sum(E.maxPool3d(x, { kernelSize: 3, stride: 2, padding: 1 })), E.sum(E.avgPool3d(x, { kernelSize: 2 })));
     const [g] = E.grad(L, [x]);
     await g!.data();
   });
-  assert.is(E.memoryStats().liveTensors, before);
+  assert.is(liveTensors(), before);
   x.dispose();
 });
 api('nn.MaxPool3d / nn.AvgPool3d = the functional ops', async () => {
