@@ -11,3 +11,4 @@ export {
 } from './optimizer.ts';
 export { SGD, type SGDOptions } from './sgd.ts';
 export { Adam, AdamW, type AdamOptions } from './adam.ts';
+export { CosineAnnealingLR } from './lr-scheduler.ts';
