@@ -183,6 +183,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   radius: { names: ['--radius'], help: 'quantile for r_t', value: real('[0, 1]') },
   p: { names: ['--p'], help: 'hard-mining quantile', value: real('[0, 1]') },
   lr: { names: ['--lr'], help: 'learning rate', value: real('(0, inf)') },
+  lr_schedule: {
+    names: ['--lr_schedule'],
+    help: "'constant' (default, the reference's) or 'cosine': both rates anneal towards 0 over --meta_epochs (torch's CosineAnnealingLR per epoch)",
+    value: oneOf(['constant', 'cosine']),
+  },
   // --mining 0 is the way to train without gradient ascent
   step: { names: ['--step'], help: 'gradient-ascent steps', value: int(1) },
   limit: { names: ['--limit'], help: 'training samples per epoch', value: int(1) },

@@ -45,6 +45,14 @@ export * from './loop.ts';
 export const MASK_RULES = { binary: 'nearest', reference: 'bilinear' } as const;
 export type MaskRule = keyof typeof MASK_RULES;
 
+/**
+ * How the learning rate moves over the epochs: 'constant' is the reference's (no scheduler);
+ * 'cosine' anneals both optimisers from their rates (lr, 2 lr) towards 0 over --meta_epochs
+ * (torch's CosineAnnealingLR, stepped per epoch), so a short run ends on small, stable steps.
+ */
+export const LR_SCHEDULES = ['constant', 'cosine'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
+
 export interface RunOptions {
   dataset: DatasetKind;
   root: string;
@@ -64,6 +72,8 @@ export interface RunOptions {
   geometry?: Geometry;
   /** every evaluation computes pixel AP and PRO too (costly; the final test always does) */
   evalPro?: boolean;
+  /** learning-rate schedule over the epochs (default 'constant', the reference's) */
+  lrSchedule?: LrSchedule;
   batchSize: number;
   metaEpochs: number;
   evalEpochs: number;
@@ -177,7 +187,9 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const mode = opts.cfg.svd === 1 ? 'hypersphere' : 'manifold';
   const labelled = isLabelled(testSet.entries.map((e) => e.label));
   const modelMeta = (threshold: ModelSpec['threshold']) => (opts.spec ? { model: { ...opts.spec, threshold } } : {});
-  const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg };
+  const lrSchedule = opts.lrSchedule ?? 'constant';
+  // the schedule travels with the checkpoint: a cosine run's rates depend on its total length
+  const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg, lr_schedule: lrSchedule, meta_epochs: opts.metaEpochs };
   log(
     `${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
       `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`,
@@ -195,7 +207,22 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   try {
     if (opts.resume) {
       const ck = loadCheckpoint(glass, opts.resume);
-      const m = ck.meta as { epoch?: number; seed?: number; best?: Metrics & { epoch: number }; rng?: ReturnType<typeof E.generatorState> };
+      const m = ck.meta as {
+        epoch?: number;
+        seed?: number;
+        best?: Metrics & { epoch: number };
+        rng?: ReturnType<typeof E.generatorState>;
+        lr_schedule?: LrSchedule;
+        meta_epochs?: number;
+      };
+      // files from before schedules existed trained with constant rates
+      const was = m.lr_schedule ?? 'constant';
+      if (was !== lrSchedule || (lrSchedule === 'cosine' && m.meta_epochs !== undefined && m.meta_epochs !== opts.metaEpochs)) {
+        log(
+          `warning: ${opts.resume} was trained with --lr_schedule ${was}${was === 'cosine' ? ` over ${m.meta_epochs} epochs` : ''}; ` +
+            `this run continues with --lr_schedule ${lrSchedule}${lrSchedule === 'cosine' ? ` over ${opts.metaEpochs} epochs` : ''}, so its rates differ from an uninterrupted run's`,
+        );
+      }
       if (m.seed !== undefined && m.seed !== opts.seed) {
         throw new UsageError(
           `--seed ${opts.seed}: ${opts.resume} was trained with --seed ${m.seed}, and a resumed run must draw what the interrupted one would have: ` +
@@ -237,6 +264,14 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           (ck.hasOptimizers ? '' : ' (no optimiser state in the file)'),
       );
     }
+    // base rates as Glass sets them (a resumed optimiser holds its last epoch's decayed rate)
+    const schedules =
+      lrSchedule === 'cosine'
+        ? [
+            ...(glass.projOpt ? [new E.optim.CosineAnnealingLR(glass.projOpt, { tMax: opts.metaEpochs, lastEpoch: startEpoch, baseLrs: [opts.cfg.lr] })] : []),
+            new E.optim.CosineAnnealingLR(glass.dscOpt, { tMax: opts.metaEpochs, lastEpoch: startEpoch, baseLrs: [opts.cfg.lr * 2] }),
+          ]
+        : [];
     const prev = previousLog(jsonl);
     const run = prev.runs + 1;
     const record = (epoch: number, rec: object) =>
@@ -259,6 +294,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         batch_size: opts.batchSize,
         limit: opts.limit,
         eval_epochs: opts.evalEpochs,
+        lr_schedule: lrSchedule,
         config: opts.cfg,
       }) + '\n',
     );
@@ -346,6 +382,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       );
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
+      schedules.forEach((s) => s.step());
     }
     // final test with the last and the best weights, all metrics; the decision threshold from the
     // best weights' scores of the good test (held-out) images, stored in ckpt_best
@@ -385,6 +422,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           epoch_base: 1,
           mask_rule: maskRule,
           geometry: opts.geometry ?? 'crop',
+          lr_schedule: lrSchedule,
           note: labelled
             ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection; epochs count from 1'
             : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch; epochs count from 1',
