@@ -153,7 +153,8 @@ export function evaluate(pred: Prediction, full: boolean): Metrics {
     pixel_ap = averagePrecision(bin, pred.maps);
     try {
       const [h, w] = pred.size;
-      pixel_pro = computePro(bin, pred.maps, pred.labels.length, h, w);
+      // the soft mask: compute_pro weighs fractional ground truth in its FPR (metrics.ts proCurve)
+      pixel_pro = computePro(pred.masks, pred.maps, pred.labels.length, h, w);
     } catch {
       pixel_pro = 0; // the reference's _evaluate does the same when PRO is undefined
     }

@@ -292,7 +292,11 @@ export interface ProCurve {
 
 /**
  * The per-threshold (pro, fpr) rows of GLASS compute_pro before the fpr < 0.3 filter.
- * masks: count x height x width of 0/1; amaps: the same shape, float32 anomaly maps.
+ * masks: count x height x width of values in [0, 1]; amaps: the same shape, float32 anomaly maps.
+ * A soft mask (the reference's bilinear-resized ground truth) is read as compute_pro reads it:
+ * regions are the pixels equal to 1 (skimage's label casts to int), a false positive is a pixel
+ * below 1 over the threshold, and the FPR divides by sum(1 - mask) (float64, numpy's pairwise
+ * order), so fractional pixels count fractionally there. For 0/1 masks both are plain counts.
  */
 export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: number, height: number, width: number, opts: ProOptions = {}): ProCurve {
   const hw = height * width,
@@ -304,7 +308,7 @@ export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: n
     maxTh = -Infinity;
   for (let i = 0; i < n; i++) {
     const m = masks[i];
-    if (m !== 0 && m !== 1) throw new Error(`proCurve: masks must be 0 or 1, found ${m} at index ${i}`);
+    if (!(m >= 0 && m <= 1)) throw new Error(`proCurve: mask values must be in [0, 1], found ${m} at index ${i}`);
     const v = amaps[i];
     if (Number.isNaN(v)) throw new Error(`proCurve: anomaly map value at index ${i} is NaN`);
     if (v < minTh) minTh = v;
@@ -314,19 +318,17 @@ export function proCurve(masks: ArrayLike<number>, amaps: Float32Array, count: n
   const T = th.values.length;
   // A pixel with value v is 1 in binary_amaps at threshold i iff v > compare[i], i.e. i < bucket(v).
   const negHist = new Float64Array(T + 1);
-  let negatives = 0;
+  const negatives = pairwiseSum((i) => 1 - masks[i], 0, n);
+  const regions = Uint8Array.from({ length: n }, (_, i) => (masks[i] === 1 ? 1 : 0));
   const regionHists: Float64Array[] = [];
   const regionAreas: number[] = [];
   for (let img = 0; img < count; img++) {
     const off = img * hw;
     for (let p = 0; p < hw; p++) {
-      if (masks[off + p] === 0) {
-        negatives++;
-        negHist[countBelow(th.compare, amaps[off + p])]++;
-      }
+      if (masks[off + p] < 1) negHist[countBelow(th.compare, amaps[off + p])]++;
     }
     const wm = windowMax(amaps, height, width, opts.dilation ?? 5, off);
-    const { labels, count: nReg } = labelComponents(masks, height, width, off);
+    const { labels, count: nReg } = labelComponents(regions, height, width, off);
     const base = regionHists.length;
     for (let r = 0; r < nReg; r++) {
       regionHists.push(new Float64Array(T + 1));
