@@ -3,7 +3,9 @@
 // biases; BatchNorm weight 1, bias 0, running mean 0, var 1, num_batches_tracked 0).
 import { pair } from '../ops/args.ts';
 import { Tensor } from '../core/tensor.ts';
-import { zeros, ones } from '../ops/creation.ts';
+import { zeros, ones, full } from '../ops/creation.ts';
+import { assign } from '../ops/views.ts';
+import { tidy } from '../core/memory.ts';
 import { Module } from './module.ts';
 import { kaimingUniform, uniform, calculateFans } from './init.ts';
 import { linear } from '../ops/matmul.ts';
@@ -144,6 +146,18 @@ abstract class BatchNormBase extends Module {
   /** i32 scalar on the device (int64 in torch checkpoints). */
   get numBatchesTracked(): Tensor | null {
     return this.buffer('num_batches_tracked');
+  }
+
+  /** torch's reset_running_stats(): running mean 0, running variance 1, counter 0. */
+  resetRunningStats(): void {
+    tidy(() => {
+      for (const [b, v] of [
+        [this.runningMean, 0],
+        [this.runningVar, 1],
+        [this.numBatchesTracked, 0],
+      ] as const)
+        if (b) assign(b, full(b.shape, v, b.dtype));
+    });
   }
 
   protected abstract checkInput(x: Tensor): void;

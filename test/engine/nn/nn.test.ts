@@ -467,6 +467,32 @@ mod('BatchNorm2d with momentum null (cumulative average) and without running sta
   free.dispose();
 });
 
+mod('resetRunningStats (torch reset_running_stats): mean 0, var 1, counter 0; then a cumulative average restarts', async () => {
+  const bn = new nn.BatchNorm1d(3);
+  const batch = (k: number) => Float32Array.from({ length: 12 }, (_, i) => Math.sin(i * 1.3 + k) * (k + 1) + k);
+  for (let k = 0; k < 3; k++) E.tidy(() => void bn.forward(E.tensor(batch(k), { shape: [4, 3] })));
+  assert.ok(
+    (await bn.runningMean!.data()).some((v) => v !== 0),
+    'precondition: trained statistics',
+  );
+  bn.resetRunningStats();
+  assert.equal(Array.from(await bn.runningMean!.data()), [0, 0, 0]);
+  assert.equal(Array.from(await bn.runningVar!.data()), [1, 1, 1]);
+  assert.equal(Array.from(await bn.numBatchesTracked!.data()), [0]);
+  // momentum null after a reset: the plain average of the batch means and unbiased variances
+  bn.momentum = null;
+  const ks = [3, 4];
+  for (const k of ks) E.tidy(() => void bn.forward(E.tensor(batch(k), { shape: [4, 3] })));
+  const col = (d: Float32Array, c: number) => [0, 1, 2, 3].map((n) => d[n * 3 + c]);
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const uvar = (v: number[]) => v.reduce((a, b) => a + (b - mean(v)) ** 2, 0) / (v.length - 1);
+  const want = (f: (v: number[]) => number) => [0, 1, 2].map((c) => mean(ks.map((k) => f(col(batch(k), c)))));
+  assertClose(await bn.runningMean!.data(), want(mean), 1e-6, 1e-5, 'running mean');
+  assertClose(await bn.runningVar!.data(), want(uvar), 1e-6, 1e-5, 'running var');
+  assert.equal(Array.from(await bn.numBatchesTracked!.data()), [2]);
+  bn.dispose();
+});
+
 mod('Linear default init is U(-1/sqrt(fan_in), 1/sqrt(fan_in)); forward is x W^T + b', async () => {
   E.manualSeed(1);
   const lin = new nn.Linear(16, 32);
