@@ -17,7 +17,7 @@ import { resolveMode, type DistributionFlag } from './class-table.ts';
 import { distributionJudge, meanImageToBgrU8 } from './distribution.ts';
 import { Glass } from './glass.ts';
 import { loadCheckpoint, readCheckpointSpec } from './checkpoint.ts';
-import { trainClass, predict, evaluate, MASK_RULES, type ClassResult, type Metrics, type MaskRule, type LrSchedule } from './trainer.ts';
+import { trainClass, predict, evaluate, MASK_RULES, type ClassResult, type Metrics, type MaskRule, type LrSchedule, type BnStats } from './trainer.ts';
 import { writeVisuals, writeOverlays } from './visualize.ts';
 import { PRESETS, parseArgs, checkArgs, helpText, num, str, origin, glassConfig, UsageError, type Parsed, type Preset } from './options.ts';
 import { checkFlagsAgainstSpec, glassConfigFromSpec, type ModelSpec } from './model-spec.ts';
@@ -326,6 +326,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
         geometry,
         evalPro: num(args, 'eval_pro', preset, 0) === 1,
         lrSchedule: str(args, 'lr_schedule', preset, 'constant') as LrSchedule,
+        bnStats: str(args, 'bn_stats', preset, 'reference') as BnStats,
         batchSize,
         metaEpochs: num(args, 'meta_epochs', preset, 640),
         evalEpochs: num(args, 'eval_epochs', preset, 1),

@@ -118,6 +118,21 @@ export class Glass {
    * per patch position [L, D] (no grad; projection in train mode as in the reference: it has no
    * batch-dependent layers, so the mode does not matter).
    */
+  /**
+   * Restarts the heads' BatchNorm running statistics as a cumulative average (torch's
+   * reset_running_stats() and momentum=None), so that what evaluation normalises with is the
+   * mean over every training pass from here on rather than, as with the reference's momentum 0.1
+   * over ~step + 2 passes per iteration, about the last iteration's batch alone.
+   */
+  restartBatchNormAverages(): void {
+    for (const head of [this.discriminator, this.projection])
+      for (const m of head?.modules() ?? [])
+        if (m instanceof E.nn.BatchNorm1d) {
+          m.momentum = null;
+          m.resetRunningStats();
+        }
+  }
+
   setCenterFromBatches(embeddings: Iterable<{ emb: E.Tensor; batch: number }>): void {
     let acc: E.Tensor | null = null;
     let count = 0;

@@ -183,6 +183,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   radius: { names: ['--radius'], help: 'quantile for r_t', value: real('[0, 1]') },
   p: { names: ['--p'], help: 'hard-mining quantile', value: real('[0, 1]') },
   lr: { names: ['--lr'], help: 'learning rate', value: real('(0, inf)') },
+  bn_stats: {
+    names: ['--bn_stats'],
+    help: "the discriminator's BatchNorm running statistics: 'reference' (default; momentum 0.1 over every pass, so about the last iteration's batch) or 'epoch' (a cumulative average over each epoch's passes: steadier scores)",
+    value: oneOf(['reference', 'epoch']),
+  },
   lr_schedule: {
     names: ['--lr_schedule'],
     help: "'constant' (default, the reference's) or 'cosine': both rates anneal towards 0 over --meta_epochs (torch's CosineAnnealingLR per epoch)",

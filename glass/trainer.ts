@@ -53,6 +53,15 @@ export type MaskRule = keyof typeof MASK_RULES;
 export const LR_SCHEDULES = ['constant', 'cosine'] as const;
 export type LrSchedule = (typeof LR_SCHEDULES)[number];
 
+/**
+ * What the heads' BatchNorm running statistics average: 'reference' is torch's momentum 0.1 over
+ * every training pass (each ascent step is one, so evaluation sees about the last iteration's
+ * batch, and scores swing from epoch to epoch with it); 'epoch' restarts them at each epoch as a
+ * cumulative average over all of that epoch's passes. Weights and losses are the same either way.
+ */
+export const BN_STATS = ['reference', 'epoch'] as const;
+export type BnStats = (typeof BN_STATS)[number];
+
 export interface RunOptions {
   dataset: DatasetKind;
   root: string;
@@ -74,6 +83,8 @@ export interface RunOptions {
   evalPro?: boolean;
   /** learning-rate schedule over the epochs (default 'constant', the reference's) */
   lrSchedule?: LrSchedule;
+  /** BatchNorm running statistics of the heads (default 'reference') */
+  bnStats?: BnStats;
   batchSize: number;
   metaEpochs: number;
   evalEpochs: number;
@@ -189,7 +200,8 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const modelMeta = (threshold: ModelSpec['threshold']) => (opts.spec ? { model: { ...opts.spec, threshold } } : {});
   const lrSchedule = opts.lrSchedule ?? 'constant';
   // the schedule travels with the checkpoint: a cosine run's rates depend on its total length
-  const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg, lr_schedule: lrSchedule, meta_epochs: opts.metaEpochs };
+  const bnStats = opts.bnStats ?? 'reference';
+  const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg, lr_schedule: lrSchedule, bn_stats: bnStats, meta_epochs: opts.metaEpochs };
   log(
     `${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
       `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`,
@@ -295,6 +307,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         limit: opts.limit,
         eval_epochs: opts.evalEpochs,
         lr_schedule: lrSchedule,
+        bn_stats: bnStats,
         config: opts.cfg,
       }) + '\n',
     );
@@ -323,6 +336,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       glass.setCenterFromBatches(embs);
       embs.forEach((e) => e.emb.dispose());
       // 2. training iterations
+      if (bnStats === 'epoch') glass.restartBatchNormAverages();
       let samples = 0;
       const acc: IterationStats[] = [];
       for await (const raw of trainLoader.epoch(epoch)) {
@@ -423,6 +437,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           mask_rule: maskRule,
           geometry: opts.geometry ?? 'crop',
           lr_schedule: lrSchedule,
+          bn_stats: bnStats,
           note: labelled
             ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection; epochs count from 1'
             : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch; epochs count from 1',

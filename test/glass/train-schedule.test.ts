@@ -1,6 +1,7 @@
 // `glass train --lr_schedule`: 'cosine' anneals both optimisers' rates over --meta_epochs (the
 // checkpoint holds the rates of its epoch, and the schedule in its metadata), 'constant' keeps the
 // reference's rates; resuming under another schedule or length says so; a bad value is exit 2.
+// `--bn_stats epoch`: the discriminator's BatchNorm statistics restart at every epoch.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { writeSyntheticDataset } from '../../data/synthetic.ts';
 import { readSafetensors } from '../../models/io/files.ts';
 import { cliCapture, TINY_TRAIN } from '../helpers/cli.ts';
 
-const t = suite('glass: learning-rate schedule');
+const t = suite('glass: --lr_schedule and --bn_stats');
 let dir = '';
 const log: string[] = [];
 const capture = cliCapture(log);
@@ -69,10 +70,33 @@ t('resuming a cosine run over another length warns that the rates differ; the sa
   assert.not.match(text(), /warning: .* --lr_schedule/);
 });
 
+/** The discriminator BatchNorm's counter of passes in a run's last checkpoint. */
+function passesTracked(out: string): number {
+  const { tensors } = readSafetensors(join(classDir(out), 'ckpt.safetensors'));
+  return tensors.get('discriminator.body.block1.1.num_batches_tracked')!.data[0] as number;
+}
+
+t("--bn_stats epoch: the running statistics count only the last epoch's passes; reference: all of them", async () => {
+  log.length = 0;
+  assert.is(await train('bn-ref', '--meta_epochs', '2'), 0, text());
+  assert.is(await train('bn-epoch', '--meta_epochs', '2', '--bn_stats', 'epoch'), 0, text());
+  const all = passesTracked('bn-ref');
+  const last = passesTracked('bn-epoch');
+  // the same batches and steps in both runs: two equal epochs against one
+  assert.ok(last > 0, 'passes were counted');
+  assert.is(all, 2 * last, `reference counts ${all} passes over 2 epochs, epoch mode ${last} in the last`);
+  const m = JSON.parse(readFileSync(join(classDir('bn-epoch'), 'metrics.json'), 'utf8'));
+  assert.is(m.bn_stats, 'epoch');
+  assert.is(JSON.parse(readFileSync(join(classDir('bn-ref'), 'metrics.json'), 'utf8')).bn_stats, 'reference');
+});
+
 t('an unknown schedule is a usage error naming the flag and the choices', async () => {
   log.length = 0;
   assert.is(await train('bad', '--lr_schedule', 'linear'), 2);
   assert.match(text(), /--lr_schedule.*linear.*constant \| cosine/);
+  log.length = 0;
+  assert.is(await train('bad', '--bn_stats', 'batch'), 2);
+  assert.match(text(), /--bn_stats.*batch.*reference \| epoch/);
 });
 
 t.run();
