@@ -199,8 +199,8 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const labelled = isLabelled(testSet.entries.map((e) => e.label));
   const modelMeta = (threshold: ModelSpec['threshold']) => (opts.spec ? { model: { ...opts.spec, threshold } } : {});
   const lrSchedule = opts.lrSchedule ?? 'constant';
-  // the schedule travels with the checkpoint: a cosine run's rates depend on its total length
   const bnStats = opts.bnStats ?? 'reference';
+  // the schedule travels with the checkpoint: a cosine run's rates depend on its total length
   const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg, lr_schedule: lrSchedule, bn_stats: bnStats, meta_epochs: opts.metaEpochs };
   log(
     `${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
