@@ -117,7 +117,7 @@ export async function predict(glass: Glass, batches: BatchSource, cache: Embeddi
 }
 
 /** Per-item arrays joined into one (batches of images or masks, maps of a test set). */
-export function concatFloat32(xs: readonly Float32Array[]): Float32Array {
+export function concatFloat32(xs: readonly ArrayLike<number>[]): Float32Array {
   const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
   let o = 0;
   for (const x of xs) {

@@ -12,7 +12,7 @@ import { relative } from 'node:path';
 import * as E from '../../engine/index.ts';
 import { AnomalyDataset, type TestItem } from '../../data/datasets.ts';
 import { DataLoader } from '../../data/loader.ts';
-import { MASK_RULES, predict, evaluate, type MaskRule, type Prediction } from '../../glass/trainer.ts';
+import { MASK_RULES, predict, evaluate, concatFloat32, type MaskRule, type Prediction } from '../../glass/trainer.ts';
 import type { Glass } from '../../glass/glass.ts';
 import { rescaleSegmentation } from '../../glass/gaussian.ts';
 import { averagePrecision, computePro, minMaxNormalizeF32, proCurve, rocAuc, truncateMask } from '../../glass/metrics.ts';
@@ -180,9 +180,9 @@ for (const [i, it] of fx.items.entries()) {
 }
 
 t('pixel metrics from the CPU maps and our masks = metrics.py (AUROC / AP on masks.astype(int), both rules)', () => {
-  const maps = concat(fx.items.map((it) => rescaleSegmentation(f32(it.patch_scores), 1, gh, gw, S, S)));
-  const ref = binarise(concat(items.reference.map((x) => x.mask)));
-  const bin = binarise(concat(items.binary.map((x) => x.mask)));
+  const maps = concatFloat32(fx.items.map((it) => rescaleSegmentation(f32(it.patch_scores), 1, gh, gw, S, S)));
+  const ref = binarise(concatFloat32(items.reference.map((x) => x.mask)));
+  const bin = binarise(concatFloat32(items.binary.map((x) => x.mask)));
   near(rocAuc(ref, maps), fx.metrics.reference.pixel_auroc, TOL_METRIC, 'reference pixel AUROC');
   near(averagePrecision(ref, maps), fx.metrics.reference.pixel_ap, TOL_METRIC, 'reference pixel AP');
   near(rocAuc(bin, maps), fx.metrics.binary.pixel_auroc, TOL_METRIC, 'binary pixel AUROC');
@@ -200,8 +200,8 @@ t('pixel metrics from the CPU maps and our masks = metrics.py (AUROC / AP on mas
 // denominator. proCurve reads a soft mask that way; a truncated (0/1) mask would divide by
 // #(mask < 1) instead, which moves which thresholds pass fpr < 0.3, hence PRO.
 t('PRO, --mask_rule reference: computePro on the soft mask = compute_pro; on the truncated mask it differs', () => {
-  const maps = concat(fx.items.map((it) => rescaleSegmentation(f32(it.patch_scores), 1, gh, gw, S, S)));
-  const soft = concat(items.reference.map((x) => x.mask));
+  const maps = concatFloat32(fx.items.map((it) => rescaleSegmentation(f32(it.patch_scores), 1, gh, gw, S, S)));
+  const soft = concatFloat32(items.reference.map((x) => x.mask));
   const ours = computePro(soft, maps, fx.items.length, S, S);
   near(ours, fx.metrics.reference.pixel_pro, TOL_METRIC, 'PRO of the soft mask');
   const truncated = computePro(binarise(soft), maps, fx.items.length, S, S);
@@ -259,10 +259,10 @@ g('--mask_rule reference: images, masks, maps, scores and every metric match the
     Array.from(pred.labels),
     fx.items.map((it) => it.label),
   );
-  const di = maxAbsDiff(concat(pred.images), concat(fx.items.map((it) => f32(it.image))));
+  const di = maxAbsDiff(concatFloat32(pred.images), concatFloat32(fx.items.map((it) => f32(it.image))));
   assert.ok(di.max <= TOL_IMAGE, `images: max |diff| ${di.max}`);
-  assert.is(maxAbsDiff(pred.masks, concat(fx.items.map((it) => f32(it.mask)))).max, 0, 'masks');
-  const dm = maxAbsDiff(pred.maps, concat(fx.items.map((it) => f32(it.map))));
+  assert.is(maxAbsDiff(pred.masks, concatFloat32(fx.items.map((it) => f32(it.mask)))).max, 0, 'masks');
+  const dm = maxAbsDiff(pred.maps, concatFloat32(fx.items.map((it) => f32(it.map))));
   assert.ok(dm.max <= TOL_MAP_GPU, `maps: max |diff| ${dm.max} at ${dm.index}`);
   const maxScore = fx.items.map((it) => Math.max(...f32(it.patch_scores)));
   assert.equal(Array.from(pred.scores), maxScore, 'image score = max of the raw patch scores');
@@ -277,7 +277,7 @@ g('--mask_rule reference: images, masks, maps, scores and every metric match the
 
 g('--mask_rule binary: masks and metrics match the binary rule computed on the Python side', async () => {
   const pred = await predictRule('binary');
-  assert.equal(Array.from(pred.masks), Array.from(concat(fx.items.map((it) => u8(it.mask_binary)))));
+  assert.equal(Array.from(pred.masks), Array.from(concatFloat32(fx.items.map((it) => u8(it.mask_binary)))));
   const perImage = fx.items.map((_, i) => count(pred.masks.subarray(i * HW, (i + 1) * HW)));
   assert.equal(
     perImage,
@@ -288,16 +288,6 @@ g('--mask_rule binary: masks and metrics match the binary rule computed on the P
   near(m.pixel_ap!, fx.metrics.binary.pixel_ap, TOL_METRIC_GPU, 'pixel AP');
   near(m.pixel_pro!, fx.metrics.binary.pixel_pro, TOL_METRIC_GPU, 'pixel PRO');
 });
-
-function concat(xs: ArrayLike<number>[]): Float32Array {
-  const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
-  let o = 0;
-  for (const x of xs) {
-    out.set(x, o);
-    o += x.length;
-  }
-  return out;
-}
 
 function near(got: number, want: number, tol: number, what: string): void {
   assert.ok(Math.abs(got - want) <= tol, `${what}: ${got} vs reference ${want} (|diff| ${Math.abs(got - want)} > ${tol})`);
