@@ -1,9 +1,10 @@
-// Command-line options of `npm run glass`, with the reference main.py's flag names, the two
+// Command-line options of `npm run glass`, with the reference main.py's flag names, the
 // presets (`paper` = shell/run-mvtec.sh, `fast` = sizes a 2-core CPU machine can train in
-// minutes), and a small parser (--flag value, --flag=value, repeatable -le / -d). Every flag has
-// a value type with its allowed range in FLAGS; checkArgs checks given flags and preset values
-// against it in one place, before any work starts, so a nonsensical value is a usage error
-// naming the flag rather than a failure deep inside an op (or a silent no-op).
+// minutes, `cpu` = those sizes with the schedule measured best per CPU-minute), and a small
+// parser (--flag value, --flag=value, repeatable -le / -d). Every flag has a value type with
+// its allowed range in FLAGS; checkArgs checks given flags and preset values against it in one
+// place, before any work starts, so a nonsensical value is a usage error naming the flag rather
+// than a failure deep inside an op (or a silent no-op).
 import { DEFAULT_CONFIG, type GlassConfig } from './glass.ts';
 import { BACKBONES } from '../models/registry.ts';
 import { classNameProblem } from '../data/datasets.ts';
@@ -17,6 +18,29 @@ export interface Preset {
   description: string;
   values: Record<string, string | number>;
 }
+
+// the `fast` sizes, also under `cpu`
+const FAST_VALUES: Preset['values'] = {
+  pretrain_embed_dimension: 384,
+  target_embed_dimension: 384,
+  dsc_hidden: 256,
+  dsc_layers: 2,
+  meta_epochs: 8,
+  eval_epochs: 1,
+  resize: 224,
+  imagesize: 224,
+  batch_size: 8,
+  noise: 0.015,
+  radius: 0.75,
+  p: 0.5,
+  step: 20,
+  limit: 96,
+  lr: 0.0001,
+  fg: 1,
+  rand_aug: 1,
+  mining: 1,
+  pre_proj: 1,
+};
 
 export const PRESETS: Record<string, Preset> = {
   paper: {
@@ -46,27 +70,12 @@ export const PRESETS: Record<string, Preset> = {
   },
   fast: {
     description: 'for CPU-only machines (Mesa lavapipe): 224 px, 384-d embeddings, hidden 256, 8 epochs, 96 samples per epoch; everything else as the paper',
-    values: {
-      pretrain_embed_dimension: 384,
-      target_embed_dimension: 384,
-      dsc_hidden: 256,
-      dsc_layers: 2,
-      meta_epochs: 8,
-      eval_epochs: 1,
-      resize: 224,
-      imagesize: 224,
-      batch_size: 8,
-      noise: 0.015,
-      radius: 0.75,
-      p: 0.5,
-      step: 20,
-      limit: 96,
-      lr: 0.0001,
-      fg: 1,
-      rand_aug: 1,
-      mining: 1,
-      pre_proj: 1,
-    },
+    values: FAST_VALUES,
+  },
+  cpu: {
+    description:
+      "fast's sizes trained for quality per CPU-minute (docs/QUALITY.md): lr 5e-4 annealed to 0 (cosine) over 28 epochs, BatchNorm statistics averaged per epoch, so the last epoch is close to the best",
+    values: { ...FAST_VALUES, meta_epochs: 28, lr: 0.0005, lr_schedule: 'cosine', bn_stats: 'epoch' },
   },
 };
 
@@ -140,7 +149,7 @@ export interface FlagSpec {
 }
 
 export const FLAGS: Record<string, FlagSpec> = {
-  preset: { names: ['--preset'], help: 'paper | fast (flags given explicitly override the preset)', value: oneOf(Object.keys(PRESETS)) },
+  preset: { names: ['--preset'], help: 'paper | fast | cpu (flags given explicitly override the preset)', value: oneOf(Object.keys(PRESETS)) },
   data: {
     names: ['--data'],
     help: 'dataset root (MVTec/MPDD/VisA/custom layout), or a folder of good images only (train: 10% held out to set the decision threshold, no metrics); default: the synthetic dataset',
