@@ -15,7 +15,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const { writeFileSync } = await import('node:fs');
   const usage =
     'usage: npx tsx bench/knn-baseline.ts --data ROOT -d CLASS [--imagesize N] [--resize N] [--weights DIR | --random_backbone]\n' +
-    '                                     [--mask_rule binary|reference] [--json FILE]\n' +
+    '                                     [--geometry crop|full] [--mask_rule binary|reference] [--json FILE]\n' +
     '  nearest-neighbour patch scores on MobileNetV1 conv_pw_5 + conv_pw_11 features (the bank is kept in chunks,\n' +
     '  so any training-set size works); prints image AUROC/AP and pixel AUROC/AP/PRO computed as `glass test` does,\n' +
     '  pixel AUROC per defect type, and the seconds taken; --json writes them';
@@ -28,6 +28,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     random_backbone: boolean;
     help: boolean;
     mask_rule: string;
+    geometry: string;
     json?: string;
   };
   try {
@@ -41,6 +42,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
         random_backbone: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         mask_rule: { type: 'string', default: 'binary' },
+        geometry: { type: 'string', default: 'crop' },
         json: { type: 'string' },
       },
     }).values as typeof v;
@@ -60,6 +62,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     console.error(`knn-baseline: --mask_rule must be one of ${Object.keys(MASK_RULES).join(', ')}, got '${v.mask_rule}'\n${usage}`);
     process.exit(2);
   }
+  if (v.geometry !== 'crop' && v.geometry !== 'full') {
+    console.error(`knn-baseline: --geometry must be one of crop, full, got '${v.geometry}'\n${usage}`);
+    process.exit(2);
+  }
   for (const k of ['imagesize', 'resize'] as const) {
     if (!/^[1-9][0-9]*$/.test(v[k])) {
       console.error(`knn-baseline: --${k} must be a positive integer, got '${v[k]}'\n${usage}`);
@@ -69,9 +75,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   await E.initDevice();
   const bb = v.random_backbone ? createBackbone('mobilenet_v1', { random: true, seed: 0 }) : createBackbone('mobilenet_v1', { weights: v.weights });
   const layers = ['conv_pw_5', 'conv_pw_11'];
-  const r = await knnBaseline(bb, { root: v.data, className: v.d, resize: +v.resize, imagesize: +v.imagesize, layers, maskRule: v.mask_rule as MaskRule });
+  const r = await knnBaseline(bb, {
+    root: v.data,
+    className: v.d,
+    resize: +v.resize,
+    imagesize: +v.imagesize,
+    layers,
+    maskRule: v.mask_rule as MaskRule,
+    geometry: v.geometry,
+  });
   const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
-  console.log(`${v.d} ${v.imagesize} px, ${v.random_backbone ? 'random' : 'ImageNet'} MobileNetV1, nearest-neighbour (mask rule ${r.maskRule}):`);
+  console.log(
+    `${v.d} ${v.imagesize} px (${v.geometry}), ${v.random_backbone ? 'random' : 'ImageNet'} MobileNetV1, nearest-neighbour (mask rule ${r.maskRule}):`,
+  );
   console.log('| image AUROC | image AP | pixel AUROC | pixel AP | PRO | bank s | test s |');
   console.log('|---|---|---|---|---|---|---|');
   console.log(
@@ -86,6 +102,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       class: v.d,
       imagesize: +v.imagesize,
       resize: +v.resize,
+      geometry: v.geometry,
       layers,
       backbone: v.random_backbone ? 'random' : v.weights,
       ...rest,

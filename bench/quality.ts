@@ -5,12 +5,14 @@
 //   npx tsx bench/quality.ts --data ROOT -d CLASS [--out DIR] [--knn FILE.json] [--label NAME] -- [train flags]
 //   npx tsx bench/quality.ts --chart OUT.png RUN/quality.json [RUN2/quality.json ...]
 // The kNN baseline (bench/knn-baseline.ts) runs first unless --knn names its JSON (reused when
-// it exists, written when it does not); it uses the train flags' --imagesize/--resize.
+// it exists, written when it does not); it uses the train flags' (or preset's) --imagesize,
+// --resize and --geometry.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PRESETS } from '../glass/options.ts';
 import { renderLineChart, type LinePanel, type LineSeries, type RefLine } from './chart/lines.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -111,6 +113,16 @@ export function qualityTable(runs: QualityRun[]): string {
   return rows.join('\n');
 }
 
+/** The input the baseline must see to match training: the train flags' sizes and geometry, else
+ * their preset's, else the CLI defaults (288 px, crop). */
+export function baselineInput(train: readonly string[]): { imagesize: string; resize: string; geometry: string } {
+  const preset = PRESETS[flagValue(train, '--preset') ?? '']?.values ?? {};
+  const imagesize = flagValue(train, '--imagesize') ?? String(preset.imagesize ?? 288);
+  const resize = flagValue(train, '--resize') ?? String(preset.resize ?? imagesize);
+  const geometry = flagValue(train, '--geometry') ?? String(preset.geometry ?? 'crop');
+  return { imagesize, resize, geometry };
+}
+
 function flagValue(args: readonly string[], name: string): string | undefined {
   const i = args.lastIndexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -184,15 +196,30 @@ async function main(argv: string[]): Promise<number> {
   }
   const out = v.out ?? join('results', 'quality', v.d);
   mkdirSync(out, { recursive: true });
-  const imagesize = flagValue(train, '--imagesize') ?? (train.includes('fast') ? '224' : '288');
-  const resize = flagValue(train, '--resize') ?? imagesize;
+  const { imagesize, resize, geometry } = baselineInput(train);
   let knn: QualityRun['knn'] = null;
   const knnPath = v.knn ?? join(out, 'knn.json');
   if (!existsSync(knnPath)) {
-    console.log(`kNN baseline (${imagesize} px) -> ${knnPath}`);
+    console.log(`kNN baseline (${imagesize} px, ${geometry}) -> ${knnPath}`);
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'bench/knn-baseline.ts'), '--data', v.data, '-d', v.d, '--imagesize', imagesize, '--resize', resize, '--json', knnPath],
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'bench/knn-baseline.ts'),
+        '--data',
+        v.data,
+        '-d',
+        v.d,
+        '--imagesize',
+        imagesize,
+        '--resize',
+        resize,
+        '--geometry',
+        geometry,
+        '--json',
+        knnPath,
+      ],
       { stdio: 'inherit' },
     );
     if (r.status !== 0) {

@@ -125,6 +125,9 @@ t('the command line: --help prints the usage, an unknown option is a usage error
   const rule = run('--data', '/x', '-d', 'y', '--mask_rule', 'fuzzy');
   assert.is(rule.status, 2);
   assert.match(rule.stderr, /--mask_rule must be one of binary, reference, got 'fuzzy'/);
+  const geometry = run('--data', '/x', '-d', 'y', '--geometry', 'tile');
+  assert.is(geometry.status, 2);
+  assert.match(geometry.stderr, /--geometry must be one of crop, full, got 'tile'/);
   const size = run('--data', '/x', '-d', 'y', '--imagesize', '12.5');
   assert.is(size.status, 2);
   assert.match(size.stderr, /--imagesize must be a positive integer/);

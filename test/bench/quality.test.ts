@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { curveFromLog, qualityPanels, qualityTable, type QualityRun } from '../../bench/quality.ts';
+import { baselineInput, curveFromLog, qualityPanels, qualityTable, type QualityRun } from '../../bench/quality.ts';
 
 const t = suite('bench quality (learning curves)');
 const script = fileURLToPath(new URL('../../bench/quality.ts', import.meta.url));
@@ -60,6 +60,13 @@ t('table: kNN, best (by image + pixel AUROC) and last rows', () => {
   assert.match(md, /\| kNN baseline \(pcb\) \| - \| 123 \| 0\.660 \| 0\.880 \| 0\.700 \|/);
   assert.match(md, /\| fast, best \(epoch 2\) \| 8 \| 21 \| 0\.800 \| 0\.750 \| 0\.550 \|/);
   assert.match(md, /\| fast, last \(epoch 2\) \|/);
+});
+
+t("baselineInput: the kNN baseline sees training's input (flags over the preset over the defaults)", () => {
+  assert.equal(baselineInput(['--preset', 'cpu']), { imagesize: '224', resize: '224', geometry: 'crop' });
+  assert.equal(baselineInput(['--preset', 'cpu', '--geometry', 'full', '--imagesize', '160']), { imagesize: '160', resize: '224', geometry: 'full' });
+  assert.equal(baselineInput(['--imagesize', '160']), { imagesize: '160', resize: '160', geometry: 'crop' });
+  assert.equal(baselineInput([]), { imagesize: '288', resize: '288', geometry: 'crop' });
 });
 
 t('command line: --help, a usage error, and --chart from saved runs', () => {
