@@ -74,8 +74,8 @@ export const PRESETS: Record<string, Preset> = {
   },
   cpu: {
     description:
-      "fast's sizes trained for quality per CPU-minute (docs/QUALITY.md): lr 5e-4 annealed to 0 (cosine) over 56 epochs, 5 ascent steps, BatchNorm statistics averaged per epoch, evaluation every 2 epochs",
-    values: { ...FAST_VALUES, meta_epochs: 56, eval_epochs: 2, step: 5, lr: 0.0005, lr_schedule: 'cosine', bn_stats: 'epoch' },
+      "fast's sizes trained for quality per CPU-minute (docs/QUALITY.md): lr 5e-4 annealed to 0 (cosine) over 56 epochs, 5 ascent steps, BatchNorm statistics averaged per epoch, evaluation every 2 epochs, the whole frame resized (no centre crop)",
+    values: { ...FAST_VALUES, meta_epochs: 56, eval_epochs: 2, step: 5, lr: 0.0005, lr_schedule: 'cosine', bn_stats: 'epoch', geometry: 'full' },
   },
 };
 

@@ -90,11 +90,11 @@ t("--bn_stats epoch: the running statistics count only the last epoch's passes; 
   assert.is(JSON.parse(readFileSync(join(classDir('bn-ref'), 'metrics.json'), 'utf8')).bn_stats, 'reference');
 });
 
-t('--preset cpu trains with the cosine schedule and per-epoch BatchNorm statistics; a flag overrides it', async () => {
+t('--preset cpu trains with the cosine schedule, per-epoch BatchNorm statistics and the full frame; a flag overrides it', async () => {
   log.length = 0;
   assert.is(await train('cpu', '--preset', 'cpu', '--meta_epochs', '2'), 0, text());
   const m = JSON.parse(readFileSync(join(classDir('cpu'), 'metrics.json'), 'utf8'));
-  assert.equal([m.lr_schedule, m.bn_stats], ['cosine', 'epoch']);
+  assert.equal([m.lr_schedule, m.bn_stats, m.geometry], ['cosine', 'epoch', 'full']);
   assert.ok(Math.abs(checkpointRates('cpu').proj - LR / 2) < 1e-12, 'epoch 2 of 2 at half the rate');
   assert.is(await train('cpu-const', '--preset', 'cpu', '--meta_epochs', '2', '--lr_schedule', 'constant'), 0, text());
   assert.is(JSON.parse(readFileSync(join(classDir('cpu-const'), 'metrics.json'), 'utf8')).lr_schedule, 'constant');
