@@ -63,8 +63,9 @@ t('table: kNN, best (by image + pixel AUROC) and last rows', () => {
 });
 
 t("baselineInput: the kNN baseline sees training's input (flags over the preset over the defaults)", () => {
-  assert.equal(baselineInput(['--preset', 'cpu']), { imagesize: '224', resize: '224', geometry: 'crop' });
-  assert.equal(baselineInput(['--preset', 'cpu', '--geometry', 'full', '--imagesize', '160']), { imagesize: '160', resize: '224', geometry: 'full' });
+  assert.equal(baselineInput(['--preset', 'cpu']), { imagesize: '224', resize: '224', geometry: 'full' });
+  assert.equal(baselineInput(['--preset', 'cpu', '--geometry', 'crop', '--imagesize', '160']), { imagesize: '160', resize: '224', geometry: 'crop' });
+  assert.equal(baselineInput(['--preset', 'fast']), { imagesize: '224', resize: '224', geometry: 'crop' });
   assert.equal(baselineInput(['--imagesize', '160']), { imagesize: '160', resize: '160', geometry: 'crop' });
   assert.equal(baselineInput([]), { imagesize: '288', resize: '288', geometry: 'crop' });
 });
