@@ -8,7 +8,9 @@
 // The resume file (ckpt.safetensors) also carries the weights of the best epoch so far under
 // `best.*` (left out when the best epoch is the saved one: then they are the main weights), so
 // that a run resumed into a fresh --out reports and keeps the same best epoch as an uninterrupted
-// one, from that one file. Epoch numbers in checkpoint metadata (`epoch`, `best.epoch`) are
+// one, from that one file. A run with weight averaging (--ema) saves the averaged weights as the
+// main weights (what it evaluates, so `glass test` on the file scores what the log reported) and
+// the weights being trained under `live.*`, for resuming. Epoch numbers in checkpoint metadata (`epoch`, `best.epoch`) are
 // 0-based, as the training loop counts (metadata `epoch_base: 0` says so); everything a user reads
 // (logs, metrics.json, results.csv) numbers epochs from 1.
 import * as E from '../engine/index.ts';
@@ -52,13 +54,15 @@ export async function snapshotWeights(glass: Glass): Promise<Map<string, CpuTens
 
 /**
  * What a checkpoint of the model holds (with `withOptimizers` its optimiser states too);
- * `bestWeights`, a snapshot of an earlier epoch, is stored beside them under `best.*`.
+ * `bestWeights`, a snapshot of an earlier epoch, is stored beside them under `best.*`, and
+ * `liveWeights`, the trained weights of a run whose model holds their average, under `live.*`.
  */
 export async function checkpointContent(
   glass: Glass,
   meta: CheckpointMeta = {},
   withOptimizers = false,
   bestWeights: Map<string, CpuTensor> | null = null,
+  liveWeights: Map<string, CpuTensor> | null = null,
 ): Promise<SafetensorsContent> {
   const tensors = await snapshotWeights(glass);
   const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, meta: JSON.stringify(meta) };
@@ -87,6 +91,7 @@ export async function checkpointContent(
     metadata.optimizers = JSON.stringify(info);
   }
   if (bestWeights) for (const [k, v] of bestWeights) tensors.set(`best.${k}`, v);
+  if (liveWeights) for (const [k, v] of liveWeights) tensors.set(`live.${k}`, v);
   return { tensors, metadata };
 }
 
@@ -96,8 +101,9 @@ export async function checkpointBytes(
   meta: CheckpointMeta = {},
   withOptimizers = false,
   bestWeights: Map<string, CpuTensor> | null = null,
+  liveWeights: Map<string, CpuTensor> | null = null,
 ): Promise<Uint8Array> {
-  const { tensors, metadata } = await checkpointContent(glass, meta, withOptimizers, bestWeights);
+  const { tensors, metadata } = await checkpointContent(glass, meta, withOptimizers, bestWeights, liveWeights);
   return serializeSafetensors(tensors, metadata);
 }
 
@@ -126,6 +132,19 @@ export function bestWeightsOf({ tensors, metadata }: SafetensorsContent): Map<st
   const meta = JSON.parse(metadata?.meta ?? '{}') as { epoch?: number; best?: { epoch?: number } };
   if (meta.best?.epoch === undefined || meta.best.epoch !== meta.epoch) return null;
   return weightsOf({ tensors, metadata });
+}
+
+/** The trained (not averaged) weights a resume checkpoint of an --ema run carries under `live.*`; null without. */
+export function liveWeightsOf({ tensors }: SafetensorsContent): Map<string, CpuTensor> | null {
+  const live = new Map<string, CpuTensor>();
+  for (const [k, v] of tensors) if (k.startsWith('live.')) live.set(k.slice(5), v);
+  return live.size ? live : null;
+}
+
+/** Loads weights by checkpoint key (a snapshot, `best.*` or `live.*` stripped of the prefix) into the heads. */
+export function loadWeights(glass: Glass, weights: Map<string, CpuTensor>): void {
+  glass.discriminator.loadStateDict(host(prefixed(weights, 'discriminator')));
+  if (glass.projection) glass.projection.loadStateDict(host(prefixed(weights, 'pre_projection')));
 }
 
 /** A glass-ts checkpoint's model weights (no optimiser state), by checkpoint key. */

@@ -11,6 +11,7 @@ import {
   specOf,
   weightsCheckpointMetadata,
   weightsOf,
+  liveWeightsOf,
   type CheckpointMeta,
   type LoadedCheckpoint,
 } from './checkpoint-bytes.ts';
@@ -23,7 +24,8 @@ const isPth = (path: string) => path.endsWith('.pth') || path.endsWith('.pt');
 
 /**
  * Saves the model (and with `withOptimizers` its optimiser states); `bestWeights`, a snapshot of
- * an earlier epoch, is stored beside them under `best.*`.
+ * an earlier epoch, is stored beside them under `best.*`, `liveWeights` under `live.*`
+ * (checkpoint-bytes.ts).
  */
 export async function saveCheckpoint(
   glass: Glass,
@@ -31,8 +33,9 @@ export async function saveCheckpoint(
   meta: CheckpointMeta = {},
   withOptimizers = false,
   bestWeights: Map<string, CpuTensor> | null = null,
+  liveWeights: Map<string, CpuTensor> | null = null,
 ): Promise<void> {
-  const { tensors, metadata } = await checkpointContent(glass, meta, withOptimizers, bestWeights);
+  const { tensors, metadata } = await checkpointContent(glass, meta, withOptimizers, bestWeights, liveWeights);
   writeSafetensors(path, tensors, metadata);
 }
 
@@ -44,6 +47,11 @@ export function writeWeightsCheckpoint(path: string, weights: Map<string, CpuTen
 /** The best epoch's weights a resume file carries; see bestWeightsOf. */
 export function readBestWeights(path: string): Map<string, CpuTensor> | null {
   return bestWeightsOf(readSafetensors(path));
+}
+
+/** The trained weights of an --ema run's resume file; see liveWeightsOf. */
+export function readLiveWeights(path: string): Map<string, CpuTensor> | null {
+  return liveWeightsOf(readSafetensors(path));
 }
 
 /** A glass-ts checkpoint's model weights (no optimiser state), by checkpoint key. */

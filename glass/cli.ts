@@ -327,6 +327,7 @@ async function cmdTrain(args: Parsed, log: (s: string) => void, argv: readonly s
         evalPro: num(args, 'eval_pro', preset, 0) === 1,
         lrSchedule: str(args, 'lr_schedule', preset, 'constant') as LrSchedule,
         bnStats: str(args, 'bn_stats', preset, 'reference') as BnStats,
+        ema: num(args, 'ema', preset, 0),
         batchSize,
         metaEpochs: num(args, 'meta_epochs', preset, 640),
         evalEpochs: num(args, 'eval_epochs', preset, 1),

@@ -202,6 +202,11 @@ export const FLAGS: Record<string, FlagSpec> = {
     help: "'constant' (default, the reference's) or 'cosine': both rates anneal towards 0 over --meta_epochs (torch's CosineAnnealingLR per epoch)",
     value: oneOf(['constant', 'cosine']),
   },
+  ema: {
+    names: ['--ema'],
+    help: "decay of an exponential moving average of the heads' weights, updated every iteration, that evaluations and checkpoints use (0: none, the reference's)",
+    value: real('[0, 1)'),
+  },
   // --mining 0 is the way to train without gradient ascent
   step: { names: ['--step'], help: 'gradient-ascent steps', value: int(1) },
   limit: { names: ['--limit'], help: 'training samples per epoch', value: int(1) },

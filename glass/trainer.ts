@@ -27,7 +27,16 @@ import { AnomalyDataset, checkClassName, type DatasetKind, type FolderLayout, ty
 import { DataLoader, type TrainBatch } from '../data/loader.ts';
 import { Glass, type GlassConfig, type IterationStats } from './glass.ts';
 import { EmbeddingCache, embedFixed, evaluate, isLabelled, predict, trainStep, weightsFinite, type Metrics } from './loop.ts';
-import { saveCheckpoint, loadCheckpoint, snapshotWeights, writeWeightsCheckpoint, readBestWeights, readWeights } from './checkpoint.ts';
+import {
+  saveCheckpoint,
+  loadCheckpoint,
+  loadWeights,
+  snapshotWeights,
+  writeWeightsCheckpoint,
+  readBestWeights,
+  readLiveWeights,
+  readWeights,
+} from './checkpoint.ts';
 import { readSafetensors } from '../models/io/files.ts';
 import { UsageError } from './options.ts';
 import { writeVisuals } from './visualize.ts';
@@ -85,6 +94,12 @@ export interface RunOptions {
   lrSchedule?: LrSchedule;
   /** BatchNorm running statistics of the heads (default 'reference') */
   bnStats?: BnStats;
+  /**
+   * Decay of an exponential moving average of the heads' weights and BatchNorm statistics
+   * (engine optim.AveragedModel), updated after every iteration; evaluations, checkpoints and
+   * the final test use the average. 0 or left out: none (the reference's).
+   */
+  ema?: number;
   batchSize: number;
   metaEpochs: number;
   evalEpochs: number;
@@ -200,11 +215,24 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
   const modelMeta = (threshold: ModelSpec['threshold']) => (opts.spec ? { model: { ...opts.spec, threshold } } : {});
   const lrSchedule = opts.lrSchedule ?? 'constant';
   const bnStats = opts.bnStats ?? 'reference';
+  const emaDecay = opts.ema ?? 0;
   // the schedule travels with the checkpoint: a cosine run's rates depend on its total length
-  const ckptMeta = { epoch_base: 0, seed: opts.seed, config: opts.cfg, lr_schedule: lrSchedule, bn_stats: bnStats, meta_epochs: opts.metaEpochs };
+  const ckptMeta = {
+    epoch_base: 0,
+    seed: opts.seed,
+    config: opts.cfg,
+    lr_schedule: lrSchedule,
+    bn_stats: bnStats,
+    ema: emaDecay,
+    meta_epochs: opts.metaEpochs,
+  };
+  const heads = [glass.discriminator, ...(glass.projection ? [glass.projection] : [])];
+  // the average of the heads' weights (--ema); made after a resume has loaded the file's averages
+  let averaged: E.optim.AveragedModel | null = null;
   log(
     `${opts.dataset}/${opts.className}: ${trainSet.length} train, ${testSet.length} test images; ${mode}; backbone ${backbone.name} [${opts.cfg.layers.join(', ')}]; ` +
-      `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}`,
+      `${opts.imagesize} px, embed ${opts.cfg.targetEmbedDimension}, hidden ${opts.cfg.dscHidden}, ${opts.metaEpochs} epochs, limit ${opts.limit}` +
+      (emaDecay > 0 ? `, weights averaged (ema ${emaDecay})` : ''),
   );
   if (!labelled) {
     log(
@@ -226,7 +254,23 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         rng?: ReturnType<typeof E.generatorState>;
         lr_schedule?: LrSchedule;
         meta_epochs?: number;
+        ema?: number;
+        ema_updates?: number;
       };
+      // an --ema run's file holds the averages as its weights and the trained ones under live.*:
+      // the averages continue from the former, training from the latter
+      const live = readLiveWeights(opts.resume);
+      if (live && emaDecay > 0) {
+        averaged = new E.optim.AveragedModel(heads, { decay: emaDecay });
+        averaged.nAveraged = m.ema_updates ?? 1;
+      }
+      if (live) loadWeights(glass, live);
+      if ((m.ema ?? 0) !== emaDecay) {
+        log(
+          `warning: ${opts.resume} was trained with --ema ${m.ema ?? 0}; this run continues with --ema ${emaDecay}` +
+            (emaDecay > 0 && !live ? ', its average starting from the saved weights' : ''),
+        );
+      }
       // files from before schedules existed trained with constant rates
       const was = m.lr_schedule ?? 'constant';
       if (was !== lrSchedule || (lrSchedule === 'cosine' && m.meta_epochs !== undefined && m.meta_epochs !== opts.metaEpochs)) {
@@ -276,6 +320,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           (ck.hasOptimizers ? '' : ' (no optimiser state in the file)'),
       );
     }
+    averaged ??= emaDecay > 0 ? new E.optim.AveragedModel(heads, { decay: emaDecay }) : null;
     // base rates as Glass sets them (a resumed optimiser holds its last epoch's decayed rate)
     const schedules =
       lrSchedule === 'cosine'
@@ -308,6 +353,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         eval_epochs: opts.evalEpochs,
         lr_schedule: lrSchedule,
         bn_stats: bnStats,
+        ema: emaDecay,
         config: opts.cfg,
       }) + '\n',
     );
@@ -347,6 +393,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         await prof?.begin();
         const st = await trainStep(glass, { paths: b.paths, images: b.images, augs: b.augs, masksS: b.masksS, shape: b.shape }, trainCache);
         if (prof) log(E.formatProfile(await prof.end(), 20, { shapes: true }));
+        averaged?.updateParameters();
         iterSeconds += (Date.now() - ti) / 1000;
         iterations++;
         acc.push(st);
@@ -370,6 +417,8 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
       // 3. evaluation every eval_epochs (on the test split, as the reference)
       if (labelled && ((epoch + 1) % opts.evalEpochs === 0 || epoch === opts.metaEpochs - 1)) {
         const tEval = Date.now();
+        // evaluated (and kept as the best) with the averaged weights, trained on with the live ones
+        averaged?.swap();
         const pred = await predict(glass, testLoader, testCache);
         const nan = pred.scores.findIndex((v) => !Number.isFinite(v));
         if (nan >= 0) throw diverged(epoch, `the test score of ${pred.paths[nan]} is ${pred.scores[nan]}`);
@@ -386,18 +435,26 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
         // where the run stands, for learning curves (bench/quality.ts): iterations so far and the
         // seconds spent training, evaluation excluded (this run's: a resumed run starts at 0)
         record(epoch, { eval: m, iterations, train_seconds: +((Date.now() - t0) / 1000 - evalSeconds).toFixed(3) });
+        averaged?.swap();
       }
+      // with --ema the file's weights are the averages and the trained ones go under live.*
+      const live = averaged ? await snapshotWeights(glass) : null;
+      averaged?.swap();
       await saveCheckpoint(
         glass,
         join(outDir, 'ckpt.safetensors'),
-        { epoch, ...ckptMeta, best, rng: E.generatorState(), ...modelMeta(null) },
+        { epoch, ...ckptMeta, ...(averaged ? { ema_updates: averaged.nAveraged } : {}), best, rng: E.generatorState(), ...modelMeta(null) },
         true,
         best && best.epoch !== epoch ? bestWeights : null,
+        live,
       );
+      averaged?.swap();
       if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
       log(`${line} [${((Date.now() - te) / 1000).toFixed(1)} s]`);
       schedules.forEach((s) => s.step());
     }
+    // the last epoch's model is the average from here on
+    averaged?.swap();
     // final test with the last and the best weights, all metrics; the decision threshold from the
     // best weights' scores of the good test (held-out) images, stored in ckpt_best
     const lastEpoch = last?.epoch ?? opts.metaEpochs - 1;
@@ -438,6 +495,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
           geometry: opts.geometry ?? 'crop',
           lr_schedule: lrSchedule,
           bn_stats: bnStats,
+          ema: emaDecay,
           note: labelled
             ? 'best_epoch is selected on the test set, as the reference GLASS does; "last" is the final epoch without selection; epochs count from 1'
             : 'no metrics: the test images are all good (held out from training) or all anomalous; best_epoch is the last epoch; epochs count from 1',
@@ -452,6 +510,7 @@ export async function trainClass(backbone: Backbone, opts: RunOptions): Promise<
     );
     return result;
   } finally {
+    averaged?.dispose();
     trainCache.dispose();
     testCache.dispose();
     glass.dispose();
