@@ -106,7 +106,20 @@ export function renderLineChart(c: LineChart): Raster {
       if (!names.some((n) => n.name === s.name)) names.push({ name: s.name, color: colorOf(s.color, i) });
     });
   const width = Math.max(cols * pw, textWidth(c.title, 3) + 40);
-  const head = 14 + LINE_H * 3 + 8 + (c.subtitle ? LINE_H + 8 : 0) + LINE_H * 2 + 12;
+  // legend items wrap onto more rows when they do not fit the width
+  const itemW = (n: { name: string }) => 24 + textWidth(n.name, 2) + 24;
+  const legendRows: (typeof names)[] = [[]];
+  let rowW = 0;
+  for (const n of names) {
+    if (rowW + itemW(n) > width - 20 && legendRows[legendRows.length - 1].length) {
+      legendRows.push([]);
+      rowW = 0;
+    }
+    legendRows[legendRows.length - 1].push(n);
+    rowW += itemW(n);
+  }
+  const legendRowH = LINE_H * 2 + 8;
+  const head = 14 + LINE_H * 3 + 8 + (c.subtitle ? LINE_H + 8 : 0) + legendRows.length * legendRowH + 4;
   const rows = Math.ceil(c.panels.length / cols);
   const out = new Raster(width, head + rows * ph, WHITE);
   out.textCentered(width / 2, 14, c.title, BLACK, 3);
@@ -115,12 +128,14 @@ export function renderLineChart(c: LineChart): Raster {
     out.textCentered(width / 2, y, c.subtitle, MUTED, 1);
     y += LINE_H + 8;
   }
-  const legendW = names.reduce((a, n) => a + 24 + textWidth(n.name, 2) + 24, 0);
-  let lx = Math.max(10, Math.round((width - legendW) / 2));
-  for (const n of names) {
-    out.fillRect(lx, y, 16, 16, n.color);
-    out.text(lx + 24, y + 1, n.name, BLACK, 2);
-    lx += 24 + textWidth(n.name, 2) + 24;
+  for (const row of legendRows) {
+    let lx = Math.max(10, Math.round((width - row.reduce((a, n) => a + itemW(n), 0)) / 2));
+    for (const n of row) {
+      out.fillRect(lx, y, 16, 16, n.color);
+      out.text(lx + 24, y + 1, n.name, BLACK, 2);
+      lx += itemW(n);
+    }
+    y += legendRowH;
   }
   c.panels.forEach((p, i) => out.blit(renderPanel(p, pw, ph), (i % cols) * pw, head + Math.floor(i / cols) * ph));
   return out;

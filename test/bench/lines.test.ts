@@ -66,6 +66,25 @@ t('two panels side by side, the series colour at its points, the reference line 
   assert.is(png.width, 800);
 });
 
+t('a legend wider than the chart wraps onto a second row, every name drawn inside the width', () => {
+  const many = ['fast', 'cpu, seed 0', 'cpu, seed 1', 'cpu, seed 2', 'cpu, 112 ep', 'cpu + ema'];
+  const wide: LineChart = {
+    ...chart,
+    panels: [{ ...chart.panels[0], series: many.map((name, i) => ({ name, points: [[i, 0.5]] as [number, number][] })) }, chart.panels[1]],
+  };
+  const one = renderLineChart(chart),
+    two = renderLineChart(wide);
+  assert.is(two.width, one.width);
+  assert.ok(two.height > one.height, `taller by a legend row: ${two.height} vs ${one.height}`);
+  // nothing drawn in the last 6 columns of the legend rows (the old single row ran off the edge)
+  const top = 14 + 10 * 3 + 8 + 10 + 8;
+  for (let y = top; y < top + 2 * 28; y++)
+    for (let x = two.width - 6; x < two.width; x++) {
+      const [a, b, c] = two.get(x, y);
+      assert.ok(a > 240 && b > 240 && c > 240, `ink at (${x}, ${y})`);
+    }
+});
+
 t('no panels is an error', () => {
   assert.throws(() => renderLineChart({ title: 'x', panels: [] }), /no panels/);
 });
