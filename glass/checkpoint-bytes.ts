@@ -10,9 +10,9 @@
 // that a run resumed into a fresh --out reports and keeps the same best epoch as an uninterrupted
 // one, from that one file. A run with weight averaging (--ema) saves the averaged weights as the
 // main weights (what it evaluates, so `glass test` on the file scores what the log reported) and
-// the weights being trained under `live.*`, for resuming. Epoch numbers in checkpoint metadata (`epoch`, `best.epoch`) are
-// 0-based, as the training loop counts (metadata `epoch_base: 0` says so); everything a user reads
-// (logs, metrics.json, results.csv) numbers epochs from 1.
+// the weights being trained under `live.*`, for resuming. Epoch numbers in checkpoint metadata
+// (`epoch`, `best.epoch`) are 0-based, as the training loop counts (metadata `epoch_base: 0`
+// says so); everything a user reads (logs, metrics.json, results.csv) numbers epochs from 1.
 import * as E from '../engine/index.ts';
 import { parseSafetensors, serializeSafetensors, type SafetensorsContent } from '../models/io/safetensors.ts';
 import { flattenTensors, readTorch } from '../models/io/torch.ts';
@@ -196,8 +196,7 @@ export function loadReferenceCheckpoint(glass: Glass, tree: unknown, label: stri
 /** Loads a parsed glass-ts checkpoint into `glass` (strict keys); `label` names it in errors. */
 export function loadCheckpointContent(glass: Glass, { tensors, metadata }: SafetensorsContent, label: string): LoadedCheckpoint {
   if (metadata?.format !== CHECKPOINT_FORMAT) throw new Error(`${label}: not a glass-ts checkpoint (metadata format ${metadata?.format ?? 'missing'})`);
-  glass.discriminator.loadStateDict(host(prefixed(tensors, 'discriminator')));
-  if (glass.projection) glass.projection.loadStateDict(host(prefixed(tensors, 'pre_projection')));
+  loadWeights(glass, tensors);
   const c = tensors.get('center');
   if (c) {
     glass.center?.dispose();

@@ -212,6 +212,21 @@ function renderPanel(p: BarPanel, allSeries: BarSeries[], width: number, plotH: 
   return r;
 }
 
+/** Legend items of widths `w` packed into rows no wider than `maxWidth` (an item wider than that gets a row of its own). */
+export function wrapRows<T extends { w: number }>(items: readonly T[], maxWidth: number): T[][] {
+  const rows: T[][] = [[]];
+  let rowW = 0;
+  for (const it of items) {
+    if (rowW + it.w > maxWidth && rows[rows.length - 1].length) {
+      rows.push([]);
+      rowW = 0;
+    }
+    rows[rows.length - 1].push(it);
+    rowW += it.w;
+  }
+  return rows;
+}
+
 /** Renders the chart: title, subtitle, legend, then each panel stacked vertically. */
 export function renderBarChart(c: BarChart): Raster {
   if (c.series.length === 0) throw new Error('bench/chart/bars: no series to draw');
@@ -234,16 +249,7 @@ export function renderBarChart(c: BarChart): Raster {
 
   // Legend: swatch + name, wrapping onto more rows when needed.
   const items = c.series.map((s, i) => ({ name: s.name, color: seriesColor(s, i), w: 16 + 8 + textWidth(s.name, S) + 28 }));
-  const rows: (typeof items)[] = [[]];
-  let rowW = 0;
-  for (const it of items) {
-    if (rowW + it.w > width - 40 && rows[rows.length - 1].length) {
-      rows.push([]);
-      rowW = 0;
-    }
-    rows[rows.length - 1].push(it);
-    rowW += it.w;
-  }
+  const rows = wrapRows(items, width - 40);
   const titleH = LINE_H * 3 + 8;
   const subH = c.subtitle ? textHeight(c.subtitle, 1) + 10 : 0;
   const legendH = rows.length * (LINE_H * S + 6) + 8;

@@ -3,7 +3,7 @@
 // labelled at the right end). Same raster, font and colours as the bar charts.
 import { LINE_H } from './font.ts';
 import { BLACK, Raster, WHITE, hexColor, textWidth, type RGBA } from './raster.ts';
-import { formatTick, linearTicks, seriesColor } from './bars.ts';
+import { formatTick, linearTicks, seriesColor, wrapRows } from './bars.ts';
 
 export interface LineSeries {
   name: string;
@@ -107,17 +107,10 @@ export function renderLineChart(c: LineChart): Raster {
     });
   const width = Math.max(cols * pw, textWidth(c.title, 3) + 40);
   // legend items wrap onto more rows when they do not fit the width
-  const itemW = (n: { name: string }) => 24 + textWidth(n.name, 2) + 24;
-  const legendRows: (typeof names)[] = [[]];
-  let rowW = 0;
-  for (const n of names) {
-    if (rowW + itemW(n) > width - 20 && legendRows[legendRows.length - 1].length) {
-      legendRows.push([]);
-      rowW = 0;
-    }
-    legendRows[legendRows.length - 1].push(n);
-    rowW += itemW(n);
-  }
+  const legendRows = wrapRows(
+    names.map((n) => ({ ...n, w: 24 + textWidth(n.name, 2) + 24 })),
+    width - 20,
+  );
   const legendRowH = LINE_H * 2 + 8;
   const head = 14 + LINE_H * 3 + 8 + (c.subtitle ? LINE_H + 8 : 0) + legendRows.length * legendRowH + 4;
   const rows = Math.ceil(c.panels.length / cols);
@@ -129,11 +122,11 @@ export function renderLineChart(c: LineChart): Raster {
     y += LINE_H + 8;
   }
   for (const row of legendRows) {
-    let lx = Math.max(10, Math.round((width - row.reduce((a, n) => a + itemW(n), 0)) / 2));
+    let lx = Math.max(10, Math.round((width - row.reduce((a, n) => a + n.w, 0)) / 2));
     for (const n of row) {
       out.fillRect(lx, y, 16, 16, n.color);
       out.text(lx + 24, y + 1, n.name, BLACK, 2);
-      lx += itemW(n);
+      lx += n.w;
     }
     y += legendRowH;
   }

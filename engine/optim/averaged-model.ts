@@ -29,8 +29,6 @@ export class AveragedModel {
   private readonly names: string[] = [];
   private readonly live: Tensor[] = [];
   private readonly averages: Tensor[];
-  /** integer buffers (BatchNorm's num_batches_tracked) are copied, not averaged */
-  private readonly floating: boolean[];
 
   constructor(modules: Module | Module[], opts: AveragedModelOptions = {}) {
     const decay = opts.decay ?? null;
@@ -45,7 +43,6 @@ export class AveragedModel {
       }
     });
     if (this.live.length === 0) throw new Error('AveragedModel: the modules have no parameters or buffers');
-    this.floating = this.live.map((t) => t.dtype === 'f32');
     this.averages = noGrad(() => this.live.map((t) => keep(clone(t))));
   }
 
@@ -57,8 +54,9 @@ export class AveragedModel {
         this.live.forEach((x, i) => {
           x.assertLive('AveragedModel.updateParameters');
           const a = this.averages[i];
-          // avg + w (x - avg): torch's avg_fn for both forms, and a plain copy when w is 1
-          assign(a, w === 1 || !this.floating[i] ? x : add(a, mul(sub(x, a), w)));
+          // avg + w (x - avg): torch's avg_fn for both forms, and a plain copy when w is 1; integer
+          // buffers (BatchNorm's num_batches_tracked) are copied, not averaged
+          assign(a, w === 1 || x.dtype !== 'f32' ? x : add(a, mul(sub(x, a), w)));
         });
       }),
     );

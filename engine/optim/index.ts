@@ -1,5 +1,6 @@
 // torch.optim for the engine: SGD, Adam, AdamW with torch 1.13's update rules, one fused WGSL
-// kernel per parameter tensor per step; CosineAnnealingLR; AveragedModel (EMA / SWA weight averaging). Exported from engine/index.ts as `optim`.
+// kernel per parameter tensor per step; CosineAnnealingLR; AveragedModel (EMA / SWA weight
+// averaging). Exported from engine/index.ts as `optim`.
 export {
   Optimizer,
   type ParamGroup,
